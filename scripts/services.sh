@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Start/stop the services the tests need: Kafka (DIR/kafka) and PostgreSQL (DIR/pg).
+set -euo pipefail
+
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SCRIPTS=$KLUSTER_REPO_ROOT/scripts
+
+usage() {
+  cat <<'EOF'
+Usage: scripts/services.sh up DIR [--brokers N] [--pg N] [--heap SIZE]
+       scripts/services.sh down DIR
+
+up    stops anything an earlier run left in DIR, then starts N Kafka brokers
+      (default 1) in DIR/kafka and N PostgreSQL instances (default 3, with
+      --fast durability settings) in DIR/pg, in parallel, and writes DIR/env:
+        KLUSTER_TEST_BROKERS=127.0.0.1:p1[,...]
+        KLUSTER_TEST_PG_URLS=url1 url2 url3   (space separated, not quoted)
+        KLUSTER_TEST_SERVICES_DIR=DIR
+      plus DIR/env.sh (the same as quoted `export` lines, for `source`).
+      If anything fails, stops what it started and exits non-zero.
+down  stops everything in DIR (safe to repeat, and when DIR does not exist).
+EOF
+}
+
+CMD=${1:-}
+case $CMD in
+  -h | --help | help) usage; exit 0 ;;
+  up | down) ;;
+  *) usage >&2; exit 2 ;;
+esac
+shift
+(($#)) || die "DIR is required"
+DIR=$(abspath "$1")
+shift
+BROKERS=1
+PGS=3
+HEAP=512m
+while (($#)); do
+  case $1 in
+    --brokers) BROKERS=${2:?--brokers needs a value}; shift 2 ;;
+    --brokers=*) BROKERS=${1#--brokers=}; shift ;;
+    --pg) PGS=${2:?--pg needs a value}; shift 2 ;;
+    --pg=*) PGS=${1#--pg=}; shift ;;
+    --heap) HEAP=${2:?--heap needs a value}; shift 2 ;;
+    --heap=*) HEAP=${1#--heap=}; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) die "unknown argument $1" ;;
+  esac
+done
+
+down() {
+  local rc=0
+  "$SCRIPTS/kafka.sh" stop --dir "$DIR/kafka" || rc=1
+  "$SCRIPTS/pg.sh" stop --dir "$DIR/pg" || rc=1
+  rm -f "$DIR/env" "$DIR/env.sh"
+  return "$rc"
+}
+
+if [[ $CMD == down ]]; then
+  [[ -d $DIR ]] || exit 0
+  down
+  log "services in $DIR stopped"
+  exit 0
+fi
+
+# ---- up ----
+t0=$(now_s)
+mkdir -p "$DIR"
+# Marker so CI can find and stop service dirs left behind by an aborted ctest.
+printf '%s\n' "created by scripts/services.sh; stop with: scripts/services.sh down $DIR" >"$DIR/.kluster-services"
+down >/dev/null 2>&1 || true
+
+# PostgreSQL comes up in the background while Kafka starts.
+"$SCRIPTS/pg.sh" start --dir "$DIR/pg" --count "$PGS" --fast >"$DIR/pg.out" 2>"$DIR/pg.err" &
+pg_pid=$!
+krc=0
+"$SCRIPTS/kafka.sh" start --dir "$DIR/kafka" --brokers "$BROKERS" --heap "$HEAP" \
+  >"$DIR/kafka.out" 2>"$DIR/kafka.err" || krc=$?
+prc=0
+wait "$pg_pid" || prc=$?
+
+if ((krc != 0 || prc != 0)); then
+  ((krc == 0)) || { log "Kafka failed:"; cat "$DIR/kafka.err" >&2; }
+  ((prc == 0)) || { log "PostgreSQL failed:"; cat "$DIR/pg.err" >&2; }
+  down >/dev/null 2>&1 || true
+  die "services did not start (see $DIR)"
+fi
+
+brokers=$(<"$DIR/kafka/bootstrap")
+mapfile -t urls <"$DIR/pg/urls"
+{
+  printf 'KLUSTER_TEST_BROKERS=%s\n' "$brokers"
+  printf 'KLUSTER_TEST_PG_URLS=%s\n' "${urls[*]}"
+  printf 'KLUSTER_TEST_SERVICES_DIR=%s\n' "$DIR"
+} >"$DIR/env.tmp"
+{
+  printf 'export KLUSTER_TEST_BROKERS=%q\n' "$brokers"
+  printf 'export KLUSTER_TEST_PG_URLS=%q\n' "${urls[*]}"
+  printf 'export KLUSTER_TEST_SERVICES_DIR=%q\n' "$DIR"
+} >"$DIR/env.sh"
+mv "$DIR/env.tmp" "$DIR/env"
+log "Kafka ($BROKERS broker(s)) and PostgreSQL ($PGS instance(s)) up in $(($(now_s) - t0))s"
+cat "$DIR/env"
