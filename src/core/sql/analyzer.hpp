@@ -1,0 +1,183 @@
+// SQL understanding for Kluster, built on PostgreSQL 15's own parser (libpg_query).
+//
+// Every node applies the same requests in the same order; this module tells the client and
+// the node what a request does (routing, refusals, determinism checks) and rewrites the
+// current-time expressions of a request into literals so that all nodes store the same values.
+//
+// Thread safety: every function here is reentrant and may be called concurrently from any
+// number of threads. libpg_query keeps all of its parser state (memory contexts, error stack,
+// GUCs such as standard_conforming_strings) in thread-local storage, and this module has no
+// mutable globals except the lazily started big-stack worker described below (guarded by a
+// mutex). Caveat of libpg_query 15-4.0.0: the first call on a thread allocates a small
+// per-thread memory context (freed when the thread exits) and creates one pthread key that is
+// never deleted; after about 1024 distinct threads have called in, the process runs out of
+// pthread keys (PTHREAD_KEYS_MAX). Call from long-lived threads (a fixed pool), not from a new
+// thread per request.
+//
+// Stack safety: libpg_query 15-4.0.0 does not check its stack depth, and turning its parse tree
+// into JSON recurses once per nesting level, so a deeply nested expression ("SELECT 1+1+1+...",
+// about 60000 terms) overflows an 8 MiB stack and kills the process. Inputs larger than 16 KiB
+// are therefore parsed on one internal worker thread with a large (lazily committed) stack;
+// smaller inputs are parsed on the calling thread, which needs about 2 MiB of free stack.
+// Inputs larger than kMaxSqlBytes are refused with std::length_error; if that worker cannot be
+// started (no address space for its stack), calls with large inputs throw std::system_error.
+//
+// Text positions: libpg_query reports byte offsets into the UTF-8 text; this module works in
+// bytes throughout. The input must be valid UTF-8 without NUL bytes (what a UTF-8 PostgreSQL
+// server accepts), otherwise SyntaxError is thrown.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kluster::sql {
+
+/// Largest SQL text analyze()/pinCurrentTime() accept (bytes).
+inline constexpr std::size_t kMaxSqlBytes = std::size_t{16} << 20;
+
+/// One top-level statement of a request.
+struct Statement {
+  /// The statement's text as split by the parser (without the terminating ';', surrounding
+  /// whitespace trimmed; comments before it are kept).
+  std::string sql;
+  /// The parse-tree node name, e.g. "SelectStmt", "InsertStmt", "CreateStmt", "TransactionStmt".
+  std::string kind;
+  /// Highest parameter placeholder $n the statement uses (0: none); the statement needs the
+  /// request's parameters $1..$maxParam. $n inside PREPARE ... AS and SQL-standard function
+  /// bodies belong to that prepared statement/function and are not counted.
+  int maxParam = 0;
+};
+
+/// What a request (one or more statements) does, decided from syntax alone.
+struct Analysis {
+  /// The request's statements in order; empty or whitespace/comment-only input has none.
+  std::vector<Statement> statements;
+
+  /// Every statement only reads data: plain SELECT/VALUES/TABLE, SHOW, EXPLAIN without ANALYZE
+  /// (it only plans), EXPLAIN ANALYZE of a read-only statement, WITH ... SELECT without a
+  /// data-modifying CTE. Not read-only: SELECT ... FOR UPDATE/SHARE (row locks), SELECT INTO
+  /// (creates a table) and every other statement (DML, DDL, SET, CALL, DO, LOCK, COPY, PREPARE,
+  /// DECLARE, ...). True for a request without statements.
+  /// Syntax only: "SELECT nextval('s')" or "SELECT my_func_that_writes()" is read-only here;
+  /// the node must check `functions` against pg_proc (provolatile = 'v') before treating such a
+  /// request as a pure read.
+  bool readOnly = true;
+
+  /// Some executed statement takes row locks (FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE),
+  /// also inside subqueries and CTEs. Locks under a plain EXPLAIN or in a stored definition
+  /// (view, rule, function body) do not count.
+  bool locks = false;
+
+  /// Some statement controls the transaction: BEGIN/START TRANSACTION/COMMIT/END/ROLLBACK/ABORT,
+  /// SAVEPOINT/RELEASE/ROLLBACK TO, PREPARE TRANSACTION/COMMIT PREPARED/ROLLBACK PREPARED,
+  /// SET TRANSACTION, SET SESSION CHARACTERISTICS AS TRANSACTION, and SET/RESET of
+  /// [default_]transaction_isolation/_read_only/_deferrable. Kluster manages transactions itself
+  /// and refuses these.
+  bool transactionControl = false;
+
+  /// Some statement cannot run inside a transaction block (PostgreSQL 15 callers of
+  /// PreventInTransactionBlock): VACUUM (not plain ANALYZE), CREATE/DROP DATABASE,
+  /// ALTER DATABASE ... SET TABLESPACE, CREATE/DROP TABLESPACE, ALTER SYSTEM,
+  /// CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY, REINDEX ... CONCURRENTLY,
+  /// REINDEX SCHEMA/SYSTEM/DATABASE, CLUSTER without a table name, DISCARD ALL,
+  /// ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY, COMMIT/ROLLBACK PREPARED,
+  /// CREATE SUBSCRIPTION (unless create_slot = false or connect = false),
+  /// ALTER SUBSCRIPTION ... REFRESH / SET|ADD|DROP PUBLICATION (unless refresh = false),
+  /// DROP SUBSCRIPTION (PostgreSQL only refuses it when the subscription has a slot; assumed).
+  /// Not detectable from syntax: CLUSTER/REINDEX of a partitioned table. Such a statement must
+  /// also be alone in its request (PostgreSQL runs a multi-statement string as one transaction).
+  /// ALTER TYPE ... ADD VALUE is allowed in a transaction block since PostgreSQL 12.
+  bool nonTransactional = false;
+
+  /// Every function called anywhere (FuncCall nodes: select lists, WHERE, subqueries, CTEs,
+  /// VALUES lists, function arguments, DEFAULT/CHECK expressions, CALL, SQL-standard function
+  /// bodies), by its unqualified name (last name part), deduplicated and sorted. Names are as
+  /// PostgreSQL resolves them: unquoted identifiers are folded to lower case by the parser,
+  /// quoted ones keep their case ("MyFunc"() stays MyFunc, so it can be looked up in
+  /// pg_proc.proname as is). Includes the functions PostgreSQL 15 uses for SQL syntax such as
+  /// EXTRACT, AT TIME ZONE (timezone), SUBSTRING, TRIM (btrim), OVERLAY, POSITION. Bodies given
+  /// as strings (CREATE FUNCTION ... AS $$...$$, DO) are not looked into.
+  std::vector<std::string> functions;
+
+  /// A current-time value is evaluated when this request runs: now(), transaction_timestamp(),
+  /// statement_timestamp() (unqualified or pg_catalog.), CURRENT_TIMESTAMP/CURRENT_DATE/
+  /// CURRENT_TIME/LOCALTIME/LOCALTIMESTAMP, or one of the special input strings 'now', 'today',
+  /// 'tomorrow', 'yesterday' cast to date/time/timetz/timestamp/timestamptz (these are
+  /// evaluated when the statement is parsed, even inside a view or DEFAULT). Exactly what
+  /// pinCurrentTime() replaces. clock_timestamp(), timeofday() and random() are not included:
+  /// they are volatile and show up in `functions`.
+  /// Not detectable from syntax: an untyped 'now' stored into a timestamp column
+  /// (INSERT ... VALUES ('now')), and column defaults such as DEFAULT now() that the
+  /// statement triggers.
+  bool usesCurrentTime = false;
+
+  /// A current-time function/keyword is stored in a definition and evaluated later, so
+  /// pinCurrentTime() leaves it alone: DEFAULT/CHECK/GENERATED expressions (CREATE TABLE,
+  /// ALTER TABLE ... ADD COLUMN/SET DEFAULT, domains), views and materialized views, rules,
+  /// triggers, policies, SQL-standard function bodies and parameter defaults, PREPARE, index
+  /// and partition-key expressions. Note that ALTER TABLE ... ADD COLUMN ... DEFAULT now()
+  /// also fills the existing rows with each node's own clock.
+  bool storesCurrentTime = false;
+
+  /// The request creates a sequence: SERIAL/BIGSERIAL/SMALLSERIAL (serial2/4/8) columns,
+  /// GENERATED ... AS IDENTITY (CREATE TABLE, ALTER TABLE ... ADD COLUMN / ADD GENERATED),
+  /// or CREATE SEQUENCE.
+  bool createsSequenceValue = false;
+};
+
+/// Where and why the parser rejected the SQL text.
+struct ParseError {
+  /// PostgreSQL's message, e.g. `syntax error at or near "FORM"`.
+  std::string message;
+  /// 1-based position in characters (not bytes), as PostgreSQL reports it; 0 when unknown.
+  int cursorPosition = 0;
+};
+
+/// Thrown when the SQL text does not parse (or is not valid UTF-8, or contains a NUL byte).
+class SyntaxError : public std::runtime_error {
+public:
+  explicit SyntaxError(ParseError error);
+  [[nodiscard]] const ParseError& error() const noexcept { return error_; }
+
+private:
+  ParseError error_;
+};
+
+/// Parses `sql` once and reports what it does.
+/// Throws SyntaxError when it does not parse, std::length_error above kMaxSqlBytes.
+[[nodiscard]] Analysis analyze(std::string_view sql);
+
+/// Routing for `--to auto`: true when analyze(sql).readOnly (read-only requests go to the ONE
+/// topic, everything else to ALL); false when the SQL does not parse or cannot be analyzed.
+[[nodiscard]] bool isReadOnly(std::string_view sql) noexcept;
+
+/// Determinism: returns `sql` with every current-time expression that is evaluated when the
+/// request runs (see Analysis::usesCurrentTime) replaced by a literal of the instant
+/// `epochMillis` (milliseconds since 1970-01-01 UTC), keeping its type:
+///   now(), pg_catalog.now(), transaction_timestamp(), statement_timestamp(), CURRENT_TIMESTAMP
+///                        -> '2026-11-26 07:00:00.123+00'::timestamptz
+///   CURRENT_TIMESTAMP(p) -> '2026-11-26 07:00:00.123+00'::timestamptz(p)
+///   CURRENT_DATE         -> '2026-11-26'::date
+///   CURRENT_TIME[(p)]    -> '07:00:00.123+00'::timetz[(p)]
+///   LOCALTIMESTAMP[(p)]  -> '2026-11-26 07:00:00.123'::timestamp[(p)]
+///   LOCALTIME[(p)]       -> '07:00:00.123'::time[(p)]
+///   'now' / 'today' / 'tomorrow' / 'yesterday' (typed) -> '2026-11-26 07:00:00.123+00' /
+///                           '2026-11-26 00:00:00+00' / next / previous day (only the string)
+/// All values are in UTC, i.e. the local-time forms behave as if the session TimeZone were UTC
+/// (so every node computes the same value whatever its TimeZone setting).
+/// Positions come from the parse tree and the PostgreSQL scanner, so 'now()' inside a string,
+/// a comment, a quoted identifier "now" or a column named now stays untouched, as do stored
+/// definitions (see Analysis::storesCurrentTime). Result column names are kept: an unnamed
+/// select-list/RETURNING item whose name would change gets an alias (SELECT now() ->
+/// SELECT '...'::timestamptz AS "now"); in FROM, now() becomes CAST('...' AS timestamptz) AS "now"
+/// (items of ROWS FROM (...) cannot be aliased and get the type's name as column name).
+/// Returns the input unchanged when nothing matches. The result is re-parsed as a check.
+/// Throws SyntaxError when `sql` does not parse, std::out_of_range when the instant is outside
+/// PostgreSQL's timestamp range, std::length_error above kMaxSqlBytes.
+[[nodiscard]] std::string pinCurrentTime(std::string_view sql, std::int64_t epochMillis);
+
+} // namespace kluster::sql
