@@ -1,0 +1,264 @@
+#include "core/client/client.hpp"
+
+#include "core/errors.hpp"
+#include "core/kafka/admin.hpp"
+#include "core/log.hpp"
+#include "core/util.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unistd.h>
+
+namespace kluster::client {
+
+using clock = std::chrono::steady_clock;
+
+WaitPolicy WaitPolicy::parse(const std::string& text) {
+  WaitPolicy w;
+  if (text == "first")
+    w.kind = Kind::First;
+  else if (text == "all")
+    w.kind = Kind::All;
+  else if (text == "quorum")
+    w.kind = Kind::Quorum;
+  else if (text == "none")
+    w.kind = Kind::None;
+  else {
+    try {
+      std::size_t used = 0;
+      w.count = std::stoi(text, &used);
+      if (used != text.size() || w.count < 1) throw std::invalid_argument(text);
+      w.kind = Kind::Count;
+    } catch (const std::exception&) {
+      throw UsageError(fmt::format("invalid --wait '{}': use first, all, quorum, none or a number", text));
+    }
+  }
+  return w;
+}
+
+bool Result::allOk() const {
+  if (responses.empty() || timedOut || diverged) return false;
+  return std::all_of(responses.begin(), responses.end(), [](const Response& r) { return r.ok(); });
+}
+
+std::vector<std::string> membersFromGroups(const Topics& topics,
+                                           const std::vector<std::pair<std::string, bool>>& groups) {
+  std::vector<std::string> nodes;
+  const auto prefix = topics.nodeGroupPrefix();
+  for (const auto& [group, active] : groups)
+    if (active && group.rfind(prefix, 0) == 0 && group.size() > prefix.size())
+      nodes.push_back(group.substr(prefix.size()));
+  std::sort(nodes.begin(), nodes.end());
+  return nodes;
+}
+
+namespace {
+
+struct Pending {
+  Result result;
+  WaitPolicy wait;
+  std::size_t needed = 1; // responses needed to complete
+  std::set<std::string> answered;
+  clock::time_point started;
+  clock::time_point deadline;
+  std::promise<Result> promise;
+};
+
+} // namespace
+
+class Client::Impl {
+public:
+  explicit Impl(ClientOptions options) : options_(std::move(options)), topics_{options_.cluster} {
+    if (options_.clientId.empty())
+      options_.clientId = fmt::format("klusterctl-{}-{}", ::getpid(), util::uuid4().substr(0, 8));
+    const auto base = kafka::clientProperties(options_.brokers, options_.kafka);
+    admin_ = std::make_unique<kafka::Admin>(base);
+    auto partitions = admin_->partitionCount(topics_.responses());
+    if (!partitions)
+      throw KlusterError(
+          code::NodeError, fmt::format("topic {} does not exist", topics_.responses()),
+          fmt::format("is the cluster name right? create it with: klusterctl init --cluster {}", options_.cluster));
+    partition_ = util::responsePartition(options_.clientId, *partitions);
+    // Position the reader at the partition's end before anything is sent, so no response can be missed.
+    const auto start = admin_->watermarks(topics_.responses(), partition_).high;
+    auto consumerProps = base;
+    consumerProps["group.id"] = "kluster-client"; // never joined: partitions are assigned directly
+    consumerProps["enable.auto.commit"] = "false";
+    consumerProps["enable.partition.eof"] = "false";
+    consumerProps["fetch.wait.max.ms"] = "20";
+    consumer_ = kafka::makeConsumer(consumerProps);
+    std::vector<RdKafka::TopicPartition*> assignment{
+        RdKafka::TopicPartition::create(topics_.responses(), partition_, start)};
+    kafka::check(consumer_->assign(assignment), "assign " + topics_.responses());
+    RdKafka::TopicPartition::destroy(assignment);
+    auto producerProps = base;
+    producerProps.emplace("linger.ms", std::to_string(options_.lingerMs));
+    producer_ = std::make_unique<kafka::Producer>(producerProps, true);
+    producer_->warmUp({topics_.all(), topics_.one()}, std::chrono::seconds(5));
+    reader_ = std::thread([this] { readLoop(); });
+  }
+
+  ~Impl() {
+    stop_.store(true);
+    if (reader_.joinable()) reader_.join();
+    consumer_->close();
+    std::lock_guard lock(mutex_);
+    for (auto& [id, p] : pending_) finish(p);
+  }
+
+  std::future<Result> send(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout) {
+    request.clientId = options_.clientId;
+    if (request.messageId.empty()) request.messageId = options_.clientId + "." + util::uuid4();
+    if (!request.timeoutMs) request.timeoutMs = timeout.count();
+    auto p = std::make_unique<Pending>();
+    p->result.requestId = request.messageId;
+    p->result.target = target;
+    p->wait = wait;
+    p->started = clock::now();
+    p->deadline = p->started + timeout;
+    if (target == Target::All && (wait.kind == WaitPolicy::Kind::All || wait.kind == WaitPolicy::Kind::Quorum)) {
+      p->result.expectedNodes = members();
+      const auto n = p->result.expectedNodes.size();
+      p->needed = wait.kind == WaitPolicy::Kind::All ? std::max<std::size_t>(n, 1) : n / 2 + 1;
+    } else if (wait.kind == WaitPolicy::Kind::Count) {
+      p->needed = static_cast<std::size_t>(wait.count);
+    }
+    auto future = p->promise.get_future();
+    const auto payload = request.toJson();
+    if (wait.kind == WaitPolicy::Kind::None) {
+      producer_->produce(target == Target::All ? topics_.all() : topics_.one(), target == Target::All ? 0 : -1,
+                         request.messageId, payload);
+      producer_->flush(timeout);
+      p->result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - p->started);
+      p->promise.set_value(std::move(p->result));
+      return future;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      pending_.emplace(request.messageId, std::move(p));
+    }
+    producer_->produce(target == Target::All ? topics_.all() : topics_.one(), target == Target::All ? 0 : -1,
+                       request.messageId, payload);
+    return future;
+  }
+
+  std::vector<std::string> members() {
+    std::lock_guard lock(membersMutex_);
+    // Membership is cached briefly so thousands of requests in flight do not each list the groups.
+    if (clock::now() - membersAt_ > std::chrono::seconds(1)) {
+      std::vector<std::pair<std::string, bool>> groups;
+      for (const auto& g : admin_->listGroups()) groups.emplace_back(g.groupId, g.active());
+      members_ = membersFromGroups(topics_, groups);
+      membersAt_ = clock::now();
+    }
+    return members_;
+  }
+
+  const std::string& clientId() const { return options_.clientId; }
+  std::size_t inFlight() const {
+    std::lock_guard lock(mutex_);
+    return pending_.size();
+  }
+
+private:
+  void readLoop() {
+    while (!stop_.load()) {
+      producer_->poll();
+      std::unique_ptr<RdKafka::Message> msg(consumer_->consume(20));
+      if (msg->err() == RdKafka::ERR_NO_ERROR)
+        handle(*msg);
+      else if (msg->err() != RdKafka::ERR__TIMED_OUT && msg->err() != RdKafka::ERR__PARTITION_EOF)
+        KLOG(Warn, "client", "reading {}: {}", topics_.responses(), msg->errstr());
+      expire();
+    }
+  }
+
+  void handle(const RdKafka::Message& msg) {
+    // Only this client's responses matter; others sharing the partition are skipped by key.
+    if (!msg.key() || *msg.key() != options_.clientId) return;
+    Response r;
+    try {
+      r.raw.assign(static_cast<const char*>(msg.payload()), msg.len());
+      auto raw = std::move(r.raw);
+      r = Response::fromJson(raw);
+      r.raw = std::move(raw);
+    } catch (const std::exception& e) {
+      KLOG(Warn, "client", "unreadable response at offset {}: {}", msg.offset(), e.what());
+      return;
+    }
+    std::lock_guard lock(mutex_);
+    auto it = pending_.find(r.requestId);
+    if (it == pending_.end()) return; // late, duplicate or not ours
+    Pending& p = *it->second;
+    if (!p.answered.insert(r.nodeId).second) return; // the same node answered twice (redelivery)
+    p.result.responses.push_back(std::move(r));
+    if (p.result.responses.size() >= p.needed && coversExpected(p)) {
+      finish(it->second);
+      pending_.erase(it);
+    }
+  }
+
+  static bool coversExpected(const Pending& p) {
+    if (p.wait.kind != WaitPolicy::Kind::All) return true;
+    for (const auto& n : p.result.expectedNodes)
+      if (!p.answered.count(n)) return false;
+    return true;
+  }
+
+  void expire() {
+    const auto now = clock::now();
+    std::lock_guard lock(mutex_);
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second->deadline <= now) {
+        it->second->result.timedOut = true;
+        finish(it->second);
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  static void finish(std::unique_ptr<Pending>& p) {
+    Result& r = p->result;
+    r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - p->started);
+    for (const auto& n : r.expectedNodes)
+      if (!p->answered.count(n)) r.missingNodes.push_back(n);
+    if (r.target == Target::All) {
+      std::set<std::string> hashes;
+      for (const auto& resp : r.responses)
+        if (!resp.resultHash.empty()) hashes.insert(resp.resultHash);
+      r.diverged = hashes.size() > 1;
+    }
+    p->promise.set_value(std::move(r));
+  }
+
+  ClientOptions options_;
+  Topics topics_;
+  int partition_ = 0;
+  std::unique_ptr<kafka::Admin> admin_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::unique_ptr<kafka::Producer> producer_;
+  std::thread reader_;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<Pending>> pending_;
+  std::mutex membersMutex_;
+  std::vector<std::string> members_;
+  clock::time_point membersAt_{};
+};
+
+Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Client::~Client() = default;
+std::future<Result> Client::send(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout) {
+  return impl_->send(std::move(request), target, wait, timeout);
+}
+std::vector<std::string> Client::liveNodes() { return impl_->members(); }
+const std::string& Client::clientId() const { return impl_->clientId(); }
+std::size_t Client::inFlight() const { return impl_->inFlight(); }
+
+} // namespace kluster::client

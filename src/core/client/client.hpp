@@ -1,0 +1,74 @@
+#pragma once
+// The client library: publish requests, collect their responses. Responses for a client land on one
+// RESPONSES partition (fnv1a(clientId) mod partitions), which the client reads by direct assignment
+// from the offset it had before sending, so no group join is needed and no response is missed.
+#include "core/kafka/kafka.hpp"
+#include "core/message.hpp"
+#include "core/topics.hpp"
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kluster::client {
+
+enum class Target { All, One };
+
+/// How many responses to wait for.
+struct WaitPolicy {
+  enum class Kind { First, All, Quorum, Count, None };
+  Kind kind = Kind::First;
+  int count = 1; ///< for Count
+  /// Parses "first", "all", "quorum", "none" or a number; throws UsageError.
+  static WaitPolicy parse(const std::string& text);
+};
+
+/// What came back for one request.
+struct Result {
+  std::string requestId;
+  Target target = Target::All;
+  std::vector<Response> responses;
+  std::vector<std::string> expectedNodes; ///< live members when the request was sent (ALL)
+  std::vector<std::string> missingNodes;  ///< expected nodes that had not answered at the deadline
+  bool timedOut = false;
+  bool diverged = false; ///< ALL responses disagree (different resultHash)
+  std::chrono::milliseconds elapsed{0};
+  bool allOk() const;
+};
+
+struct ClientOptions {
+  std::string brokers;
+  std::string cluster = "kluster";
+  std::string clientId;    ///< empty: a fresh unique id
+  kafka::Properties kafka; ///< pass-through librdkafka properties
+  int lingerMs = 0;        ///< producer batching delay (0 for lowest latency)
+};
+
+class Client {
+public:
+  explicit Client(ClientOptions options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  /// Publishes a request (its clientId and, when empty, messageId are filled in) and returns a future
+  /// that completes when the wait policy is met or at the timeout.
+  std::future<Result> send(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout);
+  /// The nodes currently members of the cluster: the active `<cluster>.node.<id>` consumer groups.
+  std::vector<std::string> liveNodes();
+  const std::string& clientId() const;
+  /// Requests sent whose result is not yet complete.
+  std::size_t inFlight() const;
+
+private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Node ids of active `<cluster>.node.*` groups in a group listing.
+std::vector<std::string> membersFromGroups(const Topics& topics,
+                                           const std::vector<std::pair<std::string, bool>>& groups);
+
+} // namespace kluster::client

@@ -1,0 +1,144 @@
+#include "core/config.hpp"
+
+#include "core/errors.hpp"
+#include "core/util.hpp"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <cstdlib>
+
+namespace kluster {
+
+const std::vector<SettingSpec>& settingSpecs() {
+  static const std::vector<SettingSpec> specs = {
+      {"cluster.name", "KLUSTER_CLUSTER", "kluster", "cluster name: the prefix of its topics and groups"},
+      {"cluster.brokers", "KLUSTER_BROKERS", "127.0.0.1:9092", "Kafka bootstrap servers"},
+      {"node.id", "KLUSTER_NODE_ID", "", "this node's id (unique in the cluster)"},
+      {"node.one_workers", "KLUSTER_ONE_WORKERS", "4", "parallel connections serving ONE"},
+      {"node.batch_max", "KLUSTER_BATCH_MAX", "500", "ALL requests applied per database transaction at most"},
+      {"node.max_retry", "KLUSTER_MAX_RETRY", "5m", "how long a node retries a failing ALL batch before it stops"},
+      {"node.max_request_bytes", "KLUSTER_MAX_REQUEST_BYTES", "1048576", "larger requests are refused (TOO_LARGE)"},
+      {"database.type", "KLUSTER_DATABASE_TYPE", "postgresql", "database adapter"},
+      {"database.url", "KLUSTER_DATABASE_URL", "", "database connection URL", true},
+      {"log.level", "KLUSTER_LOG_LEVEL", "info", "debug, info, warn or error"},
+  };
+  return specs;
+}
+
+namespace {
+
+const SettingSpec* findSpec(const std::string& key) {
+  for (const auto& s : settingSpecs())
+    if (s.key == key) return &s;
+  return nullptr;
+}
+
+bool secretKafkaKey(const std::string& key) {
+  return key.find("password") != std::string::npos || key.find("secret") != std::string::npos ||
+         key.find("sasl.oauthbearer.config") != std::string::npos;
+}
+
+std::string tomlScalar(const toml::node& node, const std::string& key) {
+  if (auto s = node.value<std::string>()) return *s;
+  if (auto i = node.value<std::int64_t>()) return std::to_string(*i);
+  if (auto b = node.value<bool>()) return *b ? "true" : "false";
+  if (auto d = node.value<double>()) return fmt::format("{}", *d);
+  throw UsageError(fmt::format("config key '{}' must be a string, number or boolean", key));
+}
+
+} // namespace
+
+Settings Settings::load(const std::optional<std::filesystem::path>& file) {
+  Settings s;
+  for (const auto& spec : settingSpecs()) s.values_[spec.key] = {spec.defaultValue, "default"};
+  if (file) {
+    toml::table table;
+    try {
+      table = toml::parse_file(file->string());
+    } catch (const toml::parse_error& e) {
+      throw UsageError(
+          fmt::format("cannot read config {}: {} (line {})", file->string(), e.description(), e.source().begin.line));
+    }
+    const std::string source = "file " + file->string();
+    for (const auto& [tableName, tableNode] : table) {
+      const auto* sub = tableNode.as_table();
+      if (!sub) throw UsageError(fmt::format("config {}: '{}' must be a table", file->string(), tableName.str()));
+      for (const auto& [name, node] : *sub) {
+        std::string key = std::string(tableName.str()) + "." + std::string(name.str());
+        if (tableName.str() == "kafka") {
+          s.setKafka(std::string(name.str()), tomlScalar(node, key), source);
+          continue;
+        }
+        if (!findSpec(key))
+          throw UsageError(
+              fmt::format("config {}: unknown key '{}' (see `klusterctl config show`)", file->string(), key));
+        s.values_[key] = {tomlScalar(node, key), source};
+      }
+    }
+  }
+  for (const auto& spec : settingSpecs())
+    if (const char* v = std::getenv(spec.env.c_str()); v && *v) s.values_[spec.key] = {v, "env " + spec.env};
+  return s;
+}
+
+void Settings::setFlag(const std::string& key, const std::string& value) {
+  if (!findSpec(key)) throw UsageError("unknown setting " + key);
+  values_[key] = {value, "flag"};
+}
+
+void Settings::setKafka(const std::string& key, const std::string& value, const std::string& source) {
+  kafka_[key] = value;
+  kafkaSources_[key] = source;
+}
+
+const std::string& Settings::get(const std::string& key) const {
+  auto it = values_.find(key);
+  if (it == values_.end()) throw std::logic_error("unknown setting " + key);
+  return it->second.value;
+}
+
+const std::string& Settings::source(const std::string& key) const { return values_.at(key).source; }
+
+int Settings::getInt(const std::string& key) const {
+  const auto& v = get(key);
+  try {
+    std::size_t used = 0;
+    int n = std::stoi(v, &used);
+    if (used == v.size()) return n;
+  } catch (const std::exception&) {
+  }
+  throw UsageError(fmt::format("setting {} must be an integer, not '{}' (from {})", key, v, source(key)));
+}
+
+std::chrono::milliseconds Settings::getDuration(const std::string& key) const { return util::parseDuration(get(key)); }
+
+std::vector<std::pair<std::string, Settings::Value>> Settings::describe() const {
+  std::vector<std::pair<std::string, Value>> out;
+  for (const auto& spec : settingSpecs()) {
+    Value v = values_.at(spec.key);
+    if (spec.secret) v.value = maskUrl(v.value);
+    out.emplace_back(spec.key, v);
+  }
+  for (const auto& [k, v] : kafka_)
+    out.emplace_back("kafka." + k, Value{secretKafkaKey(k) ? "***" : v, kafkaSources_.at(k)});
+  return out;
+}
+
+std::string maskUrl(const std::string& url) {
+  auto scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  auto at = url.find('@', scheme + 3);
+  if (at == std::string::npos) return url;
+  auto colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+std::pair<std::string, std::string> parseKeyValue(const std::string& text) {
+  auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) throw UsageError(fmt::format("expected key=value, got '{}'", text));
+  return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+} // namespace kluster

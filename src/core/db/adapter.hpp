@@ -1,0 +1,132 @@
+#pragma once
+// The database adapter interface: everything the node asks of a DBMS. One implementation per DBMS
+// (PostgreSQL first); the node's apply loop knows nothing of SQL dialects or drivers.
+#include "core/errors.hpp"
+#include "core/message.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kluster::db {
+
+/// How an error must be handled (see README "Error classes").
+enum class ErrorKind {
+  Request,   ///< every node hits it identically: it is the request's outcome
+  Transient, ///< retry the same work after a back-off (serialization failure, deadlock, lost connection)
+  Node       ///< local to this node (disk full, permission denied, ...): retry, report on ERRORS, stop if it lasts
+};
+
+/// A database error with its classification.
+class DbError : public KlusterError {
+public:
+  DbError(ErrorKind kind, std::string_view code, const std::string& message, std::string sqlState)
+      : KlusterError(code, message), kind_(kind), sqlState_(std::move(sqlState)) {}
+  ErrorKind kind() const { return kind_; }
+  const std::string& sqlState() const { return sqlState_; }
+
+private:
+  ErrorKind kind_;
+  std::string sqlState_;
+};
+
+/// Classifies a SQLSTATE into an error kind and a stable result code.
+ErrorKind classifySqlState(const std::string& sqlState);
+std::string_view resultCodeForSqlState(const std::string& sqlState);
+
+/// One statement to run, with the parameters it takes.
+struct Statement {
+  std::string sql;
+  std::vector<std::optional<std::string>> params; ///< text values; nullopt is SQL NULL
+};
+
+/// A request as the database runs it: its statements, applied atomically.
+struct Work {
+  std::vector<Statement> statements;
+  std::optional<double> randomSeed; ///< when set, random() is seeded first (in [-1, 1])
+};
+
+/// The outcome of a request: rows or rows affected, or a request-level error.
+struct Outcome {
+  std::string resultCode{code::Ok};
+  std::string sqlState;
+  std::string errorMessage;
+  std::string hint;
+  ojson result;  ///< last statement's rows, or {"rowsAffected": n}
+  ojson columns; ///< [{"name","type"}] when the last statement returned rows
+  ojson results; ///< per statement, when there were several
+  std::int64_t rowsAffected = 0;
+  bool ok() const { return resultCode == code::Ok; }
+  static Outcome error(std::string_view code, std::string message, std::string sqlState = {}, std::string hint = {});
+};
+
+/// The ALL position a node's database holds: the last applied offset and request.
+struct Position {
+  std::int64_t offset = -1; ///< -1: nothing applied yet
+  std::string messageId;
+};
+
+/// What a previous application of a request recorded (for duplicate requests).
+struct AppliedRecord {
+  std::int64_t offset = -1;
+  std::string resultCode;
+  std::string resultHash;
+  std::int64_t rowsAffected = 0;
+};
+
+/// A request applied inside a batch, recorded in the same transaction as its effects.
+struct AppliedEntry {
+  std::string messageId;
+  std::int64_t offset;
+  std::string resultCode;
+  std::string resultHash;
+  std::int64_t rowsAffected;
+};
+
+struct ServerInfo {
+  std::string product; ///< e.g. "PostgreSQL"
+  std::string version; ///< e.g. "15.18"
+  int majorVersion = 0;
+  std::string encoding;
+  std::string collation;
+  std::string ctype;
+};
+
+/// One connection to a node's database. Not thread-safe: each thread owns its own.
+class Connection {
+public:
+  virtual ~Connection() = default;
+
+  virtual ServerInfo serverInfo() = 0;
+  /// Creates Kluster's own bookkeeping tables when missing.
+  virtual void ensureSchema() = 0;
+  /// The ALL position stored for `cluster` (offset -1 when nothing was applied yet).
+  virtual Position loadPosition(const std::string& cluster) = 0;
+  /// Which of these request ids were already applied, with what they recorded.
+  virtual std::map<std::string, AppliedRecord> findApplied(const std::vector<std::string>& messageIds) = 0;
+
+  /// ALL batches: begin(), execute() the batch's work, record() the applied requests and the new position,
+  /// commit(). execute() returns one outcome per work item; a request-level error undoes only that item.
+  /// Transient and node errors throw DbError; the caller then calls rollback() and retries the whole batch.
+  virtual void begin() = 0;
+  virtual std::vector<Outcome> execute(const std::vector<const Work*>& work) = 0;
+  virtual void record(const std::string& cluster, const std::vector<AppliedEntry>& entries,
+                      const Position& position) = 0;
+  virtual void commit() = 0;
+  virtual void rollback() noexcept = 0;
+
+  /// Runs a read-only request (ONE). Writes are refused by the database itself.
+  virtual Outcome query(const Work& work) = 0;
+
+  /// Volatility ('i', 's', 'v') of functions by name; the most volatile overload wins. Unknown names are absent.
+  virtual std::map<std::string, char> functionVolatility(const std::vector<std::string>& names) = 0;
+};
+
+/// Opens a connection for a database URL; the scheme picks the adapter (postgresql://, postgres://).
+std::unique_ptr<Connection> connect(const std::string& url);
+
+} // namespace kluster::db

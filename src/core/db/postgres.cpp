@@ -1,0 +1,335 @@
+#include "core/db/postgres.hpp"
+
+#include "core/log.hpp"
+
+#include <fmt/format.h>
+#include <poll.h>
+
+#include <cstring>
+
+namespace kluster::db {
+namespace {
+
+// Session settings pinned on every connection so every node formats and computes values identically.
+constexpr const char* kSessionOptions =
+    "-c TimeZone=UTC -c DateStyle=ISO,MDY -c IntervalStyle=postgres -c extra_float_digits=1 "
+    "-c search_path=public -c bytea_output=hex -c standard_conforming_strings=on -c client_min_messages=warning";
+
+constexpr const char* kSchema = R"(
+CREATE SCHEMA IF NOT EXISTS _kluster;
+CREATE TABLE IF NOT EXISTS _kluster.position (
+  cluster     text PRIMARY KEY,
+  all_offset  bigint NOT NULL,
+  message_id  text NOT NULL,
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS _kluster.applied (
+  message_id    text PRIMARY KEY,
+  all_offset    bigint NOT NULL,
+  result_code   text NOT NULL,
+  result_hash   text NOT NULL,
+  rows_affected bigint NOT NULL
+);
+)";
+
+struct ResultGuard {
+  PGresult* res;
+  ~ResultGuard() { PQclear(res); }
+};
+
+std::string field(const PGresult* res, int code) {
+  const char* v = PQresultErrorField(res, code);
+  return v ? v : "";
+}
+
+} // namespace
+
+struct PgConnection::Sent {
+  std::size_t item;
+  bool hidden; // bookkeeping statements whose results are not the request's
+};
+
+PgConnection::PgConnection(const std::string& url) : url_(url) {
+  const char* keys[] = {"dbname", "options", "application_name", "client_encoding", "connect_timeout", nullptr};
+  const char* values[] = {url.c_str(), kSessionOptions, "kluster", "UTF8", "10", nullptr};
+  conn_ = PQconnectdbParams(keys, values, 1);
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    std::string msg = PQerrorMessage(conn_);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    PQfinish(conn_);
+    conn_ = nullptr;
+    throw DbError(ErrorKind::Transient, code::NodeError, "cannot connect to the database: " + msg, "08006");
+  }
+}
+
+PgConnection::~PgConnection() {
+  if (conn_) PQfinish(conn_);
+}
+
+void PgConnection::throwConnectionLost(const std::string& what) {
+  std::string msg = conn_ ? PQerrorMessage(conn_) : "no connection";
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  throw DbError(ErrorKind::Transient, code::NodeError, what + ": " + msg, "08006");
+}
+
+void PgConnection::throwFromResult(const PGresult* res, const std::string& what) {
+  std::string state = field(res, PG_DIAG_SQLSTATE);
+  if (state.empty() || PQstatus(conn_) != CONNECTION_OK) throwConnectionLost(what);
+  auto kind = classifySqlState(state);
+  throw DbError(kind, kind == ErrorKind::Request ? resultCodeForSqlState(state) : code::NodeError,
+                what + ": " + field(res, PG_DIAG_MESSAGE_PRIMARY), state);
+}
+
+void PgConnection::exec(const std::string& sql) {
+  ResultGuard g{PQexec(conn_, sql.c_str())};
+  auto st = PQresultStatus(g.res);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) throwFromResult(g.res, sql.substr(0, 40));
+}
+
+PGresult* PgConnection::execParams(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
+  std::vector<const char*> values;
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  PGresult* res =
+      PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0);
+  auto st = PQresultStatus(res);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    ResultGuard g{res};
+    throwFromResult(res, "query");
+  }
+  return res;
+}
+
+ServerInfo PgConnection::serverInfo() {
+  ServerInfo info;
+  info.product = "PostgreSQL";
+  ResultGuard g{execParams("SELECT current_setting('server_version'), current_setting('server_version_num')::int, "
+                           "pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database "
+                           "WHERE datname = current_database()",
+                           {})};
+  info.version = PQgetvalue(g.res, 0, 0);
+  info.majorVersion = std::atoi(PQgetvalue(g.res, 0, 1)) / 10000;
+  info.encoding = PQgetvalue(g.res, 0, 2);
+  info.collation = PQgetvalue(g.res, 0, 3);
+  info.ctype = PQgetvalue(g.res, 0, 4);
+  return info;
+}
+
+void PgConnection::ensureSchema() { exec(kSchema); }
+
+Position PgConnection::loadPosition(const std::string& cluster) {
+  ResultGuard g{execParams("SELECT all_offset, message_id FROM _kluster.position WHERE cluster = $1", {cluster})};
+  Position p;
+  if (PQntuples(g.res) == 1) {
+    p.offset = std::atoll(PQgetvalue(g.res, 0, 0));
+    p.messageId = PQgetvalue(g.res, 0, 1);
+  }
+  return p;
+}
+
+std::map<std::string, AppliedRecord> PgConnection::findApplied(const std::vector<std::string>& ids) {
+  std::map<std::string, AppliedRecord> found;
+  if (ids.empty()) return found;
+  ResultGuard g{
+      execParams("SELECT message_id, all_offset, result_code, result_hash, rows_affected FROM _kluster.applied "
+                 "WHERE message_id IN (SELECT json_array_elements_text($1::json))",
+                 {nlohmann::json(ids).dump()})};
+  for (int r = 0; r < PQntuples(g.res); ++r)
+    found[PQgetvalue(g.res, r, 0)] = {std::atoll(PQgetvalue(g.res, r, 1)), PQgetvalue(g.res, r, 2),
+                                      PQgetvalue(g.res, r, 3), std::atoll(PQgetvalue(g.res, r, 4))};
+  return found;
+}
+
+void PgConnection::begin() { exec("BEGIN"); }
+
+void PgConnection::rollback() noexcept {
+  if (!conn_ || PQstatus(conn_) != CONNECTION_OK) return;
+  if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) {
+    while (PGresult* r = PQgetResult(conn_)) PQclear(r);
+    PQexitPipelineMode(conn_);
+  }
+  PQsetnonblocking(conn_, 0);
+  PQclear(PQexec(conn_, "ROLLBACK"));
+}
+
+void PgConnection::send(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
+  std::vector<const char*> values;
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
+                         0))
+    throwConnectionLost("send");
+  // Push what we can without blocking; read results meanwhile so the server never stalls on a full socket.
+  if (PQflush(conn_) < 0) throwConnectionLost("send");
+  if (PQconsumeInput(conn_) == 0) throwConnectionLost("send");
+}
+
+void PgConnection::flushAndWait() {
+  for (;;) {
+    int rc = PQflush(conn_);
+    if (rc == 0) return;
+    if (rc < 0) throwConnectionLost("flush");
+    pollfd pfd{PQsocket(conn_), POLLIN | POLLOUT, 0};
+    if (::poll(&pfd, 1, 1000) < 0 && errno != EINTR) throwConnectionLost("poll");
+    if ((pfd.revents & POLLIN) && PQconsumeInput(conn_) == 0) throwConnectionLost("read");
+  }
+}
+
+PGresult* PgConnection::nextResult() {
+  while (PQisBusy(conn_)) {
+    pollfd pfd{PQsocket(conn_), POLLIN, 0};
+    if (::poll(&pfd, 1, 1000) < 0 && errno != EINTR) throwConnectionLost("poll");
+    if (PQconsumeInput(conn_) == 0) throwConnectionLost("read");
+  }
+  return PQgetResult(conn_);
+}
+
+std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector<const Work*>& work, std::size_t from,
+                                                               std::size_t to, std::vector<Outcome>* outcomes) {
+  if (from >= to) return std::nullopt;
+  if (PQsetnonblocking(conn_, 1) != 0 || !PQenterPipelineMode(conn_)) throwConnectionLost("pipeline");
+  std::vector<Sent> sent;
+  for (std::size_t i = from; i < to; ++i) {
+    const Work& w = *work[i];
+    if (w.randomSeed) {
+      send("SELECT setseed($1)", {fmt::format("{:.17g}", *w.randomSeed)});
+      sent.push_back({i, true});
+    }
+    for (const auto& st : w.statements) {
+      send(st.sql, st.params);
+      sent.push_back({i, false});
+    }
+  }
+  if (!PQpipelineSync(conn_)) throwConnectionLost("pipeline sync");
+  flushAndWait();
+
+  std::optional<Failure> failure;
+  std::vector<PGresult*> itemResults;
+  auto finishItem = [&](std::size_t item) {
+    if (outcomes && !failure) (*outcomes)[item] = toOutcome(itemResults);
+    for (auto* r : itemResults) PQclear(r);
+    itemResults.clear();
+  };
+  for (std::size_t k = 0; k < sent.size(); ++k) {
+    PGresult* res = nextResult();
+    if (!res) throwConnectionLost("pipeline result");
+    auto st = PQresultStatus(res);
+    if (st == PGRES_FATAL_ERROR && !failure) {
+      failure = Failure{sent[k].item, field(res, PG_DIAG_SQLSTATE), field(res, PG_DIAG_MESSAGE_PRIMARY),
+                        field(res, PG_DIAG_MESSAGE_HINT)};
+      if (failure->sqlState.empty()) failure->sqlState = "08006";
+    }
+    if (!sent[k].hidden && !failure && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK))
+      itemResults.push_back(res);
+    else
+      PQclear(res);
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra); // the NULL that ends this query's results
+    if (k + 1 == sent.size() || sent[k + 1].item != sent[k].item) finishItem(sent[k].item);
+  }
+  PGresult* sync = nextResult();
+  bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+  PQclear(sync);
+  if (!synced || !PQexitPipelineMode(conn_)) throwConnectionLost("pipeline end");
+  PQsetnonblocking(conn_, 0);
+  return failure;
+}
+
+std::vector<Outcome> PgConnection::execute(const std::vector<const Work*>& work) {
+  std::vector<Outcome> outcomes(work.size());
+  auto requestError = [&](const Failure& f) {
+    auto kind = classifySqlState(f.sqlState);
+    if (kind != ErrorKind::Request)
+      throw DbError(kind, code::NodeError, fmt::format("request failed on this node: {}", f.message), f.sqlState);
+    outcomes[f.item] = Outcome::error(resultCodeForSqlState(f.sqlState), f.message, f.sqlState, f.hint);
+  };
+  // Optimistic pass: the whole batch in one pipeline.
+  auto failure = runPipeline(work, 0, work.size(), &outcomes);
+  if (!failure) return outcomes;
+  requestError(*failure);
+  // The transaction is aborted: start again, replay the requests that succeeded, leave the failed one out,
+  // and go on one request at a time inside savepoints.
+  exec("ROLLBACK");
+  exec("BEGIN");
+  if (auto again = runPipeline(work, 0, failure->item, nullptr))
+    throw DbError(ErrorKind::Transient, code::NodeError, "replaying the batch failed: " + again->message,
+                  again->sqlState);
+  for (std::size_t i = failure->item + 1; i < work.size(); ++i) {
+    exec("SAVEPOINT kluster_request");
+    if (auto f = runPipeline(work, i, i + 1, &outcomes)) {
+      requestError(*f);
+      exec("ROLLBACK TO SAVEPOINT kluster_request");
+    }
+    exec("RELEASE SAVEPOINT kluster_request");
+  }
+  return outcomes;
+}
+
+void PgConnection::record(const std::string& cluster, const std::vector<AppliedEntry>& entries,
+                          const Position& position) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& e : entries)
+    rows.push_back({{"message_id", e.messageId},
+                    {"all_offset", e.offset},
+                    {"result_code", e.resultCode},
+                    {"result_hash", e.resultHash},
+                    {"rows_affected", e.rowsAffected}});
+  pendingRecord_ = rows.dump();
+  pendingCluster_ = cluster;
+  pendingPosition_ = position;
+}
+
+void PgConnection::commit() {
+  if (!pendingCluster_.empty()) {
+    // The applied requests and the new position are written in the same transaction as their effects.
+    ResultGuard g{execParams(
+        "WITH applied AS (INSERT INTO _kluster.applied SELECT * FROM json_to_recordset($1::json) AS "
+        "x(message_id text, all_offset bigint, result_code text, result_hash text, rows_affected bigint) "
+        "ON CONFLICT (message_id) DO NOTHING) "
+        "INSERT INTO _kluster.position (cluster, all_offset, message_id, updated_at) VALUES ($2, $3, $4, now()) "
+        "ON CONFLICT (cluster) DO UPDATE SET all_offset = EXCLUDED.all_offset, message_id = EXCLUDED.message_id, "
+        "updated_at = EXCLUDED.updated_at",
+        {pendingRecord_, pendingCluster_, std::to_string(pendingPosition_.offset), pendingPosition_.messageId})};
+    pendingCluster_.clear();
+  }
+  exec("COMMIT");
+}
+
+Outcome PgConnection::query(const Work& work) {
+  exec("BEGIN TRANSACTION READ ONLY");
+  std::vector<const Work*> items{&work};
+  std::vector<Outcome> outcomes(1);
+  std::optional<Failure> failure;
+  try {
+    failure = runPipeline(items, 0, 1, &outcomes);
+  } catch (...) {
+    rollback();
+    throw;
+  }
+  if (failure) {
+    rollback();
+    auto kind = classifySqlState(failure->sqlState);
+    if (kind != ErrorKind::Request)
+      throw DbError(kind, code::NodeError, "query failed on this node: " + failure->message, failure->sqlState);
+    std::string hint = failure->sqlState == "25006" ? "send writes to ALL (exec --to ALL)" : failure->hint;
+    return Outcome::error(resultCodeForSqlState(failure->sqlState), failure->message, failure->sqlState, hint);
+  }
+  exec("COMMIT");
+  return outcomes[0];
+}
+
+std::map<std::string, char> PgConnection::functionVolatility(const std::vector<std::string>& names) {
+  std::map<std::string, char> found;
+  if (names.empty()) return found;
+  ResultGuard g{execParams("SELECT proname, max(provolatile::text) FROM pg_proc "
+                           "WHERE proname IN (SELECT json_array_elements_text($1::json)) GROUP BY proname",
+                           {nlohmann::json(names).dump()})};
+  for (int r = 0; r < PQntuples(g.res); ++r) found[PQgetvalue(g.res, r, 0)] = PQgetvalue(g.res, r, 1)[0];
+  return found;
+}
+
+std::unique_ptr<Connection> connect(const std::string& url) {
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)
+    return std::make_unique<PgConnection>(url);
+  throw UsageError(fmt::format("unsupported database URL '{}': use postgresql://user@host:port/dbname",
+                               url.substr(0, url.find(':'))));
+}
+
+} // namespace kluster::db

@@ -1,0 +1,63 @@
+#pragma once
+// The PostgreSQL adapter, over libpq. libpq's pipeline mode sends a whole ALL batch in one round trip;
+// the first failing request makes the adapter roll back, replay the good prefix and go on without it.
+#include "core/db/adapter.hpp"
+
+#include <libpq-fe.h>
+
+#include <unordered_map>
+
+namespace kluster::db {
+
+/// Converts one PostgreSQL text value of type `oid` to JSON (numbers that fit exactly, booleans, json, or text).
+ojson pgValueToJson(unsigned oid, const char* text, int length);
+/// A readable type name for common built-in type oids; empty when unknown.
+std::string_view builtinTypeName(unsigned oid);
+
+class PgConnection final : public Connection {
+public:
+  explicit PgConnection(const std::string& url);
+  ~PgConnection() override;
+
+  ServerInfo serverInfo() override;
+  void ensureSchema() override;
+  Position loadPosition(const std::string& cluster) override;
+  std::map<std::string, AppliedRecord> findApplied(const std::vector<std::string>& messageIds) override;
+  void begin() override;
+  std::vector<Outcome> execute(const std::vector<const Work*>& work) override;
+  void record(const std::string& cluster, const std::vector<AppliedEntry>& entries, const Position& position) override;
+  void commit() override;
+  void rollback() noexcept override;
+  Outcome query(const Work& work) override;
+  std::map<std::string, char> functionVolatility(const std::vector<std::string>& names) override;
+
+private:
+  struct Sent; // one statement queued in the pipeline
+  struct Failure {
+    std::size_t item;
+    std::string sqlState, message, hint;
+  };
+
+  // Runs simple commands outside a pipeline; throws DbError on failure.
+  void exec(const std::string& sql);
+  PGresult* execParams(const std::string& sql, const std::vector<std::optional<std::string>>& params);
+  // Sends items [from, to) in one pipeline; fills outcomes; returns the first failure, if any.
+  std::optional<Failure> runPipeline(const std::vector<const Work*>& work, std::size_t from, std::size_t to,
+                                     std::vector<Outcome>* outcomes);
+  void send(const std::string& sql, const std::vector<std::optional<std::string>>& params);
+  void flushAndWait();
+  PGresult* nextResult();
+  Outcome toOutcome(std::vector<PGresult*>& results);
+  std::string typeName(unsigned oid);
+  [[noreturn]] void throwFromResult(const PGresult* res, const std::string& what);
+  [[noreturn]] void throwConnectionLost(const std::string& what);
+
+  PGconn* conn_ = nullptr;
+  std::string url_;
+  std::string pendingRecord_; // JSON of the applied entries, written at commit()
+  std::string pendingCluster_;
+  Position pendingPosition_;
+  std::unordered_map<unsigned, std::string> typeNames_;
+};
+
+} // namespace kluster::db

@@ -1,0 +1,111 @@
+#include "core/kafka/kafka.hpp"
+
+#include "core/errors.hpp"
+#include "core/log.hpp"
+
+#include <mutex>
+#include <thread>
+
+namespace kluster::kafka {
+
+std::unique_ptr<RdKafka::Conf> makeConf(const Properties& props) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  for (const auto& [key, value] : props) {
+    if (conf->set(key, value, err) != RdKafka::Conf::CONF_OK)
+      throw UsageError(fmt::format("Kafka property '{}': {}", key, err));
+  }
+  return conf;
+}
+
+Properties clientProperties(const std::string& brokers, const Properties& user) {
+  Properties props{{"bootstrap.servers", brokers}, {"client.software.name", "klusterctl"}};
+  for (const auto& [k, v] : user) props[k] = v;
+  return props;
+}
+
+void check(RdKafka::ErrorCode err, const std::string& what) {
+  if (err != RdKafka::ERR_NO_ERROR)
+    throw KlusterError(code::NodeError, fmt::format("{}: {}", what, RdKafka::err2str(err)));
+}
+
+class Producer::Reporter : public RdKafka::DeliveryReportCb {
+public:
+  explicit Reporter(std::atomic<std::uint64_t>& failed) : failed_(failed) {}
+  void dr_cb(RdKafka::Message& message) override {
+    if (message.err() == RdKafka::ERR_NO_ERROR) return;
+    failed_.fetch_add(1);
+    std::lock_guard lock(mutex_);
+    last_ = message.errstr();
+    KLOG(Error, "kafka", "delivery to {} failed: {}", message.topic_name(), message.errstr());
+  }
+  std::string last() const {
+    std::lock_guard lock(mutex_);
+    return last_;
+  }
+
+private:
+  std::atomic<std::uint64_t>& failed_;
+  mutable std::mutex mutex_;
+  std::string last_;
+};
+
+Producer::Producer(const Properties& userProps, bool idempotent) : reporter_(std::make_unique<Reporter>(failed_)) {
+  Properties props = userProps;
+  if (idempotent) {
+    props.emplace("enable.idempotence", "true");
+    props["acks"] = "all";
+  }
+  auto conf = makeConf(props);
+  std::string err;
+  conf->set("dr_cb", reporter_.get(), err);
+  producer_.reset(RdKafka::Producer::create(conf.get(), err));
+  if (!producer_) throw KlusterError(code::NodeError, "cannot create Kafka producer: " + err);
+}
+
+Producer::~Producer() {
+  if (producer_) producer_->flush(5000);
+}
+
+void Producer::produce(const std::string& topic, int partition, const std::string& key, const std::string& payload) {
+  for (;;) {
+    auto err = producer_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(payload.data()),
+                                  payload.size(), key.empty() ? nullptr : key.data(), key.size(), 0, nullptr, nullptr);
+    if (err == RdKafka::ERR__QUEUE_FULL) {
+      producer_->poll(50); // back-pressure: wait for deliveries to make room
+      continue;
+    }
+    check(err, "produce to " + topic);
+    producer_->poll(0);
+    return;
+  }
+}
+
+bool Producer::flush(std::chrono::milliseconds timeout) {
+  return producer_->flush(static_cast<int>(timeout.count())) == RdKafka::ERR_NO_ERROR;
+}
+
+void Producer::warmUp(const std::vector<std::string>& topics, std::chrono::milliseconds timeout) {
+  for (const auto& name : topics) {
+    std::string err;
+    std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(producer_.get(), name, nullptr, err));
+    RdKafka::Metadata* md = nullptr;
+    if (topic &&
+        producer_->metadata(false, topic.get(), &md, static_cast<int>(timeout.count())) == RdKafka::ERR_NO_ERROR)
+      delete md;
+  }
+}
+
+std::string Producer::lastDeliveryError() const { return reporter_->last(); }
+
+std::unique_ptr<RdKafka::KafkaConsumer> makeConsumer(const Properties& props, RdKafka::RebalanceCb* rebalance) {
+  auto conf = makeConf(props);
+  std::string err;
+  if (rebalance && conf->set("rebalance_cb", rebalance, err) != RdKafka::Conf::CONF_OK)
+    throw KlusterError(code::NodeError, "cannot set rebalance callback: " + err);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!consumer) throw KlusterError(code::NodeError, "cannot create Kafka consumer: " + err);
+  return consumer;
+}
+
+} // namespace kluster::kafka

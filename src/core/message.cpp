@@ -1,0 +1,236 @@
+#include "core/message.hpp"
+
+#include "core/errors.hpp"
+#include "core/util.hpp"
+
+#include <fmt/format.h>
+
+namespace kluster {
+using nlohmann::json;
+
+std::string Request::toJson() const {
+  ojson j;
+  j["version"] = version;
+  j["messageId"] = messageId;
+  j["clientId"] = clientId;
+  if (statements.size() == 1)
+    j["sqlString"] = statements.front();
+  else
+    j["statements"] = statements;
+  if (!params.empty()) j["params"] = params;
+  if (minAllOffset) j["minAllOffset"] = *minAllOffset;
+  if (timeoutMs) j["timeoutMs"] = *timeoutMs;
+  return j.dump();
+}
+
+namespace {
+
+// Replaces every byte that is not part of well-formed UTF-8 with U+FFFD, so the ids can still be read.
+std::string sanitizeUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t len = 1;
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0xC0 && c < 0xE0)
+      len = 2;
+    else if (c >= 0xE0 && c < 0xF0)
+      len = 3;
+    else if (c >= 0xF0)
+      len = 4;
+    if (i + len <= text.size() && util::validUtf8(text.substr(i, len)) && (c < 0x80 || c >= 0xC0)) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+void fail(ParsedRequest& parsed, std::string_view code, std::string message) {
+  parsed.errorCode = std::string(code);
+  parsed.errorMessage = std::move(message);
+}
+
+void readIds(const json& j, Request& req) {
+  if (auto it = j.find("messageId"); it != j.end() && it->is_string()) req.messageId = it->get<std::string>();
+  if (auto it = j.find("clientId"); it != j.end() && it->is_string()) req.clientId = it->get<std::string>();
+}
+
+} // namespace
+
+ParsedRequest parseRequest(std::string_view payload, std::size_t maxBytes) {
+  ParsedRequest parsed;
+  Request& req = parsed.request;
+  const bool tooLarge = payload.size() > maxBytes;
+  const bool utf8 = util::validUtf8(payload);
+  // Even a refused request is answered when its ids can be read, so the client is not left waiting.
+  std::string_view text = payload;
+  std::string sanitized;
+  if (!utf8) {
+    sanitized = sanitizeUtf8(payload);
+    text = sanitized;
+  }
+  json j = json::parse(text.begin(), text.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    if (tooLarge)
+      fail(parsed, code::TooLarge,
+           fmt::format("request of {} bytes exceeds the limit of {}", payload.size(), maxBytes));
+    else
+      fail(parsed, code::BadRequest, "the request is not a JSON object");
+    return parsed;
+  }
+  readIds(j, req);
+  if (tooLarge)
+    return fail(parsed, code::TooLarge,
+                fmt::format("request of {} bytes exceeds the limit of {}", payload.size(), maxBytes)),
+           parsed;
+  if (!utf8) return fail(parsed, code::InvalidUtf8, "the request is not valid UTF-8"), parsed;
+
+  if (auto it = j.find("version"); it != j.end()) {
+    if (!it->is_number_integer()) return fail(parsed, code::BadRequest, "'version' must be an integer"), parsed;
+    req.version = it->get<int>();
+    if (req.version != kMessageVersion)
+      return fail(parsed, code::UnsupportedVersion,
+                  fmt::format("message version {} is not supported (this node speaks {})", req.version,
+                              kMessageVersion)),
+             parsed;
+  }
+  auto requireString = [&](const char* key) -> bool {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
+      fail(parsed, code::BadRequest, fmt::format("'{}' must be a non-empty string", key));
+      return false;
+    }
+    return true;
+  };
+  if (!requireString("messageId") || !requireString("clientId")) return parsed;
+
+  auto sql = j.find("sqlString");
+  auto stmts = j.find("statements");
+  if (sql != j.end() && stmts != j.end())
+    return fail(parsed, code::BadRequest, "give either 'sqlString' or 'statements', not both"), parsed;
+  if (sql != j.end()) {
+    if (!sql->is_string()) return fail(parsed, code::BadRequest, "'sqlString' must be a string"), parsed;
+    req.statements.push_back(sql->get<std::string>());
+  } else if (stmts != j.end()) {
+    if (!stmts->is_array()) return fail(parsed, code::BadRequest, "'statements' must be an array of strings"), parsed;
+    for (const auto& s : *stmts) {
+      if (!s.is_string()) return fail(parsed, code::BadRequest, "'statements' must be an array of strings"), parsed;
+      req.statements.push_back(s.get<std::string>());
+    }
+  } else {
+    return fail(parsed, code::BadRequest, "the request has no 'sqlString' (or 'statements')"), parsed;
+  }
+  bool anySql = false;
+  for (const auto& s : req.statements)
+    if (s.find_first_not_of(" \t\r\n;") != std::string::npos) anySql = true;
+  if (!anySql) return fail(parsed, code::EmptySql, "the request has no SQL to run"), parsed;
+
+  if (auto it = j.find("params"); it != j.end()) {
+    if (!it->is_array()) return fail(parsed, code::BadRequest, "'params' must be an array"), parsed;
+    for (const auto& p : *it)
+      if (p.is_object() || p.is_array())
+        return fail(parsed, code::ParamMismatch, "a parameter must be a string, number, boolean or null"), parsed;
+    req.params = *it;
+  }
+  auto optionalInt = [&](const char* key, std::optional<std::int64_t>& out) -> bool {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return true;
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 0) {
+      fail(parsed, code::BadRequest, fmt::format("'{}' must be a non-negative integer", key));
+      return false;
+    }
+    out = it->get<std::int64_t>();
+    return true;
+  };
+  if (!optionalInt("minAllOffset", req.minAllOffset) || !optionalInt("timeoutMs", req.timeoutMs)) return parsed;
+  return parsed;
+}
+
+ojson Response::toOrderedJson() const {
+  ojson j;
+  j["version"] = version;
+  j["messageId"] = messageId;
+  j["nodeId"] = nodeId;
+  j["requestId"] = requestId;
+  if (!clientId.empty()) j["clientId"] = clientId;
+  j["requestTopic"] = requestTopic;
+  j["resultCode"] = resultCode;
+  if (ok()) {
+    j["result"] = result;
+    if (!columns.is_null()) j["columns"] = columns;
+    if (!results.is_null()) j["results"] = results;
+  } else {
+    j["errorMessage"] = errorMessage;
+    if (!sqlState.empty()) j["sqlState"] = sqlState;
+    if (!hint.empty()) j["hint"] = hint;
+  }
+  j["rowsAffected"] = rowsAffected;
+  if (allOffset) j["allOffset"] = *allOffset;
+  if (appliedAllOffset) j["appliedAllOffset"] = *appliedAllOffset;
+  if (!resultHash.empty()) j["resultHash"] = resultHash;
+  j["timestamp"] = timestamp;
+  j["durationMs"] = durationMs;
+  return j;
+}
+
+std::string Response::toJson() const { return toOrderedJson().dump(); }
+
+Response Response::fromJson(std::string_view payload) {
+  auto j = ojson::parse(payload);
+  if (!j.is_object()) throw std::invalid_argument("response is not a JSON object");
+  Response r;
+  r.version = j.value("version", kMessageVersion);
+  r.messageId = j.value("messageId", "");
+  r.nodeId = j.at("nodeId").get<std::string>();
+  r.requestId = j.at("requestId").get<std::string>();
+  r.clientId = j.value("clientId", "");
+  r.requestTopic = j.value("requestTopic", "");
+  r.resultCode = j.at("resultCode").get<std::string>();
+  if (auto it = j.find("result"); it != j.end()) r.result = *it;
+  if (auto it = j.find("columns"); it != j.end()) r.columns = *it;
+  if (auto it = j.find("results"); it != j.end()) r.results = *it;
+  r.rowsAffected = j.value("rowsAffected", std::int64_t{0});
+  if (auto it = j.find("allOffset"); it != j.end() && it->is_number_integer()) r.allOffset = it->get<std::int64_t>();
+  if (auto it = j.find("appliedAllOffset"); it != j.end() && it->is_number_integer())
+    r.appliedAllOffset = it->get<std::int64_t>();
+  r.resultHash = j.value("resultHash", "");
+  r.errorMessage = j.value("errorMessage", "");
+  r.sqlState = j.value("sqlState", "");
+  r.hint = j.value("hint", "");
+  r.timestamp = j.value("timestamp", std::int64_t{0});
+  r.durationMs = j.value("durationMs", std::int64_t{0});
+  return r;
+}
+
+std::string outcomeHash(const Response& r) {
+  std::string material = r.resultCode;
+  material += '\n';
+  if (r.ok()) {
+    material += r.results.is_null() ? r.result.dump() : r.results.dump();
+  } else {
+    material += r.sqlState;
+  }
+  return util::sha256Hex(material).substr(0, 32);
+}
+
+std::string NodeErrorReport::toJson() const {
+  ojson j;
+  j["version"] = kMessageVersion;
+  j["nodeId"] = nodeId;
+  j["code"] = code;
+  j["severity"] = severity;
+  j["message"] = message;
+  if (!requestId.empty()) j["requestId"] = requestId;
+  if (!requestTopic.empty()) j["requestTopic"] = requestTopic;
+  if (offset) j["offset"] = *offset;
+  if (!sqlState.empty()) j["sqlState"] = sqlState;
+  j["timestamp"] = timestamp ? timestamp : util::nowMillis();
+  return j.dump();
+}
+
+} // namespace kluster

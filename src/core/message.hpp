@@ -1,0 +1,89 @@
+#pragma once
+// The JSON messages exchanged through Kafka (format version 1; see README "Message format").
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kluster {
+
+using ojson = nlohmann::ordered_json;
+
+inline constexpr int kMessageVersion = 1;
+inline constexpr std::size_t kDefaultMaxRequestBytes = 1024 * 1024;
+
+/// A client's request: one SQL string, or several statements applied atomically, with positional parameters.
+struct Request {
+  int version = kMessageVersion;
+  std::string messageId;
+  std::string clientId;
+  std::vector<std::string> statements;             ///< from `sqlString` (one entry) or `statements`
+  nlohmann::json params = nlohmann::json::array(); ///< values for $1, $2, ... (strings, numbers, booleans, null)
+  std::optional<std::int64_t> minAllOffset;        ///< ONE only: answer once ALL is applied up to here
+  std::optional<std::int64_t> timeoutMs;           ///< how long the client waits; a node may stop trying after
+
+  std::string toJson() const;
+};
+
+/// What parsing a raw Kafka payload gave: a valid request, or an error code with whatever ids could be read.
+struct ParsedRequest {
+  Request request;
+  std::string errorCode; ///< empty when the request is valid
+  std::string errorMessage;
+  bool ok() const { return errorCode.empty(); }
+  bool hasRequestId() const { return !request.messageId.empty(); }
+};
+
+/// Validates a raw payload. Never throws.
+ParsedRequest parseRequest(std::string_view payload, std::size_t maxBytes = kDefaultMaxRequestBytes);
+
+/// A node's answer to one request.
+struct Response {
+  int version = kMessageVersion;
+  std::string messageId;
+  std::string nodeId;
+  std::string requestId;
+  std::string clientId;
+  std::string requestTopic; ///< "ALL" or "ONE"
+  std::string resultCode = "OK";
+  ojson result;  ///< rows (array of objects) or {"rowsAffected": n}; null on error
+  ojson columns; ///< [{"name", "type"}] when the result has rows
+  ojson results; ///< one entry per statement when the request had several
+  std::int64_t rowsAffected = 0;
+  std::optional<std::int64_t> allOffset;        ///< ALL offset at which the request was applied
+  std::optional<std::int64_t> appliedAllOffset; ///< ONE: the node's applied ALL offset when it answered
+  std::string resultHash;                       ///< digest of the outcome, equal on every node for the same request
+  std::string errorMessage;
+  std::string sqlState;
+  std::string hint;
+  std::int64_t timestamp = 0; ///< epoch ms when the node answered
+  std::int64_t durationMs = 0;
+  std::string raw; ///< the JSON exactly as received (set by the client; not serialized)
+
+  bool ok() const { return resultCode == "OK"; }
+  std::string toJson() const;
+  ojson toOrderedJson() const;
+  /// Throws nlohmann::json::exception or std::invalid_argument on a malformed response.
+  static Response fromJson(std::string_view payload);
+};
+
+/// A digest of a response's outcome: the rows (or rows affected) when OK, the code and SQLSTATE otherwise.
+std::string outcomeHash(const Response& response);
+
+/// A node-level failure, published on ERRORS.
+struct NodeErrorReport {
+  std::string nodeId;
+  std::string code;
+  std::string message;
+  std::string requestId; ///< when the error concerns a request
+  std::string requestTopic;
+  std::optional<std::int64_t> offset;
+  std::string sqlState;
+  std::string severity = "error"; ///< "warning" (retrying) or "fatal" (the node stops)
+  std::int64_t timestamp = 0;
+  std::string toJson() const;
+};
+
+} // namespace kluster

@@ -1,0 +1,62 @@
+#pragma once
+// A Kluster node: applies every ALL request to its database in log order, exactly once, and serves
+// ONE requests read-only in parallel. See ARCHITECTURE.md ("The apply loop").
+#include "core/kafka/kafka.hpp"
+#include "core/topics.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace kluster::node {
+
+struct NodeOptions {
+  std::string cluster = "kluster";
+  std::string brokers;
+  std::string nodeId;
+  std::string databaseUrl;
+  kafka::Properties kafka; ///< pass-through librdkafka properties
+  int oneWorkers = 4;
+  int batchMax = 500;
+  std::chrono::milliseconds maxRetry = std::chrono::minutes(5);
+  std::size_t maxRequestBytes = 1024 * 1024;
+};
+
+/// The ALL offset this node has applied, shared between the applier and ONE workers (read-your-writes).
+class AppliedOffset {
+public:
+  void set(std::int64_t offset);
+  std::int64_t get() const { return value_.load(); }
+  /// Waits until at least `offset` is applied; false on deadline or stop.
+  bool waitFor(std::int64_t offset, std::chrono::steady_clock::time_point deadline, const std::atomic<bool>& stop);
+
+private:
+  std::atomic<std::int64_t> value_{-1};
+  std::mutex mutex_;
+  std::condition_variable changed_;
+};
+
+class Node {
+public:
+  explicit Node(NodeOptions options);
+  ~Node();
+  /// Runs until stop() is called (returns normally) or a node-level failure persists (throws).
+  void run();
+  /// Asks the node to stop after the batch in progress. Safe to call from any thread.
+  void stop();
+  bool stopping() const { return stop_.load(); }
+
+private:
+  class AllApplier;
+  class OneServer;
+  NodeOptions options_;
+  Topics topics_;
+  std::atomic<bool> stop_{false};
+  AppliedOffset applied_;
+};
+
+} // namespace kluster::node

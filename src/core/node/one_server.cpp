@@ -1,0 +1,169 @@
+// ONE: the shared consumer group spreads reads over the nodes; each node answers its share on a pool of
+// read-only connections. Offsets are stored only below the oldest request still in flight, so a crash
+// re-answers (reads are idempotent) rather than drops a request.
+#include "core/log.hpp"
+#include "core/node/parts.hpp"
+#include "core/util.hpp"
+
+namespace kluster::node {
+namespace {
+constexpr std::int64_t kDefaultOneTimeoutMs = 30'000;
+}
+
+Node::OneServer::OneServer(Node& node, const kafka::Properties& base, Responder& responder)
+    : node_(node), responder_(responder), props_(base) {
+  props_["group.id"] = node_.topics_.oneGroup();
+  props_["enable.auto.commit"] = "true";
+  props_["enable.auto.offset.store"] = "false";
+  props_["auto.offset.reset"] = "earliest";
+  props_.emplace("fetch.wait.max.ms", "100");
+  props_.emplace("client.id", "kluster-" + node_.options_.nodeId + "-one");
+}
+
+Node::OneServer::~OneServer() { stop(); }
+
+void Node::OneServer::start() {
+  consumer_ = kafka::makeConsumer(props_);
+  kafka::check(consumer_->subscribe({node_.topics_.one()}), "subscribe to " + node_.topics_.one());
+  for (int i = 0; i < node_.options_.oneWorkers; ++i) threads_.emplace_back([this] { workerLoop(); });
+  threads_.emplace_back([this] { dispatchLoop(); });
+}
+
+void Node::OneServer::stop() {
+  stopping_.store(true);
+  queued_.notify_all();
+  room_.notify_all();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+  if (consumer_) {
+    consumer_->close();
+    consumer_.reset();
+  }
+}
+
+void Node::OneServer::dispatchLoop() {
+  const std::size_t maxQueued = static_cast<std::size_t>(node_.options_.oneWorkers) * 4;
+  while (!stopping_.load()) {
+    // Store the offsets the workers finished with, below the oldest still in flight per partition.
+    std::vector<RdKafka::TopicPartition*> store;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto [partition, offset] : done_) {
+        auto& set = inFlight_[partition];
+        set.erase(offset);
+        std::int64_t next = set.empty() ? highest_[partition] + 1 : *set.begin();
+        store.push_back(RdKafka::TopicPartition::create(node_.topics_.one(), partition, next));
+      }
+      done_.clear();
+    }
+    if (!store.empty()) {
+      consumer_->offsets_store(store);
+      RdKafka::TopicPartition::destroy(store);
+    }
+    {
+      std::unique_lock lock(mutex_);
+      room_.wait_for(lock, std::chrono::milliseconds(100),
+                     [&] { return queue_.size() < maxQueued || stopping_.load(); });
+      if (queue_.size() >= maxQueued) continue;
+    }
+    MessagePtr msg(consumer_->consume(50));
+    if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) continue;
+    if (msg->err() != RdKafka::ERR_NO_ERROR) {
+      KLOG(Warn, "node", "reading {}: {}", node_.topics_.one(), msg->errstr());
+      continue;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      inFlight_[msg->partition()].insert(msg->offset());
+      highest_[msg->partition()] = std::max(highest_[msg->partition()], msg->offset());
+      queue_.push_back(std::move(msg));
+    }
+    queued_.notify_one();
+  }
+}
+
+void Node::OneServer::workerLoop() {
+  std::unique_ptr<db::Connection> owned;
+  db::Connection* conn = nullptr;
+  for (;;) {
+    MessagePtr msg;
+    {
+      std::unique_lock lock(mutex_);
+      queued_.wait(lock, [&] { return !queue_.empty() || stopping_.load(); });
+      if (queue_.empty()) return;
+      msg = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    room_.notify_one();
+    try {
+      serve(*msg, conn, owned);
+    } catch (const std::exception& e) {
+      KLOG(Error, "node", "ONE request at {}[{}]@{} failed: {}", msg->topic_name(), msg->partition(), msg->offset(),
+           e.what());
+    }
+    std::lock_guard lock(mutex_);
+    done_.emplace_back(msg->partition(), msg->offset());
+  }
+}
+
+void Node::OneServer::serve(const RdKafka::Message& msg, db::Connection*& conn,
+                            std::unique_ptr<db::Connection>& owned) {
+  const auto started = util::nowMillis();
+  Preparer preparer(nullptr, node_.options_.maxRequestBytes);
+  auto prepared = preparer.forOne(std::string_view(static_cast<const char*>(msg.payload()), msg.len()));
+  if (!prepared.parsed.hasRequestId()) {
+    responder_.reportError({responder_.nodeId(),
+                            prepared.parsed.errorCode,
+                            "unreadable request on ONE: " + prepared.parsed.errorMessage,
+                            {},
+                            "ONE",
+                            msg.offset(),
+                            {},
+                            "warning",
+                            0});
+    return;
+  }
+  const auto& req = prepared.parsed.request;
+  const auto published = msg.timestamp().timestamp > 0 ? msg.timestamp().timestamp : started;
+  const auto timeoutMs = req.timeoutMs.value_or(kDefaultOneTimeoutMs);
+  if (started > published + timeoutMs) {
+    KLOG(Debug, "node", "skipping ONE request {}: its client stopped waiting", req.messageId);
+    return;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(published + timeoutMs - started);
+  db::Outcome outcome;
+  if (prepared.refusal) {
+    outcome = *prepared.refusal;
+  } else if (req.minAllOffset && !node_.applied_.waitFor(*req.minAllOffset, deadline, node_.stop_)) {
+    outcome = db::Outcome::error(
+        code::NotCaughtUp,
+        fmt::format("this node has applied ALL up to offset {}, not yet {}", node_.applied_.get(), *req.minAllOffset),
+        "", "retry, or read from ALL");
+  } else {
+    for (;;) {
+      try {
+        if (!conn) {
+          owned = db::connect(node_.options_.databaseUrl);
+          conn = owned.get();
+        }
+        outcome = conn->query(prepared.work);
+        break;
+      } catch (const db::DbError& e) {
+        owned.reset();
+        conn = nullptr;
+        if (std::chrono::steady_clock::now() + std::chrono::milliseconds(200) >= deadline || node_.stop_.load()) {
+          outcome = db::Outcome::error(code::NodeError, std::string("this node could not run the query: ") + e.what(),
+                                       e.sqlState(), "retry: another node may answer");
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    }
+  }
+  Response r = responder_.build(prepared.parsed, "ONE", outcome, started);
+  r.appliedAllOffset = node_.applied_.get();
+  responder_.send(r);
+}
+
+} // namespace kluster::node

@@ -1,0 +1,71 @@
+#pragma once
+// The node's two halves (private to src/core/node).
+#include "core/db/adapter.hpp"
+#include "core/node/node.hpp"
+#include "core/node/prepare.hpp"
+#include "core/node/responder.hpp"
+#include "core/node/retry.hpp"
+
+#include <deque>
+#include <map>
+#include <set>
+#include <thread>
+#include <vector>
+
+namespace kluster::node {
+
+/// Reads ALL in the node's own consumer group and applies it in order, in batches, exactly once.
+class Node::AllApplier : public RdKafka::RebalanceCb {
+public:
+  AllApplier(Node& node, const kafka::Properties& base, Responder& responder);
+  ~AllApplier() override;
+  void run();
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override;
+
+private:
+  using MessagePtr = std::unique_ptr<RdKafka::Message>;
+  void openDatabase();
+  /// Applies a prefix of `pending_` as one transaction and removes it.
+  void applyBatch();
+
+  Node& node_;
+  Responder& responder_;
+  Retrier retrier_;
+  std::unique_ptr<db::Connection> db_;
+  Preparer preparer_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::deque<MessagePtr> pending_;
+};
+
+/// Reads ONE in the shared group and answers read-only requests on a pool of connections.
+class Node::OneServer {
+public:
+  OneServer(Node& node, const kafka::Properties& base, Responder& responder);
+  ~OneServer();
+  void start();
+  void stop();
+
+private:
+  using MessagePtr = std::unique_ptr<RdKafka::Message>;
+  void dispatchLoop();
+  void workerLoop();
+  void serve(const RdKafka::Message& msg, db::Connection*& conn, std::unique_ptr<db::Connection>& owned);
+
+  Node& node_;
+  Responder& responder_;
+  kafka::Properties props_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopping_{false};
+
+  std::mutex mutex_;
+  std::condition_variable queued_;
+  std::condition_variable room_;
+  std::deque<MessagePtr> queue_;
+  std::deque<std::pair<int, std::int64_t>> done_; // (partition, offset) answered, not yet stored
+  std::map<int, std::set<std::int64_t>> inFlight_;
+  std::map<int, std::int64_t> highest_;
+};
+
+} // namespace kluster::node
