@@ -1,0 +1,24 @@
+#include "commands/command.hpp"
+
+namespace kluster::commands {
+
+void ClusterFlags::add(CLI::App* app) {
+  app->add_option("--config", config, "TOML config file (see examples/node1.toml)")->envname("KLUSTER_CONFIG");
+  app->add_option("--brokers", brokers, "Kafka bootstrap servers (default 127.0.0.1:9092; env KLUSTER_BROKERS)");
+  app->add_option("--cluster", cluster,
+                  "cluster name, the prefix of its topics (default kluster; env KLUSTER_CLUSTER)");
+  app->add_option("-X", kafkaProps, "librdkafka property key=value, passed through (repeatable)");
+}
+
+Settings ClusterFlags::resolve() const {
+  auto settings = Settings::load(config.empty() ? std::nullopt : std::optional<std::filesystem::path>(config));
+  if (!brokers.empty()) settings.setFlag("cluster.brokers", brokers);
+  if (!cluster.empty()) settings.setFlag("cluster.name", cluster);
+  for (const auto& kv : kafkaProps) {
+    auto [k, v] = parseKeyValue(kv);
+    settings.setKafka(k, v, "flag");
+  }
+  return settings;
+}
+
+} // namespace kluster::commands

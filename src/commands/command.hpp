@@ -1,0 +1,39 @@
+#pragma once
+// How subcommands plug into klusterctl: each file exposes one register function that adds its
+// subcommand to the CLI and, when chosen, sets the action main() runs. registry.cpp lists them all.
+#include "core/config.hpp"
+#include "core/errors.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kluster::commands {
+
+/// What main() runs after parsing; returns the process exit code.
+using Action = std::function<int()>;
+
+/// Flags shared by every command that talks to a cluster: --config, --brokers, --cluster, -X.
+struct ClusterFlags {
+  std::string config;
+  std::string brokers;
+  std::string cluster;
+  std::vector<std::string> kafkaProps;
+
+  void add(CLI::App* app);
+  /// Layers defaults, the config file, KLUSTER_* variables and these flags.
+  Settings resolve() const;
+};
+
+void registerInit(CLI::App& app, Action& action);
+void registerNode(CLI::App& app, Action& action);
+void registerExec(CLI::App& app, Action& action);
+void registerConfig(CLI::App& app, Action& action);
+
+/// Registers every subcommand, in the order `klusterctl --help` lists them.
+void registerAll(CLI::App& app, Action& action);
+
+} // namespace kluster::commands

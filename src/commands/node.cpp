@@ -1,0 +1,71 @@
+// klusterctl node run: runs one node until SIGTERM/SIGINT.
+#include "core/node/node.hpp"
+#include "commands/command.hpp"
+#include "core/log.hpp"
+
+#include <csignal>
+#include <thread>
+
+namespace kluster::commands {
+namespace {
+
+struct NodeRunOptions {
+  ClusterFlags flags;
+  std::string id;
+};
+
+std::atomic<node::Node*> g_node{nullptr};
+std::atomic<int> g_signals{0};
+
+extern "C" void onSignal(int) {
+  // Only async-signal-safe work here: the node polls the flag.
+  if (g_signals.fetch_add(1) > 0) std::_Exit(130); // a second signal: stop now
+  if (auto* n = g_node.load()) n->stop();
+}
+
+int runNode(const NodeRunOptions& o) {
+  auto settings = o.flags.resolve();
+  if (!o.id.empty()) settings.setFlag("node.id", o.id);
+  log::setLevel(log::parseLevel(settings.get("log.level")));
+  node::NodeOptions opts;
+  opts.cluster = settings.get("cluster.name");
+  opts.brokers = settings.get("cluster.brokers");
+  opts.nodeId = settings.get("node.id");
+  if (settings.get("database.type") != "postgresql")
+    throw UsageError(
+        fmt::format("database type '{}' is not supported (only postgresql)", settings.get("database.type")));
+  opts.databaseUrl = settings.get("database.url");
+  opts.kafka = settings.kafka();
+  opts.oneWorkers = settings.getInt("node.one_workers");
+  opts.batchMax = settings.getInt("node.batch_max");
+  opts.maxRetry = settings.getDuration("node.max_retry");
+  opts.maxRequestBytes = static_cast<std::size_t>(settings.getInt("node.max_request_bytes"));
+  node::Node n(std::move(opts));
+  g_node.store(&n);
+  std::signal(SIGTERM, onSignal);
+  std::signal(SIGINT, onSignal);
+  try {
+    n.run();
+  } catch (...) {
+    g_node.store(nullptr);
+    throw;
+  }
+  g_node.store(nullptr);
+  return exitcode::Ok;
+}
+
+} // namespace
+
+void registerNode(CLI::App& app, Action& action) {
+  auto o = std::make_shared<NodeRunOptions>();
+  auto* node = app.add_subcommand("node", "Run and manage a node");
+  node->require_subcommand(1);
+  auto* run = node->add_subcommand("run", "Run one node: apply ALL in order, serve ONE, until SIGTERM/SIGINT");
+  o->flags.add(run);
+  run->add_option("--id", o->id, "node id (overrides [node] id; env KLUSTER_NODE_ID)");
+  run->footer("The database URL comes from [database] url or KLUSTER_DATABASE_URL, never from a flag, so its "
+              "password stays out of the process list.");
+  run->callback([o, &action] { action = [o] { return runNode(*o); }; });
+}
+
+} // namespace kluster::commands
