@@ -1,0 +1,75 @@
+#include "core/config.hpp"
+#include "core/errors.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+using namespace kluster;
+namespace fs = std::filesystem;
+
+namespace {
+fs::path writeConfig(const std::string& text) {
+  auto path = fs::temp_directory_path() / ("kluster-config-test-" + std::to_string(::getpid()) + ".toml");
+  std::ofstream(path) << text;
+  return path;
+}
+} // namespace
+
+TEST_CASE("settings layer defaults, file, environment and flags, remembering their source") {
+  auto path = writeConfig(R"(
+[cluster]
+name = "fromfile"
+brokers = "filehost:9092"
+[node]
+id = "n1"
+batch_max = 100
+[database]
+url = "postgresql://kluster:s3cret@localhost/db"
+[kafka]
+"security.protocol" = "plaintext"
+"sasl.password" = "hidden"
+)");
+  ::setenv("KLUSTER_BROKERS", "envhost:9092", 1);
+  auto s = Settings::load(path);
+  ::unsetenv("KLUSTER_BROKERS");
+  s.setFlag("node.id", "flagged");
+
+  CHECK(s.get("cluster.name") == "fromfile");
+  CHECK(s.source("cluster.name").rfind("file", 0) == 0);
+  CHECK(s.get("cluster.brokers") == "envhost:9092");
+  CHECK(s.source("cluster.brokers") == "env KLUSTER_BROKERS");
+  CHECK(s.get("node.id") == "flagged");
+  CHECK(s.source("node.id") == "flag");
+  CHECK(s.getInt("node.batch_max") == 100);
+  CHECK(s.get("node.one_workers") == "4");
+  CHECK(s.source("node.one_workers") == "default");
+  CHECK(s.kafka().at("security.protocol") == "plaintext");
+
+  bool maskedUrl = false, maskedKafka = false;
+  for (const auto& [key, v] : s.describe()) {
+    if (key == "database.url") maskedUrl = v.value == "postgresql://kluster:***@localhost/db";
+    if (key == "kafka.sasl.password") maskedKafka = v.value == "***";
+  }
+  CHECK(maskedUrl);
+  CHECK(maskedKafka);
+  fs::remove(path);
+}
+
+TEST_CASE("an unknown key or a bad file is a usage error naming it") {
+  auto path = writeConfig("[node]\nidd = \"typo\"\n");
+  CHECK_THROWS_WITH(Settings::load(path), Catch::Contains("node.idd"));
+  auto broken = writeConfig("[node\nid = 1\n");
+  CHECK_THROWS_AS(Settings::load(broken), UsageError);
+  fs::remove(path);
+  fs::remove(broken);
+}
+
+TEST_CASE("key=value pairs and URL masking") {
+  CHECK(parseKeyValue("a.b=c=d") == std::pair<std::string, std::string>{"a.b", "c=d"});
+  CHECK_THROWS_AS(parseKeyValue("novalue"), UsageError);
+  CHECK(maskUrl("postgresql://u@h/db") == "postgresql://u@h/db");
+  CHECK(maskUrl("postgresql://u:p@h/db") == "postgresql://u:***@h/db");
+}

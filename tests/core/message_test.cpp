@@ -1,0 +1,76 @@
+#include "core/errors.hpp"
+#include "core/message.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace kluster;
+
+TEST_CASE("a valid request parses with its statements, params and offsets") {
+  auto p = parseRequest(
+      R"({"version":1,"messageId":"m1","clientId":"c1","sqlString":"SELECT $1","params":[5],"minAllOffset":7})");
+  REQUIRE(p.ok());
+  CHECK(p.request.messageId == "m1");
+  CHECK(p.request.statements == std::vector<std::string>{"SELECT $1"});
+  CHECK(p.request.params.size() == 1);
+  CHECK(*p.request.minAllOffset == 7);
+  auto again = parseRequest(p.request.toJson());
+  REQUIRE(again.ok());
+  CHECK(again.request.params == p.request.params);
+}
+
+TEST_CASE("bad requests get stable codes, with the request id when it can be read") {
+  struct Case {
+    std::string payload;
+    std::string_view code;
+    bool hasId;
+  };
+  const std::vector<Case> cases = {
+      {"not json", code::BadRequest, false},
+      {R"([1,2])", code::BadRequest, false},
+      {R"({"clientId":"c","sqlString":"SELECT 1"})", code::BadRequest, false},
+      {R"({"messageId":"m","sqlString":"SELECT 1"})", code::BadRequest, true},
+      {R"({"messageId":"m","clientId":"c"})", code::BadRequest, true},
+      {R"({"messageId":"m","clientId":"c","sqlString":42})", code::BadRequest, true},
+      {R"({"messageId":"m","clientId":"c","sqlString":"  ;  "})", code::EmptySql, true},
+      {R"({"version":2,"messageId":"m","clientId":"c","sqlString":"SELECT 1"})", code::UnsupportedVersion, true},
+      {R"({"messageId":"m","clientId":"c","sqlString":"SELECT 1","params":[{"a":1}]})", code::ParamMismatch, true},
+      {R"({"messageId":"m","clientId":"c","sqlString":"SELECT 1","params":"x"})", code::BadRequest, true},
+      {"{\"messageId\":\"m\",\"clientId\":\"c\",\"sqlString\":\"SELECT '\xff'\"}", code::InvalidUtf8, true},
+      {R"({"messageId":"m","clientId":"c","sqlString":"SELECT 1","statements":["SELECT 2"]})", code::BadRequest, true},
+      {R"({"messageId":"m","clientId":"c","sqlString":"SELECT 1","minAllOffset":-3})", code::BadRequest, true},
+  };
+  for (const auto& c : cases) {
+    INFO(c.payload);
+    auto p = parseRequest(c.payload);
+    CHECK(p.errorCode == c.code);
+    CHECK(p.hasRequestId() == c.hasId);
+    CHECK_FALSE(p.errorMessage.empty());
+  }
+}
+
+TEST_CASE("a request over the size limit is refused as TOO_LARGE") {
+  std::string big = R"({"messageId":"m","clientId":"c","sqlString":")" + std::string(2000, 'x') + "\"}";
+  auto p = parseRequest(big, 1000);
+  CHECK(p.errorCode == code::TooLarge);
+  CHECK(p.request.messageId == "m");
+}
+
+TEST_CASE("responses round-trip through JSON and hash their outcome, not their node") {
+  Response a;
+  a.nodeId = "node1";
+  a.requestId = "r";
+  a.requestTopic = "ALL";
+  a.result = ojson::parse(R"([{"b":1,"a":2}])");
+  a.rowsAffected = 1;
+  a.allOffset = 12;
+  Response b = a;
+  b.nodeId = "node2";
+  CHECK(outcomeHash(a) == outcomeHash(b));
+  b.result = ojson::parse(R"([{"b":1,"a":3}])");
+  CHECK(outcomeHash(a) != outcomeHash(b));
+
+  auto back = Response::fromJson(a.toJson());
+  CHECK(back.nodeId == "node1");
+  CHECK(*back.allOffset == 12);
+  CHECK(back.result.dump() == R"([{"b":1,"a":2}])"); // column order kept
+}

@@ -1,0 +1,196 @@
+#include "support/cluster.hpp"
+
+#include "core/kafka/admin.hpp"
+
+#include <fmt/format.h>
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+namespace kluster::test {
+namespace fs = std::filesystem;
+
+std::string klusterctlPath() { return KLUSTERCTL_PATH; }
+
+const Services& Services::get() {
+  static const Services services = [] {
+    const char* path = std::getenv("KLUSTER_TEST_ENV");
+    if (!path)
+      throw std::runtime_error("KLUSTER_TEST_ENV is not set: run the integration tests through ctest, which starts "
+                               "Kafka and PostgreSQL (scripts/services.sh)");
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error(fmt::format("cannot read {}: did the services fixture start?", path));
+    Services s;
+    std::string line;
+    while (std::getline(in, line)) {
+      auto eq = line.find('=');
+      if (eq == std::string::npos) continue;
+      auto key = line.substr(0, eq), value = line.substr(eq + 1);
+      if (key == "KLUSTER_TEST_BROKERS") s.brokers = value;
+      if (key == "KLUSTER_TEST_PG_URLS") {
+        std::istringstream words(value);
+        for (std::string url; words >> url;) s.pgUrls.push_back(url);
+      }
+    }
+    if (s.brokers.empty() || s.pgUrls.empty()) throw std::runtime_error(fmt::format("{} lacks brokers or URLs", path));
+    return s;
+  }();
+  return services;
+}
+
+namespace {
+
+std::string uniqueName() {
+  static std::atomic<int> counter{0};
+  std::random_device rd;
+  return fmt::format("t{}_{}_{:04x}", ::getpid(), counter++, rd() & 0xffff);
+}
+
+std::string withDatabase(const std::string& url, const std::string& db) {
+  auto slash = url.rfind('/');
+  return url.substr(0, slash + 1) + db;
+}
+
+struct PgConn {
+  PGconn* conn;
+  explicit PgConn(const std::string& url) : conn(PQconnectdb(url.c_str())) {
+    if (PQstatus(conn) != CONNECTION_OK) {
+      std::string msg = PQerrorMessage(conn);
+      PQfinish(conn);
+      throw std::runtime_error("cannot connect to " + url + ": " + msg);
+    }
+  }
+  ~PgConn() { PQfinish(conn); }
+};
+
+} // namespace
+
+TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)), name_(uniqueName()) {
+  const auto& services = Services::get();
+  dir_ = (fs::path(TEST_WORK_DIR) / name_).string();
+  fs::create_directories(dir_);
+  for (int i = 1; i <= options_.nodes; ++i) {
+    const auto& server = services.pgUrls[static_cast<std::size_t>(i - 1) % services.pgUrls.size()];
+    const auto db = fmt::format("{}_n{}", name_, i);
+    PgConn admin(server);
+    PGresult* r = PQexec(admin.conn, fmt::format("CREATE DATABASE \"{}\"", db).c_str());
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    std::string err = PQresultErrorMessage(r);
+    PQclear(r);
+    if (!ok) throw std::runtime_error("CREATE DATABASE failed: " + err);
+    dbUrls_.push_back(withDatabase(server, db));
+    std::ofstream cfg(configPath(i));
+    cfg << fmt::format("[cluster]\nname = \"{}\"\nbrokers = \"{}\"\n\n[node]\nid = \"{}\"\n{}\n\n"
+                       "[database]\ntype = \"postgresql\"\nurl = \"{}\"\n\n[log]\nlevel = \"info\"\n",
+                       name_, services.brokers, nodeId(i), options_.extraNodeConfig, dbUrls_.back());
+  }
+  auto init = klusterctl({"init", "--brokers", services.brokers, "--cluster", name_, "--one-partitions",
+                          std::to_string(options_.onePartitions)});
+  if (init.exitCode != 0) throw std::runtime_error("klusterctl init failed: " + init.err);
+  nodes_.resize(static_cast<std::size_t>(options_.nodes));
+  if (options_.start) {
+    for (int i = 1; i <= options_.nodes; ++i) startNode(i);
+    if (!waitForMembers(options_.nodes)) throw std::runtime_error("nodes did not join in time; see logs in " + dir_);
+  }
+}
+
+TestCluster::~TestCluster() {
+  for (auto& n : nodes_) n.stop(std::chrono::seconds(10));
+  std::cerr << "[cluster " << name_ << "] node logs in " << dir_ << "\n";
+  for (std::size_t i = 0; i < dbUrls_.size(); ++i) {
+    try {
+      PgConn admin(Services::get().pgUrls[i % Services::get().pgUrls.size()]);
+      PQclear(PQexec(admin.conn, fmt::format("DROP DATABASE IF EXISTS \"{}_n{}\" WITH (FORCE)", name_, i + 1).c_str()));
+    } catch (const std::exception& e) {
+      std::cerr << "cleanup: " << e.what() << "\n";
+    }
+  }
+}
+
+std::string TestCluster::databaseUrl(int i) const { return dbUrls_.at(static_cast<std::size_t>(i - 1)); }
+std::string TestCluster::configPath(int i) const { return fmt::format("{}/node{}.toml", dir_, i); }
+std::string TestCluster::nodeLog(int i) const {
+  std::ifstream in(fmt::format("{}/node{}.log", dir_, i));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void TestCluster::startNode(int i) {
+  auto& slot = nodes_.at(static_cast<std::size_t>(i - 1));
+  slot =
+      Process({klusterctlPath(), "node", "run", "--config", configPath(i)}, {}, fmt::format("{}/node{}.log", dir_, i));
+}
+
+int TestCluster::stopNode(int i) { return nodes_.at(static_cast<std::size_t>(i - 1)).stop(); }
+void TestCluster::killNode(int i) { nodes_.at(static_cast<std::size_t>(i - 1)).kill(); }
+void TestCluster::signalNode(int i, int sig) { nodes_.at(static_cast<std::size_t>(i - 1)).signal(sig); }
+bool TestCluster::nodeRunning(int i) { return nodes_.at(static_cast<std::size_t>(i - 1)).running(); }
+
+bool TestCluster::waitForMembers(int count, std::chrono::milliseconds timeout) {
+  kafka::Admin admin(kafka::clientProperties(brokers(), {}));
+  const auto prefix = name_ + ".node.";
+  return waitUntil(
+      [&] {
+        int active = 0;
+        for (const auto& g : admin.listGroups())
+          if (g.groupId.rfind(prefix, 0) == 0 && g.state == "Stable") ++active;
+        return active == count;
+      },
+      timeout, std::chrono::milliseconds(200));
+}
+
+CommandResult TestCluster::exec(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv = {"exec", "--brokers", brokers(), "--cluster", name_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return klusterctl(argv, timeout);
+}
+
+CommandResult TestCluster::klusterctl(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
+                                      const std::string& input) {
+  std::vector<std::string> argv = {klusterctlPath()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, timeout, {}, input);
+}
+
+std::vector<Row> TestCluster::query(int i, const std::string& sql) const {
+  PgConn c(databaseUrl(i));
+  PGresult* r = PQexec(c.conn, sql.c_str());
+  auto st = PQresultStatus(r);
+  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+    std::string err = PQresultErrorMessage(r);
+    PQclear(r);
+    throw std::runtime_error(fmt::format("node{}: {}: {}", i, sql, err));
+  }
+  std::vector<Row> rows;
+  for (int row = 0; row < PQntuples(r); ++row) {
+    Row cells;
+    for (int col = 0; col < PQnfields(r); ++col)
+      cells.push_back(PQgetisnull(r, row, col) ? std::nullopt : std::optional<std::string>(PQgetvalue(r, row, col)));
+    rows.push_back(std::move(cells));
+  }
+  PQclear(r);
+  return rows;
+}
+
+std::string TestCluster::scalar(int i, const std::string& sql) const {
+  auto rows = query(i, sql);
+  if (rows.empty() || rows[0].empty() || !rows[0][0]) return "";
+  return *rows[0][0];
+}
+
+std::string TestCluster::tableChecksum(int i, const std::string& table, const std::string& orderBy) const {
+  return scalar(i, fmt::format("SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY {})), '') "
+                               "FROM {} t",
+                               orderBy, table));
+}
+
+} // namespace kluster::test

@@ -1,0 +1,77 @@
+#pragma once
+// A throwaway Kluster cluster for an integration test: a unique cluster name, one fresh database per
+// node on the test PostgreSQL servers, topics made with `klusterctl init`, nodes run as real
+// `klusterctl node run` processes. Everything is stopped and dropped when the fixture goes away.
+#include "support/process.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kluster::test {
+
+/// The services the ctest fixture started (scripts/services.sh): fails the test when they are missing.
+struct Services {
+  std::string brokers;
+  std::vector<std::string> pgUrls;
+  static const Services& get();
+};
+
+struct ClusterOptions {
+  int nodes = 3;
+  int onePartitions = 3;
+  bool start = true;           ///< start every node in the constructor (and wait until they joined)
+  std::string extraNodeConfig; ///< extra TOML lines appended to the [node] table of every node
+};
+
+using Row = std::vector<std::optional<std::string>>;
+
+class TestCluster {
+public:
+  explicit TestCluster(ClusterOptions options = {});
+  ~TestCluster();
+  TestCluster(const TestCluster&) = delete;
+  TestCluster& operator=(const TestCluster&) = delete;
+
+  const std::string& name() const { return name_; }
+  const std::string& brokers() const { return Services::get().brokers; }
+  int size() const { return options_.nodes; }
+  static std::string nodeId(int i) { return "node" + std::to_string(i); } ///< nodes are numbered from 1
+  std::string databaseUrl(int i) const;
+  std::string configPath(int i) const;
+
+  void startNode(int i);
+  int stopNode(int i);
+  void killNode(int i);
+  void signalNode(int i, int sig);
+  bool nodeRunning(int i);
+  std::string nodeLog(int i) const;
+  /// Waits until exactly these many nodes are live members (their ALL groups are active).
+  bool waitForMembers(int count, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  /// `klusterctl exec --brokers B --cluster C args...`
+  CommandResult exec(const std::vector<std::string>& args,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  /// `klusterctl args...` (no flags added)
+  static CommandResult klusterctl(const std::vector<std::string>& args,
+                                  std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                                  const std::string& input = {});
+
+  /// Runs SQL directly on node i's database (bypassing Kluster), returning rows of text.
+  std::vector<Row> query(int i, const std::string& sql) const;
+  std::string scalar(int i, const std::string& sql) const;
+  /// A digest of a whole table's contents, computed in SQL on node i's database.
+  std::string tableChecksum(int i, const std::string& table, const std::string& orderBy) const;
+
+private:
+  ClusterOptions options_;
+  std::string name_;
+  std::string dir_;
+  std::vector<std::string> dbUrls_;
+  std::vector<Process> nodes_;
+};
+
+/// The klusterctl binary under test.
+std::string klusterctlPath();
+
+} // namespace kluster::test
