@@ -13,6 +13,11 @@ std::string Request::toJson() const {
   j["version"] = version;
   j["messageId"] = messageId;
   j["clientId"] = clientId;
+  if (fingerprint) {
+    j["kind"] = "fingerprint";
+    j["fingerprint"] = *fingerprint;
+    return j.dump();
+  }
   if (statements.size() == 1)
     j["sqlString"] = statements.front();
   else
@@ -108,6 +113,13 @@ ParsedRequest parseRequest(std::string_view payload, std::size_t maxBytes) {
     return true;
   };
   if (!requireString("messageId") || !requireString("clientId")) return parsed;
+  if (auto kind = j.find("kind"); kind != j.end() && *kind != "sql") {
+    auto fp = j.find("fingerprint");
+    if (*kind != "fingerprint" || fp == j.end() || !fp->is_object())
+      return fail(parsed, code::BadRequest, "unknown request kind (only \"sql\" requests are accepted)"), parsed;
+    req.fingerprint = *fp;
+    return parsed;
+  }
 
   auto sql = j.find("sqlString");
   auto stmts = j.find("statements");

@@ -23,6 +23,9 @@ struct Request {
   nlohmann::json params = nlohmann::json::array(); ///< values for $1, $2, ... (strings, numbers, booleans, null)
   std::optional<std::int64_t> minAllOffset;        ///< ONE only: answer once ALL is applied up to here
   std::optional<std::int64_t> timeoutMs;           ///< how long the client waits; a node may stop trying after
+  /// Set on Kluster's own control message `{"kind": "fingerprint", ...}`: a node's database server identity,
+  /// published through ALL so the first one in the log becomes the cluster's record on every node.
+  std::optional<nlohmann::json> fingerprint;
 
   std::string toJson() const;
 };

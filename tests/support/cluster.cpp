@@ -187,6 +187,20 @@ std::string TestCluster::scalar(int i, const std::string& sql) const {
   return *rows[0][0];
 }
 
+std::string TestCluster::serverUrl(int i) const {
+  const auto& urls = Services::get().pgUrls;
+  return urls[static_cast<std::size_t>(i - 1) % urls.size()];
+}
+
+void TestCluster::serverExec(int i, const std::string& sql) const {
+  PgConn c(serverUrl(i));
+  PGresult* r = PQexec(c.conn, sql.c_str());
+  auto st = PQresultStatus(r);
+  std::string err = PQresultErrorMessage(r);
+  PQclear(r);
+  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) throw std::runtime_error(fmt::format("{}: {}", sql, err));
+}
+
 std::string TestCluster::tableChecksum(int i, const std::string& table, const std::string& orderBy) const {
   return scalar(i, fmt::format("SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY {})), '') "
                                "FROM {} t",

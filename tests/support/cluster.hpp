@@ -60,6 +60,10 @@ public:
   /// Runs SQL directly on node i's database (bypassing Kluster), returning rows of text.
   std::vector<Row> query(int i, const std::string& sql) const;
   std::string scalar(int i, const std::string& sql) const;
+  /// Runs SQL on node i's database server, in its maintenance database (e.g. to drop or create databases).
+  void serverExec(int i, const std::string& sql) const;
+  /// The URL of node i's database server's maintenance database.
+  std::string serverUrl(int i) const;
   /// A digest of a whole table's contents, computed in SQL on node i's database.
   std::string tableChecksum(int i, const std::string& table, const std::string& orderBy) const;
 

@@ -106,6 +106,8 @@ public:
   virtual void ensureSchema() = 0;
   /// The ALL position stored for `cluster` (offset -1 when nothing was applied yet).
   virtual Position loadPosition(const std::string& cluster) = 0;
+  /// The cluster's recorded database fingerprint (JSON text), when one was applied from ALL.
+  virtual std::optional<std::string> loadFingerprint(const std::string& cluster) = 0;
   /// Which of these request ids were already applied, with what they recorded.
   virtual std::map<std::string, AppliedRecord> findApplied(const std::vector<std::string>& messageIds) = 0;
 

@@ -30,6 +30,11 @@ CREATE TABLE IF NOT EXISTS _kluster.applied (
   result_hash   text NOT NULL,
   rows_affected bigint NOT NULL
 );
+CREATE TABLE IF NOT EXISTS _kluster.cluster_info (
+  cluster      text PRIMARY KEY,
+  fingerprint  jsonb NOT NULL,
+  recorded_at  bigint NOT NULL
+);
 )";
 
 struct ResultGuard {
@@ -114,7 +119,12 @@ ServerInfo PgConnection::serverInfo() {
   return info;
 }
 
-void PgConnection::ensureSchema() { exec(kSchema); }
+void PgConnection::ensureSchema() {
+  // Only create what is missing, so a node whose database went read-only still starts and reports why it
+  // cannot apply, instead of failing here.
+  ResultGuard g{execParams("SELECT to_regclass('_kluster.cluster_info') IS NOT NULL", {})};
+  if (std::string(PQgetvalue(g.res, 0, 0)) != "t") exec(kSchema);
+}
 
 Position PgConnection::loadPosition(const std::string& cluster) {
   ResultGuard g{execParams("SELECT all_offset, message_id FROM _kluster.position WHERE cluster = $1", {cluster})};
@@ -124,6 +134,12 @@ Position PgConnection::loadPosition(const std::string& cluster) {
     p.messageId = PQgetvalue(g.res, 0, 1);
   }
   return p;
+}
+
+std::optional<std::string> PgConnection::loadFingerprint(const std::string& cluster) {
+  ResultGuard g{execParams("SELECT fingerprint::text FROM _kluster.cluster_info WHERE cluster = $1", {cluster})};
+  if (PQntuples(g.res) != 1) return std::nullopt;
+  return std::string(PQgetvalue(g.res, 0, 0));
 }
 
 std::map<std::string, AppliedRecord> PgConnection::findApplied(const std::vector<std::string>& ids) {
@@ -235,7 +251,9 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
 std::vector<Outcome> PgConnection::execute(const std::vector<const Work*>& work) {
   std::vector<Outcome> outcomes(work.size());
   auto requestError = [&](const Failure& f) {
-    auto kind = classifySqlState(f.sqlState);
+    // Writes run read-write on ALL: a read-only refusal means this node's database is read-only (a standby,
+    // default_transaction_read_only), which the other nodes are not.
+    auto kind = f.sqlState == "25006" ? ErrorKind::Node : classifySqlState(f.sqlState);
     if (kind != ErrorKind::Request)
       throw DbError(kind, code::NodeError, fmt::format("request failed on this node: {}", f.message), f.sqlState);
     outcomes[f.item] = Outcome::error(resultCodeForSqlState(f.sqlState), f.message, f.sqlState, f.hint);

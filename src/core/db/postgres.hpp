@@ -22,6 +22,7 @@ public:
   ServerInfo serverInfo() override;
   void ensureSchema() override;
   Position loadPosition(const std::string& cluster) override;
+  std::optional<std::string> loadFingerprint(const std::string& cluster) override;
   std::map<std::string, AppliedRecord> findApplied(const std::vector<std::string>& messageIds) override;
   void begin() override;
   std::vector<Outcome> execute(const std::vector<const Work*>& work) override;

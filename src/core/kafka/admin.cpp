@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 
+#include <thread>
+
 namespace kluster::kafka {
 namespace {
 
@@ -203,9 +205,18 @@ void Admin::setCommittedOffsets(const std::string& group, const std::string& top
 
 Watermarks Admin::watermarks(const std::string& topic, int partition) {
   Watermarks w;
-  check(client_->query_watermark_offsets(topic, partition, &w.low, &w.high, static_cast<int>(timeout_.count())),
-        fmt::format("watermarks of {}[{}]", topic, partition));
-  return w;
+  // Right after a topic is created its leader may not be known everywhere yet: retry those answers.
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  for (;;) {
+    auto err = client_->query_watermark_offsets(topic, partition, &w.low, &w.high, static_cast<int>(timeout_.count()));
+    const bool retriable = err == RdKafka::ERR_NOT_LEADER_FOR_PARTITION || err == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
+                           err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART || err == RdKafka::ERR__TRANSPORT;
+    if (!retriable || std::chrono::steady_clock::now() >= deadline) {
+      check(err, fmt::format("watermarks of {}[{}]", topic, partition));
+      return w;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 std::int64_t Admin::offsetForTime(const std::string& topic, int partition, std::int64_t timestampMs) {

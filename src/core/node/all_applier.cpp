@@ -1,6 +1,7 @@
 // The ALL apply loop: read in order, prepare, apply a batch in one transaction together with the new
 // position, answer after the commit. The position in the database is the truth; the Kafka committed
 // offset follows it for tooling.
+#include "core/kafka/admin.hpp"
 #include "core/log.hpp"
 #include "core/node/parts.hpp"
 #include "core/util.hpp"
@@ -12,15 +13,28 @@ namespace kluster::node {
 Node::AllApplier::AllApplier(Node& node, const kafka::Properties& base, Responder& responder)
     : node_(node), responder_(responder), retrier_(responder, node.stop_, node.options_.maxRetry),
       preparer_(nullptr, node.options_.maxRequestBytes) {
+  preparer_.setCluster(node_.options_.cluster);
   openDatabase();
+  checkFingerprint();
+  if (!fingerprintRecorded_) {
+    if (auto first = firstFingerprintInLog(base); first && *first != ownFingerprint_)
+      refuse(*first);
+  }
   kafka::Properties props = base;
   props["group.id"] = node_.topics_.nodeGroup(node_.options_.nodeId);
   props["enable.auto.commit"] = "false";
   props["auto.offset.reset"] = "earliest";
   props["enable.partition.eof"] = "false";
   props.emplace("fetch.wait.max.ms", "100");
+  // A crashed node's place in its group is freed after the session timeout; keep it short so a restarted
+  // node gets ALL back quickly (a clean stop leaves the group at once).
+  props.emplace("session.timeout.ms", "10000");
+  props.emplace("heartbeat.interval.ms", "1000");
   props.emplace("client.id", "kluster-" + node_.options_.nodeId + "-all");
   consumer_ = kafka::makeConsumer(props, this);
+  // The fingerprint is in the log before this node becomes a member, so every request a client sends
+  // to the members comes after it, and a node started later finds it before applying anything.
+  if (!fingerprintRecorded_) announceFingerprint();
   kafka::check(consumer_->subscribe({node_.topics_.all()}), "subscribe to " + node_.topics_.all());
 }
 
@@ -35,6 +49,11 @@ void Node::AllApplier::openDatabase() {
         db_ = db::connect(node_.options_.databaseUrl);
         db_->ensureSchema();
         auto info = db_->serverInfo();
+        ownFingerprint_ = {{"product", info.product},
+                           {"majorVersion", info.majorVersion},
+                           {"encoding", info.encoding},
+                           {"collation", info.collation},
+                           {"ctype", info.ctype}};
         auto position = db_->loadPosition(node_.options_.cluster);
         node_.applied_.set(position.offset);
         KLOG(Info, "node", "database {} {} ({}, {}); applied ALL up to offset {}", info.product, info.version,
@@ -42,6 +61,70 @@ void Node::AllApplier::openDatabase() {
       },
       [&] { db_.reset(); });
   preparer_.setConnection(db_.get());
+}
+
+void Node::AllApplier::checkFingerprint() {
+  auto recorded = retrier_.run("reading the cluster fingerprint", [&] { return db_->loadFingerprint(node_.options_.cluster); },
+                               [] {});
+  if (!recorded) return;
+  fingerprintRecorded_ = true;
+  auto cluster = nlohmann::json::parse(*recorded);
+  if (cluster != ownFingerprint_) refuse(cluster);
+}
+
+void Node::AllApplier::refuse(const nlohmann::json& cluster) {
+  const auto message = fmt::format("this node's database server ({}) differs from the cluster's ({}): the nodes could "
+                                   "compute different results",
+                                   ownFingerprint_.dump(), cluster.dump());
+  responder_.reportError({responder_.nodeId(), std::string(code::NodeError), message, {}, "ALL", {}, {}, "fatal", 0});
+  throw KlusterError(code::NodeError, message,
+                     "use a server of the same major version with the same encoding and collation as the other nodes");
+}
+
+std::optional<nlohmann::json> Node::AllApplier::firstFingerprintInLog(const kafka::Properties& base) {
+  kafka::Admin admin(base);
+  const auto end = admin.watermarks(node_.topics_.all(), 0);
+  if (end.high <= end.low) return std::nullopt;
+  auto props = base;
+  props["group.id"] = node_.topics_.cluster + ".fingerprint-reader"; // never joined: assigned directly
+  props["enable.auto.commit"] = "false";
+  auto reader = kafka::makeConsumer(props);
+  std::vector<RdKafka::TopicPartition*> start{RdKafka::TopicPartition::create(node_.topics_.all(), 0, end.low)};
+  reader->assign(start);
+  RdKafka::TopicPartition::destroy(start);
+  std::optional<nlohmann::json> found;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  for (std::int64_t next = end.low; next < end.high && !found && !node_.stop_.load();) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw KlusterError(code::NodeError, fmt::format("could not read {} up to offset {}", node_.topics_.all(), end.high),
+                         "check that Kafka is reachable, then start the node again");
+    MessagePtr msg(reader->consume(500));
+    if (msg->err() != RdKafka::ERR_NO_ERROR) {
+      if (msg->err() != RdKafka::ERR__TIMED_OUT) KLOG(Warn, "node", "reading {}: {}", node_.topics_.all(), msg->errstr());
+      continue;
+    }
+    next = msg->offset() + 1;
+    std::string_view payload(static_cast<const char*>(msg->payload()), msg->len());
+    if (payload.find("\"fingerprint\"") == std::string_view::npos) continue; // cheap filter before parsing
+    auto parsed = parseRequest(payload);
+    if (parsed.ok() && parsed.request.fingerprint) found = *parsed.request.fingerprint;
+  }
+  reader->close();
+  KLOG(Info, "node", "scanned {} offsets {}..{} for the cluster's fingerprint: {}", node_.topics_.all(), end.low,
+       end.high - 1, found ? found->dump() : std::string("none yet"));
+  return found;
+}
+
+void Node::AllApplier::announceFingerprint() {
+  Request r;
+  r.messageId = fmt::format("{}.fingerprint.{}", node_.options_.nodeId, util::uuid4());
+  r.clientId = "_kluster";
+  r.fingerprint = ownFingerprint_;
+  responder_.publish(node_.topics_.all(), 0, r.messageId, r.toJson());
+  if (!responder_.flush(std::chrono::seconds(30)))
+    throw KlusterError(code::NodeError, "could not publish this node's fingerprint on " + node_.topics_.all(),
+                       "check that Kafka is reachable");
+  KLOG(Info, "node", "announced its database fingerprint {} on {}", ownFingerprint_.dump(), node_.topics_.all());
 }
 
 void Node::AllApplier::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
@@ -152,6 +235,10 @@ void Node::AllApplier::applyBatch() {
           } else {
             outcome = p.refusal ? *p.refusal : outcomes[static_cast<std::size_t>(slot[i])];
           }
+          if (p.control) {
+            entries.push_back({p.parsed.request.messageId, offset, std::string(code::Ok), "", 0});
+            continue;
+          }
           if (!p.parsed.hasRequestId()) {
             responder_.reportError({responder_.nodeId(),
                                     p.parsed.errorCode,
@@ -181,6 +268,7 @@ void Node::AllApplier::applyBatch() {
   if (prepared.empty()) return;
   const auto lastOffset = pending_[prepared.size() - 1]->offset();
   node_.applied_.set(lastOffset);
+  if (prepared.back().control) checkFingerprint(); // a control message always ends its batch
   for (const auto& r : responses) responder_.send(r);
   std::vector<RdKafka::TopicPartition*> offsets{
       RdKafka::TopicPartition::create(node_.topics_.all(), 0, lastOffset + 1)};

@@ -17,6 +17,8 @@ Node::OneServer::OneServer(Node& node, const kafka::Properties& base, Responder&
   props_["enable.auto.offset.store"] = "false";
   props_["auto.offset.reset"] = "earliest";
   props_.emplace("fetch.wait.max.ms", "100");
+  props_.emplace("session.timeout.ms", "10000");
+  props_.emplace("heartbeat.interval.ms", "1000");
   props_.emplace("client.id", "kluster-" + node_.options_.nodeId + "-one");
 }
 

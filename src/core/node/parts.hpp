@@ -7,6 +7,7 @@
 #include "core/node/retry.hpp"
 
 #include <deque>
+#include <optional>
 #include <map>
 #include <set>
 #include <thread>
@@ -26,6 +27,13 @@ public:
 private:
   using MessagePtr = std::unique_ptr<RdKafka::Message>;
   void openDatabase();
+  /// Refuses to go on when this node's server differs from the fingerprint the cluster recorded.
+  void checkFingerprint();
+  [[noreturn]] void refuse(const nlohmann::json& clusterFingerprint);
+  void announceFingerprint();
+  /// The first fingerprint in the ALL log, if any (read before applying anything, so that a node whose
+  /// server differs refuses before it applies a single request).
+  std::optional<nlohmann::json> firstFingerprintInLog(const kafka::Properties& base);
   /// Applies a prefix of `pending_` as one transaction and removes it.
   void applyBatch();
 
@@ -36,6 +44,8 @@ private:
   Preparer preparer_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::deque<MessagePtr> pending_;
+  nlohmann::json ownFingerprint_;
+  bool fingerprintRecorded_ = false;
 };
 
 /// Reads ONE in the shared group and answers read-only requests on a pool of connections.

@@ -37,6 +37,16 @@ Prepared Preparer::forAll(std::string_view payload, std::int64_t offset, std::in
     p.refusal = db::Outcome::error(p.parsed.errorCode, p.parsed.errorMessage);
     return p;
   }
+  if (const auto& fp = p.parsed.request.fingerprint) {
+    // The first fingerprint in the log becomes the cluster's record, identically on every node.
+    p.control = true;
+    p.changesSchema = true; // the node checks its own server against the record right after the commit
+    p.work.statements.push_back(
+        {"INSERT INTO _kluster.cluster_info (cluster, fingerprint, recorded_at) VALUES ($1, $2::jsonb, $3) "
+         "ON CONFLICT (cluster) DO NOTHING",
+         {cluster_, fp->dump(), std::to_string(timestampMs)}});
+    return p;
+  }
   analyze(p, true, offset, timestampMs);
   return p;
 }
@@ -46,6 +56,10 @@ Prepared Preparer::forOne(std::string_view payload) {
   p.parsed = parseRequest(payload, maxBytes_);
   if (!p.parsed.ok()) {
     p.refusal = db::Outcome::error(p.parsed.errorCode, p.parsed.errorMessage);
+    return p;
+  }
+  if (p.parsed.request.fingerprint) {
+    p.refusal = db::Outcome::error(code::BadRequest, "control messages belong on ALL");
     return p;
   }
   analyze(p, false, 0, 0);

@@ -15,6 +15,7 @@ struct Prepared {
   ParsedRequest parsed;
   std::optional<db::Outcome> refusal; ///< set when the request must not run
   db::Work work;
+  bool control = false;               ///< Kluster's own message (fingerprint): no response
   bool changesSchema = false; ///< not plain DML: ends an ALL batch (functions may change)
 };
 
@@ -23,6 +24,7 @@ public:
   /// `conn` answers function-volatility look-ups (cached).
   explicit Preparer(db::Connection* conn, std::size_t maxRequestBytes) : conn_(conn), maxBytes_(maxRequestBytes) {}
   void setConnection(db::Connection* conn) { conn_ = conn; }
+  void setCluster(std::string cluster) { cluster_ = std::move(cluster); }
   /// Forgets cached function volatility (after DDL, which may (re)define functions).
   void invalidate() { volatility_.clear(); }
 
@@ -37,6 +39,7 @@ private:
 
   db::Connection* conn_;
   std::size_t maxBytes_;
+  std::string cluster_;
   std::map<std::string, char> volatility_;
 };
 

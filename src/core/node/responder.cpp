@@ -7,7 +7,7 @@ namespace kluster::node {
 
 Responder::Responder(const Topics& topics, std::string nodeId, const kafka::Properties& props, int responsePartitions)
     : topics_(topics), nodeId_(std::move(nodeId)), producer_(props, true), responsePartitions_(responsePartitions) {
-  producer_.warmUp({topics_.responses(), topics_.errors()}, std::chrono::seconds(5));
+  producer_.warmUp({topics_.responses(), topics_.errors(), topics_.all()}, std::chrono::seconds(5));
 }
 
 Response Responder::build(const ParsedRequest& request, const std::string& requestTopic, const db::Outcome& outcome,

@@ -19,6 +19,10 @@ public:
                  std::int64_t startedMs) const;
   void send(const Response& response);
   void reportError(const NodeErrorReport& report);
+  /// Publishes any message with the node's producer (e.g. its fingerprint on ALL).
+  void publish(const std::string& topic, int partition, const std::string& key, const std::string& payload) {
+    producer_.produce(topic, partition, key, payload);
+  }
   bool flush(std::chrono::milliseconds timeout) { return producer_.flush(timeout); }
   void poll() { producer_.poll(); }
   const std::string& nodeId() const { return nodeId_; }

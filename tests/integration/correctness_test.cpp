@@ -1,0 +1,295 @@
+// Node correctness (issue 3): exactly-once apply across crashes, duplicates, deterministic execution,
+// read-only ONE, atomic multi-statement requests, and errors that are the request's versus the node's.
+#include "core/client/client.hpp"
+#include "core/kafka/kafka.hpp"
+#include "core/util.hpp"
+#include "support/cluster.hpp"
+#include "support/topic_reader.hpp"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <random>
+#include <set>
+#include <thread>
+
+using namespace kluster;
+using namespace kluster::test;
+using nlohmann::json;
+
+namespace {
+
+json parseJson(const std::string& text) {
+  INFO(text);
+  return json::parse(text);
+}
+
+client::Client makeClient(const TestCluster& c) {
+  client::ClientOptions o;
+  o.brokers = c.brokers();
+  o.cluster = c.name();
+  o.lingerMs = 5;
+  return client::Client(o);
+}
+
+void allOk(TestCluster& c, const std::string& sql) {
+  auto r = c.exec({"--to", "ALL", "--wait", "all", "-o", "json", sql});
+  INFO(sql << "\n" << r.err);
+  REQUIRE(r.exitCode == 0);
+}
+
+} // namespace
+
+TEST_CASE("a node killed at random moments while 2,000 increments go to ALL ends exact", "[correctness][crash]") {
+  TestCluster cluster;
+  allOk(cluster, "CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL)");
+  allOk(cluster, "INSERT INTO counter VALUES (1, 0)");
+
+  // A killer restarts a random node with SIGKILL every 0.2-0.6 s while the increments flow.
+  std::atomic<bool> done{false};
+  std::atomic<int> kills{0};
+  std::thread killer([&] {
+    std::mt19937 rng(12345);
+    while (!done.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 400));
+      if (done.load()) break;
+      int victim = 1 + static_cast<int>(rng() % 3);
+      cluster.killNode(victim);
+      ++kills;
+      cluster.startNode(victim);
+    }
+  });
+  auto client = makeClient(cluster);
+  std::vector<std::future<client::Result>> futures;
+  for (int i = 0; i < 2000; ++i) {
+    Request r;
+    r.statements = {"UPDATE counter SET n = n + 1 WHERE id = 1"};
+    futures.push_back(client.send(r, client::Target::All, client::WaitPolicy::parse("first"), std::chrono::seconds(120)));
+    if (i % 50 == 49) std::this_thread::sleep_for(std::chrono::milliseconds(150)); // spread over the kills
+  }
+  for (auto& f : futures) f.wait();
+  done.store(true);
+  killer.join();
+  CHECK(kills.load() >= 5);
+
+  // Every node applies every increment exactly once, whatever moment it was killed at.
+  for (int i = 1; i <= 3; ++i) {
+    INFO("node" << i);
+    if (!cluster.nodeRunning(i)) cluster.startNode(i);
+    CHECK(waitUntil([&] { return cluster.scalar(i, "SELECT n FROM counter WHERE id = 1") == "2000"; },
+                    std::chrono::seconds(90)));
+  }
+  CHECK(cluster.scalar(1, "SELECT n FROM counter") == "2000");
+}
+
+TEST_CASE("the same messageId sent twice is applied once", "[correctness]") {
+  TestCluster cluster;
+  allOk(cluster, "CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL)");
+  allOk(cluster, "INSERT INTO counter VALUES (1, 0)");
+  const std::vector<std::string> send = {"--to", "ALL", "--wait", "all", "-o", "json", "--message-id", "retry-1",
+                                         "UPDATE counter SET n = n + 1"};
+  auto first = cluster.exec(send);
+  REQUIRE(first.exitCode == 0);
+  const auto offset = parseJson(first.out)[0]["allOffset"];
+  auto second = cluster.exec(send);
+  CHECK(second.exitCode == 1);
+  for (const auto& r : parseJson(second.out)) {
+    CHECK(r["resultCode"] == "DUPLICATE");
+    CHECK(r["allOffset"] == offset); // points at the original application
+  }
+  for (int i = 1; i <= 3; ++i) CHECK(cluster.scalar(i, "SELECT n FROM counter") == "1");
+}
+
+TEST_CASE("now() and random() give identical rows on every node; volatile functions are refused",
+          "[correctness][determinism]") {
+  TestCluster cluster;
+  allOk(cluster, "CREATE TABLE samples (id int PRIMARY KEY, at timestamptz, day date, r float8)");
+  allOk(cluster, "INSERT INTO samples VALUES (1, now(), CURRENT_DATE, random()), (2, CURRENT_TIMESTAMP, "
+                 "'today', random())");
+  const auto reference = cluster.tableChecksum(1, "samples", "id");
+  for (int i = 2; i <= 3; ++i) CHECK(cluster.tableChecksum(i, "samples", "id") == reference);
+  // Two random() calls in one statement still differ from each other, as users expect.
+  CHECK(cluster.scalar(1, "SELECT count(DISTINCT r) FROM samples") == "2");
+
+  auto refused = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json",
+                               "INSERT INTO samples VALUES (3, clock_timestamp(), NULL, 0)"});
+  CHECK(refused.exitCode == 1);
+  auto uuid = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json",
+                            "CREATE TABLE u AS SELECT gen_random_uuid() AS id"});
+  CHECK(uuid.exitCode == 1);
+  auto responses = parseJson(uuid.out);
+  REQUIRE(responses.size() == 3);
+  for (const auto& r : responses) {
+    CHECK(r["resultCode"] == "NONDETERMINISTIC");
+    CHECK(r["errorMessage"].get<std::string>().find("gen_random_uuid") != std::string::npos);
+  }
+  for (int i = 1; i <= 3; ++i) {
+    CHECK(cluster.scalar(i, "SELECT count(*) FROM samples") == "2");
+    CHECK(cluster.scalar(i, "SELECT count(*) FROM pg_tables WHERE tablename = 'u'") == "0");
+  }
+}
+
+TEST_CASE("a write sent to ONE is refused by PostgreSQL and changes nothing", "[correctness]") {
+  TestCluster cluster;
+  allOk(cluster, "CREATE TABLE t (id int PRIMARY KEY)");
+  auto r = cluster.exec({"--to", "ONE", "-o", "json", "INSERT INTO t VALUES (1)"});
+  CHECK(r.exitCode == 1);
+  auto responses = parseJson(r.out);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0]["resultCode"] == "READ_ONLY");
+  CHECK(responses[0]["sqlState"] == "25006");
+  for (int i = 1; i <= 3; ++i) CHECK(cluster.scalar(i, "SELECT count(*) FROM t") == "0");
+}
+
+TEST_CASE("a request's statements apply atomically, with bound parameters", "[correctness]") {
+  TestCluster cluster;
+  allOk(cluster, "CREATE TABLE t (id int PRIMARY KEY, label text)");
+  auto failed = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json",
+                              "INSERT INTO t VALUES (1, 'first'); INSERT INTO t VALUES (1, 'clash')"});
+  CHECK(failed.exitCode == 1);
+  for (const auto& r : parseJson(failed.out)) CHECK(r["resultCode"] == "CONSTRAINT_VIOLATION");
+  for (int i = 1; i <= 3; ++i) CHECK(cluster.scalar(i, "SELECT count(*) FROM t") == "0");
+
+  // Parameters are bound by the driver, never spliced into the SQL text.
+  auto bound = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json", "-p", "2", "-p", "it's'); DROP TABLE t; --",
+                             "INSERT INTO t VALUES ($1, $2)"});
+  CHECK(bound.exitCode == 0);
+  for (int i = 1; i <= 3; ++i) CHECK(cluster.scalar(i, "SELECT label FROM t WHERE id = 2") == "it's'); DROP TABLE t; --");
+}
+
+TEST_CASE("bad input sent raw to ALL gets its error code and the nodes go on", "[correctness][input]") {
+  ClusterOptions options;
+  options.extraNodeConfig = "max_request_bytes = 4096";
+  TestCluster cluster(options);
+  allOk(cluster, "CREATE TABLE t (id int PRIMARY KEY)");
+  const std::string clientId = "raw-client-" + util::uuid4().substr(0, 8);
+  const auto request = [&](const std::string& id, const std::string& rest) {
+    return fmt::format(R"({{"messageId":"{}","clientId":"{}"{}}})", id, clientId, rest);
+  };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {request("missing-sql", ""), "BAD_REQUEST"},
+      {request("wrong-type", R"j(,"sqlString":["INSERT INTO t VALUES (1)"])j"), "BAD_REQUEST"},
+      {request("version", R"j(,"version":99,"sqlString":"INSERT INTO t VALUES (2)")j"), "UNSUPPORTED_VERSION"},
+      {request("empty", R"j(,"sqlString":"   ")j"), "EMPTY_SQL"},
+      {request("too-large", R"j(,"sqlString":"INSERT INTO t VALUES (3) -- )j" + std::string(5000, 'x') + "\""),
+       "TOO_LARGE"},
+      {request("utf8", ",\"sqlString\":\"INSERT INTO t VALUES (4) -- \xff\xfe\""), "INVALID_UTF8"},
+      {request("params", R"j(,"sqlString":"INSERT INTO t VALUES ($1)","params":[5,6])j"), "PARAM_MISMATCH"},
+      {request("tx", R"j(,"sqlString":"BEGIN; INSERT INTO t VALUES (7); COMMIT")j"), "TRANSACTION_CONTROL"},
+      {request("vacuum", R"j(,"sqlString":"VACUUM t")j"), "NOT_TRANSACTIONAL"},
+  };
+  const int partitions = 6; // klusterctl init's default for RESPONSES
+  const int partition = util::responsePartition(clientId, partitions);
+  auto start = readTopic(cluster.brokers(), cluster.name() + ".RESPONSES", partition, 0,
+                         [](const auto&) { return false; }, std::chrono::milliseconds(500));
+  {
+    kafka::Producer raw(kafka::clientProperties(cluster.brokers(), {}), false);
+    raw.produce(cluster.name() + ".ALL", 0, "", "{ not json at all");
+    for (const auto& [payload, code] : cases) raw.produce(cluster.name() + ".ALL", 0, "", payload);
+    REQUIRE(raw.flush(std::chrono::seconds(10)));
+  }
+  const std::size_t expected = cases.size() * 3;
+  auto records = readTopic(cluster.brokers(), cluster.name() + ".RESPONSES", partition,
+                           start.empty() ? 0 : start.back().offset + 1,
+                           [&](const std::vector<Record>& rs) {
+                             return std::count_if(rs.begin(), rs.end(), [&](const Record& r) { return r.key == clientId; }) >=
+                                    static_cast<long>(expected);
+                           },
+                           std::chrono::seconds(60));
+  std::map<std::string, std::set<std::string>> codesById;
+  std::map<std::string, std::set<std::string>> nodesById;
+  for (const auto& rec : records) {
+    if (rec.key != clientId) continue;
+    auto j = json::parse(rec.payload);
+    codesById[j["requestId"]].insert(j["resultCode"].get<std::string>());
+    nodesById[j["requestId"]].insert(j["nodeId"].get<std::string>());
+  }
+  for (const auto& [payload, code] : cases) {
+    auto id = json::parse(payload.substr(0, payload.find(',')) + "}", nullptr, false);
+    const std::string requestId = id.is_discarded() ? "" : id["messageId"].get<std::string>();
+    INFO(requestId);
+    CHECK(codesById[requestId] == std::set<std::string>{code});
+    CHECK(nodesById[requestId].size() == 3);
+  }
+  // The unreadable one has no request id: every node reports it on ERRORS instead.
+  auto errors = readTopic(cluster.brokers(), cluster.name() + ".ERRORS", 0, 0,
+                          [](const std::vector<Record>& rs) { return rs.size() >= 3; }, std::chrono::seconds(30));
+  std::set<std::string> reporters;
+  for (const auto& e : errors) reporters.insert(json::parse(e.payload)["nodeId"].get<std::string>());
+  CHECK(reporters == std::set<std::string>{"node1", "node2", "node3"});
+
+  for (int i = 1; i <= 3; ++i) {
+    CHECK(cluster.nodeRunning(i));
+    CHECK(cluster.scalar(i, "SELECT count(*) FROM t") == "0"); // nothing was applied
+  }
+  allOk(cluster, "INSERT INTO t VALUES (100)"); // and they go on
+}
+
+TEST_CASE("an error local to one node is retried and reported, never answered; the node catches up",
+          "[correctness][node-error]") {
+  TestCluster cluster;
+  allOk(cluster, "CREATE TABLE t (id int PRIMARY KEY)");
+  // Make node2's database read-only: its writes now fail there only (a node-level error).
+  const auto db2 = cluster.scalar(2, "SELECT current_database()");
+  cluster.serverExec(2, fmt::format("ALTER DATABASE \"{}\" SET default_transaction_read_only = on", db2));
+  cluster.serverExec(2, fmt::format("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' "
+                                    "AND application_name = 'kluster'", db2));
+  auto r = cluster.exec({"--to", "ALL", "--wait", "all", "--timeout", "6s", "-o", "json", "INSERT INTO t VALUES (1)"});
+  CHECK(r.exitCode == 3); // node2 never answers while it cannot apply
+  auto responses = parseJson(r.out);
+  CHECK(responses.size() == 2);
+  for (const auto& resp : responses) CHECK(resp["resultCode"] == "OK");
+  CHECK(r.err.find("node2") != std::string::npos);
+  auto errors = readTopic(cluster.brokers(), cluster.name() + ".ERRORS", 0, 0,
+                          [](const std::vector<Record>& rs) { return !rs.empty(); }, std::chrono::seconds(30));
+  REQUIRE_FALSE(errors.empty());
+  auto report = json::parse(errors.front().payload);
+  CHECK(report["nodeId"] == "node2");
+  CHECK(report["sqlState"] == "25006");
+  CHECK(cluster.nodeRunning(2));
+
+  // Repaired: node2 applies the request it never skipped, and ends identical.
+  cluster.serverExec(2, fmt::format("ALTER DATABASE \"{}\" RESET default_transaction_read_only", db2));
+  cluster.serverExec(2, fmt::format("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' "
+                                    "AND application_name = 'kluster'", db2));
+  CHECK(waitUntil([&] { return cluster.scalar(2, "SELECT count(*) FROM t") == "1"; }, std::chrono::seconds(30)));
+}
+
+TEST_CASE("a node error that lasts past max_retry stops the node instead of skipping", "[correctness][node-error]") {
+  ClusterOptions options;
+  options.extraNodeConfig = "max_retry = \"3s\"";
+  TestCluster cluster(options);
+  allOk(cluster, "CREATE TABLE t (id int PRIMARY KEY)");
+  const auto db3 = cluster.scalar(3, "SELECT current_database()");
+  cluster.serverExec(3, fmt::format("ALTER DATABASE \"{}\" SET default_transaction_read_only = on", db3));
+  cluster.serverExec(3, fmt::format("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' "
+                                    "AND application_name = 'kluster'", db3));
+  cluster.exec({"--to", "ALL", "--wait", "first", "INSERT INTO t VALUES (1)"});
+  CHECK(waitUntil([&] { return !cluster.nodeRunning(3); }, std::chrono::seconds(30)));
+  CHECK(cluster.scalar(3, "SELECT count(*) FROM t") == "0");
+  CHECK(cluster.nodeLog(3).find("kept failing") != std::string::npos);
+}
+
+TEST_CASE("a node whose database differs in collation from the cluster's record refuses to run",
+          "[correctness][fingerprint]") {
+  ClusterOptions options;
+  options.start = false;
+  TestCluster cluster(options);
+  cluster.startNode(1);
+  cluster.startNode(2);
+  REQUIRE(cluster.waitForMembers(2));
+  allOk(cluster, "CREATE TABLE t (id int PRIMARY KEY)");
+  // node3's database is recreated with another collation before it first starts.
+  const auto db3 = cluster.databaseUrl(3).substr(cluster.databaseUrl(3).rfind('/') + 1);
+  cluster.serverExec(3, fmt::format("DROP DATABASE \"{}\"", db3));
+  cluster.serverExec(3, fmt::format("CREATE DATABASE \"{}\" TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'", db3));
+  cluster.startNode(3);
+  CHECK(waitUntil([&] { return !cluster.nodeRunning(3); }, std::chrono::seconds(60)));
+  CHECK(cluster.nodeLog(3).find("differs from the cluster's") != std::string::npos);
+  CHECK(cluster.scalar(3, "SELECT count(*) FROM pg_tables WHERE tablename = 't'") == "0");
+  // It also refuses at once on the next start, from the record in its own database.
+  cluster.startNode(3);
+  CHECK(waitUntil([&] { return !cluster.nodeRunning(3); }, std::chrono::seconds(30)));
+}
