@@ -1,0 +1,205 @@
+// Internal to kluster_sql (not installed, not included outside src/core/sql): parsing with
+// libpg_query on a big enough stack, access to its JSON parse tree, and the one-pass walk over
+// that tree that analyze() and pinCurrentTime() share.
+//
+// Notes on libpg_query's JSON parse tree (15-4.0.0) that this module relies on:
+//  * A node is an object with one key, its type name ({"FuncCall": {...}}); fields typed as a
+//    specific struct (SelectStmt.intoClause, TypeCast.typeName, RangeFunction.alias, ...) are
+//    NOT wrapped. Node type names start with an upper-case letter, field names never do.
+//  * Fields holding their default value are omitted: false booleans, 0 integers (including
+//    "location": 0, "typmod": 0 of CURRENT_TIMESTAMP(0), A_Const "ival": {} for 0, Integer {}),
+//    empty strings and lists, and "stmt_location"/"stmt_len" of 0.
+//  * A NULL element of a node list is an empty object {} (RangeFunction's [func, coldeflist]).
+//  * DefElem arguments come in several shapes: String, Integer, Float, Boolean, and TypeName for
+//    unreserved words (WITH (connect = off) gives {"TypeName": {"names": ["off"]}}).
+//  * Locations are byte offsets into the whole input, also for the 2nd..nth statement.
+//  * Some SQL syntax is represented as calls of pg_catalog functions (EXTRACT, AT TIME ZONE,
+//    SUBSTRING, TRIM, OVERLAY, POSITION, ...), and CURRENT_TIMESTAMP & co. are SQLValueFunction
+//    nodes (not FuncCall).
+#pragma once
+
+#include "core/sql/analyzer.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace kluster::sql::detail {
+
+using nlohmann::json;
+
+// ---------------------------------------------------------------------------------------------
+// Running the parser on a big enough stack.
+
+// Inputs up to this size are parsed on the calling thread. libpg_query needs roughly 70 bytes
+// of stack per input byte in the worst case (a chain of binary operators, 2 bytes per nesting
+// level, ~140 bytes of stack per level while writing the JSON), so 16 KiB needs ~1.2 MiB.
+constexpr std::size_t kInlineBytes = std::size_t{16} << 10;
+
+// Runs `job` on the one internal worker thread that has a large stack and waits for it. `job`
+// must not throw. Throws std::system_error when that worker cannot be started.
+void runOnBigStack(const std::function<void()>& job);
+
+// Runs f() on a stack big enough for an input of `inputBytes` bytes and returns its result (or
+// rethrows its exception). Throws std::length_error above kMaxSqlBytes.
+template <class F> std::invoke_result_t<F&> onParserStack(std::size_t inputBytes, F&& f) {
+  if (inputBytes > kMaxSqlBytes) {
+    throw std::length_error(
+        fmt::format("SQL text of {} bytes is larger than the {} bytes kluster can analyze", inputBytes, kMaxSqlBytes));
+  }
+  if (inputBytes <= kInlineBytes) return f();
+  std::optional<std::invoke_result_t<F&>> result;
+  std::exception_ptr error;
+  const std::function<void()> job = [&] {
+    try {
+      result.emplace(f());
+    } catch (...) {
+      error = std::current_exception();
+    }
+  };
+  runOnBigStack(job);
+  if (error) std::rethrow_exception(error);
+  return std::move(*result);
+}
+
+// Throws SyntaxError unless `sql` is valid UTF-8 without NUL bytes (what a UTF-8 PostgreSQL
+// server accepts).
+void checkText(std::string_view sql);
+
+// libpg_query wrappers; `sqlz` is NUL-terminated. parseTree() throws SyntaxError.
+json parseTree(const std::string& sqlz);
+bool parses(const std::string& sqlz);
+
+// ---------------------------------------------------------------------------------------------
+// JSON access helpers.
+
+bool isNodeTypeName(const std::string& key);
+
+// {"Type": {...}} -> ("Type", body); anything else -> ("", nullptr).
+std::pair<std::string_view, const json*> unwrap(const json& node);
+
+const json* field(const json& body, const char* key);
+std::string_view stringField(const json& body, const char* key);
+std::int64_t intField(const json& body, const char* key, std::int64_t fallback = 0);
+bool boolField(const json& body, const char* key);
+
+// The text of a String node ({"String": {"sval": "x"}}), "" otherwise.
+std::string_view stringNode(const json& node);
+
+// Last String of a name list (funcname, TypeName.names, ColumnRef.fields, ...).
+std::string_view lastName(const json* list);
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b);
+
+// PostgreSQL's defGetBoolean() on a DefElem body; nullopt when the value is not a boolean.
+std::optional<bool> defElemBool(const json& defElem);
+
+// The DefElem named `name` in an option list, or nullptr.
+const json* findOption(const json& body, const char* listKey, std::string_view name);
+
+// Option `name` as a boolean: `absent` when missing, `unknown` when not a boolean.
+bool optionBool(const json& body, const char* listKey, std::string_view name, bool absent, bool unknown);
+
+// ---------------------------------------------------------------------------------------------
+// Current-time sites.
+
+enum class TimeType { Timestamptz, Timestamp, Date, Timetz, Time };
+
+std::string_view typeName(TimeType t);
+
+enum class SiteKind {
+  Function, // now(), transaction_timestamp(), statement_timestamp() [pg_catalog.]
+  Keyword,  // CURRENT_TIMESTAMP & co. (SQLValueFunction)
+  Literal,  // 'now' / 'today' / 'tomorrow' / 'yesterday' cast to a date/time type
+};
+
+struct TimeSite {
+  int location = 0; // byte offset of the first token
+  SiteKind kind = SiteKind::Function;
+  TimeType type = TimeType::Timestamptz;
+  int precision = -1;                  // CURRENT_TIMESTAMP(p) & co.
+  int dayOffset = 0;                   // Literal: today 0, tomorrow +1, yesterday -1
+  bool wholeInstant = false;           // Literal: 'now' (instant) rather than a midnight
+  bool stored = false;                 // in a stored definition: evaluated later, not pinned
+  const json* rangeFunction = nullptr; // RangeFunction body when the site is a FROM item itself
+  std::string_view fromName;           // column name PostgreSQL gives that FROM item
+};
+
+// An unnamed select-list / RETURNING entry; pinning may change the name PostgreSQL figures for it.
+struct UnnamedTarget {
+  int location = 0;
+  const json* val = nullptr;
+};
+
+// SQLValueFunctionOp of a current-time keyword -> (type, has precision); nullopt for the others.
+std::optional<std::pair<TimeType, bool>> keywordType(std::string_view op);
+
+// The column name PostgreSQL gives a SQLValueFunction ("current_date", "user", ...); "" if unknown.
+std::string_view sqlValueFunctionName(std::string_view op);
+
+// ---------------------------------------------------------------------------------------------
+// The tree walk: one pass over a statement collects everything analyze() and pinCurrentTime()
+// need. Iterative (explicit stack), because parse trees can be nested tens of thousands deep.
+
+struct Context {
+  bool stored = false;                 // inside a definition stored for later evaluation
+  bool planOnly = false;               // inside EXPLAIN without ANALYZE: not executed
+  const json* rangeFunction = nullptr; // set on the items of RangeFunction.functions
+  bool callTarget = false;             // CallStmt.funccall itself
+  bool ownParams = false;              // PREPARE / CREATE FUNCTION body: $n are not the request's parameters
+};
+
+struct StatementFacts {
+  bool locking = false;   // executed LockingClause
+  bool modifying = false; // executed INSERT/UPDATE/DELETE/MERGE
+  bool into = false;      // SELECT INTO
+  int maxParam = 0;       // highest $n of the request's parameters
+};
+
+struct Collector {
+  std::vector<std::string> functions;
+  std::vector<TimeSite> sites;
+  std::vector<UnnamedTarget> targets;
+  bool createsSequence = false;
+  StatementFacts facts; // reset per statement
+
+  void walk(const json& root, Context rootCtx);
+
+private:
+  struct Item {
+    const json* value;
+    Context ctx;
+    std::string_view nodeType; // set: `value` is the body of a node of this type
+  };
+
+  // Fields typed as a specific node struct are not wrapped in {"Type": ...} in the JSON.
+  static std::string_view typedField(std::string_view parent, const std::string& key);
+
+  void node(std::string_view type, const json& body, Context ctx, std::vector<Item>& stack);
+  void literalSite(const json& typeCast);
+  void collectTargets(const json* list);
+};
+
+// The parsed request plus everything the walk found.
+struct Parsed {
+  json tree;
+  Analysis analysis;
+  Collector collector;
+};
+
+// Checks and parses `sql` and walks every statement: fills Parsed::analysis (what analyze()
+// returns) and Parsed::collector (what pinCurrentTime() rewrites). Throws SyntaxError.
+Parsed parseAndCollect(std::string_view sql);
+
+} // namespace kluster::sql::detail
