@@ -1,15 +1,17 @@
-// klusterctl exec: publish one request and print its response(s).
+// klusterctl exec: publish one request and print its response(s), or run the interactive prompt.
 #include "commands/command.hpp"
-#include "commands/exec_output.hpp"
+#include "commands/exec_interactive.hpp"
+#include "commands/exec_session.hpp"
 #include "core/client/client.hpp"
-#include "core/sql/analyzer.hpp"
 #include "core/util.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 namespace kluster::commands {
@@ -26,6 +28,7 @@ struct ExecOptions {
   std::vector<std::string> params;
   bool tx = false;
   std::int64_t after = -1;
+  std::string session;
   std::string messageId;
   std::string clientId;
 };
@@ -36,91 +39,66 @@ std::string readAll(std::istream& in) {
   return ss.str();
 }
 
-client::Target chooseTarget(const std::string& to, const std::vector<std::string>& statements) {
-  std::string t = to;
-  std::transform(t.begin(), t.end(), t.begin(), ::tolower);
-  if (t == "all") return client::Target::All;
-  if (t == "one") return client::Target::One;
-  if (t != "auto") throw UsageError(fmt::format("invalid --to '{}': use ALL, ONE or auto", to));
-  // Only statements that provably just read may go to ONE; the rule is PostgreSQL's own parser's.
-  for (const auto& s : statements)
-    if (!sql::isReadOnly(s)) return client::Target::All;
-  return client::Target::One;
-}
-
 int runExec(const ExecOptions& o) {
   const auto settings = o.flags.resolve();
-  Request req;
   if (!o.sql.empty() && !o.file.empty()) throw UsageError("give the SQL as an argument or with -f, not both");
+  // No SQL and a person at a terminal: the prompt. Otherwise standard input holds the SQL.
+  const bool interactive = o.sql.empty() && o.file.empty() && isatty(STDIN_FILENO);
   std::string text = o.sql;
   if (!o.file.empty()) {
     std::ifstream in(o.file);
     if (!in) throw UsageError(fmt::format("cannot read {}", o.file));
     text = readAll(in);
-  } else if (text.empty() || text == "-") {
-    if (isatty(STDIN_FILENO) && text.empty())
-      throw UsageError("no SQL given: pass it as an argument, with -f FILE, or on standard input");
+  } else if (text == "-" || (text.empty() && !interactive)) {
     text = readAll(std::cin);
   }
-  if (text.find_first_not_of(" \t\r\n;") == std::string::npos) throw UsageError("the SQL is empty");
-  // One request: its statements (several from a file) apply atomically; --tx states it explicitly.
-  req.statements = {text};
-  for (const auto& p : o.params) req.params.push_back(p);
-  if (o.after >= 0) req.minAllOffset = o.after;
-  req.messageId = o.messageId;
+  if (!interactive && text.find_first_not_of(" \t\r\n;") == std::string::npos) throw UsageError("the SQL is empty");
+  if (interactive && (!o.params.empty() || !o.messageId.empty()))
+    throw UsageError("-p and --message-id apply to one request: give the SQL as an argument");
 
-  const auto target = chooseTarget(o.to, req.statements);
-  const auto wait = client::WaitPolicy::parse(o.wait);
-  const auto timeout = util::parseDuration(o.timeout);
-  const auto format = parseFormat(o.output.empty() ? (isatty(STDOUT_FILENO) ? "table" : "json") : o.output);
+  ExecSettings es;
+  es.to = o.to;
+  chooseTarget(es.to, {}); // rejects a bad --to before connecting
+  es.waitText = o.wait;
+  es.wait = client::WaitPolicy::parse(o.wait);
+  es.timeoutText = o.timeout;
+  es.timeout = util::parseDuration(o.timeout);
+  if (es.timeout.count() <= 0) throw UsageError("--timeout must be positive (e.g. 500ms, 10s)");
+  es.format = parseFormat(o.output.empty() ? (interactive || isatty(STDOUT_FILENO) ? "table" : "json") : o.output);
+  if (o.after >= 0) es.after = o.after;
 
   client::ClientOptions copts;
   copts.brokers = settings.get("cluster.brokers");
   copts.cluster = settings.get("cluster.name");
   copts.kafka = settings.kafka();
   copts.clientId = o.clientId;
+  // Unreachable brokers fail within the time the caller is willing to wait (at least a second, so a
+  // tight --timeout still leaves room to connect, and at most five: metadata on a working cluster takes milliseconds).
+  copts.connectTimeout =
+      std::clamp<std::chrono::milliseconds>(es.timeout, std::chrono::seconds(1), std::chrono::seconds(5));
+  std::optional<SessionFile> session;
+  if (!o.session.empty()) session.emplace(o.session, copts.cluster);
   client::Client client(copts);
-  auto result = client.send(std::move(req), target, wait, timeout).get();
+  ExecRunner runner(client, session ? &*session : nullptr);
+  if (interactive) return runInteractive(runner, PromptState{es, false}, copts.cluster);
 
-  if (wait.kind == client::WaitPolicy::Kind::None) {
-    std::cout << result.requestId << "\n";
-    return exitcode::Ok;
-  }
-  render(result, format, std::cout, std::cerr);
-  if (result.diverged) {
-    std::cerr << "DIVERGENCE: the nodes answered this ALL request differently:\n";
-    for (const auto& r : result.responses)
-      std::cerr << fmt::format("  {:<16} {:<22} resultHash {}\n", r.nodeId, r.resultCode, r.resultHash);
-    return exitcode::Divergence;
-  }
-  if (result.timedOut) {
-    std::string missing;
-    for (const auto& n : result.missingNodes) missing += (missing.empty() ? "" : ", ") + n;
-    std::string answered;
-    for (const auto& r : result.responses) answered += (answered.empty() ? "" : ", ") + r.nodeId;
-    std::cerr << fmt::format("timeout after {}: {} response(s) (from: {}){}\n", o.timeout, result.responses.size(),
-                             answered.empty() ? "none" : answered,
-                             missing.empty() ? "" : "; no answer from: " + missing);
-    if (result.responses.empty())
-      std::cerr << "hint: is a node running? (klusterctl node run), and is --cluster right?\n";
-    return exitcode::Timeout;
-  }
-  for (const auto& r : result.responses)
-    if (!r.ok()) {
-      std::cerr << fmt::format("error {} from {}: {}\n", r.resultCode, r.nodeId, r.errorMessage);
-      if (!r.hint.empty()) std::cerr << "hint: " << r.hint << "\n";
-      return exitcode::SqlError;
-    }
-  return exitcode::Ok;
+  // One request: its statements (several from a file) apply atomically; --tx states it explicitly.
+  Request req;
+  req.statements = {text};
+  for (const auto& p : o.params) req.params.push_back(p);
+  req.messageId = o.messageId;
+  return runner.run(std::move(req), es, std::cout, std::cerr);
 }
 
 } // namespace
 
 void registerExec(CLI::App& app, Action& action) {
   auto o = std::make_shared<ExecOptions>();
-  auto* cmd = app.add_subcommand("exec", "Publish one SQL request and print the response(s)");
+  auto* cmd = app.add_subcommand(
+      "exec", "Publish one SQL request and print the response(s); with no SQL at a terminal, an interactive prompt");
   o->flags.add(cmd);
-  cmd->add_option("sql", o->sql, "the SQL ('-' or nothing: read standard input)");
+  cmd->add_option("sql", o->sql,
+                  "the SQL ('-': read standard input; nothing: standard input, or a prompt on a terminal)");
   cmd->add_option("-f,--file", o->file, "read the SQL from a file (its statements apply atomically)");
   cmd->add_option("--to", o->to,
                   "ALL (every node, in order), ONE (one node, read-only) or auto: reads to ONE, "
@@ -130,12 +108,25 @@ void registerExec(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_option("--timeout", o->timeout, "how long to wait for responses (e.g. 500ms, 10s)")->capture_default_str();
   cmd->add_option("-o,--output", o->output, "table, json, jsonl or csv (default: table on a terminal, else json)");
-  cmd->add_option("-p,--param", o->params, "value for $1, $2, ... (repeatable, in order)");
+  cmd->add_option("-p,--param", o->params, "value for $1, $2, ... (repeatable, in order)")
+      ->allow_extra_args(false); // one value per -p, so the SQL argument is never taken as a parameter
   cmd->add_flag("--tx", o->tx, "send all statements as one atomic request (the default for one request)");
-  cmd->add_option("--after", o->after, "ONE: answer only once the node applied ALL up to this offset");
+  cmd->add_option("--after", o->after,
+                  "ONE: answer only once the node applied ALL up to this offset (an earlier ALL response's "
+                  "allOffset), else NOT_CAUGHT_UP")
+      ->type_name("OFFSET");
+  cmd->add_option("--session", o->session,
+                  "read-your-writes across invocations: FILE keeps the highest ALL offset of this session's ALL "
+                  "requests and later ONE reads wait for it (created if missing)")
+      ->type_name("FILE");
   cmd->add_option("--message-id", o->messageId, "request id (default: a fresh UUID); resending one is a duplicate");
   cmd->add_option("--client-id", o->clientId, "client id (default: a fresh one per invocation)");
-  cmd->footer("Exit status: 0 OK, 1 an error response, 2 usage, 3 timeout, 4 divergence, 5 connection.");
+  cmd->footer("--to auto sends a request to ONE only when every statement just reads: SELECT (WITH ... SELECT too) "
+              "without FOR UPDATE/SHARE or data-modifying CTEs, EXPLAIN without ANALYZE of a write, SHOW; "
+              "everything else goes to ALL.\n"
+              "Exit status: 0 OK, 1 an error response (SQL error, NOT_CAUGHT_UP), 2 usage, 3 timeout (the "
+              "silent nodes are named on stderr), 4 divergence (ALL responses disagree), 5 connection (Kafka "
+              "unreachable or the cluster's topics missing).");
   cmd->callback([o, &action] { action = [o] { return runExec(*o); }; });
 }
 

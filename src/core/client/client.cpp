@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 #include <unistd.h>
+#include <unordered_map>
 
 namespace kluster::client {
 
@@ -45,6 +46,24 @@ bool Result::allOk() const {
   return std::all_of(responses.begin(), responses.end(), [](const Response& r) { return r.ok(); });
 }
 
+std::optional<std::int64_t> Result::allOffset() const {
+  std::optional<std::int64_t> best;
+  for (const auto& r : responses)
+    if (r.allOffset && (!best || *r.allOffset > *best)) best = r.allOffset;
+  return best;
+}
+
+bool responsesDiverge(const std::vector<Response>& responses) {
+  // The result code is compared on its own too: an error's hash covers code and SQLSTATE and so differs
+  // from an OK hash already, but a response without a hash (an older node) must not hide a disagreement.
+  std::set<std::string> codes, hashes;
+  for (const auto& r : responses) {
+    codes.insert(r.resultCode);
+    if (!r.resultHash.empty()) hashes.insert(r.resultHash);
+  }
+  return codes.size() > 1 || hashes.size() > 1;
+}
+
 std::vector<std::string> membersFromGroups(const Topics& topics,
                                            const std::vector<std::pair<std::string, bool>>& groups) {
   std::vector<std::string> nodes;
@@ -64,7 +83,7 @@ struct Pending {
   std::size_t needed = 1; // responses needed to complete
   std::set<std::string> answered;
   clock::time_point started;
-  clock::time_point deadline;
+  std::multimap<clock::time_point, std::string>::iterator deadline; // its entry in Impl::deadlines_
   std::promise<Result> promise;
 };
 
@@ -76,20 +95,35 @@ public:
     if (options_.clientId.empty())
       options_.clientId = fmt::format("klusterctl-{}-{}", ::getpid(), util::uuid4().substr(0, 8));
     const auto base = kafka::clientProperties(options_.brokers, options_.kafka);
-    admin_ = std::make_unique<kafka::Admin>(base);
-    auto partitions = admin_->partitionCount(topics_.responses());
+    std::optional<int> partitions;
+    std::int64_t start = 0;
+    try {
+      // Both calls are bounded by connectTimeout: librdkafka itself would retry an unreachable broker forever.
+      admin_ = std::make_unique<kafka::Admin>(base, options_.connectTimeout);
+      partitions = admin_->partitionCount(topics_.responses());
+      if (partitions) {
+        partition_ = util::responsePartition(options_.clientId, *partitions);
+        // Position the reader at the partition's end before anything is sent, so no response can be missed.
+        start = admin_->watermarks(topics_.responses(), partition_).high;
+      }
+    } catch (const KlusterError& e) {
+      throw KlusterError(code::NodeError,
+                         fmt::format("cannot reach Kafka at {} within {} ms: {}", options_.brokers,
+                                     options_.connectTimeout.count(), e.what()),
+                         "check --brokers (or cluster.brokers in the config) and that the brokers are running");
+    }
     if (!partitions)
       throw KlusterError(
           code::NodeError, fmt::format("topic {} does not exist", topics_.responses()),
           fmt::format("is the cluster name right? create it with: klusterctl init --cluster {}", options_.cluster));
-    partition_ = util::responsePartition(options_.clientId, *partitions);
-    // Position the reader at the partition's end before anything is sent, so no response can be missed.
-    const auto start = admin_->watermarks(topics_.responses(), partition_).high;
     auto consumerProps = base;
     consumerProps["group.id"] = "kluster-client"; // never joined: partitions are assigned directly
     consumerProps["enable.auto.commit"] = "false";
     consumerProps["enable.partition.eof"] = "false";
     consumerProps["fetch.wait.max.ms"] = "20";
+    // librdkafka prefetches up to 64 MB per partition by default; responses are handled as they come, so a
+    // small buffer keeps a client with thousands of requests in flight lean without slowing it.
+    consumerProps.emplace("queued.max.messages.kbytes", "8192");
     consumer_ = kafka::makeConsumer(consumerProps);
     std::vector<RdKafka::TopicPartition*> assignment{
         RdKafka::TopicPartition::create(topics_.responses(), partition_, start)};
@@ -107,19 +141,28 @@ public:
     if (reader_.joinable()) reader_.join();
     consumer_->close();
     std::lock_guard lock(mutex_);
-    for (auto& [id, p] : pending_) finish(p);
+    for (auto& [id, p] : pending_) {
+      p->result.timedOut = true; // the client went away before the wait policy was met
+      finish(p);
+    }
   }
 
   std::future<Result> send(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout) {
     request.clientId = options_.clientId;
     if (request.messageId.empty()) request.messageId = options_.clientId + "." + util::uuid4();
-    if (!request.timeoutMs) request.timeoutMs = timeout.count();
+    if (!request.timeoutMs) {
+      // A node waits for ALL up to minAllOffset until the request's timeout; asking it to stop a little
+      // before this client does lets NOT_CAUGHT_UP arrive instead of a bare client-side timeout.
+      const auto margin = request.minAllOffset
+                              ? std::min<std::chrono::milliseconds>(timeout / 5, std::chrono::seconds(1))
+                              : std::chrono::milliseconds(0);
+      request.timeoutMs = (timeout - margin).count();
+    }
     auto p = std::make_unique<Pending>();
     p->result.requestId = request.messageId;
     p->result.target = target;
     p->wait = wait;
     p->started = clock::now();
-    p->deadline = p->started + timeout;
     if (target == Target::All && (wait.kind == WaitPolicy::Kind::All || wait.kind == WaitPolicy::Kind::Quorum)) {
       p->result.expectedNodes = members();
       const auto n = p->result.expectedNodes.size();
@@ -132,13 +175,16 @@ public:
     if (wait.kind == WaitPolicy::Kind::None) {
       producer_->produce(target == Target::All ? topics_.all() : topics_.one(), target == Target::All ? 0 : -1,
                          request.messageId, payload);
-      producer_->flush(timeout);
+      p->result.timedOut = !producer_->flush(timeout); // not even delivered to Kafka in time
       p->result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - p->started);
       p->promise.set_value(std::move(p->result));
       return future;
     }
     {
       std::lock_guard lock(mutex_);
+      if (pending_.count(request.messageId))
+        throw UsageError(fmt::format("request id {} is already in flight from this client", request.messageId));
+      p->deadline = deadlines_.emplace(p->started + timeout, request.messageId);
       pending_.emplace(request.messageId, std::move(p));
     }
     producer_->produce(target == Target::All ? topics_.all() : topics_.one(), target == Target::All ? 0 : -1,
@@ -197,6 +243,7 @@ private:
     if (!p.answered.insert(r.nodeId).second) return; // the same node answered twice (redelivery)
     p.result.responses.push_back(std::move(r));
     if (p.result.responses.size() >= p.needed && coversExpected(p)) {
+      deadlines_.erase(p.deadline);
       finish(it->second);
       pending_.erase(it);
     }
@@ -209,17 +256,17 @@ private:
     return true;
   }
 
+  // Deadlines are kept in order, so this touches only the requests that are due, however many are in flight.
   void expire() {
     const auto now = clock::now();
     std::lock_guard lock(mutex_);
-    for (auto it = pending_.begin(); it != pending_.end();) {
-      if (it->second->deadline <= now) {
-        it->second->result.timedOut = true;
-        finish(it->second);
-        it = pending_.erase(it);
-      } else {
-        ++it;
-      }
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+      auto it = pending_.find(deadlines_.begin()->second);
+      deadlines_.erase(deadlines_.begin());
+      if (it == pending_.end()) continue;
+      it->second->result.timedOut = true;
+      finish(it->second);
+      pending_.erase(it);
     }
   }
 
@@ -228,12 +275,7 @@ private:
     r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - p->started);
     for (const auto& n : r.expectedNodes)
       if (!p->answered.count(n)) r.missingNodes.push_back(n);
-    if (r.target == Target::All) {
-      std::set<std::string> hashes;
-      for (const auto& resp : r.responses)
-        if (!resp.resultHash.empty()) hashes.insert(resp.resultHash);
-      r.diverged = hashes.size() > 1;
-    }
+    if (r.target == Target::All) r.diverged = responsesDiverge(r.responses);
     p->promise.set_value(std::move(r));
   }
 
@@ -246,7 +288,8 @@ private:
   std::thread reader_;
   std::atomic<bool> stop_{false};
   mutable std::mutex mutex_;
-  std::map<std::string, std::unique_ptr<Pending>> pending_;
+  std::unordered_map<std::string, std::unique_ptr<Pending>> pending_;
+  std::multimap<clock::time_point, std::string> deadlines_; // the pending requests' deadlines, soonest first
   std::mutex membersMutex_;
   std::vector<std::string> members_;
   clock::time_point membersAt_{};

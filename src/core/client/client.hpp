@@ -9,6 +9,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,13 @@ struct Result {
   bool diverged = false; ///< ALL responses disagree (different resultHash)
   std::chrono::milliseconds elapsed{0};
   bool allOk() const;
+  /// The highest ALL offset among the responses (the request's position in ALL), if any carried one.
+  std::optional<std::int64_t> allOffset() const;
 };
+
+/// Whether responses to one ALL request disagree: different result codes (say OK on one node and an
+/// error on another) or different result hashes.
+bool responsesDiverge(const std::vector<Response>& responses);
 
 struct ClientOptions {
   std::string brokers;
@@ -44,6 +51,9 @@ struct ClientOptions {
   std::string clientId;    ///< empty: a fresh unique id
   kafka::Properties kafka; ///< pass-through librdkafka properties
   int lingerMs = 0;        ///< producer batching delay (0 for lowest latency)
+  /// Bounds each call made while connecting (topic metadata, watermarks), so unreachable brokers fail
+  /// the constructor with a KlusterError(NODE_ERROR) instead of librdkafka retrying forever.
+  std::chrono::milliseconds connectTimeout{10000};
 };
 
 class Client {
@@ -54,12 +64,15 @@ public:
   Client& operator=(const Client&) = delete;
 
   /// Publishes a request (its clientId and, when empty, messageId are filled in) and returns a future
-  /// that completes when the wait policy is met or at the timeout.
+  /// that completes when the wait policy is met or at the timeout. A request with minAllOffset asks the
+  /// node to give up waiting for ALL a little before `timeout`, so NOT_CAUGHT_UP arrives in time.
+  /// Completed and timed-out requests are forgotten at once; late responses to them are dropped.
   std::future<Result> send(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout);
   /// The nodes currently members of the cluster: the active `<cluster>.node.<id>` consumer groups.
   std::vector<std::string> liveNodes();
   const std::string& clientId() const;
-  /// Requests sent whose result is not yet complete.
+  /// Requests sent whose result is not yet complete (they are tracked until then; never longer than
+  /// their timeout).
   std::size_t inFlight() const;
 
 private:

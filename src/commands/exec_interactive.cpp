@@ -1,0 +1,278 @@
+#include "commands/exec_interactive.hpp"
+
+#include "core/errors.hpp"
+#include "core/util.hpp"
+
+#include <editline/readline.h>
+#include <fmt/format.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+namespace kluster::commands {
+namespace {
+
+bool identChar(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return std::isalnum(u) || c == '_' || c == '$' || u >= 0x80;
+}
+
+// The dollar-quote opener at `i` ("$$" or "$tag$"), or "" when `i` does not start one. A tag is an
+// identifier without '$'; "$1" is a parameter, not a quote.
+std::string dollarTagAt(const std::string& text, std::size_t i) {
+  std::size_t j = i + 1;
+  if (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) return {};
+  while (j < text.size() && identChar(text[j]) && text[j] != '$') ++j;
+  if (j < text.size() && text[j] == '$') return text.substr(i, j - i + 1);
+  return {};
+}
+
+std::string trim(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return {};
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+} // namespace
+
+std::vector<std::string> StatementBuffer::add(std::string_view line) {
+  text_.append(line);
+  text_ += '\n'; // every two-character token therefore ends before the text does
+  std::vector<std::string> done;
+  std::size_t start = 0;
+  for (std::size_t i = scanned_; i < text_.size(); ++i) {
+    const char c = text_[i];
+    const char next = i + 1 < text_.size() ? text_[i + 1] : '\0';
+    switch (state_) {
+    case State::Code:
+      if (c == '\'') {
+        // E'...' allows backslash escapes (\' does not end it); the E must stand alone, not end a word.
+        const bool escaped =
+            i > 0 && (text_[i - 1] == 'E' || text_[i - 1] == 'e') && (i < 2 || !identChar(text_[i - 2]));
+        state_ = escaped ? State::Escaped : State::Single;
+      } else if (c == '"') {
+        state_ = State::Double;
+      } else if (c == '-' && next == '-') {
+        state_ = State::LineComment;
+        ++i;
+      } else if (c == '/' && next == '*') {
+        state_ = State::BlockComment;
+        depth_ = 1;
+        ++i;
+      } else if (c == '$' && (i == 0 || !identChar(text_[i - 1]))) {
+        auto tag = dollarTagAt(text_, i);
+        if (!tag.empty()) {
+          tag_ = std::move(tag);
+          state_ = State::Dollar;
+          i += tag_.size() - 1;
+        }
+      } else if (c == ';') {
+        auto statement = trim(std::string_view(text_).substr(start, i + 1 - start));
+        if (statement != ";") done.push_back(std::move(statement));
+        start = i + 1;
+      }
+      break;
+    case State::Single:
+    case State::Escaped:
+      if (c == '\\' && state_ == State::Escaped) {
+        ++i;
+      } else if (c == '\'') {
+        if (next == '\'')
+          ++i; // '' is a quote inside the string
+        else
+          state_ = State::Code;
+      }
+      break;
+    case State::Double:
+      if (c == '"') {
+        if (next == '"')
+          ++i;
+        else
+          state_ = State::Code;
+      }
+      break;
+    case State::LineComment:
+      if (c == '\n') state_ = State::Code;
+      break;
+    case State::BlockComment:
+      if (c == '/' && next == '*') {
+        ++depth_;
+        ++i;
+      } else if (c == '*' && next == '/') {
+        if (--depth_ == 0) state_ = State::Code;
+        ++i;
+      }
+      break;
+    case State::Dollar:
+      if (c == '$' && text_.compare(i, tag_.size(), tag_) == 0) {
+        i += tag_.size() - 1;
+        state_ = State::Code;
+      }
+      break;
+    }
+  }
+  text_.erase(0, start);
+  scanned_ = text_.size();
+  return done;
+}
+
+bool StatementBuffer::empty() const { return text_.find_first_not_of(" \t\r\n") == std::string::npos; }
+
+void StatementBuffer::clear() {
+  text_.clear();
+  scanned_ = 0;
+  state_ = State::Code;
+  depth_ = 0;
+  tag_.clear();
+}
+
+std::string metaHelp() {
+  return "Statements end with ';' and may span lines. Meta-commands:\n"
+         "  \\to ONE|ALL|auto          where statements go (auto: reads to ONE, everything else to ALL)\n"
+         "  \\wait first|all|quorum|N  how many responses to wait for\n"
+         "  \\o table|json|jsonl|csv   output format\n"
+         "  \\timeout DURATION         how long to wait for responses (e.g. 500ms, 10s)\n"
+         "  \\timing [on|off]          show how long each statement took\n"
+         "  \\r                        drop the statement being typed\n"
+         "  \\?                        this help\n"
+         "  \\q                        quit (or Ctrl-D)";
+}
+
+MetaOutcome applyMeta(std::string_view line, PromptState& state) {
+  std::istringstream words{std::string(line)};
+  std::string command, arg, extra;
+  words >> command >> arg >> extra;
+  MetaOutcome m;
+  auto& s = state.settings;
+  auto fail = [&](std::string message) {
+    m.error = true;
+    m.message = std::move(message);
+    return m;
+  };
+  if (!extra.empty()) return fail(fmt::format("{}: too many arguments (\\? lists the meta-commands)", command));
+  try {
+    if (command == "\\q" || command == "\\quit") {
+      m.quit = true;
+    } else if (command == "\\?" || command == "\\help") {
+      m.message = metaHelp();
+    } else if (command == "\\r" || command == "\\reset") {
+      m.reset = true;
+      m.message = "Query buffer reset (cleared).";
+    } else if (command == "\\timing") {
+      if (arg == "on" || arg == "off")
+        state.timing = arg == "on";
+      else if (arg.empty())
+        state.timing = !state.timing;
+      else
+        return fail("\\timing: use on or off, or nothing to toggle");
+      m.message = fmt::format("Timing is {}.", state.timing ? "on" : "off");
+    } else if (command == "\\to") {
+      if (!arg.empty()) {
+        chooseTarget(arg, {}); // validates
+        s.to = arg;
+      }
+      m.message = fmt::format("Statements go to {}.", s.to);
+    } else if (command == "\\wait") {
+      if (!arg.empty()) {
+        s.wait = client::WaitPolicy::parse(arg);
+        s.waitText = arg;
+      }
+      m.message = fmt::format("Waiting for {}.", s.waitText);
+    } else if (command == "\\o") {
+      if (!arg.empty()) s.format = parseFormat(arg);
+      static const char* names[] = {"table", "json", "jsonl", "csv"};
+      m.message = fmt::format("Output format is {}.", names[static_cast<int>(s.format)]);
+    } else if (command == "\\timeout") {
+      if (!arg.empty()) {
+        const auto t = util::parseDuration(arg);
+        if (t.count() <= 0) return fail("\\timeout: the duration must be positive");
+        s.timeout = t;
+        s.timeoutText = arg;
+      }
+      m.message = fmt::format("Timeout is {}.", s.timeoutText);
+    } else {
+      return fail(fmt::format("invalid command {}: \\? lists the meta-commands", command));
+    }
+  } catch (const UsageError& e) {
+    return fail(e.what());
+  }
+  return m;
+}
+
+namespace {
+
+// ~/.kluster_history, or $KLUSTER_HISTORY (empty: keep none).
+std::string historyPath() {
+  if (const char* env = std::getenv("KLUSTER_HISTORY")) return env;
+  const char* home = std::getenv("HOME");
+  return home && *home ? std::string(home) + "/.kluster_history" : std::string();
+}
+
+void printError(const std::exception& e, const std::string& hint = {}) {
+  std::cerr << "klusterctl: " << e.what() << "\n";
+  if (!hint.empty()) std::cerr << "hint: " << hint << "\n";
+}
+
+} // namespace
+
+int runInteractive(ExecRunner& runner, PromptState state, const std::string& cluster) {
+  const auto history = historyPath();
+  using_history();
+  stifle_history(1000);
+  if (!history.empty()) read_history(history.c_str()); // a missing file is a fresh history
+  // With stdout redirected (`klusterctl exec > out.txt` at a terminal) the prompt and the echo go to the
+  // terminal through stderr, so the file gets only the data.
+  if (!isatty(STDOUT_FILENO)) rl_outstream = stderr;
+  std::cerr << fmt::format("klusterctl exec on cluster {}: end statements with ';', \\? for help, \\q to quit.\n",
+                           cluster);
+  StatementBuffer buffer;
+  std::string lastLine;
+  for (;;) {
+    const auto prompt = fmt::format("{}{} ", cluster, buffer.empty() ? "=>" : "->");
+    char* raw = readline(prompt.c_str());
+    if (!raw) {
+      std::cout << "\n";
+      break;
+    }
+    std::string line(raw);
+    std::free(raw);
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos && buffer.empty()) continue;
+    if (first != std::string::npos && line != lastLine) add_history(line.c_str()); // as bash's ignoredups
+    lastLine = line;
+    if (!buffer.inQuote() && first != std::string::npos && line[first] == '\\') {
+      const auto meta = applyMeta(std::string_view(line).substr(first), state);
+      if (!meta.message.empty()) (meta.error ? std::cerr : std::cout) << meta.message << "\n";
+      if (meta.reset) buffer.clear();
+      if (meta.quit) break;
+      continue;
+    }
+    for (auto& statement : buffer.add(line)) {
+      Request request;
+      request.statements = {std::move(statement)};
+      const auto started = std::chrono::steady_clock::now();
+      try {
+        runner.run(std::move(request), state.settings, std::cout, std::cerr);
+      } catch (const KlusterError& e) {
+        printError(e, e.hint());
+      } catch (const std::exception& e) {
+        printError(e);
+      }
+      if (state.timing)
+        std::cout << fmt::format(
+            "Time: {:.3f} ms\n",
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+      std::cout << std::flush;
+      std::cerr << std::flush;
+    }
+  }
+  if (!history.empty() && write_history(history.c_str()) != 0)
+    std::cerr << fmt::format("klusterctl: could not save the history to {}\n", history);
+  return exitcode::Ok;
+}
+
+} // namespace kluster::commands

@@ -1,0 +1,70 @@
+#pragma once
+// What one `klusterctl exec` request goes through, shared by the one-shot command and the interactive
+// prompt: routing (--to), read-your-writes (--after, --session), sending, and turning the outcome into
+// output and an exit code.
+#include "commands/exec_output.hpp"
+#include "core/client/client.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace kluster::commands {
+
+/// How requests are sent; the prompt's meta-commands change these between statements.
+struct ExecSettings {
+  std::string to = "auto"; ///< ALL, ONE or auto (any case)
+  client::WaitPolicy wait;
+  std::string waitText = "first";
+  std::chrono::milliseconds timeout{10000};
+  std::string timeoutText = "10s";
+  Format format = Format::Table;
+  std::optional<std::int64_t> after; ///< --after: the lowest ALL offset a ONE read may see
+};
+
+/// Where a request goes. `to` is ALL, ONE or auto; auto sends a request to ONE only when every statement
+/// provably just reads (SELECT without locking clauses or data-modifying CTEs, EXPLAIN without ANALYZE of
+/// a write, SHOW), as PostgreSQL's own parser sees it; everything else goes to ALL. Throws UsageError.
+client::Target chooseTarget(const std::string& to, const std::vector<std::string>& statements);
+
+/// A read-your-writes session file (--session FILE): the highest ALL offset this session's ALL requests
+/// were applied at, per cluster, as JSON `{"version": 1, "allOffsets": {"<cluster>": N}}`. It is created
+/// when missing and replaced atomically (write + rename), so a crash never leaves it half written.
+class SessionFile {
+public:
+  /// Reads the file when it exists; throws UsageError when it cannot be read or is not a session file.
+  SessionFile(std::string path, std::string cluster);
+  /// The recorded offset for this cluster, if any.
+  std::optional<std::int64_t> allOffset() const { return offset_; }
+  /// Records an ALL offset when it is higher than the recorded one (re-reading the file first, so a
+  /// higher offset written meanwhile by another process is kept). Throws KlusterError when it cannot write.
+  void record(std::int64_t offset);
+  const std::string& path() const { return path_; }
+
+private:
+  std::string path_;
+  std::string cluster_;
+  std::optional<std::int64_t> offset_;
+};
+
+/// Sends requests through a client and reports their outcome, applying and updating the session.
+class ExecRunner {
+public:
+  ExecRunner(client::Client& client, SessionFile* session) : client_(client), session_(session) {}
+  /// Sends one request, waits per `settings`, writes data to `out` and diagnostics to `err`; returns the
+  /// exit code (0 OK, 1 error response, 3 timeout, 4 divergence).
+  int run(Request request, const ExecSettings& settings, std::ostream& out, std::ostream& err);
+
+private:
+  client::Client& client_;
+  SessionFile* session_;
+};
+
+/// Writes a result and its diagnostics (divergence, timeout with the silent nodes, error responses);
+/// returns the exit code.
+int report(const client::Result& result, const ExecSettings& settings, std::ostream& out, std::ostream& err);
+
+} // namespace kluster::commands

@@ -1,0 +1,507 @@
+// The client side end to end: exec's routing and exit codes, waiting on live members, divergence,
+// read-your-writes (--after, --session), the client library under 10,000 requests in flight, and the
+// interactive prompt on a pseudo-terminal.
+#include "core/client/client.hpp"
+#include "core/util.hpp"
+#include "support/cluster.hpp"
+#include "support/helpers.hpp"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <nlohmann/json.hpp>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+
+using namespace kluster;
+using namespace kluster::test;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+
+
+// Where exec sent a request, from its JSON output.
+std::string topicOf(TestCluster& c, const std::string& sql) {
+  auto r = c.exec({"-o", "json", sql});
+  INFO(sql << "\n" << r.err);
+  REQUIRE(r.exitCode == 0);
+  auto j = parseJson(r.out);
+  REQUIRE(!j.empty());
+  return j[0]["requestTopic"].get<std::string>();
+}
+
+std::int64_t residentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::int64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * ::sysconf(_SC_PAGESIZE);
+}
+
+// A connection of the test's own to one node's database, for holding a lock across requests.
+struct DirectConnection {
+  PGconn* conn;
+  explicit DirectConnection(const std::string& url) : conn(PQconnectdb(url.c_str())) {
+    if (PQstatus(conn) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn));
+  }
+  ~DirectConnection() { PQfinish(conn); }
+  void run(const std::string& sql) {
+    PGresult* r = PQexec(conn, sql.c_str());
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    std::string err = PQresultErrorMessage(r);
+    PQclear(r);
+    if (!ok) throw std::runtime_error(sql + ": " + err);
+  }
+};
+
+std::string tempPath(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / fmt::format("kluster-client-{}-{}", ::getpid(), name)).string();
+}
+
+} // namespace
+
+TEST_CASE("--to auto routes reads to ONE and writes, DDL and locking reads to ALL; exit codes 0, 1, 2", "[client]") {
+  TestCluster cluster;
+  REQUIRE(cluster.exec({"--wait", "all", "CREATE TABLE t (id int PRIMARY KEY, v text)"}).exitCode == 0);
+  CHECK(topicOf(cluster, "INSERT INTO t VALUES (1, 'a')") == "ALL");
+  CHECK(topicOf(cluster, "SELECT id, v FROM t") == "ONE");
+  CHECK(topicOf(cluster, "WITH x AS (SELECT id FROM t) SELECT count(*) FROM x") == "ONE");
+  CHECK(topicOf(cluster, "EXPLAIN SELECT * FROM t") == "ONE");
+  CHECK(topicOf(cluster, "SELECT * FROM t FOR UPDATE") == "ALL");
+  CHECK(topicOf(cluster, "WITH d AS (UPDATE t SET v = 'b' RETURNING id) SELECT count(*) FROM d") == "ALL");
+  CHECK(topicOf(cluster, "CREATE INDEX t_v ON t (v)") == "ALL");
+
+  // 1: an error response, named on stderr with its code.
+  auto missing = cluster.exec({"SELECT * FROM no_such_table"});
+  CHECK(missing.exitCode == 1);
+  CHECK(missing.err.find("UNDEFINED_OBJECT") != std::string::npos);
+  auto duplicate = cluster.exec({"--wait", "all", "INSERT INTO t VALUES (1, 'again')"});
+  CHECK(duplicate.exitCode == 1);
+  CHECK(duplicate.err.find("CONSTRAINT_VIOLATION") != std::string::npos);
+  // A write sent to ONE is refused by the node, also exit 1.
+  CHECK(cluster.exec({"--to", "ONE", "INSERT INTO t VALUES (2, 'x')"}).exitCode == 1);
+  // 2: usage, before anything is sent.
+  for (const auto& bad : std::vector<std::vector<std::string>>{{"--wait", "most", "SELECT 1"},
+                                                               {"--to", "SOME", "SELECT 1"},
+                                                               {"--timeout", "soon", "SELECT 1"},
+                                                               {"-o", "xml", "SELECT 1"},
+                                                               {"   ;  "}}) {
+    auto r = cluster.exec(bad);
+    INFO(bad.front() << ": " << r.err);
+    CHECK(r.exitCode == 2);
+    CHECK_FALSE(r.err.empty());
+  }
+  CHECK(cluster.scalar(1, "SELECT count(*) FROM t") == "1");
+}
+
+TEST_CASE("--wait all with a stopped node times out naming it (exit 3); --wait quorum succeeds", "[client]") {
+  TestCluster cluster;
+  REQUIRE(cluster.exec({"--wait", "all", "CREATE TABLE t (id int PRIMARY KEY)"}).exitCode == 0);
+  cluster.signalNode(3, SIGSTOP); // still a member (its group lives for the 10 s session timeout), but silent
+  const auto started = std::chrono::steady_clock::now();
+  auto all =
+      cluster.exec({"--to", "ALL", "--wait", "all", "--timeout", "2s", "-o", "json", "INSERT INTO t VALUES (1)"});
+  const auto took = std::chrono::steady_clock::now() - started;
+  INFO(all.err);
+  CHECK(all.exitCode == 3);
+  CHECK(all.err.find("no answer from: node3") != std::string::npos);
+  CHECK(parseJson(all.out).size() == 2); // what did come is still printed
+  CHECK(took < 5s);
+
+  auto quorum =
+      cluster.exec({"--to", "ALL", "--wait", "quorum", "--timeout", "5s", "-o", "json", "INSERT INTO t VALUES (2)"});
+  INFO(quorum.err);
+  CHECK(quorum.exitCode == 0);
+  CHECK(parseJson(quorum.out).size() == 2);
+  cluster.signalNode(3, SIGCONT);
+  // Resumed, node 3 applies what it missed, in order.
+  CHECK(waitUntil([&] { return cluster.scalar(3, "SELECT count(*) FROM t") == "2"; }, 20s));
+
+  // A killed node stays a member until its session times out: --wait all names it too.
+  cluster.killNode(2);
+  auto afterKill = cluster.exec({"--to", "ALL", "--wait", "all", "--timeout", "2s", "SELECT 1"});
+  CHECK(afterKill.exitCode == 3);
+  CHECK(afterKill.err.find("no answer from: node2") != std::string::npos);
+}
+
+TEST_CASE("responses that disagree, including OK against an error, are a divergence (exit 4)", "[client]") {
+  TestCluster cluster;
+  REQUIRE(cluster.exec({"--wait", "all", "CREATE TABLE t (id int PRIMARY KEY, n int)"}).exitCode == 0);
+  REQUIRE(cluster.exec({"--wait", "all", "INSERT INTO t VALUES (1, 10)"}).exitCode == 0);
+  // Break node 3 behind Kluster's back: an extra row, and a constraint the others lack.
+  cluster.query(3, "INSERT INTO t VALUES (2, 20)");
+  cluster.query(3, "ALTER TABLE t ADD CONSTRAINT small CHECK (n < 100)");
+
+  auto rows = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json", "SELECT count(*) AS c FROM t"});
+  INFO(rows.err);
+  CHECK(rows.exitCode == 4);
+  CHECK(rows.err.find("DIVERGENCE") != std::string::npos);
+  CHECK(parseJson(rows.out).size() == 3);
+
+  auto okVsError = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json", "INSERT INTO t VALUES (3, 500)"});
+  INFO(okVsError.err);
+  CHECK(okVsError.exitCode == 4);
+  CHECK(okVsError.err.find("DIVERGENCE") != std::string::npos);
+  CHECK(okVsError.err.find("CONSTRAINT_VIOLATION") != std::string::npos);
+  std::set<std::string> codes;
+  for (const auto& r : parseJson(okVsError.out)) codes.insert(r["resultCode"].get<std::string>());
+  CHECK(codes == std::set<std::string>{"OK", "CONSTRAINT_VIOLATION"});
+
+  // Agreement is not divergence: the same error everywhere is an ordinary error.
+  CHECK(cluster.exec({"--to", "ALL", "--wait", "all", "INSERT INTO nowhere VALUES (1)"}).exitCode == 1);
+}
+
+TEST_CASE("unreachable brokers and a missing cluster fail fast with exit 5", "[client]") {
+  // A port that is bound but never listened on: connecting is refused, and nobody else can take it.
+  int sock = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(sock >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  const auto brokers = fmt::format("127.0.0.1:{}", ntohs(addr.sin_port));
+
+  const auto started = std::chrono::steady_clock::now();
+  auto r = TestCluster::klusterctl(
+      {"exec", "--brokers", brokers, "--cluster", "nowhere", "--timeout", "1s", "SELECT 1"}, 30s);
+  const auto took = std::chrono::steady_clock::now() - started;
+  ::close(sock);
+  INFO(r.err);
+  CHECK(r.exitCode == 5);
+  CHECK(r.err.find("cannot reach Kafka at " + brokers) != std::string::npos);
+  CHECK(r.err.find("hint:") != std::string::npos);
+  CHECK(took < 5s);
+
+  auto noCluster = TestCluster::klusterctl(
+      {"exec", "--brokers", Services::get().brokers, "--cluster", "never_initialised", "SELECT 1"}, 30s);
+  INFO(noCluster.err);
+  CHECK(noCluster.exitCode == 5);
+  CHECK(noCluster.err.find("klusterctl init") != std::string::npos);
+}
+
+TEST_CASE("10,000 requests in flight from one client complete with bounded memory", "[client]") {
+  TestCluster cluster;
+  auto client = makeClient(cluster);
+  const auto before = residentBytes();
+  {
+    std::vector<std::future<client::Result>> futures;
+    futures.reserve(10000);
+    for (int i = 0; i < 10000; ++i) {
+      Request r;
+      r.statements = {"SELECT 1 AS one"};
+      futures.push_back(client.send(r, client::Target::All, client::WaitPolicy::parse("all"), 120s));
+    }
+    CHECK(client.inFlight() > 0);
+    int ok = 0;
+    for (auto& f : futures) ok += f.get().allOk() ? 1 : 0;
+    CHECK(ok == 10000);
+  }
+  CHECK(client.inFlight() == 0);
+  const auto growth = residentBytes() - before;
+  INFO("RSS growth " << growth / (1024 * 1024) << " MB");
+  CHECK(growth < 200LL * 1024 * 1024);
+
+  // Timed-out requests are forgotten as well, and their late responses dropped.
+  cluster.signalNode(3, SIGSTOP);
+  std::vector<std::future<client::Result>> late;
+  for (int i = 0; i < 300; ++i) {
+    Request r;
+    r.statements = {"SELECT 2 AS two"};
+    late.push_back(client.send(r, client::Target::All, client::WaitPolicy::parse("all"), 1s));
+  }
+  for (auto& f : late) {
+    auto result = f.get();
+    CHECK(result.timedOut);
+    CHECK(result.missingNodes == std::vector<std::string>{"node3"});
+  }
+  CHECK(client.inFlight() == 0);
+  cluster.signalNode(3, SIGCONT); // its 300 late answers now arrive for nobody
+  Request after;
+  after.statements = {"SELECT 3 AS three"};
+  auto result = client.send(after, client::Target::All, client::WaitPolicy::parse("all"), 30s).get();
+  CHECK(result.allOk());
+  CHECK(result.responses.size() == 3);
+  CHECK(client.inFlight() == 0);
+}
+
+// Read-your-writes, made deterministic: node 3 is made to lag by a lock a direct connection holds on a
+// table `blocker` in node 3's database only. An ALL write to `blocker` stalls node 3's apply loop (and,
+// as ALL applies in order, everything after it), while its ONE server keeps answering reads of `t`, which
+// the lock does not touch. So a write to `t` after it is applied on nodes 1 and 2 but not on node 3, and
+// a read of `t` that lands on node 3 is stale unless it waits for the write's ALL offset.
+TEST_CASE("a ONE read with --after or --session never sees data older than the write", "[client]") {
+  TestCluster cluster;
+  REQUIRE(cluster.exec({"--wait", "all", "CREATE TABLE t (id int PRIMARY KEY, v text)"}).exitCode == 0);
+  REQUIRE(cluster.exec({"--wait", "all", "CREATE TABLE blocker (id int)"}).exitCode == 0);
+  DirectConnection lock(cluster.databaseUrl(3));
+  lock.run("BEGIN");
+  lock.run("LOCK TABLE blocker IN ACCESS EXCLUSIVE MODE");
+  REQUIRE(cluster.exec({"--to", "ALL", "--wait", "quorum", "INSERT INTO blocker VALUES (1)"}).exitCode == 0);
+
+  const auto session = tempPath("session.json");
+  std::filesystem::remove(session);
+  auto write = cluster.exec(
+      {"--to", "ALL", "--wait", "quorum", "--session", session, "-o", "json", "INSERT INTO t VALUES (42, 'new')"});
+  INFO(write.err);
+  REQUIRE(write.exitCode == 0);
+  const auto offset = parseJson(write.out)[0]["allOffset"].get<std::int64_t>();
+  const auto recorded = parseJson([&] {
+    std::ifstream in(session);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }());
+  CHECK(recorded["allOffsets"][cluster.name()] == offset);
+  CHECK(std::stoll(cluster.scalar(3, "SELECT coalesce(max(all_offset), -1) FROM _kluster.position")) < offset);
+
+  const std::string read = "SELECT count(*) AS n FROM t WHERE id = 42";
+  // Runs `exec --to ONE extra... read` until node 3 answers (each try lands on a random ONE partition,
+  // one of which is node 3's); checks every answer on the way.
+  auto readUntilNode3 = [&](const std::vector<std::string>& extra, bool mayBeStale) {
+    for (int attempt = 0; attempt < 60; ++attempt) {
+      std::vector<std::string> args = {"--to", "ONE", "-o", "json"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      args.push_back(read);
+      auto r = cluster.exec(args);
+      INFO(r.err << r.out);
+      REQUIRE((r.exitCode == 0 || r.exitCode == 1));
+      auto response = parseJson(r.out).at(0);
+      const bool fromNode3 = response["nodeId"] == "node3";
+      if (r.exitCode == 1) {
+        CHECK(response["resultCode"] == "NOT_CAUGHT_UP"); // never a stale answer
+        CHECK(fromNode3);
+      } else if (!fromNode3 || !mayBeStale) {
+        CHECK(response["result"][0]["n"] == 1);
+      }
+      if (fromNode3) return response;
+    }
+    FAIL("no read landed on node 3 in 60 tries");
+    return json();
+  };
+  // Without --after the lagging node answers at once, from before the write: a stale read.
+  auto stale = readUntilNode3({}, true);
+  CHECK(stale["resultCode"] == "OK");
+  CHECK(stale["result"][0]["n"] == 0);
+  // With --after (or the session that recorded the write) it waits, then says it is behind.
+  CHECK(readUntilNode3({"--after", std::to_string(offset), "--timeout", "1500ms"}, false)["resultCode"] ==
+        "NOT_CAUGHT_UP");
+  CHECK(readUntilNode3({"--session", session, "--timeout", "1500ms"}, false)["resultCode"] == "NOT_CAUGHT_UP");
+
+  // Reads waiting on node 3 answer with the new data once it catches up.
+  auto client = makeClient(cluster);
+  std::vector<std::future<client::Result>> reads;
+  for (int i = 0; i < 30; ++i) {
+    Request r;
+    r.statements = {read};
+    r.minAllOffset = offset;
+    reads.push_back(client.send(r, client::Target::One, client::WaitPolicy::parse("first"), 60s));
+  }
+  // Those on nodes 1 and 2 answer at once; the rest wait on node 3 (with 30 reads over 3 partitions, some
+  // surely landed on its partition). Wait until only those remain, then release the lock.
+  std::size_t last = 0;
+  int steady = 0;
+  REQUIRE(waitUntil(
+      [&] {
+        const auto now = client.inFlight();
+        steady = (now == last && now > 0) ? steady + 1 : 0;
+        last = now;
+        return steady >= 5;
+      },
+      20s));
+  lock.run("COMMIT");
+  int fromNode3 = 0;
+  std::int64_t longestWait = 0;
+  for (auto& f : reads) {
+    auto result = f.get();
+    REQUIRE(result.responses.size() == 1);
+    const auto& r = result.responses[0];
+    INFO(r.raw);
+    CHECK(r.resultCode == "OK");
+    CHECK(r.result[0]["n"] == 1);
+    if (r.nodeId == "node3") {
+      ++fromNode3;
+      longestWait = std::max(longestWait, r.durationMs);
+    }
+  }
+  CHECK(fromNode3 > 0);
+  CHECK(longestWait >= 300); // node 3 held them until it had applied the write
+
+  // The same with a node paused instead: stopped during the write, resumed, read at once.
+  cluster.signalNode(3, SIGSTOP);
+  auto write2 = cluster.exec({"--to", "ALL", "--wait", "first", "-o", "json", "INSERT INTO t VALUES (43, 'later')"});
+  REQUIRE(write2.exitCode == 0);
+  const auto offset2 = parseJson(write2.out)[0]["allOffset"].get<std::int64_t>();
+  cluster.signalNode(3, SIGCONT);
+  std::vector<std::future<client::Result>> reads2;
+  for (int i = 0; i < 30; ++i) {
+    Request r;
+    r.statements = {"SELECT count(*) AS n FROM t WHERE id = 43"};
+    r.minAllOffset = offset2;
+    reads2.push_back(client.send(r, client::Target::One, client::WaitPolicy::parse("first"), 30s));
+  }
+  for (auto& f : reads2) {
+    auto result = f.get();
+    REQUIRE(result.responses.size() == 1);
+    CHECK(result.responses[0].result[0]["n"] == 1);
+  }
+  const auto reference = cluster.tableChecksum(1, "t", "id");
+  for (int i = 2; i <= 3; ++i) CHECK(waitUntil([&] { return cluster.tableChecksum(i, "t", "id") == reference; }, 20s));
+  std::filesystem::remove(session);
+}
+
+namespace {
+
+// A child process on a pseudo-terminal, driven like a person at a keyboard.
+class Terminal {
+public:
+  Terminal(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+    winsize size{};
+    size.ws_row = 40;
+    size.ws_col = 200;
+    pid_ = forkpty(&fd_, nullptr, nullptr, &size);
+    if (pid_ < 0) throw std::runtime_error("forkpty failed");
+    if (pid_ == 0) {
+      for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
+      _exit(127);
+    }
+  }
+  ~Terminal() {
+    if (pid_ > 0 && !status_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    ::close(fd_);
+  }
+  void type(const std::string& keys) {
+    if (::write(fd_, keys.data(), keys.size()) != static_cast<ssize_t>(keys.size())) throw std::runtime_error("write");
+  }
+  /// Waits until `text` appears after what earlier expectations consumed.
+  bool expect(const std::string& text, std::chrono::milliseconds timeout = 20s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const auto at = screen_.find(text, mark_);
+      if (at != std::string::npos) {
+        mark_ = at + text.size();
+        return true;
+      }
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !readSome(left)) return false;
+    }
+  }
+  /// Waits for the process to end; returns its exit status.
+  int wait(std::chrono::milliseconds timeout = 20s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!status_ && std::chrono::steady_clock::now() < deadline) {
+      readSome(100ms);
+      int st = 0;
+      if (::waitpid(pid_, &st, WNOHANG) == pid_) status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+    return status_.value_or(-1);
+  }
+  const std::string& screen() const { return screen_; }
+
+private:
+  bool readSome(std::chrono::milliseconds timeout) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(std::min<long>(timeout.count(), 200))) <= 0) return true;
+    char buf[4096];
+    const auto n = ::read(fd_, buf, sizeof buf);
+    if (n <= 0) return false; // the terminal closed
+    screen_.append(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  std::optional<int> status_;
+  std::string screen_;
+  std::size_t mark_ = 0;
+};
+
+} // namespace
+
+TEST_CASE("the interactive prompt: multi-line statements, meta-commands, history", "[client]") {
+  ClusterOptions options;
+  options.nodes = 1;
+  options.onePartitions = 1;
+  TestCluster cluster(options);
+  const auto home = tempPath("home");
+  std::filesystem::create_directories(home);
+  const std::map<std::string, std::string> env = {{"HOME", home}, {"TERM", "xterm"}};
+  const std::vector<std::string> argv = {klusterctlPath(),  "exec",      "--brokers",
+                                         cluster.brokers(), "--cluster", cluster.name()};
+  const auto prompt = cluster.name() + "=> ";
+  {
+    Terminal t(argv, env);
+    INFO(t.screen());
+    REQUIRE(t.expect("\\? for help"));
+    REQUIRE(t.expect(prompt));
+    t.type("CREATE TABLE p (id int,\r");
+    REQUIRE(t.expect(cluster.name() + "-> ")); // the statement goes on
+    t.type("  v text) -- a comment; not the end\r");
+    REQUIRE(t.expect(cluster.name() + "-> "));
+    t.type(";\r");
+    CHECK(t.expect("row(s) affected"));
+    t.type("\\timing\r");
+    CHECK(t.expect("Timing is on."));
+    t.type("\\wait all\r");
+    CHECK(t.expect("Waiting for all."));
+    t.type("INSERT INTO p VALUES (1, 'a;b'); INSERT INTO p VALUES (2, 'c');\r");
+    CHECK(t.expect("OK, 1 row(s) affected"));
+    CHECK(t.expect("Time: "));
+    CHECK(t.expect("OK, 1 row(s) affected"));
+    t.type("\\o json\r");
+    CHECK(t.expect("Output format is json."));
+    t.type("SELECT v FROM p WHERE id = 1;\r");
+    CHECK(t.expect("\"requestTopic\": \"ONE\"")); // --to auto: a read goes to ONE
+    CHECK(t.expect("\"v\": \"a;b\""));
+    t.type("\\to ALL\r");
+    CHECK(t.expect("Statements go to ALL."));
+    t.type("\x1b[A\r"); // up arrow: the previous line again... which was \to ALL
+    CHECK(t.expect("Statements go to ALL."));
+    t.type("\x1b[A\x1b[A\r"); // ...and before it the SELECT, now sent to ALL
+    CHECK(t.expect("\"requestTopic\": \"ALL\""));
+    CHECK(t.expect("\"v\": \"a;b\""));
+    t.type("\\nonsense\r");
+    CHECK(t.expect("invalid command \\nonsense"));
+    t.type("\\q\r");
+    CHECK(t.wait() == 0);
+  }
+  std::ifstream history(home + "/.kluster_history");
+  std::stringstream saved;
+  saved << history.rdbuf();
+  CHECK(saved.str().find("INSERT") != std::string::npos);
+  {
+    // The saved history comes back in the next session; Ctrl-D ends it.
+    Terminal t(argv, env);
+    INFO(t.screen());
+    REQUIRE(t.expect(prompt));
+    t.type("\\o json\r");
+    REQUIRE(t.expect("Output format is json."));
+    // Back past "\o json", "\q" and "\nonsense" to the SELECT of the last session.
+    t.type("\x1b[A\x1b[A\x1b[A\x1b[A\r");
+    CHECK(t.expect("\"v\": \"a;b\""));
+    t.type("\x04");
+    CHECK(t.wait() == 0);
+  }
+  std::filesystem::remove_all(home);
+}
