@@ -1,0 +1,12 @@
+#pragma once
+// The text view of `klusterctl monitor`: one screen per snapshot.
+#include "core/ops/health.hpp"
+
+#include <string>
+
+namespace kluster::commands {
+
+/// Renders a snapshot for a terminal; `errors` caps the error feed, `footer` ends the header line.
+std::string renderMonitor(const ops::MonitorSnapshot& snapshot, std::size_t errors, const std::string& footer);
+
+} // namespace kluster::commands
