@@ -1,0 +1,89 @@
+// klusterctl backup: a consistent snapshot of one node's database that knows its ALL position.
+#include "core/ops/backup.hpp"
+#include "commands/command.hpp"
+#include "core/ops/pg_tools.hpp"
+#include "core/util.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+
+namespace kluster::commands {
+namespace {
+
+struct BackupCommandOptions {
+  ClusterFlags flags;
+  std::string out;
+  bool stopNode = false;
+  std::string output = "text";
+  std::string pgBindir;
+};
+
+int runBackup(const BackupCommandOptions& o) {
+  if (o.output != "text" && o.output != "json")
+    throw UsageError(fmt::format("unknown output format '{}' (use text or json)", o.output));
+  ops::BackupOptions options;
+  options.target = ops::NodeTarget::fromSettings(o.flags.resolve());
+  options.outDir = o.out;
+  options.stopNode = o.stopNode;
+  options.pgBindir = o.pgBindir;
+  const bool terminal = isatty(STDERR_FILENO);
+  const auto started = std::chrono::steady_clock::now();
+  if (terminal)
+    options.progress = [started](std::uint64_t bytes) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::cerr << fmt::format("\rbackup: {} written ({:.0f} s)   ", ops::formatBytes(bytes), seconds) << std::flush;
+    };
+  const auto m = ops::backup(options);
+  if (terminal) std::cerr << "\n";
+
+  if (o.output == "json") {
+    auto j = m.toJson();
+    j["directory"] = o.out;
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << fmt::format("backup of {} (cluster {}) written to {}\n", m.node, m.cluster, o.out);
+    std::cout << fmt::format("  ALL offset   {} (message {}); a restore replays from offset {}\n", m.allOffset,
+                             m.messageId.empty() ? "-" : m.messageId, m.replayFrom());
+    std::cout << fmt::format("  database     {} on {} {} ({}, {}), {}\n", m.database, m.product, m.serverVersion,
+                             m.encoding, m.collation, ops::formatBytes(static_cast<std::uint64_t>(m.databaseBytes)));
+    for (const auto& f : m.files)
+      std::cout << fmt::format("  file         {} {} sha256 {}\n", f.name, ops::formatBytes(f.bytes), f.sha256);
+    std::cout << fmt::format("  taken        {} in {:.1f} s with {}\n", util::isoMillis(m.timeMs),
+                             static_cast<double>(m.durationMs) / 1000.0, m.toolVersion);
+  }
+  if (o.stopNode)
+    std::cerr << fmt::format("node {} can be started again (e.g. systemctl start kluster-node@{}, or klusterctl node "
+                             "run --config {})\n",
+                             m.node, m.node, o.flags.config.empty() ? "NODE.toml" : o.flags.config);
+  return exitcode::Ok;
+}
+
+} // namespace
+
+void registerBackup(CLI::App& app, Action& action) {
+  auto o = std::make_shared<BackupCommandOptions>();
+  auto* cmd = app.add_subcommand("backup", "Back up one node's database with its ALL position, without stopping "
+                                           "the cluster (pg_dump custom format + manifest.json)");
+  cmd->add_option("--node-config,--config", o->flags.config, "the node's TOML config (cluster, node id, database url)")
+      ->envname("KLUSTER_CONFIG")
+      ->required();
+  cmd->add_option("--out", o->out, "directory to write (new or empty): database.dump and manifest.json")->required();
+  cmd->add_flag("--stop-node", o->stopNode,
+                "back up a node that its service manager stopped: refuses while its ALL group has members");
+  cmd->add_option("-o,--output", o->output, "text or json (the manifest)")->capture_default_str();
+  cmd->add_option("--pg-bindir", o->pgBindir,
+                  "directory of pg_dump (default: /usr/lib/postgresql/<server major>/bin, then PATH)");
+  cmd->add_option("--brokers", o->flags.brokers, "Kafka bootstrap servers (overrides the config)");
+  cmd->add_option("--cluster", o->flags.cluster, "cluster name (overrides the config)");
+  cmd->add_option("-X", o->flags.kafkaProps, "librdkafka property key=value, passed through (repeatable)");
+  cmd->footer("The snapshot and the ALL position come from one REPEATABLE READ transaction (pg_export_snapshot), "
+              "so a restore replays ALL from exactly the next request. Refuses when ALL's retention is limited or "
+              "Kafka no longer holds the requests after the position.\n"
+              "Exit status: 0 OK, 1 refused or failed, 2 usage, 5 Kafka or the database unreachable.");
+  cmd->callback([o, &action] { action = [o] { return runBackup(*o); }; });
+}
+
+} // namespace kluster::commands
