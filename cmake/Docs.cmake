@@ -1,0 +1,44 @@
+# The man page and shell completions are generated from the CLI definitions by the built klusterctl
+# (`klusterctl generate man|bash|zsh`), so they cannot drift from --help. They are built into
+# ${CMAKE_BINARY_DIR}/docs on every build; copies are committed in man/ and completions/ so that the source
+# tree ships them. The ctest docs.up_to_date fails when the committed copies drift; the update-docs target
+# refreshes them:  cmake --build build --target update-docs
+set(KLUSTER_DOCS_DIR ${CMAKE_BINARY_DIR}/docs)
+# path in the repository : what `klusterctl generate` writes
+set(KLUSTER_DOCS man/klusterctl.1:man completions/klusterctl.bash:bash completions/_klusterctl:zsh)
+
+set(_kluster_doc_outputs)
+set(_kluster_doc_copies)
+foreach(entry IN LISTS KLUSTER_DOCS)
+  string(REPLACE ":" ";" parts ${entry})
+  list(GET parts 0 path)
+  list(GET parts 1 kind)
+  get_filename_component(dir ${KLUSTER_DOCS_DIR}/${path} DIRECTORY)
+  add_custom_command(
+    OUTPUT ${KLUSTER_DOCS_DIR}/${path}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${dir}
+    COMMAND klusterctl generate ${kind} --out ${KLUSTER_DOCS_DIR}/${path}
+    DEPENDS klusterctl
+    COMMENT "Generating ${path}"
+    VERBATIM)
+  list(APPEND _kluster_doc_outputs ${KLUSTER_DOCS_DIR}/${path})
+  list(APPEND _kluster_doc_copies
+       COMMAND ${CMAKE_COMMAND} -E copy ${KLUSTER_DOCS_DIR}/${path} ${PROJECT_SOURCE_DIR}/${path})
+endforeach()
+
+add_custom_target(docs ALL DEPENDS ${_kluster_doc_outputs})
+add_custom_target(update-docs
+  ${_kluster_doc_copies}
+  DEPENDS docs
+  COMMENT "Copying the generated man page and completions to man/ and completions/ (commit them)"
+  VERBATIM)
+
+if(KLUSTER_BUILD_TESTS)
+  # Each check generates afresh into a temporary directory, so it tests the klusterctl just built.
+  set(_kluster_docs_test bash ${PROJECT_SOURCE_DIR}/tests/docs/docs_test.sh)
+  add_test(NAME docs.up_to_date
+           COMMAND ${_kluster_docs_test} up-to-date $<TARGET_FILE:klusterctl> ${PROJECT_SOURCE_DIR})
+  add_test(NAME docs.man_lint COMMAND ${_kluster_docs_test} man-lint $<TARGET_FILE:klusterctl>)
+  add_test(NAME docs.bash_completion COMMAND ${_kluster_docs_test} bash-completion $<TARGET_FILE:klusterctl>)
+  set_tests_properties(docs.up_to_date docs.man_lint docs.bash_completion PROPERTIES TIMEOUT 60)
+endif()

@@ -1,0 +1,95 @@
+// klusterctl bench apply/exec run against a real cluster and print their numbers in the documented format
+// (bench/README.md). Timing is never asserted: benchmarks report speed, tests check that they work.
+#include "support/cluster.hpp"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <regex>
+#include <string>
+#include <vector>
+
+using namespace kluster::test;
+
+namespace {
+
+const std::string kNumber = "([0-9]+(?:\\.[0-9]+)?)";
+
+/// The groups of the first line of `text` that matches `pattern` as a whole (group 0 is the line); empty when
+/// no line does.
+std::vector<std::string> findLine(const std::string& text, const std::string& pattern) {
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex("(?:^|\n)" + pattern + "(?=\n|$)"))) return {};
+  return std::vector<std::string>(m.begin(), m.end());
+}
+
+} // namespace
+
+TEST_CASE("bench apply times a stopped node's catch-up and the baseline; bench exec times invocations", "[bench]") {
+  ClusterOptions options;
+  options.nodes = 1;
+  options.start = false; // bench apply starts (and stops) the node itself
+  TestCluster cluster(options);
+
+  auto apply = TestCluster::klusterctl({"bench", "apply", "--rows", "2000", "--node-config", cluster.configPath(1),
+                                        "--node-log", cluster.configPath(1) + ".bench.log", "--timeout", "2m"},
+                                       std::chrono::minutes(3));
+  INFO("stdout:\n" << apply.out << "\nstderr:\n" << apply.err);
+  REQUIRE(apply.exitCode == 0);
+  auto produced = findLine(apply.out, "produced +2001 requests in " + kNumber + " s \\(" + kNumber +
+                                          " requests/s\\), ALL offsets ([0-9]+)\\.\\.([0-9]+)");
+  REQUIRE(!produced.empty());
+  const long first = std::stol(produced[3]), last = std::stol(produced[4]);
+  CHECK(last - first == 2000);
+  auto node = findLine(apply.out, "node +([0-9]+) rows in " + kNumber +
+                                      " s = ([0-9]+) rows/s \\(from its first "
+                                      "applied batch; startup " +
+                                      kNumber + " s\\)");
+  REQUIRE(!node.empty());
+  CHECK(std::stol(node[1]) >= 1);
+  CHECK(std::stol(node[1]) <= 2001);
+  CHECK(std::stol(node[3]) > 0);
+  auto baseline = findLine(apply.out, "baseline +2000 rows in " + kNumber +
+                                          " s = ([0-9]+) rows/s \\(one connection, "
+                                          "pipelined transactions of 100\\)");
+  REQUIRE(!baseline.empty());
+  CHECK(std::stol(baseline[2]) > 0);
+  REQUIRE(!findLine(apply.out, "ratio +" + kNumber + " \\(node / baseline; the target is >= 0\\.60\\)").empty());
+
+  // The node really applied the backlog (the CREATE and 2000 INSERTs; the DROP came after), and nothing of the
+  // benchmark is left.
+  CHECK(cluster.scalar(1, fmt::format("SELECT count(*) FROM _kluster.applied WHERE result_code = 'OK' AND "
+                                      "all_offset BETWEEN {} AND {}",
+                                      first, last)) == "2001");
+  CHECK(std::stol(cluster.scalar(1, "SELECT all_offset FROM _kluster.position")) > last);
+  CHECK(cluster.scalar(1, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'kluster_bench_apply_%'") == "0");
+  CHECK(cluster.waitForMembers(0, std::chrono::seconds(5)));
+
+  // A running node cannot be measured catching up: bench apply refuses.
+  cluster.startNode(1);
+  REQUIRE(cluster.waitForMembers(1));
+  auto refused = TestCluster::klusterctl({"bench", "apply", "--rows", "10", "--node-config", cluster.configPath(1)});
+  CHECK(refused.exitCode == 2);
+  CHECK(refused.err.find("node1 is running") != std::string::npos);
+
+  auto exec = TestCluster::klusterctl(
+      {"bench", "exec", "--count", "5", "--brokers", cluster.brokers(), "--cluster", cluster.name()},
+      std::chrono::minutes(2));
+  INFO("stdout:\n" << exec.out << "\nstderr:\n" << exec.err);
+  REQUIRE(exec.exitCode == 0);
+  const std::string stats = " +" + kNumber + " +" + kNumber + " +" + kNumber + " +" + kNumber + "  .*";
+  REQUIRE(!findLine(exec.out, "case +runs +min +median +p95 +max  command").empty());
+  auto one = findLine(exec.out, "one-select +5" + stats);
+  auto all = findLine(exec.out, "all-insert +5" + stats);
+  REQUIRE(!one.empty());
+  REQUIRE(!all.empty());
+  for (const auto& m : {one, all}) {
+    const double min = std::stod(m[1]), median = std::stod(m[2]), p95 = std::stod(m[3]), max = std::stod(m[4]);
+    CHECK(0 < min);
+    CHECK(min <= median);
+    CHECK(median <= p95);
+    CHECK(p95 <= max);
+  }
+  // One warm-up and five measured INSERTs reached the node's database.
+  CHECK(cluster.scalar(1, "SELECT count(*) FROM kluster_bench_exec") == "6");
+}
