@@ -10,11 +10,13 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git clang-format
   # libraries
   librdkafka-dev libpqxx-dev libpq-dev libssl-dev libcli11-dev libfmt-dev nlohmann-json3-dev
-  libtomlplusplus-dev catch2 libpg-query-dev
+  libtomlplusplus-dev catch2 libpg-query-dev libedit-dev
   # test services
   postgresql-15 postgresql-client-15 openjdk-17-jre-headless maven
   # used by scripts/*.sh
   procps iproute2 util-linux coreutils findutils passwd ca-certificates
+  # tests/docs/docs_test.sh (the man page check)
+  groff-base
 )
 
 usage() {

@@ -32,6 +32,14 @@ void registerInit(CLI::App& app, Action& action);
 void registerNode(CLI::App& app, Action& action);
 void registerExec(CLI::App& app, Action& action);
 void registerConfig(CLI::App& app, Action& action);
+void registerOffsets(CLI::App& app, Action& action);
+void registerMonitor(CLI::App& app, Action& action);
+void registerBackup(CLI::App& app, Action& action);
+void registerRestore(CLI::App& app, Action& action);
+void registerVerify(CLI::App& app, Action& action);
+void registerBench(CLI::App& app, Action& action);
+/// Hidden: writes the man page and completions from this very CLI tree (used by the build).
+void registerGenerate(CLI::App& app, Action& action);
 
 /// Registers every subcommand, in the order `klusterctl --help` lists them.
 void registerAll(CLI::App& app, Action& action);

@@ -7,6 +7,13 @@ void registerAll(CLI::App& app, Action& action) {
   registerNode(app, action);
   registerExec(app, action);
   registerConfig(app, action);
+  registerOffsets(app, action);
+  registerMonitor(app, action);
+  registerBackup(app, action);
+  registerRestore(app, action);
+  registerVerify(app, action);
+  registerBench(app, action);
+  registerGenerate(app, action); // last: it documents everything above
 }
 
 } // namespace kluster::commands

@@ -4,6 +4,7 @@
 #include "core/kafka/kafka.hpp"
 #include "core/util.hpp"
 #include "support/cluster.hpp"
+#include "support/helpers.hpp"
 #include "support/topic_reader.hpp"
 
 #include <catch2/catch.hpp>
@@ -21,18 +22,7 @@ using nlohmann::json;
 
 namespace {
 
-json parseJson(const std::string& text) {
-  INFO(text);
-  return json::parse(text);
-}
 
-client::Client makeClient(const TestCluster& c) {
-  client::ClientOptions o;
-  o.brokers = c.brokers();
-  o.cluster = c.name();
-  o.lingerMs = 5;
-  return client::Client(o);
-}
 
 void allOk(TestCluster& c, const std::string& sql) {
   auto r = c.exec({"--to", "ALL", "--wait", "all", "-o", "json", sql});

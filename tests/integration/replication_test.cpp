@@ -3,6 +3,7 @@
 #include "core/kafka/kafka.hpp"
 #include "core/util.hpp"
 #include "support/cluster.hpp"
+#include "support/helpers.hpp"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -16,13 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-client::Client makeClient(const TestCluster& c) {
-  client::ClientOptions o;
-  o.brokers = c.brokers();
-  o.cluster = c.name();
-  o.lingerMs = 5;
-  return client::Client(o);
-}
 
 // Sends `count` single-row INSERTs with client-generated UUID keys, all in flight at once, waiting for
 // every live node; returns how many were answered OK by all of them.
@@ -39,10 +33,6 @@ int insertRows(client::Client& client, const std::string& table, int count) {
   return ok;
 }
 
-json parseJson(const std::string& text) {
-  INFO(text);
-  return json::parse(text);
-}
 
 } // namespace
 

@@ -1,5 +1,6 @@
 #include "support/cluster.hpp"
 
+#include "core/errors.hpp"
 #include "core/kafka/admin.hpp"
 
 #include <fmt/format.h>
@@ -141,8 +142,12 @@ bool TestCluster::waitForMembers(int count, std::chrono::milliseconds timeout) {
   return waitUntil(
       [&] {
         int active = 0;
-        for (const auto& g : admin.listGroups())
-          if (g.groupId.rfind(prefix, 0) == 0 && g.state == "Stable") ++active;
+        try {
+          for (const auto& g : admin.listGroups())
+            if (g.groupId.rfind(prefix, 0) == 0 && g.state == "Stable") ++active;
+        } catch (const KlusterError&) {
+          return false; // a fresh broker answers "coordinator load in progress" for a few seconds
+        }
         return active == count;
       },
       timeout, std::chrono::milliseconds(200));
