@@ -461,28 +461,38 @@ TEST_CASE("the interactive prompt: multi-line statements, meta-commands, history
     REQUIRE(t.expect(cluster.name() + "-> "));
     t.type(";\r");
     CHECK(t.expect("row(s) affected"));
+    REQUIRE(t.expect(prompt)); // type only at a prompt, as a person would
     t.type("\\timing\r");
     CHECK(t.expect("Timing is on."));
+    REQUIRE(t.expect(prompt)); // type only at a prompt, as a person would
     t.type("\\wait all\r");
     CHECK(t.expect("Waiting for all."));
+    REQUIRE(t.expect(prompt)); // type only at a prompt, as a person would
     t.type("INSERT INTO p VALUES (1, 'a;b'); INSERT INTO p VALUES (2, 'c');\r");
     CHECK(t.expect("OK, 1 row(s) affected"));
     CHECK(t.expect("Time: "));
     CHECK(t.expect("OK, 1 row(s) affected"));
+    REQUIRE(t.expect(prompt)); // type only at a prompt, as a person would
     t.type("\\o json\r");
     CHECK(t.expect("Output format is json."));
+    REQUIRE(t.expect(prompt)); // type only at a prompt, as a person would
     t.type("SELECT v FROM p WHERE id = 1;\r");
     CHECK(t.expect("\"requestTopic\": \"ONE\"")); // --to auto: a read goes to ONE
     CHECK(t.expect("\"v\": \"a;b\""));
+    REQUIRE(t.expect(prompt)); // type only at a prompt, as a person would
     t.type("\\to ALL\r");
     CHECK(t.expect("Statements go to ALL."));
+    REQUIRE(t.expect(prompt)); // type only at a prompt, as a person would
     t.type("\x1b[A\r"); // up arrow: the previous line again... which was \to ALL
     CHECK(t.expect("Statements go to ALL."));
+    REQUIRE(t.expect(prompt)); // type only at a prompt, as a person would
     t.type("\x1b[A\x1b[A\r"); // ...and before it the SELECT, now sent to ALL
     CHECK(t.expect("\"requestTopic\": \"ALL\""));
     CHECK(t.expect("\"v\": \"a;b\""));
+    REQUIRE(t.expect(prompt)); // type only at a prompt, as a person would
     t.type("\\nonsense\r");
     CHECK(t.expect("invalid command \\nonsense"));
+    REQUIRE(t.expect(prompt)); // type only at a prompt, as a person would
     t.type("\\q\r");
     CHECK(t.wait() == 0);
   }
@@ -498,8 +508,10 @@ TEST_CASE("the interactive prompt: multi-line statements, meta-commands, history
     t.type("\\o json\r");
     REQUIRE(t.expect("Output format is json."));
     // Back past "\o json", "\q" and "\nonsense" to the SELECT of the last session.
+    REQUIRE(t.expect(prompt)); // type only at a prompt, as a person would
     t.type("\x1b[A\x1b[A\x1b[A\x1b[A\r");
     CHECK(t.expect("\"v\": \"a;b\""));
+    REQUIRE(t.expect(prompt)); // type only at a prompt, as a person would
     t.type("\x04");
     CHECK(t.wait() == 0);
   }
