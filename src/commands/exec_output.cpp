@@ -64,12 +64,21 @@ std::string formatTable(const ojson& rows, const ojson& columns) {
   }
   auto pad = [](const std::string& s, std::size_t w) { return s + std::string(w - std::min(w, width(s)), ' '); };
   std::string out;
-  for (std::size_t c = 0; c < names.size(); ++c) out += (c ? " | " : " ") + pad(names[c], widths[c]);
+  for (std::size_t c = 0; c < names.size(); ++c) {
+    out += c ? " | " : " ";
+    out += pad(names[c], widths[c]);
+  }
   out += "\n";
-  for (std::size_t c = 0; c < names.size(); ++c) out += (c ? "-+-" : "-") + std::string(widths[c], '-');
+  for (std::size_t c = 0; c < names.size(); ++c) {
+    out += c ? "-+-" : "-";
+    out.append(widths[c], '-');
+  }
   out += "-\n";
   for (const auto& line : cells) {
-    for (std::size_t c = 0; c < line.size(); ++c) out += (c ? " | " : " ") + pad(line[c], widths[c]);
+    for (std::size_t c = 0; c < line.size(); ++c) {
+      out += c ? " | " : " ";
+      out += pad(line[c], widths[c]);
+    }
     out += "\n";
   }
   out += fmt::format("({} row{})\n", rows.size(), rows.size() == 1 ? "" : "s");
@@ -79,12 +88,16 @@ std::string formatTable(const ojson& rows, const ojson& columns) {
 std::string formatCsv(const ojson& rows, const ojson& columns) {
   const auto names = columnNames(rows, columns);
   std::string out;
-  for (std::size_t c = 0; c < names.size(); ++c) out += (c ? "," : "") + csvField(names[c]);
+  for (std::size_t c = 0; c < names.size(); ++c) {
+    if (c) out += ',';
+    out += csvField(names[c]);
+  }
   out += "\r\n";
   for (const auto& row : rows) {
     for (std::size_t c = 0; c < names.size(); ++c) {
       auto it = row.find(names[c]);
-      out += (c ? "," : "") + (it == row.end() ? std::string() : csvField(*it));
+      if (c) out += ',';
+      if (it != row.end()) out += csvField(*it);
     }
     out += "\r\n";
   }
