@@ -114,7 +114,7 @@ until out=$("$BIN" exec --to ALL --wait all --timeout 5s -o json "SELECT 1 AS re
 done
 
 if [[ -n $DEMO ]]; then
-  run() { printf '\n$ klusterctl exec %s\n' "$*"; "$BIN" exec "$@"; }
+  run() { printf '\n$ klusterctl exec %s\n' "$*"; "$BIN" exec -o table "$@"; }
   run --to ALL --wait all "CREATE TABLE IF NOT EXISTS person (id uuid PRIMARY KEY, name text NOT NULL, born date)"
   run --to ALL --wait all "INSERT INTO person VALUES ('053caa8f-952a-4a3f-8c5d-3eac6e40f133', 'Jan Klaassen', '1970-01-01') ON CONFLICT DO NOTHING"
   run --to ALL --wait all -p 9b6c2a5e-0d3e-4d8e-9a55-3c9e0c1e7a21 -p "Donald Duck" \
