@@ -119,7 +119,7 @@ if [[ -n $DEMO ]]; then
   run --to ALL --wait all "INSERT INTO person VALUES ('053caa8f-952a-4a3f-8c5d-3eac6e40f133', 'Jan Klaassen', '1970-01-01') ON CONFLICT DO NOTHING"
   run --to ALL --wait all -p 9b6c2a5e-0d3e-4d8e-9a55-3c9e0c1e7a21 -p "Donald Duck" \
     "INSERT INTO person VALUES (\$1, \$2, NULL) ON CONFLICT DO NOTHING"
-  run --to ONE -o table "SELECT name, born FROM person ORDER BY name"
+  run --to ONE "SELECT name, born FROM person ORDER BY name"
 fi
 
 cat <<EOF2
