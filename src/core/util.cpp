@@ -98,12 +98,18 @@ bool validUtf8(std::string_view text) {
 }
 
 std::string sha256Hex(std::string_view data) {
+  // Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up again on every digest, which
+  // costs more than hashing a short text (every response's outcome is hashed).
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
-  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
-  std::string out;
-  out.reserve(size * 2);
-  for (unsigned int i = 0; i < size; ++i) out += fmt::format("{:02x}", digest[i]);
+  EVP_Digest(data.data(), data.size(), digest, &size, sha256 ? sha256 : EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(size * 2, '0');
+  for (unsigned int i = 0; i < size; ++i) {
+    out[2 * i] = kHex[digest[i] >> 4];
+    out[2 * i + 1] = kHex[digest[i] & 0xf];
+  }
   return out;
 }
 

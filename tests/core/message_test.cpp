@@ -74,3 +74,31 @@ TEST_CASE("responses round-trip through JSON and hash their outcome, not their n
   CHECK(*back.allOffset == 12);
   CHECK(back.result.dump() == R"([{"b":1,"a":2}])"); // column order kept
 }
+
+TEST_CASE("a response's JSON text is what the JSON library writes, for results and errors alike") {
+  Response ok;
+  ok.messageId = "node1.1";
+  ok.nodeId = "node1";
+  ok.requestId = "r \"quoted\" \\ back\tslash\n\x01 é";
+  ok.clientId = "c1";
+  ok.requestTopic = "ALL";
+  ok.result = ojson::parse(R"([{"id":"a","n":1.5,"note":null,"ok":true}])");
+  ok.columns = ojson::parse(R"([{"name":"id","type":"text"}])");
+  ok.rowsAffected = 1;
+  ok.allOffset = 42;
+  ok.resultHash = "abc";
+  ok.timestamp = 1764140400123;
+  ok.durationMs = 7;
+  CHECK(ok.toJson() == ok.toOrderedJson().dump());
+  CHECK(Response::fromJson(ok.toJson()).requestId == ok.requestId);
+
+  Response err = ok;
+  err.resultCode = "CONSTRAINT_VIOLATION";
+  err.errorMessage = "duplicate key value violates unique constraint \"t_pkey\"";
+  err.sqlState = "23505";
+  err.hint = "";
+  err.clientId = "";
+  err.allOffset.reset();
+  err.appliedAllOffset = 9;
+  CHECK(err.toJson() == err.toOrderedJson().dump());
+}
