@@ -10,7 +10,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git clang-format
   # libraries
   librdkafka-dev libpqxx-dev libpq-dev libssl-dev libcli11-dev libfmt-dev nlohmann-json3-dev
-  libtomlplusplus-dev catch2 libpg-query-dev libedit-dev
+  libtomlplusplus-dev catch2 libpg-query-dev libedit-dev libjemalloc-dev
   # test services
   postgresql-15 postgresql-client-15 openjdk-17-jre-headless maven
   # used by scripts/*.sh

@@ -22,7 +22,46 @@ using nlohmann::json;
 
 namespace {
 
+/// A client that is not klusterctl: publishes raw payloads to ALL and reads its own responses.
+class RawClient {
+public:
+  RawClient(const TestCluster& cluster, std::string clientId)
+      : cluster_(cluster), clientId_(std::move(clientId)),
+        partition_(util::responsePartition(clientId_, 6)) { // 6: klusterctl init's default for RESPONSES
+    auto start = readTopic(
+        cluster_.brokers(), topic(), partition_, 0, [](const auto&) { return false; }, std::chrono::milliseconds(500));
+    from_ = start.empty() ? 0 : start.back().offset + 1;
+  }
+  const std::string& id() const { return clientId_; }
 
+  void send(const std::vector<std::string>& payloads) const {
+    kafka::Producer raw(kafka::clientProperties(cluster_.brokers(), {}), false);
+    for (const auto& p : payloads) raw.produce(cluster_.name() + ".ALL", 0, "", p);
+    REQUIRE(raw.flush(std::chrono::seconds(10)));
+  }
+
+  /// Waits for `count` responses to this client (from every node) and returns them.
+  std::vector<json> responses(std::size_t count) const {
+    auto records = readTopic(
+        cluster_.brokers(), topic(), partition_, from_,
+        [&](const std::vector<Record>& rs) {
+          return std::count_if(rs.begin(), rs.end(), [&](const Record& r) { return r.key == clientId_; }) >=
+                 static_cast<long>(count);
+        },
+        std::chrono::seconds(60));
+    std::vector<json> out;
+    for (const auto& rec : records)
+      if (rec.key == clientId_) out.push_back(json::parse(rec.payload));
+    return out;
+  }
+
+private:
+  std::string topic() const { return cluster_.name() + ".RESPONSES"; }
+  const TestCluster& cluster_;
+  std::string clientId_;
+  int partition_;
+  std::int64_t from_ = 0;
+};
 
 void allOk(TestCluster& c, const std::string& sql) {
   auto r = c.exec({"--to", "ALL", "--wait", "all", "-o", "json", sql});
@@ -56,7 +95,8 @@ TEST_CASE("a node killed at random moments while 2,000 increments go to ALL ends
   for (int i = 0; i < 2000; ++i) {
     Request r;
     r.statements = {"UPDATE counter SET n = n + 1 WHERE id = 1"};
-    futures.push_back(client.send(r, client::Target::All, client::WaitPolicy::parse("first"), std::chrono::seconds(120)));
+    futures.push_back(
+        client.send(r, client::Target::All, client::WaitPolicy::parse("first"), std::chrono::seconds(120)));
     if (i % 50 == 49) std::this_thread::sleep_for(std::chrono::milliseconds(150)); // spread over the kills
   }
   for (auto& f : futures) f.wait();
@@ -78,8 +118,8 @@ TEST_CASE("the same messageId sent twice is applied once", "[correctness]") {
   TestCluster cluster;
   allOk(cluster, "CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL)");
   allOk(cluster, "INSERT INTO counter VALUES (1, 0)");
-  const std::vector<std::string> send = {"--to", "ALL", "--wait", "all", "-o", "json", "--message-id", "retry-1",
-                                         "UPDATE counter SET n = n + 1"};
+  const std::vector<std::string> send = {
+      "--to", "ALL", "--wait", "all", "-o", "json", "--message-id", "retry-1", "UPDATE counter SET n = n + 1"};
   auto first = cluster.exec(send);
   REQUIRE(first.exitCode == 0);
   const auto offset = parseJson(first.out)[0]["allOffset"];
@@ -90,6 +130,43 @@ TEST_CASE("the same messageId sent twice is applied once", "[correctness]") {
     CHECK(r["allOffset"] == offset); // points at the original application
   }
   for (int i = 1; i <= 3; ++i) CHECK(cluster.scalar(i, "SELECT n FROM counter") == "1");
+}
+
+TEST_CASE("one batch mixing earlier requests, repeats within it and a failing request applies each new request once",
+          "[correctness][duplicates]") {
+  TestCluster cluster;
+  allOk(cluster, "CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL)");
+  allOk(cluster, "INSERT INTO counter VALUES (1, 0)");
+  auto first = cluster.exec(
+      {"--to", "ALL", "--wait", "all", "-o", "json", "--message-id", "early", "UPDATE counter SET n = n + 1"});
+  REQUIRE(first.exitCode == 0);
+  const auto earlyOffset = parseJson(first.out)[0]["allOffset"].get<std::int64_t>();
+
+  // With node1 stopped, everything below waits in the log and node1 applies it as one batch when it comes
+  // back; nodes 2 and 3 apply it as it arrives. Either way the outcome must be the same.
+  REQUIRE(cluster.stopNode(1) == 0);
+  RawClient client(cluster, "mixed-" + util::uuid4().substr(0, 8));
+  const auto request = [&](const std::string& id, const std::string& sql) {
+    return fmt::format(R"({{"messageId":"{}","clientId":"{}","sqlString":"{}"}})", id, client.id(), sql);
+  };
+  client.send({
+      request("early", "UPDATE counter SET n = n + 1"), // applied by an earlier batch: DUPLICATE
+      request("b", "UPDATE counter SET n = n + 10"),    // new
+      request("c", "UPDATE counter SET n = n / 0"),     // fails: undone alone
+      request("d", "UPDATE counter SET n = n + 100"),   // new
+      request("b", "UPDATE counter SET n = n + 10"),    // repeated within the batch: DUPLICATE
+  });
+  cluster.startNode(1);
+  std::map<std::string, std::multiset<std::string>> codes; // request id -> result codes from all nodes
+  for (const auto& j : client.responses(5 * 3)) {
+    codes[j["requestId"]].insert(j["resultCode"].get<std::string>());
+    if (j["requestId"] == "early") CHECK(j["allOffset"] == earlyOffset);
+  }
+  CHECK(codes["early"] == std::multiset<std::string>{"DUPLICATE", "DUPLICATE", "DUPLICATE"});
+  CHECK(codes["b"] == std::multiset<std::string>{"OK", "OK", "OK", "DUPLICATE", "DUPLICATE", "DUPLICATE"});
+  CHECK(codes["c"] == std::multiset<std::string>{"DATA_EXCEPTION", "DATA_EXCEPTION", "DATA_EXCEPTION"});
+  CHECK(codes["d"] == std::multiset<std::string>{"OK", "OK", "OK"});
+  for (int i = 1; i <= 3; ++i) CHECK(cluster.scalar(i, "SELECT n FROM counter") == "111");
 }
 
 TEST_CASE("now() and random() give identical rows on every node; volatile functions are refused",
@@ -103,11 +180,11 @@ TEST_CASE("now() and random() give identical rows on every node; volatile functi
   // Two random() calls in one statement still differ from each other, as users expect.
   CHECK(cluster.scalar(1, "SELECT count(DISTINCT r) FROM samples") == "2");
 
-  auto refused = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json",
-                               "INSERT INTO samples VALUES (3, clock_timestamp(), NULL, 0)"});
+  auto refused = cluster.exec(
+      {"--to", "ALL", "--wait", "all", "-o", "json", "INSERT INTO samples VALUES (3, clock_timestamp(), NULL, 0)"});
   CHECK(refused.exitCode == 1);
-  auto uuid = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json",
-                            "CREATE TABLE u AS SELECT gen_random_uuid() AS id"});
+  auto uuid =
+      cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json", "CREATE TABLE u AS SELECT gen_random_uuid() AS id"});
   CHECK(uuid.exitCode == 1);
   auto responses = parseJson(uuid.out);
   REQUIRE(responses.size() == 3);
@@ -146,7 +223,8 @@ TEST_CASE("a request's statements apply atomically, with bound parameters", "[co
   auto bound = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json", "-p", "2", "-p", "it's'); DROP TABLE t; --",
                              "INSERT INTO t VALUES ($1, $2)"});
   CHECK(bound.exitCode == 0);
-  for (int i = 1; i <= 3; ++i) CHECK(cluster.scalar(i, "SELECT label FROM t WHERE id = 2") == "it's'); DROP TABLE t; --");
+  for (int i = 1; i <= 3; ++i)
+    CHECK(cluster.scalar(i, "SELECT label FROM t WHERE id = 2") == "it's'); DROP TABLE t; --");
 }
 
 TEST_CASE("bad input sent raw to ALL gets its error code and the nodes go on", "[correctness][input]") {
@@ -154,9 +232,9 @@ TEST_CASE("bad input sent raw to ALL gets its error code and the nodes go on", "
   options.extraNodeConfig = "max_request_bytes = 4096";
   TestCluster cluster(options);
   allOk(cluster, "CREATE TABLE t (id int PRIMARY KEY)");
-  const std::string clientId = "raw-client-" + util::uuid4().substr(0, 8);
+  RawClient client(cluster, "raw-client-" + util::uuid4().substr(0, 8));
   const auto request = [&](const std::string& id, const std::string& rest) {
-    return fmt::format(R"({{"messageId":"{}","clientId":"{}"{}}})", id, clientId, rest);
+    return fmt::format(R"({{"messageId":"{}","clientId":"{}"{}}})", id, client.id(), rest);
   };
   const std::vector<std::pair<std::string, std::string>> cases = {
       {request("missing-sql", ""), "BAD_REQUEST"},
@@ -170,29 +248,12 @@ TEST_CASE("bad input sent raw to ALL gets its error code and the nodes go on", "
       {request("tx", R"j(,"sqlString":"BEGIN; INSERT INTO t VALUES (7); COMMIT")j"), "TRANSACTION_CONTROL"},
       {request("vacuum", R"j(,"sqlString":"VACUUM t")j"), "NOT_TRANSACTIONAL"},
   };
-  const int partitions = 6; // klusterctl init's default for RESPONSES
-  const int partition = util::responsePartition(clientId, partitions);
-  auto start = readTopic(cluster.brokers(), cluster.name() + ".RESPONSES", partition, 0,
-                         [](const auto&) { return false; }, std::chrono::milliseconds(500));
-  {
-    kafka::Producer raw(kafka::clientProperties(cluster.brokers(), {}), false);
-    raw.produce(cluster.name() + ".ALL", 0, "", "{ not json at all");
-    for (const auto& [payload, code] : cases) raw.produce(cluster.name() + ".ALL", 0, "", payload);
-    REQUIRE(raw.flush(std::chrono::seconds(10)));
-  }
-  const std::size_t expected = cases.size() * 3;
-  auto records = readTopic(cluster.brokers(), cluster.name() + ".RESPONSES", partition,
-                           start.empty() ? 0 : start.back().offset + 1,
-                           [&](const std::vector<Record>& rs) {
-                             return std::count_if(rs.begin(), rs.end(), [&](const Record& r) { return r.key == clientId; }) >=
-                                    static_cast<long>(expected);
-                           },
-                           std::chrono::seconds(60));
+  std::vector<std::string> payloads{"{ not json at all"};
+  for (const auto& [payload, code] : cases) payloads.push_back(payload);
+  client.send(payloads);
   std::map<std::string, std::set<std::string>> codesById;
   std::map<std::string, std::set<std::string>> nodesById;
-  for (const auto& rec : records) {
-    if (rec.key != clientId) continue;
-    auto j = json::parse(rec.payload);
+  for (const auto& j : client.responses(cases.size() * 3)) {
     codesById[j["requestId"]].insert(j["resultCode"].get<std::string>());
     nodesById[j["requestId"]].insert(j["nodeId"].get<std::string>());
   }
@@ -204,8 +265,9 @@ TEST_CASE("bad input sent raw to ALL gets its error code and the nodes go on", "
     CHECK(nodesById[requestId].size() == 3);
   }
   // The unreadable one has no request id: every node reports it on ERRORS instead.
-  auto errors = readTopic(cluster.brokers(), cluster.name() + ".ERRORS", 0, 0,
-                          [](const std::vector<Record>& rs) { return rs.size() >= 3; }, std::chrono::seconds(30));
+  auto errors = readTopic(
+      cluster.brokers(), cluster.name() + ".ERRORS", 0, 0, [](const std::vector<Record>& rs) { return rs.size() >= 3; },
+      std::chrono::seconds(30));
   std::set<std::string> reporters;
   for (const auto& e : errors) reporters.insert(json::parse(e.payload)["nodeId"].get<std::string>());
   CHECK(reporters == std::set<std::string>{"node1", "node2", "node3"});
@@ -225,15 +287,17 @@ TEST_CASE("an error local to one node is retried and reported, never answered; t
   const auto db2 = cluster.scalar(2, "SELECT current_database()");
   cluster.serverExec(2, fmt::format("ALTER DATABASE \"{}\" SET default_transaction_read_only = on", db2));
   cluster.serverExec(2, fmt::format("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' "
-                                    "AND application_name = 'kluster'", db2));
+                                    "AND application_name = 'kluster'",
+                                    db2));
   auto r = cluster.exec({"--to", "ALL", "--wait", "all", "--timeout", "6s", "-o", "json", "INSERT INTO t VALUES (1)"});
   CHECK(r.exitCode == 3); // node2 never answers while it cannot apply
   auto responses = parseJson(r.out);
   CHECK(responses.size() == 2);
   for (const auto& resp : responses) CHECK(resp["resultCode"] == "OK");
   CHECK(r.err.find("node2") != std::string::npos);
-  auto errors = readTopic(cluster.brokers(), cluster.name() + ".ERRORS", 0, 0,
-                          [](const std::vector<Record>& rs) { return !rs.empty(); }, std::chrono::seconds(30));
+  auto errors = readTopic(
+      cluster.brokers(), cluster.name() + ".ERRORS", 0, 0, [](const std::vector<Record>& rs) { return !rs.empty(); },
+      std::chrono::seconds(30));
   REQUIRE_FALSE(errors.empty());
   auto report = json::parse(errors.front().payload);
   CHECK(report["nodeId"] == "node2");
@@ -243,7 +307,8 @@ TEST_CASE("an error local to one node is retried and reported, never answered; t
   // Repaired: node2 applies the request it never skipped, and ends identical.
   cluster.serverExec(2, fmt::format("ALTER DATABASE \"{}\" RESET default_transaction_read_only", db2));
   cluster.serverExec(2, fmt::format("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' "
-                                    "AND application_name = 'kluster'", db2));
+                                    "AND application_name = 'kluster'",
+                                    db2));
   CHECK(waitUntil([&] { return cluster.scalar(2, "SELECT count(*) FROM t") == "1"; }, std::chrono::seconds(30)));
 }
 
@@ -255,7 +320,8 @@ TEST_CASE("a node error that lasts past max_retry stops the node instead of skip
   const auto db3 = cluster.scalar(3, "SELECT current_database()");
   cluster.serverExec(3, fmt::format("ALTER DATABASE \"{}\" SET default_transaction_read_only = on", db3));
   cluster.serverExec(3, fmt::format("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' "
-                                    "AND application_name = 'kluster'", db3));
+                                    "AND application_name = 'kluster'",
+                                    db3));
   cluster.exec({"--to", "ALL", "--wait", "first", "INSERT INTO t VALUES (1)"});
   CHECK(waitUntil([&] { return !cluster.nodeRunning(3); }, std::chrono::seconds(30)));
   CHECK(cluster.scalar(3, "SELECT count(*) FROM t") == "0");

@@ -42,6 +42,9 @@ std::string_view resultCodeForSqlState(const std::string& sqlState);
 struct Statement {
   std::string sql;
   std::vector<std::optional<std::string>> params; ///< text values; nullopt is SQL NULL
+  /// The connection may keep it as a server-side prepared statement, so the server parses the text once
+  /// (plain DML of a request that changes no schema; see Connection::forgetStatements).
+  bool reusable = false;
 };
 
 /// A request as the database runs it: its statements, applied atomically.
@@ -116,10 +119,17 @@ public:
   /// Transient and node errors throw DbError; the caller then calls rollback() and retries the whole batch.
   virtual void begin() = 0;
   virtual std::vector<Outcome> execute(const std::vector<const Work*>& work) = 0;
-  virtual void record(const std::string& cluster, const std::vector<AppliedEntry>& entries,
+  /// Records the applied requests and the new position inside the transaction. False when an earlier
+  /// batch had recorded one of `entries` already (a request the caller did not know was a duplicate):
+  /// the transaction is then aborted, and the caller rolls back and applies the batch again, with
+  /// findApplied().
+  virtual bool record(const std::string& cluster, const std::vector<AppliedEntry>& entries,
                       const Position& position) = 0;
   virtual void commit() = 0;
   virtual void rollback() noexcept = 0;
+  /// Drops the prepared statements the connection keeps, before the next batch begins. Called after DDL,
+  /// so that no statement planned against an older schema runs on one node and not on another.
+  virtual void forgetStatements() = 0;
 
   /// Runs a read-only request (ONE). Writes are refused by the database itself.
   virtual Outcome query(const Work& work) = 0;

@@ -13,7 +13,14 @@ namespace {
 // Session settings pinned on every connection so every node formats and computes values identically.
 constexpr const char* kSessionOptions =
     "-c TimeZone=UTC -c DateStyle=ISO,MDY -c IntervalStyle=postgres -c extra_float_digits=1 "
-    "-c search_path=public -c bytea_output=hex -c standard_conforming_strings=on -c client_min_messages=warning";
+    "-c search_path=public -c bytea_output=hex -c standard_conforming_strings=on -c client_min_messages=warning "
+    // Prepared statements are planned for their parameters every time, as unnamed ones are: a generic
+    // plan could raise an error (or not) where a custom plan would not, and nodes would differ.
+    "-c plan_cache_mode=force_custom_plan";
+
+// Prepared statements kept per connection; past this many (texts with literals spliced in) they are
+// dropped and prepared again as needed.
+constexpr std::size_t kMaxStatements = 1000;
 
 constexpr const char* kSchema = R"(
 CREATE SCHEMA IF NOT EXISTS _kluster;
@@ -24,7 +31,7 @@ CREATE TABLE IF NOT EXISTS _kluster.position (
   updated_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE IF NOT EXISTS _kluster.applied (
-  message_id    text PRIMARY KEY,
+  message_id    text COLLATE "C" PRIMARY KEY,
   all_offset    bigint NOT NULL,
   result_code   text NOT NULL,
   result_hash   text NOT NULL,
@@ -47,11 +54,38 @@ std::string field(const PGresult* res, int code) {
   return v ? v : "";
 }
 
+// A PostgreSQL array literal of text values ({"a","b"}), for binding a whole column as one parameter.
+template <typename Range, typename Get> std::string textArray(const Range& items, Get get) {
+  std::string out = "{";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char c : std::string_view(get(item))) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+template <typename Range, typename Get> std::string intArray(const Range& items, Get get) {
+  std::string out = "{";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    out += std::to_string(get(item));
+  }
+  out += '}';
+  return out;
+}
+
 } // namespace
 
 struct PgConnection::Sent {
   std::size_t item;
-  bool hidden; // bookkeeping statements whose results are not the request's
+  bool hidden;                           // bookkeeping statements whose results are not the request's
+  const std::string* prepares = nullptr; // a Prepare of this SQL text
 };
 
 PgConnection::PgConnection(const std::string& url) : url_(url) {
@@ -123,7 +157,17 @@ void PgConnection::ensureSchema() {
   // Only create what is missing, so a node whose database went read-only still starts and reports why it
   // cannot apply, instead of failing here.
   ResultGuard g{execParams("SELECT to_regclass('_kluster.cluster_info') IS NOT NULL", {})};
-  if (std::string(PQgetvalue(g.res, 0, 0)) != "t") exec(kSchema);
+  if (std::string(PQgetvalue(g.res, 0, 0)) != "t") {
+    exec(kSchema);
+    return;
+  }
+  // Databases created before message ids were compared bytewise: a collation-aware text key made every
+  // batch's bookkeeping several times slower.
+  ResultGuard c{execParams("SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
+                           "WHERE a.attrelid = '_kluster.applied'::regclass AND a.attname = 'message_id'",
+                           {})};
+  if (PQntuples(c.res) == 1 && std::string(PQgetvalue(c.res, 0, 0)) != "C")
+    exec("ALTER TABLE _kluster.applied ALTER COLUMN message_id TYPE text COLLATE \"C\"");
 }
 
 Position PgConnection::loadPosition(const std::string& cluster) {
@@ -147,15 +191,22 @@ std::map<std::string, AppliedRecord> PgConnection::findApplied(const std::vector
   if (ids.empty()) return found;
   ResultGuard g{
       execParams("SELECT message_id, all_offset, result_code, result_hash, rows_affected FROM _kluster.applied "
-                 "WHERE message_id IN (SELECT json_array_elements_text($1::json))",
-                 {nlohmann::json(ids).dump()})};
+                 "WHERE message_id = ANY($1::text[])",
+                 {textArray(ids, [](const std::string& id) -> const std::string& { return id; })})};
   for (int r = 0; r < PQntuples(g.res); ++r)
     found[PQgetvalue(g.res, r, 0)] = {std::atoll(PQgetvalue(g.res, r, 1)), PQgetvalue(g.res, r, 2),
                                       PQgetvalue(g.res, r, 3), std::atoll(PQgetvalue(g.res, r, 4))};
   return found;
 }
 
-void PgConnection::begin() { exec("BEGIN"); }
+void PgConnection::begin() {
+  if (forget_ || statements_.size() > kMaxStatements) {
+    exec("DEALLOCATE ALL");
+    statements_.clear();
+    forget_ = false;
+  }
+  exec("BEGIN");
+}
 
 void PgConnection::rollback() noexcept {
   if (!conn_ || PQstatus(conn_) != CONNECTION_OK) return;
@@ -173,9 +224,39 @@ void PgConnection::send(const std::string& sql, const std::vector<std::optional<
   if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
                          0))
     throwConnectionLost("send");
-  // Push what we can without blocking; read results meanwhile so the server never stalls on a full socket.
+  pump();
+}
+
+void PgConnection::pump() {
+  // libpq sends by itself once 8 KiB are buffered; every so many statements, also push what is buffered
+  // without blocking and read results meanwhile, so the server never stalls on a full socket. Flushing
+  // after every statement would cost the node and the server a system call per statement each.
+  if (++unpumped_ < 32) return;
+  unpumped_ = 0;
   if (PQflush(conn_) < 0) throwConnectionLost("send");
   if (PQconsumeInput(conn_) == 0) throwConnectionLost("send");
+}
+
+const std::string* PgConnection::sendReusable(const Statement& st) {
+  const std::string* name = nullptr;
+  const std::string* prepares = nullptr;
+  if (auto it = statements_.find(st.sql); it != statements_.end()) {
+    name = &it->second;
+  } else if (auto p = preparing_.find(st.sql); p != preparing_.end()) {
+    name = &p->second;
+  } else {
+    name = &preparing_.emplace(st.sql, fmt::format("kluster_{}", ++statementCount_)).first->second;
+    if (!PQsendPrepare(conn_, name->c_str(), st.sql.c_str(), static_cast<int>(st.params.size()), nullptr))
+      throwConnectionLost("send");
+    prepares = &st.sql;
+  }
+  std::vector<const char*> values;
+  values.reserve(st.params.size());
+  for (const auto& p : st.params) values.push_back(p ? p->c_str() : nullptr);
+  if (!PQsendQueryPrepared(conn_, name->c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0))
+    throwConnectionLost("send");
+  pump();
+  return prepares;
 }
 
 void PgConnection::flushAndWait() {
@@ -202,6 +283,7 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
                                                                std::size_t to, std::vector<Outcome>* outcomes) {
   if (from >= to) return std::nullopt;
   if (PQsetnonblocking(conn_, 1) != 0 || !PQenterPipelineMode(conn_)) throwConnectionLost("pipeline");
+  preparing_.clear();
   std::vector<Sent> sent;
   for (std::size_t i = from; i < to; ++i) {
     const Work& w = *work[i];
@@ -210,7 +292,11 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
       sent.push_back({i, true});
     }
     for (const auto& st : w.statements) {
-      send(st.sql, st.params);
+      if (st.reusable) {
+        if (const auto* prepares = sendReusable(st)) sent.push_back({i, true, prepares});
+      } else {
+        send(st.sql, st.params);
+      }
       sent.push_back({i, false});
     }
   }
@@ -233,6 +319,9 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
                         field(res, PG_DIAG_MESSAGE_HINT)};
       if (failure->sqlState.empty()) failure->sqlState = "08006";
     }
+    if (sent[k].prepares && st == PGRES_COMMAND_OK) {
+      if (auto p = preparing_.find(*sent[k].prepares); p != preparing_.end()) statements_.insert(preparing_.extract(p));
+    }
     if (!sent[k].hidden && !failure && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK))
       itemResults.push_back(res);
     else
@@ -254,6 +343,12 @@ std::vector<Outcome> PgConnection::execute(const std::vector<const Work*>& work)
     // Writes run read-write on ALL: a read-only refusal means this node's database is read-only (a standby,
     // default_transaction_read_only), which the other nodes are not.
     auto kind = f.sqlState == "25006" ? ErrorKind::Node : classifySqlState(f.sqlState);
+    // A prepared statement whose table changed shape outside Kluster (by hand on this node): not the
+    // request's fault, and the other nodes did not see it. Prepare again and retry.
+    if (f.sqlState == "0A000" && f.message.find("cached plan") != std::string::npos) {
+      forget_ = true;
+      kind = ErrorKind::Transient;
+    }
     if (kind != ErrorKind::Request)
       throw DbError(kind, code::NodeError, fmt::format("request failed on this node: {}", f.message), f.sqlState);
     outcomes[f.item] = Outcome::error(resultCodeForSqlState(f.sqlState), f.message, f.sqlState, f.hint);
@@ -280,35 +375,36 @@ std::vector<Outcome> PgConnection::execute(const std::vector<const Work*>& work)
   return outcomes;
 }
 
-void PgConnection::record(const std::string& cluster, const std::vector<AppliedEntry>& entries,
+bool PgConnection::record(const std::string& cluster, const std::vector<AppliedEntry>& entries,
                           const Position& position) {
-  nlohmann::json rows = nlohmann::json::array();
-  for (const auto& e : entries)
-    rows.push_back({{"message_id", e.messageId},
-                    {"all_offset", e.offset},
-                    {"result_code", e.resultCode},
-                    {"result_hash", e.resultHash},
-                    {"rows_affected", e.rowsAffected}});
-  pendingRecord_ = rows.dump();
-  pendingCluster_ = cluster;
-  pendingPosition_ = position;
+  // One statement, columns bound as arrays. A plain INSERT: an id recorded before fails the primary key,
+  // which is rare (a client's retry) and cheaper to detect this way than with ON CONFLICT on every row.
+  const std::vector<std::optional<std::string>> params = {
+      textArray(entries, [](const AppliedEntry& e) -> const std::string& { return e.messageId; }),
+      intArray(entries, [](const AppliedEntry& e) { return e.offset; }),
+      textArray(entries, [](const AppliedEntry& e) -> const std::string& { return e.resultCode; }),
+      textArray(entries, [](const AppliedEntry& e) -> const std::string& { return e.resultHash; }),
+      intArray(entries, [](const AppliedEntry& e) { return e.rowsAffected; }),
+      cluster,
+      std::to_string(position.offset),
+      position.messageId};
+  std::vector<const char*> values;
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  ResultGuard g{
+      PQexecParams(conn_,
+                   "WITH position AS (INSERT INTO _kluster.position (cluster, all_offset, message_id, updated_at) "
+                   "VALUES ($6, $7, $8, now()) ON CONFLICT (cluster) DO UPDATE SET all_offset = EXCLUDED.all_offset, "
+                   "message_id = EXCLUDED.message_id, updated_at = EXCLUDED.updated_at) "
+                   "INSERT INTO _kluster.applied (message_id, all_offset, result_code, result_hash, rows_affected) "
+                   "SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[])",
+                   static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0)};
+  if (PQresultStatus(g.res) == PGRES_COMMAND_OK) return true;
+  if (field(g.res, PG_DIAG_SQLSTATE) == "23505" && field(g.res, PG_DIAG_CONSTRAINT_NAME) == "applied_pkey")
+    return false;
+  throwFromResult(g.res, "recording the batch");
 }
 
-void PgConnection::commit() {
-  if (!pendingCluster_.empty()) {
-    // The applied requests and the new position are written in the same transaction as their effects.
-    ResultGuard g{execParams(
-        "WITH applied AS (INSERT INTO _kluster.applied SELECT * FROM json_to_recordset($1::json) AS "
-        "x(message_id text, all_offset bigint, result_code text, result_hash text, rows_affected bigint) "
-        "ON CONFLICT (message_id) DO NOTHING) "
-        "INSERT INTO _kluster.position (cluster, all_offset, message_id, updated_at) VALUES ($2, $3, $4, now()) "
-        "ON CONFLICT (cluster) DO UPDATE SET all_offset = EXCLUDED.all_offset, message_id = EXCLUDED.message_id, "
-        "updated_at = EXCLUDED.updated_at",
-        {pendingRecord_, pendingCluster_, std::to_string(pendingPosition_.offset), pendingPosition_.messageId})};
-    pendingCluster_.clear();
-  }
-  exec("COMMIT");
-}
+void PgConnection::commit() { exec("COMMIT"); }
 
 Outcome PgConnection::query(const Work& work) {
   exec("BEGIN TRANSACTION READ ONLY");

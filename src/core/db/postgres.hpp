@@ -26,9 +26,10 @@ public:
   std::map<std::string, AppliedRecord> findApplied(const std::vector<std::string>& messageIds) override;
   void begin() override;
   std::vector<Outcome> execute(const std::vector<const Work*>& work) override;
-  void record(const std::string& cluster, const std::vector<AppliedEntry>& entries, const Position& position) override;
+  bool record(const std::string& cluster, const std::vector<AppliedEntry>& entries, const Position& position) override;
   void commit() override;
   void rollback() noexcept override;
+  void forgetStatements() override { forget_ = true; }
   Outcome query(const Work& work) override;
   std::map<std::string, char> functionVolatility(const std::vector<std::string>& names) override;
 
@@ -46,6 +47,10 @@ private:
   std::optional<Failure> runPipeline(const std::vector<const Work*>& work, std::size_t from, std::size_t to,
                                      std::vector<Outcome>* outcomes);
   void send(const std::string& sql, const std::vector<std::optional<std::string>>& params);
+  // Sends a reusable statement as a named prepared one, preparing it first when this connection has not
+  // yet; returns the SQL text when it sent a Prepare (its result confirms the name).
+  const std::string* sendReusable(const Statement& st);
+  void pump();
   void flushAndWait();
   PGresult* nextResult();
   Outcome toOutcome(std::vector<PGresult*>& results);
@@ -55,10 +60,12 @@ private:
 
   PGconn* conn_ = nullptr;
   std::string url_;
-  std::string pendingRecord_; // JSON of the applied entries, written at commit()
-  std::string pendingCluster_;
-  Position pendingPosition_;
   std::unordered_map<unsigned, std::string> typeNames_;
+  std::unordered_map<std::string, std::string> statements_; // SQL text -> prepared statement name
+  std::unordered_map<std::string, std::string> preparing_;  // prepared in the pipeline being run, not confirmed
+  std::uint64_t statementCount_ = 0;
+  bool forget_ = false;
+  int unpumped_ = 0; // statements sent since the last flush
 };
 
 } // namespace kluster::db

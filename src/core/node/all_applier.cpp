@@ -6,19 +6,23 @@
 #include "core/node/parts.hpp"
 #include "core/util.hpp"
 
+#include <pthread.h>
+
+#include <algorithm>
+#include <map>
 #include <set>
+#include <unordered_set>
 
 namespace kluster::node {
 
 Node::AllApplier::AllApplier(Node& node, const kafka::Properties& base, Responder& responder)
     : node_(node), responder_(responder), retrier_(responder, node.stop_, node.options_.maxRetry),
-      preparer_(nullptr, node.options_.maxRequestBytes) {
+      preparer_(node.options_.maxRequestBytes, &node.analyses_), functionCheck_(nullptr) {
   preparer_.setCluster(node_.options_.cluster);
   openDatabase();
   checkFingerprint();
   if (!fingerprintRecorded_) {
-    if (auto first = firstFingerprintInLog(base); first && *first != ownFingerprint_)
-      refuse(*first);
+    if (auto first = firstFingerprintInLog(base); first && *first != ownFingerprint_) refuse(*first);
   }
   kafka::Properties props = base;
   props["group.id"] = node_.topics_.nodeGroup(node_.options_.nodeId);
@@ -60,12 +64,12 @@ void Node::AllApplier::openDatabase() {
              info.encoding, info.collation, position.offset);
       },
       [&] { db_.reset(); });
-  preparer_.setConnection(db_.get());
+  functionCheck_.setConnection(db_.get());
 }
 
 void Node::AllApplier::checkFingerprint() {
-  auto recorded = retrier_.run("reading the cluster fingerprint", [&] { return db_->loadFingerprint(node_.options_.cluster); },
-                               [] {});
+  auto recorded = retrier_.run(
+      "reading the cluster fingerprint", [&] { return db_->loadFingerprint(node_.options_.cluster); }, [] {});
   if (!recorded) return;
   fingerprintRecorded_ = true;
   auto cluster = nlohmann::json::parse(*recorded);
@@ -96,11 +100,13 @@ std::optional<nlohmann::json> Node::AllApplier::firstFingerprintInLog(const kafk
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
   for (std::int64_t next = end.low; next < end.high && !found && !node_.stop_.load();) {
     if (std::chrono::steady_clock::now() > deadline)
-      throw KlusterError(code::NodeError, fmt::format("could not read {} up to offset {}", node_.topics_.all(), end.high),
+      throw KlusterError(code::NodeError,
+                         fmt::format("could not read {} up to offset {}", node_.topics_.all(), end.high),
                          "check that Kafka is reachable, then start the node again");
     MessagePtr msg(reader->consume(500));
     if (msg->err() != RdKafka::ERR_NO_ERROR) {
-      if (msg->err() != RdKafka::ERR__TIMED_OUT) KLOG(Warn, "node", "reading {}: {}", node_.topics_.all(), msg->errstr());
+      if (msg->err() != RdKafka::ERR__TIMED_OUT)
+        KLOG(Warn, "node", "reading {}: {}", node_.topics_.all(), msg->errstr());
       continue;
     }
     next = msg->offset() + 1;
@@ -129,7 +135,13 @@ void Node::AllApplier::announceFingerprint() {
 
 void Node::AllApplier::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                                     std::vector<RdKafka::TopicPartition*>& partitions) {
-  pending_.clear();
+  // Runs on the reader thread (inside consume()). What is queued will be read again; a batch being
+  // applied meanwhile moves the position, and what it covers is skipped when read again.
+  {
+    std::lock_guard lock(mutex_);
+    queue_.clear();
+  }
+  room_.notify_all();
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
     // Resume right after the position stored in the database, whatever Kafka's committed offset says.
     const auto applied = node_.applied_.get();
@@ -143,28 +155,30 @@ void Node::AllApplier::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::E
 }
 
 void Node::AllApplier::run() {
-  const std::size_t batchMax = static_cast<std::size_t>(node_.options_.batchMax);
+  std::thread reader([this] {
+    pthread_setname_np(pthread_self(), "all-reader"); // shows in top -H and perf
+    readLoop();
+  });
+  auto stopReader = [&] {
+    {
+      std::lock_guard lock(mutex_);
+      readerDone_ = true;
+    }
+    room_.notify_all();
+    reader.join();
+  };
   try {
     while (!node_.stop_.load()) {
-      // Block briefly for the first message, then take whatever else is already here.
-      int wait = pending_.empty() ? 200 : 0;
-      while (pending_.size() < batchMax) {
-        MessagePtr msg(consumer_->consume(wait));
-        wait = 0;
-        if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) break;
-        if (msg->err() != RdKafka::ERR_NO_ERROR) {
-          KLOG(Warn, "node", "reading {}: {}", node_.topics_.all(), msg->errstr());
-          break;
-        }
-        if (msg->offset() <= node_.applied_.get()) continue; // already applied (redelivery)
-        pending_.push_back(std::move(msg));
-      }
       responder_.poll();
-      if (pending_.empty()) continue;
-      applyBatch();
+      auto batch = takeBatch();
+      if (!batch.empty()) applyBatch(batch);
     }
   } catch (const StopRequested&) {
+  } catch (...) {
+    stopReader();
+    throw;
   }
+  stopReader();
   const auto applied = node_.applied_.get();
   if (applied >= 0) {
     std::vector<RdKafka::TopicPartition*> offsets{RdKafka::TopicPartition::create(node_.topics_.all(), 0, applied + 1)};
@@ -173,110 +187,192 @@ void Node::AllApplier::run() {
   }
 }
 
-void Node::AllApplier::applyBatch() {
+void Node::AllApplier::readLoop() {
+  // Enough prepared requests for the next two batches: the applier never waits for the reader while
+  // the reader keeps memory bounded.
+  const std::size_t queueMax = 2 * static_cast<std::size_t>(node_.options_.batchMax);
+  auto done = [&] { return readerDone_ || node_.stop_.load(); };
+  try {
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (done()) break;
+      }
+      MessagePtr msg(consumer_->consume(100));
+      if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) continue;
+      if (msg->err() != RdKafka::ERR_NO_ERROR) {
+        KLOG(Warn, "node", "reading {}: {}", node_.topics_.all(), msg->errstr());
+        continue;
+      }
+      if (msg->offset() <= node_.applied_.get()) continue; // already applied (redelivery)
+      const auto ts = msg->timestamp().timestamp;
+      Item item{nullptr, preparer_.forAll(std::string_view(static_cast<const char*>(msg->payload()), msg->len()),
+                                          msg->offset(), ts > 0 ? ts : 0)};
+      item.msg = std::move(msg);
+      std::unique_lock lock(mutex_);
+      // Wake up now and then: the consumer must be polled to stay in its group while the applier is busy
+      // retrying, and a stop must be seen.
+      while (queue_.size() >= queueMax && !done()) room_.wait_for(lock, std::chrono::milliseconds(100));
+      if (done()) break;
+      queue_.push_back(std::move(item));
+      queued_.notify_one();
+    }
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    readerFailure_ = std::current_exception();
+    queued_.notify_one();
+  }
+}
+
+std::vector<Node::AllApplier::Item> Node::AllApplier::takeBatch() {
+  const std::size_t batchMax = static_cast<std::size_t>(node_.options_.batchMax);
+  std::vector<Item> batch;
+  std::unique_lock lock(mutex_);
+  queued_.wait_for(lock, std::chrono::milliseconds(200), [&] { return !queue_.empty() || readerFailure_; });
+  if (readerFailure_) std::rethrow_exception(readerFailure_);
+  const auto applied = node_.applied_.get();
+  while (!queue_.empty() && batch.size() < batchMax) {
+    Item item = std::move(queue_.front());
+    queue_.pop_front();
+    if (item.msg->offset() <= applied) continue; // read again after a rebalance
+    // A request that is not plain DML ends the batch, so the requests after it are checked against the
+    // functions it may define.
+    const bool ends = item.prepared.changesSchema && !item.prepared.refusal;
+    batch.push_back(std::move(item));
+    if (ends) break;
+  }
+  lock.unlock();
+  room_.notify_one();
+  return batch;
+}
+
+void Node::AllApplier::applyBatch(std::vector<Item>& batch) {
   const auto started = util::nowMillis();
-  std::vector<Prepared> prepared;
-  std::vector<Response> responses;
+  Answers answers;
   retrier_.run(
       "applying ALL batch",
       [&] {
         if (!db_) openDatabase();
         // After a reconnect the database may show that a commit whose answer was lost did happen.
-        while (!pending_.empty() && pending_.front()->offset() <= node_.applied_.get()) pending_.pop_front();
-        prepared.clear();
-        responses.clear();
-        // Prepare; a request that is not plain DML ends the batch, so what follows is prepared against
-        // the schema it creates.
-        for (const auto& msg : pending_) {
-          const auto ts = msg->timestamp().timestamp;
-          prepared.push_back(preparer_.forAll(std::string_view(static_cast<const char*>(msg->payload()), msg->len()),
-                                              msg->offset(), ts > 0 ? ts : 0));
-          if (prepared.back().changesSchema && !prepared.back().refusal) break;
+        const auto applied = node_.applied_.get();
+        batch.erase(
+            std::remove_if(batch.begin(), batch.end(), [&](const Item& i) { return i.msg->offset() <= applied; }),
+            batch.end());
+        if (batch.empty()) return;
+        // Optimistic first: an earlier batch's request seen again is rare (a client's retry), and
+        // record() notices it, so only then is the batch run again after looking its ids up.
+        if (!tryBatch(batch, careful_, answers, started)) {
+          db_->rollback();
+          careful_ = true;
+          tryBatch(batch, true, answers, started);
         }
-        std::vector<std::string> ids;
-        for (const auto& p : prepared)
-          if (p.parsed.hasRequestId()) ids.push_back(p.parsed.request.messageId);
-        auto applied = db_->findApplied(ids);
-
-        std::vector<const db::Work*> work;
-        std::vector<int> slot(prepared.size(), -1); // index into `work`, or -1 when not executed
-        std::set<std::string> seen;
-        std::vector<std::optional<db::AppliedRecord>> duplicateOf(prepared.size());
-        for (std::size_t i = 0; i < prepared.size(); ++i) {
-          const auto& id = prepared[i].parsed.request.messageId;
-          if (prepared[i].parsed.hasRequestId()) {
-            if (auto it = applied.find(id); it != applied.end())
-              duplicateOf[i] = it->second;
-            else if (seen.count(id))
-              duplicateOf[i] = db::AppliedRecord{-1, "", "", 0};
-            seen.insert(id);
-          }
-          if (!prepared[i].refusal && !duplicateOf[i]) {
-            slot[i] = static_cast<int>(work.size());
-            work.push_back(&prepared[i].work);
-          }
-        }
-        if (prepared.empty()) return;
-        db_->begin();
-        auto outcomes = db_->execute(work);
-
-        std::vector<db::AppliedEntry> entries;
-        for (std::size_t i = 0; i < prepared.size(); ++i) {
-          const auto offset = pending_[i]->offset();
-          const auto& p = prepared[i];
-          db::Outcome outcome;
-          if (duplicateOf[i]) {
-            const auto& d = *duplicateOf[i];
-            outcome = db::Outcome::error(
-                code::Duplicate,
-                d.offset >= 0 ? fmt::format("request already applied at ALL offset {} ({})", d.offset, d.resultCode)
-                              : std::string("request already applied in this batch"));
-            outcome.rowsAffected = d.rowsAffected;
-          } else {
-            outcome = p.refusal ? *p.refusal : outcomes[static_cast<std::size_t>(slot[i])];
-          }
-          if (p.control) {
-            entries.push_back({p.parsed.request.messageId, offset, std::string(code::Ok), "", 0});
-            continue;
-          }
-          if (!p.parsed.hasRequestId()) {
-            responder_.reportError({responder_.nodeId(),
-                                    p.parsed.errorCode,
-                                    fmt::format("unreadable request on ALL: {}", p.parsed.errorMessage),
-                                    {},
-                                    "ALL",
-                                    offset,
-                                    {},
-                                    "warning",
-                                    0});
-            continue;
-          }
-          Response r = responder_.build(p.parsed, "ALL", outcome, started);
-          r.allOffset = duplicateOf[i] && duplicateOf[i]->offset >= 0 ? duplicateOf[i]->offset : offset;
-          if (!duplicateOf[i])
-            entries.push_back({p.parsed.request.messageId, offset, r.resultCode, r.resultHash, r.rowsAffected});
-          responses.push_back(std::move(r));
-        }
-        const auto& last = pending_[prepared.size() - 1];
-        db_->record(node_.options_.cluster, entries, {last->offset(), prepared.back().parsed.request.messageId});
-        db_->commit();
       },
       [&] {
+        careful_ = true;
         if (db_) db_->rollback();
         db_.reset(); // reconnect on the next try
       });
-  if (prepared.empty()) return;
-  const auto lastOffset = pending_[prepared.size() - 1]->offset();
+  careful_ = false;
+  if (batch.empty()) return;
+  const auto lastOffset = batch.back().msg->offset();
   node_.applied_.set(lastOffset);
-  if (prepared.back().control) checkFingerprint(); // a control message always ends its batch
-  for (const auto& r : responses) responder_.send(r);
+  if (batch.back().prepared.changesSchema) {
+    functionCheck_.invalidate();
+    if (db_) db_->forgetStatements();
+  }
+  if (batch.back().prepared.control) checkFingerprint(); // a control message always ends its batch
+  responder_.sendLater(std::move(answers.responses));
+  for (const auto& r : answers.reports) responder_.reportError(r);
   std::vector<RdKafka::TopicPartition*> offsets{
       RdKafka::TopicPartition::create(node_.topics_.all(), 0, lastOffset + 1)};
   consumer_->commitAsync(offsets);
   RdKafka::TopicPartition::destroy(offsets);
-  KLOG(Debug, "node", "applied ALL offsets {}..{} ({} requests)", pending_.front()->offset(), lastOffset,
-       prepared.size());
-  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(prepared.size()));
+  KLOG(Debug, "node", "applied ALL offsets {}..{} ({} requests)", batch.front().msg->offset(), lastOffset,
+       batch.size());
+}
+
+bool Node::AllApplier::tryBatch(std::vector<Item>& batch, bool careful, Answers& answers, std::int64_t started) {
+  answers = {};
+  for (auto& item : batch) functionCheck_.apply(item.prepared);
+  std::map<std::string, db::AppliedRecord> applied;
+  if (careful) {
+    std::vector<std::string> ids;
+    for (const auto& item : batch)
+      if (item.prepared.parsed.hasRequestId()) ids.push_back(item.prepared.parsed.request.messageId);
+    applied = db_->findApplied(ids);
+  }
+
+  std::vector<const db::Work*> work;
+  std::vector<int> slot(batch.size(), -1);   // index into `work`, or -1 when not executed
+  std::unordered_set<std::string_view> seen; // ids in this batch (they live in `batch`)
+  seen.reserve(batch.size());
+  std::vector<std::optional<db::AppliedRecord>> duplicateOf(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto& p = batch[i].prepared;
+    const auto& id = p.parsed.request.messageId;
+    if (p.parsed.hasRequestId()) {
+      if (auto it = applied.find(id); it != applied.end())
+        duplicateOf[i] = it->second;
+      else if (!seen.insert(id).second)
+        duplicateOf[i] = db::AppliedRecord{-1, "", "", 0};
+    }
+    if (!p.refusal && !duplicateOf[i]) {
+      slot[i] = static_cast<int>(work.size());
+      work.push_back(&p.work);
+    }
+  }
+  db_->begin();
+  auto outcomes = db_->execute(work);
+
+  std::vector<db::AppliedEntry> entries;
+  entries.reserve(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto offset = batch[i].msg->offset();
+    const auto& p = batch[i].prepared;
+    db::Outcome outcome;
+    if (duplicateOf[i]) {
+      const auto& d = *duplicateOf[i];
+      outcome = db::Outcome::error(
+          code::Duplicate, d.offset >= 0
+                               ? fmt::format("request already applied at ALL offset {} ({})", d.offset, d.resultCode)
+                               : std::string("request already applied in this batch"));
+      outcome.rowsAffected = d.rowsAffected;
+    } else {
+      outcome = p.refusal ? *p.refusal : std::move(outcomes[static_cast<std::size_t>(slot[i])]);
+    }
+    if (p.control) {
+      entries.push_back({p.parsed.request.messageId, offset, std::string(code::Ok), "", 0});
+      continue;
+    }
+    if (!p.parsed.hasRequestId()) {
+      answers.reports.push_back({responder_.nodeId(),
+                                 p.parsed.errorCode,
+                                 fmt::format("unreadable request on ALL: {}", p.parsed.errorMessage),
+                                 {},
+                                 "ALL",
+                                 offset,
+                                 {},
+                                 "warning",
+                                 0});
+      continue;
+    }
+    Response r = responder_.build(p.parsed, "ALL", std::move(outcome), started);
+    r.allOffset = duplicateOf[i] && duplicateOf[i]->offset >= 0 ? duplicateOf[i]->offset : offset;
+    if (!duplicateOf[i])
+      entries.push_back({p.parsed.request.messageId, offset, r.resultCode, r.resultHash, r.rowsAffected});
+    answers.responses.push_back(std::move(r));
+  }
+  const auto& last = batch.back();
+  if (!db_->record(node_.options_.cluster, entries, {last.msg->offset(), last.prepared.parsed.request.messageId})) {
+    if (careful) // every id was looked up first: someone else writes to _kluster.applied
+      throw db::DbError(db::ErrorKind::Transient, code::NodeError,
+                        "a request id looked up as new was recorded meanwhile", "23505");
+    KLOG(Info, "node", "ALL offsets {}..{} hold a request applied before: applying the batch again without it",
+         batch.front().msg->offset(), last.msg->offset());
+    return false;
+  }
+  db_->commit();
+  return true;
 }
 
 } // namespace kluster::node

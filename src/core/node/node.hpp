@@ -2,6 +2,7 @@
 // A Kluster node: applies every ALL request to its database in log order, exactly once, and serves
 // ONE requests read-only in parallel. See ARCHITECTURE.md ("The apply loop").
 #include "core/kafka/kafka.hpp"
+#include "core/sql/analysis_cache.hpp"
 #include "core/topics.hpp"
 
 #include <atomic>
@@ -57,6 +58,7 @@ private:
   Topics topics_;
   std::atomic<bool> stop_{false};
   AppliedOffset applied_;
+  sql::AnalysisCache analyses_; ///< shared by ALL and ONE: each distinct SQL text is analyzed once
 };
 
 } // namespace kluster::node

@@ -112,7 +112,7 @@ void Node::OneServer::workerLoop() {
 void Node::OneServer::serve(const RdKafka::Message& msg, db::Connection*& conn,
                             std::unique_ptr<db::Connection>& owned) {
   const auto started = util::nowMillis();
-  Preparer preparer(nullptr, node_.options_.maxRequestBytes);
+  Preparer preparer(node_.options_.maxRequestBytes, &node_.analyses_);
   auto prepared = preparer.forOne(std::string_view(static_cast<const char*>(msg.payload()), msg.len()));
   if (!prepared.parsed.hasRequestId()) {
     responder_.reportError({responder_.nodeId(),

@@ -7,8 +7,8 @@
 #include "core/node/retry.hpp"
 
 #include <deque>
-#include <optional>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -20,12 +20,23 @@ class Node::AllApplier : public RdKafka::RebalanceCb {
 public:
   AllApplier(Node& node, const kafka::Properties& base, Responder& responder);
   ~AllApplier() override;
+  /// Applies ALL until the node stops: a reader thread consumes and prepares requests while this thread
+  /// applies the batch before them.
   void run();
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override;
 
 private:
   using MessagePtr = std::unique_ptr<RdKafka::Message>;
+  struct Item {
+    MessagePtr msg;
+    Prepared prepared;
+  };
+  /// What a batch sends once it is committed.
+  struct Answers {
+    std::vector<Response> responses;
+    std::vector<NodeErrorReport> reports; ///< unreadable requests
+  };
   void openDatabase();
   /// Refuses to go on when this node's server differs from the fingerprint the cluster recorded.
   void checkFingerprint();
@@ -34,18 +45,35 @@ private:
   /// The first fingerprint in the ALL log, if any (read before applying anything, so that a node whose
   /// server differs refuses before it applies a single request).
   std::optional<nlohmann::json> firstFingerprintInLog(const kafka::Properties& base);
-  /// Applies a prefix of `pending_` as one transaction and removes it.
-  void applyBatch();
+  /// The reader thread: consumes ALL, prepares each request and queues it.
+  void readLoop();
+  /// Waits briefly for queued requests and takes the next batch: up to batch_max requests, ending after
+  /// one that changes the schema. Empty when nothing came.
+  std::vector<Item> takeBatch();
+  /// Applies a batch as one transaction, then answers it.
+  void applyBatch(std::vector<Item>& batch);
+  /// Runs the batch's statements and records it; false when it met requests that an earlier batch had
+  /// applied and `careful` was false (the caller rolls back and runs it again carefully).
+  bool tryBatch(std::vector<Item>& batch, bool careful, Answers& answers, std::int64_t started);
 
   Node& node_;
   Responder& responder_;
   Retrier retrier_;
   std::unique_ptr<db::Connection> db_;
-  Preparer preparer_;
+  Preparer preparer_;           ///< reader thread only
+  FunctionCheck functionCheck_; ///< applying thread only (uses its connection)
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
-  std::deque<MessagePtr> pending_;
   nlohmann::json ownFingerprint_;
   bool fingerprintRecorded_ = false;
+  bool careful_ = false; ///< look duplicates up before running (after a failure)
+
+  // Reader to applier hand-off: prepared requests in log order.
+  std::mutex mutex_;
+  std::condition_variable queued_;
+  std::condition_variable room_;
+  std::deque<Item> queue_;
+  bool readerDone_ = false;
+  std::exception_ptr readerFailure_;
 };
 
 /// Reads ONE in the shared group and answers read-only requests on a pool of connections.

@@ -19,6 +19,8 @@ std::optional<std::string> paramText(const nlohmann::json& v) {
   if (v.is_null()) return std::nullopt;
   if (v.is_string()) return v.get<std::string>();
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number_integer())
+    return v.is_number_unsigned() ? std::to_string(v.get<std::uint64_t>()) : std::to_string(v.get<std::int64_t>());
   return v.dump();
 }
 
@@ -66,29 +68,35 @@ Prepared Preparer::forOne(std::string_view payload) {
   return p;
 }
 
-std::optional<std::string> Preparer::volatileFunction(const std::vector<std::string>& functions) {
+void FunctionCheck::apply(Prepared& p) {
+  if (p.refusal || p.functions.empty()) return;
   std::vector<std::string> unknown;
-  for (const auto& f : functions)
+  for (const auto& f : p.functions)
     if (!kDeterministicHere.count(f) && !volatility_.count(f)) unknown.push_back(f);
   if (!unknown.empty() && conn_) {
     auto found = conn_->functionVolatility(unknown);
     for (const auto& [name, v] : found) volatility_[name] = v; // unknown names are asked again next time
   }
-  for (const auto& f : functions)
-    if (auto it = volatility_.find(f); !kDeterministicHere.count(f) && it != volatility_.end() && it->second == 'v')
-      return f;
-  return std::nullopt;
+  for (const auto& f : p.functions)
+    if (auto it = volatility_.find(f); !kDeterministicHere.count(f) && it != volatility_.end() && it->second == 'v') {
+      p.refusal = db::Outcome::error(code::Nondeterministic,
+                                     fmt::format("function {}() is volatile: nodes would compute different values", f),
+                                     "", "compute the value in the client and pass it as a parameter");
+      return;
+    }
 }
 
 void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64_t timestampMs) {
   const Request& req = p.parsed.request;
-  std::vector<sql::Statement> statements;
+  std::vector<std::shared_ptr<const sql::Analysis>> analyses; // keeps `statements` alive
+  std::vector<const sql::Statement*> statements;
   bool usesTime = false, storesTime = false, usesRandom = false, txControl = false, nonTx = false, sequence = false;
   std::vector<std::string> functions;
   try {
     for (const auto& text : req.statements) {
-      auto a = sql::analyze(text);
-      statements.insert(statements.end(), a.statements.begin(), a.statements.end());
+      analyses.push_back(cache_ ? cache_->get(text) : std::make_shared<const sql::Analysis>(sql::analyze(text)));
+      const sql::Analysis& a = *analyses.back();
+      for (const auto& st : a.statements) statements.push_back(&st);
       usesTime |= a.usesCurrentTime;
       storesTime |= a.storesCurrentTime;
       txControl |= a.transactionControl;
@@ -119,8 +127,8 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
   // as many as the statements use, so a mismatch is refused here rather than by the driver.
   std::vector<int> statementParams;
   int maxParam = 0;
-  for (const auto& st : statements) {
-    statementParams.push_back(st.maxParam);
+  for (const auto* st : statements) {
+    statementParams.push_back(st->maxParam);
     maxParam = std::max(maxParam, statementParams.back());
   }
   if (static_cast<std::size_t>(maxParam) != req.params.size()) {
@@ -159,25 +167,24 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
                                      "pass the timestamp explicitly from the client, e.g. as a parameter");
       return;
     }
-    if (auto f = volatileFunction(functions)) {
-      p.refusal = db::Outcome::error(code::Nondeterministic,
-                                     fmt::format("function {}() is volatile: nodes would compute different values", *f),
-                                     "", "compute the value in the client and pass it as a parameter");
-      return;
-    }
   }
   static const std::set<std::string> kDml = {"SelectStmt", "InsertStmt",  "UpdateStmt",      "DeleteStmt",
                                              "MergeStmt",  "ExplainStmt", "VariableShowStmt"};
-  for (const auto& st : statements)
-    if (!kDml.count(st.kind)) p.changesSchema = true;
+  for (const auto* st : statements)
+    if (!kDml.count(st->kind)) p.changesSchema = true;
+  p.work.statements.reserve(statements.size());
   for (std::size_t k = 0; k < statements.size(); ++k) {
-    const auto& st = statements[k];
+    const auto& st = *statements[k];
     db::Statement s;
     s.sql = (forAll && usesTime) ? sql::pinCurrentTime(st.sql, timestampMs) : st.sql;
+    // Pinned texts differ per request, and DDL must not run against statements prepared before it.
+    s.reusable = forAll && !usesTime && !p.changesSchema;
+    s.params.reserve(static_cast<std::size_t>(statementParams[k]));
     for (int i = 0; i < statementParams[k]; ++i) s.params.push_back(paramText(req.params[static_cast<std::size_t>(i)]));
     p.work.statements.push_back(std::move(s));
   }
   if (forAll && usesRandom) p.work.randomSeed = randomSeedFor(offset);
+  if (forAll) p.functions = std::move(functions);
 }
 
 } // namespace kluster::node

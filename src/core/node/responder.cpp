@@ -3,14 +3,73 @@
 #include "core/log.hpp"
 #include "core/util.hpp"
 
+#include <pthread.h>
+
+#include <algorithm>
+
 namespace kluster::node {
 
 Responder::Responder(const Topics& topics, std::string nodeId, const kafka::Properties& props, int responsePartitions)
     : topics_(topics), nodeId_(std::move(nodeId)), producer_(props, true), responsePartitions_(responsePartitions) {
   producer_.warmUp({topics_.responses(), topics_.errors(), topics_.all()}, std::chrono::seconds(5));
+  sender_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "responder");
+    sendLoop();
+  });
 }
 
-Response Responder::build(const ParsedRequest& request, const std::string& requestTopic, const db::Outcome& outcome,
+Responder::~Responder() {
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+  }
+  changed_.notify_all();
+  sender_.join();
+}
+
+void Responder::sendLater(std::vector<Response> responses) {
+  if (responses.empty()) return;
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return outbox_.size() < 4; });
+  outbox_.push_back(std::move(responses));
+  changed_.notify_all();
+}
+
+void Responder::sendLoop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    changed_.wait(lock, [&] { return !outbox_.empty() || closing_; });
+    if (outbox_.empty()) return; // closing, and everything is sent
+    auto batch = std::move(outbox_.front());
+    outbox_.pop_front();
+    sending_ = true;
+    changed_.notify_all();
+    lock.unlock();
+    for (const auto& r : batch) {
+      try {
+        send(r);
+      } catch (const std::exception& e) {
+        // The request is applied; its client will time out and may retry, and then gets DUPLICATE.
+        KLOG(Error, "node", "cannot answer request {}: {}", r.requestId, e.what());
+      }
+    }
+    lock.lock();
+    sending_ = false;
+    changed_.notify_all();
+  }
+}
+
+bool Responder::flush(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  {
+    std::unique_lock lock(mutex_);
+    if (!changed_.wait_until(lock, deadline, [&] { return outbox_.empty() && !sending_; })) return false;
+  }
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  return producer_.flush(std::max(left, std::chrono::milliseconds(0)));
+}
+
+Response Responder::build(const ParsedRequest& request, const std::string& requestTopic, db::Outcome outcome,
                           std::int64_t startedMs) const {
   Response r;
   r.messageId = fmt::format("{}.{}", nodeId_, util::uuid4());
@@ -18,14 +77,14 @@ Response Responder::build(const ParsedRequest& request, const std::string& reque
   r.requestId = request.request.messageId;
   r.clientId = request.request.clientId;
   r.requestTopic = requestTopic;
-  r.resultCode = outcome.resultCode;
-  r.result = outcome.result;
-  r.columns = outcome.columns;
-  r.results = outcome.results;
+  r.resultCode = std::move(outcome.resultCode);
+  r.result = std::move(outcome.result);
+  r.columns = std::move(outcome.columns);
+  r.results = std::move(outcome.results);
   r.rowsAffected = outcome.rowsAffected;
-  r.errorMessage = outcome.errorMessage;
-  r.sqlState = outcome.sqlState;
-  r.hint = outcome.hint;
+  r.errorMessage = std::move(outcome.errorMessage);
+  r.sqlState = std::move(outcome.sqlState);
+  r.hint = std::move(outcome.hint);
   r.timestamp = util::nowMillis();
   r.durationMs = startedMs ? r.timestamp - startedMs : 0;
   r.resultHash = outcomeHash(r);

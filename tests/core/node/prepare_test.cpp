@@ -12,7 +12,7 @@ std::string request(const std::string& sql, const std::string& params = "[]") {
 } // namespace
 
 TEST_CASE("ALL requests are refused identically before they run when they cannot be applied exactly once") {
-  node::Preparer prep(nullptr, 1 << 20);
+  node::Preparer prep(1 << 20);
   struct Case {
     std::string sql;
     std::string_view code;
@@ -35,7 +35,7 @@ TEST_CASE("ALL requests are refused identically before they run when they cannot
 }
 
 TEST_CASE("current time is pinned to the message timestamp and random() is seeded from the offset") {
-  node::Preparer prep(nullptr, 1 << 20);
+  node::Preparer prep(1 << 20);
   auto p = prep.forAll(request("INSERT INTO t VALUES (now(), random())"), 41, 1764140400123);
   REQUIRE_FALSE(p.refusal);
   REQUIRE(p.work.statements.size() == 1);
@@ -49,7 +49,7 @@ TEST_CASE("current time is pinned to the message timestamp and random() is seede
 }
 
 TEST_CASE("parameters bind per statement and multi-statement requests split") {
-  node::Preparer prep(nullptr, 1 << 20);
+  node::Preparer prep(1 << 20);
   auto p = prep.forAll(request("INSERT INTO t VALUES ($1, $2); UPDATE t SET b = $2", R"([1, null])"), 1, 1);
   REQUIRE_FALSE(p.refusal);
   REQUIRE(p.work.statements.size() == 2);
@@ -60,8 +60,57 @@ TEST_CASE("parameters bind per statement and multi-statement requests split") {
 }
 
 TEST_CASE("ONE requests are not refused for writing: PostgreSQL refuses them read-only") {
-  node::Preparer prep(nullptr, 1 << 20);
+  node::Preparer prep(1 << 20);
   auto p = prep.forOne(request("INSERT INTO t VALUES (1)"));
   CHECK_FALSE(p.refusal);
   CHECK(p.work.statements.size() == 1);
+}
+
+TEST_CASE("each distinct SQL text is analyzed once; requests prepared from the cache are the same") {
+  sql::AnalysisCache cache;
+  node::Preparer cached(1 << 20, &cache);
+  node::Preparer plain(1 << 20);
+  const auto text = request("INSERT INTO t VALUES ($1, now())", R"(["a"])");
+  auto first = cached.forAll(text, 7, 1764140400123);
+  auto second = cached.forAll(text, 8, 1764140400999);
+  auto reference = plain.forAll(text, 8, 1764140400999);
+  CHECK(cache.size() == 1);
+  CHECK(cache.hits() == 1);
+  REQUIRE_FALSE(second.refusal);
+  REQUIRE(second.work.statements.size() == 1);
+  // Pinning still uses each request's own timestamp.
+  CHECK(first.work.statements[0].sql != second.work.statements[0].sql);
+  CHECK(second.work.statements[0].sql == reference.work.statements[0].sql);
+  CHECK(second.functions == reference.functions);
+
+  // Texts that do not parse are not cached and keep their exact error.
+  for (int i = 0; i < 2; ++i) {
+    auto bad = cached.forAll(request("SELEC 1"), 9, 1);
+    REQUIRE(bad.refusal);
+    CHECK(bad.refusal->resultCode == code::SyntaxError);
+  }
+  CHECK(cache.size() == 1);
+}
+
+TEST_CASE("the analysis cache starts over when full") {
+  sql::AnalysisCache cache(2);
+  cache.get("SELECT 1");
+  cache.get("SELECT 2");
+  CHECK(cache.size() == 2);
+  cache.get("SELECT 3");
+  CHECK(cache.size() == 1);
+  CHECK(cache.get("SELECT 3")->statements.at(0).sql == "SELECT 3");
+  CHECK(cache.hits() == 1);
+}
+
+TEST_CASE("ALL requests name the functions they call for the volatility check; ONE requests do not") {
+  node::Preparer prep(1 << 20);
+  auto all = prep.forAll(request("INSERT INTO t VALUES (gen_random_uuid(), lower($1))", R"(["X"])"), 1, 1);
+  CHECK_FALSE(all.refusal); // refused by FunctionCheck, which asks the database
+  CHECK(all.functions == std::vector<std::string>{"gen_random_uuid", "lower"});
+  node::FunctionCheck check(nullptr); // without a connection nothing is known to be volatile
+  check.apply(all);
+  CHECK_FALSE(all.refusal);
+  auto one = prep.forOne(request("SELECT gen_random_uuid()"));
+  CHECK(one.functions.empty());
 }
