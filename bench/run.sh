@@ -11,6 +11,7 @@ KLUSTER_LOG_TAG=bench/run.sh
 usage() {
   cat <<'EOF'
 Usage: bench/run.sh [--rows N] [--count N] [--batch-max N] [--build-dir DIR] [--no-build] [--keep]
+                    [--compare KLUSTERCTL]
 
   --rows N        INSERT requests in bench apply's backlog (default 100000)
   --count N       invocations per case of bench exec (default 50)
@@ -18,6 +19,8 @@ Usage: bench/run.sh [--rows N] [--count N] [--batch-max N] [--build-dir DIR] [--
   --build-dir DIR Release build directory (default build-bench)
   --no-build      use the klusterctl already in the build directory
   --keep          keep the temporary directory (configs, node logs) for a look afterwards
+  --compare BIN   also run bench apply with another klusterctl (e.g. one built from an older commit), on a
+                  cluster and database of its own, right before this build's: before/after from one run
 
 Numbers go to stdout; progress and logs' locations to stderr.
 EOF
@@ -29,6 +32,7 @@ BATCH_MAX=""
 BUILD_DIR=build-bench
 BUILD=1
 KEEP=""
+COMPARE=""
 while (($#)); do
   case $1 in
     --rows) ROWS=${2:?--rows needs a value}; shift 2 ;;
@@ -37,6 +41,7 @@ while (($#)); do
     --build-dir) BUILD_DIR=${2:?--build-dir needs a value}; shift 2 ;;
     --no-build) BUILD=""; shift ;;
     --keep) KEEP=1; shift ;;
+    --compare) COMPARE=$(abspath "${2:?--compare needs a klusterctl binary}"); shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -76,17 +81,28 @@ scripts/services.sh up "$WORK/services" --pg 1 >/dev/null
 source "$WORK/services/env.sh"
 BROKERS=$KLUSTER_TEST_BROKERS
 SERVER_URL=${KLUSTER_TEST_PG_URLS%% *}
+# One cluster with one node (node1) per klusterctl under test, each with its own database.
+make_cluster() { # name klusterctl
+  local cluster=$1 bin=$2 db=${1}_node1
+  psql "$SERVER_URL" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE $db" >/dev/null
+  {
+    printf '[cluster]\nname = "%s"\nbrokers = "%s"\n\n' "$cluster" "$BROKERS"
+    printf '[node]\nid = "node1"\n%s\n\n' "${BATCH_MAX:+batch_max = $BATCH_MAX}"
+    printf '[database]\nurl = "%s/%s"\n' "${SERVER_URL%/*}" "$db"
+  } >"$WORK/$cluster.toml"
+  "$bin" init --brokers "$BROKERS" --cluster "$cluster" >/dev/null 2>&1
+}
 CLUSTER=bench$RANDOM
-DB=${CLUSTER}_node1
-psql "$SERVER_URL" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE $DB" >/dev/null
-{
-  printf '[cluster]\nname = "%s"\nbrokers = "%s"\n\n' "$CLUSTER" "$BROKERS"
-  printf '[node]\nid = "node1"\n%s\n\n' "${BATCH_MAX:+batch_max = $BATCH_MAX}"
-  printf '[database]\nurl = "%s/%s"\n' "${SERVER_URL%/*}" "$DB"
-} >"$WORK/node1.toml"
-"$KLUSTERCTL" init --brokers "$BROKERS" --cluster "$CLUSTER" >/dev/null 2>&1
+make_cluster "$CLUSTER" "$KLUSTERCTL"
+cp "$WORK/$CLUSTER.toml" "$WORK/node1.toml"
 
 printf '== klusterctl %s, %s, %s core(s)\n' "$("$KLUSTERCTL" --version)" "$(uname -m)" "$(nproc)"
+if [[ -n $COMPARE ]]; then
+  [[ -x $COMPARE ]] || die "--compare: $COMPARE is not an executable"
+  make_cluster "${CLUSTER}b" "$COMPARE"
+  printf '\n== bench apply with %s (%s), for comparison\n' "$COMPARE" "$("$COMPARE" --version)"
+  "$COMPARE" bench apply --rows "$ROWS" --node-config "$WORK/${CLUSTER}b.toml" --node-log "$WORK/compare-apply.log"
+fi
 printf '\n== bench apply (the node is stopped; bench apply starts and stops it)\n'
 "$KLUSTERCTL" bench apply --rows "$ROWS" --node-config "$WORK/node1.toml" --node-log "$WORK/node1-apply.log"
 
