@@ -349,3 +349,44 @@ TEST_CASE("a node whose database differs in collation from the cluster's record 
   cluster.startNode(3);
   CHECK(waitUntil([&] { return !cluster.nodeRunning(3); }, std::chrono::seconds(30)));
 }
+
+TEST_CASE("statements a node keeps prepared never run against a schema changed since", "[correctness][prepared]") {
+  TestCluster cluster;
+  allOk(cluster, "CREATE TABLE t (id int PRIMARY KEY)");
+  const auto readAll = [&] {
+    auto r = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json", "SELECT * FROM t ORDER BY id"});
+    INFO(r.err);
+    REQUIRE(r.exitCode == 0);
+    return parseJson(r.out);
+  };
+  for (int i = 1; i <= 3; ++i)
+    allOk(cluster, fmt::format("INSERT INTO t (id) VALUES ({})", i)); // literal texts: one statement each
+  const auto insert = std::vector<std::string>{
+      "--to", "ALL", "--wait", "all", "-o", "json", "-p", "4", "INSERT INTO t (id) VALUES ($1)"};
+  REQUIRE(cluster.exec(insert).exitCode == 0);
+  for (const auto& r : readAll()) CHECK(r["result"].size() == 4); // SELECT * is now prepared on every node
+
+  // DDL through ALL: every node drops what it prepared, so SELECT * sees the new column everywhere.
+  allOk(cluster, "ALTER TABLE t ADD COLUMN note text NOT NULL DEFAULT 'x'");
+  for (const auto& r : readAll()) {
+    CHECK(r["resultCode"] == "OK");
+    CHECK(r["result"][0]["note"] == "x");
+  }
+  auto again = insert;
+  again[7] = "5";
+  auto r = cluster.exec(again);
+  CHECK(r.exitCode == 0);
+
+  // A column added by hand on node2 alone: node2's prepared SELECT * must not answer with PostgreSQL's
+  // "cached plan must not change result type"; it prepares again and answers (the extra column then
+  // shows as a divergence, which is the truth).
+  cluster.query(2, "ALTER TABLE t ADD COLUMN extra int");
+  auto diverged = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json", "SELECT * FROM t ORDER BY id"});
+  INFO(diverged.err);
+  CHECK(diverged.exitCode == 4); // divergence: node2 has a column the others do not
+  for (const auto& resp : parseJson(diverged.out)) {
+    INFO(resp.dump());
+    CHECK(resp["resultCode"] == "OK");
+    CHECK(resp["result"].size() == 5);
+  }
+}
