@@ -140,6 +140,7 @@ void Node::AllApplier::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::E
   {
     std::lock_guard lock(mutex_);
     queue_.clear();
+    queuedBytes_ = 0;
   }
   room_.notify_all();
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
@@ -189,8 +190,9 @@ void Node::AllApplier::run() {
 
 void Node::AllApplier::readLoop() {
   // Enough prepared requests for the next two batches: the applier never waits for the reader while
-  // the reader keeps memory bounded.
+  // the reader keeps memory bounded (in requests, and in bytes for large requests).
   const std::size_t queueMax = 2 * static_cast<std::size_t>(node_.options_.batchMax);
+  constexpr std::size_t kMaxQueuedBytes = std::size_t{64} << 20;
   auto done = [&] { return readerDone_ || node_.stop_.load(); };
   try {
     for (;;) {
@@ -209,11 +211,15 @@ void Node::AllApplier::readLoop() {
       Item item{nullptr, preparer_.forAll(std::string_view(static_cast<const char*>(msg->payload()), msg->len()),
                                           msg->offset(), ts > 0 ? ts : 0)};
       item.msg = std::move(msg);
+      const auto bytes = item.msg->len();
       std::unique_lock lock(mutex_);
-      // Wake up now and then: the consumer must be polled to stay in its group while the applier is busy
-      // retrying, and a stop must be seen.
-      while (queue_.size() >= queueMax && !done()) room_.wait_for(lock, std::chrono::milliseconds(100));
+      // Wait while full, waking now and then to see a stop. (A wait longer than max.poll.interval.ms, while
+      // the applier retries a failing database, makes the consumer leave its group; it rejoins and resumes
+      // from the database position when it polls again.)
+      while ((queue_.size() >= queueMax || (queuedBytes_ >= kMaxQueuedBytes && !queue_.empty())) && !done())
+        room_.wait_for(lock, std::chrono::milliseconds(100));
       if (done()) break;
+      queuedBytes_ += bytes;
       queue_.push_back(std::move(item));
       queued_.notify_one();
     }
@@ -234,6 +240,7 @@ std::vector<Node::AllApplier::Item> Node::AllApplier::takeBatch() {
   while (!queue_.empty() && batch.size() < batchMax) {
     Item item = std::move(queue_.front());
     queue_.pop_front();
+    queuedBytes_ -= item.msg->len();
     if (item.msg->offset() <= applied) continue; // read again after a rebalance
     // A request that is not plain DML ends the batch, so the requests after it are checked against the
     // functions it may define.

@@ -72,6 +72,7 @@ private:
   std::condition_variable queued_;
   std::condition_variable room_;
   std::deque<Item> queue_;
+  std::size_t queuedBytes_ = 0; ///< payload bytes in queue_
   bool readerDone_ = false;
   std::exception_ptr readerFailure_;
 };
