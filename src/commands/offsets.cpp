@@ -21,6 +21,13 @@ struct ShowOptions {
   std::string output = "table";
 };
 
+struct DeleteOptions {
+  ClusterFlags flags;
+  std::string node;
+  bool dryRun = false;
+  bool yes = false;
+};
+
 struct SetOptions {
   ClusterFlags flags;
   std::string node;
@@ -172,6 +179,31 @@ int runShow(const ShowOptions& o) {
   return exitcode::Ok;
 }
 
+/// A group as listed, unless it does not exist (or is dead).
+std::optional<kafka::GroupListing> findGroup(const std::vector<kafka::GroupListing>& groups, const std::string& group) {
+  for (const auto& g : groups)
+    if (g.groupId == group && g.state != "Dead") return g;
+  return std::nullopt;
+}
+
+/// The ids of the nodes that have a group, for messages ("none" when there are none).
+std::string knownNodes(const Topics& topics, const std::vector<kafka::GroupListing>& groups) {
+  std::string known;
+  for (const auto& g : ops::nodeGroupListings(topics, groups))
+    known += (known.empty() ? "" : ", ") + ops::nodeIdOfGroup(topics, g.groupId);
+  return known.empty() ? "none" : known;
+}
+
+int refuseRunningNode(const std::string& what, const std::string& group, const std::string& node,
+                      const std::string& state) {
+  std::cerr << fmt::format("klusterctl: refusing to {} {}: the group has active members (state {})\n", what, group,
+                           state);
+  std::cerr << fmt::format("hint: stop the node first ({} is running), then retry; a node that was killed stays a "
+                           "member until its session times out (session.timeout.ms)\n",
+                           node);
+  return exitcode::Usage;
+}
+
 bool confirm(const std::string& question) {
   if (!isatty(STDIN_FILENO))
     throw UsageError("not changing anything without confirmation: add --yes (or --dry-run to only show the change)");
@@ -199,31 +231,21 @@ int runSet(const SetOptions& o) {
   kafka::Admin admin(kafka::clientProperties(settings.get("cluster.brokers"), settings.kafka()));
   const int partitions = ops::requireTopic(admin, topic);
   const auto groups = admin.listGroups();
-  std::optional<kafka::GroupListing> listing;
-  for (const auto& g : groups)
-    if (g.groupId == group && g.state != "Dead") listing = g;
+  const auto listing = findGroup(groups, group);
 
   if (listing && listing->active()) {
+    if (all) return refuseRunningNode("move the offsets of", group, o.node, listing->state);
     std::cerr << fmt::format("klusterctl: refusing to move the offsets of {}: the group has active members (state "
                              "{})\n",
                              group, listing->state);
-    if (all)
-      std::cerr << fmt::format("hint: stop the node first ({} is running), then retry; a node that was killed stays a "
-                               "member until its session times out (session.timeout.ms)\n",
-                               o.node);
-    else
-      std::cerr << "hint: stop the node first: ONE's group is shared, so every node of the cluster must be stopped, "
-                   "and the change affects all of them\n";
+    std::cerr << "hint: stop the node first: ONE's group is shared, so every node of the cluster must be stopped, "
+                 "and the change affects all of them\n";
     return exitcode::Usage;
   }
-  if (all && !listing) {
-    std::string known;
-    for (const auto& g : ops::nodeGroupListings(topics, groups))
-      known += (known.empty() ? "" : ", ") + ops::nodeIdOfGroup(topics, g.groupId);
+  if (all && !listing)
     std::cerr << fmt::format("note: group {} does not exist yet (has {} never run?); it will be created with this "
                              "offset. Known nodes: {}\n",
-                             group, o.node, known.empty() ? "none" : known);
-  }
+                             group, o.node, knownNodes(topics, groups));
 
   const auto marks = ops::topicWatermarks(admin, topic, partitions);
   const auto current = ops::loadGroup(admin, group, topic, marks, listing);
@@ -264,10 +286,49 @@ int runSet(const SetOptions& o) {
   return exitcode::Ok;
 }
 
+int runDelete(const DeleteOptions& o) {
+  const auto settings = o.flags.resolve();
+  const Topics topics{settings.get("cluster.name")};
+  const auto group = topics.nodeGroup(o.node);
+  kafka::Admin admin(kafka::clientProperties(settings.get("cluster.brokers"), settings.kafka()));
+  const int partitions = ops::requireTopic(admin, topics.all());
+  const auto groups = admin.listGroups();
+  const auto listing = findGroup(groups, group);
+  if (!listing) {
+    std::cerr << fmt::format("klusterctl: node {} has no group ({}) in cluster {}\nhint: known nodes: {}\n", o.node,
+                             group, topics.cluster, knownNodes(topics, groups));
+    return exitcode::Usage;
+  }
+  if (listing->active()) return refuseRunningNode("delete", group, o.node, listing->state);
+
+  const auto marks = ops::topicWatermarks(admin, topics.all(), partitions);
+  const auto current = ops::loadGroup(admin, group, topics.all(), marks, listing);
+  const auto& p = current.partitions.front();
+  const auto lag = ops::committedLag(p.committed, p.logEnd);
+  std::cout << fmt::format("{} ({}): committed offset {} on {}, log end {}, lag {}\n", group, listing->state,
+                           offsetText(p.committed), topics.all(), p.logEnd, lag ? std::to_string(*lag) : "-");
+  std::cerr << fmt::format("note: this forgets node {} in Kafka only: monitor and offsets stop listing it. Its "
+                           "database is not touched. Started again, it rejoins and resumes from its database "
+                           "position.\n",
+                           o.node);
+  if (o.dryRun) {
+    std::cout << "dry run: nothing changed\n";
+    return exitcode::Ok;
+  }
+  if (!o.yes && !confirm(fmt::format("Delete group {}?", group))) {
+    std::cerr << "aborted: nothing changed\n";
+    return exitcode::Usage;
+  }
+  admin.deleteGroup(group);
+  std::cout << fmt::format("group {} deleted: node {} is no longer part of cluster {}\n", group, o.node,
+                           topics.cluster);
+  return exitcode::Ok;
+}
+
 } // namespace
 
 void registerOffsets(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("offsets", "Show or move the consumer offsets of the cluster's nodes");
+  auto* cmd = app.add_subcommand("offsets", "Show, move or delete the consumer offsets of the cluster's nodes");
   cmd->require_subcommand(1);
 
   auto show = std::make_shared<ShowOptions>();
@@ -297,6 +358,18 @@ void registerOffsets(CLI::App& app, Action& action) {
             "position (e.g. restored without one).\nExit status: 0 OK, 2 usage or refused, 5 Kafka could not be "
             "reached.");
   t->callback([set, &action] { action = [set] { return runSet(*set); }; });
+
+  auto del = std::make_shared<DeleteOptions>();
+  auto* d = cmd->add_subcommand("delete", "Forget a decommissioned node: delete its ALL group and committed offset");
+  del->flags.add(d);
+  d->add_option("--node", del->node, "the node to forget (its group C.node.<ID>)")->required();
+  d->add_flag("--dry-run", del->dryRun, "show the group, change nothing");
+  d->add_flag("--yes", del->yes, "do not ask for confirmation");
+  d->footer("A stopped node's group keeps its committed offset, so monitor lists the node as stopped (and --check "
+            "fails) until Kafka expires the offsets (offsets.retention.minutes, 7 days by default). Delete the group "
+            "of a node taken out of the cluster for good. The node must be stopped; its database is left as it "
+            "is.\nExit status: 0 OK, 2 usage, refused or no such node, 5 Kafka could not be reached.");
+  d->callback([del, &action] { action = [del] { return runDelete(*del); }; });
 }
 
 } // namespace kluster::commands

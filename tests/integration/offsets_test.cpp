@@ -18,7 +18,6 @@ using nlohmann::json;
 
 namespace {
 
-
 /// `klusterctl offsets <verb> --brokers B --cluster C args...`
 CommandResult offsets(const TestCluster& c, const std::string& verb, const std::vector<std::string>& args) {
   std::vector<std::string> argv{"offsets", verb, "--brokers", c.brokers(), "--cluster", c.name()};
@@ -223,4 +222,53 @@ TEST_CASE("a node whose database has no position starts from the committed offse
   CHECK(cluster.scalar(1, "SELECT n FROM counter") == "9");
   CHECK(cluster.scalar(2, "SELECT n FROM counter") == "9");
   CHECK(cluster.scalar(2, "SELECT all_offset FROM _kluster.position") == std::to_string(last));
+}
+
+TEST_CASE("offsets delete forgets a stopped node's group so monitor --check passes again; a running node is refused",
+          "[offsets][delete]") {
+  TestCluster cluster;
+  all(cluster, "CREATE TABLE t (id int PRIMARY KEY)");
+  const auto monitorCheck = [&] {
+    return TestCluster::klusterctl(
+        {"monitor", "--brokers", cluster.brokers(), "--cluster", cluster.name(), "--once", "--check"},
+        std::chrono::seconds(60));
+  };
+  const auto hasGroup = [&](const std::string& name) {
+    const auto shown = show(cluster); // kept: a range over a temporary's member would dangle
+    for (const auto& g : shown["groups"])
+      if (g["group"] == name) return true;
+    return false;
+  };
+  const auto node3Group = cluster.name() + ".node.node3";
+
+  auto running = offsets(cluster, "delete", {"--node", "node3", "--yes"});
+  CHECK(running.exitCode == 2);
+  CHECK(running.err.find("stop the node first") != std::string::npos);
+  auto unknown = offsets(cluster, "delete", {"--node", "node9", "--yes"});
+  CHECK(unknown.exitCode == 2);
+  CHECK(unknown.err.find("has no group") != std::string::npos);
+  CHECK(unknown.err.find("known nodes:") != std::string::npos);
+
+  // node3 leaves the cluster for good: stopped, it still counts (and fails --check) until its group goes.
+  REQUIRE(cluster.stopNode(3) == 0);
+  CHECK(monitorCheck().exitCode != 0);
+  auto dry = offsets(cluster, "delete", {"--node", "node3", "--dry-run"});
+  INFO(dry.err);
+  CHECK(dry.exitCode == 0);
+  CHECK(dry.out.find("dry run: nothing changed") != std::string::npos);
+  CHECK(hasGroup(node3Group));
+  auto unconfirmed = offsets(cluster, "delete", {"--node", "node3"}); // no terminal, no --yes
+  CHECK(unconfirmed.exitCode == 2);
+  CHECK(hasGroup(node3Group));
+
+  auto deleted = offsets(cluster, "delete", {"--node", "node3", "--yes"});
+  INFO(deleted.err);
+  REQUIRE(deleted.exitCode == 0);
+  CHECK_FALSE(hasGroup(node3Group));
+  auto healthy = monitorCheck();
+  INFO(healthy.out << healthy.err);
+  CHECK(healthy.exitCode == 0);
+  CHECK(healthy.out.find("node3") == std::string::npos);
+  all(cluster, "INSERT INTO t VALUES (1)");                  // the two nodes left go on; --wait all counts them only
+  CHECK(cluster.scalar(3, "SELECT count(*) FROM t") == "0"); // node3's database was left as it was
 }

@@ -52,6 +52,20 @@ rd_kafka_event_t* waitEvent(rd_kafka_queue_t* queue, std::chrono::milliseconds t
   return ev;
 }
 
+// Throws the first error in the results of a call that changes groups: a group's own, or a partition's.
+void checkGroupResults(const rd_kafka_group_result_t** groups, size_t count, const std::string& what) {
+  for (size_t i = 0; i < count; ++i) {
+    std::string error;
+    if (const auto* e = rd_kafka_group_result_error(groups[i])) error = rd_kafka_error_string(e);
+    const auto* parts = rd_kafka_group_result_partitions(groups[i]);
+    for (int k = 0; error.empty() && parts && k < parts->cnt; ++k)
+      if (parts->elems[k].err != RD_KAFKA_RESP_ERR_NO_ERROR) error = rd_kafka_err2str(parts->elems[k].err);
+    if (!error.empty())
+      throw KlusterError(code::NodeError, fmt::format("{}: {}", what, error),
+                         "stop the node that uses this group first");
+  }
+}
+
 const char* stateName(rd_kafka_consumer_group_state_t state) {
   switch (state) {
   case RD_KAFKA_CONSUMER_GROUP_STATE_PREPARING_REBALANCE: return "PreparingRebalance";
@@ -190,17 +204,20 @@ void Admin::setCommittedOffsets(const std::string& group, const std::string& top
   size_t count = 0;
   const auto** groups =
       rd_kafka_AlterConsumerGroupOffsets_result_groups(rd_kafka_event_AlterConsumerGroupOffsets_result(ev.ptr), &count);
-  for (size_t i = 0; i < count; ++i) {
-    if (const auto* e = rd_kafka_group_result_error(groups[i]))
-      throw KlusterError(code::NodeError, fmt::format("set offsets of {}: {}", group, rd_kafka_error_string(e)),
-                         "stop the node that uses this group first");
-    const auto* parts = rd_kafka_group_result_partitions(groups[i]);
-    for (int k = 0; parts && k < parts->cnt; ++k)
-      if (parts->elems[k].err != RD_KAFKA_RESP_ERR_NO_ERROR)
-        throw KlusterError(code::NodeError,
-                           fmt::format("set offsets of {}: {}", group, rd_kafka_err2str(parts->elems[k].err)),
-                           "stop the node that uses this group first");
-  }
+  checkGroupResults(groups, count, "set offsets of " + group);
+}
+
+void Admin::deleteGroup(const std::string& group) {
+  rd_kafka_t* rk = client_->c_ptr();
+  auto* request = rd_kafka_DeleteGroup_new(group.c_str());
+  Queue queue(rd_kafka_queue_new(rk));
+  Options options = makeOptions(rk, RD_KAFKA_ADMIN_OP_DELETEGROUPS, timeout_);
+  rd_kafka_DeleteGroups(rk, &request, 1, options.ptr, queue.ptr);
+  rd_kafka_DeleteGroup_destroy(request);
+  Event ev(waitEvent(queue.ptr, timeout_, "delete group " + group));
+  size_t count = 0;
+  const auto** groups = rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(ev.ptr), &count);
+  checkGroupResults(groups, count, "delete group " + group);
 }
 
 Watermarks Admin::watermarks(const std::string& topic, int partition) {

@@ -48,6 +48,8 @@ public:
   /// Sets a group's committed offsets (the group must have no active members).
   void setCommittedOffsets(const std::string& group, const std::string& topic,
                            const std::vector<std::int64_t>& offsets);
+  /// Deletes a consumer group and its committed offsets (the group must have no active members).
+  void deleteGroup(const std::string& group);
   Watermarks watermarks(const std::string& topic, int partition);
   /// The offset of the first message at or after a timestamp (ms), or the high watermark when none is.
   std::int64_t offsetForTime(const std::string& topic, int partition, std::int64_t timestampMs);
