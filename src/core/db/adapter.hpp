@@ -45,6 +45,9 @@ struct Statement {
   /// The connection may keep it as a server-side prepared statement, so the server parses the text once
   /// (plain DML of a request that changes no schema; see Connection::forgetStatements).
   bool reusable = false;
+  /// unusedParams[i]: the SQL does not use $i+1 (it gets a value because a later $n needs the position);
+  /// the database cannot infer its type, so the adapter declares it as text.
+  std::vector<bool> unusedParams;
 };
 
 /// A request as the database runs it: its statements, applied atomically.

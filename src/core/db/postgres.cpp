@@ -218,11 +218,31 @@ void PgConnection::rollback() noexcept {
   PQclear(PQexec(conn_, "ROLLBACK"));
 }
 
-void PgConnection::send(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
+namespace {
+
+// Parameter types for libpq: inferred by the server (0), except parameters the SQL does not use, which
+// it cannot infer; those are text. Empty (no types at all) when every parameter is used.
+std::vector<Oid> paramTypes(const std::vector<bool>& unused, std::size_t count) {
+  std::vector<Oid> types;
+  for (std::size_t i = 0; i < unused.size() && i < count; ++i)
+    if (unused[i]) {
+      types.assign(count, 0);
+      break;
+    }
+  for (std::size_t i = 0; i < types.size() && i < unused.size(); ++i)
+    if (unused[i]) types[i] = 25; // TEXTOID
+  return types;
+}
+
+} // namespace
+
+void PgConnection::send(const std::string& sql, const std::vector<std::optional<std::string>>& params,
+                        const std::vector<bool>& unused) {
   std::vector<const char*> values;
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
-                         0))
+  const auto types = paramTypes(unused, params.size());
+  if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), types.empty() ? nullptr : types.data(),
+                         values.data(), nullptr, nullptr, 0))
     throwConnectionLost("send");
   pump();
 }
@@ -246,7 +266,9 @@ const std::string* PgConnection::sendReusable(const Statement& st) {
     name = &p->second;
   } else {
     name = &preparing_.emplace(st.sql, fmt::format("kluster_{}", ++statementCount_)).first->second;
-    if (!PQsendPrepare(conn_, name->c_str(), st.sql.c_str(), static_cast<int>(st.params.size()), nullptr))
+    const auto types = paramTypes(st.unusedParams, st.params.size());
+    if (!PQsendPrepare(conn_, name->c_str(), st.sql.c_str(), static_cast<int>(st.params.size()),
+                       types.empty() ? nullptr : types.data()))
       throwConnectionLost("send");
     prepares = &st.sql;
   }
@@ -295,7 +317,7 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
       if (st.reusable) {
         if (const auto* prepares = sendReusable(st)) sent.push_back({i, true, prepares});
       } else {
-        send(st.sql, st.params);
+        send(st.sql, st.params, st.unusedParams);
       }
       sent.push_back({i, false});
     }

@@ -46,7 +46,8 @@ private:
   // Sends items [from, to) in one pipeline; fills outcomes; returns the first failure, if any.
   std::optional<Failure> runPipeline(const std::vector<const Work*>& work, std::size_t from, std::size_t to,
                                      std::vector<Outcome>* outcomes);
-  void send(const std::string& sql, const std::vector<std::optional<std::string>>& params);
+  void send(const std::string& sql, const std::vector<std::optional<std::string>>& params,
+            const std::vector<bool>& unused = {});
   // Sends a reusable statement as a named prepared one, preparing it first when this connection has not
   // yet; returns the SQL text when it sent a Prepare (its result confirms the name).
   const std::string* sendReusable(const Statement& st);

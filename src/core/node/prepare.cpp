@@ -46,7 +46,9 @@ Prepared Preparer::forAll(std::string_view payload, std::int64_t offset, std::in
     p.work.statements.push_back(
         {"INSERT INTO _kluster.cluster_info (cluster, fingerprint, recorded_at) VALUES ($1, $2::jsonb, $3) "
          "ON CONFLICT (cluster) DO NOTHING",
-         {cluster_, fp->dump(), std::to_string(timestampMs)}});
+         {cluster_, fp->dump(), std::to_string(timestampMs)},
+         false,
+         {}});
     return p;
   }
   analyze(p, true, offset, timestampMs);
@@ -180,6 +182,12 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
     // Pinned texts differ per request, and DDL must not run against statements prepared before it.
     s.reusable = forAll && !usesTime && !p.changesSchema;
     s.params.reserve(static_cast<std::size_t>(statementParams[k]));
+    for (std::size_t i = 0; i < st.usedParams.size(); ++i)
+      if (!st.usedParams[i]) {
+        s.unusedParams.assign(st.usedParams.size(), false);
+        for (std::size_t j = 0; j < st.usedParams.size(); ++j) s.unusedParams[j] = !st.usedParams[j];
+        break;
+      }
     for (int i = 0; i < statementParams[k]; ++i) s.params.push_back(paramText(req.params[static_cast<std::size_t>(i)]));
     p.work.statements.push_back(std::move(s));
   }

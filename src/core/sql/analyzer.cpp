@@ -182,7 +182,12 @@ void Collector::node(std::string_view type, const json& body, Context ctx, std::
     createsSequence = true;
   } else if (type == "ParamRef") {
     if (!ctx.ownParams) {
-      facts.maxParam = std::max(facts.maxParam, static_cast<int>(intField(body, "number")));
+      const auto n = static_cast<int>(intField(body, "number"));
+      facts.maxParam = std::max(facts.maxParam, n);
+      if (n >= 1 && n <= 65535) { // PostgreSQL's own limit on parameters
+        if (facts.usedParams.size() < static_cast<std::size_t>(n)) facts.usedParams.resize(static_cast<std::size_t>(n));
+        facts.usedParams[static_cast<std::size_t>(n - 1)] = true;
+      }
     }
   } else if (type == "PrepareStmt" || type == "CreateFunctionStmt") {
     ctx.stored = true;
@@ -387,7 +392,7 @@ Parsed parseAndCollect(std::string_view sql) {
     c.facts = {};
     c.walk(*stmt, {});
     a.statements.push_back({std::string(trimmed(sql.substr(location, len == 0 ? std::string_view::npos : len))),
-                            std::string(type), c.facts.maxParam});
+                            std::string(type), c.facts.maxParam, c.facts.usedParams});
     a.readOnly = a.readOnly && isReadOnlyStatement(type, *body, c.facts);
     a.locks = a.locks || c.facts.locking;
     a.transactionControl = a.transactionControl || isTransactionControl(type, *body);

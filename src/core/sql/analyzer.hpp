@@ -50,6 +50,9 @@ struct Statement {
   /// request's parameters $1..$maxParam. $n inside PREPARE ... AS and SQL-standard function
   /// bodies belong to that prepared statement/function and are not counted.
   int maxParam = 0;
+  /// usedParams[n - 1]: the statement uses $n. A statement may skip some of $1..$maxParam ("INSERT ...
+  /// VALUES ($2)"); the node then tells PostgreSQL their type (text), which it cannot infer.
+  std::vector<bool> usedParams;
 };
 
 /// What a request (one or more statements) does, decided from syntax alone.

@@ -161,10 +161,11 @@ struct Context {
 };
 
 struct StatementFacts {
-  bool locking = false;   // executed LockingClause
-  bool modifying = false; // executed INSERT/UPDATE/DELETE/MERGE
-  bool into = false;      // SELECT INTO
-  int maxParam = 0;       // highest $n of the request's parameters
+  bool locking = false;         // executed LockingClause
+  bool modifying = false;       // executed INSERT/UPDATE/DELETE/MERGE
+  bool into = false;            // SELECT INTO
+  int maxParam = 0;             // highest $n of the request's parameters
+  std::vector<bool> usedParams; // [n - 1]: $n appears
 };
 
 struct Collector {

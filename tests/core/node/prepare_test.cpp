@@ -114,3 +114,13 @@ TEST_CASE("ALL requests name the functions they call for the volatility check; O
   auto one = prep.forOne(request("SELECT gen_random_uuid()"));
   CHECK(one.functions.empty());
 }
+
+TEST_CASE("a statement that skips some of $1..$n declares the skipped ones, which the server cannot infer") {
+  node::Preparer prep(1 << 20);
+  auto p = prep.forAll(request("INSERT INTO a VALUES ($1); INSERT INTO b VALUES ($2)", R"([1, 2])"), 1, 1);
+  REQUIRE_FALSE(p.refusal);
+  REQUIRE(p.work.statements.size() == 2);
+  CHECK(p.work.statements[0].unusedParams.empty()); // uses all it gets
+  CHECK(p.work.statements[1].params.size() == 2);
+  CHECK(p.work.statements[1].unusedParams == std::vector<bool>{true, false});
+}

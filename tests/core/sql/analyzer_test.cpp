@@ -160,6 +160,10 @@ TEST_CASE("statements report the parameters they use", "[sql][split][params]") {
   CHECK(a.statements[2].maxParam == 0);
   CHECK(analyze("SELECT (SELECT $3), ($2)[1] FROM t").statements[0].maxParam == 3);
   CHECK(analyze("EXECUTE q($2)").statements[0].maxParam == 2);
+  CHECK(a.statements[0].usedParams ==
+        std::vector<bool>{true, true, false, false, false, false, false, false, false, true});
+  CHECK(a.statements[2].usedParams.empty());
+  CHECK(analyze("INSERT INTO t VALUES ($2)").statements[0].usedParams == std::vector<bool>{false, true});
   SECTION("$n of a prepared statement or function body are their own") {
     CHECK(analyze("PREPARE q(int) AS SELECT $1").statements[0].maxParam == 0);
     CHECK(analyze("CREATE FUNCTION f(int) RETURNS int LANGUAGE sql RETURN $1 + 1").statements[0].maxParam == 0);
