@@ -3,6 +3,7 @@
 #include "commands/exec_interactive.hpp"
 #include "commands/exec_session.hpp"
 #include "core/client/client.hpp"
+#include "core/sql/analyzer.hpp"
 #include "core/util.hpp"
 
 #include <fmt/format.h>
@@ -37,6 +38,42 @@ std::string readAll(std::istream& in) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+/// A script's statements, as PostgreSQL's parser splits them; empty when the text does not parse (it is
+/// then sent whole, and every node answers SYNTAX_ERROR without applying any of it).
+std::vector<sql::Statement> splitScript(const std::string& text) {
+  try {
+    return sql::analyze(text).statements;
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+/// Sends a script's statements one request at a time, in order, and stops at the first that fails. Each
+/// takes the -p values its $n use; with --message-id ID they are ID.1, ID.2, ..., so running the script
+/// again skips what was applied (DUPLICATE counts as done).
+int runScript(ExecRunner& runner, const std::vector<sql::Statement>& statements, const ExecOptions& o,
+              ExecSettings es) {
+  int maxParam = 0;
+  for (const auto& st : statements) maxParam = std::max(maxParam, st.maxParam);
+  if (static_cast<std::size_t>(maxParam) != o.params.size())
+    throw UsageError(
+        fmt::format("the script uses {} parameter(s) ($1..${}) but -p gives {}", maxParam, maxParam, o.params.size()));
+  es.duplicateOk = !o.messageId.empty();
+  for (std::size_t k = 0; k < statements.size(); ++k) {
+    Request req;
+    req.statements = {statements[k].sql};
+    for (int i = 0; i < statements[k].maxParam; ++i) req.params.push_back(o.params[static_cast<std::size_t>(i)]);
+    if (!o.messageId.empty()) req.messageId = fmt::format("{}.{}", o.messageId, k + 1);
+    if (const int rc = runner.run(std::move(req), es, std::cout, std::cerr); rc != exitcode::Ok) {
+      std::cerr << fmt::format("stopped at statement {} of {}: {} before it applied, {} after it not sent (--tx "
+                               "sends a script as one atomic request)\n",
+                               k + 1, statements.size(), k, statements.size() - k - 1);
+      return rc;
+    }
+  }
+  return exitcode::Ok;
 }
 
 int runExec(const ExecOptions& o) {
@@ -82,7 +119,12 @@ int runExec(const ExecOptions& o) {
   ExecRunner runner(client, session ? &*session : nullptr);
   if (interactive) return runInteractive(runner, PromptState{es, false}, copts.cluster);
 
-  // One request: its statements (several from a file) apply atomically; --tx states it explicitly.
+  // SQL given as the argument is one request, applied atomically (like psql -c); a file or standard input
+  // is a script, sent a statement at a time (like psql -f), unless --tx makes it one atomic request.
+  const bool script = (!o.file.empty() || o.sql.empty() || o.sql == "-") && !o.tx;
+  if (script) {
+    if (auto statements = splitScript(text); statements.size() > 1) return runScript(runner, statements, o, es);
+  }
   Request req;
   req.statements = {text};
   for (const auto& p : o.params) req.params.push_back(p);
@@ -99,7 +141,8 @@ void registerExec(CLI::App& app, Action& action) {
   o->flags.add(cmd);
   cmd->add_option("sql", o->sql,
                   "the SQL ('-': read standard input; nothing: standard input, or a prompt on a terminal)");
-  cmd->add_option("-f,--file", o->file, "read the SQL from a file (its statements apply atomically)");
+  cmd->add_option("-f,--file", o->file,
+                  "run a script: one request per statement, in order, stopping at the first that fails");
   cmd->add_option("--to", o->to,
                   "ALL (every node, in order), ONE (one node, read-only) or auto: reads to ONE, "
                   "everything else to ALL")
@@ -110,7 +153,8 @@ void registerExec(CLI::App& app, Action& action) {
   cmd->add_option("-o,--output", o->output, "table, json, jsonl or csv (default: table on a terminal, else json)");
   cmd->add_option("-p,--param", o->params, "value for $1, $2, ... (repeatable, in order)")
       ->allow_extra_args(false); // one value per -p, so the SQL argument is never taken as a parameter
-  cmd->add_flag("--tx", o->tx, "send all statements as one atomic request (the default for one request)");
+  cmd->add_flag("--tx", o->tx,
+                "send a script (-f or standard input) as one atomic request; SQL given as the argument always is");
   cmd->add_option("--after", o->after,
                   "ONE: answer only once the node applied ALL up to this offset (an earlier ALL response's "
                   "allOffset), else NOT_CAUGHT_UP")

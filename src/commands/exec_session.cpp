@@ -108,11 +108,15 @@ int ExecRunner::run(Request request, const ExecSettings& settings, std::ostream&
     // Read-your-writes: the read may only be answered by a node that applied this session's writes.
     std::optional<std::int64_t> after = settings.after;
     if (session_ && session_->allOffset()) after = std::max(after.value_or(-1), *session_->allOffset());
+    if (seenAll_) after = std::max(after.value_or(-1), *seenAll_);
     if (after) request.minAllOffset = after;
   }
   auto result = client_.send(std::move(request), target, settings.wait, settings.timeout).get();
-  if (target == client::Target::All && session_)
-    if (const auto offset = result.allOffset()) session_->record(*offset);
+  if (target == client::Target::All)
+    if (const auto offset = result.allOffset()) {
+      seenAll_ = std::max(seenAll_.value_or(-1), *offset);
+      if (session_) session_->record(*offset);
+    }
   if (settings.wait.kind == client::WaitPolicy::Kind::None) {
     if (result.timedOut) {
       err << fmt::format("timeout after {}: the request was not delivered to Kafka\n", settings.timeoutText);
@@ -152,7 +156,13 @@ int report(const client::Result& result, const ExecSettings& settings, std::ostr
     return exitcode::Timeout;
   }
   for (const auto& r : result.responses)
-    if (!r.ok()) {
+    if (r.resultCode == code::Duplicate && settings.duplicateOk) {
+      err << fmt::format("note: request {} was applied before ({}): not applied again\n", result.requestId,
+                         r.errorMessage);
+      break;
+    }
+  for (const auto& r : result.responses)
+    if (!r.ok() && !(r.resultCode == code::Duplicate && settings.duplicateOk)) {
       err << fmt::format("error {} from {}: {}\n", r.resultCode, r.nodeId, r.errorMessage);
       if (!r.hint.empty()) err << "hint: " << r.hint << "\n";
       return exitcode::SqlError;

@@ -23,6 +23,7 @@ struct ExecSettings {
   std::string timeoutText = "10s";
   Format format = Format::Table;
   std::optional<std::int64_t> after; ///< --after: the lowest ALL offset a ONE read may see
+  bool duplicateOk = false;          ///< a DUPLICATE answer is success (re-running a script with its ids)
 };
 
 /// Where a request goes. `to` is ALL, ONE or auto; auto sends a request to ONE only when every statement
@@ -50,7 +51,9 @@ private:
   std::optional<std::int64_t> offset_;
 };
 
-/// Sends requests through a client and reports their outcome, applying and updating the session.
+/// Sends requests through a client and reports their outcome, applying and updating the session. Reads
+/// see the writes sent earlier through the same runner (a script, the prompt): a ONE read carries the
+/// highest ALL offset this runner has seen as its minAllOffset.
 class ExecRunner {
 public:
   ExecRunner(client::Client& client, SessionFile* session) : client_(client), session_(session) {}
@@ -61,6 +64,7 @@ public:
 private:
   client::Client& client_;
   SessionFile* session_;
+  std::optional<std::int64_t> seenAll_; ///< highest allOffset of this runner's ALL requests
 };
 
 /// Writes a result and its diagnostics (divergence, timeout with the silent nodes, error responses);

@@ -46,6 +46,8 @@ public:
   void signalNode(int i, int sig);
   bool nodeRunning(int i);
   std::string nodeLog(int i) const;
+  /// This test's directory (node configs and logs), for files a test writes.
+  const std::string& workDir() const { return dir_; }
   /// Waits until exactly these many nodes are live members (their ALL groups are active).
   bool waitForMembers(int count, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
