@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
+#include <termios.h>
 #include <unistd.h>
 
 namespace kluster::commands {
@@ -229,10 +230,21 @@ int runInteractive(ExecRunner& runner, PromptState state, const std::string& clu
   if (!isatty(STDOUT_FILENO)) rl_outstream = stderr;
   std::cerr << fmt::format("klusterctl exec on cluster {}: end statements with ';', \\? for help, \\q to quit.\n",
                            cluster);
+  // libedit prints the prompt first and leaves line mode only when it reads the first key (read_prepare,
+  // then read_char in its read.c). A Ctrl-D typed in between reached the kernel in line mode, which turns
+  // it into the end of a line nobody reads, and the prompt never saw it. Leaving line mode before each
+  // prompt makes every key typed after the prompt reach the line editor as typed.
+  termios original{};
+  const bool terminal = tcgetattr(STDIN_FILENO, &original) == 0;
+  termios keys = original;
+  keys.c_lflag &= static_cast<tcflag_t>(~(ICANON | ECHO));
+  keys.c_cc[VMIN] = 1;
+  keys.c_cc[VTIME] = 0;
   StatementBuffer buffer;
   std::string lastLine;
   for (;;) {
     const auto prompt = fmt::format("{}{} ", cluster, buffer.empty() ? "=>" : "->");
+    if (terminal) tcsetattr(STDIN_FILENO, TCSANOW, &keys);
     char* raw = readline(prompt.c_str());
     if (!raw) {
       std::cout << "\n";
@@ -270,6 +282,7 @@ int runInteractive(ExecRunner& runner, PromptState state, const std::string& clu
       std::cerr << std::flush;
     }
   }
+  if (terminal) tcsetattr(STDIN_FILENO, TCSANOW, &original);
   if (!history.empty() && write_history(history.c_str()) != 0)
     std::cerr << fmt::format("klusterctl: could not save the history to {}\n", history);
   return exitcode::Ok;
