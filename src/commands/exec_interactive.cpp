@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -15,6 +16,11 @@
 
 namespace kluster::commands {
 namespace {
+
+// Set by Ctrl-C (SIGINT) while the prompt runs: it drops the line being typed, or stops waiting for a
+// request, as in psql, instead of ending the process.
+volatile std::sig_atomic_t interruptedFlag = 0;
+void onInterrupt(int) { interruptedFlag = 1; }
 
 bool identChar(char c) {
   const auto u = static_cast<unsigned char>(c);
@@ -140,7 +146,8 @@ std::string metaHelp() {
          "  \\timing [on|off]          show how long each statement took\n"
          "  \\r                        drop the statement being typed\n"
          "  \\?                        this help\n"
-         "  \\q                        quit (or Ctrl-D)";
+         "  \\q                        quit (or Ctrl-D)\n"
+         "Ctrl-C drops the line being typed, or stops waiting for an answer.";
 }
 
 MetaOutcome applyMeta(std::string_view line, PromptState& state) {
@@ -240,12 +247,29 @@ int runInteractive(ExecRunner& runner, PromptState state, const std::string& clu
   keys.c_lflag &= static_cast<tcflag_t>(~(ICANON | ECHO));
   keys.c_cc[VMIN] = 1;
   keys.c_cc[VTIME] = 0;
+  struct sigaction interrupt {};
+  struct sigaction previous {};
+  interrupt.sa_handler = onInterrupt;
+  sigemptyset(&interrupt.sa_mask);
+  sigaction(SIGINT, &interrupt, &previous); // no SA_RESTART: Ctrl-C ends the line editor's read
+  state.settings.interrupted = [] {
+    const bool was = interruptedFlag != 0;
+    interruptedFlag = 0;
+    return was;
+  };
   StatementBuffer buffer;
   std::string lastLine;
   for (;;) {
     const auto prompt = fmt::format("{}{} ", cluster, buffer.empty() ? "=>" : "->");
     if (terminal) tcsetattr(STDIN_FILENO, TCSANOW, &keys);
+    interruptedFlag = 0;
     char* raw = readline(prompt.c_str());
+    if (!raw && interruptedFlag) { // Ctrl-C: forget the line and any statement being typed
+      interruptedFlag = 0;
+      buffer.clear();
+      std::cout << "\n";
+      continue;
+    }
     if (!raw) {
       std::cout << "\n";
       break;
@@ -282,6 +306,7 @@ int runInteractive(ExecRunner& runner, PromptState state, const std::string& clu
       std::cerr << std::flush;
     }
   }
+  sigaction(SIGINT, &previous, nullptr);
   if (terminal) tcsetattr(STDIN_FILENO, TCSANOW, &original);
   if (!history.empty() && write_history(history.c_str()) != 0)
     std::cerr << fmt::format("klusterctl: could not save the history to {}\n", history);

@@ -1,5 +1,7 @@
 #include "commands/exec_session.hpp"
 
+#include "core/util.hpp"
+
 #include "core/errors.hpp"
 #include "core/sql/analyzer.hpp"
 
@@ -111,7 +113,17 @@ int ExecRunner::run(Request request, const ExecSettings& settings, std::ostream&
     if (seenAll_) after = std::max(after.value_or(-1), *seenAll_);
     if (after) request.minAllOffset = after;
   }
-  auto result = client_.send(std::move(request), target, settings.wait, settings.timeout).get();
+  if (request.messageId.empty()) request.messageId = util::uuid4();
+  const auto requestId = request.messageId;
+  auto pending = client_.send(std::move(request), target, settings.wait, settings.timeout);
+  if (settings.interrupted)
+    while (pending.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready)
+      if (settings.interrupted()) {
+        err << fmt::format("interrupted: stopped waiting for request {} (it was sent, so it may still be applied)\n",
+                           requestId);
+        return exitcode::Timeout;
+      }
+  auto result = pending.get();
   if (target == client::Target::All)
     if (const auto offset = result.allOffset()) {
       seenAll_ = std::max(seenAll_.value_or(-1), *offset);

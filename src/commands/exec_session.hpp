@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -24,6 +25,7 @@ struct ExecSettings {
   Format format = Format::Table;
   std::optional<std::int64_t> after; ///< --after: the lowest ALL offset a ONE read may see
   bool duplicateOk = false;          ///< a DUPLICATE answer is success (re-running a script with its ids)
+  std::function<bool()> interrupted; ///< polled while waiting: true stops waiting (the prompt's Ctrl-C)
 };
 
 /// Where a request goes. `to` is ALL, ONE or auto; auto sends a request to ONE only when every statement

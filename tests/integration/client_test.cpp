@@ -518,6 +518,9 @@ TEST_CASE("the interactive prompt: multi-line statements, meta-commands, history
     // Ctrl-D right as the prompt comes back after a slow request (two answers wanted, one node). libedit
     // prints the prompt before it leaves line mode; a Ctrl-D typed in between was lost (half the time on a
     // loaded machine) until exec left line mode before each prompt.
+    t.type("SELECT 'dropped by Ctrl-C'");
+    t.type("\x03"); // Ctrl-C drops the line being typed, as in psql, and the prompt goes on
+    REQUIRE(t.expect(prompt));
     t.type("\\wait 2\r");
     REQUIRE(t.expect(prompt));
     t.type("\\timeout 1s\r");
@@ -525,8 +528,20 @@ TEST_CASE("the interactive prompt: multi-line statements, meta-commands, history
     t.type("SELECT 1;\r");
     CHECK(t.expect("timeout after 1s"));
     REQUIRE(t.expect(prompt));
+    // Ctrl-C while waiting (here for an answer that cannot come for a minute) stops waiting at once.
+    t.type("\\timeout 60s\r");
+    REQUIRE(t.expect(prompt));
+    t.type("SELECT 2;\r");
+    REQUIRE(t.expect("SELECT 2;\r\n")); // the line editor accepted the line: the request is on its way
+    t.type("\x03");
+    CHECK(t.expect("interrupted: stopped waiting for request", 10s));
+    REQUIRE(t.expect(prompt));
     t.type("\x04");
     CHECK(t.wait(std::chrono::seconds(10)) == 0);
   }
+  std::ifstream again(home + "/.kluster_history");
+  std::stringstream kept;
+  kept << again.rdbuf();
+  CHECK(kept.str().find("dropped by Ctrl-C") == std::string::npos); // never accepted, never sent
   std::filesystem::remove_all(home);
 }
