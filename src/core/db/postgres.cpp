@@ -54,6 +54,14 @@ std::string field(const PGresult* res, int code) {
   return v ? v : "";
 }
 
+// Parameter values as libpq takes them: C strings, null for SQL NULL (they point into `params`).
+std::vector<const char*> cValues(const std::vector<std::optional<std::string>>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  return values;
+}
+
 // A PostgreSQL array literal of text values ({"a","b"}), for binding a whole column as one parameter.
 template <typename Range, typename Get> std::string textArray(const Range& items, Get get) {
   std::string out = "{";
@@ -126,8 +134,7 @@ void PgConnection::exec(const std::string& sql) {
 }
 
 PGresult* PgConnection::execParams(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
-  std::vector<const char*> values;
-  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  const auto values = cValues(params);
   PGresult* res =
       PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0);
   auto st = PQresultStatus(res);
@@ -238,8 +245,7 @@ std::vector<Oid> paramTypes(const std::vector<bool>& unused, std::size_t count) 
 
 void PgConnection::send(const std::string& sql, const std::vector<std::optional<std::string>>& params,
                         const std::vector<bool>& unused) {
-  std::vector<const char*> values;
-  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  const auto values = cValues(params);
   const auto types = paramTypes(unused, params.size());
   if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), types.empty() ? nullptr : types.data(),
                          values.data(), nullptr, nullptr, 0))
@@ -272,9 +278,7 @@ const std::string* PgConnection::sendReusable(const Statement& st) {
       throwConnectionLost("send");
     prepares = &st.sql;
   }
-  std::vector<const char*> values;
-  values.reserve(st.params.size());
-  for (const auto& p : st.params) values.push_back(p ? p->c_str() : nullptr);
+  const auto values = cValues(st.params);
   if (!PQsendQueryPrepared(conn_, name->c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0))
     throwConnectionLost("send");
   pump();
@@ -410,8 +414,7 @@ bool PgConnection::record(const std::string& cluster, const std::vector<AppliedE
       cluster,
       std::to_string(position.offset),
       position.messageId};
-  std::vector<const char*> values;
-  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  const auto values = cValues(params);
   ResultGuard g{
       PQexecParams(conn_,
                    "WITH position AS (INSERT INTO _kluster.position (cluster, all_offset, message_id, updated_at) "
