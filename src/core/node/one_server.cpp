@@ -163,7 +163,7 @@ void Node::OneServer::serve(const RdKafka::Message& msg, db::Connection*& conn,
       }
     }
   }
-  Response r = responder_.build(prepared.parsed, "ONE", outcome, started);
+  Response r = responder_.build(prepared.parsed, "ONE", std::move(outcome), started);
   r.appliedAllOffset = node_.applied_.get();
   responder_.send(r);
 }

@@ -182,12 +182,10 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
     // Pinned texts differ per request, and DDL must not run against statements prepared before it.
     s.reusable = forAll && !usesTime && !p.changesSchema;
     s.params.reserve(static_cast<std::size_t>(statementParams[k]));
-    for (std::size_t i = 0; i < st.usedParams.size(); ++i)
-      if (!st.usedParams[i]) {
-        s.unusedParams.assign(st.usedParams.size(), false);
-        for (std::size_t j = 0; j < st.usedParams.size(); ++j) s.unusedParams[j] = !st.usedParams[j];
-        break;
-      }
+    if (std::find(st.usedParams.begin(), st.usedParams.end(), false) != st.usedParams.end()) {
+      s.unusedParams = st.usedParams;
+      s.unusedParams.flip();
+    }
     for (int i = 0; i < statementParams[k]; ++i) s.params.push_back(paramText(req.params[static_cast<std::size_t>(i)]));
     p.work.statements.push_back(std::move(s));
   }
