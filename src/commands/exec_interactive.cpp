@@ -7,9 +7,11 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <poll.h>
 #include <sstream>
 #include <termios.h>
 #include <unistd.h>
@@ -21,6 +23,24 @@ namespace {
 // request, as in psql, instead of ending the process.
 volatile std::sig_atomic_t interruptedFlag = 0;
 void onInterrupt(int) { interruptedFlag = 1; }
+
+// The line editor's key reader. libedit's own would miss a Ctrl-C that comes while it is not blocked in
+// read() (say, as it echoes the keys typed just before): the signal is handled, and read() then waits for
+// a key that never comes. Waiting in short polls sees the flag whenever the signal came.
+int readKey(FILE* in) {
+  const int fd = fileno(in);
+  for (;;) {
+    if (interruptedFlag) return EOF; // the line editor returns no line: Ctrl-C
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, 100);
+    if (ready < 0 && errno != EINTR) return EOF;
+    if (ready <= 0) continue;
+    unsigned char key = 0;
+    const auto n = ::read(fd, &key, 1);
+    if (n == 1) return key;
+    if (n == 0 || (errno != EINTR && errno != EAGAIN)) return EOF; // end of input, or an error
+  }
+}
 
 bool identChar(char c) {
   const auto u = static_cast<unsigned char>(c);
@@ -228,6 +248,7 @@ void printError(const std::exception& e, const std::string& hint = {}) {
 } // namespace
 
 int runInteractive(ExecRunner& runner, PromptState state, const std::string& cluster) {
+  rl_getc_function = readKey; // before anything initializes the line editor, which takes it then
   const auto history = historyPath();
   using_history();
   stifle_history(1000);
@@ -251,7 +272,7 @@ int runInteractive(ExecRunner& runner, PromptState state, const std::string& clu
   struct sigaction previous {};
   interrupt.sa_handler = onInterrupt;
   sigemptyset(&interrupt.sa_mask);
-  sigaction(SIGINT, &interrupt, &previous); // no SA_RESTART: Ctrl-C ends the line editor's read
+  sigaction(SIGINT, &interrupt, &previous);
   state.settings.interrupted = [] {
     const bool was = interruptedFlag != 0;
     interruptedFlag = 0;
