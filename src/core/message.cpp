@@ -25,6 +25,7 @@ std::string Request::toJson() const {
   if (!params.empty()) j["params"] = params;
   if (minAllOffset) j["minAllOffset"] = *minAllOffset;
   if (timeoutMs) j["timeoutMs"] = *timeoutMs;
+  if (trace) j["trace"] = true;
   return j.dump();
 }
 
@@ -160,6 +161,10 @@ ParsedRequest parseRequest(std::string_view payload, std::size_t maxBytes) {
     return true;
   };
   if (!optionalInt("minAllOffset", req.minAllOffset) || !optionalInt("timeoutMs", req.timeoutMs)) return parsed;
+  if (auto it = j.find("trace"); it != j.end() && !it->is_null()) {
+    if (!it->is_boolean()) return fail(parsed, code::BadRequest, "'trace' must be a boolean"), parsed;
+    req.trace = it->get<bool>();
+  }
   return parsed;
 }
 
@@ -187,6 +192,11 @@ ojson Response::toOrderedJson() const {
   if (!resultHash.empty()) j["resultHash"] = resultHash;
   j["timestamp"] = timestamp;
   j["durationMs"] = durationMs;
+  if (trace)
+    j["trace"] = {{"fetchedUs", trace->fetchedUs},
+                  {"startedUs", trace->startedUs},
+                  {"committedUs", trace->committedUs},
+                  {"producedUs", trace->producedUs}};
   return j;
 }
 
@@ -265,6 +275,10 @@ std::string Response::toJson() const {
   if (!resultHash.empty()) str("resultHash", resultHash);
   num("timestamp", timestamp);
   num("durationMs", durationMs);
+  if (trace)
+    fmt::format_to(std::back_inserter(out),
+                   ",\"trace\":{{\"fetchedUs\":{},\"startedUs\":{},\"committedUs\":{},\"producedUs\":{}}}",
+                   trace->fetchedUs, trace->startedUs, trace->committedUs, trace->producedUs);
   out += '}';
   return out;
 }
@@ -293,6 +307,10 @@ Response Response::fromJson(std::string_view payload) {
   r.hint = j.value("hint", "");
   r.timestamp = j.value("timestamp", std::int64_t{0});
   r.durationMs = j.value("durationMs", std::int64_t{0});
+  if (auto it = j.find("trace"); it != j.end() && it->is_object()) {
+    r.trace = Trace{it->value("fetchedUs", std::int64_t{0}), it->value("startedUs", std::int64_t{0}),
+                    it->value("committedUs", std::int64_t{0}), it->value("producedUs", std::int64_t{0})};
+  }
   return r;
 }
 

@@ -26,6 +26,8 @@ struct Request {
   /// Set on Kluster's own control message `{"kind": "fingerprint", ...}`: a node's database server identity,
   /// published through ALL so the first one in the log becomes the cluster's record on every node.
   std::optional<nlohmann::json> fingerprint;
+  /// Asks the nodes to put the times they handled the request in their responses (`bench load --breakdown`).
+  bool trace = false;
 
   std::string toJson() const;
 };
@@ -41,6 +43,15 @@ struct ParsedRequest {
 
 /// Validates a raw payload. Never throws.
 ParsedRequest parseRequest(std::string_view payload, std::size_t maxBytes = kDefaultMaxRequestBytes);
+
+/// When a node handled a traced request: wall-clock microseconds since the epoch (comparable between
+/// processes of one machine; across machines only as far as their clocks agree).
+struct Trace {
+  std::int64_t fetchedUs = 0;   ///< the node's reader got the request from Kafka
+  std::int64_t startedUs = 0;   ///< its batch (ALL) or query (ONE) started
+  std::int64_t committedUs = 0; ///< the batch committed (ALL) or the query finished (ONE)
+  std::int64_t producedUs = 0;  ///< the response was handed to the Kafka producer
+};
 
 /// A node's answer to one request.
 struct Response {
@@ -63,7 +74,9 @@ struct Response {
   std::string hint;
   std::int64_t timestamp = 0; ///< epoch ms when the node answered
   std::int64_t durationMs = 0;
-  std::string raw; ///< the JSON exactly as received (set by the client; not serialized)
+  std::optional<Trace> trace;  ///< only when the request asked for it
+  std::int64_t receivedUs = 0; ///< when the client read it (set by the client; not serialized)
+  std::string raw;             ///< the JSON exactly as received (set by the client; not serialized)
 
   bool ok() const { return resultCode == "OK"; }
   std::string toJson() const;

@@ -25,6 +25,11 @@ std::int64_t nowMillis() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+std::int64_t nowMicros() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
 std::chrono::milliseconds parseDuration(std::string_view text) {
   double value = 0;
   const char* begin = text.data();

@@ -11,6 +11,8 @@ namespace kluster::util {
 std::string uuid4();
 /// Milliseconds since the Unix epoch, wall clock.
 std::int64_t nowMillis();
+/// Microseconds since the Unix epoch, wall clock (request traces compare them between processes).
+std::int64_t nowMicros();
 /// Parses "250ms", "10s", "2m", "1h" or a bare number of seconds. Throws UsageError.
 std::chrono::milliseconds parseDuration(std::string_view text);
 /// FNV-1a 32-bit hash: the documented function that maps a clientId to its RESPONSES partition.

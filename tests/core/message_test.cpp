@@ -102,3 +102,33 @@ TEST_CASE("a response's JSON text is what the JSON library writes, for results a
   err.appliedAllOffset = 9;
   CHECK(err.toJson() == err.toOrderedJson().dump());
 }
+
+TEST_CASE("a traced request asks for the nodes' times, and a traced response carries them") {
+  auto parsed = parseRequest(R"({"version":1,"messageId":"m","clientId":"c","sqlString":"SELECT 1","trace":true})");
+  REQUIRE(parsed.ok());
+  CHECK(parsed.request.trace);
+  CHECK(parseRequest(parsed.request.toJson()).request.trace);
+  CHECK_FALSE(parseRequest(R"({"messageId":"m","clientId":"c","sqlString":"SELECT 1"})").request.trace);
+  auto bad = parseRequest(R"({"messageId":"m","clientId":"c","sqlString":"SELECT 1","trace":"yes"})");
+  CHECK(bad.errorCode == "BAD_REQUEST");
+  CHECK(bad.request.messageId == "m"); // still answered
+
+  Response r;
+  r.messageId = "node1.1";
+  r.nodeId = "node1";
+  r.requestId = "m";
+  r.requestTopic = "ALL";
+  r.result = ojson::parse(R"({"rowsAffected":1})");
+  CHECK(r.toJson().find("trace") == std::string::npos); // only when asked for
+  r.trace = Trace{1000001, 1000002, 1000303, 1000304};
+  CHECK(r.toJson() == r.toOrderedJson().dump());
+  auto back = Response::fromJson(r.toJson());
+  REQUIRE(back.trace);
+  CHECK(back.trace->fetchedUs == 1000001);
+  CHECK(back.trace->startedUs == 1000002);
+  CHECK(back.trace->committedUs == 1000303);
+  CHECK(back.trace->producedUs == 1000304);
+  Response plain = r;
+  plain.trace.reset();
+  CHECK(outcomeHash(back) == outcomeHash(plain)); // the times are not part of the outcome
+}

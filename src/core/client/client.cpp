@@ -82,10 +82,19 @@ struct Pending {
   WaitPolicy wait;
   std::size_t needed = 1; // responses needed to complete
   std::set<std::string> answered;
+  bool traced = false;
   clock::time_point started;
   std::multimap<clock::time_point, std::string>::iterator deadline; // its entry in Impl::deadlines_
-  std::promise<Result> promise;
+  Client::Callback done;
 };
+
+// Results ready to be handed to their callbacks once the client's lock is released.
+using Finished = std::vector<std::pair<Client::Callback, Result>>;
+
+void deliver(Finished& finished) {
+  for (auto& [done, result] : finished) done(std::move(result));
+  finished.clear();
+}
 
 } // namespace
 
@@ -131,23 +140,37 @@ public:
     RdKafka::TopicPartition::destroy(assignment);
     auto producerProps = base;
     producerProps.emplace("linger.ms", std::to_string(options_.lingerMs));
-    producer_ = std::make_unique<kafka::Producer>(producerProps, true);
+    producer_ =
+        std::make_unique<kafka::Producer>(producerProps, true, [this](const RdKafka::Message& m) { delivered(m); });
     producer_->warmUp({topics_.all(), topics_.one()}, std::chrono::seconds(5));
     reader_ = std::thread([this] { readLoop(); });
+    // Delivery reports are served as they come (not every time the reader's consume() returns), so a
+    // delivery failure is seen at once and a traced request's broker acknowledgement is timed right.
+    poller_ = std::thread([this] {
+      while (!stop_.load()) producer_->poll(50);
+    });
   }
 
   ~Impl() {
     stop_.store(true);
     if (reader_.joinable()) reader_.join();
+    if (poller_.joinable()) poller_.join();
     consumer_->close();
-    std::lock_guard lock(mutex_);
-    for (auto& [id, p] : pending_) {
-      p->result.timedOut = true; // the client went away before the wait policy was met
-      finish(p);
+    producer_.reset(); // flushes; its delivery reports come to delivered(), which needs the members below
+    Finished finished;
+    {
+      std::lock_guard lock(mutex_);
+      closing_ = true;
+      for (auto& [id, p] : pending_) {
+        p->result.timedOut = true; // the client went away before the wait policy was met
+        finished.push_back(finish(p));
+      }
+      pending_.clear();
     }
+    deliver(finished);
   }
 
-  std::future<Result> send(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout) {
+  void send(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout, Callback done) {
     request.clientId = options_.clientId;
     if (request.messageId.empty()) request.messageId = options_.clientId + "." + util::uuid4();
     if (!request.timeoutMs) {
@@ -170,26 +193,35 @@ public:
     } else if (wait.kind == WaitPolicy::Kind::Count) {
       p->needed = static_cast<std::size_t>(wait.count);
     }
-    auto future = p->promise.get_future();
+    p->done = std::move(done);
     const auto payload = request.toJson();
+    const auto& topic = target == Target::All ? topics_.all() : topics_.one();
+    const int partition = target == Target::All ? 0 : -1;
     if (wait.kind == WaitPolicy::Kind::None) {
-      producer_->produce(target == Target::All ? topics_.all() : topics_.one(), target == Target::All ? 0 : -1,
-                         request.messageId, payload);
+      p->result.sentUs = util::nowMicros();
+      producer_->produce(topic, partition, request.messageId, payload);
       p->result.timedOut = !producer_->flush(timeout); // not even delivered to Kafka in time
       p->result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - p->started);
-      p->promise.set_value(std::move(p->result));
-      return future;
+      p->done(std::move(p->result));
+      return;
     }
     {
-      std::lock_guard lock(mutex_);
+      std::unique_lock lock(mutex_);
+      if (closing_) {
+        lock.unlock();
+        p->result.timedOut = true;
+        p->done(std::move(p->result));
+        return;
+      }
       if (pending_.count(request.messageId))
         throw UsageError(fmt::format("request id {} is already in flight from this client", request.messageId));
       p->deadline = deadlines_.emplace(p->started + timeout, request.messageId);
+      p->result.sentUs = util::nowMicros();
+      p->traced = request.trace;
+      if (p->traced) traced_.fetch_add(1);
       pending_.emplace(request.messageId, std::move(p));
     }
-    producer_->produce(target == Target::All ? topics_.all() : topics_.one(), target == Target::All ? 0 : -1,
-                       request.messageId, payload);
-    return future;
+    producer_->produce(topic, partition, request.messageId, payload);
   }
 
   std::vector<std::string> members() {
@@ -213,7 +245,6 @@ public:
 private:
   void readLoop() {
     while (!stop_.load()) {
-      producer_->poll();
       std::unique_ptr<RdKafka::Message> msg(consumer_->consume(20));
       if (msg->err() == RdKafka::ERR_NO_ERROR)
         handle(*msg);
@@ -223,10 +254,20 @@ private:
     }
   }
 
+  // A delivery report of one of this client's requests: the broker acknowledged it (traced requests note when).
+  void delivered(const RdKafka::Message& msg) {
+    if (traced_.load() == 0 || msg.err() != RdKafka::ERR_NO_ERROR || !msg.key()) return;
+    const auto now = util::nowMicros();
+    std::lock_guard lock(mutex_);
+    if (auto it = pending_.find(*msg.key()); it != pending_.end() && !it->second->result.ackedUs)
+      it->second->result.ackedUs = now;
+  }
+
   void handle(const RdKafka::Message& msg) {
     // Only this client's responses matter; others sharing the partition are skipped by key.
     if (!msg.key() || *msg.key() != options_.clientId) return;
     Response r;
+    const auto receivedUs = util::nowMicros();
     try {
       r.raw.assign(static_cast<const char*>(msg.payload()), msg.len());
       auto raw = std::move(r.raw);
@@ -236,17 +277,22 @@ private:
       KLOG(Warn, "client", "unreadable response at offset {}: {}", msg.offset(), e.what());
       return;
     }
-    std::lock_guard lock(mutex_);
-    auto it = pending_.find(r.requestId);
-    if (it == pending_.end()) return; // late, duplicate or not ours
-    Pending& p = *it->second;
-    if (!p.answered.insert(r.nodeId).second) return; // the same node answered twice (redelivery)
-    p.result.responses.push_back(std::move(r));
-    if (p.result.responses.size() >= p.needed && coversExpected(p)) {
-      deadlines_.erase(p.deadline);
-      finish(it->second);
-      pending_.erase(it);
+    r.receivedUs = receivedUs;
+    Finished finished;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = pending_.find(r.requestId);
+      if (it == pending_.end()) return; // late, duplicate or not ours
+      Pending& p = *it->second;
+      if (!p.answered.insert(r.nodeId).second) return; // the same node answered twice (redelivery)
+      p.result.responses.push_back(std::move(r));
+      if (p.result.responses.size() >= p.needed && coversExpected(p)) {
+        deadlines_.erase(p.deadline);
+        finished.push_back(finish(it->second));
+        pending_.erase(it);
+      }
     }
+    deliver(finished);
   }
 
   static bool coversExpected(const Pending& p) {
@@ -259,24 +305,30 @@ private:
   // Deadlines are kept in order, so this touches only the requests that are due, however many are in flight.
   void expire() {
     const auto now = clock::now();
-    std::lock_guard lock(mutex_);
-    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-      auto it = pending_.find(deadlines_.begin()->second);
-      deadlines_.erase(deadlines_.begin());
-      if (it == pending_.end()) continue;
-      it->second->result.timedOut = true;
-      finish(it->second);
-      pending_.erase(it);
+    Finished finished;
+    {
+      std::lock_guard lock(mutex_);
+      while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+        auto it = pending_.find(deadlines_.begin()->second);
+        deadlines_.erase(deadlines_.begin());
+        if (it == pending_.end()) continue;
+        it->second->result.timedOut = true;
+        finished.push_back(finish(it->second));
+        pending_.erase(it);
+      }
     }
+    deliver(finished);
   }
 
-  static void finish(std::unique_ptr<Pending>& p) {
+  // Completes a request's result; the caller hands it to the callback once the lock is released.
+  std::pair<Callback, Result> finish(std::unique_ptr<Pending>& p) {
     Result& r = p->result;
     r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - p->started);
     for (const auto& n : r.expectedNodes)
       if (!p->answered.count(n)) r.missingNodes.push_back(n);
     if (r.target == Target::All) r.diverged = responsesDiverge(r.responses);
-    p->promise.set_value(std::move(r));
+    if (p->traced) traced_.fetch_sub(1);
+    return {std::move(p->done), std::move(r)};
   }
 
   ClientOptions options_;
@@ -286,8 +338,11 @@ private:
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<kafka::Producer> producer_;
   std::thread reader_;
+  std::thread poller_;
   std::atomic<bool> stop_{false};
+  std::atomic<int> traced_{0}; // traced requests in flight (delivery reports matter only then)
   mutable std::mutex mutex_;
+  bool closing_ = false;
   std::unordered_map<std::string, std::unique_ptr<Pending>> pending_;
   std::multimap<clock::time_point, std::string> deadlines_; // the pending requests' deadlines, soonest first
   std::mutex membersMutex_;
@@ -298,7 +353,14 @@ private:
 Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Client::~Client() = default;
 std::future<Result> Client::send(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout) {
-  return impl_->send(std::move(request), target, wait, timeout);
+  auto promise = std::make_shared<std::promise<Result>>();
+  auto future = promise->get_future();
+  impl_->send(std::move(request), target, wait, timeout, [promise](Result r) { promise->set_value(std::move(r)); });
+  return future;
+}
+void Client::sendAsync(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout,
+                       Callback done) {
+  impl_->send(std::move(request), target, wait, timeout, std::move(done));
 }
 std::vector<std::string> Client::liveNodes() { return impl_->members(); }
 const std::string& Client::clientId() const { return impl_->clientId(); }

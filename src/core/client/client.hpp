@@ -7,6 +7,7 @@
 #include "core/topics.hpp"
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -36,6 +37,8 @@ struct Result {
   bool timedOut = false;
   bool diverged = false; ///< ALL responses disagree (different resultHash)
   std::chrono::milliseconds elapsed{0};
+  std::int64_t sentUs = 0;  ///< wall-clock microseconds when it was handed to the Kafka producer
+  std::int64_t ackedUs = 0; ///< when the broker acknowledged it (traced requests only; 0 when not seen)
   bool allOk() const;
   /// The highest ALL offset among the responses (the request's position in ALL), if any carried one.
   std::optional<std::int64_t> allOffset() const;
@@ -68,6 +71,12 @@ public:
   /// node to give up waiting for ALL a little before `timeout`, so NOT_CAUGHT_UP arrives in time.
   /// Completed and timed-out requests are forgotten at once; late responses to them are dropped.
   std::future<Result> send(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout);
+  using Callback = std::function<void(Result)>;
+  /// Like send(), but calls `done` with the result instead of completing a future: on the client's reader
+  /// thread (on the calling thread for --wait none, or when the client is closing), never while holding a
+  /// lock of the client's, so `done` may send the next request. Thousands of requests in flight need no
+  /// thread each.
+  void sendAsync(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout, Callback done);
   /// The nodes currently members of the cluster: the active `<cluster>.node.<id>` consumer groups.
   std::vector<std::string> liveNodes();
   const std::string& clientId() const;

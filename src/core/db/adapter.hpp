@@ -117,18 +117,18 @@ public:
   /// Which of these request ids were already applied, with what they recorded.
   virtual std::map<std::string, AppliedRecord> findApplied(const std::vector<std::string>& messageIds) = 0;
 
-  /// ALL batches: begin(), execute() the batch's work, record() the applied requests and the new position,
-  /// commit(). execute() returns one outcome per work item; a request-level error undoes only that item.
+  /// ALL batches: begin(), execute() the batch's work, then commit() it with the applied requests and the
+  /// new position. execute() returns one outcome per work item; a request-level error undoes only that item.
   /// Transient and node errors throw DbError; the caller then calls rollback() and retries the whole batch.
+  /// An adapter may defer the start of the transaction to the first statement it sends.
   virtual void begin() = 0;
   virtual std::vector<Outcome> execute(const std::vector<const Work*>& work) = 0;
-  /// Records the applied requests and the new position inside the transaction. False when an earlier
-  /// batch had recorded one of `entries` already (a request the caller did not know was a duplicate):
-  /// the transaction is then aborted, and the caller rolls back and applies the batch again, with
+  /// Records the applied requests and the new position, and commits: both or neither. False when an
+  /// earlier batch had recorded one of `entries` already (a request the caller did not know was a
+  /// duplicate): nothing is committed, and the caller rolls back and applies the batch again, with
   /// findApplied().
-  virtual bool record(const std::string& cluster, const std::vector<AppliedEntry>& entries,
+  virtual bool commit(const std::string& cluster, const std::vector<AppliedEntry>& entries,
                       const Position& position) = 0;
-  virtual void commit() = 0;
   virtual void rollback() noexcept = 0;
   /// Drops the prepared statements the connection keeps, before the next batch begins. Called after DDL,
   /// so that no statement planned against an older schema runs on one node and not on another.

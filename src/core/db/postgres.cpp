@@ -6,6 +6,7 @@
 #include <poll.h>
 
 #include <cstring>
+#include <memory>
 
 namespace kluster::db {
 namespace {
@@ -94,6 +95,7 @@ struct PgConnection::Sent {
   std::size_t item;
   bool hidden;                           // bookkeeping statements whose results are not the request's
   const std::string* prepares = nullptr; // a Prepare of this SQL text
+  bool control = false;                  // BEGIN: its failure is the node's, never the request's
 };
 
 PgConnection::PgConnection(const std::string& url) : url_(url) {
@@ -212,10 +214,20 @@ void PgConnection::begin() {
     statements_.clear();
     forget_ = false;
   }
-  exec("BEGIN");
+  // Not a round trip of its own: BEGIN goes out in the batch's pipeline (or with the commit).
+  beginPending_ = true;
+}
+
+void PgConnection::sendPendingBegin(std::vector<Sent>* pipeline, std::size_t item) {
+  if (!beginPending_) return;
+  beginPending_ = false;
+  if (!pipeline) return exec("BEGIN");
+  send("BEGIN", {});
+  pipeline->push_back({item, true, nullptr, true});
 }
 
 void PgConnection::rollback() noexcept {
+  beginPending_ = false;
   if (!conn_ || PQstatus(conn_) != CONNECTION_OK) return;
   if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) {
     while (PGresult* r = PQgetResult(conn_)) PQclear(r);
@@ -311,6 +323,7 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
   if (PQsetnonblocking(conn_, 1) != 0 || !PQenterPipelineMode(conn_)) throwConnectionLost("pipeline");
   preparing_.clear();
   std::vector<Sent> sent;
+  sendPendingBegin(&sent, from);
   for (std::size_t i = from; i < to; ++i) {
     const Work& w = *work[i];
     if (w.randomSeed) {
@@ -330,6 +343,7 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
   flushAndWait();
 
   std::optional<Failure> failure;
+  std::string controlError;
   std::vector<PGresult*> itemResults;
   auto finishItem = [&](std::size_t item) {
     if (outcomes && !failure) (*outcomes)[item] = toOutcome(itemResults);
@@ -340,7 +354,9 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
     PGresult* res = nextResult();
     if (!res) throwConnectionLost("pipeline result");
     auto st = PQresultStatus(res);
-    if (st == PGRES_FATAL_ERROR && !failure) {
+    if (st == PGRES_FATAL_ERROR && sent[k].control && controlError.empty())
+      controlError = field(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (st == PGRES_FATAL_ERROR && !failure && controlError.empty()) {
       failure = Failure{sent[k].item, field(res, PG_DIAG_SQLSTATE), field(res, PG_DIAG_MESSAGE_PRIMARY),
                         field(res, PG_DIAG_MESSAGE_HINT)};
       if (failure->sqlState.empty()) failure->sqlState = "08006";
@@ -360,6 +376,9 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
   PQclear(sync);
   if (!synced || !PQexitPipelineMode(conn_)) throwConnectionLost("pipeline end");
   PQsetnonblocking(conn_, 0);
+  if (!controlError.empty())
+    throw DbError(ErrorKind::Transient, code::NodeError, "starting the batch's transaction failed: " + controlError,
+                  "08006");
   return failure;
 }
 
@@ -401,7 +420,7 @@ std::vector<Outcome> PgConnection::execute(const std::vector<const Work*>& work)
   return outcomes;
 }
 
-bool PgConnection::record(const std::string& cluster, const std::vector<AppliedEntry>& entries,
+bool PgConnection::commit(const std::string& cluster, const std::vector<AppliedEntry>& entries,
                           const Position& position) {
   // One statement, columns bound as arrays. A plain INSERT: an id recorded before fails the primary key,
   // which is rare (a client's retry) and cheaper to detect this way than with ON CONFLICT on every row.
@@ -414,22 +433,46 @@ bool PgConnection::record(const std::string& cluster, const std::vector<AppliedE
       cluster,
       std::to_string(position.offset),
       position.messageId};
-  const auto values = cValues(params);
-  ResultGuard g{
-      PQexecParams(conn_,
-                   "WITH position AS (INSERT INTO _kluster.position (cluster, all_offset, message_id, updated_at) "
-                   "VALUES ($6, $7, $8, now()) ON CONFLICT (cluster) DO UPDATE SET all_offset = EXCLUDED.all_offset, "
-                   "message_id = EXCLUDED.message_id, updated_at = EXCLUDED.updated_at) "
-                   "INSERT INTO _kluster.applied (message_id, all_offset, result_code, result_hash, rows_affected) "
-                   "SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[])",
-                   static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0)};
-  if (PQresultStatus(g.res) == PGRES_COMMAND_OK) return true;
-  if (field(g.res, PG_DIAG_SQLSTATE) == "23505" && field(g.res, PG_DIAG_CONSTRAINT_NAME) == "applied_pkey")
-    return false;
-  throwFromResult(g.res, "recording the batch");
+  // The bookkeeping INSERT and COMMIT in one pipeline: one round trip. When the INSERT fails, PostgreSQL
+  // skips the COMMIT (the pipeline is aborted up to its sync) and the transaction stays open and failed,
+  // for the caller's rollback().
+  if (PQsetnonblocking(conn_, 1) != 0 || !PQenterPipelineMode(conn_)) throwConnectionLost("pipeline");
+  std::vector<Sent> sent;
+  sendPendingBegin(&sent, 0);
+  send("WITH position AS (INSERT INTO _kluster.position (cluster, all_offset, message_id, updated_at) "
+       "VALUES ($6, $7, $8, now()) ON CONFLICT (cluster) DO UPDATE SET all_offset = EXCLUDED.all_offset, "
+       "message_id = EXCLUDED.message_id, updated_at = EXCLUDED.updated_at) "
+       "INSERT INTO _kluster.applied (message_id, all_offset, result_code, result_hash, rows_affected) "
+       "SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[])",
+       params);
+  send("COMMIT", {});
+  if (!PQpipelineSync(conn_)) throwConnectionLost("pipeline sync");
+  flushAndWait();
+  // BEGIN (when it was pending), the INSERT, the COMMIT
+  std::vector<std::unique_ptr<PGresult, decltype(&PQclear)>> results;
+  for (std::size_t k = 0; k < sent.size() + 2; ++k) {
+    PGresult* res = nextResult();
+    if (!res) throwConnectionLost("commit result");
+    results.emplace_back(res, &PQclear);
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+  }
+  ResultGuard sync{nextResult()};
+  if (!sync.res || PQresultStatus(sync.res) != PGRES_PIPELINE_SYNC || !PQexitPipelineMode(conn_))
+    throwConnectionLost("pipeline end");
+  PQsetnonblocking(conn_, 0);
+  for (std::size_t k = 0; k < results.size(); ++k) {
+    const PGresult* res = results[k].get();
+    const auto st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_PIPELINE_ABORTED) continue;
+    if (k == sent.size() && field(res, PG_DIAG_SQLSTATE) == "23505" &&
+        field(res, PG_DIAG_CONSTRAINT_NAME) == "applied_pkey")
+      return false;
+    throwFromResult(res, k < sent.size()    ? "starting the batch"
+                         : k == sent.size() ? "recording the batch"
+                                            : "committing the batch");
+  }
+  return true;
 }
-
-void PgConnection::commit() { exec("COMMIT"); }
 
 Outcome PgConnection::query(const Work& work) {
   exec("BEGIN TRANSACTION READ ONLY");

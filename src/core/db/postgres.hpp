@@ -26,8 +26,7 @@ public:
   std::map<std::string, AppliedRecord> findApplied(const std::vector<std::string>& messageIds) override;
   void begin() override;
   std::vector<Outcome> execute(const std::vector<const Work*>& work) override;
-  bool record(const std::string& cluster, const std::vector<AppliedEntry>& entries, const Position& position) override;
-  void commit() override;
+  bool commit(const std::string& cluster, const std::vector<AppliedEntry>& entries, const Position& position) override;
   void rollback() noexcept override;
   void forgetStatements() override { forget_ = true; }
   Outcome query(const Work& work) override;
@@ -42,6 +41,8 @@ private:
 
   // Runs simple commands outside a pipeline; throws DbError on failure.
   void exec(const std::string& sql);
+  // Sends the BEGIN that begin() deferred, when it is still pending (in a pipeline: queued in it).
+  void sendPendingBegin(std::vector<Sent>* pipeline, std::size_t item);
   PGresult* execParams(const std::string& sql, const std::vector<std::optional<std::string>>& params);
   // Sends items [from, to) in one pipeline; fills outcomes; returns the first failure, if any.
   std::optional<Failure> runPipeline(const std::vector<const Work*>& work, std::size_t from, std::size_t to,
@@ -66,7 +67,8 @@ private:
   std::unordered_map<std::string, std::string> preparing_;  // prepared in the pipeline being run, not confirmed
   std::uint64_t statementCount_ = 0;
   bool forget_ = false;
-  int unpumped_ = 0; // statements sent since the last flush
+  bool beginPending_ = false; // begin() was called; BEGIN goes out with the next statement
+  int unpumped_ = 0;          // statements sent since the last flush
 };
 
 } // namespace kluster::db

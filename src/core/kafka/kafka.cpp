@@ -31,8 +31,10 @@ void check(RdKafka::ErrorCode err, const std::string& what) {
 
 class Producer::Reporter : public RdKafka::DeliveryReportCb {
 public:
-  explicit Reporter(std::atomic<std::uint64_t>& failed) : failed_(failed) {}
+  Reporter(std::atomic<std::uint64_t>& failed, DeliveryCallback onDelivery)
+      : failed_(failed), onDelivery_(std::move(onDelivery)) {}
   void dr_cb(RdKafka::Message& message) override {
+    if (onDelivery_) onDelivery_(message);
     if (message.err() == RdKafka::ERR_NO_ERROR) return;
     failed_.fetch_add(1);
     std::lock_guard lock(mutex_);
@@ -46,11 +48,13 @@ public:
 
 private:
   std::atomic<std::uint64_t>& failed_;
+  DeliveryCallback onDelivery_;
   mutable std::mutex mutex_;
   std::string last_;
 };
 
-Producer::Producer(const Properties& userProps, bool idempotent) : reporter_(std::make_unique<Reporter>(failed_)) {
+Producer::Producer(const Properties& userProps, bool idempotent, DeliveryCallback onDelivery)
+    : reporter_(std::make_unique<Reporter>(failed_, std::move(onDelivery))) {
   Properties props = userProps;
   if (idempotent) {
     props.emplace("enable.idempotence", "true");

@@ -25,7 +25,8 @@ Properties clientProperties(const std::string& brokers, const Properties& user);
 class Producer {
 public:
   using DeliveryCallback = std::function<void(const RdKafka::Message&)>;
-  Producer(const Properties& props, bool idempotent);
+  /// `onDelivery`, when set, sees every delivery report (on the thread that polls: produce, poll, flush).
+  Producer(const Properties& props, bool idempotent, DeliveryCallback onDelivery = {});
   ~Producer();
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;
@@ -39,6 +40,8 @@ public:
   void warmUp(const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
   /// Serves delivery reports without blocking.
   void poll() { producer_->poll(0); }
+  /// Serves delivery reports, waiting up to `timeoutMs` for one.
+  void poll(int timeoutMs) { producer_->poll(timeoutMs); }
   /// Messages whose delivery failed for good since the start.
   std::uint64_t failedDeliveries() const { return failed_.load(); }
   std::string lastDeliveryError() const;

@@ -172,7 +172,10 @@ void Node::AllApplier::run() {
     while (!node_.stop_.load()) {
       responder_.poll();
       auto batch = takeBatch();
-      if (!batch.empty()) applyBatch(batch);
+      if (!batch.empty())
+        applyBatch(batch);
+      else
+        commitOffset(false); // idle: let tooling see the latest position
     }
   } catch (const StopRequested&) {
   } catch (...) {
@@ -207,9 +210,12 @@ void Node::AllApplier::readLoop() {
         continue;
       }
       if (msg->offset() <= node_.applied_.get()) continue; // already applied (redelivery)
+      const auto fetchedUs = util::nowMicros();
       const auto ts = msg->timestamp().timestamp;
-      Item item{nullptr, preparer_.forAll(std::string_view(static_cast<const char*>(msg->payload()), msg->len()),
-                                          msg->offset(), ts > 0 ? ts : 0)};
+      Item item{nullptr,
+                preparer_.forAll(std::string_view(static_cast<const char*>(msg->payload()), msg->len()), msg->offset(),
+                                 ts > 0 ? ts : 0),
+                fetchedUs};
       item.msg = std::move(msg);
       const auto bytes = item.msg->len();
       std::unique_lock lock(mutex_);
@@ -254,7 +260,7 @@ std::vector<Node::AllApplier::Item> Node::AllApplier::takeBatch() {
 }
 
 void Node::AllApplier::applyBatch(std::vector<Item>& batch) {
-  const auto started = util::nowMillis();
+  const auto startedUs = util::nowMicros();
   Answers answers;
   retrier_.run(
       "applying ALL batch",
@@ -267,11 +273,11 @@ void Node::AllApplier::applyBatch(std::vector<Item>& batch) {
             batch.end());
         if (batch.empty()) return;
         // Optimistic first: an earlier batch's request seen again is rare (a client's retry), and
-        // record() notices it, so only then is the batch run again after looking its ids up.
-        if (!tryBatch(batch, careful_, answers, started)) {
+        // commit() notices it, so only then is the batch run again after looking its ids up.
+        if (!tryBatch(batch, careful_, answers, startedUs)) {
           db_->rollback();
           careful_ = true;
-          tryBatch(batch, true, answers, started);
+          tryBatch(batch, true, answers, startedUs);
         }
       },
       [&] {
@@ -281,6 +287,9 @@ void Node::AllApplier::applyBatch(std::vector<Item>& batch) {
       });
   careful_ = false;
   if (batch.empty()) return;
+  const auto committedUs = util::nowMicros();
+  for (auto& r : answers.responses)
+    if (r.trace) r.trace->committedUs = committedUs;
   const auto lastOffset = batch.back().msg->offset();
   node_.applied_.set(lastOffset);
   if (batch.back().prepared.changesSchema) {
@@ -290,15 +299,28 @@ void Node::AllApplier::applyBatch(std::vector<Item>& batch) {
   if (batch.back().prepared.control) checkFingerprint(); // a control message always ends its batch
   responder_.sendLater(std::move(answers.responses));
   for (const auto& r : answers.reports) responder_.reportError(r);
-  std::vector<RdKafka::TopicPartition*> offsets{
-      RdKafka::TopicPartition::create(node_.topics_.all(), 0, lastOffset + 1)};
-  consumer_->commitAsync(offsets);
-  RdKafka::TopicPartition::destroy(offsets);
+  commitOffset(true);
   KLOG(Debug, "node", "applied ALL offsets {}..{} ({} requests)", batch.front().msg->offset(), lastOffset,
        batch.size());
 }
 
-bool Node::AllApplier::tryBatch(std::vector<Item>& batch, bool careful, Answers& answers, std::int64_t started) {
+void Node::AllApplier::commitOffset(bool afterBatch) {
+  // The position in the database is what the node resumes from; Kafka's committed offset is only for tooling
+  // (monitor, offsets show). Committing it after every batch cost the broker an OffsetCommit per batch and
+  // node, so it is committed at most every 500 ms while batches come, and at once when the node is idle.
+  constexpr auto kEvery = std::chrono::milliseconds(500);
+  const auto applied = node_.applied_.get();
+  if (applied < 0 || applied + 1 == committed_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (afterBatch && now - committedAt_ < kEvery) return;
+  std::vector<RdKafka::TopicPartition*> offsets{RdKafka::TopicPartition::create(node_.topics_.all(), 0, applied + 1)};
+  consumer_->commitAsync(offsets);
+  RdKafka::TopicPartition::destroy(offsets);
+  committed_ = applied + 1;
+  committedAt_ = now;
+}
+
+bool Node::AllApplier::tryBatch(std::vector<Item>& batch, bool careful, Answers& answers, std::int64_t startedUs) {
   answers = {};
   for (auto& item : batch) functionCheck_.apply(item.prepared);
   std::map<std::string, db::AppliedRecord> applied;
@@ -363,14 +385,15 @@ bool Node::AllApplier::tryBatch(std::vector<Item>& batch, bool careful, Answers&
                                  0});
       continue;
     }
-    Response r = responder_.build(p.parsed, "ALL", std::move(outcome), started);
+    Response r = responder_.build(p.parsed, "ALL", std::move(outcome), startedUs / 1000);
+    if (p.parsed.request.trace) r.trace = Trace{batch[i].fetchedUs, startedUs, 0, 0};
     r.allOffset = duplicateOf[i] && duplicateOf[i]->offset >= 0 ? duplicateOf[i]->offset : offset;
     if (!duplicateOf[i])
       entries.push_back({p.parsed.request.messageId, offset, r.resultCode, r.resultHash, r.rowsAffected});
     answers.responses.push_back(std::move(r));
   }
   const auto& last = batch.back();
-  if (!db_->record(node_.options_.cluster, entries, {last.msg->offset(), last.prepared.parsed.request.messageId})) {
+  if (!db_->commit(node_.options_.cluster, entries, {last.msg->offset(), last.prepared.parsed.request.messageId})) {
     if (careful) // every id was looked up first: someone else writes to _kluster.applied
       throw db::DbError(db::ErrorKind::Transient, code::NodeError,
                         "a request id looked up as new was recorded meanwhile", "23505");
@@ -378,7 +401,6 @@ bool Node::AllApplier::tryBatch(std::vector<Item>& batch, bool careful, Answers&
          batch.front().msg->offset(), last.msg->offset());
     return false;
   }
-  db_->commit();
   return true;
 }
 

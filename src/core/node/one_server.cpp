@@ -70,6 +70,7 @@ void Node::OneServer::dispatchLoop() {
       if (queue_.size() >= maxQueued) continue;
     }
     MessagePtr msg(consumer_->consume(50));
+    const auto fetchedUs = util::nowMicros();
     if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) continue;
     if (msg->err() != RdKafka::ERR_NO_ERROR) {
       KLOG(Warn, "node", "reading {}: {}", node_.topics_.one(), msg->errstr());
@@ -79,7 +80,7 @@ void Node::OneServer::dispatchLoop() {
       std::lock_guard lock(mutex_);
       inFlight_[msg->partition()].insert(msg->offset());
       highest_[msg->partition()] = std::max(highest_[msg->partition()], msg->offset());
-      queue_.push_back(std::move(msg));
+      queue_.push_back({std::move(msg), fetchedUs});
     }
     queued_.notify_one();
   }
@@ -89,17 +90,18 @@ void Node::OneServer::workerLoop() {
   std::unique_ptr<db::Connection> owned;
   db::Connection* conn = nullptr;
   for (;;) {
-    MessagePtr msg;
+    Fetched fetched;
     {
       std::unique_lock lock(mutex_);
       queued_.wait(lock, [&] { return !queue_.empty() || stopping_.load(); });
       if (queue_.empty()) return;
-      msg = std::move(queue_.front());
+      fetched = std::move(queue_.front());
       queue_.pop_front();
     }
     room_.notify_one();
+    const auto& msg = fetched.msg;
     try {
-      serve(*msg, conn, owned);
+      serve(fetched, conn, owned);
     } catch (const std::exception& e) {
       KLOG(Error, "node", "ONE request at {}[{}]@{} failed: {}", msg->topic_name(), msg->partition(), msg->offset(),
            e.what());
@@ -109,9 +111,10 @@ void Node::OneServer::workerLoop() {
   }
 }
 
-void Node::OneServer::serve(const RdKafka::Message& msg, db::Connection*& conn,
-                            std::unique_ptr<db::Connection>& owned) {
-  const auto started = util::nowMillis();
+void Node::OneServer::serve(const Fetched& fetched, db::Connection*& conn, std::unique_ptr<db::Connection>& owned) {
+  const auto& msg = *fetched.msg;
+  const auto startedUs = util::nowMicros();
+  const auto started = startedUs / 1000;
   Preparer preparer(node_.options_.maxRequestBytes, &node_.analyses_);
   auto prepared = preparer.forOne(std::string_view(static_cast<const char*>(msg.payload()), msg.len()));
   if (!prepared.parsed.hasRequestId()) {
@@ -165,6 +168,7 @@ void Node::OneServer::serve(const RdKafka::Message& msg, db::Connection*& conn,
   }
   Response r = responder_.build(prepared.parsed, "ONE", std::move(outcome), started);
   r.appliedAllOffset = node_.applied_.get();
+  if (req.trace) r.trace = Trace{fetched.fetchedUs, startedUs, util::nowMicros(), 0};
   responder_.send(r);
 }
 

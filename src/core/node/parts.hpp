@@ -31,6 +31,7 @@ private:
   struct Item {
     MessagePtr msg;
     Prepared prepared;
+    std::int64_t fetchedUs = 0; ///< when the reader got it (for traced requests)
   };
   /// What a batch sends once it is committed.
   struct Answers {
@@ -54,7 +55,9 @@ private:
   void applyBatch(std::vector<Item>& batch);
   /// Runs the batch's statements and records it; false when it met requests that an earlier batch had
   /// applied and `careful` was false (the caller rolls back and runs it again carefully).
-  bool tryBatch(std::vector<Item>& batch, bool careful, Answers& answers, std::int64_t started);
+  bool tryBatch(std::vector<Item>& batch, bool careful, Answers& answers, std::int64_t startedUs);
+  /// Commits the applied position to Kafka (for tooling): after a batch at most every 500 ms, else now.
+  void commitOffset(bool afterBatch);
 
   Node& node_;
   Responder& responder_;
@@ -65,7 +68,9 @@ private:
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   nlohmann::json ownFingerprint_;
   bool fingerprintRecorded_ = false;
-  bool careful_ = false; ///< look duplicates up before running (after a failure)
+  bool careful_ = false;        ///< look duplicates up before running (after a failure)
+  std::int64_t committed_ = -1; ///< the offset last committed to Kafka
+  std::chrono::steady_clock::time_point committedAt_{};
 
   // Reader to applier hand-off: prepared requests in log order.
   std::mutex mutex_;
@@ -87,9 +92,13 @@ public:
 
 private:
   using MessagePtr = std::unique_ptr<RdKafka::Message>;
+  struct Fetched {
+    MessagePtr msg;
+    std::int64_t fetchedUs = 0;
+  };
   void dispatchLoop();
   void workerLoop();
-  void serve(const RdKafka::Message& msg, db::Connection*& conn, std::unique_ptr<db::Connection>& owned);
+  void serve(const Fetched& fetched, db::Connection*& conn, std::unique_ptr<db::Connection>& owned);
 
   Node& node_;
   Responder& responder_;
@@ -101,7 +110,7 @@ private:
   std::mutex mutex_;
   std::condition_variable queued_;
   std::condition_variable room_;
-  std::deque<MessagePtr> queue_;
+  std::deque<Fetched> queue_;
   std::deque<std::pair<int, std::int64_t>> done_; // (partition, offset) answered, not yet stored
   std::map<int, std::set<std::int64_t>> inFlight_;
   std::map<int, std::int64_t> highest_;

@@ -8,9 +8,21 @@
 #include <algorithm>
 
 namespace kluster::node {
+namespace {
+
+// librdkafka waits 5 ms by default for more messages before it sends a batch: 5 ms added to every answer.
+// A batch's responses are produced together, so half a millisecond still gathers them into few requests.
+// A `linger.ms` in the node's [kafka] table wins.
+kafka::Properties withLinger(kafka::Properties props) {
+  props.emplace("linger.ms", "0.5");
+  return props;
+}
+
+} // namespace
 
 Responder::Responder(const Topics& topics, std::string nodeId, const kafka::Properties& props, int responsePartitions)
-    : topics_(topics), nodeId_(std::move(nodeId)), producer_(props, true), responsePartitions_(responsePartitions) {
+    : topics_(topics), nodeId_(std::move(nodeId)), producer_(withLinger(props), true),
+      responsePartitions_(responsePartitions) {
   producer_.warmUp({topics_.responses(), topics_.errors(), topics_.all()}, std::chrono::seconds(5));
   sender_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "responder");
@@ -45,7 +57,7 @@ void Responder::sendLoop() {
     sending_ = true;
     changed_.notify_all();
     lock.unlock();
-    for (const auto& r : batch) {
+    for (auto& r : batch) {
       try {
         send(r);
       } catch (const std::exception& e) {
@@ -91,7 +103,8 @@ Response Responder::build(const ParsedRequest& request, const std::string& reque
   return r;
 }
 
-void Responder::send(const Response& response) {
+void Responder::send(Response& response) {
+  if (response.trace) response.trace->producedUs = util::nowMicros();
   const int partition = util::responsePartition(response.clientId, responsePartitions_);
   producer_.produce(topics_.responses(), partition, response.clientId, response.toJson());
 }

@@ -26,7 +26,8 @@ public:
   /// Builds the response to a request from its outcome.
   Response build(const ParsedRequest& request, const std::string& requestTopic, db::Outcome outcome,
                  std::int64_t startedMs) const;
-  void send(const Response& response);
+  /// Produces a response now (a traced one gets its produce time).
+  void send(Response& response);
   /// Queues responses to be sent in order on the responder's thread. Blocks while a few batches are
   /// queued already, so a slow broker slows the applier down instead of filling memory.
   void sendLater(std::vector<Response> responses);
