@@ -1,5 +1,6 @@
-// klusterctl bench exec|apply: benchmarks that print their numbers (bench/README.md explains them and
+// klusterctl bench exec|apply|load: benchmarks that print their numbers (bench/README.md explains them and
 // bench/run.sh runs both against throwaway services). Numbers go to stdout, progress to stderr.
+#include "commands/bench_load.hpp"
 #include "commands/command.hpp"
 #include "core/bench/apply_bench.hpp"
 #include "core/bench/exec_bench.hpp"
@@ -80,7 +81,8 @@ int runBenchApply(const BenchApplyOptions& o) {
 } // namespace
 
 void registerBench(CLI::App& app, Action& action) {
-  auto* bench = app.add_subcommand("bench", "Benchmarks that print their numbers: exec latency, apply throughput");
+  auto* bench = app.add_subcommand(
+      "bench", "Benchmarks that print their numbers: exec latency, apply throughput, load from concurrent clients");
   bench->require_subcommand(1);
 
   auto e = std::make_shared<BenchExecOptions>();
@@ -118,6 +120,8 @@ void registerBench(CLI::App& app, Action& action) {
                 "(a fresh table, dropped after). Run it against a throwaway cluster: the other nodes apply "
                 "the backlog too.");
   apply->callback([a, &action] { action = [a] { return runBenchApply(*a); }; });
+
+  addBenchLoad(bench, action);
 }
 
 } // namespace kluster::commands

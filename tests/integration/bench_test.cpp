@@ -4,6 +4,10 @@
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
 
 #include <regex>
 #include <string>
@@ -92,4 +96,87 @@ TEST_CASE("bench apply times a stopped node's catch-up and the baseline; bench e
   }
   // One warm-up and five measured INSERTs reached the node's database.
   CHECK(cluster.scalar(1, "SELECT count(*) FROM kluster_bench_exec") == "6");
+}
+
+TEST_CASE("bench load runs concurrent clients, breaks the latency down by stage and checks every node", "[bench]") {
+  ClusterOptions options;
+  options.nodes = 2;
+  TestCluster cluster(options);
+  const std::vector<std::string> target{"--brokers", cluster.brokers(), "--cluster", cluster.name()};
+  auto load = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"bench", "load"});
+    args.insert(args.end(), target.begin(), target.end());
+    return TestCluster::klusterctl(args, std::chrono::minutes(2));
+  };
+
+  SECTION("inserts, waiting for every node, with the breakdown") {
+    auto r =
+        load({"--clients", "4", "--duration", "2s", "--warmup", "0s", "--wait", "all", "--breakdown", "-o", "json"});
+    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    REQUIRE(r.exitCode == 0);
+    auto j = nlohmann::json::parse(r.out);
+    CHECK(j["nodes"] == nlohmann::json::array({"node1", "node2"}));
+    const auto completed = j["completed"].get<std::uint64_t>();
+    CHECK(completed > 0);
+    CHECK(j["ok"] == completed);
+    CHECK(j["errors"].empty());
+    CHECK(j["latency"]["count"] == completed);
+    CHECK(j["latency"]["p50_ms"].get<double>() > 0);
+    CHECK(j["latency"]["p50_ms"].get<double>() <= j["latency"]["p99_ms"].get<double>());
+    CHECK(j["latency"]["p99_ms"].get<double>() <= j["latency"]["max_ms"].get<double>());
+    CHECK(j["check"]["passed"] == true);
+    REQUIRE(j["check"]["nodes"].size() == 2);
+    // Every stage was measured on every response (two per request): the times came from the nodes.
+    REQUIRE(j["breakdown"].size() == 7);
+    for (const auto& stage : j["breakdown"]) {
+      INFO(stage.dump());
+      CHECK(stage["latency"]["count"].get<std::uint64_t>() >= completed);
+    }
+    // The benchmark's tables are gone from every node.
+    for (int i = 1; i <= 2; ++i)
+      CHECK(cluster.scalar(i, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'kluster_load_%'") == "0");
+  }
+
+  SECTION("the other workloads, in the table format") {
+    for (const std::string workload : {"update", "multi", "read", "mix"}) {
+      auto r = load({"--workload", workload, "--clients", "3", "--duration", "1s", "--warmup", "0s"});
+      INFO(workload << " stdout:\n" << r.out << "\nstderr:\n" << r.err);
+      REQUIRE(r.exitCode == 0);
+      CHECK(r.out.find("workload " + workload + ", closed loop, 3 clients") != std::string::npos);
+      CHECK(!findLine(r.out, "throughput ([0-9]+) requests/s \\(([0-9]+) requests, \\2 OK, 0 errors\\)").empty());
+      CHECK(!findLine(r.out, "latency ms p50 " + kNumber + "  p90 " + kNumber + "  p99 " + kNumber + ".*").empty());
+      CHECK(r.out.find("check      PASSED") != std::string::npos);
+    }
+  }
+
+  SECTION("an open loop at a fixed rate") {
+    auto r = load({"--rate", "50", "--duration", "2s", "--warmup", "0s", "--wait", "first", "-o", "json"});
+    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    REQUIRE(r.exitCode == 0);
+    auto j = nlohmann::json::parse(r.out);
+    CHECK(j["completed"] == 100); // 100 requests were due in 2 s, answered or not
+    CHECK(j["latency"]["count"] == 100);
+    CHECK(j["check"]["passed"] == true);
+  }
+
+  SECTION("a node whose data differs fails the check") {
+    // A row written on node2 behind Kluster's back, while the load runs.
+    const std::string table = "kluster_load_rogue";
+    Process bench({klusterctlPath(), "bench", "load", "--table", table, "--clients", "2", "--duration", "4s",
+                   "--warmup", "0s", "-o", "json", "--brokers", cluster.brokers(), "--cluster", cluster.name()},
+                  {}, cluster.workDir() + "/rogue.out");
+    REQUIRE(waitUntil(
+        [&] { return cluster.scalar(2, "SELECT count(*) FROM pg_tables WHERE tablename = '" + table + "'") == "1"; },
+        std::chrono::seconds(30)));
+    cluster.query(2, "INSERT INTO " + table + " VALUES ('00000000-0000-4000-8000-000000000000', 0, 0)");
+    auto status = bench.wait(std::chrono::minutes(1));
+    std::ifstream in(cluster.workDir() + "/rogue.out");
+    std::stringstream out;
+    out << in.rdbuf();
+    INFO(out.str());
+    REQUIRE(status);
+    CHECK(*status == 4);
+    CHECK(out.str().find("node2: ") != std::string::npos);
+    CHECK(out.str().find("DIFFER") != std::string::npos);
+  }
 }

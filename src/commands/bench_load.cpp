@@ -1,0 +1,170 @@
+// klusterctl bench load: concurrent clients against a running cluster (src/core/bench/load_bench.*); this file
+// turns flags into options and prints the numbers (stdout) and a progress line (stderr, on a terminal).
+#include "commands/bench_load.hpp"
+
+#include "core/bench/load_bench.hpp"
+#include "core/util.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <iostream>
+
+namespace kluster::commands {
+namespace {
+
+struct BenchLoadOptions {
+  ClusterFlags flags;
+  int clients = 16;
+  double rate = 0;
+  std::string duration = "10s";
+  std::string warmup = "1s";
+  std::string timeout = "10s";
+  std::string wait = "all";
+  std::string workload = "insert";
+  int hotRows = 100;
+  bool breakdown = false;
+  std::string table;
+  std::string output = "table";
+};
+
+double ms(std::int64_t us) { return static_cast<double>(us) / 1000.0; }
+
+ojson histogramJson(const bench::Histogram& h) {
+  return {{"count", h.count()},
+          {"p50_ms", ms(h.percentile(0.50))},
+          {"p90_ms", ms(h.percentile(0.90))},
+          {"p99_ms", ms(h.percentile(0.99))},
+          {"p999_ms", ms(h.percentile(0.999))},
+          {"max_ms", ms(h.max())},
+          {"mean_ms", h.mean() / 1000.0}};
+}
+
+void printHistogram(const std::string& label, const bench::Histogram& h) {
+  fmt::print("{:<10} p50 {:.2f}  p90 {:.2f}  p99 {:.2f}  p99.9 {:.2f}  max {:.2f}  mean {:.2f}  ({} requests)\n", label,
+             ms(h.percentile(0.5)), ms(h.percentile(0.9)), ms(h.percentile(0.99)), ms(h.percentile(0.999)), ms(h.max()),
+             h.mean() / 1000.0, h.count());
+}
+
+int runBenchLoad(const BenchLoadOptions& o) {
+  const auto settings = o.flags.resolve();
+  bench::LoadOptions opts;
+  opts.client.brokers = settings.get("cluster.brokers");
+  opts.client.cluster = settings.get("cluster.name");
+  opts.client.kafka = settings.kafka();
+  opts.client.clientId = fmt::format("kluster-bench-load-{}-{}", ::getpid(), util::uuid4().substr(0, 8));
+  opts.clients = o.clients;
+  opts.rate = o.rate;
+  opts.duration = util::parseDuration(o.duration);
+  opts.warmup = util::parseDuration(o.warmup);
+  opts.timeout = util::parseDuration(o.timeout);
+  opts.wait = client::WaitPolicy::parse(o.wait);
+  opts.workload = bench::parseWorkload(o.workload);
+  opts.hotRows = o.hotRows;
+  opts.breakdown = o.breakdown;
+  opts.table = o.table;
+  if (::isatty(STDERR_FILENO))
+    opts.progress = [](const std::string& line) { std::cerr << "\r\033[Kbench load: " << line << std::flush; };
+  const auto r = bench::runLoad(opts);
+  if (opts.progress) std::cerr << "\r\033[K" << std::flush;
+
+  std::uint64_t errors = 0;
+  for (const auto& [code, n] : r.errors) errors += n;
+  const auto loop = o.rate > 0 ? fmt::format("open loop at {:.0f} requests/s", o.rate)
+                               : fmt::format("closed loop, {} clients", o.clients);
+  if (o.output == "json") {
+    ojson j{{"cluster", opts.client.cluster},
+            {"nodes", r.nodes},
+            {"workload", o.workload},
+            {"clients", o.clients},
+            {"rate", o.rate},
+            {"wait", o.wait},
+            {"seconds", r.seconds},
+            {"completed", r.completed},
+            {"ok", r.ok},
+            {"throughput", r.throughput()},
+            {"errors", r.errors},
+            {"latency", histogramJson(r.latencyUs)},
+            {"sent", r.sent},
+            {"resent", r.resent},
+            {"check", {{"passed", r.checkPassed}, {"nodes", r.checkLines}}}};
+    if (o.workload == "mix") {
+      j["writes"] = histogramJson(r.writeUs);
+      j["reads"] = histogramJson(r.readUs);
+    }
+    if (o.breakdown) {
+      ojson stages = ojson::array();
+      for (const auto& s : r.stages) stages.push_back({{"stage", s.name}, {"latency", histogramJson(s.us)}});
+      j["breakdown"] = stages;
+    }
+    fmt::print("{}\n", j.dump());
+  } else {
+    fmt::print("bench load: cluster {}, {} node(s) ({}), workload {}, {}, --wait {}, {:.0f} s measured\n",
+               opts.client.cluster, r.nodes.size(), fmt::join(r.nodes, ", "), o.workload, loop, o.wait, r.seconds);
+    fmt::print("throughput {:.0f} requests/s ({} requests, {} OK, {} errors)\n", r.throughput(), r.completed, r.ok,
+               errors);
+    for (const auto& [code, n] : r.errors) fmt::print("  error    {}: {}\n", code, n);
+    printHistogram("latency ms", r.latencyUs);
+    if (o.workload == "mix") {
+      printHistogram("  writes", r.writeUs);
+      printHistogram("  reads", r.readUs);
+    }
+    if (o.breakdown) {
+      fmt::print("breakdown, per response, ms (wall clocks of one machine)\n");
+      fmt::print("  {:<40} {:>8} {:>8}\n", "stage", "p50", "p99");
+      for (const auto& s : r.stages)
+        fmt::print("  {:<40} {:>8.3f} {:>8.3f}\n", s.name, ms(s.us.percentile(0.5)), ms(s.us.percentile(0.99)));
+    }
+    fmt::print("check      {} requests sent, {} re-sent after no answer\n", r.sent, r.resent);
+    for (const auto& line : r.checkLines) fmt::print("  {}\n", line);
+    fmt::print("check      {}\n",
+               r.checkPassed ? "PASSED: every node holds exactly the applied requests' effects" : "FAILED: see above");
+  }
+  return r.checkPassed ? exitcode::Ok : exitcode::Divergence;
+}
+
+} // namespace
+
+void addBenchLoad(CLI::App* bench, Action& action) {
+  auto o = std::make_shared<BenchLoadOptions>();
+  auto* load = bench->add_subcommand(
+      "load", "Concurrent clients against a running cluster: throughput and latency percentiles, then a check "
+              "that every node holds exactly the applied requests' effects");
+  o->flags.add(load);
+  load->add_option("--clients", o->clients, "logical clients, each with one request in flight (closed loop)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  load->add_option("--rate", o->rate,
+                   "open loop: send this many requests per second in all, whatever the answers (0: closed loop)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  load->add_option("--duration", o->duration, "measured time")->capture_default_str();
+  load->add_option("--warmup", o->warmup, "time run before measuring, not counted")->capture_default_str();
+  load->add_option("--timeout", o->timeout, "each request's timeout")->capture_default_str();
+  load->add_option("--wait", o->wait, "responses awaited per ALL request: first, all, quorum or N")
+      ->capture_default_str();
+  load->add_option("--workload", o->workload,
+                   "insert (single-row INSERT), update (one row of a hot set), multi (INSERT and UPDATE in one "
+                   "request), read (SELECT on ONE), mix (50% reads, 40% inserts, 10% updates)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"insert", "update", "multi", "read", "mix"}));
+  load->add_option("--hot-rows", o->hotRows, "rows of the hot set that updates and reads pick from")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  load->add_flag("--breakdown", o->breakdown,
+                 "trace the requests and print where the time goes: median and p99 of each stage");
+  load->add_option("--table", o->table, "the benchmark's table (default: a fresh name; dropped at the end)");
+  load->add_option("-o,--output", o->output, "table or json")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"table", "json"}));
+  load->footer(
+      "Creates its tables through ALL, runs the clients through one client library instance, and prints "
+      "throughput and latency percentiles (log-linear histogram, 1/64 precision). Open loop (--rate) counts each "
+      "request's latency from when it was due, so stalls are not hidden. At the end, requests that got no answer "
+      "are sent again with their ids until answered (DUPLICATE when applied already), every node is asked through "
+      "ALL for a digest of the tables, and the digests are compared with the applied requests; exit status 4 when "
+      "a node differs. The tables are dropped at the end.");
+  load->callback([o, &action] { action = [o] { return runBenchLoad(*o); }; });
+}
+
+} // namespace kluster::commands
