@@ -17,6 +17,8 @@ PACKAGES=(
   procps iproute2 util-linux coreutils findutils passwd ca-certificates
   # tests/docs/docs_test.sh (the man page check)
   groff-base
+  # bench/compare.sh: the peers it measures Kluster against, and reading bench load's JSON
+  pgpool2 jq
 )
 
 usage() {

@@ -1,0 +1,417 @@
+#!/usr/bin/env bash
+# Kluster against the ways PostgreSQL users keep three copies of a database, in one run on one machine: the
+# same single-row INSERT workload, closed loop, for 1, 16 and 64 clients, against
+#   direct    one PostgreSQL (one copy: the baseline without replication)
+#   syncrep   PostgreSQL synchronous streaming replication: a primary and two standbys,
+#             synchronous_standby_names = 'ANY 2 (s1, s2)', synchronous_commit = remote_apply
+#   pgpool    pgpool-II native replication over three independent PostgreSQL servers (Debian's pgpool2)
+#   kluster   Kluster: Kafka and three nodes, each with its own PostgreSQL, `bench load --wait all`
+# The peers are driven by pgbench, Kluster by `klusterctl bench load`. Every PostgreSQL gets the same settings
+# (fsync on, synchronous_commit on, shared_buffers 128MB). Prints one table with the ratios to syncrep and
+# writes it to bench/RESULTS.md (--out). See bench/README.md.
+set -euo pipefail
+
+# shellcheck source=../scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+KLUSTER_LOG_TAG=bench/compare.sh
+
+usage() {
+  cat <<'EOF'
+Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--out FILE] [--smoke]
+                        [--klusterctl BIN | --build-dir DIR] [--keep]
+
+  --clients LIST   client counts to measure (default "1 16 64")
+  --duration S     seconds per measurement (default 20)
+  --only SETUPS    a comma-separated subset of direct,syncrep,pgpool,kluster (default: all four)
+  --out FILE       where the Markdown table goes (default bench/RESULTS.md; the smoke form: a temp file)
+  --smoke          seconds-long form (2 s per point, clients "1 4"): proves the script works, measures nothing
+  --klusterctl BIN the klusterctl to measure (default: build it, Release, in --build-dir)
+  --build-dir DIR  Release build directory (default build-bench)
+  --keep           keep the scratch directory (logs, pgbench outputs)
+
+Runs as root or as a user that can run PostgreSQL's initdb (root: the servers run as 'postgres').
+Installs Debian's pgpool2 when it is missing. Everything it starts is stopped at the end, also on Ctrl-C.
+EOF
+}
+
+CLIENTS="1 16 64"
+DURATION=20
+ONLY=direct,syncrep,pgpool,kluster
+OUT=""
+SMOKE=""
+KLUSTERCTL=""
+BUILD_DIR=build-bench
+KEEP=""
+while (($#)); do
+  case $1 in
+    --clients) CLIENTS=${2:?--clients needs a value}; shift 2 ;;
+    --duration) DURATION=${2:?--duration needs a value}; shift 2 ;;
+    --only) ONLY=${2:?--only needs a value}; shift 2 ;;
+    --out) OUT=$(abspath "${2:?--out needs a file}"); shift 2 ;;
+    --smoke) SMOKE=1; shift ;;
+    --klusterctl) KLUSTERCTL=$(abspath "${2:?--klusterctl needs a binary}"); shift 2 ;;
+    --build-dir) BUILD_DIR=${2:?--build-dir needs a value}; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) die "unknown argument $1 (see --help)" ;;
+  esac
+done
+if [[ -n $SMOKE ]]; then
+  CLIENTS="1 4"
+  DURATION=2
+fi
+[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "--duration must be a whole number of seconds"
+for c in $CLIENTS; do [[ $c =~ ^[1-9][0-9]*$ ]] && ((c <= 64)) || die "--clients: $c is not in 1..64"; done
+IFS=, read -r -a SETUPS <<<"$ONLY"
+for s in "${SETUPS[@]}"; do
+  case $s in direct | syncrep | pgpool | kluster) ;; *) die "--only: unknown setup $s" ;; esac
+done
+MAX_CLIENTS=0
+for c in $CLIENTS; do ((c > MAX_CLIENTS)) && MAX_CLIENTS=$c; done
+
+cd "$KLUSTER_REPO_ROOT"
+PGBIN=${KLUSTER_PG_BINDIR:-/usr/lib/postgresql/15/bin}
+[[ -x $PGBIN/initdb && -x $PGBIN/pgbench ]] || die "PostgreSQL 15 with pgbench not found in $PGBIN (run scripts/setup.sh)"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kluster-compare.XXXXXX")
+chmod 755 "$WORK"
+[[ -n $OUT ]] || if [[ -n $SMOKE ]]; then OUT=$WORK/RESULTS.md; else OUT=$KLUSTER_REPO_ROOT/bench/RESULTS.md; fi
+
+# ------------------------------------------------------------------ processes we own, stopped at exit ----
+PG_DATA=()    # data directories of the postmasters started here
+PIDS=()       # other processes (pgpool, nodes), stopped by pid
+KAFKA_DIR=""
+
+RUN_USER=$(id -un)
+if ((EUID == 0)); then
+  RUN_USER=postgres
+  id -u postgres >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin postgres
+fi
+as_pg() { if ((EUID == 0)); then (cd / && runuser -u "$RUN_USER" -- "$@"); else "$@"; fi; }
+
+stop_everything() {
+  local i pid
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    pid=${PIDS[i]}
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  PIDS=()
+  for d in "${PG_DATA[@]}"; do
+    [[ -f $d/postmaster.pid ]] && as_pg "$PGBIN/pg_ctl" -D "$d" -m immediate -w -t 30 stop >/dev/null 2>&1
+  done
+  PG_DATA=()
+  if [[ -n $KAFKA_DIR ]]; then
+    scripts/kafka.sh stop --dir "$KAFKA_DIR" >/dev/null 2>&1 || true
+    KAFKA_DIR=""
+  fi
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT
+  stop_everything
+  if [[ -n $KEEP ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------------------------ PostgreSQL servers ----
+# new_pg DIR [conf lines...]: initdb and start a server with the settings every setup shares; prints its port.
+new_pg() {
+  local d=$1 port
+  shift
+  mkdir -p "$(dirname "$d")"
+  ((EUID != 0)) || chown "$RUN_USER:" "$(dirname "$d")"
+  as_pg "$PGBIN/initdb" -D "$d" -U postgres -E UTF8 --locale=C.UTF-8 --auth=trust --no-sync >"$d.initdb.log" 2>&1 ||
+    die "initdb $d failed (see $d.initdb.log)"
+  port=$(pick_port)
+  write_pg_conf "$d" "$port" "$@"
+  start_pg "$d"
+  printf '%s' "$port"
+}
+
+write_pg_conf() { # DIR PORT [conf lines...]
+  local d=$1 port=$2
+  shift 2
+  {
+    printf '%s\n' "listen_addresses = '127.0.0.1'" "port = $port" "unix_socket_directories = '$d'" \
+      "max_connections = 200" "shared_buffers = 128MB" "fsync = on" "synchronous_commit = on" \
+      "full_page_writes = on" "wal_level = replica" "max_wal_senders = 5" "timezone = 'UTC'"
+    printf '%s\n' "$@"
+  } | as_pg tee -a "$d/postgresql.conf" >/dev/null
+}
+
+start_pg() {
+  PG_DATA+=("$1")
+  as_pg "$PGBIN/pg_ctl" -D "$1" -l "$1.log" -w -t 60 start >/dev/null || die "PostgreSQL $1 did not start (see $1.log)"
+}
+
+psql_at() { # PORT SQL
+  "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$2"
+}
+
+# The table and its digest, the same for every setup (kluster's is created by bench load itself).
+create_kv() { psql_at "$1" "CREATE TABLE kv (id bigint PRIMARY KEY, client integer NOT NULL, n integer NOT NULL)"; }
+kv_digest() { psql_at "$1" "SELECT count(*) || ' ' || coalesce(md5(string_agg(id || ':' || client || ':' || n, ',' ORDER BY id)), '-') FROM kv"; }
+checkpoint() { local p; for p in "$@"; do psql_at "$p" CHECKPOINT >/dev/null; done; }
+
+# ------------------------------------------------------------------------------------ measurements ----
+# A row: setup|clients|writes/s|p50 ms|p99 ms|check
+ROWS=()
+
+cat >"$WORK/insert.sql" <<'EOF'
+\set id random(1, 9000000000000000)
+INSERT INTO kv (id, client, n) VALUES (:id * 64 + :client_id, :client_id, :id % 1000);
+EOF
+
+# pgbench_point SETUP PORT CLIENTS: sets TPS P50 P99 TXNS (percentiles from pgbench's per-transaction log).
+pgbench_point() {
+  local setup=$1 port=$2 c=$3 dir=$WORK/$1-c$3 jobs
+  jobs=$((c < 2 ? c : 2))
+  mkdir -p "$dir"
+  (cd "$dir" && "$PGBIN/pgbench" -n -M simple -c "$c" -j "$jobs" -T "$DURATION" --log --log-prefix="$dir/tx" \
+    -f "$WORK/insert.sql" -h 127.0.0.1 -p "$port" -U postgres postgres) >"$dir/pgbench.out" 2>&1 ||
+    { tail -n 20 "$dir/pgbench.out" >&2; die "$setup: pgbench failed"; }
+  TPS=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$dir/pgbench.out" | head -n 1 | awk '{ printf "%.1f", $1 }')
+  TXNS=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$dir/pgbench.out")
+  cat "$dir"/tx* | awk '{print $3}' | sort -n >"$dir/latency_us"
+  P50=$(percentile "$dir/latency_us" 50)
+  P99=$(percentile "$dir/latency_us" 99)
+}
+
+percentile() { # FILE PCT: the nearest-rank percentile of sorted microseconds, in ms
+  awk -v pct="$2" '{ v[NR] = $1 } END { if (NR == 0) { print "NA"; exit }
+    i = int((NR * pct + 99) / 100); if (i < 1) i = 1; printf "%.2f", v[i] / 1000 }' "$1"
+}
+
+# peer SETUP PORT DIGEST_PORTS...: every client count against PORT, the copies compared after each.
+peer() {
+  local setup=$1 port=$2 c p first check total=0
+  shift 2
+  for c in $CLIENTS; do
+    checkpoint "$@"
+    log "$setup: pgbench, $c client(s), ${DURATION}s"
+    pgbench_point "$setup" "$port" "$c"
+    total=$((total + TXNS))
+    check="" first=""
+    sleep_until_same "$@"
+    for p in "$@"; do
+      d=$(kv_digest "$p")
+      [[ -n $first ]] || first=$d
+      [[ $d == "$first" ]] || check="copies DIFFER"
+    done
+    [[ ${first%% *} == "$total" ]] || check="${check:+$check; }rows ${first%% *}, pgbench counted $total"
+    ROWS+=("$setup|$c|$TPS|$P50|$P99|${check:-$# copies identical, ${first%% *} rows}")
+  done
+}
+
+# Standbys apply asynchronously after remote_apply has returned for every commit: nothing to wait for, but a
+# digest taken while a late WAL record is replayed would differ; give them a moment, bounded.
+sleep_until_same() {
+  local deadline=$(($(now_s) + 10)) a b p same
+  while :; do
+    same=1 a=""
+    for p in "$@"; do
+      b=$(kv_digest "$p")
+      [[ -n $a ]] || a=$b
+      [[ $b == "$a" ]] || same=""
+    done
+    [[ -n $same ]] && return 0
+    (($(now_s) < deadline)) || return 0
+    sleep 0.2
+  done
+}
+
+setup_direct() {
+  local port
+  port=$(new_pg "$WORK/direct/pg")
+  create_kv "$port"
+  peer direct "$port" "$port"
+  stop_everything
+}
+
+setup_syncrep() {
+  local primary s port ports=()
+  primary=$(new_pg "$WORK/syncrep/primary" "synchronous_standby_names = 'ANY 2 (s1, s2)'" \
+    "synchronous_commit = remote_apply")
+  for s in s1 s2; do
+    as_pg "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$primary" -U postgres -D "$WORK/syncrep/$s" -X stream -c fast \
+      >"$WORK/syncrep/$s.basebackup.log" 2>&1 || die "pg_basebackup for $s failed"
+    as_pg touch "$WORK/syncrep/$s/standby.signal"
+    port=$(pick_port)
+    write_pg_conf "$WORK/syncrep/$s" "$port" \
+      "primary_conninfo = 'host=127.0.0.1 port=$primary user=postgres application_name=$s'"
+    start_pg "$WORK/syncrep/$s"
+    ports+=("$port")
+  done
+  local deadline=$(($(now_s) + 60))
+  until [[ $(psql_at "$primary" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND sync_state IN ('sync', 'quorum')") == 2 ]]; do
+    (($(now_s) < deadline)) || die "syncrep: the two standbys did not become synchronous within 60 s"
+    sleep 0.2
+  done
+  create_kv "$primary"
+  peer syncrep "$primary" "$primary" "${ports[@]}"
+  stop_everything
+}
+
+setup_pgpool() {
+  if ! command -v pgpool >/dev/null; then
+    log "installing Debian's pgpool2"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends pgpool2 \
+      >"$WORK/apt-pgpool2.log" 2>&1 </dev/null || die "could not install pgpool2 (see $WORK/apt-pgpool2.log)"
+  fi
+  # The package may start its own service; it is not ours and is left alone (it listens elsewhere).
+  local i ports=() pool pcp dir=$WORK/pgpool
+  for i in 0 1 2; do
+    ports+=("$(new_pg "$dir/b$i")")
+    create_kv "${ports[i]}"
+  done
+  pool=$(pick_port)
+  pcp=$(pick_port)
+  {
+    cat <<EOF
+backend_clustering_mode = 'native_replication'
+listen_addresses = '127.0.0.1'
+port = $pool
+socket_dir = '$dir'
+pcp_listen_addresses = '127.0.0.1'
+pcp_port = $pcp
+pcp_socket_dir = '$dir'
+wd_ipc_socket_dir = '$dir'
+pid_file_name = '$dir/pgpool.pid'
+logdir = '$dir'
+log_min_messages = warning
+enable_pool_hba = off
+pool_passwd = ''
+num_init_children = $((MAX_CLIENTS + 4))
+max_pool = 1
+connection_cache = on
+load_balance_mode = off
+replicate_select = off
+insert_lock = off
+health_check_period = 0
+sr_check_period = 0
+use_watchdog = off
+memory_cache_enabled = off
+EOF
+    for i in 0 1 2; do
+      printf "backend_hostname%s = '127.0.0.1'\nbackend_port%s = %s\nbackend_weight%s = 1\n" "$i" "$i" "${ports[i]}" "$i"
+      printf "backend_flag%s = 'DISALLOW_TO_FAILOVER'\n" "$i"
+    done
+  } | as_pg tee "$dir/pgpool.conf" >/dev/null
+  as_pg touch "$dir/pcp.conf"
+  if ((EUID == 0)); then
+    setpriv --reuid="$RUN_USER" --regid="$RUN_USER" --init-groups -- \
+      pgpool -n -D -f "$dir/pgpool.conf" -F "$dir/pcp.conf" >"$dir/pgpool.log" 2>&1 &
+  else
+    pgpool -n -D -f "$dir/pgpool.conf" -F "$dir/pcp.conf" >"$dir/pgpool.log" 2>&1 &
+  fi
+  PIDS+=("$!")
+  local deadline=$(($(now_s) + 60))
+  until psql_at "$pool" "SELECT 1" >/dev/null 2>&1; do
+    kill -0 "${PIDS[-1]}" 2>/dev/null || { tail -n 20 "$dir/pgpool.log" >&2; die "pgpool exited"; }
+    (($(now_s) < deadline)) || die "pgpool did not answer within 60 s (see $dir/pgpool.log)"
+    sleep 0.2
+  done
+  peer pgpool "$pool" "${ports[@]}"
+  stop_everything
+}
+
+setup_kluster() {
+  local dir=$WORK/kluster i port brokers cluster=compare$RANDOM c out
+  mkdir -p "$dir"
+  KAFKA_DIR=$dir/kafka
+  # The broker with its JIT fully on (the scripts' default stops at C1 for a quick start).
+  KLUSTER_KAFKA_JVM_OPTS="-XX:TieredStopAtLevel=4 ${KLUSTER_KAFKA_JVM_OPTS:-}" \
+    scripts/kafka.sh start --dir "$KAFKA_DIR" >"$dir/kafka.out" 2>"$dir/kafka.err" ||
+    { cat "$dir/kafka.err" >&2; die "Kafka did not start"; }
+  brokers=$(<"$KAFKA_DIR/bootstrap")
+  "$KLUSTERCTL" init --brokers "$brokers" --cluster "$cluster" >/dev/null
+  local ports=()
+  for i in 1 2 3; do
+    port=$(new_pg "$dir/pg$i")
+    ports+=("$port")
+    psql_at "$port" "CREATE DATABASE kluster" >/dev/null
+    printf '[cluster]\nname = "%s"\nbrokers = "%s"\n\n[node]\nid = "node%s"\n\n[database]\nurl = "%s"\n' \
+      "$cluster" "$brokers" "$i" "postgresql://postgres@127.0.0.1:$port/kluster" >"$dir/node$i.toml"
+    "$KLUSTERCTL" node run --config "$dir/node$i.toml" >"$dir/node$i.log" 2>&1 &
+    PIDS+=("$!")
+  done
+  local deadline=$(($(now_s) + 90))
+  # Ready when all three apply ALL: one request answered by three nodes.
+  until "$KLUSTERCTL" exec --brokers "$brokers" --cluster "$cluster" --to ALL --wait 3 --timeout 3s -o json \
+    "SELECT 1" >/dev/null 2>&1; do
+    for i in 1 2 3; do
+      kill -0 "${PIDS[-$i]}" 2>/dev/null || { tail -n 20 "$dir"/node*.log >&2; die "a node exited"; }
+    done
+    (($(now_s) < deadline)) || die "the three nodes did not become active within 90 s (see $dir/node*.log)"
+    sleep 0.5
+  done
+  for c in $CLIENTS; do
+    for port in "${ports[@]}"; do psql_at "$port" CHECKPOINT >/dev/null; done
+    log "kluster: bench load, $c client(s), ${DURATION}s, --wait all"
+    out=$dir/load-c$c.json
+    "$KLUSTERCTL" bench load --brokers "$brokers" --cluster "$cluster" --clients "$c" --duration "${DURATION}s" \
+      --wait all -o json >"$out" 2>"$dir/load-c$c.err" || {
+      cat "$dir/load-c$c.err" "$out" >&2
+      die "kluster: bench load failed"
+    }
+    ROWS+=("kluster|$c|$(jq -r '.throughput * 10 | round / 10' "$out")|$(jq -r '.latency.p50_ms * 100 | round / 100' \
+      "$out")|$(jq -r '.latency.p99_ms * 100 | round / 100' "$out")|$(jq -r 'if .check.passed then "3 copies identical, exactly the applied requests (bench load check)" else "CHECK FAILED" end' "$out")")
+  done
+  stop_everything
+}
+
+# ------------------------------------------------------------------------------------------- main ----
+if [[ -z $KLUSTERCTL && " ${SETUPS[*]} " == *" kluster "* ]]; then
+  log "building klusterctl (Release) in $BUILD_DIR"
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKLUSTER_BUILD_TESTS=OFF >"$WORK/build.log"
+  cmake --build "$BUILD_DIR" -j"${KLUSTER_JOBS:-2}" --target klusterctl >>"$WORK/build.log" ||
+    { tail -n 30 "$WORK/build.log" >&2; die "build failed"; }
+  KLUSTERCTL=$(abspath "$BUILD_DIR")/src/klusterctl
+fi
+command -v jq >/dev/null || die "jq is missing (run scripts/setup.sh)"
+T0=$(now_s)
+for s in "${SETUPS[@]}"; do "setup_$s"; done
+
+value() { # SETUP CLIENTS FIELD(3..5)
+  local r
+  for r in "${ROWS[@]}"; do
+    IFS='|' read -r s c rest <<<"$r"
+    [[ $s == "$1" && $c == "$2" ]] && { cut -d'|' -f"$3" <<<"$r"; return; }
+  done
+  echo NA
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else printf "-" }'; }
+
+{
+  printf '# bench/compare.sh results\n\n'
+  printf '%s, %s core(s), %s, PostgreSQL %s, %s s per point%s; klusterctl %s.\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)" \
+    "$(nproc)" "$(uname -m)" "$("$PGBIN/postgres" --version | awk '{print $3}')" "$DURATION" \
+    "${SMOKE:+ (smoke form: not a measurement)}" "$("$KLUSTERCTL" --version 2>/dev/null || echo '?')"
+  printf '| setup | clients | writes/s | p50 ms | p99 ms | writes/s vs syncrep | p50 vs syncrep | p99 vs syncrep | check |\n'
+  printf '|---|---:|---:|---:|---:|---:|---:|---:|---|\n'
+  for r in "${ROWS[@]}"; do
+    IFS='|' read -r s c tps p50 p99 check <<<"$r"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" "$c" "$tps" "$p50" "$p99" \
+      "$(ratio "$tps" "$(value syncrep "$c" 3)")" "$(ratio "$p50" "$(value syncrep "$c" 4)")" \
+      "$(ratio "$p99" "$(value syncrep "$c" 5)")" "$check"
+  done
+} >"$WORK/table.md"
+cat "$WORK/table.md"
+if [[ $OUT == "$KLUSTER_REPO_ROOT/bench/RESULTS.md" && -f $OUT ]] && grep -q '^## Where the time goes' "$OUT"; then
+  # Keep the analysis below the table.
+  { cat "$WORK/table.md"; printf '\n'; sed -n '/^## Where the time goes/,$p' "$OUT"; } >"$WORK/results.md"
+  cp "$WORK/results.md" "$OUT"
+else
+  cp "$WORK/table.md" "$OUT"
+fi
+log "table written to $OUT; $(($(now_s) - T0)) s in all"
+grep -q 'DIFFER\|CHECK FAILED' "$WORK/table.md" && die "a setup's copies differ (see the table)"
+exit 0
