@@ -4,7 +4,7 @@
 
 # Subcommands, options, and how option values complete, per command path.
 declare -gA _klusterctl_commands=(
-  ["klusterctl"]="init node exec config offsets monitor backup restore verify bench"
+  ["klusterctl"]="init node exec config offsets monitor backup restore verify bench proxy"
   ["klusterctl node"]="run"
   ["klusterctl config"]="show"
   ["klusterctl offsets"]="show set delete"
@@ -29,6 +29,7 @@ declare -gA _klusterctl_options=(
   ["klusterctl bench"]="-h --help"
   ["klusterctl bench exec"]="-h --help --config --brokers --cluster -X --count --timeout"
   ["klusterctl bench apply"]="-h --help --node-config --rows --tx-size --timeout --node-log"
+  ["klusterctl proxy"]="-h --help --config --brokers --cluster -X --listen --max-connections --wait --timeout"
 )
 declare -gA _klusterctl_values=(
   ["klusterctl init|--config"]="file"
@@ -133,6 +134,14 @@ declare -gA _klusterctl_values=(
   ["klusterctl bench apply|--tx-size"]="any"
   ["klusterctl bench apply|--timeout"]="any"
   ["klusterctl bench apply|--node-log"]="file"
+  ["klusterctl proxy|--config"]="file"
+  ["klusterctl proxy|--brokers"]="any"
+  ["klusterctl proxy|--cluster"]="any"
+  ["klusterctl proxy|-X"]="any"
+  ["klusterctl proxy|--listen"]="any"
+  ["klusterctl proxy|--max-connections"]="any"
+  ["klusterctl proxy|--wait"]="any"
+  ["klusterctl proxy|--timeout"]="any"
 )
 
 _klusterctl() {
