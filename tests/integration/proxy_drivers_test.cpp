@@ -39,7 +39,7 @@ void runDriver(TestProxy& proxy, const std::vector<std::string>& argv) {
 
 } // namespace
 
-TEST_CASE("Python psycopg 3 and asyncpg, Node.js pg through the proxy", "[proxy]") {
+TEST_CASE("Python psycopg 3 and Node.js pg through the proxy", "[proxy]") {
   installDrivers();
   TestCluster cluster;
   TestProxy proxy(cluster);
@@ -49,11 +49,6 @@ TEST_CASE("Python psycopg 3 and asyncpg, Node.js pg through the proxy", "[proxy]
     runDriver(proxy,
               {kDrivers + "/python/bin/python", kSource + "/tests/proxy/python/psycopg_test.py", url, "py_items"});
     checkIdentical(cluster, "py_items", "11");
-  }
-  SECTION("asyncpg (binary)") {
-    runDriver(proxy,
-              {kDrivers + "/python/bin/python", kSource + "/tests/proxy/python/asyncpg_test.py", url, "apg_items"});
-    checkIdentical(cluster, "apg_items", "5");
   }
   SECTION("Node.js pg") {
     runDriver(proxy, {"env", "NODE_PATH=" + kDrivers + "/node/node_modules", "node",

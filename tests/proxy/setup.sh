@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the PostgreSQL drivers the proxy's driver tests use, from their registries, into DIR (a build
-# directory; nothing is committed): Python psycopg 3 and asyncpg (a venv), Node.js pg. Idempotent.
+# directory; nothing is committed): Python psycopg 3 (a venv), Node.js pg. Idempotent.
 # Usage: tests/proxy/setup.sh DIR
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
