@@ -17,7 +17,7 @@ const std::string kDrivers = KLUSTER_DRIVERS_DIR;
 
 void installDrivers() {
   static const CommandResult setup =
-      run({"bash", kSource + "/tests/proxy/setup.sh", kDrivers}, std::chrono::minutes(10));
+      run({programPath("bash"), kSource + "/tests/proxy/setup.sh", kDrivers}, std::chrono::minutes(10));
   INFO(setup.out << setup.err);
   REQUIRE(setup.exitCode == 0);
 }
@@ -51,7 +51,7 @@ TEST_CASE("Python psycopg 3 and Node.js pg through the proxy", "[proxy]") {
     checkIdentical(cluster, "py_items", "11");
   }
   SECTION("Node.js pg") {
-    runDriver(proxy, {"env", "NODE_PATH=" + kDrivers + "/node/node_modules", "node",
+    runDriver(proxy, {programPath("env"), "NODE_PATH=" + kDrivers + "/node/node_modules", programPath("node"),
                       kSource + "/tests/proxy/node/pg_test.js", proxy.url(), "node_items"});
     checkIdentical(cluster, "node_items", "5");
   }

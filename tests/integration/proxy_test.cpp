@@ -141,8 +141,8 @@ TEST_CASE("pgbench through the proxy: simple, extended and prepared, 16 clients,
                                       mode +
                                       "');\n"
                                       "SELECT v FROM bench WHERE id = :id;\n");
-    auto r = run({"pgbench", "-n", "-M", mode, "-c", "16", "-j", "2", "-t", "10", "-f", script, "-h", "127.0.0.1", "-p",
-                  std::to_string(proxy.port()), "-U", "app", "kluster"},
+    auto r = run({programPath("pgbench"), "-n", "-M", mode, "-c", "16", "-j", "2", "-t", "10", "-f", script, "-h",
+                  "127.0.0.1", "-p", std::to_string(proxy.port()), "-U", "app", "kluster"},
                  std::chrono::seconds(300));
     INFO(mode << "\n" << r.out << r.err << proxy.log());
     CHECK(r.exitCode == 0);

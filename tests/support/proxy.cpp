@@ -2,12 +2,25 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
 
 namespace kluster::test {
+
+std::string programPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const auto candidate = dir + "/" + name;
+    if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  throw std::runtime_error(name + " is not on PATH (scripts/setup.sh installs it)");
+}
 
 TestProxy::TestProxy(TestCluster& cluster, const std::vector<std::string>& extraArgs)
     : cluster_(cluster), logFile_(cluster.workDir() + "/proxy.log") {
@@ -43,7 +56,7 @@ std::string TestProxy::conninfo(const std::string& extra) const {
 std::string TestProxy::url() const { return fmt::format("postgresql://app@127.0.0.1:{}/kluster", port_); }
 
 CommandResult TestProxy::psql(const std::vector<std::string>& args, const std::string& input) const {
-  std::vector<std::string> argv = {"psql", "-X", "-d", conninfo()};
+  std::vector<std::string> argv = {programPath("psql"), "-X", "-d", conninfo()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv, std::chrono::seconds(60), {{"PGCONNECT_TIMEOUT", "10"}}, input);
 }

@@ -7,6 +7,9 @@
 
 namespace kluster::test {
 
+/// The full path of a program on PATH (test processes are started with execve); throws when missing.
+std::string programPath(const std::string& name);
+
 class TestProxy {
 public:
   /// Starts `klusterctl proxy` on a free loopback port and waits until it listens.
