@@ -106,6 +106,7 @@ std::optional<Startup> parseStartup(std::string_view body) {
     if (r.failed() || !r.atEnd()) return std::nullopt;
     return s;
   }
+  if (s.code >> 16 != 3) return s; // another protocol version: refused by its number, whatever follows
   // name/value pairs, ended by an empty name
   while (true) {
     auto name = r.cstring();
