@@ -4,11 +4,11 @@
 
 # Subcommands, options, and how option values complete, per command path.
 declare -gA _klusterctl_commands=(
-  ["klusterctl"]="init node exec config offsets monitor backup restore verify bench"
+  ["klusterctl"]="init node exec config offsets monitor backup restore verify bench proxy"
   ["klusterctl node"]="run"
   ["klusterctl config"]="show"
   ["klusterctl offsets"]="show set delete"
-  ["klusterctl bench"]="exec apply load"
+  ["klusterctl bench"]="exec apply"
 )
 declare -gA _klusterctl_options=(
   ["klusterctl"]="-h --help --version"
@@ -29,7 +29,7 @@ declare -gA _klusterctl_options=(
   ["klusterctl bench"]="-h --help"
   ["klusterctl bench exec"]="-h --help --config --brokers --cluster -X --count --timeout"
   ["klusterctl bench apply"]="-h --help --node-config --rows --tx-size --timeout --node-log"
-  ["klusterctl bench load"]="-h --help --config --brokers --cluster -X --clients --rate --duration --warmup --timeout --wait --workload --hot-rows --breakdown --table -o --output"
+  ["klusterctl proxy"]="-h --help --config --brokers --cluster -X --listen --max-connections --wait --timeout"
 )
 declare -gA _klusterctl_values=(
   ["klusterctl init|--config"]="file"
@@ -134,21 +134,14 @@ declare -gA _klusterctl_values=(
   ["klusterctl bench apply|--tx-size"]="any"
   ["klusterctl bench apply|--timeout"]="any"
   ["klusterctl bench apply|--node-log"]="file"
-  ["klusterctl bench load|--config"]="file"
-  ["klusterctl bench load|--brokers"]="any"
-  ["klusterctl bench load|--cluster"]="any"
-  ["klusterctl bench load|-X"]="any"
-  ["klusterctl bench load|--clients"]="any"
-  ["klusterctl bench load|--rate"]="any"
-  ["klusterctl bench load|--duration"]="any"
-  ["klusterctl bench load|--warmup"]="any"
-  ["klusterctl bench load|--timeout"]="any"
-  ["klusterctl bench load|--wait"]="any"
-  ["klusterctl bench load|--workload"]="=insert update multi read mix"
-  ["klusterctl bench load|--hot-rows"]="any"
-  ["klusterctl bench load|--table"]="any"
-  ["klusterctl bench load|-o"]="=table json"
-  ["klusterctl bench load|--output"]="=table json"
+  ["klusterctl proxy|--config"]="file"
+  ["klusterctl proxy|--brokers"]="any"
+  ["klusterctl proxy|--cluster"]="any"
+  ["klusterctl proxy|-X"]="any"
+  ["klusterctl proxy|--listen"]="any"
+  ["klusterctl proxy|--max-connections"]="any"
+  ["klusterctl proxy|--wait"]="any"
+  ["klusterctl proxy|--timeout"]="any"
 )
 
 _klusterctl() {

@@ -11,6 +11,8 @@ PACKAGES=(
   # libraries
   librdkafka-dev libpqxx-dev libpq-dev libssl-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   libtomlplusplus-dev catch2 libpg-query-dev libedit-dev libjemalloc-dev
+  # klusterctl proxy: the event loop (standalone asio)
+  libasio-dev
   # test services
   postgresql-15 postgresql-client-15 openjdk-17-jre-headless maven
   # used by scripts/*.sh

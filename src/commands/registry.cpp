@@ -2,6 +2,8 @@
 
 namespace kluster::commands {
 
+void registerProxy(CLI::App& app, Action& action); // proxy.cpp
+
 void registerAll(CLI::App& app, Action& action) {
   registerInit(app, action);
   registerNode(app, action);
@@ -13,6 +15,7 @@ void registerAll(CLI::App& app, Action& action) {
   registerRestore(app, action);
   registerVerify(app, action);
   registerBench(app, action);
+  registerProxy(app, action);
   registerGenerate(app, action); // last: it documents everything above
 }
 

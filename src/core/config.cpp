@@ -22,6 +22,12 @@ const std::vector<SettingSpec>& settingSpecs() {
       {"database.type", "KLUSTER_DATABASE_TYPE", "postgresql", "database adapter"},
       {"database.url", "KLUSTER_DATABASE_URL", "", "database connection URL", true},
       {"log.level", "KLUSTER_LOG_LEVEL", "info", "debug, info, warn or error"},
+      // klusterctl proxy
+      {"proxy.listen", "KLUSTER_PROXY_LISTEN", "127.0.0.1:6432",
+       "proxy: HOST:PORT addresses to listen on, comma-separated"},
+      {"proxy.max_connections", "KLUSTER_PROXY_MAX_CONNECTIONS", "100", "proxy: client connections served at once"},
+      {"proxy.wait", "KLUSTER_PROXY_WAIT", "first", "proxy: responses a write waits for (first, all, quorum, N)"},
+      {"proxy.timeout", "KLUSTER_PROXY_TIMEOUT", "10s", "proxy: how long a request waits for its responses"},
   };
   return specs;
 }

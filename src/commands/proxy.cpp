@@ -1,0 +1,88 @@
+// klusterctl proxy: PostgreSQL's wire protocol in front of the cluster (src/core/proxy).
+#include "commands/command.hpp"
+#include "core/client/client.hpp"
+#include "core/log.hpp"
+#include "core/proxy/server.hpp"
+#include "core/util.hpp"
+#include "core/version.hpp"
+
+#include <fmt/format.h>
+
+#include <iostream>
+#include <sstream>
+
+namespace kluster::commands {
+namespace {
+
+struct ProxyOptions {
+  ClusterFlags flags;
+  std::vector<std::string> listen;
+  int maxConnections = -1;
+  std::string wait;
+  std::string timeout;
+};
+
+std::vector<std::string> splitList(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+int runProxy(const ProxyOptions& o) {
+  auto settings = o.flags.resolve();
+  proxy::ServerOptions so;
+  so.listen = o.listen.empty() ? splitList(settings.get("proxy.listen")) : o.listen;
+  if (so.listen.empty()) throw UsageError("proxy.listen is empty: give at least one HOST:PORT");
+  const int maxConnections = o.maxConnections >= 0 ? o.maxConnections : settings.getInt("proxy.max_connections");
+  if (maxConnections < 1) throw UsageError("--max-connections must be at least 1");
+  so.maxConnections = static_cast<std::size_t>(maxConnections);
+  const auto waitText = o.wait.empty() ? settings.get("proxy.wait") : o.wait;
+  so.session.writeWait = client::WaitPolicy::parse(waitText);
+  if (so.session.writeWait.kind == client::WaitPolicy::Kind::None)
+    throw UsageError("--wait none cannot answer a client: use first, all, quorum or a number");
+  so.session.timeoutText = o.timeout.empty() ? settings.get("proxy.timeout") : o.timeout;
+  so.session.timeout = util::parseDuration(so.session.timeoutText);
+  if (so.session.timeout.count() <= 0) throw UsageError("--timeout must be positive (e.g. 10s)");
+  so.session.serverVersion = fmt::format("15.0 (Kluster {})", kVersion);
+
+  client::ClientOptions copts;
+  copts.brokers = settings.get("cluster.brokers");
+  copts.cluster = settings.get("cluster.name");
+  copts.kafka = settings.kafka();
+  copts.clientId = fmt::format("proxy-{}", util::uuid4().substr(0, 8));
+  auto client = std::make_unique<client::Client>(copts);
+  proxy::Server server(so, *client);
+  for (const auto& a : server.addresses()) std::cout << "listening on " << a << std::endl;
+  KLOG(Info, "proxy", "cluster {} at {}: serving PostgreSQL clients (writes wait for {})", copts.cluster, copts.brokers,
+       waitText);
+  server.run(true);
+  KLOG(Info, "proxy", "stopped");
+  return exitcode::Ok;
+}
+
+} // namespace
+
+void registerProxy(CLI::App& app, Action& action) {
+  auto o = std::make_shared<ProxyOptions>();
+  auto* cmd = app.add_subcommand("proxy", "Serve PostgreSQL clients (psql, JDBC, Go, Python, Node) in front of the "
+                                          "cluster: PostgreSQL's wire protocol, version 3");
+  o->flags.add(cmd);
+  cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (repeatable; default proxy.listen, 127.0.0.1:6432)")
+      ->type_name("HOST:PORT");
+  cmd->add_option(
+      "--max-connections", o->maxConnections,
+      "client connections served at once; more are refused with 53300 (default proxy.max_connections, 100)");
+  cmd->add_option("--wait", o->wait,
+                  "responses a write waits for: first, all, quorum or N (default proxy.wait, first)");
+  cmd->add_option("--timeout", o->timeout, "how long a request waits for its responses (default proxy.timeout, 10s)");
+  cmd->footer("Connect with any PostgreSQL client, e.g. psql \"host=127.0.0.1 port=6432 dbname=kluster\". Reads go to "
+              "ONE and see the connection's own earlier writes; everything else goes to ALL. Only clients on "
+              "loopback addresses are accepted (trust). See README \"Connecting applications\".");
+  cmd->callback([o, &action] { action = [o] { return runProxy(*o); }; });
+}
+
+} // namespace kluster::commands

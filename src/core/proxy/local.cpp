@@ -1,0 +1,384 @@
+// Statements the proxy answers itself: SET/RESET/SHOW of session settings and transaction blocks
+// (BEGIN ... COMMIT sends the block's writes as one atomic request at COMMIT).
+#include "core/proxy/outcome.hpp"
+#include "core/proxy/session.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace kluster::proxy {
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// Tokens of a SET/RESET/SHOW statement: words, quoted strings (unquoted), numbers, '=' and ','.
+std::vector<std::string> tokens(std::string_view sql) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < sql.size()) {
+    const char c = sql[i];
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+    } else if (sql.compare(i, 2, "--") == 0) {
+      i = sql.find('\n', i);
+      if (i == std::string_view::npos) break;
+    } else if (c == '\'' || c == '"') {
+      std::string t;
+      ++i;
+      while (i < sql.size()) {
+        if (sql[i] == c) {
+          if (i + 1 < sql.size() && sql[i + 1] == c) {
+            t += c;
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        t += sql[i++];
+      }
+      out.push_back(c == '"' ? "\"" + t + "\"" : t);
+    } else if (c == '=' || c == ',' || c == ';') {
+      out.emplace_back(1, c);
+      ++i;
+    } else {
+      std::string t;
+      while (i < sql.size() && !std::isspace(static_cast<unsigned char>(sql[i])) && sql[i] != '=' && sql[i] != ',' &&
+             sql[i] != ';')
+        t += sql[i++];
+      out.push_back(t);
+    }
+  }
+  return out;
+}
+
+// The name PostgreSQL reports a setting by (ParameterStatus, SHOW).
+std::string canonical(const std::string& name) {
+  const auto n = lower(name);
+  if (n == "datestyle") return "DateStyle";
+  if (n == "timezone") return "TimeZone";
+  if (n == "intervalstyle") return "IntervalStyle";
+  return n;
+}
+
+// What every node's connection runs with (the node's adapter sets these): a session may keep or set
+// these values, and no other, since its requests run under the nodes' settings.
+const std::map<std::string, std::vector<std::string>>& pinned() {
+  static const std::map<std::string, std::vector<std::string>> m = {
+      {"TimeZone", {"utc", "etc/utc", "z", "zulu", "utc0", "gmt", "etc/gmt", "+00", "0"}},
+      {"DateStyle", {"iso, mdy", "iso", "iso,mdy", "mdy, iso", "mdy,iso"}},
+      {"IntervalStyle", {"postgres"}},
+      {"client_encoding", {"utf8", "utf-8", "unicode"}},
+      {"standard_conforming_strings", {"on", "true"}},
+      {"bytea_output", {"hex"}},
+      {"search_path", {"\"$user\", public", "public", "\"$user\",public", "$user, public"}},
+  };
+  return m;
+}
+
+// Settings that change nothing the nodes compute: kept per session, shown back.
+bool harmless(const std::string& n) {
+  static const std::vector<std::string> names = {
+      "application_name",
+      "extra_float_digits",
+      "statement_timeout",
+      "lock_timeout",
+      "idle_in_transaction_session_timeout",
+      "idle_session_timeout",
+      "client_min_messages",
+      "jit",
+      "synchronous_commit",
+      "geqo",
+      "work_mem",
+      "enable_seqscan",
+      "plan_cache_mode",
+      "lc_messages",
+      "intervalstyle",
+      "default_transaction_read_only",
+  };
+  return std::find(names.begin(), names.end(), n) != names.end();
+}
+
+std::string defaultOf(const std::string& name) {
+  static const std::map<std::string, std::string> d = {
+      {"TimeZone", "UTC"},
+      {"DateStyle", "ISO, MDY"},
+      {"IntervalStyle", "postgres"},
+      {"client_encoding", "UTF8"},
+      {"server_encoding", "UTF8"},
+      {"standard_conforming_strings", "on"},
+      {"integer_datetimes", "on"},
+      {"bytea_output", "hex"},
+      {"search_path", "\"$user\", public"},
+      {"extra_float_digits", "1"},
+      {"statement_timeout", "0"},
+      {"lock_timeout", "0"},
+      {"idle_in_transaction_session_timeout", "0"},
+      {"client_min_messages", "notice"},
+      {"transaction_isolation", "serializable"},
+      {"default_transaction_isolation", "serializable"},
+      {"transaction_read_only", "off"},
+      {"default_transaction_read_only", "off"},
+      {"max_identifier_length", "63"},
+      {"is_superuser", "off"},
+      {"jit", "off"},
+      {"synchronous_commit", "on"},
+      {"lc_messages", "C"},
+  };
+  auto it = d.find(name);
+  return it == d.end() ? std::string() : it->second;
+}
+
+bool reported(const std::string& name) {
+  return name == "application_name" || name == "TimeZone" || name == "DateStyle" || name == "IntervalStyle" ||
+         name == "client_encoding" || name == "standard_conforming_strings";
+}
+
+wire::Writer::Notice notice(std::string sqlState, std::string message, std::string hint = {}) {
+  wire::Writer::Notice n;
+  n.sqlState = std::move(sqlState);
+  n.message = std::move(message);
+  n.hint = std::move(hint);
+  return n;
+}
+
+} // namespace
+
+std::optional<std::string> Session::setting(const std::string& name) const {
+  if (auto it = settings_.find(name); it != settings_.end()) return it->second;
+  if (name == "server_version") return options_.serverVersion;
+  if (name == "server_version_num") return std::string("150000");
+  if (name == "session_authorization" || name == "session_user") {
+    auto it = startupParams_.find("user");
+    return it == startupParams_.end() ? std::string() : it->second;
+  }
+  auto d = defaultOf(name);
+  if (d.empty()) return std::nullopt;
+  return d;
+}
+
+void Session::localResult(Mode mode, const std::string& tag,
+                          const std::optional<std::pair<std::string, std::string>>& row) {
+  if (mode == Mode::Describe) {
+    if (row) {
+      wire::Writer::Field f;
+      f.name = row->first;
+      out_.rowDescription({f});
+    } else {
+      out_.noData();
+    }
+    return;
+  }
+  if (row) {
+    if (mode == Mode::Simple) {
+      wire::Writer::Field f;
+      f.name = row->first;
+      out_.rowDescription({f});
+    }
+    out_.dataRow({row->second});
+  }
+  out_.commandComplete(tag);
+  if (mode == Mode::Simple) ready();
+}
+
+bool Session::local(const sql::Statement& st, Mode mode) {
+  if (st.kind == "CopyStmt") {
+    if (mode == Mode::Describe) return out_.noData(), true;
+    error(notice("0A000", "COPY is not supported by the proxy",
+                 "insert the rows with INSERT statements (several rows per INSERT ... VALUES, or a multi-statement "
+                 "query, are applied atomically)"));
+    if (txStatus_ == 'T') txStatus_ = 'E';
+    if (mode == Mode::Simple)
+      ready();
+    else
+      skipToSync_ = true;
+    return true;
+  }
+  if (st.kind == "TransactionStmt" || txStatus_ != 'I') return transactionBlock(st, mode);
+  auto fail = [&](wire::Writer::Notice n) {
+    if (mode == Mode::Describe) {
+      // The error comes when it runs; described, it returns nothing.
+      out_.noData();
+      return true;
+    }
+    error(n);
+    if (mode == Mode::Simple)
+      ready();
+    else
+      skipToSync_ = true;
+    return true;
+  };
+  if (st.kind == "VariableShowStmt") {
+    auto t = tokens(st.sql);
+    std::string name = t.size() >= 2 ? t[1] : "";
+    if (lower(name) == "time" && t.size() >= 3 && lower(t[2]) == "zone") name = "TimeZone";
+    name = canonical(name);
+    auto value = setting(name);
+    if (!value) return fail(notice("42704", fmt::format("unrecognized configuration parameter \"{}\"", name)));
+    localResult(mode, "SHOW", std::make_pair(lower(name), *value));
+    return true;
+  }
+  if (st.kind != "VariableSetStmt") return false;
+  auto t = tokens(st.sql);
+  // SET [SESSION | LOCAL] name {TO | =} value[, ...] | SET TIME ZONE value | RESET name | RESET ALL
+  const bool reset = !t.empty() && lower(t[0]) == "reset";
+  std::size_t i = 1;
+  if (!reset && i < t.size() && (lower(t[i]) == "session" || lower(t[i]) == "local")) ++i;
+  if (i >= t.size()) return fail(notice("42601", "syntax error in SET"));
+  std::string name = t[i++];
+  if (lower(name) == "time" && i < t.size() && lower(t[i]) == "zone") name = "TimeZone", ++i;
+  if (lower(name) == "names") name = "client_encoding";
+  if (lower(name) == "session" && i < t.size() && lower(t[i]) == "authorization")
+    return fail(notice("0A000", "SET SESSION AUTHORIZATION is not supported by the proxy"));
+  name = canonical(name);
+  std::optional<std::string> value;
+  if (!reset) {
+    if (i < t.size() && (t[i] == "=" || lower(t[i]) == "to")) ++i;
+    std::string v;
+    for (; i < t.size() && t[i] != ";"; ++i)
+      v += (v.empty() || t[i] == "," ? "" : (v.back() == ',' ? " " : " ")) + t[i];
+    if (lower(v) != "default") value = v;
+  }
+  if (reset && name == "all") {
+    for (auto it = settings_.begin(); it != settings_.end();)
+      it = it->first == "application_name" ? std::next(it) : settings_.erase(it);
+    localResult(mode, "RESET", std::nullopt);
+    return true;
+  }
+  if (auto p = pinned().find(name); p != pinned().end()) {
+    if (value && std::find(p->second.begin(), p->second.end(), lower(*value)) == p->second.end())
+      return fail(notice("0A000",
+                         fmt::format("the proxy cannot set {} to {}: every node runs requests with {} = {}", name,
+                                     *value, name, defaultOf(name)),
+                         "format or convert values in the query instead (e.g. AT TIME ZONE, to_char)"));
+    value.reset(); // the node's value, shown as such
+  } else if (!harmless(name)) {
+    return fail(notice(
+        "0A000", fmt::format("SET {} is not supported by the proxy: the nodes would not run requests under it", name),
+        "settings that change results must be the same on every node; set them in the nodes' databases "
+        "(ALTER DATABASE ... SET) instead"));
+  }
+  if (mode == Mode::Describe) return localResult(mode, "", std::nullopt), true;
+  if (value)
+    settings_[name] = *value;
+  else
+    settings_.erase(name);
+  if (reported(name)) out_.parameterStatus(name, setting(name).value_or(""));
+  localResult(mode, reset ? "RESET" : "SET", std::nullopt);
+  return true;
+}
+
+bool Session::transactionBlock(const sql::Statement& st, Mode mode) {
+  auto finish = [&](const std::string& tag) {
+    if (mode == Mode::Describe) return out_.noData();
+    out_.commandComplete(tag);
+    if (mode == Mode::Simple) ready();
+  };
+  auto fail = [&](wire::Writer::Notice n) {
+    if (mode == Mode::Describe) return out_.noData(), true;
+    error(n);
+    if (txStatus_ == 'T') txStatus_ = 'E';
+    if (mode == Mode::Simple)
+      ready();
+    else
+      skipToSync_ = true;
+    return true;
+  };
+  const auto words = tokens(st.sql);
+  const auto verb = words.empty() ? std::string() : lower(words[0]);
+  if (st.kind == "TransactionStmt") {
+    if (mode == Mode::Describe) return finish(""), true;
+    if (verb == "begin" || verb == "start") {
+      if (txStatus_ != 'I') {
+        wire::Writer::Notice w = notice("25001", "there is already a transaction in progress");
+        w.severity = "WARNING";
+        out_.notice(w);
+      }
+      if (txStatus_ == 'I') txWrites_.clear();
+      if (txStatus_ == 'I') txStatus_ = 'T';
+      return finish("BEGIN"), true;
+    }
+    if (verb == "commit" || verb == "end") {
+      if (txStatus_ == 'I') {
+        wire::Writer::Notice w = notice("25P01", "there is no transaction in progress");
+        w.severity = "WARNING";
+        out_.notice(w);
+        return finish("COMMIT"), true;
+      }
+      if (txStatus_ == 'E' || txWrites_.empty()) {
+        const bool failed = txStatus_ == 'E';
+        txStatus_ = 'I';
+        txWrites_.clear();
+        return finish(failed ? "ROLLBACK" : "COMMIT"), true;
+      }
+      auto writes = std::move(txWrites_);
+      txWrites_.clear();
+      if (mode == Mode::Simple) simpleInFlight_ = true;
+      run(writes, nlohmann::json::array(), [this, mode](const client::Result& r) {
+        simpleInFlight_ = false;
+        txStatus_ = 'I';
+        if (auto n = failure(r, options_.timeoutText)) {
+          error(*n);
+          if (mode == Mode::Execute) skipToSync_ = true;
+        } else {
+          out_.commandComplete("COMMIT");
+        }
+        if (mode == Mode::Simple) ready();
+      });
+      return true;
+    }
+    if ((verb == "rollback" || verb == "abort") && !(words.size() > 1 && lower(words[1]) == "to") &&
+        !(words.size() > 2 && lower(words[2]) == "to")) {
+      if (txStatus_ == 'I') {
+        wire::Writer::Notice w = notice("25P01", "there is no transaction in progress");
+        w.severity = "WARNING";
+        out_.notice(w);
+      }
+      txStatus_ = 'I';
+      txWrites_.clear();
+      return finish("ROLLBACK"), true;
+    }
+    return fail(notice("0A000", fmt::format("{} is not supported by the proxy", commandTag(st, 0)),
+                       "savepoints and two-phase commit are not supported; use BEGIN ... COMMIT"));
+  }
+  if (txStatus_ == 'E')
+    return fail(notice("25P02", "current transaction is aborted, commands ignored until end of transaction block"));
+  // Inside BEGIN ... COMMIT.
+  if (st.kind == "VariableShowStmt" || st.kind == "VariableSetStmt") {
+    txStatus_ = 'I'; // answered as outside a block: the session state is the proxy's
+    const bool handled = local(st, mode);
+    txStatus_ = 'T';
+    return handled;
+  }
+  if (sql::isReadOnly(st.sql)) {
+    if (txWrites_.empty()) return false; // runs now, as any read
+    return fail(notice("0A000", "a read after a write in the same transaction block is not supported by the proxy",
+                       "the block's writes are sent together at COMMIT; read before the first write or after COMMIT"));
+  }
+  std::int64_t rows = -1;
+  if (st.kind == "InsertStmt")
+    rows = insertedRows(st);
+  else if (st.kind != "UpdateStmt" && st.kind != "DeleteStmt" && st.kind != "MergeStmt" && st.kind != "SelectStmt" &&
+           st.kind != "CopyStmt" && !returnsRows(st))
+    rows = 0; // DDL and the like: the tag names the command only
+  if (rows < 0)
+    return fail(notice("0A000",
+                       fmt::format("{} inside a transaction block is not supported by the proxy: its row count is "
+                                   "known only when the block is applied at COMMIT",
+                                   commandTag(st, 0).substr(0, commandTag(st, 0).find(' '))),
+                       "run it outside BEGIN ... COMMIT (autocommit), or as one multi-statement query"));
+  if (st.maxParam > 0)
+    return fail(notice("0A000", "parameters inside a transaction block are not supported by the proxy yet",
+                       "run it outside BEGIN ... COMMIT (autocommit)"));
+  if (mode == Mode::Describe) return out_.noData(), true;
+  txWrites_.push_back(st);
+  finish(commandTag(st, rows));
+  return true;
+}
+
+} // namespace kluster::proxy

@@ -1,0 +1,318 @@
+#include "core/proxy/server.hpp"
+
+#include "core/errors.hpp"
+#include "core/log.hpp"
+
+#include <asio.hpp>
+#include <fmt/format.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace kluster::proxy {
+
+std::pair<std::string, unsigned short> parseAddress(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    throw UsageError(fmt::format("invalid listen address '{}': use HOST:PORT, e.g. 127.0.0.1:6432", text));
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned long port = 0;
+  try {
+    std::size_t used = 0;
+    port = std::stoul(text.substr(colon + 1), &used);
+    if (used != text.size() - colon - 1 || port > 65535) throw std::invalid_argument(text);
+  } catch (const std::exception&) {
+    throw UsageError(fmt::format("invalid port in listen address '{}'", text));
+  }
+  return {host, static_cast<unsigned short>(port)};
+}
+
+namespace {
+
+using asio::ip::tcp;
+
+class Connection;
+
+// Waits for the client's futures on one thread and hands each result to its callback, which posts it to
+// the loop. One thread for every request in flight, whatever the number of connections.
+class Waiter {
+public:
+  Waiter() : thread_([this] { loop(); }) {}
+  ~Waiter() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+  void add(std::future<client::Result> future, std::function<void(client::Result)> done) {
+    {
+      std::lock_guard lock(mutex_);
+      added_.emplace_back(std::move(future), std::move(done));
+    }
+    wake_.notify_one();
+  }
+
+private:
+  void loop() {
+    std::vector<std::pair<std::future<client::Result>, std::function<void(client::Result)>>> waiting;
+    for (;;) {
+      {
+        std::unique_lock lock(mutex_);
+        if (waiting.empty()) wake_.wait(lock, [&] { return stop_ || !added_.empty(); });
+        if (stop_) return;
+        for (auto& a : added_) waiting.push_back(std::move(a));
+        added_.clear();
+      }
+      bool any = false;
+      for (auto it = waiting.begin(); it != waiting.end();) {
+        if (it->first.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+          it->second(it->first.get());
+          it = waiting.erase(it);
+          any = true;
+        } else {
+          ++it;
+        }
+      }
+      // The client completes futures from its own thread; polling them briefly keeps the added latency
+      // to a fraction of a millisecond.
+      if (!any && !waiting.empty()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<std::pair<std::future<client::Result>, std::function<void(client::Result)>>> added_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// What every connection shares. The loop is the last member: destroying it destroys the connections its
+// pending handlers hold, which still update the counters.
+struct Shared {
+  client::Client* client = nullptr;
+  Waiter* waiter = nullptr;
+  ServerOptions options;
+  std::size_t live = 0;
+  std::int32_t nextPid = 1;
+  std::unordered_map<std::int32_t, std::weak_ptr<Connection>> byPid;
+  asio::io_context io;
+};
+
+std::int32_t randomKey() {
+  std::int32_t key = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&key), sizeof key) != 1)
+    throw std::runtime_error("RAND_bytes failed");
+  return key;
+}
+
+class Connection : public std::enable_shared_from_this<Connection> {
+public:
+  Connection(Shared& shared, tcp::socket socket) : shared_(shared), socket_(std::move(socket)) {}
+
+  ~Connection() {
+    --shared_.live;
+    shared_.byPid.erase(pid_);
+  }
+
+  void start() {
+    ++shared_.live;
+    pid_ = shared_.nextPid++;
+    secret_ = randomKey();
+    asio::error_code ec;
+    const auto peer = socket_.remote_endpoint(ec);
+    const bool trusted = !ec && peer.address().is_loopback();
+    socket_.set_option(tcp::no_delay(true), ec);
+    std::optional<wire::Writer::Notice> refuse;
+    if (shared_.live > shared_.options.maxConnections) {
+      wire::Writer::Notice n;
+      n.severity = "FATAL";
+      n.sqlState = "53300";
+      n.message =
+          fmt::format("sorry, too many clients already (proxy.max_connections = {})", shared_.options.maxConnections);
+      refuse = n;
+    }
+    std::weak_ptr<Connection> weak = shared_from_this();
+    auto sender = [this, weak](Request req, client::Target target, client::WaitPolicy wait,
+                               std::chrono::milliseconds timeout, Session::Done done) {
+      auto& io = shared_.io;
+      auto deliver = [weak, &io, done = std::move(done)](client::Result r) {
+        // On the client's reader thread: hand the result to the loop, which drops it if the connection is gone.
+        asio::post(io, [weak, done, r = std::move(r)]() mutable {
+          if (auto self = weak.lock()) {
+            done(std::move(r));
+            self->flush();
+          }
+        });
+      };
+      try {
+        shared_.waiter->add(shared_.client->send(std::move(req), target, wait, timeout), deliver);
+      } catch (const std::exception& e) {
+        KLOG(Warn, "proxy", "sending a request failed: {}", e.what());
+        client::Result r;
+        r.timedOut = true;
+        deliver(std::move(r));
+      }
+    };
+    session_ = std::make_unique<Session>(shared_.options.session, sender, pid_, secret_, trusted, refuse);
+    session_->onCancelRequest = [this](std::int32_t pid, std::int32_t key) {
+      auto it = shared_.byPid.find(pid);
+      if (it == shared_.byPid.end()) return;
+      if (auto target = it->second.lock(); target && target->secret_ == key) {
+        target->session_->cancel();
+        target->flush();
+      }
+    };
+    shared_.byPid[pid_] = weak;
+    read();
+  }
+
+  void flush() {
+    if (session_->hasOutput()) pending_ += session_->takeOutput();
+    if (!writing_ && !pending_.empty()) {
+      writing_ = true;
+      outgoing_.swap(pending_);
+      pending_.clear();
+      asio::async_write(socket_, asio::buffer(outgoing_),
+                        [self = shared_from_this()](asio::error_code ec, std::size_t) {
+                          self->writing_ = false;
+                          self->outgoing_.clear();
+                          if (ec) return self->shut();
+                          self->flush();
+                        });
+      return;
+    }
+    if (!writing_ && pending_.empty() && session_->closing()) return shut();
+    // Reading resumes once a request's completion drained what was waiting.
+    if (paused_ && session_->buffered() < readLimit()) {
+      paused_ = false;
+      read();
+    }
+  }
+
+private:
+  std::size_t readLimit() const { return shared_.options.session.maxMessageBytes + (64u << 10); }
+
+  void read() {
+    if (closed_) return;
+    socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](asio::error_code ec, std::size_t n) {
+      if (ec) return self->shut(); // the client went away (mid-message too): nothing is sent for it
+      self->session_->received(std::string_view(self->buffer_.data(), n));
+      self->flush();
+      if (self->closed_ || self->session_->closing()) return;
+      if (self->session_->buffered() >= self->readLimit())
+        self->paused_ = true; // stop reading until the session consumed its input
+      else
+        self->read();
+    });
+  }
+
+  void shut() {
+    if (closed_) return;
+    closed_ = true;
+    asio::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
+  Shared& shared_;
+  tcp::socket socket_;
+  std::unique_ptr<Session> session_;
+  std::array<char, 16384> buffer_{};
+  std::string pending_, outgoing_;
+  bool writing_ = false, closed_ = false, paused_ = false;
+  std::int32_t pid_ = 0, secret_ = 0;
+};
+
+} // namespace
+
+class Server::Impl {
+public:
+  Impl(ServerOptions options, client::Client& client) : signals_(shared_.io) {
+    shared_.options = std::move(options);
+    shared_.client = &client;
+    shared_.waiter = &waiter_;
+    if (!shared_.options.session.describeCache)
+      shared_.options.session.describeCache = std::make_shared<std::map<std::string, Description>>();
+    for (const auto& text : shared_.options.listen) {
+      const auto [host, port] = parseAddress(text);
+      asio::error_code ec;
+      const auto address = asio::ip::make_address(host, ec);
+      if (ec) throw UsageError(fmt::format("invalid listen address '{}': {}", text, ec.message()));
+      auto acceptor = std::make_unique<tcp::acceptor>(shared_.io);
+      const tcp::endpoint endpoint(address, port);
+      acceptor->open(endpoint.protocol());
+      acceptor->set_option(tcp::acceptor::reuse_address(true));
+      acceptor->bind(endpoint, ec);
+      if (ec) throw KlusterError(code::NodeError, fmt::format("cannot listen on {}: {}", text, ec.message()));
+      acceptor->listen(asio::socket_base::max_listen_connections);
+      acceptors_.push_back(std::move(acceptor));
+    }
+  }
+
+  std::vector<std::string> addresses() const {
+    std::vector<std::string> out;
+    for (const auto& a : acceptors_) {
+      const auto e = a->local_endpoint();
+      out.push_back(e.address().is_v6() ? fmt::format("[{}]:{}", e.address().to_string(), e.port())
+                                        : fmt::format("{}:{}", e.address().to_string(), e.port()));
+    }
+    return out;
+  }
+
+  void run(bool signals) {
+    for (auto& a : acceptors_) accept(*a);
+    if (signals) {
+      signals_.add(SIGINT);
+      signals_.add(SIGTERM);
+      signals_.async_wait([this](asio::error_code ec, int) {
+        if (!ec) stop();
+      });
+    }
+    shared_.io.run();
+  }
+
+  void stop() {
+    asio::post(shared_.io, [this] {
+      for (auto& a : acceptors_) {
+        asio::error_code ec;
+        a->close(ec);
+      }
+      shared_.io.stop();
+    });
+  }
+
+private:
+  void accept(tcp::acceptor& acceptor) {
+    acceptor.async_accept([this, &acceptor](asio::error_code ec, tcp::socket socket) {
+      if (ec) {
+        if (ec == asio::error::operation_aborted) return;
+        KLOG(Warn, "proxy", "accept: {}", ec.message());
+      } else {
+        std::make_shared<Connection>(shared_, std::move(socket))->start();
+      }
+      accept(acceptor);
+    });
+  }
+
+  Shared shared_;
+  Waiter waiter_; // after shared_: its thread is joined before the loop goes away
+  asio::signal_set signals_;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+};
+
+Server::Server(ServerOptions options, client::Client& client)
+    : impl_(std::make_unique<Impl>(std::move(options), client)) {}
+Server::~Server() = default;
+std::vector<std::string> Server::addresses() const { return impl_->addresses(); }
+void Server::run(bool signals) { impl_->run(signals); }
+void Server::stop() { impl_->stop(); }
+
+} // namespace kluster::proxy

@@ -1,0 +1,41 @@
+#pragma once
+// The proxy's server: one event loop (standalone asio) accepting on every listen address and running
+// every connection's session; requests go through one shared client whose completions are posted back
+// to the loop. Not a thread per connection: one thread serves them all.
+#include "core/client/client.hpp"
+#include "core/proxy/session.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kluster::proxy {
+
+struct ServerOptions {
+  std::vector<std::string> listen{"127.0.0.1:6432"}; ///< HOST:PORT each; port 0 picks a free one
+  std::size_t maxConnections = 100;
+  SessionOptions session;
+};
+
+class Server {
+public:
+  Server(ServerOptions options, client::Client& client);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// The addresses actually bound (HOST:PORT), once constructed.
+  std::vector<std::string> addresses() const;
+  /// Serves until stop() (from any thread) or SIGINT/SIGTERM when `signals`.
+  void run(bool signals);
+  void stop();
+
+private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Splits "HOST:PORT" ("[::1]:5432" for IPv6); throws UsageError.
+std::pair<std::string, unsigned short> parseAddress(const std::string& text);
+
+} // namespace kluster::proxy

@@ -1,0 +1,283 @@
+// Startup, simple query and the requests behind them. The extended query protocol is in extended.cpp,
+// statements answered by the proxy itself (SET, SHOW, transaction blocks) in local.cpp.
+#include "core/proxy/session.hpp"
+
+#include "core/errors.hpp"
+#include "core/proxy/outcome.hpp"
+#include "core/proxy/pg_types.hpp"
+#include "core/util.hpp"
+
+#include <fmt/format.h>
+
+namespace kluster::proxy {
+
+Session::Session(SessionOptions options, Sender sender, std::int32_t pid, std::int32_t secret, bool trusted,
+                 std::optional<wire::Writer::Notice> refuse)
+    : options_(std::move(options)), sender_(std::move(sender)), pid_(pid), secret_(secret), trusted_(trusted),
+      refuse_(std::move(refuse)) {
+  if (!options_.describeCache) options_.describeCache = std::make_shared<std::map<std::string, Description>>();
+}
+
+void Session::received(std::string_view bytes) {
+  if (phase_ == Phase::Closed) return;
+  in_.append(bytes);
+  process();
+}
+
+void Session::process() {
+  while (!busy_ && !closing_ && phase_ != Phase::Closed) {
+    std::optional<wire::FramingError> err;
+    auto m = wire::take(in_, phase_ == Phase::Startup, options_.maxMessageBytes, err);
+    if (err) {
+      fatal(err->sqlState, err->message);
+      return;
+    }
+    if (!m) return;
+    handle(*m);
+  }
+}
+
+void Session::resume() {
+  if (!busy_) process();
+  if (onOutput) onOutput();
+}
+
+void Session::fatal(const std::string& sqlState, const std::string& message) {
+  wire::Writer::Notice n;
+  n.severity = "FATAL";
+  n.sqlState = sqlState;
+  n.message = message;
+  out_.error(n);
+  terminate();
+}
+
+void Session::terminate() {
+  closing_ = true;
+  phase_ = Phase::Closed;
+  in_.clear();
+}
+
+void Session::error(const wire::Writer::Notice& n) { out_.error(n); }
+
+void Session::ready() { out_.readyForQuery(txStatus_); }
+
+void Session::handle(wire::Message& m) {
+  if (phase_ == Phase::Startup) return startup(m);
+  wire::Reader r(m.body);
+  if (skipToSync_ && m.type != 'S' && m.type != 'X') return; // extended query after an error
+  switch (m.type) {
+  case 'Q': {
+    auto text = r.cstring();
+    if (r.failed()) return fatal("08P01", "invalid Query message");
+    return simpleQuery(text);
+  }
+  case 'P': return parse(r);
+  case 'B': return bind(r);
+  case 'D': return describe(r);
+  case 'E': return execute(r);
+  case 'C': return close(r);
+  case 'S': return sync();
+  case 'H': return; // Flush: every message is written as soon as it is produced
+  case 'X': return terminate();
+  case 'd':
+  case 'c':
+  case 'f': // COPY data outside COPY: ignored, as PostgreSQL does
+    return;
+  default: return fatal("08P01", fmt::format("invalid frontend message type {}", static_cast<int>(m.type)));
+  }
+}
+
+void Session::startup(wire::Message& m) {
+  auto s = wire::parseStartup(m.body);
+  if (!s) return fatal("08P01", "invalid startup packet layout");
+  if (s->code == wire::kSslRequest || s->code == wire::kGssEncRequest) {
+    out_.sslAnswer('N'); // TLS is not configured; the client continues in plain text or gives up
+    return;
+  }
+  if (s->code == wire::kCancelRequest) {
+    if (onCancelRequest) onCancelRequest(s->cancelPid, s->cancelKey);
+    terminate(); // a cancel connection is closed without an answer
+    return;
+  }
+  if (s->code >> 16 != 3)
+    return fatal("0A000", fmt::format("unsupported frontend protocol {}.{}: server supports 3.0", s->code >> 16,
+                                      s->code & 0xffff));
+  if (!s->params.count("user")) return fatal("28000", "no PostgreSQL user name specified in startup packet");
+  if (refuse_) {
+    out_.error(*refuse_);
+    return terminate();
+  }
+  if (!trusted_)
+    return fatal("28000", "the proxy accepts connections without a password only from loopback addresses (trust)");
+  startupParams_ = s->params;
+  out_.authenticationOk();
+  auto appName = s->params.count("application_name") ? s->params.at("application_name") : "";
+  settings_["application_name"] = appName;
+  const std::pair<const char*, std::string> params[] = {
+      {"server_version", options_.serverVersion},
+      {"server_encoding", "UTF8"},
+      {"client_encoding", "UTF8"},
+      {"DateStyle", "ISO, MDY"},
+      {"IntervalStyle", "postgres"},
+      {"integer_datetimes", "on"},
+      {"standard_conforming_strings", "on"},
+      {"TimeZone", "UTC"},
+      {"is_superuser", "off"},
+      {"session_authorization", s->params.at("user")},
+      {"application_name", appName},
+  };
+  for (const auto& [name, value] : params) out_.parameterStatus(name, value);
+  out_.backendKeyData(pid_, secret_);
+  phase_ = Phase::Ready;
+  ready();
+}
+
+void Session::simpleQuery(const std::string& text) {
+  sql::Analysis analysis;
+  try {
+    analysis = sql::analyze(text);
+  } catch (const sql::SyntaxError& e) {
+    wire::Writer::Notice n;
+    n.sqlState = "42601";
+    n.message = e.error().message;
+    n.position = e.error().cursorPosition;
+    error(n);
+    if (txStatus_ == 'T') txStatus_ = 'E';
+    return ready();
+  } catch (const std::exception& e) {
+    error({"ERROR", "54000", e.what(), "", "", 0});
+    return ready();
+  }
+  if (analysis.statements.empty()) {
+    out_.emptyQueryResponse();
+    return ready();
+  }
+  if (analysis.statements.size() == 1 && local(analysis.statements.front(), Mode::Simple)) return;
+  if (txStatus_ != 'I') {
+    error({"ERROR", txStatus_ == 'E' ? "25P02" : "0A000",
+           txStatus_ == 'E' ? "current transaction is aborted, commands ignored until end of transaction block"
+                            : "a query of several statements inside a transaction block is not supported by the proxy",
+           "", "send them one at a time, or as one query outside BEGIN ... COMMIT", 0});
+    txStatus_ = 'E';
+    return ready();
+  }
+  simpleInFlight_ = true;
+  run(analysis.statements, nlohmann::json::array(), [this, statements = analysis.statements](const client::Result& r) {
+    simpleInFlight_ = false;
+    if (auto n = failure(r, options_.timeoutText)) {
+      error(*n);
+      if (txStatus_ == 'T') txStatus_ = 'E';
+    } else {
+      const auto& resp = r.responses.front();
+      for (std::size_t i = 0; i < statements.size(); ++i) {
+        const bool last = i + 1 == statements.size();
+        const ojson& one =
+            statements.size() > 1 && resp.results.is_array() && i < resp.results.size() ? resp.results[i] : resp.result;
+        emitStatement(statements[i], one, last ? resp.columns : ojson());
+      }
+    }
+    ready();
+  });
+}
+
+void Session::run(std::vector<sql::Statement> statements, nlohmann::json params,
+                  std::function<void(const client::Result&)> then) {
+  bool readOnly = true;
+  Request req;
+  for (auto& st : statements) {
+    readOnly = readOnly && sql::isReadOnly(st.sql);
+    req.statements.push_back(st.sql);
+  }
+  req.params = std::move(params);
+  const auto target = readOnly ? client::Target::One : client::Target::All;
+  if (target == client::Target::One && seenAll_) req.minAllOffset = seenAll_; // read-your-writes
+  client::WaitPolicy wait = readOnly ? client::WaitPolicy{} : options_.writeWait;
+  busy_ = true;
+  const auto generation = generation_;
+  sender_(std::move(req), target, wait, options_.timeout,
+          [this, generation, target, then = std::move(then)](client::Result r) {
+            if (generation != generation_) return; // cancelled: already answered
+            busy_ = false;
+            if (target == client::Target::All)
+              if (const auto offset = r.allOffset()) seenAll_ = std::max(seenAll_.value_or(-1), *offset);
+            then(r);
+            resume();
+          });
+}
+
+void Session::cancel() {
+  if (!busy_) return;
+  ++generation_;
+  busy_ = false;
+  wire::Writer::Notice n;
+  n.sqlState = "57014";
+  n.message = "canceling statement due to user request";
+  n.hint = "a write that was sent may still be applied by the cluster";
+  error(n);
+  if (txStatus_ == 'T') txStatus_ = 'E';
+  if (simpleInFlight_)
+    ready();
+  else
+    skipToSync_ = true;
+  resume();
+}
+
+std::vector<wire::Writer::Field> Session::fields(const ojson& rows, const ojson& columns,
+                                                 const std::vector<std::int16_t>& formats) const {
+  std::vector<wire::Writer::Field> out;
+  if (columns.is_array()) {
+    for (const auto& c : columns) {
+      wire::Writer::Field f;
+      f.name = c.value("name", "");
+      f.typeOid = typeOid(c.value("type", "text"));
+      out.push_back(std::move(f));
+    }
+  } else if (rows.is_array() && !rows.empty() && rows[0].is_object()) {
+    // An earlier statement of several: names from its rows, values as text.
+    for (const auto& [k, v] : rows[0].items()) {
+      wire::Writer::Field f;
+      f.name = k;
+      out.push_back(std::move(f));
+    }
+  }
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    out[i].typeSize = typeSize(out[i].typeOid);
+    if (!formats.empty()) out[i].format = formats.size() == 1 ? formats[0] : formats[i < formats.size() ? i : 0];
+  }
+  return out;
+}
+
+void Session::emitRows(const sql::Statement& st, const ojson& rows, const ojson& columns, bool describe,
+                       const std::vector<std::int16_t>& formats, std::size_t from, std::size_t count) {
+  const auto fs = fields(rows, columns, formats);
+  if (describe) out_.rowDescription(fs);
+  (void)st;
+  std::vector<std::optional<std::string>> values;
+  for (std::size_t r = from; r < from + count && r < rows.size(); ++r) {
+    values.clear();
+    const auto& row = rows[r];
+    std::size_t c = 0;
+    for (const auto& [k, v] : row.items()) {
+      auto text = textValue(v);
+      if (text && c < fs.size() && fs[c].format == 1) {
+        auto bin = binaryFromText(fs[c].typeOid, *text);
+        text = bin ? std::move(bin) : std::move(text);
+      }
+      values.push_back(std::move(text));
+      ++c;
+    }
+    out_.dataRow(values);
+  }
+}
+
+void Session::emitStatement(const sql::Statement& st, const ojson& one, const ojson& columns) {
+  if (one.is_array()) {
+    emitRows(st, one, columns, true, {}, 0, one.size());
+    out_.commandComplete(commandTag(st, static_cast<std::int64_t>(one.size())));
+  } else {
+    const auto rows = one.is_object() ? one.value("rowsAffected", std::int64_t{0}) : std::int64_t{0};
+    out_.commandComplete(commandTag(st, rows));
+  }
+}
+
+} // namespace kluster::proxy

@@ -1,0 +1,145 @@
+#pragma once
+// One client connection's protocol state machine: startup, simple and extended query, turned into Kluster
+// requests. No I/O: the server feeds it bytes and writes what it produces; requests go out through a
+// Sender whose completion the server delivers back on the connection's event loop.
+#include "core/client/client.hpp"
+#include "core/proxy/wire.hpp"
+#include "core/sql/analyzer.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kluster::proxy {
+
+/// A prepared statement's parameter and result column types (Describe before Bind).
+struct Description {
+  std::vector<std::uint32_t> paramOids;
+  std::vector<wire::Writer::Field> columns; ///< empty: the statement returns no rows (NoData)
+};
+
+struct SessionOptions {
+  client::WaitPolicy writeWait;             ///< how many nodes a write waits for (first by default)
+  std::chrono::milliseconds timeout{10000}; ///< per request
+  std::string timeoutText = "10s";
+  std::size_t maxMessageBytes = 8u << 20;
+  std::string serverVersion = "15.0 (Kluster)";
+  /// Descriptions by SQL text, shared by every session of one proxy (one event-loop thread uses it).
+  std::shared_ptr<std::map<std::string, Description>> describeCache;
+};
+
+class Session {
+public:
+  using Done = std::function<void(client::Result)>;
+  /// Sends a request; `done` is called later, on the thread that runs this session.
+  using Sender = std::function<void(Request, client::Target, client::WaitPolicy, std::chrono::milliseconds, Done)>;
+
+  /// `trusted`: the peer may connect without a password. `refuse`: answer the startup with this FATAL
+  /// error (e.g. too many connections) and close.
+  Session(SessionOptions options, Sender sender, std::int32_t pid, std::int32_t secret, bool trusted,
+          std::optional<wire::Writer::Notice> refuse = std::nullopt);
+
+  /// Consumes bytes from the client and processes every complete message it can.
+  void received(std::string_view bytes);
+  /// Output produced since the last call.
+  std::string takeOutput() { return out_.take(); }
+  bool hasOutput() const { return !out_.empty(); }
+  /// Close once the output is written (Terminate, a FATAL error).
+  bool closing() const { return closing_; }
+  /// Bytes received and not yet processed (the server stops reading above a limit).
+  std::size_t buffered() const { return in_.size(); }
+  /// Called after a request's completion produced output (the server then writes it).
+  std::function<void()> onOutput;
+  /// Called when this connection turns out to carry a CancelRequest for another session.
+  std::function<void(std::int32_t pid, std::int32_t secret)> onCancelRequest;
+  /// CancelRequest for this session: stop waiting for the request in flight and answer 57014.
+  void cancel();
+
+  const std::map<std::string, std::string>& startupParams() const { return startupParams_; }
+
+private:
+  enum class Phase { Startup, Ready, Closed };
+  struct Prepared {
+    std::string sql;
+    std::vector<sql::Statement> statements; // at most one
+    std::vector<std::uint32_t> paramOids;   // as declared by Parse (0: unspecified)
+    std::optional<Description> description;
+  };
+  struct Portal {
+    std::shared_ptr<Prepared> statement;
+    nlohmann::json params = nlohmann::json::array();
+    std::vector<std::int16_t> resultFormats;
+    std::optional<client::Result> result; // executed already (Describe of a read runs it)
+    std::size_t sent = 0;                 // rows sent so far (Execute with a row limit)
+  };
+
+  void process();
+  void handle(wire::Message& m);
+  void startup(wire::Message& m);
+  void simpleQuery(const std::string& text);
+  void fatal(const std::string& sqlState, const std::string& message);
+  void error(const wire::Writer::Notice& n);
+  void ready();
+  void terminate();
+
+  // extended query (extended.cpp)
+  void parse(wire::Reader& r);
+  void bind(wire::Reader& r);
+  void describe(wire::Reader& r);
+  void execute(wire::Reader& r);
+  void close(wire::Reader& r);
+  void sync();
+  void describePortal(Portal& portal);
+  void executePortal(Portal& portal, std::int32_t maxRows);
+  void emitPortal(Portal& portal, std::int32_t maxRows);
+  // Finds a statement's description (possibly running a read once), then calls `then`; on error it
+  // answers with the error and does not call it.
+  void fetchDescription(const std::shared_ptr<Prepared>& st, std::function<void()> then);
+
+  // local statements and transaction blocks (local.cpp); true when handled without a request
+  enum class Mode { Simple, Describe, Execute }; // Simple: a Query; Describe/Execute: of a portal
+  bool local(const sql::Statement& st, Mode mode);
+  void localResult(Mode mode, const std::string& tag, const std::optional<std::pair<std::string, std::string>>& row);
+  bool transactionBlock(const sql::Statement& st, Mode mode);
+  std::optional<std::string> setting(const std::string& name) const;
+
+  // requests
+  void run(std::vector<sql::Statement> statements, nlohmann::json params,
+           std::function<void(const client::Result&)> then);
+  void emitRows(const sql::Statement& st, const ojson& rows, const ojson& columns, bool describe,
+                const std::vector<std::int16_t>& formats, std::size_t from, std::size_t count);
+  std::vector<wire::Writer::Field> fields(const ojson& rows, const ojson& columns,
+                                          const std::vector<std::int16_t>& formats) const;
+  void emitStatement(const sql::Statement& st, const ojson& one, const ojson& columns);
+  void resume();
+
+  SessionOptions options_;
+  Sender sender_;
+  std::int32_t pid_;
+  std::int32_t secret_;
+  bool trusted_;
+  std::optional<wire::Writer::Notice> refuse_;
+  Phase phase_ = Phase::Startup;
+  std::string in_;
+  wire::Writer out_;
+  bool busy_ = false; // a request is in flight; processing waits for it
+  bool closing_ = false;
+  bool simpleInFlight_ = false;  // the request in flight answers a simple Query (ReadyForQuery follows it)
+  bool skipToSync_ = false;      // extended query: an error discards messages until Sync
+  std::uint64_t generation_ = 0; // bumped by cancel(): a completion of an older generation is ignored
+  std::map<std::string, std::string> startupParams_;
+  std::map<std::string, std::string> settings_; // SET in this session
+  char txStatus_ = 'I';
+  std::optional<std::int64_t> seenAll_; // read-your-writes: highest allOffset of this session's writes
+  std::map<std::string, std::shared_ptr<Prepared>> statements_;
+  std::map<std::string, Portal> portals_;
+  std::vector<sql::Statement> txWrites_; // BEGIN ... COMMIT: the block's writes, sent as one request at COMMIT
+  friend class SessionTestAccess;
+};
+
+} // namespace kluster::proxy

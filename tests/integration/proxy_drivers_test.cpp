@@ -1,0 +1,59 @@
+// Real drivers through klusterctl proxy, each a small program in its own language (tests/proxy/*), its
+// packages installed from their registries into the build directory by tests/proxy/setup.sh: each
+// creates a table, writes, reads its own writes and sees a unique violation as 23505; then every node
+// holds the same rows.
+#include "support/cluster.hpp"
+#include "support/proxy.hpp"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+using namespace kluster::test;
+
+namespace {
+
+const std::string kSource = KLUSTER_SOURCE_DIR;
+const std::string kDrivers = KLUSTER_DRIVERS_DIR;
+
+void installDrivers() {
+  static const CommandResult setup =
+      run({programPath("bash"), kSource + "/tests/proxy/setup.sh", kDrivers}, std::chrono::minutes(10));
+  INFO(setup.out << setup.err);
+  REQUIRE(setup.exitCode == 0);
+}
+
+void checkIdentical(const TestCluster& c, const std::string& table, const std::string& expectedCount) {
+  const auto first = c.tableChecksum(1, table, "id");
+  for (int i = 1; i <= c.size(); ++i) {
+    CHECK(c.scalar(i, "SELECT count(*) FROM " + table) == expectedCount);
+    CHECK(c.tableChecksum(i, table, "id") == first);
+  }
+}
+
+void runDriver(TestProxy& proxy, const std::vector<std::string>& argv) {
+  auto r = run(argv, std::chrono::minutes(3));
+  INFO(r.out << r.err << proxy.log());
+  CHECK(r.exitCode == 0);
+  CHECK(r.out.find("OK") != std::string::npos);
+}
+
+} // namespace
+
+TEST_CASE("Python psycopg 3 and Node.js pg through the proxy", "[proxy]") {
+  installDrivers();
+  TestCluster cluster;
+  TestProxy proxy(cluster);
+  const auto url = proxy.url() + "?sslmode=disable";
+
+  SECTION("psycopg 3") {
+    runDriver(proxy,
+              {kDrivers + "/python/bin/python", kSource + "/tests/proxy/python/psycopg_test.py", url, "py_items"});
+    checkIdentical(cluster, "py_items", "11");
+  }
+  SECTION("Node.js pg") {
+    runDriver(proxy, {programPath("env"), "NODE_PATH=" + kDrivers + "/node/node_modules", programPath("node"),
+                      kSource + "/tests/proxy/node/pg_test.js", proxy.url(), "node_items"});
+    checkIdentical(cluster, "node_items", "5");
+  }
+  CHECK(proxy.running());
+}

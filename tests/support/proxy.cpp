@@ -1,0 +1,64 @@
+#include "support/proxy.hpp"
+
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+
+namespace kluster::test {
+
+std::string programPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const auto candidate = dir + "/" + name;
+    if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  throw std::runtime_error(name + " is not on PATH (scripts/setup.sh installs it)");
+}
+
+TestProxy::TestProxy(TestCluster& cluster, const std::vector<std::string>& extraArgs)
+    : cluster_(cluster), logFile_(cluster.workDir() + "/proxy.log") {
+  std::vector<std::string> argv = {klusterctlPath(), "proxy",        "--brokers", cluster.brokers(),
+                                   "--cluster",      cluster.name(), "--listen",  "127.0.0.1:0"};
+  argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
+  process_ = Process(argv, {}, logFile_);
+  const std::regex listening(R"(listening on 127\.0\.0\.1:(\d+))");
+  const bool up = waitUntil(
+      [&] {
+        std::smatch m;
+        const auto text = log();
+        if (std::regex_search(text, m, listening)) port_ = std::stoi(m[1]);
+        return port_ != 0 || !process_.running();
+      },
+      std::chrono::seconds(60));
+  if (!up || port_ == 0) throw std::runtime_error("klusterctl proxy did not start listening:\n" + log());
+}
+
+TestProxy::~TestProxy() { process_.stop(); }
+
+std::string TestProxy::log() const {
+  std::ifstream in(logFile_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string TestProxy::conninfo(const std::string& extra) const {
+  return fmt::format("host=127.0.0.1 port={} dbname=kluster user=app sslmode=disable {}", port_, extra);
+}
+
+std::string TestProxy::url() const { return fmt::format("postgresql://app@127.0.0.1:{}/kluster", port_); }
+
+CommandResult TestProxy::psql(const std::vector<std::string>& args, const std::string& input) const {
+  std::vector<std::string> argv = {programPath("psql"), "-X", "-d", conninfo()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, std::chrono::seconds(60), {{"PGCONNECT_TIMEOUT", "10"}}, input);
+}
+
+} // namespace kluster::test

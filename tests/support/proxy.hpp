@@ -1,0 +1,35 @@
+#pragma once
+// `klusterctl proxy` in front of a test cluster, and the PostgreSQL client programs that talk to it.
+#include "support/cluster.hpp"
+
+#include <string>
+#include <vector>
+
+namespace kluster::test {
+
+/// The full path of a program on PATH (test processes are started with execve); throws when missing.
+std::string programPath(const std::string& name);
+
+class TestProxy {
+public:
+  /// Starts `klusterctl proxy` on a free loopback port and waits until it listens.
+  explicit TestProxy(TestCluster& cluster, const std::vector<std::string>& extraArgs = {});
+  ~TestProxy();
+  int port() const { return port_; }
+  /// A libpq connection string for it.
+  std::string conninfo(const std::string& extra = {}) const;
+  /// A postgresql:// URL for it.
+  std::string url() const;
+  /// Runs psql against it (-X, no .psqlrc; -v ON_ERROR_STOP=1 when given in args).
+  CommandResult psql(const std::vector<std::string>& args, const std::string& input = {}) const;
+  bool running() { return process_.running(); }
+  std::string log() const;
+
+private:
+  TestCluster& cluster_;
+  std::string logFile_;
+  Process process_;
+  int port_ = 0;
+};
+
+} // namespace kluster::test
