@@ -16,7 +16,8 @@ namespace {
 // errors.hpp as text: the constants' names are not reflectable, so the documentation is checked against
 // the source that defines them.
 std::string errorsHeader() {
-  const auto path = std::filesystem::path(__FILE__).parent_path() / "../../src/core/errors.hpp";
+  // The source tree from the build (not __FILE__, which ccache's base_dir turns into a relative path).
+  const auto path = std::filesystem::path(KLUSTER_SOURCE_DIR) / "src/core/errors.hpp";
   std::ifstream in(path);
   REQUIRE(in);
   std::stringstream ss;
