@@ -11,12 +11,19 @@ PACKAGES=(
   # libraries
   librdkafka-dev libpqxx-dev libpq-dev libssl-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   libtomlplusplus-dev catch2 libpg-query-dev libedit-dev libjemalloc-dev
+  # the node's /metrics endpoint
+  libcpp-httplib-dev
   # test services
   postgresql-15 postgresql-client-15 openjdk-17-jre-headless maven
   # used by scripts/*.sh
   procps iproute2 util-linux coreutils findutils passwd ca-certificates
   # tests/docs/docs_test.sh (the man page check)
   groff-base
+  # tests/docs/docs_test.sh (the fish completion runs in fish) and tests/package (the .deb: cpack's
+  # shlibdeps, man -w)
+  fish dpkg-dev file man-db
+  # tests/examples/compose_test.py
+  python3 python3-yaml
 )
 
 usage() {
