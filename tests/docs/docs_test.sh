@@ -161,7 +161,7 @@ fish_completion() {
   fish_expect run 'klusterctl node '
   fish_expect --metrics-address 'klusterctl node run --met'
   fish_expect --brokers 'klusterctl exec --wait all --bro'
-  fish_expect json 'klusterctl exec -o '
+  fish_expect json 'klusterctl node run --log-format '
   local got
   got=$(fish_complete 'klusterctl gen')
   [[ -z $got ]] || fail "fish offered the hidden generate command: $got"
