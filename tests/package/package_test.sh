@@ -74,11 +74,13 @@ install_tree() {
   # systemd accepts the unit (an instance of it, as systemctl would start it).
   if command -v systemd-analyze >/dev/null; then
     cp "$TMP/prefix/lib/systemd/system/kluster-node@.service" "$TMP/kluster-node@node1.service"
-    systemd-analyze verify "$TMP/kluster-node@node1.service" >"$TMP/verify.log" 2>&1 || {
+    # (It checks the unit's Documentation= pages with man: point man at the installed ones.)
+    MANPATH=$TMP/prefix/share/man systemd-analyze verify "$TMP/kluster-node@node1.service" >"$TMP/verify.log" 2>&1 || {
       cat "$TMP/verify.log" >&2
       fail "systemd-analyze verify rejects the unit"
     }
-    if grep -v -e 'Failed to .*/etc/kluster' -e '^$' "$TMP/verify.log" | grep -q .; then
+    # Only what it says about this unit counts (other units installed on the machine may draw warnings).
+    if grep 'kluster-node' "$TMP/verify.log" | grep -v -e 'Failed to .*/etc/kluster' | grep -q .; then
       cat "$TMP/verify.log" >&2
       fail "systemd-analyze verify warns about the unit"
     fi
