@@ -103,7 +103,7 @@ deb() {
   grep -q '^ Package: klusterctl$' "$TMP/info" || fail "the package is not named klusterctl"
   depends=$(dpkg-deb -f "$pkg" Depends)
   # dpkg-shlibdeps found the libraries the binary links to.
-  for lib in librdkafka++1 libpq5 libpqxx libc6 libstdc++6 libcpp-httplib; do
+  for lib in librdkafka++1 libpq5 libpg-query libc6 libstdc++6 libcpp-httplib; do
     grep -q "$lib" <<<"$depends" || fail "Depends lacks $lib: $depends"
   done
   dpkg-deb --contents "$pkg" >"$TMP/contents"
