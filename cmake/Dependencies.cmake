@@ -10,6 +10,8 @@ pkg_check_modules(LIBEDIT REQUIRED IMPORTED_TARGET libedit)
 find_package(Threads REQUIRED)
 # klusterctl proxy's event loop: standalone (header-only) asio, Debian's libasio-dev.
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
+# The node's /metrics, /health and /ready endpoint (libcpp-httplib-dev).
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 # The node's reader, applier and responder threads hand requests to each other: memory allocated on one
 # thread is freed on another, which glibc's allocator handles slowly (bench/README.md has the numbers).
 # Not with sanitizers, which bring their own allocator.

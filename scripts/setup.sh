@@ -13,6 +13,8 @@ PACKAGES=(
   libtomlplusplus-dev catch2 libpg-query-dev libedit-dev libjemalloc-dev
   # klusterctl proxy: the event loop (standalone asio)
   libasio-dev
+  # the node's /metrics endpoint
+  libcpp-httplib-dev
   # test services
   postgresql-15 postgresql-client-15 openjdk-17-jre-headless maven
   # used by scripts/*.sh
@@ -21,6 +23,11 @@ PACKAGES=(
   groff-base
   # bench/compare.sh: the peers it measures Kluster against, and reading bench load's JSON
   pgpool2 jq
+  # tests/docs/docs_test.sh (the fish completion runs in fish) and tests/package (the .deb: cpack's
+  # shlibdeps, man -w)
+  fish dpkg-dev file man-db
+  # tests/examples/compose_test.py
+  python3 python3-yaml
 )
 
 usage() {

@@ -1,5 +1,5 @@
-// klusterctl generate man|bash|zsh: the man page and completions, from the same CLI11 tree that parses the
-// command line. Hidden (group ""): it is for the build (cmake/Docs.cmake), not for users.
+// klusterctl generate man|man-pages|bash|zsh|fish: the man page and completions, from the same CLI11 tree that parses
+// the command line. Hidden (group ""): it is for the build (cmake/Docs.cmake), not for users.
 #include "commands/generate.hpp"
 
 #include "commands/command.hpp"
@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -106,23 +107,39 @@ struct GenerateOptions {
   std::string out;
 };
 
+void writeFile(const std::string& path, const std::string& text) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << text;
+  file.close();
+  if (!file) throw UsageError(fmt::format("cannot write {}", path));
+}
+
 int runGenerate(const CLI::App& root, const GenerateOptions& o) {
   const auto tree = docs::describe(root);
+  if (o.what == "man-pages") { // one page per command, into a directory
+    if (o.out.empty() || o.out == "-") throw UsageError("generate man-pages needs --out DIR");
+    std::filesystem::create_directories(o.out);
+    for (const auto* c : docs::pageCommands(tree)) {
+      std::ostringstream page;
+      docs::writeCommandMan(*c, page);
+      writeFile(o.out + "/" + docs::manPageName(*c) + ".1", page.str());
+    }
+    return exitcode::Ok;
+  }
   std::ostringstream text;
   if (o.what == "man")
     docs::writeMan(tree, text);
   else if (o.what == "bash")
     docs::writeBash(tree, text);
+  else if (o.what == "fish")
+    docs::writeFish(tree, text);
   else
     docs::writeZsh(tree, text);
   if (o.out.empty() || o.out == "-") {
     std::cout << text.str();
     return exitcode::Ok;
   }
-  std::ofstream file(o.out, std::ios::binary | std::ios::trunc);
-  file << text.str();
-  file.close();
-  if (!file) throw UsageError(fmt::format("cannot write {}", o.out));
+  writeFile(o.out, text.str());
   return exitcode::Ok;
 }
 
@@ -132,8 +149,11 @@ void registerGenerate(CLI::App& app, Action& action) {
   auto o = std::make_shared<GenerateOptions>();
   auto* cmd = app.add_subcommand("generate", "Write the man page or a shell completion script (for the build)");
   cmd->group(""); // hidden from --help, the man page and the completions
-  cmd->add_option("what", o->what, "man, bash or zsh")->required()->check(CLI::IsMember({"man", "bash", "zsh"}));
-  cmd->add_option("--out", o->out, "write to this file instead of standard output")->type_name("FILE");
+  cmd->add_option("what", o->what, "man, man-pages (one page per command, into --out DIR), bash, zsh or fish")
+      ->required()
+      ->check(CLI::IsMember({"man", "man-pages", "bash", "zsh", "fish"}));
+  cmd->add_option("--out", o->out, "write to this file (this directory for man-pages) instead of standard output")
+      ->type_name("FILE");
   cmd->callback([o, &app, &action] { action = [o, &app] { return runGenerate(app, *o); }; });
 }
 

@@ -53,8 +53,24 @@ extern const char* const examples;
 extern const char* const seeAlso;
 } // namespace text
 
+/// One example of a command's page: a sentence and the command lines (plain text, one per line).
+struct Example {
+  const char* caption;
+  const char* commands;
+};
+/// The examples of a command ("node run"), from generate_man_examples.cpp; empty when it has none.
+const std::vector<Example>& commandExamples(const std::string& path);
+
 /// Writes the man page (roff, section 1).
 void writeMan(const CommandDoc& root, std::ostream& out);
+/// The page name of a command: "klusterctl-node-run".
+std::string manPageName(const CommandDoc& command);
+/// The commands that get a page of their own: every leaf (init, node run, offsets show, ...).
+std::vector<const CommandDoc*> pageCommands(const CommandDoc& root);
+/// Writes one command's own man page (roff, section 1): its usage, options, examples and exit status.
+void writeCommandMan(const CommandDoc& command, std::ostream& out);
+/// Writes the fish completion script.
+void writeFish(const CommandDoc& root, std::ostream& out);
 /// Writes the bash completion script (defines _klusterctl and registers it with `complete`).
 void writeBash(const CommandDoc& root, std::ostream& out);
 /// Writes the zsh completion function file (_klusterctl, for a directory in $fpath).

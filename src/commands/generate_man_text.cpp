@@ -48,15 +48,19 @@ const char* const configuration = R"roff(Every setting comes from numbered layer
 .IP 1. 4
 built-in defaults;
 .IP 2. 4
-the TOML file given with \fB\-\-config\fR (or \fBKLUSTER_CONFIG\fR), tables \fB[cluster]\fR,
-\fB[node]\fR, \fB[database]\fR, \fB[log]\fR and \fB[kafka]\fR;
+the system-wide TOML file \fI/etc/kluster/kluster.toml\fR, when it exists
+(\fBKLUSTER_SYSTEM_CONFIG\fR names another; set to the empty string, none);
 .IP 3. 4
-\fBKLUSTER_*\fR environment variables;
+the TOML file given with \fB\-\-config\fR (or \fBKLUSTER_CONFIG\fR), tables \fB[cluster]\fR,
+\fB[node]\fR, \fB[database]\fR, \fB[metrics]\fR, \fB[log]\fR and \fB[kafka]\fR;
 .IP 4. 4
+\fBKLUSTER_*\fR environment variables;
+.IP 5. 4
 command-line flags.
 .RE
 .PP
-\fBklusterctl config show\fR prints every value and the layer it came from, with secrets masked.
+\fBklusterctl config show\fR prints every value and the layer it came from, with secrets masked;
+\fBklusterctl config check\fR \fIFILE\fR checks a node's config and tries its Kafka and its database.
 An unknown key in the file is an error.
 .PP
 The \fB[kafka]\fR table and \fB\-X\fR \fIkey\fB=\fIvalue\fR flags pass librdkafka properties straight through
@@ -76,6 +80,12 @@ the nodes move on, and resending it with the same messageId answers \fBDUPLICATE
 )roff";
 
 const char* const files = R"roff(.TP
+\fI/etc/kluster/kluster.toml\fR
+Settings shared by every klusterctl on the machine (the layer below \fB\-\-config\fR).
+.TP
+\fI/etc/kluster/\fIid\fI.toml\fR, \fI/etc/kluster/\fIid\fI.env\fR
+The config and the secrets (environment) of the node that \fBkluster\-node@\fIid\fB.service\fR runs.
+.TP
 \fInode.toml\fR
 A node's configuration, given with \fB\-\-config\fR; see \fIexamples/node1.toml\fR in the source tree.
 .TP

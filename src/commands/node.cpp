@@ -12,6 +12,8 @@ namespace {
 struct NodeRunOptions {
   ClusterFlags flags;
   std::string id;
+  std::string metricsAddress;
+  std::string logFormat;
 };
 
 std::atomic<node::Node*> g_node{nullptr};
@@ -26,21 +28,11 @@ extern "C" void onSignal(int) {
 int runNode(const NodeRunOptions& o) {
   auto settings = o.flags.resolve();
   if (!o.id.empty()) settings.setFlag("node.id", o.id);
+  if (!o.metricsAddress.empty()) settings.setFlag("metrics.address", o.metricsAddress);
+  if (!o.logFormat.empty()) settings.setFlag("log.format", o.logFormat);
   log::setLevel(log::parseLevel(settings.get("log.level")));
-  node::NodeOptions opts;
-  opts.cluster = settings.get("cluster.name");
-  opts.brokers = settings.get("cluster.brokers");
-  opts.nodeId = settings.get("node.id");
-  if (settings.get("database.type") != "postgresql")
-    throw UsageError(
-        fmt::format("database type '{}' is not supported (only postgresql)", settings.get("database.type")));
-  opts.databaseUrl = settings.get("database.url");
-  opts.kafka = settings.kafka();
-  opts.oneWorkers = settings.getInt("node.one_workers");
-  opts.batchMax = settings.getInt("node.batch_max");
-  opts.maxRetry = settings.getDuration("node.max_retry");
-  opts.maxRequestBytes = static_cast<std::size_t>(settings.getInt("node.max_request_bytes"));
-  node::Node n(std::move(opts));
+  log::setFormat(log::parseFormat(settings.get("log.format")));
+  node::Node n(node::NodeOptions::fromSettings(settings));
   g_node.store(&n);
   std::signal(SIGTERM, onSignal);
   std::signal(SIGINT, onSignal);
@@ -63,6 +55,13 @@ void registerNode(CLI::App& app, Action& action) {
   auto* run = node->add_subcommand("run", "Run one node: apply ALL in order, serve ONE, until SIGTERM/SIGINT");
   o->flags.add(run);
   run->add_option("--id", o->id, "node id (overrides [node] id; env KLUSTER_NODE_ID)");
+  run->add_option("--metrics-address", o->metricsAddress,
+                  "serve /metrics, /health and /ready on HOST:PORT (overrides [metrics] address; port 0: any free "
+                  "port, logged)");
+  run->add_option("--log-format", o->logFormat,
+                  "text, or json: one object per line for log collectors (overrides [log] format; env "
+                  "KLUSTER_LOG_FORMAT)")
+      ->check(CLI::IsMember({"text", "json"}));
   run->footer("The database URL comes from [database] url or KLUSTER_DATABASE_URL, never from a flag, so its "
               "password stays out of the process list.");
   run->callback([o, &action] { action = [o] { return runNode(*o); }; });

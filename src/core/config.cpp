@@ -28,6 +28,12 @@ const std::vector<SettingSpec>& settingSpecs() {
       {"proxy.max_connections", "KLUSTER_PROXY_MAX_CONNECTIONS", "100", "proxy: client connections served at once"},
       {"proxy.wait", "KLUSTER_PROXY_WAIT", "first", "proxy: responses a write waits for (first, all, quorum, N)"},
       {"proxy.timeout", "KLUSTER_PROXY_TIMEOUT", "10s", "proxy: how long a request waits for its responses"},
+      {"log.format", "KLUSTER_LOG_FORMAT", "text",
+       "text, or json: one object per line (time, level, module, message) for log collectors"},
+      {"metrics.address", "KLUSTER_METRICS_ADDRESS", "",
+       "HOST:PORT where node run serves /metrics, /health and /ready (empty: off)"},
+      {"metrics.ready_max_lag", "KLUSTER_READY_MAX_LAG", "100",
+       "/ready answers 200 only within this many unapplied ALL messages"},
   };
   return specs;
 }
@@ -55,33 +61,44 @@ std::string tomlScalar(const toml::node& node, const std::string& key) {
 
 } // namespace
 
+std::filesystem::path systemConfigPath() {
+  if (const char* v = std::getenv("KLUSTER_SYSTEM_CONFIG")) return v; // empty: no system-wide file
+  return "/etc/kluster/kluster.toml";
+}
+
+void Settings::loadFile(const std::filesystem::path& file) {
+  toml::table table;
+  try {
+    table = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    throw UsageError(
+        fmt::format("cannot read config {}: {} (line {})", file.string(), e.description(), e.source().begin.line));
+  }
+  const std::string source = "file " + file.string();
+  for (const auto& [tableName, tableNode] : table) {
+    const auto* sub = tableNode.as_table();
+    if (!sub) throw UsageError(fmt::format("config {}: '{}' must be a table", file.string(), tableName.str()));
+    for (const auto& [name, node] : *sub) {
+      std::string key = std::string(tableName.str()) + "." + std::string(name.str());
+      if (tableName.str() == "kafka") {
+        setKafka(std::string(name.str()), tomlScalar(node, key), source);
+        continue;
+      }
+      if (!findSpec(key))
+        throw UsageError(fmt::format("config {}: unknown key '{}' (see `klusterctl config show`)", file.string(), key));
+      values_[key] = {tomlScalar(node, key), source};
+    }
+  }
+}
+
 Settings Settings::load(const std::optional<std::filesystem::path>& file) {
   Settings s;
   for (const auto& spec : settingSpecs()) s.values_[spec.key] = {spec.defaultValue, "default"};
+  // The system-wide file, when there is one, is the layer below the file given.
+  if (const auto system = systemConfigPath(); !system.empty() && std::filesystem::exists(system)) s.loadFile(system);
   if (file) {
-    toml::table table;
-    try {
-      table = toml::parse_file(file->string());
-    } catch (const toml::parse_error& e) {
-      throw UsageError(
-          fmt::format("cannot read config {}: {} (line {})", file->string(), e.description(), e.source().begin.line));
-    }
-    const std::string source = "file " + file->string();
-    for (const auto& [tableName, tableNode] : table) {
-      const auto* sub = tableNode.as_table();
-      if (!sub) throw UsageError(fmt::format("config {}: '{}' must be a table", file->string(), tableName.str()));
-      for (const auto& [name, node] : *sub) {
-        std::string key = std::string(tableName.str()) + "." + std::string(name.str());
-        if (tableName.str() == "kafka") {
-          s.setKafka(std::string(name.str()), tomlScalar(node, key), source);
-          continue;
-        }
-        if (!findSpec(key))
-          throw UsageError(
-              fmt::format("config {}: unknown key '{}' (see `klusterctl config show`)", file->string(), key));
-        s.values_[key] = {tomlScalar(node, key), source};
-      }
-    }
+    if (!std::filesystem::exists(*file)) throw UsageError(fmt::format("config {} does not exist", file->string()));
+    s.loadFile(*file);
   }
   for (const auto& spec : settingSpecs())
     if (const char* v = std::getenv(spec.env.c_str()); v && *v) s.values_[spec.key] = {v, "env " + spec.env};

@@ -1,5 +1,6 @@
 #pragma once
-// Layered configuration: built-in defaults < TOML file < KLUSTER_* environment < command-line flags.
+// Layered configuration: built-in defaults < the system-wide TOML file (/etc/kluster/kluster.toml) < the TOML
+// file given (--config) < KLUSTER_* environment < command-line flags.
 // Every value remembers the layer it came from, so `klusterctl config show` can say why it has that value.
 #include "core/kafka/kafka.hpp"
 
@@ -31,7 +32,8 @@ public:
     std::string source; ///< "default", "file <path>", "env KLUSTER_X" or "flag"
   };
 
-  /// Loads defaults, then the file (if any), then the environment. Unknown keys in the file are an error.
+  /// Loads defaults, then the system-wide file (if it exists), then the file (if any), then the
+  /// environment. Unknown keys in a file are an error.
   static Settings load(const std::optional<std::filesystem::path>& file);
   /// Sets a value from the command line (highest layer).
   void setFlag(const std::string& key, const std::string& value);
@@ -47,10 +49,14 @@ public:
   std::vector<std::pair<std::string, Value>> describe() const;
 
 private:
+  void loadFile(const std::filesystem::path& file);
   std::map<std::string, Value> values_;
   kafka::Properties kafka_;
   std::map<std::string, std::string> kafkaSources_;
 };
+
+/// The system-wide config file: $KLUSTER_SYSTEM_CONFIG when set (empty: none), else /etc/kluster/kluster.toml.
+std::filesystem::path systemConfigPath();
 
 /// Masks the password of a URL (postgresql://user:secret@host -> postgresql://user:***@host).
 std::string maskUrl(const std::string& url);

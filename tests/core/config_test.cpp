@@ -73,3 +73,31 @@ TEST_CASE("key=value pairs and URL masking") {
   CHECK(maskUrl("postgresql://u@h/db") == "postgresql://u@h/db");
   CHECK(maskUrl("postgresql://u:p@h/db") == "postgresql://u:***@h/db");
 }
+
+TEST_CASE("the system-wide file is the layer below the file given") {
+  auto system = writeConfig("[cluster]\nname = \"fromsystem\"\nbrokers = \"systemhost:9092\"\n");
+  const auto systemPath = system.string() + ".system.toml";
+  fs::rename(system, systemPath);
+  auto node = writeConfig("[cluster]\nbrokers = \"nodehost:9092\"\n");
+  ::setenv("KLUSTER_SYSTEM_CONFIG", systemPath.c_str(), 1);
+  auto s = Settings::load(node);
+  CHECK(s.get("cluster.name") == "fromsystem");
+  CHECK(s.source("cluster.name") == "file " + systemPath);
+  CHECK(s.get("cluster.brokers") == "nodehost:9092");
+  CHECK(s.source("cluster.brokers") == "file " + node.string());
+  // Without --config the system-wide file still applies; an empty KLUSTER_SYSTEM_CONFIG turns it off.
+  CHECK(Settings::load(std::nullopt).get("cluster.brokers") == "systemhost:9092");
+  ::setenv("KLUSTER_SYSTEM_CONFIG", "", 1);
+  CHECK(Settings::load(std::nullopt).get("cluster.name") == "kluster");
+  // A missing system-wide file is no error; a missing --config file is.
+  ::setenv("KLUSTER_SYSTEM_CONFIG", (systemPath + ".missing").c_str(), 1);
+  CHECK(Settings::load(std::nullopt).source("cluster.name") == "default");
+  CHECK_THROWS_WITH(Settings::load(fs::path(systemPath + ".missing")), Catch::Contains("does not exist"));
+  // An unknown key in the system-wide file is an error naming that file.
+  std::ofstream(systemPath) << "[cluster]\nnmae = \"typo\"\n";
+  ::setenv("KLUSTER_SYSTEM_CONFIG", systemPath.c_str(), 1);
+  CHECK_THROWS_WITH(Settings::load(node), Catch::Contains(systemPath) && Catch::Contains("cluster.nmae"));
+  ::unsetenv("KLUSTER_SYSTEM_CONFIG");
+  fs::remove(systemPath);
+  fs::remove(node);
+}

@@ -58,12 +58,16 @@ void Node::AllApplier::openDatabase() {
                            {"encoding", info.encoding},
                            {"collation", info.collation},
                            {"ctype", info.ctype}};
+        node_.metrics_.setDatabaseConnected(true);
         auto position = db_->loadPosition(node_.options_.cluster);
         node_.applied_.set(position.offset);
         KLOG(Info, "node", "database {} {} ({}, {}); applied ALL up to offset {}", info.product, info.version,
              info.encoding, info.collation, position.offset);
       },
-      [&] { db_.reset(); });
+      [&] {
+        node_.metrics_.setDatabaseConnected(false);
+        db_.reset();
+      });
   functionCheck_.setConnection(db_.get());
 }
 
@@ -261,6 +265,7 @@ std::vector<Node::AllApplier::Item> Node::AllApplier::takeBatch() {
 
 void Node::AllApplier::applyBatch(std::vector<Item>& batch) {
   const auto startedUs = util::nowMicros();
+  const auto startedAt = std::chrono::steady_clock::now();
   Answers answers;
   retrier_.run(
       "applying ALL batch",
@@ -284,6 +289,7 @@ void Node::AllApplier::applyBatch(std::vector<Item>& batch) {
         careful_ = true;
         if (db_) db_->rollback();
         db_.reset(); // reconnect on the next try
+        node_.metrics_.setDatabaseConnected(false);
       });
   careful_ = false;
   if (batch.empty()) return;
@@ -291,6 +297,7 @@ void Node::AllApplier::applyBatch(std::vector<Item>& batch) {
   for (auto& r : answers.responses)
     if (r.trace) r.trace->committedUs = committedUs;
   const auto lastOffset = batch.back().msg->offset();
+  node_.metrics_.batchApplied(batch.size(), startedAt, batch.back().msg->timestamp().timestamp);
   node_.applied_.set(lastOffset);
   if (batch.back().prepared.changesSchema) {
     functionCheck_.invalidate();

@@ -3,8 +3,11 @@
 #include "core/errors.hpp"
 #include "core/kafka/admin.hpp"
 #include "core/log.hpp"
+#include "core/node/metrics_server.hpp"
 #include "core/node/parts.hpp"
+#include "core/util.hpp"
 
+#include <limits>
 #include <regex>
 
 namespace kluster::node {
@@ -30,17 +33,63 @@ bool AppliedOffset::waitFor(std::int64_t offset, std::chrono::steady_clock::time
   return true;
 }
 
-Node::Node(NodeOptions options) : options_(std::move(options)), topics_{options_.cluster} {
+NodeOptions NodeOptions::fromSettings(const Settings& settings) {
+  NodeOptions opts;
+  opts.cluster = settings.get("cluster.name");
+  opts.brokers = settings.get("cluster.brokers");
+  opts.nodeId = settings.get("node.id");
+  if (settings.get("database.type") != "postgresql")
+    throw UsageError(
+        fmt::format("database type '{}' is not supported (only postgresql)", settings.get("database.type")));
+  opts.databaseUrl = settings.get("database.url");
+  opts.kafka = settings.kafka();
+  opts.oneWorkers = settings.getInt("node.one_workers");
+  opts.batchMax = settings.getInt("node.batch_max");
+  opts.maxRetry = settings.getDuration("node.max_retry");
+  opts.maxRequestBytes = static_cast<std::size_t>(settings.getInt("node.max_request_bytes"));
+  opts.metricsAddress = settings.get("metrics.address");
+  opts.readyMaxLag = settings.getInt("metrics.ready_max_lag");
+  return opts;
+}
+
+Node::Node(NodeOptions options)
+    : options_(std::move(options)), topics_{options_.cluster}, metrics_(options_.cluster, options_.nodeId) {
   static const std::regex idPattern("[A-Za-z0-9][A-Za-z0-9._-]{0,99}");
   if (!std::regex_match(options_.nodeId, idPattern))
     throw UsageError(fmt::format("invalid node id '{}': use letters, digits, '.', '_' or '-' (set [node] id or --id)",
                                  options_.nodeId));
   if (!std::regex_match(options_.cluster, idPattern))
     throw UsageError(fmt::format("invalid cluster name '{}'", options_.cluster));
+  if (!options_.metricsAddress.empty()) parseListenAddress(options_.metricsAddress); // fail before connecting
   if (options_.databaseUrl.empty())
     throw UsageError("no database URL: set [database] url in the config or KLUSTER_DATABASE_URL");
   if (options_.batchMax < 1 || options_.oneWorkers < 1)
     throw UsageError("batch_max and one_workers must be at least 1");
+  if (options_.readyMaxLag < 0) throw UsageError("metrics.ready_max_lag must be 0 or more");
+}
+
+NodeGauges Node::probe(kafka::Admin& admin) const {
+  NodeGauges g;
+  g.appliedOffset = applied_.get();
+  g.databaseConnected = metrics_.databaseConnected();
+  try {
+    const auto w = admin.watermarks(topics_.all(), 0);
+    g.kafkaConnected = true;
+    // Offsets below the log start are gone (retention): they cannot be applied and do not count.
+    g.lagMessages = std::max<std::int64_t>(0, w.high - std::max(g.appliedOffset + 1, w.low));
+  } catch (const std::exception& e) {
+    KLOG(Debug, "node", "metrics: cannot read the end of {}: {}", topics_.all(), e.what());
+  }
+  if (!g.lagMessages) {
+    g.lagSeconds = std::numeric_limits<double>::quiet_NaN();
+  } else if (*g.lagMessages > 0) {
+    const auto last = metrics_.lastAppliedTimestampMs();
+    g.lagSeconds = last > 0 ? std::max<double>(0, static_cast<double>(util::nowMillis() - last) / 1000.0)
+                            : std::numeric_limits<double>::quiet_NaN();
+  }
+  g.ready = applying_.load() && !stop_.load() && g.kafkaConnected && g.databaseConnected && g.lagMessages &&
+            *g.lagMessages <= options_.readyMaxLag;
+  return g;
 }
 
 Node::~Node() = default;
@@ -49,6 +98,16 @@ void Node::stop() { stop_.store(true); }
 
 void Node::run() {
   const auto base = kafka::clientProperties(options_.brokers, options_.kafka);
+  // Served from the start, so /health answers and /ready says 503 while the node connects and catches up.
+  std::unique_ptr<kafka::Admin> probeAdmin;
+  std::unique_ptr<MetricsServer> metricsServer;
+  if (!options_.metricsAddress.empty()) {
+    probeAdmin = std::make_unique<kafka::Admin>(base, std::chrono::seconds(2));
+    metricsServer = std::make_unique<MetricsServer>(
+        options_.metricsAddress, metrics_,
+        MetricsServer::Probes{[this, admin = probeAdmin.get()] { return probe(*admin); },
+                              [this] { return !stop_.load(); }, options_.readyMaxLag});
+  }
   int responsePartitions = 0;
   {
     kafka::Admin admin(base);
@@ -62,19 +121,23 @@ void Node::run() {
     }
   }
   Responder responder(topics_, options_.nodeId, base, responsePartitions);
+  responder.countInto(&metrics_);
   AllApplier applier(*this, base, responder);
   OneServer one(*this, base, responder);
   one.start();
   KLOG(Info, "node", "node {} serving cluster {} (ALL group {}, ONE group {})", options_.nodeId, options_.cluster,
        topics_.nodeGroup(options_.nodeId), topics_.oneGroup());
+  applying_.store(true);
   try {
     applier.run();
   } catch (...) {
+    applying_.store(false);
     stop_.store(true);
     one.stop();
     responder.flush(std::chrono::seconds(10));
     throw;
   }
+  applying_.store(false);
   one.stop();
   responder.flush(std::chrono::seconds(10));
   KLOG(Info, "node", "node {} stopped at ALL offset {}", options_.nodeId, applied_.get());

@@ -1,7 +1,9 @@
 #pragma once
 // A Kluster node: applies every ALL request to its database in log order, exactly once, and serves
 // ONE requests read-only in parallel. See ARCHITECTURE.md ("The apply loop").
+#include "core/config.hpp"
 #include "core/kafka/kafka.hpp"
+#include "core/node/metrics.hpp"
 #include "core/sql/analysis_cache.hpp"
 #include "core/topics.hpp"
 
@@ -12,6 +14,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
+
+namespace kluster::kafka {
+class Admin;
+}
 
 namespace kluster::node {
 
@@ -25,6 +31,12 @@ struct NodeOptions {
   int batchMax = 500;
   std::chrono::milliseconds maxRetry = std::chrono::minutes(5);
   std::size_t maxRequestBytes = 1024 * 1024;
+  std::string metricsAddress;     ///< HOST:PORT for /metrics, /health and /ready; empty: not served
+  std::int64_t readyMaxLag = 100; ///< /ready answers 200 within this many unapplied ALL messages
+
+  /// The options a node's settings give (cluster.*, node.*, database.*, metrics.*, kafka.*); throws
+  /// UsageError on a value of the wrong type or an unsupported database type.
+  static NodeOptions fromSettings(const Settings& settings);
 };
 
 /// The ALL offset this node has applied, shared between the applier and ONE workers (read-your-writes).
@@ -59,6 +71,10 @@ private:
   std::atomic<bool> stop_{false};
   AppliedOffset applied_;
   sql::AnalysisCache analyses_; ///< shared by ALL and ONE: each distinct SQL text is analyzed once
+  NodeMetrics metrics_;
+  std::atomic<bool> applying_{false}; ///< the apply loop runs (for /ready)
+  /// What /metrics and /ready report besides the counters (asks Kafka for ALL's end).
+  NodeGauges probe(kafka::Admin& admin) const;
 };
 
 } // namespace kluster::node

@@ -107,9 +107,11 @@ void Responder::send(Response& response) {
   if (response.trace) response.trace->producedUs = util::nowMicros();
   const int partition = util::responsePartition(response.clientId, responsePartitions_);
   producer_.produce(topics_.responses(), partition, response.clientId, response.toJson());
+  if (metrics_) metrics_->countRequest(response.requestTopic, response.resultCode);
 }
 
 void Responder::reportError(const NodeErrorReport& report) {
+  if (metrics_) metrics_->countNodeError(report.code);
   KLOG(Error, "node", "{}: {}", report.code, report.message);
   try {
     producer_.produce(topics_.errors(), -1, nodeId_, report.toJson());

@@ -6,6 +6,7 @@
 #include "core/db/adapter.hpp"
 #include "core/kafka/kafka.hpp"
 #include "core/message.hpp"
+#include "core/node/metrics.hpp"
 #include "core/topics.hpp"
 
 #include <atomic>
@@ -40,6 +41,9 @@ public:
   bool flush(std::chrono::milliseconds timeout);
   void poll() { producer_.poll(); }
   const std::string& nodeId() const { return nodeId_; }
+  /// Counts every response built and error reported into `metrics` (may be null).
+  void countInto(NodeMetrics* metrics) { metrics_ = metrics; }
+  NodeMetrics* metrics() const { return metrics_; }
 
 private:
   Topics topics_;
@@ -47,6 +51,7 @@ private:
   kafka::Producer producer_;
   int responsePartitions_;
   mutable std::atomic<std::uint64_t> sequence_{0};
+  NodeMetrics* metrics_ = nullptr;
 
   void sendLoop();
   std::mutex mutex_;

@@ -31,6 +31,7 @@ public:
         return work();
       } catch (const db::DbError& e) {
         onFailure();
+        if (auto* m = responder_.metrics()) m->countRetry();
         const bool nodeLevel = e.kind() == db::ErrorKind::Node;
         KLOG(Warn, "node", "{} failed ({}, SQLSTATE {}): {}; retrying in {} ms", what,
              nodeLevel ? "node error" : "transient", e.sqlState(), e.what(), backoff.count());

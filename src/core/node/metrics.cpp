@@ -1,0 +1,146 @@
+#include "core/node/metrics.hpp"
+
+#include "core/codes.hpp"
+#include "core/version.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace kluster::node {
+
+Histogram::Histogram(std::vector<double> bounds, double scale)
+    : bounds_(std::move(bounds)), scale_(scale), buckets_(bounds_.size() + 1) {
+  for (double b : bounds_) scaledBounds_.push_back(static_cast<std::uint64_t>(std::llround(b * scale_)));
+}
+
+void Histogram::observe(std::uint64_t value) {
+  std::size_t i = 0;
+  while (i < scaledBounds_.size() && value > scaledBounds_[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_.fetch_add(value, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Histogram::render(std::string& out, std::string_view name, std::string_view labels) const {
+  // _count is the +Inf bucket, so the two agree even when a scrape races an update.
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < buckets_.size(); ++i) {
+    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    const std::string le = i < bounds_.size() ? fmt::format("{}", bounds_[i]) : std::string("+Inf");
+    fmt::format_to(std::back_inserter(out), "{}_bucket{{{},le=\"{}\"}} {}\n", name, labels, le, cumulative);
+  }
+  fmt::format_to(std::back_inserter(out), "{}_sum{{{}}} {}\n", name, labels,
+                 static_cast<double>(sum_.load(std::memory_order_relaxed)) / scale_);
+  fmt::format_to(std::back_inserter(out), "{}_count{{{}}} {}\n", name, labels, cumulative);
+}
+
+CodeCounters::CodeCounters() : counts_(resultCodes().size() + 1) {
+  for (const auto& c : resultCodes()) {
+    index_.emplace(c.code, names_.size());
+    names_.push_back(c.code);
+  }
+  names_.push_back("OTHER");
+}
+
+void CodeCounters::add(std::string_view code) {
+  auto it = index_.find(code);
+  counts_[it == index_.end() ? counts_.size() - 1 : it->second].fetch_add(1, std::memory_order_relaxed);
+}
+
+std::vector<std::pair<std::string_view, std::uint64_t>> CodeCounters::nonZero() const {
+  std::vector<std::pair<std::string_view, std::uint64_t>> out;
+  for (std::size_t i = 0; i < counts_.size(); ++i)
+    if (auto n = counts_[i].load(std::memory_order_relaxed)) out.emplace_back(names_[i], n);
+  return out;
+}
+
+std::string escapeLabel(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+NodeMetrics::NodeMetrics(std::string cluster, std::string nodeId)
+    : labels_(fmt::format("cluster=\"{}\",node=\"{}\"", escapeLabel(cluster), escapeLabel(nodeId))),
+      batchSize_({1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000}, 1),
+      applySeconds_({0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}, 1e6) {}
+
+void NodeMetrics::countRequest(std::string_view topic, std::string_view code) {
+  (topic == "ALL" ? allRequests_ : oneRequests_).add(code);
+}
+
+void NodeMetrics::batchApplied(std::size_t requests, std::chrono::steady_clock::time_point started,
+                               std::int64_t lastTimestampMs) {
+  const auto micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+  batchSize_.observe(requests);
+  applySeconds_.observe(static_cast<std::uint64_t>(std::max<std::int64_t>(micros, 0)));
+  if (lastTimestampMs > 0) lastTimestampMs_.store(lastTimestampMs, std::memory_order_relaxed);
+}
+
+namespace {
+
+void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+std::string number(double v) {
+  if (std::isnan(v)) return "NaN";
+  return fmt::format("{}", v);
+}
+
+} // namespace
+
+std::string NodeMetrics::render(const NodeGauges& g) const {
+  std::string out;
+  out.reserve(8192);
+  auto sample = [&](std::string_view name, std::string_view type, std::string_view help, const std::string& value) {
+    header(out, name, type, help);
+    fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", name, labels_, value);
+  };
+  header(out, "kluster_build_info", "gauge", "Always 1; the labels tell the version of klusterctl.");
+  fmt::format_to(std::back_inserter(out), "kluster_build_info{{{},version=\"{}\"}} 1\n", labels_, kVersion);
+  sample("kluster_node_applied_offset", "gauge", "The last ALL offset this node applied (-1: none yet).",
+         std::to_string(g.appliedOffset));
+  sample("kluster_node_lag_messages", "gauge", "ALL messages in the log that this node has not applied yet.",
+         g.lagMessages ? std::to_string(*g.lagMessages) : std::string("NaN"));
+  sample("kluster_node_lag_seconds", "gauge",
+         "Seconds since the last request this node applied was published, while it is behind; 0 when caught up.",
+         number(g.lagSeconds));
+  sample("kluster_node_ready", "gauge", "1 when /ready answers 200.", g.ready ? "1" : "0");
+  sample("kluster_node_kafka_connected", "gauge", "1 when the scrape could read ALL's watermarks from Kafka.",
+         g.kafkaConnected ? "1" : "0");
+  sample("kluster_node_database_connected", "gauge", "1 while the apply loop holds a working database connection.",
+         g.databaseConnected ? "1" : "0");
+
+  header(out, "kluster_requests_total", "counter", "Requests this node answered, by topic and result code.");
+  for (const auto& [topic, counters] : {std::pair{"ALL", &allRequests_}, std::pair{"ONE", &oneRequests_}})
+    for (const auto& [code, n] : counters->nonZero())
+      fmt::format_to(std::back_inserter(out), "kluster_requests_total{{{},topic=\"{}\",code=\"{}\"}} {}\n", labels_,
+                     topic, code, n);
+
+  header(out, "kluster_apply_batch_size", "histogram", "ALL requests per applied database transaction.");
+  batchSize_.render(out, "kluster_apply_batch_size", labels_);
+  header(out, "kluster_apply_duration_seconds", "histogram",
+         "Time to apply one ALL batch: statements, record and commit.");
+  applySeconds_.render(out, "kluster_apply_duration_seconds", labels_);
+
+  sample("kluster_retries_total", "counter", "Failed attempts at database work that the node retried.",
+         std::to_string(retries_.load(std::memory_order_relaxed)));
+  header(out, "kluster_node_errors_total", "counter", "Reports this node published on ERRORS, by code.");
+  for (const auto& [code, n] : nodeErrors_.nonZero())
+    fmt::format_to(std::back_inserter(out), "kluster_node_errors_total{{{},code=\"{}\"}} {}\n", labels_, code, n);
+  sample("kluster_divergences_total", "counter", "Divergences from the other nodes that this node detected.",
+         std::to_string(divergences_.load(std::memory_order_relaxed)));
+  return out;
+}
+
+} // namespace kluster::node

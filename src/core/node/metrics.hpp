@@ -1,0 +1,97 @@
+#pragma once
+// A node's Prometheus metrics: counters and histograms that the apply loop, the ONE workers and the
+// responder bump on their hot paths (relaxed atomics only, no lock and no allocation), rendered in the
+// Prometheus text exposition format when scraped. README.md ("Metrics and health") documents each one.
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace kluster::node {
+
+/// A histogram with fixed upper bounds. Values are kept as integers in a unit (`scale` per rendered unit,
+/// e.g. 1e6 for seconds observed in microseconds) so that every update is a plain atomic add.
+class Histogram {
+public:
+  /// `bounds` ascending, in rendered units; +Inf is implicit.
+  Histogram(std::vector<double> bounds, double scale);
+  void observe(std::uint64_t value); ///< in integer units (value / scale rendered units)
+  /// Appends `name_bucket`, `name_sum` and `name_count` lines (cumulative buckets) with `labels`.
+  void render(std::string& out, std::string_view name, std::string_view labels) const;
+  std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+
+private:
+  std::vector<double> bounds_;
+  std::vector<std::uint64_t> scaledBounds_;
+  double scale_;
+  std::vector<std::atomic<std::uint64_t>> buckets_; ///< per bucket, not cumulative; the last one is +Inf
+  std::atomic<std::uint64_t> sum_{0};
+  std::atomic<std::uint64_t> count_{0};
+};
+
+/// A counter per stable result code (core/errors.hpp), plus one for any other code.
+class CodeCounters {
+public:
+  CodeCounters();
+  void add(std::string_view code);
+  /// The codes counted at least once with their counts, in the documented order, "other" last.
+  std::vector<std::pair<std::string_view, std::uint64_t>> nonZero() const;
+
+private:
+  std::unordered_map<std::string_view, std::size_t> index_; ///< read-only after construction
+  std::vector<std::string_view> names_;
+  std::vector<std::atomic<std::uint64_t>> counts_;
+};
+
+/// What a scrape reads from the node besides the counters.
+struct NodeGauges {
+  std::int64_t appliedOffset = -1;
+  std::optional<std::int64_t> lagMessages; ///< unknown when Kafka did not answer
+  double lagSeconds = 0;                   ///< NaN when unknown
+  bool kafkaConnected = false;
+  bool databaseConnected = false;
+  bool ready = false;
+};
+
+class NodeMetrics {
+public:
+  NodeMetrics(std::string cluster, std::string nodeId);
+
+  // Hot-path updates (any thread).
+  void countRequest(std::string_view topic, std::string_view code); ///< topic "ALL" or "ONE"
+  void countRetry() { retries_.fetch_add(1, std::memory_order_relaxed); }
+  void countNodeError(std::string_view code) { nodeErrors_.add(code); }
+  void countDivergence() { divergences_.fetch_add(1, std::memory_order_relaxed); }
+  /// An ALL batch committed: its size, how long it took, and the last request's Kafka timestamp (ms).
+  void batchApplied(std::size_t requests, std::chrono::steady_clock::time_point started, std::int64_t lastTimestampMs);
+  void setDatabaseConnected(bool connected) { databaseConnected_.store(connected, std::memory_order_relaxed); }
+
+  bool databaseConnected() const { return databaseConnected_.load(std::memory_order_relaxed); }
+  /// Kafka timestamp (ms) of the last ALL request applied since the node started; 0 when none was.
+  std::int64_t lastAppliedTimestampMs() const { return lastTimestampMs_.load(std::memory_order_relaxed); }
+
+  /// The whole exposition, in Prometheus text format 0.0.4.
+  std::string render(const NodeGauges& gauges) const;
+
+private:
+  std::string labels_; ///< cluster="..",node=".."
+  CodeCounters allRequests_;
+  CodeCounters oneRequests_;
+  CodeCounters nodeErrors_;
+  std::atomic<std::uint64_t> retries_{0};
+  std::atomic<std::uint64_t> divergences_{0};
+  std::atomic<bool> databaseConnected_{false};
+  std::atomic<std::int64_t> lastTimestampMs_{0};
+  Histogram batchSize_;
+  Histogram applySeconds_;
+};
+
+/// Escapes a Prometheus label value (backslash, double quote, newline).
+std::string escapeLabel(std::string_view value);
+
+} // namespace kluster::node

@@ -1,0 +1,188 @@
+// A running node's /metrics, /health and /ready, scraped over HTTP as Prometheus and a load balancer would.
+#include "core/kafka/kafka.hpp"
+#include "core/message.hpp"
+#include "core/topics.hpp"
+#include "support/cluster.hpp"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include <cmath>
+#include <regex>
+
+using namespace kluster;
+using namespace kluster::test;
+
+namespace {
+
+/// The port the node logged for its endpoint (it listens on port 0, any free port); 0 until it did.
+int loggedPort(const TestCluster& cluster, int node) {
+  std::smatch m;
+  const auto log = cluster.nodeLog(node);
+  if (!std::regex_search(log, m, std::regex(R"(serving /metrics, /health and /ready on http://127\.0\.0\.1:([0-9]+))")))
+    return 0;
+  return std::stoi(m[1]);
+}
+
+/// The value of a sample (name and labels as printed), NaN when absent.
+double sampleValue(const std::string& text, const std::string& series) {
+  std::smatch m;
+  const std::regex pattern("(^|\n)" + std::regex_replace(series, std::regex(R"([\[\]{}()*+?.\\^$|])"), R"(\$&)") +
+                           " ([^\n]+)");
+  if (!std::regex_search(text, m, pattern)) return std::nan("");
+  return m[2] == "NaN" ? std::nan("") : std::stod(m[2]);
+}
+
+struct Scrape {
+  int status = 0;
+  std::string body;
+};
+
+Scrape get(int port, const std::string& path) {
+  httplib::Client http("127.0.0.1", port);
+  http.set_connection_timeout(5, 0);
+  http.set_read_timeout(10, 0);
+  auto r = http.Get(path.c_str());
+  if (!r) return {};
+  return {r->status, r->body};
+}
+
+} // namespace
+
+TEST_CASE("a node's /metrics shows its applied offset moving and its lag back to 0; /ready is 503 while it catches "
+          "up, 200 after",
+          "[metrics]") {
+  ClusterOptions options;
+  options.nodes = 1;
+  options.start = false;
+  // Small batches make the catch-up below take many transactions.
+  options.extraNodeConfig = "batch_max = 20\n\n[metrics]\naddress = \"127.0.0.1:0\"\nready_max_lag = 5\n";
+  TestCluster cluster(options);
+  const std::string labels = fmt::format("cluster=\"{}\",node=\"node1\"", cluster.name());
+  auto metric = [&](const std::string& body, const std::string& name, const std::string& extra = {}) {
+    return sampleValue(body, name + "{" + labels + extra + "}");
+  };
+
+  cluster.startNode(1);
+  int port = 0;
+  REQUIRE(waitUntil([&] { return (port = loggedPort(cluster, 1)) > 0; }, std::chrono::seconds(60)));
+  REQUIRE(cluster.waitForMembers(1));
+  INFO(cluster.nodeLog(1));
+  CHECK(get(port, "/health").status == 200);
+  REQUIRE(waitUntil([&] { return get(port, "/ready").status == 200; }, std::chrono::seconds(60)));
+
+  Scrape before;
+  REQUIRE(waitUntil(
+      [&] {
+        before = get(port, "/metrics");
+        return metric(before.body, "kluster_node_lag_messages") == 0; // its own fingerprint applied
+      },
+      std::chrono::seconds(30)));
+  REQUIRE(before.status == 200);
+  INFO(before.body);
+  CHECK(sampleValue(before.body, fmt::format("kluster_build_info{{{},version=\"0.1.0\"}}", labels)) == 1);
+  const double offset0 = metric(before.body, "kluster_node_applied_offset");
+  CHECK(offset0 >= 0); // the node's own fingerprint at least
+  CHECK(metric(before.body, "kluster_node_ready") == 1);
+  CHECK(metric(before.body, "kluster_divergences_total") == 0);
+
+  REQUIRE(cluster.exec({"--wait", "all", "CREATE TABLE m (id int PRIMARY KEY, v text)"}).exitCode == 0);
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(cluster.exec({"--wait", "all", fmt::format("INSERT INTO m VALUES ({}, 'v{}')", i, i)}).exitCode == 0);
+  CHECK(cluster.exec({"--wait", "all", "INSERT INTO m VALUES (0, 'again')"}).exitCode == 1);
+  REQUIRE(cluster.exec({"--to", "ONE", "SELECT count(*) FROM m"}).exitCode == 0);
+
+  Scrape after;
+  REQUIRE(waitUntil(
+      [&] {
+        after = get(port, "/metrics");
+        return metric(after.body, "kluster_node_lag_messages") == 0;
+      },
+      std::chrono::seconds(30)));
+  INFO(after.body);
+  CHECK(metric(after.body, "kluster_node_applied_offset") == offset0 + 7);
+  CHECK(metric(after.body, "kluster_node_lag_seconds") == 0);
+  CHECK(metric(after.body, "kluster_requests_total", ",topic=\"ALL\",code=\"OK\"") >= 6);
+  CHECK(metric(after.body, "kluster_requests_total", ",topic=\"ALL\",code=\"CONSTRAINT_VIOLATION\"") == 1);
+  CHECK(metric(after.body, "kluster_requests_total", ",topic=\"ONE\",code=\"OK\"") == 1);
+  CHECK(metric(after.body, "kluster_apply_batch_size_count") >= 7);
+  CHECK(metric(after.body, "kluster_apply_duration_seconds_count") >= 7);
+  CHECK(metric(after.body, "kluster_apply_duration_seconds_sum") > 0);
+
+  // A backlog published while the node is stopped: when it starts again it is not ready until it has
+  // applied it (the endpoint answers from the start, before the node has even connected).
+  REQUIRE(cluster.stopNode(1) == 0);
+  constexpr int kBacklog = 3000;
+  {
+    kafka::Producer producer(kafka::clientProperties(cluster.brokers(), {}), true);
+    const Topics topics{cluster.name()};
+    for (int i = 0; i < kBacklog; ++i) {
+      Request r;
+      r.messageId = fmt::format("backlog-{}", i);
+      r.clientId = "metrics-test";
+      r.statements = {fmt::format("INSERT INTO m VALUES ({}, 'backlog')", 100 + i)};
+      producer.produce(topics.all(), 0, r.messageId, r.toJson());
+    }
+    REQUIRE(producer.flush(std::chrono::seconds(60)));
+    REQUIRE(producer.failedDeliveries() == 0);
+  }
+  const double target = offset0 + 7 + kBacklog;
+  cluster.startNode(1);
+  // The port changes with each start: wait for the second "serving" line.
+  REQUIRE(waitUntil(
+      [&] {
+        const auto log = cluster.nodeLog(1);
+        const auto first = log.find("serving /metrics");
+        return first != std::string::npos && log.find("serving /metrics", first + 1) != std::string::npos;
+      },
+      std::chrono::seconds(60)));
+  {
+    const auto log = cluster.nodeLog(1);
+    std::smatch m;
+    const std::regex pattern(R"(serving /metrics, /health and /ready on http://127\.0\.0\.1:([0-9]+))");
+    for (auto it = std::sregex_iterator(log.begin(), log.end(), pattern); it != std::sregex_iterator(); ++it)
+      port = std::stoi((*it)[1]);
+  }
+  Scrape first;
+  REQUIRE(waitUntil([&] { return (first = get(port, "/ready")).status != 0; }, std::chrono::seconds(30)));
+  INFO(first.body);
+  CHECK(first.status == 503);
+  CHECK(first.body.find("\"ready\":false") != std::string::npos);
+  CHECK(get(port, "/health").status == 200);
+  // While not ready, the metrics say why: the node is behind (or not connected yet).
+  bool sawBehind = false;
+  Scrape ready;
+  REQUIRE(waitUntil(
+      [&] {
+        auto m = get(port, "/metrics");
+        const auto lag = metric(m.body, "kluster_node_lag_messages");
+        if (lag > 5 && metric(m.body, "kluster_node_ready") == 0) sawBehind = true;
+        return (ready = get(port, "/ready")).status == 200;
+      },
+      std::chrono::minutes(3), std::chrono::milliseconds(50)));
+  CHECK(sawBehind);
+  Scrape caughtUp;
+  REQUIRE(waitUntil(
+      [&] {
+        caughtUp = get(port, "/metrics");
+        return metric(caughtUp.body, "kluster_node_lag_messages") == 0;
+      },
+      std::chrono::seconds(60)));
+  INFO(caughtUp.body);
+  CHECK(metric(caughtUp.body, "kluster_node_applied_offset") == target);
+  CHECK(metric(caughtUp.body, "kluster_node_lag_seconds") == 0);
+  CHECK(metric(caughtUp.body, "kluster_requests_total", ",topic=\"ALL\",code=\"OK\"") == kBacklog);
+  // Batches of at most 20: the histogram saw the whole backlog, none above its bound.
+  CHECK(metric(caughtUp.body, "kluster_apply_batch_size_sum") == kBacklog);
+  CHECK(metric(caughtUp.body, "kluster_apply_batch_size_bucket", ",le=\"20\"") ==
+        metric(caughtUp.body, "kluster_apply_batch_size_count"));
+  CHECK(cluster.scalar(1, "SELECT count(*) FROM m") == std::to_string(5 + kBacklog));
+}
+
+TEST_CASE("node run refuses a metrics address it cannot use, before connecting to anything", "[metrics]") {
+  auto bad = TestCluster::klusterctl({"node", "run", "--id", "n1", "--metrics-address", "127.0.0.1:notaport"},
+                                     std::chrono::seconds(30));
+  CHECK(bad.exitCode == 2);
+  CHECK(bad.err.find("invalid metrics address '127.0.0.1:notaport'") != std::string::npos);
+}
