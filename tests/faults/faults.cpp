@@ -32,8 +32,7 @@ const std::string& servicesDir() {
   return dir;
 }
 
-CommandResult script(const std::string& name, const std::vector<std::string>& args,
-                     std::chrono::milliseconds timeout) {
+CommandResult script(const std::string& name, const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
   std::vector<std::string> argv = {"/bin/bash", std::string(KLUSTER_SOURCE_DIR) + "/scripts/" + name};
   argv.insert(argv.end(), args.begin(), args.end());
   auto r = run(argv, timeout);
@@ -85,8 +84,7 @@ void startKafka() {
 }
 
 namespace {
-template <typename F>
-auto withPartition(const std::string& brokers, const std::string& topic, int partition, F&& f) {
+template <typename F> auto withPartition(const std::string& brokers, const std::string& topic, int partition, F&& f) {
   kafka::Producer p(kafka::clientProperties(brokers, {}), false);
   RdKafka::Metadata* raw = nullptr;
   std::string err;
@@ -115,9 +113,7 @@ std::pair<int, int> replicasOf(const std::string& brokers, const std::string& to
 void stopPostgres(int instance, const std::string& mode) {
   script("pg.sh", {"stop-instance", "--dir", pgDir(), std::to_string(instance), "--mode", mode});
 }
-void startPostgres(int instance) {
-  script("pg.sh", {"start-instance", "--dir", pgDir(), std::to_string(instance)});
-}
+void startPostgres(int instance) { script("pg.sh", {"start-instance", "--dir", pgDir(), std::to_string(instance)}); }
 
 // ---------------------------------------------------------------------------------------------- proxy
 
@@ -189,8 +185,10 @@ void TcpProxy::loop() {
         bool ok = n > 0;
         for (ssize_t off = 0; ok && off < n;) {
           ssize_t w = ::write(to, buf + off, static_cast<std::size_t>(n - off));
-          if (w <= 0) ok = false;
-          else off += w;
+          if (w <= 0)
+            ok = false;
+          else
+            off += w;
         }
         if (!ok) closePair(pairs[i]);
       }

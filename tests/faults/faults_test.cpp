@@ -3,12 +3,12 @@
 // that nothing acknowledged was lost, nothing was applied twice, the nodes are identical and no ONE read
 // with a minimum offset was stale. KLUSTER_FAULTS_SCALE=N (default 1) repeats each fault N times as often
 // (the soak mode, tests/faults/soak.sh, raises it).
+#include "core/client/client.hpp"
 #include "core/kafka/admin.hpp"
 #include "core/util.hpp"
 #include "faults/faults.hpp"
 #include "faults/workload.hpp"
 #include "support/topic_reader.hpp"
-#include "core/client/client.hpp"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -43,7 +43,8 @@ unsigned roll(unsigned n) {
 
 /// A random pause of the fault schedule (when the next fault strikes), not a wait for a condition.
 void randomPause(int minMs, int maxMs) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(minMs + static_cast<int>(roll(static_cast<unsigned>(maxMs - minMs)))));
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(minMs + static_cast<int>(roll(static_cast<unsigned>(maxMs - minMs)))));
 }
 
 /// Holds a fault for `duration` while checking the workload keeps going on the other nodes.
@@ -72,8 +73,7 @@ bool nodeReported(TestCluster& c, const std::string& node, const std::string& sq
                   std::chrono::milliseconds timeout) {
   auto match = [&](const Record& r) {
     auto j = json::parse(r.payload, nullptr, false);
-    return !j.is_discarded() && j.value("nodeId", "") == node &&
-           j.value("sqlState", "").rfind(sqlStatePrefix, 0) == 0;
+    return !j.is_discarded() && j.value("nodeId", "") == node && j.value("sqlState", "").rfind(sqlStatePrefix, 0) == 0;
   };
   auto records = readTopic(
       c.brokers(), c.name() + ".ERRORS", 0, 0,
@@ -134,7 +134,7 @@ TEST_CASE("a node's PostgreSQL stopped -m fast and -m immediate: the node retrie
       INFO("pg_ctl stop -m " << mode);
       stopPostgres(2, mode);
       requireProgress(w, 20, 120s, "while node2's database was down"); // the others go on
-      CHECK(nodeReported(cluster, "node2", "", 60s));                   // node2 says so on ERRORS
+      CHECK(nodeReported(cluster, "node2", "", 60s));                  // node2 says so on ERRORS
       startPostgres(2);
       CHECK(cluster.nodeRunning(2)); // it waited and retried; it did not give up
       requireProgress(w, 10, 120s, "after node2's database came back");
@@ -225,8 +225,9 @@ TEST_CASE("a client killed mid-request and re-sent with the same messageId is ap
   for (int i = 0; i < 6 * scale(); ++i) {
     const auto id = fmt::format("{}-{}", prefix, i);
     const auto sql = fmt::format("INSERT INTO appends VALUES ('{}', 99)", id);
-    std::vector<std::string> argv = {klusterctlPath(), "exec", "--brokers", cluster.brokers(), "--cluster",
-                                     cluster.name(), "--to", "ALL", "--message-id", "app-" + id, "-o", "json"};
+    std::vector<std::string> argv = {klusterctlPath(), "exec",         "--brokers", cluster.brokers(),
+                                     "--cluster",      cluster.name(), "--to",      "ALL",
+                                     "--message-id",   "app-" + id,    "-o",        "json"};
     // Even rounds: killed at a random moment (before or after its request reached Kafka). Odd rounds:
     // it waits for 4 answers from 3 nodes, so it is surely still waiting when its row is applied.
     const bool afterApply = i % 2 == 1;
@@ -236,8 +237,9 @@ TEST_CASE("a client killed mid-request and re-sent with the same messageId is ap
     {
       Process client(argv, {}, cluster.workDir() + "/killed-client.log");
       if (afterApply)
-        REQUIRE(waitUntil([&] { return cluster.scalar(1, "SELECT count(*) FROM appends WHERE id = '" + id + "'") == "1"; },
-                          90s, 50ms));
+        REQUIRE(
+            waitUntil([&] { return cluster.scalar(1, "SELECT count(*) FROM appends WHERE id = '" + id + "'") == "1"; },
+                      90s, 50ms));
       else
         randomPause(0, 800);
       client.kill();

@@ -127,8 +127,8 @@ void Workload::runClient(int index) {
         if (first.resultCode == code::Ok || first.resultCode == code::Duplicate) return r.allOffset().value_or(-1);
         std::lock_guard lock(ledger_.mutex);
         ++ledger_.rejected; // the workload's requests are all valid: an error answer is an anomaly
-        ledger_.note(fmt::format("request {} answered {} by {}: {}", request.messageId, first.resultCode,
-                                 first.nodeId, first.errorMessage));
+        ledger_.note(fmt::format("request {} answered {} by {}: {}", request.messageId, first.resultCode, first.nodeId,
+                                 first.errorMessage));
         return std::nullopt;
       }
       if (stopNow()) return std::nullopt;
@@ -243,7 +243,8 @@ void checkTable(CheckResult& res, TestCluster& cluster, int node, const std::str
     auto it = counts.find(id);
     if (it == counts.end()) {
       ++res.lost;
-      if (res.anomalies.size() < 40) res.anomalies.push_back(fmt::format("node{}: acked {} {} is missing", node, table, id));
+      if (res.anomalies.size() < 40)
+        res.anomalies.push_back(fmt::format("node{}: acked {} {} is missing", node, table, id));
     }
   }
   for (const auto& [id, n] : counts) {
@@ -315,27 +316,29 @@ CheckResult check(Workload& workload, const std::string& scenario, std::chrono::
                                           cluster.scalar(i, "SELECT sum(balance) FROM accounts"), total));
     }
     // Each transfer's three statements applied together: balances follow from the transfers recorded.
-    const auto torn = cluster.scalar(
-        i, fmt::format("SELECT count(*) FROM accounts a WHERE a.balance <> {} "
-                       "- coalesce((SELECT sum(amount) FROM transfers WHERE src = a.id), 0) "
-                       "+ coalesce((SELECT sum(amount) FROM transfers WHERE dst = a.id), 0)",
-                       o.initialBalance));
+    const auto torn =
+        cluster.scalar(i, fmt::format("SELECT count(*) FROM accounts a WHERE a.balance <> {} "
+                                      "- coalesce((SELECT sum(amount) FROM transfers WHERE src = a.id), 0) "
+                                      "+ coalesce((SELECT sum(amount) FROM transfers WHERE dst = a.id), 0)",
+                                      o.initialBalance));
     if (torn != "0") {
       ++res.badTotals;
       res.anomalies.push_back(fmt::format("node{}: {} account(s) disagree with the transfers", i, torn));
     }
-    for (const auto& [table, order] : std::vector<std::pair<std::string, std::string>>{
-             {"accounts", "id"}, {"transfers", "id"}, {"appends", "id"}}) {
+    for (const auto& [table, order] :
+         std::vector<std::pair<std::string, std::string>>{{"accounts", "id"}, {"transfers", "id"}, {"appends", "id"}}) {
       const auto sum = cluster.tableChecksum(i, table, order);
       if (i == 1) {
         reference[table] = sum;
       } else if (sum != reference[table]) {
         ++res.diverged;
-        res.anomalies.push_back(fmt::format("node{}: {} differs from node1 ({} vs {})", i, table, sum, reference[table]));
+        res.anomalies.push_back(
+            fmt::format("node{}: {} differs from node1 ({} vs {})", i, table, sum, reference[table]));
       }
     }
     if (i == 1)
-      res.applied = std::stoll(cluster.scalar(1, "SELECT (SELECT count(*) FROM appends) + (SELECT count(*) FROM transfers)"));
+      res.applied =
+          std::stoll(cluster.scalar(1, "SELECT (SELECT count(*) FROM appends) + (SELECT count(*) FROM transfers)"));
   }
   auto verify = TestCluster::klusterctl(
       {"verify", "--brokers", cluster.brokers(), "--cluster", cluster.name(), "--timeout", "60s", "-o", "json"},

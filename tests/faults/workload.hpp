@@ -78,10 +78,12 @@ private:
 };
 
 struct CheckResult {
-  std::int64_t acked = 0, applied = 0, unknown = 0, lost = 0, doubled = 0, diverged = 0, staleReads = 0,
-               badTotals = 0, rejected = 0, reads = 0, retries = 0;
+  std::int64_t acked = 0, applied = 0, unknown = 0, lost = 0, doubled = 0, diverged = 0, staleReads = 0, badTotals = 0,
+               rejected = 0, reads = 0, retries = 0;
   std::vector<std::string> anomalies;
-  bool ok() const { return lost == 0 && doubled == 0 && diverged == 0 && staleReads == 0 && badTotals == 0 && rejected == 0; }
+  bool ok() const {
+    return lost == 0 && doubled == 0 && diverged == 0 && staleReads == 0 && badTotals == 0 && rejected == 0;
+  }
   /// `acked=…, applied=…, lost=0, doubled=0, diverged=0, stale_reads=0` plus the other counters.
   std::string summary() const;
 };

@@ -65,8 +65,10 @@ void Node::AllApplier::openDatabase() {
           // The server lost commits it had acknowledged (synchronous_commit=off and a crash, a failover to a
           // lagging standby): the database wins, so what it lost is applied again from the log.
           rewound_ = true;
-          KLOG(Warn, "node", "the database's position ({}) is behind what this node applied ({}): it lost "
-               "commits; reading ALL again from offset {}", position.offset, before, position.offset + 1);
+          KLOG(Warn, "node",
+               "the database's position ({}) is behind what this node applied ({}): it lost "
+               "commits; reading ALL again from offset {}",
+               position.offset, before, position.offset + 1);
         }
         KLOG(Info, "node", "database {} {} ({}, {}); applied ALL up to offset {}", info.product, info.version,
              info.encoding, info.collation, position.offset);
@@ -213,7 +215,8 @@ void Node::AllApplier::readLoop() {
       if (seek) {
         std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(node_.topics_.all(), 0, *seek));
         if (auto err = consumer_->seek(*tp, 10000); err != RdKafka::ERR_NO_ERROR) {
-          KLOG(Warn, "node", "seeking {} to offset {}: {}; retrying", node_.topics_.all(), *seek, RdKafka::err2str(err));
+          KLOG(Warn, "node", "seeking {} to offset {}: {}; retrying", node_.topics_.all(), *seek,
+               RdKafka::err2str(err));
           std::lock_guard lock(mutex_);
           if (!seekTo_) seekTo_ = seek;
           continue;
