@@ -53,14 +53,23 @@ void holdFor(std::chrono::milliseconds duration) {
   waitUntil([&] { return std::chrono::steady_clock::now() >= until; }, duration + 1s, 200ms);
 }
 
+/// Seconds since the scenario began, for the step lines on stdout.
+double elapsed() {
+  static const auto start = std::chrono::steady_clock::now();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 void requireProgress(Workload& w, std::int64_t more, std::chrono::milliseconds timeout, const std::string& when) {
   INFO("the workload made no progress " << when << " (acked " << w.acked() << ")");
   REQUIRE(w.waitForProgress(more, timeout));
+  std::cout << fmt::format("[faults] {:7.1f}s progress {}: acked {}\n", elapsed(), when, w.acked()) << std::flush;
 }
 
 void finish(Workload& w, const std::string& scenario) {
   w.stop();
+  std::cout << fmt::format("[faults] {:7.1f}s workload stopped\n", elapsed()) << std::flush;
   auto result = check(w, scenario);
+  std::cout << fmt::format("[faults] {:7.1f}s checked\n", elapsed()) << std::flush;
   std::string anomalies;
   for (const auto& a : result.anomalies) anomalies += "\n  " + a;
   INFO(result.summary() << anomalies);
