@@ -23,6 +23,11 @@ Commands:
                     --fast: fsync=off, synchronous_commit=off, full_page_writes=off
   stop --dir DIR    stop every instance of DIR (fast shutdown; safe to repeat)
   status --dir DIR  show the instances of DIR; exit 0 only if all accept connections
+  stop-instance --dir DIR K [--mode fast|immediate|smart]
+                    stop instance K only (pg_ctl stop -m MODE, default fast), e.g.
+                    to test a node whose database goes away
+  start-instance --dir DIR K
+                    start instance K again on its port and data, wait until it answers
 
 Files in DIR: urls, pgK/{port,url,server.log,data/}. When run as root the servers
 run as the '${KLUSTER_PG_USER:-postgres}' user (KLUSTER_PG_USER); if that user cannot
@@ -297,6 +302,49 @@ cmd_status() {
   return "$bad"
 }
 
+# instance_arg ARGS...: sets K (the instance) and MODE from `K [--mode M]` after --dir.
+instance_arg() {
+  K=""
+  MODE=fast
+  local -a rest=()
+  while (($#)); do
+    case $1 in
+      --mode) MODE=${2:?--mode needs a value}; shift 2 ;;
+      --mode=*) MODE=${1#--mode=}; shift ;;
+      --dir) rest+=("$1" "${2:?--dir needs a value}"); shift 2 ;;
+      --dir=*) rest+=("$1"); shift ;;
+      *) [[ -z $K ]] || die "unexpected argument $1"; K=$1; shift ;;
+    esac
+  done
+  parse_opts "${rest[@]}"
+  [[ $MODE =~ ^(fast|immediate|smart)$ ]] || die "--mode must be fast, immediate or smart"
+  [[ $K =~ ^[0-9]+$ && -f $(base_dir)/pg$K/port ]] || die "no instance $K in $DIR"
+}
+
+cmd_stop_instance() {
+  instance_arg "$@"
+  local data bindir
+  data=$(base_dir)/pg$K/data
+  bindir=$(pg_bindir)
+  setup_run_user
+  postmaster_pid "$data" >/dev/null || return 0
+  as_user "$bindir/pg_ctl" -D "$data" -m "$MODE" -w -t "$STOP_TIMEOUT" stop >/dev/null ||
+    die "instance $K did not stop (-m $MODE)"
+  log "instance $K stopped (-m $MODE)"
+}
+
+cmd_start_instance() {
+  instance_arg "$@"
+  local idir bindir
+  idir=$(base_dir)/pg$K
+  bindir=$(pg_bindir)
+  setup_run_user
+  postmaster_pid "$idir/data" >/dev/null && die "instance $K is already running"
+  as_user "$bindir/pg_ctl" -D "$idir/data" -l "$idir/server.log" -w -t "$START_TIMEOUT" start \
+    >"$idir/pg_ctl.out" 2>&1 || { tail -n 30 "$idir/pg_ctl.out" "$idir/server.log" >&2; die "instance $K did not start"; }
+  log "instance $K started ($(<"$idir/url"))"
+}
+
 main() {
   local cmd=${1:-}
   (($#)) && shift
@@ -304,6 +352,8 @@ main() {
     start) cmd_start "$@" ;;
     stop) cmd_stop "$@" ;;
     status) cmd_status "$@" ;;
+    stop-instance) cmd_stop_instance "$@" ;;
+    start-instance) cmd_start_instance "$@" ;;
     -h | --help | help) usage ;;
     "") usage >&2; exit 2 ;;
     *) die "unknown command '$cmd' (see --help)" ;;

@@ -9,7 +9,7 @@ SCRIPTS=$KLUSTER_REPO_ROOT/scripts
 
 usage() {
   cat <<'EOF'
-Usage: scripts/services.sh up DIR [--brokers N] [--pg N] [--heap SIZE]
+Usage: scripts/services.sh up DIR [--brokers N] [--pg N] [--heap SIZE] [--proxied]
        scripts/services.sh down DIR
 
 up    stops anything an earlier run left in DIR, then starts N Kafka brokers
@@ -19,6 +19,8 @@ up    stops anything an earlier run left in DIR, then starts N Kafka brokers
         KLUSTER_TEST_PG_URLS=url1 url2 url3   (space separated, not quoted)
         KLUSTER_TEST_SERVICES_DIR=DIR
       plus DIR/env.sh (the same as quoted `export` lines, for `source`).
+      --proxied: the brokers get a listener for TCP proxies (scripts/kafka.sh
+      start --proxied), used by the fault tests to cut a node off from Kafka.
       If anything fails, stops what it started and exits non-zero.
 down  stops everything in DIR (safe to repeat, and when DIR does not exist).
 EOF
@@ -37,6 +39,7 @@ shift
 BROKERS=1
 PGS=3
 HEAP=512m
+PROXIED=()
 while (($#)); do
   case $1 in
     --brokers) BROKERS=${2:?--brokers needs a value}; shift 2 ;;
@@ -45,6 +48,7 @@ while (($#)); do
     --pg=*) PGS=${1#--pg=}; shift ;;
     --heap) HEAP=${2:?--heap needs a value}; shift 2 ;;
     --heap=*) HEAP=${1#--heap=}; shift ;;
+    --proxied) PROXIED=(--proxied); shift ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument $1" ;;
   esac
@@ -76,7 +80,7 @@ down >/dev/null 2>&1 || true
 "$SCRIPTS/pg.sh" start --dir "$DIR/pg" --count "$PGS" --fast >"$DIR/pg.out" 2>"$DIR/pg.err" &
 pg_pid=$!
 krc=0
-"$SCRIPTS/kafka.sh" start --dir "$DIR/kafka" --brokers "$BROKERS" --heap "$HEAP" \
+"$SCRIPTS/kafka.sh" start --dir "$DIR/kafka" --brokers "$BROKERS" --heap "$HEAP" "${PROXIED[@]}" \
   >"$DIR/kafka.out" 2>"$DIR/kafka.err" || krc=$?
 prc=0
 wait "$pg_pid" || prc=$?

@@ -57,9 +57,10 @@ CommandResult run(const std::vector<std::string>& argv, std::chrono::millisecond
     dup2(in[0], 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
-    close(in[1]);
-    close(out[0]);
-    close(err[0]);
+    // Only 0, 1 and 2 stay open: a daemon the command starts (a database server, a broker) must not
+    // inherit a pipe end, or the output would never end and the wait would last until the timeout.
+    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
+      if (fd > 2) close(fd);
     execve(argp[0], argp.data(), envp.data());
     _exit(127);
   }

@@ -57,7 +57,15 @@ Producer::Producer(const Properties& userProps, bool idempotent, DeliveryCallbac
     : reporter_(std::make_unique<Reporter>(failed_, std::move(onDelivery))) {
   Properties props = userProps;
   if (idempotent) {
-    props.emplace("enable.idempotence", "true");
+    // Exactly-once apply relies on ALL holding each request once and in order through broker failovers
+    // and retries: a user property that would weaken that is refused, not silently obeyed or dropped.
+    if (auto it = props.find("enable.idempotence"); it != props.end() && it->second != "true")
+      throw UsageError("Kafka property 'enable.idempotence': Kluster's producers are always idempotent "
+                       "(requests must never be duplicated or reordered); remove the setting");
+    if (auto it = props.find("acks"); it != props.end() && it->second != "all" && it->second != "-1")
+      throw UsageError("Kafka property 'acks': Kluster's producers always use acks=all (an acknowledged "
+                       "request must survive a broker's loss); remove the setting");
+    props["enable.idempotence"] = "true";
     props["acks"] = "all";
   }
   auto conf = makeConf(props);

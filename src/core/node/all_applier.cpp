@@ -60,7 +60,17 @@ void Node::AllApplier::openDatabase() {
                            {"ctype", info.ctype}};
         node_.metrics_.setDatabaseConnected(true);
         auto position = db_->loadPosition(node_.options_.cluster);
+        const auto before = node_.applied_.get();
         node_.applied_.set(position.offset);
+        if (position.offset < before) {
+          // The server lost commits it had acknowledged (synchronous_commit=off and a crash, a failover to a
+          // lagging standby): the database wins, so what it lost is applied again from the log.
+          rewound_ = true;
+          KLOG(Warn, "node",
+               "the database's position ({}) is behind what this node applied ({}): it lost "
+               "commits; reading ALL again from offset {}",
+               position.offset, before, position.offset + 1);
+        }
         KLOG(Info, "node", "database {} {} ({}, {}); applied ALL up to offset {}", info.product, info.version,
              info.encoding, info.collation, position.offset);
       },
@@ -203,9 +213,22 @@ void Node::AllApplier::readLoop() {
   auto done = [&] { return readerDone_ || node_.stop_.load(); };
   try {
     for (;;) {
+      std::optional<std::int64_t> seek;
       {
         std::lock_guard lock(mutex_);
         if (done()) break;
+        seek = std::exchange(seekTo_, std::nullopt);
+      }
+      if (seek) {
+        std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(node_.topics_.all(), 0, *seek));
+        if (auto err = consumer_->seek(*tp, 10000); err != RdKafka::ERR_NO_ERROR) {
+          KLOG(Warn, "node", "seeking {} to offset {}: {}; retrying", node_.topics_.all(), *seek,
+               RdKafka::err2str(err));
+          std::lock_guard lock(mutex_);
+          if (!seekTo_) seekTo_ = seek;
+          continue;
+        }
+        KLOG(Info, "node", "reading {} from offset {}", node_.topics_.all(), *seek);
       }
       MessagePtr msg(consumer_->consume(100));
       if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) continue;
@@ -229,6 +252,7 @@ void Node::AllApplier::readLoop() {
       while ((queue_.size() >= queueMax || (queuedBytes_ >= kMaxQueuedBytes && !queue_.empty())) && !done())
         room_.wait_for(lock, std::chrono::milliseconds(100));
       if (done()) break;
+      if (seekTo_) continue; // read before a rewind: it comes again after the seek
       queuedBytes_ += bytes;
       queue_.push_back(std::move(item));
       queued_.notify_one();
@@ -263,6 +287,17 @@ std::vector<Node::AllApplier::Item> Node::AllApplier::takeBatch() {
   return batch;
 }
 
+void Node::AllApplier::rewind() {
+  rewound_ = false;
+  {
+    std::lock_guard lock(mutex_);
+    queue_.clear();
+    queuedBytes_ = 0;
+    seekTo_ = node_.applied_.get() + 1;
+  }
+  room_.notify_all();
+}
+
 void Node::AllApplier::applyBatch(std::vector<Item>& batch) {
   const auto startedUs = util::nowMicros();
   const auto startedAt = std::chrono::steady_clock::now();
@@ -271,6 +306,11 @@ void Node::AllApplier::applyBatch(std::vector<Item>& batch) {
       "applying ALL batch",
       [&] {
         if (!db_) openDatabase();
+        if (rewound_) { // this batch starts after requests the database lost: read them again first
+          rewind();
+          batch.clear();
+          return;
+        }
         // After a reconnect the database may show that a commit whose answer was lost did happen.
         const auto applied = node_.applied_.get();
         batch.erase(

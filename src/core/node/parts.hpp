@@ -53,6 +53,8 @@ private:
   std::vector<Item> takeBatch();
   /// Applies a batch as one transaction, then answers it.
   void applyBatch(std::vector<Item>& batch);
+  /// Drops what the reader queued and makes it read ALL again right after the database's position.
+  void rewind();
   /// Runs the batch's statements and records it; false when it met requests that an earlier batch had
   /// applied and `careful` was false (the caller rolls back and runs it again carefully).
   bool tryBatch(std::vector<Item>& batch, bool careful, Answers& answers, std::int64_t startedUs);
@@ -69,6 +71,7 @@ private:
   nlohmann::json ownFingerprint_;
   bool fingerprintRecorded_ = false;
   bool careful_ = false;        ///< look duplicates up before running (after a failure)
+  bool rewound_ = false;        ///< a reconnect found the database's position behind the applied offset
   std::int64_t committed_ = -1; ///< the offset last committed to Kafka
   std::chrono::steady_clock::time_point committedAt_{};
 
@@ -79,6 +82,7 @@ private:
   std::deque<Item> queue_;
   std::size_t queuedBytes_ = 0; ///< payload bytes in queue_
   bool readerDone_ = false;
+  std::optional<std::int64_t> seekTo_; ///< the reader reads ALL again from here (after a rewind)
   std::exception_ptr readerFailure_;
 };
 

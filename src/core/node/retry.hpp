@@ -1,6 +1,7 @@
 #pragma once
 // Retrying database work: transient and node-level errors are retried with exponential back-off until
-// they clear or last longer than the limit; node-level ones are reported on ERRORS as they start.
+// they clear or last longer than the limit; node-level ones are reported on ERRORS as they start,
+// transient ones once they have lasted 5 s.
 #include "core/db/adapter.hpp"
 #include "core/log.hpp"
 #include "core/node/responder.hpp"
@@ -21,6 +22,8 @@ public:
 
   /// Runs `work` until it succeeds. `onFailure` runs after each failure (e.g. drop the connection).
   /// Throws KlusterError(NODE_ERROR) when failures last past the limit, StopRequested on stop.
+  static constexpr std::chrono::seconds kReportTransientAfter{5};
+
   template <typename Work, typename OnFailure> auto run(const char* what, Work&& work, OnFailure&& onFailure) {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
@@ -35,7 +38,8 @@ public:
         const bool nodeLevel = e.kind() == db::ErrorKind::Node;
         KLOG(Warn, "node", "{} failed ({}, SQLSTATE {}): {}; retrying in {} ms", what,
              nodeLevel ? "node error" : "transient", e.sqlState(), e.what(), backoff.count());
-        if (nodeLevel && !reported) {
+        // A transient failure that lasts (the database down, not a deadlock) is the operator's business too.
+        if (!reported && (nodeLevel || clock::now() - start >= kReportTransientAfter)) {
           responder_.reportError(
               {responder_.nodeId(), std::string(code::NodeError), e.what(), {}, {}, {}, e.sqlState(), "warning", 0});
           reported = true;
