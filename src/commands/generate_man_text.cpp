@@ -34,7 +34,10 @@ Node-level failures (JSON reports), for monitoring.
 .PP
 Because every node applies the same requests in the same order, the databases stay identical as long as
 each request computes the same result everywhere. Nodes therefore refuse what would not:
-volatile functions, sequences, storing the current time, statements that cannot run in a transaction.
+volatile functions and those that read the backend or server, row orders (LIMIT, DISTINCT ON,
+row_number(), string_agg()) without an ORDER BY over a unique key, random() per row, system columns,
+object ids and catalogs read by a write, session SET, sequences, storing the current time, statements
+that cannot run in a transaction. Session settings (TimeZone, DateStyle, search_path...) are pinned.
 \fBrandom\fR() is seeded per request and \fBnow\fR() is pinned to the request's Kafka timestamp.
 Each response carries a \fIresultHash\fR; \fBklusterctl exec \-\-wait all\fR compares them and
 reports a divergence.

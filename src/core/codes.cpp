@@ -15,8 +15,9 @@ const std::vector<CodeInfo>& resultCodes() {
       {code::InvalidUtf8, K::Request, "the request is not well-formed UTF-8"},
       {code::ParamMismatch, K::Request, "the SQL uses a different number of $n parameters than the request gives"},
       {code::Nondeterministic, K::Refused,
-       "the SQL could compute different values on different nodes (volatile function, sequence, stored "
-       "current time)"},
+       "the SQL could compute different values on different nodes (volatile or backend-reading function, "
+       "row order without an ORDER BY over a unique key, random() per row, system column, oid, catalog, "
+       "session SET, sequence, stored current time); the hint says what to do instead"},
       {code::NotTransactional, K::Refused, "the statement cannot run inside a transaction (e.g. VACUUM)"},
       {code::TransactionControl, K::Refused, "BEGIN, COMMIT and the like: each request already is one transaction"},
       {code::ReadOnly, K::Refused, "a write was sent to ONE, which runs read-only transactions"},

@@ -54,6 +54,9 @@ struct Statement {
 struct Work {
   std::vector<Statement> statements;
   std::optional<double> randomSeed; ///< when set, random() is seeded first (in [-1, 1])
+  /// When set, the request's pinned time (ms since 1970 UTC) that defaults rewritten by sql::pinDefaultTime()
+  /// read through _kluster.request_time() while this request writes.
+  std::optional<std::int64_t> requestTimeMs;
 };
 
 /// The outcome of a request: rows or rows affected, or a request-level error.
@@ -91,6 +94,13 @@ struct AppliedEntry {
   std::string resultCode;
   std::string resultHash;
   std::int64_t rowsAffected;
+};
+
+/// pg_proc-like facts about a function name: the most volatile overload ('i', 's', 'v') among the
+/// DBMS's built-in functions and among the others (user-defined, extensions); '\0' when there is none.
+struct FunctionVolatility {
+  char builtin = '\0';
+  char user = '\0';
 };
 
 struct ServerInfo {
@@ -137,8 +147,14 @@ public:
   /// Runs a read-only request (ONE). Writes are refused by the database itself.
   virtual Outcome query(const Work& work) = 0;
 
-  /// Volatility ('i', 's', 'v') of functions by name; the most volatile overload wins. Unknown names are absent.
-  virtual std::map<std::string, char> functionVolatility(const std::vector<std::string>& names) = 0;
+  /// Volatility of functions by name, built-in and user-defined apart. Unknown names are absent.
+  virtual std::map<std::string, FunctionVolatility> functionVolatility(const std::vector<std::string>& names) = 0;
+  /// The unique keys of a table (schema "" : the search_path) that make a row order total: the column lists of
+  /// its valid, non-partial unique indexes on plain columns whose columns are all NOT NULL (or that treat
+  /// NULLs as equal). Empty when the table has none or does not exist.
+  virtual std::vector<std::vector<std::string>> uniqueKeys(const std::string& schema, const std::string& table) = 0;
+  /// Some object (a column DEFAULT...) depends on _kluster.request_time(): writes must set Work::requestTimeMs.
+  virtual bool usesRequestTime() = 0;
 };
 
 /// Opens a connection for a database URL; the scheme picks the adapter (postgresql://, postgres://).

@@ -11,10 +11,17 @@
 namespace kluster::db {
 namespace {
 
-// Session settings pinned on every connection so every node formats and computes values identically.
+// Session settings pinned on every connection so every node formats, parses and computes values identically,
+// whatever its server's postgresql.conf or ALTER DATABASE/ROLE ... SET say (options sent at connection
+// start override both). Keep in step with sql::isPinnedSetting() (src/core/sql/determinism.cpp).
 constexpr const char* kSessionOptions =
     "-c TimeZone=UTC -c DateStyle=ISO,MDY -c IntervalStyle=postgres -c extra_float_digits=1 "
     "-c search_path=public -c bytea_output=hex -c standard_conforming_strings=on -c client_min_messages=warning "
+    "-c lc_monetary=C -c lc_numeric=C -c lc_time=C -c timezone_abbreviations=Default "
+    "-c default_text_search_config=pg_catalog.english -c xmloption=content -c xmlbinary=base64 "
+    "-c transform_null_equals=off -c array_nulls=on -c gin_fuzzy_search_limit=0 "
+    // A timeout set on one node's server would cancel there what the others apply.
+    "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0 "
     // Prepared statements are planned for their parameters every time, as unnamed ones are: a generic
     // plan could raise an error (or not) where a custom plan would not, and nodes would differ.
     "-c plan_cache_mode=force_custom_plan";
@@ -43,6 +50,17 @@ CREATE TABLE IF NOT EXISTS _kluster.cluster_info (
   fingerprint  jsonb NOT NULL,
   recorded_at  bigint NOT NULL
 );
+-- What DEFAULT now() & co. become (sql::pinDefaultTime): the pinned time of the request writing the row,
+-- which the node sets per request. Outside a Kluster request it is an error, never a node's own clock.
+CREATE OR REPLACE FUNCTION _kluster.request_time() RETURNS timestamptz LANGUAGE plpgsql STABLE AS $f$
+DECLARE ms text := current_setting('kluster.request_time', true);
+BEGIN
+  IF ms IS NULL OR ms = '' THEN
+    RAISE EXCEPTION 'a DEFAULT of the current time was evaluated outside a Kluster request'
+      USING HINT = 'write this table through Kluster (klusterctl exec --to ALL), or give the column a value';
+  END IF;
+  RETURN timestamptz 'epoch' + ms::bigint * interval '1 millisecond';
+END $f$;
 )";
 
 struct ResultGuard {
@@ -109,6 +127,9 @@ PgConnection::PgConnection(const std::string& url) : url_(url) {
     conn_ = nullptr;
     throw DbError(ErrorKind::Transient, code::NodeError, "cannot connect to the database: " + msg, "08006");
   }
+  // Error messages are part of responses; lc_messages needs a superuser, so it is pinned when the node's role
+  // may (otherwise the server's own value stays: messages may then differ in language, never codes).
+  PQclear(PQexec(conn_, "SET lc_messages = 'C'"));
 }
 
 PgConnection::~PgConnection() {
@@ -330,6 +351,10 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
       send("SELECT setseed($1)", {fmt::format("{:.17g}", *w.randomSeed)});
       sent.push_back({i, true});
     }
+    if (w.requestTimeMs) { // local: ends with the batch; the next request that writes sets its own
+      send("SELECT set_config('kluster.request_time', $1, true)", {std::to_string(*w.requestTimeMs)});
+      sent.push_back({i, true});
+    }
     for (const auto& st : w.statements) {
       if (st.reusable) {
         if (const auto* prepares = sendReusable(st)) sent.push_back({i, true, prepares});
@@ -497,14 +522,45 @@ Outcome PgConnection::query(const Work& work) {
   return outcomes[0];
 }
 
-std::map<std::string, char> PgConnection::functionVolatility(const std::vector<std::string>& names) {
-  std::map<std::string, char> found;
+std::map<std::string, FunctionVolatility> PgConnection::functionVolatility(const std::vector<std::string>& names) {
+  std::map<std::string, FunctionVolatility> found;
   if (names.empty()) return found;
-  ResultGuard g{execParams("SELECT proname, max(provolatile::text) FROM pg_proc "
+  // Built-in objects have oids below FirstNormalObjectId (16384); 'v' > 's' > 'i' as text.
+  ResultGuard g{execParams("SELECT proname, coalesce(max(provolatile::text) FILTER (WHERE oid < 16384), ''), "
+                           "coalesce(max(provolatile::text) FILTER (WHERE oid >= 16384), '') FROM pg_proc "
                            "WHERE proname IN (SELECT json_array_elements_text($1::json)) GROUP BY proname",
                            {nlohmann::json(names).dump()})};
-  for (int r = 0; r < PQntuples(g.res); ++r) found[PQgetvalue(g.res, r, 0)] = PQgetvalue(g.res, r, 1)[0];
+  for (int r = 0; r < PQntuples(g.res); ++r)
+    found[PQgetvalue(g.res, r, 0)] = {PQgetvalue(g.res, r, 1)[0], PQgetvalue(g.res, r, 2)[0]};
   return found;
+}
+
+std::vector<std::vector<std::string>> PgConnection::uniqueKeys(const std::string& schema, const std::string& table) {
+  ResultGuard g{execParams(
+      "SELECT i.indexrelid::bigint, a.attname::text FROM pg_index i "
+      "CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(att, n) "
+      "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.att "
+      "WHERE i.indrelid = to_regclass(CASE WHEN $1 = '' THEN quote_ident($2) ELSE quote_ident($1) || '.' || "
+      "quote_ident($2) END) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL "
+      "AND k.n <= i.indnkeyatts AND (i.indnullsnotdistinct OR NOT EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) "
+      "WITH ORDINALITY AS k2(att, n) JOIN pg_attribute a2 ON a2.attrelid = i.indrelid AND a2.attnum = k2.att "
+      "WHERE k2.n <= i.indnkeyatts AND NOT a2.attnotnull)) ORDER BY 1, k.n",
+      {schema, table})};
+  std::vector<std::vector<std::string>> keys;
+  std::string last;
+  for (int r = 0; r < PQntuples(g.res); ++r) {
+    if (keys.empty() || last != PQgetvalue(g.res, r, 0)) keys.emplace_back();
+    last = PQgetvalue(g.res, r, 0);
+    keys.back().emplace_back(PQgetvalue(g.res, r, 1));
+  }
+  return keys;
+}
+
+bool PgConnection::usesRequestTime() {
+  ResultGuard g{execParams("SELECT EXISTS (SELECT 1 FROM pg_depend WHERE refclassid = 'pg_proc'::regclass AND "
+                           "refobjid = to_regprocedure('_kluster.request_time()'))",
+                           {})};
+  return PQntuples(g.res) == 1 && PQgetvalue(g.res, 0, 0)[0] == 't';
 }
 
 std::unique_ptr<Connection> connect(const std::string& url) {

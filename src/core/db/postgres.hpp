@@ -30,7 +30,9 @@ public:
   void rollback() noexcept override;
   void forgetStatements() override { forget_ = true; }
   Outcome query(const Work& work) override;
-  std::map<std::string, char> functionVolatility(const std::vector<std::string>& names) override;
+  std::map<std::string, FunctionVolatility> functionVolatility(const std::vector<std::string>& names) override;
+  std::vector<std::vector<std::string>> uniqueKeys(const std::string& schema, const std::string& table) override;
+  bool usesRequestTime() override;
 
 private:
   struct Sent; // one statement queued in the pipeline

@@ -1,6 +1,7 @@
 #include "core/node/prepare.hpp"
 
 #include "core/sql/analyzer.hpp"
+#include "core/sql/determinism.hpp"
 
 #include <fmt/format.h>
 
@@ -9,11 +10,6 @@
 
 namespace kluster::node {
 namespace {
-
-// Functions that are volatile in pg_proc but safe here: random() is seeded per request, the others do
-// the same thing on every node.
-const std::set<std::string> kDeterministicHere = {
-    "random", "setseed", "set_config", "pg_notify", "now", "transaction_timestamp", "statement_timestamp"};
 
 std::optional<std::string> paramText(const nlohmann::json& v) {
   if (v.is_null()) return std::nullopt;
@@ -71,40 +67,75 @@ Prepared Preparer::forOne(std::string_view payload) {
 }
 
 void FunctionCheck::apply(Prepared& p) {
-  if (p.refusal || p.functions.empty()) return;
-  std::vector<std::string> unknown;
-  for (const auto& f : p.functions)
-    if (!kDeterministicHere.count(f) && !volatility_.count(f)) unknown.push_back(f);
-  if (!unknown.empty() && conn_) {
-    auto found = conn_->functionVolatility(unknown);
-    for (const auto& [name, v] : found) volatility_[name] = v; // unknown names are asked again next time
+  if (p.refusal) return;
+  if (p.writes && !p.work.requestTimeMs) {
+    if (!usesRequestTime_ && conn_) usesRequestTime_ = conn_->usesRequestTime();
+    if (usesRequestTime_.value_or(false)) p.work.requestTimeMs = p.timestampMs;
   }
-  for (const auto& f : p.functions)
-    if (auto it = volatility_.find(f); !kDeterministicHere.count(f) && it != volatility_.end() && it->second == 'v') {
-      p.refusal = db::Outcome::error(code::Nondeterministic,
-                                     fmt::format("function {}() is volatile: nodes would compute different values", f),
-                                     "", "compute the value in the client and pass it as a parameter");
-      return;
+  if (!p.functions.empty()) {
+    std::vector<std::string> unknown;
+    for (const auto& f : p.functions)
+      if (!refusals_.count(f)) unknown.push_back(f);
+    if (!unknown.empty() && conn_) {
+      for (const auto& [name, v] : conn_->functionVolatility(unknown)) // unknown names are asked again next time
+        refusals_[name] = sql::functionRefusal(name, {v.builtin, v.user});
     }
+    for (const auto& f : p.functions)
+      if (auto it = refusals_.find(f); it != refusals_.end() && !it->second.empty()) {
+        p.refusal = db::Outcome::error(code::Nondeterministic, it->second, "",
+                                       "compute the value in the client and pass it as a parameter");
+        return;
+      }
+  }
+  if (!p.ordered.empty()) checkOrder(p);
+}
+
+void FunctionCheck::checkOrder(Prepared& p) {
+  const sql::UniqueKeys keys = [&](const sql::TableRef& t) -> std::vector<std::vector<std::string>> {
+    const auto id = std::pair{t.schema, t.name};
+    auto it = keys_.find(id);
+    if (it == keys_.end())
+      it = keys_.emplace(id, conn_ ? conn_->uniqueKeys(t.schema, t.name) : decltype(it->second){}).first;
+    return it->second;
+  };
+  for (const auto& analysis : p.ordered)
+    for (const auto& req : analysis->orderRequirements)
+      if (!sql::orderIsTotal(req, keys)) {
+        std::string tables;
+        for (const auto& t : req.tables) tables += (tables.empty() ? "" : ", ") + t.name;
+        p.refusal = db::Outcome::error(
+            code::Nondeterministic,
+            fmt::format("{} in a write takes rows in an order that is not total: nodes store their rows in different "
+                        "physical orders and would pick or number different rows",
+                        req.what),
+            "", fmt::format("add an ORDER BY that covers a unique NOT NULL key (e.g. the primary key) of {}", tables));
+        return;
+      }
 }
 
 void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64_t timestampMs) {
   const Request& req = p.parsed.request;
   std::vector<std::shared_ptr<const sql::Analysis>> analyses; // keeps `statements` alive
   std::vector<const sql::Statement*> statements;
-  bool usesTime = false, storesTime = false, usesRandom = false, txControl = false, nonTx = false, sequence = false;
+  bool usesTime = false, storesTime = false, defaultsTime = false, readOnly = true, usesRandom = false,
+       txControl = false, nonTx = false, sequence = false;
   std::vector<std::string> functions;
+  const sql::Refusal* nondeterministic = nullptr; // points into `analyses`
   try {
     for (const auto& text : req.statements) {
       analyses.push_back(cache_ ? cache_->get(text) : std::make_shared<const sql::Analysis>(sql::analyze(text)));
       const sql::Analysis& a = *analyses.back();
       for (const auto& st : a.statements) statements.push_back(&st);
       usesTime |= a.usesCurrentTime;
-      storesTime |= a.storesCurrentTime;
+      storesTime |= a.storesCurrentTimeElsewhere;
+      defaultsTime |= a.defaultsCurrentTime;
+      readOnly = readOnly && a.readOnly;
       txControl |= a.transactionControl;
       nonTx |= a.nonTransactional;
       sequence |= a.createsSequenceValue;
       functions.insert(functions.end(), a.functions.begin(), a.functions.end());
+      if (forAll && !nondeterministic && a.nondeterministic) nondeterministic = &*a.nondeterministic;
+      if (forAll && !a.orderRequirements.empty()) p.ordered.push_back(analyses.back());
     }
   } catch (const sql::SyntaxError& e) {
     p.refusal = db::Outcome::error(code::SyntaxError, e.what(), "42601");
@@ -162,11 +193,15 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
           "generate keys in the client, e.g. UUIDs");
       return;
     }
+    if (nondeterministic) {
+      p.refusal = db::Outcome::error(code::Nondeterministic, nondeterministic->message, "", nondeterministic->hint);
+      return;
+    }
     if (storesTime) {
       p.refusal = db::Outcome::error(code::Nondeterministic,
                                      "the current time would be stored in a definition (DEFAULT, view, trigger...) and "
                                      "evaluated later by each node's own clock",
-                                     "pass the timestamp explicitly from the client, e.g. as a parameter");
+                                     "", "pass the timestamp explicitly from the client, e.g. as a parameter");
       return;
     }
   }
@@ -178,7 +213,8 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
   for (std::size_t k = 0; k < statements.size(); ++k) {
     const auto& st = *statements[k];
     db::Statement s;
-    s.sql = (forAll && usesTime) ? sql::pinCurrentTime(st.sql, timestampMs) : st.sql;
+    s.sql = (forAll && defaultsTime) ? sql::pinDefaultTime(st.sql) : st.sql;
+    if (forAll && usesTime) s.sql = sql::pinCurrentTime(s.sql, timestampMs);
     // Pinned texts differ per request, and DDL must not run against statements prepared before it.
     s.reusable = forAll && !usesTime && !p.changesSchema;
     s.params.reserve(static_cast<std::size_t>(statementParams[k]));
@@ -190,6 +226,12 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
     p.work.statements.push_back(std::move(s));
   }
   if (forAll && usesRandom) p.work.randomSeed = randomSeedFor(offset);
+  if (forAll) {
+    p.writes = !readOnly;
+    p.timestampMs = timestampMs;
+    // The request defines such a DEFAULT (ALTER TABLE ... ADD COLUMN fills the existing rows with it).
+    if (defaultsTime) p.work.requestTimeMs = timestampMs;
+  }
   if (forAll) p.functions = std::move(functions);
 }
 

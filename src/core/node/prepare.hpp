@@ -23,6 +23,10 @@ struct Prepared {
   bool control = false;               ///< Kluster's own message (fingerprint): no response
   bool changesSchema = false;         ///< not plain DML: ends an ALL batch (functions may change)
   std::vector<std::string> functions; ///< ALL: functions called, for FunctionCheck
+  /// ALL: analyses whose writes depend on a row order (sql::OrderRequirement), for FunctionCheck.
+  std::vector<std::shared_ptr<const sql::Analysis>> ordered;
+  bool writes = false;          ///< ALL: not read-only (may fire a DEFAULT of the current time)
+  std::int64_t timestampMs = 0; ///< ALL: the request's pinned time
 };
 
 /// Parses and analyzes requests. Needs no database; safe to use from one thread at a time.
@@ -47,20 +51,31 @@ private:
   std::string cluster_;
 };
 
-/// Refuses ALL requests that call a volatile function (pg_proc.provolatile = 'v') other than those Kluster
-/// makes deterministic. Volatility is cached per name; call invalidate() after DDL, which may (re)define
-/// functions.
+/// The determinism rules that need the catalog (README "Determinism"): refuses ALL requests that call a
+/// function whose result is not decided by the request and the data (volatile ones other than those Kluster
+/// pins, STABLE built-ins that read the backend or the server, see sql::functionRefusal), and writes whose
+/// row order (LIMIT, DISTINCT ON, row_number(), string_agg()...) is not made total by an ORDER BY over a
+/// unique key. Function classes and unique keys are cached by name; call invalidate() after DDL, which may
+/// (re)define functions and indexes. Identical on every node: the schema comes from the same log.
 class FunctionCheck {
 public:
   explicit FunctionCheck(db::Connection* conn) : conn_(conn) {}
   void setConnection(db::Connection* conn) { conn_ = conn; }
-  void invalidate() { volatility_.clear(); }
-  /// Sets `p.refusal` when `p` calls a volatile function. Throws DbError when the look-up fails.
+  void invalidate() {
+    refusals_.clear();
+    keys_.clear();
+    usesRequestTime_.reset();
+  }
+  /// Sets `p.refusal` when `p` breaks one of these rules. Throws DbError when a look-up fails.
   void apply(Prepared& p);
 
 private:
+  void checkOrder(Prepared& p);
+
   db::Connection* conn_;
-  std::map<std::string, char> volatility_;
+  std::map<std::string, std::string> refusals_; ///< function name -> why it is refused ("" when allowed)
+  std::map<std::pair<std::string, std::string>, std::vector<std::vector<std::string>>> keys_; ///< unique keys
+  std::optional<bool> usesRequestTime_; ///< some DEFAULT reads the request's time
 };
 
 /// The seed random() gets for the request at an ALL offset: the same on every node.

@@ -146,6 +146,7 @@ void Collector::node(std::string_view type, const json& body, Context ctx, std::
       site.location = static_cast<int>(intField(body, "location"));
       site.kind = SiteKind::Function;
       site.stored = ctx.stored;
+      site.storedDefault = ctx.storedDefault;
       site.rangeFunction = directFrom;
       site.fromName = stringNode(field(body, "funcname")->back());
       sites.push_back(site);
@@ -159,6 +160,7 @@ void Collector::node(std::string_view type, const json& body, Context ctx, std::
       site.type = kt->first;
       site.precision = kt->second ? static_cast<int>(intField(body, "typmod", 0)) : -1;
       site.stored = ctx.stored;
+      site.storedDefault = ctx.storedDefault;
       site.rangeFunction = directFrom;
       site.fromName = sqlValueFunctionName(op);
       sites.push_back(site);
@@ -178,6 +180,7 @@ void Collector::node(std::string_view type, const json& body, Context ctx, std::
   } else if (type == "Constraint") {
     if (stringField(body, "contype") == "CONSTR_IDENTITY") createsSequence = true;
     ctx.stored = true; // DEFAULT, CHECK, GENERATED, EXCLUDE ... WHERE
+    if (stringField(body, "contype") == "CONSTR_DEFAULT") ctx.storedDefault = true;
   } else if (type == "CreateSeqStmt") {
     createsSequence = true;
   } else if (type == "ParamRef") {
@@ -203,6 +206,7 @@ void Collector::node(std::string_view type, const json& body, Context ctx, std::
     if (stringField(body, "subtype") == "AT_ColumnDefault") {
       special = field(body, "def");
       specialCtx.stored = true;
+      specialCtx.storedDefault = true;
     }
   } else if (type == "ExplainStmt") {
     if (!optionBool(body, "options", "analyze", false, true)) {
@@ -397,15 +401,20 @@ Parsed parseAndCollect(std::string_view sql) {
     a.locks = a.locks || c.facts.locking;
     a.transactionControl = a.transactionControl || isTransactionControl(type, *body);
     a.nonTransactional = a.nonTransactional || isNonTransactional(type, *body);
+    const bool write = type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" || type == "MergeStmt" ||
+                       type == "CreateTableAsStmt" || c.facts.modifying || c.facts.into;
+    checkDeterminism(type, *stmt, write, a);
   }
   std::sort(c.functions.begin(), c.functions.end());
   c.functions.erase(std::unique(c.functions.begin(), c.functions.end()), c.functions.end());
   a.functions = c.functions;
   for (const TimeSite& site : c.sites) {
-    if (site.kind == SiteKind::Literal || !site.stored)
+    if (site.kind == SiteKind::Literal || !site.stored) {
       a.usesCurrentTime = true;
-    else
+    } else {
       a.storesCurrentTime = true;
+      (site.storedDefault ? a.defaultsCurrentTime : a.storesCurrentTimeElsewhere) = true;
+    }
   }
   a.createsSequenceValue = c.createsSequence;
   return p;

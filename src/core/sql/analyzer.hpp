@@ -29,6 +29,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -53,6 +54,30 @@ struct Statement {
   /// usedParams[n - 1]: the statement uses $n. A statement may skip some of $1..$maxParam ("INSERT ...
   /// VALUES ($2)"); the node then tells PostgreSQL their type (text), which it cannot infer.
   std::vector<bool> usedParams;
+};
+
+/// Why a request cannot be applied deterministically on ALL (see determinism.hpp).
+struct Refusal {
+  std::string message;
+  std::string hint;
+};
+
+/// A table a row order is taken over: schema "" means the pinned search_path (public).
+struct TableRef {
+  std::string schema;
+  std::string name;
+  std::string alias; ///< the name the query refers to it by (its alias, or its name)
+};
+
+/// A row order a write depends on (LIMIT/OFFSET/FETCH FIRST, DISTINCT ON, an order-sensitive window
+/// function or aggregate): deterministic only when `columns` (ORDER BY, plus the PARTITION BY / GROUP BY
+/// columns that are constant within the ordered set) cover a unique, non-null key of every table.
+/// Deciding it needs the catalog's unique indexes: the node checks it (FunctionCheck).
+struct OrderRequirement {
+  std::string what; ///< e.g. "LIMIT", "DISTINCT ON", "row_number() OVER", "string_agg()"
+  std::vector<TableRef> tables;
+  /// (qualifier, column): qualifier is the table alias written, or "" for an unqualified column.
+  std::vector<std::pair<std::string, std::string>> columns;
 };
 
 /// What a request (one or more statements) does, decided from syntax alone.
@@ -125,11 +150,24 @@ struct Analysis {
   /// and partition-key expressions. Note that ALTER TABLE ... ADD COLUMN ... DEFAULT now()
   /// also fills the existing rows with each node's own clock.
   bool storesCurrentTime = false;
+  /// Of those: some are column or domain DEFAULTs (CREATE TABLE, ALTER TABLE ... ADD COLUMN / ALTER COLUMN
+  /// SET DEFAULT, CREATE DOMAIN), which pinDefaultTime() makes deterministic; some are elsewhere (views,
+  /// CHECK, triggers, rules, function bodies...), which stay refused.
+  bool defaultsCurrentTime = false;
+  bool storesCurrentTimeElsewhere = false;
 
   /// The request creates a sequence: SERIAL/BIGSERIAL/SMALLSERIAL (serial2/4/8) columns,
   /// GENERATED ... AS IDENTITY (CREATE TABLE, ALTER TABLE ... ADD COLUMN / ADD GENERATED),
   /// or CREATE SEQUENCE.
   bool createsSequenceValue = false;
+
+  /// Determinism (ALL only): the first syntax-only rule of determinism.hpp the request breaks (system
+  /// columns, reg* casts and catalogs read by a write, random() evaluated per scanned row, current_setting()
+  /// of a setting Kluster does not pin, CURRENT_USER & co., session SET/RESET, set_config(), a row order
+  /// over a subquery or function that cannot be made total).
+  std::optional<Refusal> nondeterministic;
+  /// Row orders the request's writes depend on, to check against the catalog's unique keys.
+  std::vector<OrderRequirement> orderRequirements;
 };
 
 /// Where and why the parser rejected the SQL text.
@@ -182,5 +220,18 @@ private:
 /// Throws SyntaxError when `sql` does not parse, std::out_of_range when the instant is outside
 /// PostgreSQL's timestamp range, std::length_error above kMaxSqlBytes.
 [[nodiscard]] std::string pinCurrentTime(std::string_view sql, std::int64_t epochMillis);
+
+/// The function a rewritten DEFAULT calls: the time of the request that writes the row (see pinDefaultTime).
+inline constexpr std::string_view kRequestTimeFunction = "_kluster.request_time()";
+
+/// Determinism of stored defaults: returns `sql` with every current-time function/keyword stored in a column or
+/// domain DEFAULT (Analysis::defaultsCurrentTime) replaced by an expression of `_kluster.request_time()`, the
+/// pinned time of the request that writes the row (the node sets it per request):
+///   now(), CURRENT_TIMESTAMP & co. -> _kluster.request_time()   (CURRENT_TIMESTAMP(p): CAST(... AS timestamptz(p)))
+///   CURRENT_DATE / LOCALTIMESTAMP / LOCALTIME -> CAST(timezone('UTC', _kluster.request_time()) AS date/timestamp/time)
+///   CURRENT_TIME -> CAST(_kluster.request_time() AS timetz)
+/// Other stored sites and sites evaluated when the request runs are left alone (see pinCurrentTime()).
+/// Returns the input unchanged when nothing matches. Throws as pinCurrentTime() does.
+[[nodiscard]] std::string pinDefaultTime(std::string_view sql);
 
 } // namespace kluster::sql

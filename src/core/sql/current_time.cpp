@@ -235,18 +235,56 @@ std::string applyEdits(std::string_view sql, std::vector<Edit>& edits) {
   return out;
 }
 
-std::string pinParsed(std::string_view sql, std::int64_t epochMillis, Parsed& parsed, bool castSyntax) {
+// The expression a current-time site stored in a DEFAULT becomes (see pinDefaultTime()).
+std::string requestTimeExpression(const TimeSite& site) {
+  const std::string fn(kRequestTimeFunction);
+  const std::string precision = site.precision >= 0 ? fmt::format("({})", site.precision) : "";
+  if (site.kind == SiteKind::Function) return fn;
+  switch (site.type) {
+  case TimeType::Timestamptz: return precision.empty() ? fn : fmt::format("CAST({} AS timestamptz{})", fn, precision);
+  case TimeType::Timetz: return fmt::format("CAST({} AS timetz{})", fn, precision);
+  case TimeType::Date: return fmt::format("CAST(timezone('UTC', {}) AS date)", fn);
+  case TimeType::Timestamp: return fmt::format("CAST(timezone('UTC', {}) AS timestamp{})", fn, precision);
+  case TimeType::Time: return fmt::format("CAST(timezone('UTC', {}) AS time{})", fn, precision);
+  }
+  return fn;
+}
+
+std::string pinParsed(std::string_view sql, std::int64_t epochMillis, Parsed& parsed, bool castSyntax,
+                      bool defaults = false) {
   const Collector& c = parsed.collector;
   std::vector<const TimeSite*> sites;
   std::unordered_set<int> seen;
   std::unordered_set<int> pinnedCalls; // FuncCall/SQLValueFunction locations being replaced
   for (const TimeSite& site : c.sites) {
-    if (site.kind != SiteKind::Literal && site.stored) continue;
+    const bool inDefault = site.kind != SiteKind::Literal && site.stored && site.storedDefault;
+    if (defaults != inDefault) continue;
+    if (!defaults && site.kind != SiteKind::Literal && site.stored) continue;
     if (!seen.insert(site.location).second) continue; // a node reachable twice in the tree
     sites.push_back(&site);
     if (site.kind != SiteKind::Literal) pinnedCalls.insert(site.location);
   }
   if (sites.empty()) return std::string(sql);
+
+  if (defaults) { // no select-list names to keep: a DEFAULT is not a query
+    const std::string sqlz(sql);
+    const std::vector<Token> tokens = scanTokens(sqlz);
+    std::vector<Edit> edits;
+    for (const TimeSite* site : sites) {
+      const std::size_t first = tokenAt(tokens, site->location);
+      std::size_t last = first;
+      std::size_t open = site->kind == SiteKind::Function ? first : nextToken(tokens, first);
+      if (site->kind == SiteKind::Function) {
+        while (open < tokens.size() && tokens[open].kind != kLParen) ++open;
+        last = matchingParen(tokens, open);
+      } else if (site->precision >= 0) {
+        last = matchingParen(tokens, open);
+      }
+      edits.push_back({static_cast<std::size_t>(tokens[first].start), static_cast<std::size_t>(tokens[last].end),
+                       requestTimeExpression(*site)});
+    }
+    return applyEdits(sql, edits);
+  }
 
   checkInstantRange(epochMillis);
   const CivilTime instant = civilFromMillis(epochMillis);
@@ -348,6 +386,16 @@ std::string pinCurrentTime(std::string_view sql, std::int64_t epochMillis) {
     pinned = detail::pinParsed(sql, epochMillis, parsed, true);
     if (detail::parses(pinned)) return pinned;
     throw std::logic_error(fmt::format("kluster::sql: could not pin the current time in: {}", sql));
+  });
+}
+
+std::string pinDefaultTime(std::string_view sql) {
+  return detail::onParserStack(sql.size(), [&] {
+    detail::Parsed parsed = detail::parseAndCollect(sql);
+    std::string pinned = detail::pinParsed(sql, 0, parsed, false, true);
+    if (pinned.size() == sql.size() && pinned == sql) return pinned;
+    if (detail::parses(pinned)) return pinned;
+    throw std::logic_error(fmt::format("kluster::sql: could not pin the current time of a DEFAULT in: {}", sql));
   });
 }
 

@@ -132,6 +132,7 @@ struct TimeSite {
   int dayOffset = 0;                   // Literal: today 0, tomorrow +1, yesterday -1
   bool wholeInstant = false;           // Literal: 'now' (instant) rather than a midnight
   bool stored = false;                 // in a stored definition: evaluated later, not pinned
+  bool storedDefault = false;          // stored in a DEFAULT: pinDefaultTime() rewrites it
   const json* rangeFunction = nullptr; // RangeFunction body when the site is a FROM item itself
   std::string_view fromName;           // column name PostgreSQL gives that FROM item
 };
@@ -158,6 +159,7 @@ struct Context {
   const json* rangeFunction = nullptr; // set on the items of RangeFunction.functions
   bool callTarget = false;             // CallStmt.funccall itself
   bool ownParams = false;              // PREPARE / CREATE FUNCTION body: $n are not the request's parameters
+  bool storedDefault = false;          // a column or domain DEFAULT (evaluated when a row is written)
 };
 
 struct StatementFacts {
@@ -191,6 +193,11 @@ private:
   void literalSite(const json& typeCast);
   void collectTargets(const json* list);
 };
+
+// Determinism rules of one top-level statement (`stmt` is the wrapped node, `type` its type); `write`:
+// it changes data (DML, CREATE TABLE AS, SELECT INTO, data-modifying CTEs). Fills
+// Analysis::nondeterministic and Analysis::orderRequirements (determinism.cpp).
+void checkDeterminism(std::string_view type, const json& stmt, bool write, Analysis& out);
 
 // The parsed request plus everything the walk found.
 struct Parsed {

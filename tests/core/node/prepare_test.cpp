@@ -124,3 +124,46 @@ TEST_CASE("a statement that skips some of $1..$n declares the skipped ones, whic
   CHECK(p.work.statements[1].params.size() == 2);
   CHECK(p.work.statements[1].unusedParams == std::vector<bool>{true, false});
 }
+
+TEST_CASE("ALL refuses what the determinism rules refuse from syntax, with a hint; ONE answers it") {
+  node::Preparer prep(1 << 20);
+  for (const char* sql : {"UPDATE t SET v = random()", "INSERT INTO log SELECT ctid::text FROM t",
+                          "INSERT INTO log VALUES (current_user)", "SET TimeZone = 'UTC'",
+                          "INSERT INTO log SELECT * FROM (SELECT id FROM t) s LIMIT 1"}) {
+    INFO(sql);
+    auto all = prep.forAll(request(sql), 1, 1);
+    REQUIRE(all.refusal);
+    CHECK(all.refusal->resultCode == code::Nondeterministic);
+    CHECK_FALSE(all.refusal->hint.empty());
+    CHECK_FALSE(prep.forOne(request(sql)).refusal);
+  }
+}
+
+TEST_CASE("a write's row order is checked against the unique keys the database reports") {
+  node::Preparer prep(1 << 20);
+  auto p = prep.forAll(request("INSERT INTO log SELECT id FROM t ORDER BY id LIMIT 1"), 1, 1);
+  REQUIRE_FALSE(p.refusal);
+  REQUIRE(p.ordered.size() == 1);
+  node::FunctionCheck check(nullptr); // without a connection no table has a unique key
+  check.apply(p);
+  REQUIRE(p.refusal);
+  CHECK(p.refusal->resultCode == code::Nondeterministic);
+  CHECK(p.refusal->hint.find("unique") != std::string::npos);
+  auto plain = prep.forAll(request("INSERT INTO log SELECT id FROM t"), 2, 1);
+  CHECK(plain.ordered.empty());
+}
+
+TEST_CASE("DEFAULT now() is rewritten to the request's time, which the request that defines it sets") {
+  node::Preparer prep(1 << 20);
+  auto p = prep.forAll(request("CREATE TABLE e (id int PRIMARY KEY, at timestamptz DEFAULT now())"), 7, 1764140400123);
+  REQUIRE_FALSE(p.refusal);
+  CHECK(p.work.statements.at(0).sql.find("_kluster.request_time()") != std::string::npos);
+  REQUIRE(p.work.requestTimeMs);
+  CHECK(*p.work.requestTimeMs == 1764140400123);
+  auto view = prep.forAll(request("CREATE VIEW v AS SELECT now() AS at"), 8, 1);
+  REQUIRE(view.refusal);
+  CHECK(view.refusal->resultCode == code::Nondeterministic);
+  auto insert = prep.forAll(request("INSERT INTO e (id) VALUES (1)"), 9, 5);
+  CHECK(insert.writes);
+  CHECK(insert.timestampMs == 5);
+}

@@ -1,0 +1,604 @@
+// The determinism rules: the lists of functions and settings, and the walk over a statement that finds
+// what its effect could depend on besides the database contents and the request (row order, system
+// columns, object ids, catalogs, the backend's session).
+#include "core/sql/determinism.hpp"
+
+#include "core/sql/parse_tree.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <set>
+
+namespace kluster::sql {
+
+namespace {
+
+template <std::size_t N> bool contains(const std::string_view (&list)[N], std::string_view name) {
+  return std::find(std::begin(list), std::end(list), name) != std::end(list);
+}
+
+// Settings the PostgreSQL adapter pins on every connection (src/core/db/postgres.cpp) or that
+// the cluster fingerprint requires to be equal (encoding, collation).
+constexpr std::string_view kPinnedSettings[] = {
+    "bytea_output",
+    "client_encoding",
+    "datestyle",
+    "default_text_search_config",
+    "extra_float_digits",
+    "intervalstyle",
+    "lc_collate",
+    "lc_ctype",
+    "lc_monetary",
+    "lc_numeric",
+    "lc_time",
+    "search_path",
+    "server_encoding",
+    "standard_conforming_strings",
+    "timezone",
+    "timezone_abbreviations",
+    "transform_null_equals",
+    "xmlbinary",
+    "xmloption",
+    "array_nulls",
+};
+
+constexpr std::string_view kPinnedVolatile[] = {"now",     "pg_notify",           "random",
+                                                "setseed", "statement_timestamp", "transaction_timestamp"};
+
+// STABLE built-ins (PostgreSQL 15) whose result depends only on their arguments, the database
+// contents and pinned settings. current_setting is listed because the analyzer checks its argument.
+constexpr std::string_view kStableAllowed[] = {
+    "anytextcat",
+    "array_to_json",
+    "array_to_string",
+    "concat",
+    "concat_ws",
+    "convert",
+    "convert_from",
+    "convert_to",
+    "current_schema",
+    "current_schemas",
+    "current_setting",
+    "date",
+    "date_cmp_timestamptz",
+    "date_eq_timestamptz",
+    "date_ge_timestamptz",
+    "date_gt_timestamptz",
+    "date_le_timestamptz",
+    "date_lt_timestamptz",
+    "date_ne_timestamptz",
+    "date_part",
+    "date_trunc",
+    "enum_first",
+    "enum_last",
+    "enum_range",
+    "extract",
+    "format",
+    "generate_series",
+    "get_current_ts_config",
+    "in_range",
+    "interval_pl_timestamptz",
+    "json_agg",
+    "json_build_array",
+    "json_build_object",
+    "json_object_agg",
+    "json_populate_record",
+    "json_populate_recordset",
+    "json_to_record",
+    "json_to_recordset",
+    "json_to_tsvector",
+    "jsonb_agg",
+    "jsonb_build_array",
+    "jsonb_build_object",
+    "jsonb_path_exists_tz",
+    "jsonb_path_match_tz",
+    "jsonb_path_query_array_tz",
+    "jsonb_path_query_first_tz",
+    "jsonb_path_query_tz",
+    "jsonb_populate_record",
+    "jsonb_populate_recordset",
+    "jsonb_to_record",
+    "jsonb_to_recordset",
+    "jsonb_to_tsvector",
+    "length",
+    "make_timestamptz",
+    "money",
+    "numeric",
+    "overlaps",
+    "pg_typeof",
+    "phraseto_tsquery",
+    "plainto_tsquery",
+    "quote_literal",
+    "quote_nullable",
+    "row_to_json",
+    "textanycat",
+    "time",
+    "timestamp",
+    "timestamp_cmp_timestamptz",
+    "timestamp_eq_timestamptz",
+    "timestamp_ge_timestamptz",
+    "timestamp_gt_timestamptz",
+    "timestamp_le_timestamptz",
+    "timestamp_lt_timestamptz",
+    "timestamp_ne_timestamptz",
+    "timestamptz",
+    "timestamptz_cmp_date",
+    "timestamptz_cmp_timestamp",
+    "timestamptz_eq_date",
+    "timestamptz_eq_timestamp",
+    "timestamptz_ge_date",
+    "timestamptz_ge_timestamp",
+    "timestamptz_gt_date",
+    "timestamptz_gt_timestamp",
+    "timestamptz_le_date",
+    "timestamptz_le_timestamp",
+    "timestamptz_lt_date",
+    "timestamptz_lt_timestamp",
+    "timestamptz_mi_interval",
+    "timestamptz_ne_date",
+    "timestamptz_ne_timestamp",
+    "timestamptz_pl_interval",
+    "timetz",
+    "timezone",
+    "to_char",
+    "to_date",
+    "to_json",
+    "to_jsonb",
+    "to_number",
+    "to_timestamp",
+    "to_tsquery",
+    "to_tsvector",
+    "ts_headline",
+    "ts_match_tq",
+    "ts_match_tt",
+    "ts_parse",
+    "ts_token_type",
+    "websearch_to_tsquery",
+    "xml",
+    "xml_is_well_formed",
+};
+
+// Functions whose result depends on the order rows reach them.
+constexpr std::string_view kOrderSensitiveAggregates[] = {"array_agg",        "json_agg",       "json_arrayagg",
+                                                          "json_object_agg",  "json_objectagg", "jsonb_agg",
+                                                          "jsonb_object_agg", "string_agg",     "xmlagg"};
+constexpr std::string_view kOrderSensitiveWindow[] = {"first_value", "lag",   "last_value", "lead",
+                                                      "nth_value",   "ntile", "row_number"};
+
+// System columns every table has: physical (ctid), per transaction (xmin, xmax, cmin, cmax) or
+// object ids (tableoid).
+constexpr std::string_view kSystemColumns[] = {"cmax", "cmin", "ctid", "tableoid", "xmax", "xmin"};
+
+// Types whose values are object ids, different on every node.
+constexpr std::string_view kOidTypes[] = {"oid",          "regclass", "regcollation", "regconfig", "regdictionary",
+                                          "regnamespace", "regoper",  "regoperator",  "regproc",   "regprocedure",
+                                          "regrole",      "regtype",  "xid"};
+
+constexpr int kFrameRows = 0x4;   // FRAMEOPTION_ROWS
+constexpr int kFrameGroups = 0x8; // FRAMEOPTION_GROUPS
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+} // namespace
+
+bool isPinnedSetting(std::string_view name) { return contains(kPinnedSettings, name); }
+
+bool isPinnedVolatile(std::string_view name) { return contains(kPinnedVolatile, name); }
+
+bool isStableAllowed(std::string_view name) { return contains(kStableAllowed, name); }
+
+std::string functionRefusal(const std::string& name, FunctionKind kind) {
+  if (isPinnedVolatile(name)) return {};
+  if (kind.builtin == 'v' || kind.user == 'v')
+    return fmt::format("function {}() is volatile: nodes would compute different values", name);
+  if (kind.builtin == 's' && !isStableAllowed(name))
+    return fmt::format("function {}() reads the node's own backend, server, transaction or statistics: nodes would "
+                       "compute different values",
+                       name);
+  return {};
+}
+
+bool orderIsTotal(const OrderRequirement& requirement, const UniqueKeys& uniqueKeys) {
+  for (const TableRef& table : requirement.tables) {
+    std::set<std::string> covered;
+    for (const auto& [qualifier, column] : requirement.columns)
+      if (qualifier.empty() || qualifier == table.alias) covered.insert(column);
+    bool total = false;
+    for (const auto& key : uniqueKeys(table)) {
+      if (!key.empty() && std::all_of(key.begin(), key.end(), [&](const std::string& c) { return covered.count(c); })) {
+        total = true;
+        break;
+      }
+    }
+    if (!total) return false;
+  }
+  return true;
+}
+
+namespace detail {
+
+namespace {
+
+bool isNullConst(const json& node) {
+  const auto [type, body] = unwrap(node);
+  return type == "A_Const" && boolField(*body, "isnull");
+}
+
+bool isZeroConst(const json& node) {
+  const auto [type, body] = unwrap(node);
+  if (type != "A_Const") return false;
+  const json* ival = field(*body, "ival");
+  return ival != nullptr && intField(*ival, "ival") == 0;
+}
+
+// (qualifier, column) of a ColumnRef, or nullopt for `*` and non-columns.
+std::optional<std::pair<std::string, std::string>> columnOfBody(const json& body) {
+  const json* fields = field(body, "fields");
+  if (fields == nullptr || !fields->is_array() || fields->empty()) return std::nullopt;
+  std::vector<std::string> names;
+  for (const json& f : *fields) {
+    if (unwrap(f).first != "String") return std::nullopt; // A_Star
+    names.emplace_back(stringNode(f));
+  }
+  if (names.size() == 1) return std::pair{std::string(), names[0]};
+  return std::pair{names[names.size() - 2], names.back()};
+}
+
+std::optional<std::pair<std::string, std::string>> columnOf(const json& node) {
+  const auto [type, body] = unwrap(node);
+  if (type != "ColumnRef") return std::nullopt;
+  return columnOfBody(*body);
+}
+
+class Checker {
+public:
+  Checker(bool write, Analysis& out) : write_(write), out_(out) {}
+
+  void run(std::string_view type, const json& stmt) {
+    collectCteNames(stmt);
+    if (type == "UpdateStmt" || type == "DeleteStmt" || type == "MergeStmt") rowsScanned_ = true;
+    if (type == "VariableSetStmt") variableSet(*unwrap(stmt).second);
+    if (type == "PrepareStmt" || type == "ExecuteStmt" || type == "DeallocateStmt") {
+      refuse("prepared statements live in the node connection's session: a node that reconnected would not have it",
+             "send the statement itself with its parameters (Kluster prepares repeated statements by itself)");
+    }
+    if (const json* rel = temporaryRelation(type, *unwrap(stmt).second)) {
+      refuse(fmt::format("the temporary table {} would live in the node connection's session beyond the request, "
+                         "and vanish on a node that reconnected",
+                         stringField(*rel, "relname")),
+             "use ON COMMIT DROP (it lives for the request only), or a regular table");
+    }
+    walk(stmt);
+    if (write_ && randomCalled_ && rowsScanned_) {
+      refuse("random() would be evaluated once per row in each node's own physical row order: rows would get "
+             "different values on different nodes",
+             "compute the values in the client, or derive them from the row (e.g. md5(id::text)) instead of random()");
+    }
+  }
+
+private:
+  struct Item {
+    const json* value;
+    const json* select; // the innermost enclosing SelectStmt body
+    std::string_view nodeType;
+  };
+
+  void refuse(std::string message, std::string hint) {
+    if (!out_.nondeterministic) out_.nondeterministic = Refusal{std::move(message), std::move(hint)};
+  }
+
+  void collectCteNames(const json& root) {
+    std::vector<const json*> stack{&root};
+    while (!stack.empty()) {
+      const json* v = stack.back();
+      stack.pop_back();
+      if (v->is_object()) {
+        if (const json* cte = field(*v, "CommonTableExpr")) ctes_.insert(std::string(stringField(*cte, "ctename")));
+        for (const auto& [key, child] : v->items())
+          if (child.is_structured()) stack.push_back(&child);
+      } else if (v->is_array()) {
+        for (const json& child : *v)
+          if (child.is_structured()) stack.push_back(&child);
+      }
+    }
+  }
+
+  // CREATE TEMP TABLE / TEMP ... AS / TEMP VIEW / TEMP SEQUENCE that outlives its transaction.
+  static const json* temporaryRelation(std::string_view type, const json& body) {
+    const json* rel = nullptr;
+    if (type == "CreateStmt" || type == "CreateSeqStmt") rel = field(body, "relation");
+    if (type == "ViewStmt") rel = field(body, "view");
+    if (type == "CreateTableAsStmt")
+      if (const json* into = field(body, "into")) rel = field(*into, "rel");
+    if (rel == nullptr || stringField(*rel, "relpersistence") != "t") return nullptr;
+    const json* owner = type == "CreateTableAsStmt" ? field(body, "into") : &body;
+    const char* key = type == "CreateTableAsStmt" ? "onCommit" : "oncommit";
+    if (owner != nullptr && stringField(*owner, key) == "ONCOMMIT_DROP") return nullptr;
+    return rel;
+  }
+
+  void variableSet(const json& body) {
+    const std::string_view kind = stringField(body, "kind");
+    if (boolField(body, "is_local") && (kind == "VAR_SET_VALUE" || kind == "VAR_SET_MULTI")) return;
+    refuse("SET/RESET on ALL would change (or reset to this server's defaults) the node connection's settings "
+           "beyond the request, differently on a node that reconnected",
+           "use SET LOCAL name = value inside the request: it applies to that request only");
+  }
+
+  void walk(const json& root) {
+    std::vector<Item> stack{{&root, nullptr, {}}};
+    while (!stack.empty()) {
+      const Item item = stack.back();
+      stack.pop_back();
+      const json& v = *item.value;
+      if (!item.nodeType.empty()) {
+        node(item.nodeType, v, item.select, stack);
+      } else if (v.is_array()) {
+        for (const json& e : v)
+          if (e.is_structured()) stack.push_back({&e, item.select, {}});
+      } else if (v.is_object()) {
+        for (auto it = v.begin(); it != v.end(); ++it) {
+          if (!it.value().is_structured()) continue;
+          const bool typed = isNodeTypeName(it.key()) && it.value().is_object();
+          stack.push_back({&it.value(), item.select, typed ? std::string_view(it.key()) : std::string_view()});
+        }
+      }
+    }
+  }
+
+  void node(std::string_view type, const json& body, const json* select, std::vector<Item>& stack) {
+    // Stored definitions are evaluated later, by whatever reads them (see README limits).
+    if (type == "ViewStmt" || type == "CreateFunctionStmt" || type == "PrepareStmt" || type == "RuleStmt" ||
+        type == "CreateTrigStmt" || type == "CreatePolicyStmt" || type == "AlterPolicyStmt")
+      return;
+    if (type == "SelectStmt") {
+      select = &body;
+      if (write_) selectRules(body);
+    } else if (type == "FuncCall") {
+      funcCall(body, select);
+    } else if (type == "SQLValueFunction") {
+      const std::string_view op = stringField(body, "op");
+      if (op == "SVFOP_CURRENT_ROLE" || op == "SVFOP_CURRENT_USER" || op == "SVFOP_USER" ||
+          op == "SVFOP_SESSION_USER" || op == "SVFOP_CURRENT_CATALOG") {
+        refuse(fmt::format("{} names the node's own connection (role or database), which may differ between nodes",
+                           sqlValueFunctionName(op)),
+               "pass the value from the client");
+      }
+    } else if (type == "RangeVar") {
+      rowsScanned_ = true;
+      if (write_) catalogRule(body);
+    } else if (type == "ColumnRef" && write_) {
+      if (const auto col = columnOfBody(body); col && contains(kSystemColumns, col->second)) {
+        refuse(fmt::format("the system column {} differs between nodes (physical location, transaction ids, object "
+                           "ids)",
+                           col->second),
+               "use the table's own key columns");
+      }
+    } else if (type == "TypeCast" && write_) {
+      const json* tn = field(body, "typeName");
+      if (tn != nullptr) {
+        const std::string_view t = lastName(field(*tn, "names"));
+        if (contains(kOidTypes, t))
+          refuse(fmt::format("a cast to {} produces object or transaction ids, which differ between nodes", t),
+                 "refer to objects by name (text), not by id");
+      }
+    }
+    for (auto it = body.begin(); it != body.end(); ++it) {
+      if (!it.value().is_structured()) continue;
+      std::string_view typed;
+      if (type == "SelectStmt" && (it.key() == "larg" || it.key() == "rarg")) typed = "SelectStmt";
+      if (it.key() == "relation" && it.value().is_object() && it.value().contains("relname")) {
+        // INSERT/UPDATE/DELETE/MERGE targets: a plain RangeVar (not wrapped). An INSERT's is not scanned.
+        if (type != "InsertStmt") rowsScanned_ = true;
+        if (write_) catalogRule(it.value());
+        continue;
+      }
+      stack.push_back({&it.value(), select, typed});
+    }
+  }
+
+  void catalogRule(const json& rangeVar) {
+    const std::string_view schema = stringField(rangeVar, "schemaname");
+    const std::string_view rel = stringField(rangeVar, "relname");
+    if (schema == "pg_catalog" || schema == "information_schema" ||
+        (schema.empty() && rel.substr(0, 3) == "pg_" && !ctes_.count(std::string(rel)))) {
+      refuse(fmt::format("a write reads the catalog or statistics view {}: object ids, statistics and sizes differ "
+                         "between nodes",
+                         rel),
+             "read the catalog in a separate request (e.g. on ONE) and pass the values you need");
+    }
+  }
+
+  void funcCall(const json& body, const json* select) {
+    const std::string name = std::string(lastName(field(body, "funcname")));
+    const json* args = field(body, "args");
+    if (name == "random") randomCalled_ = true;
+    if (name == "set_config") {
+      refuse("set_config() changes the node connection's settings beyond the request (and beyond the batch it "
+             "is applied in)",
+             "use SET LOCAL name = value inside the request");
+    }
+    if (name == "current_setting") {
+      std::string setting;
+      if (args != nullptr && args->is_array() && !args->empty()) {
+        const auto [t, b] = unwrap((*args)[0]);
+        if (t == "A_Const")
+          if (const json* s = field(*b, "sval")) setting = lower(stringField(*s, "sval"));
+      }
+      if (!isPinnedSetting(setting)) {
+        refuse(setting.empty() ? "current_setting() of a setting named at run time may read a setting Kluster "
+                                 "does not pin"
+                               : fmt::format("current_setting('{}') reads a setting Kluster does not pin: each "
+                                             "node's server or database may have its own value",
+                                             setting),
+               "pass the value from the client, or SET LOCAL it in the same request and use it there");
+      }
+    }
+    if (!write_ || select == nullptr) return;
+    if (const json* over = field(body, "over")) {
+      windowRule(name, *over, *select);
+    } else if (contains(kOrderSensitiveAggregates, name) && !body.contains("agg_within_group")) {
+      std::vector<std::pair<std::string, std::string>> columns;
+      addSortColumns(field(body, "agg_order"), *select, columns);
+      addExprColumns(field(*select, "groupClause"), columns);
+      require(name + "()", *select, std::move(columns));
+    }
+  }
+
+  void windowRule(const std::string& name, const json& over, const json& select) {
+    // OVER w / OVER (w ...): the named window's clauses come from the query's WINDOW list.
+    const json* def = &over;
+    const std::string_view ref =
+        stringField(over, "refname").empty() ? stringField(over, "name") : stringField(over, "refname");
+    const json* named = nullptr;
+    if (!ref.empty()) {
+      if (const json* list = field(select, "windowClause"); list != nullptr && list->is_array())
+        for (const json& w : *list)
+          if (const auto [t, b] = unwrap(w); t == "WindowDef" && stringField(*b, "name") == ref) named = b;
+    }
+    auto clause = [&](const char* key) -> const json* {
+      if (const json* own = field(*def, key)) return own;
+      return named != nullptr ? field(*named, key) : nullptr;
+    };
+    const auto frame = static_cast<int>(intField(*def, "frameOptions", named ? intField(*named, "frameOptions") : 0));
+    const bool sensitive = contains(kOrderSensitiveWindow, name) || contains(kOrderSensitiveAggregates, name) ||
+                           (frame & (kFrameRows | kFrameGroups)) != 0;
+    if (!sensitive) return; // rank(), sum() OVER (PARTITION BY ...), RANGE frames: decided by values
+    std::vector<std::pair<std::string, std::string>> columns;
+    addSortColumns(clause("orderClause"), select, columns);
+    addExprColumns(clause("partitionClause"), columns);
+    require(name + "() OVER", select, std::move(columns));
+  }
+
+  void selectRules(const json& body) {
+    const json* count = field(body, "limitCount");
+    const json* offset = field(body, "limitOffset");
+    const bool withTies = stringField(body, "limitOption") == "LIMIT_OPTION_WITH_TIES";
+    const bool limits = (count != nullptr && !isNullConst(*count) && !withTies) ||
+                        (offset != nullptr && !isNullConst(*offset) && !isZeroConst(*offset));
+    const json* distinct = field(body, "distinctClause");
+    const bool distinctOn = distinct != nullptr && distinct->is_array() && !distinct->empty() &&
+                            !(distinct->size() == 1 && (*distinct)[0].empty());
+    if (!limits && !distinctOn) return;
+    std::vector<std::pair<std::string, std::string>> columns;
+    addSortColumns(field(body, "sortClause"), body, columns);
+    const std::string what = limits ? "LIMIT/OFFSET/FETCH FIRST" : "DISTINCT ON";
+    const std::string_view op = stringField(body, "op");
+    if (!op.empty() && op != "SETOP_NONE") {
+      refuse(fmt::format("{} over a UNION/INTERSECT/EXCEPT keeps rows in each node's own order", what),
+             "apply the LIMIT in each branch, each with an ORDER BY that covers a unique key");
+      return;
+    }
+    require(what, body, std::move(columns));
+  }
+
+  // ORDER BY items that are columns: t.c, c, an output column's alias or position.
+  static void addSortColumns(const json* sortList, const json& select,
+                             std::vector<std::pair<std::string, std::string>>& columns) {
+    if (sortList == nullptr || !sortList->is_array()) return;
+    const json* targets = field(select, "targetList");
+    for (const json& item : *sortList) {
+      const auto [t, b] = unwrap(item);
+      if (t != "SortBy") continue;
+      const json* expr = field(*b, "node");
+      if (expr == nullptr) continue;
+      const json* resolved = expr;
+      if (const auto [et, eb] = unwrap(*expr); et == "A_Const" && targets != nullptr && targets->is_array()) {
+        const json* ival = field(*eb, "ival");
+        const auto n = ival != nullptr ? intField(*ival, "ival") : 0;
+        if (n >= 1 && static_cast<std::size_t>(n) <= targets->size()) {
+          const auto [rt, rb] = unwrap((*targets)[static_cast<std::size_t>(n - 1)]);
+          if (rt == "ResTarget" && field(*rb, "val")) resolved = field(*rb, "val");
+        }
+      } else if (const auto col = columnOf(*expr); col && col->first.empty() && targets != nullptr) {
+        for (const json& target : *targets) {
+          const auto [rt, rb] = unwrap(target);
+          if (rt == "ResTarget" && stringField(*rb, "name") == col->second && field(*rb, "val")) {
+            if (columnOf(*field(*rb, "val"))) resolved = field(*rb, "val");
+          }
+        }
+      }
+      if (const auto col = columnOf(*resolved)) columns.push_back(*col);
+      if (resolved != expr)
+        if (const auto col = columnOf(*expr)) columns.push_back(*col);
+    }
+  }
+
+  static void addExprColumns(const json* list, std::vector<std::pair<std::string, std::string>>& columns) {
+    if (list == nullptr || !list->is_array()) return;
+    for (const json& e : *list)
+      if (const auto col = columnOf(e)) columns.push_back(*col);
+  }
+
+  // The FROM items a row order is taken over; false when one of them has no key (a subquery, a CTE, a
+  // function or VALUES joined with something else).
+  bool fromTables(const json& select, std::vector<TableRef>& tables, bool& onlyRowSource) {
+    const json* from = field(select, "fromClause");
+    if (from == nullptr || !from->is_array()) return true;
+    std::vector<const json*> items;
+    for (const json& f : *from) items.push_back(&f);
+    std::size_t sources = 0;
+    bool others = false;
+    while (!items.empty()) {
+      const json* f = items.back();
+      items.pop_back();
+      const auto [t, b] = unwrap(*f);
+      if (t == "JoinExpr") {
+        if (const json* l = field(*b, "larg")) items.push_back(l);
+        if (const json* r = field(*b, "rarg")) items.push_back(r);
+      } else if (t == "RangeVar") {
+        const std::string rel(stringField(*b, "relname"));
+        if (stringField(*b, "schemaname").empty() && ctes_.count(rel)) return false;
+        TableRef ref{std::string(stringField(*b, "schemaname")), rel, rel};
+        if (const json* alias = field(*b, "alias")) ref.alias = std::string(stringField(*alias, "aliasname"));
+        tables.push_back(std::move(ref));
+      } else if (t == "RangeFunction" || (t == "RangeSubselect" && field(*b, "subquery") &&
+                                          field(*unwrap(*field(*b, "subquery")).second, "valuesLists"))) {
+        ++sources; // rows in the order the function / VALUES list gives them
+      } else {
+        others = true;
+      }
+    }
+    if (others) return false;
+    if (sources > 0 && (sources > 1 || !tables.empty())) return false;
+    onlyRowSource = sources == 1;
+    return true;
+  }
+
+  void require(const std::string& what, const json& select, std::vector<std::pair<std::string, std::string>> columns) {
+    OrderRequirement req;
+    req.what = what;
+    bool onlyRowSource = false;
+    if (!fromTables(select, req.tables, onlyRowSource)) {
+      refuse(fmt::format("{} in a write depends on the order of rows from a subquery, CTE or function, which "
+                         "differs between nodes",
+                         what),
+             "select from the tables themselves with an ORDER BY that covers a unique key");
+      return;
+    }
+    if (req.tables.empty()) return; // no rows, one row, or rows in the request's own order
+    req.columns = std::move(columns);
+    out_.orderRequirements.push_back(std::move(req));
+  }
+
+  bool write_;
+  Analysis& out_;
+  std::set<std::string> ctes_;
+  bool rowsScanned_ = false;
+  bool randomCalled_ = false;
+};
+
+} // namespace
+
+void checkDeterminism(std::string_view type, const json& stmt, bool write, Analysis& out) {
+  Checker(write, out).run(type, stmt);
+}
+
+} // namespace detail
+
+} // namespace kluster::sql

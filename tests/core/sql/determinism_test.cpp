@@ -1,0 +1,227 @@
+// The determinism rules of README "Determinism", one section per rule: what analyze() refuses from syntax
+// alone, the row orders it leaves to the catalog check, and the function classes.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/sql/analyzer.hpp"
+#include "core/sql/determinism.hpp"
+
+using kluster::sql::analyze;
+using kluster::sql::FunctionKind;
+using kluster::sql::functionRefusal;
+using kluster::sql::orderIsTotal;
+using kluster::sql::OrderRequirement;
+using kluster::sql::TableRef;
+
+namespace {
+
+bool refused(const std::string& sql) { return analyze(sql).nondeterministic.has_value(); }
+
+// Unique keys of the tables these tests use: t(id) primary key, u(a, b) unique; n has none.
+std::vector<std::vector<std::string>> keysOf(const TableRef& t) {
+  if (t.name == "t") return {{"id"}};
+  if (t.name == "u") return {{"a", "b"}};
+  return {};
+}
+
+// Whether every row order the SQL's writes depend on is total (with keysOf), and how many there are.
+std::pair<bool, std::size_t> orders(const std::string& sql) {
+  const auto a = analyze(sql);
+  INFO(sql);
+  REQUIRE_FALSE(a.nondeterministic);
+  bool total = true;
+  for (const auto& r : a.orderRequirements) total = total && orderIsTotal(r, keysOf);
+  return {total, a.orderRequirements.size()};
+}
+
+} // namespace
+
+TEST_CASE("system columns, object ids and catalogs read by a write are refused", "[sql][determinism]") {
+  for (const char* sql : {
+           "INSERT INTO log SELECT ctid::text FROM t",
+           "UPDATE t SET v = xmin::text::int",
+           "DELETE FROM t WHERE ctid = '(0,1)'",
+           "INSERT INTO log SELECT tableoid FROM t",
+           "INSERT INTO log SELECT t.xmax FROM t",
+           "INSERT INTO log VALUES ('t'::regclass::oid)",
+           "INSERT INTO log VALUES ('int4'::regtype)",
+           "INSERT INTO log SELECT relname FROM pg_class",
+           "INSERT INTO log SELECT n_live_tup FROM pg_stat_user_tables",
+           "INSERT INTO log SELECT table_name FROM information_schema.tables",
+           "CREATE TABLE c AS SELECT oid FROM pg_catalog.pg_type",
+           "UPDATE t SET v = (SELECT count(*) FROM pg_locks)",
+       }) {
+    INFO(sql);
+    CHECK(refused(sql));
+    CHECK(analyze(sql).nondeterministic->hint.size() > 0);
+  }
+  // Reads are answered by each node; they change nothing (a differing answer is reported as a divergence).
+  CHECK_FALSE(refused("SELECT ctid, xmin FROM t"));
+  CHECK_FALSE(refused("SELECT relname FROM pg_class"));
+  // A CTE named like a catalog is the request's own.
+  CHECK_FALSE(refused("WITH pg_x AS (SELECT 1 AS a) INSERT INTO log SELECT a FROM pg_x"));
+  CHECK_FALSE(refused("INSERT INTO log SELECT id FROM t WHERE id = 1"));
+}
+
+TEST_CASE("the node's own role and database names are refused; pinned settings may be read", "[sql][determinism]") {
+  CHECK(refused("INSERT INTO log VALUES (current_user)"));
+  CHECK(refused("INSERT INTO log VALUES (session_user)"));
+  CHECK(refused("SELECT current_catalog"));
+  CHECK(refused("INSERT INTO log VALUES (current_setting('port'))"));
+  CHECK(refused("INSERT INTO log VALUES (current_setting('work_mem'))"));
+  CHECK(refused("INSERT INTO log VALUES (current_setting($1))"));
+  CHECK_FALSE(refused("INSERT INTO log VALUES (current_setting('TimeZone'))"));
+  CHECK_FALSE(refused("INSERT INTO log VALUES (current_setting('datestyle'))"));
+  CHECK_FALSE(refused("INSERT INTO log VALUES (current_schema)"));
+}
+
+TEST_CASE("session SET, RESET and set_config() are refused; SET LOCAL is the request's own", "[sql][determinism]") {
+  CHECK(refused("SET TimeZone = 'Europe/Paris'"));
+  CHECK(refused("SET search_path = other"));
+  CHECK(refused("RESET TimeZone"));
+  CHECK(refused("RESET ALL"));
+  CHECK(refused("SET LOCAL TimeZone TO DEFAULT"));
+  CHECK(refused("SELECT set_config('TimeZone', 'Europe/Paris', false)"));
+  CHECK(refused("SELECT set_config('TimeZone', 'Europe/Paris', true)"));
+  CHECK_FALSE(refused("SET LOCAL TimeZone = 'Europe/Paris'"));
+  // Other session state: prepared statements and temporary tables that outlive the request.
+  CHECK(refused("PREPARE p AS SELECT 1"));
+  CHECK(refused("EXECUTE p"));
+  CHECK(refused("CREATE TEMP TABLE tt (a int)"));
+  CHECK(refused("CREATE TEMPORARY TABLE tt AS SELECT 1 AS a"));
+  CHECK_FALSE(refused("CREATE TEMP TABLE tt (a int) ON COMMIT DROP; INSERT INTO tt VALUES (1)"));
+  CHECK_FALSE(refused("CREATE TABLE tt (a int)"));
+  CHECK_FALSE(refused("SET LOCAL app.tenant = 'a'; INSERT INTO log VALUES (1)"));
+}
+
+TEST_CASE("random() evaluated once per scanned row is refused; over the request's own rows it is pinned",
+          "[sql][determinism]") {
+  CHECK(refused("UPDATE t SET v = random()"));
+  CHECK(refused("UPDATE t SET v = random() * 10 WHERE id > 5"));
+  CHECK(refused("DELETE FROM t WHERE random() < 0.5"));
+  CHECK(refused("INSERT INTO log SELECT random() FROM t"));
+  CHECK(refused("CREATE TABLE c AS SELECT id, random() AS r FROM t"));
+  // VALUES and generate_series() produce rows in the request's own order on every node.
+  CHECK_FALSE(refused("INSERT INTO log VALUES (random()), (random())"));
+  CHECK_FALSE(refused("INSERT INTO log SELECT random() FROM generate_series(1, 10)"));
+  CHECK_FALSE(refused("INSERT INTO t VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET v = random()"));
+  // A read does not change data.
+  CHECK_FALSE(refused("SELECT random() FROM t"));
+}
+
+TEST_CASE("LIMIT, OFFSET, FETCH FIRST and DISTINCT ON in writes need an ORDER BY over a unique key",
+          "[sql][determinism]") {
+  CHECK(orders("INSERT INTO log SELECT id FROM t LIMIT 5") == std::pair{false, std::size_t{1}});
+  CHECK(orders("INSERT INTO log SELECT id FROM t ORDER BY v LIMIT 5").first == false);
+  CHECK(orders("INSERT INTO log SELECT id FROM t ORDER BY v, id LIMIT 5").first);
+  CHECK(orders("INSERT INTO log SELECT id FROM t ORDER BY t.id OFFSET 3").first);
+  CHECK(orders("INSERT INTO log SELECT id FROM t ORDER BY 1 FETCH FIRST 3 ROWS ONLY").first);
+  CHECK(orders("INSERT INTO log SELECT id AS k FROM t ORDER BY k LIMIT 3").first);
+  CHECK_FALSE(orders("INSERT INTO log SELECT id FROM t OFFSET 2").first);
+  CHECK_FALSE(orders("DELETE FROM t WHERE id IN (SELECT id FROM t LIMIT 10)").first);
+  CHECK_FALSE(orders("UPDATE t SET v = 1 WHERE id = ANY (ARRAY(SELECT id FROM t ORDER BY v LIMIT 2))").first);
+  CHECK_FALSE(orders("INSERT INTO log SELECT a FROM u ORDER BY a LIMIT 1").first);
+  CHECK(orders("INSERT INTO log SELECT a FROM u ORDER BY b, a LIMIT 1").first);
+  CHECK_FALSE(orders("INSERT INTO log SELECT x FROM n ORDER BY x LIMIT 1").first); // no unique key
+  // Joins: the order must be total over every table.
+  CHECK_FALSE(orders("INSERT INTO log SELECT t.id FROM t JOIN u ON u.a = t.id ORDER BY t.id LIMIT 3").first);
+  CHECK(orders("INSERT INTO log SELECT t.id FROM t JOIN u ON u.a = t.id ORDER BY t.id, u.a, u.b LIMIT 3").first);
+  CHECK(orders("INSERT INTO log SELECT x.id FROM t AS x ORDER BY x.id LIMIT 3").first);
+  CHECK_FALSE(orders("INSERT INTO log SELECT x.id FROM t AS x ORDER BY y.id LIMIT 3").first);
+  // DISTINCT ON picks the first row of each group in the ORDER BY.
+  CHECK_FALSE(orders("INSERT INTO log SELECT DISTINCT ON (v) id FROM t").first);
+  CHECK_FALSE(orders("INSERT INTO log SELECT DISTINCT ON (v) id FROM t ORDER BY v").first);
+  CHECK(orders("INSERT INTO log SELECT DISTINCT ON (v) id FROM t ORDER BY v, id").first);
+  // Nothing to order, or an order the request gives.
+  CHECK(orders("INSERT INTO log SELECT DISTINCT v FROM t").second == 0);
+  CHECK(orders("INSERT INTO log SELECT id FROM t").second == 0);
+  CHECK(orders("INSERT INTO log SELECT 1 LIMIT 1").second == 0);
+  CHECK(orders("INSERT INTO log SELECT g FROM generate_series(1, 9) g LIMIT 3").second == 0);
+  CHECK(orders("INSERT INTO log SELECT * FROM (VALUES (1), (2)) v(x) LIMIT 1").second == 0);
+  CHECK(orders("INSERT INTO log SELECT id FROM t ORDER BY v FETCH FIRST 3 ROWS WITH TIES").second == 0);
+  CHECK(orders("INSERT INTO log SELECT id FROM t LIMIT ALL").second == 0);
+  // Reads are not checked.
+  CHECK(orders("SELECT id FROM t LIMIT 5").second == 0);
+  // Orders that no unique key can make total are refused from syntax alone.
+  CHECK(refused("INSERT INTO log SELECT * FROM (SELECT id FROM t) s ORDER BY id LIMIT 5"));
+  CHECK(refused("WITH c AS (SELECT id FROM t) INSERT INTO log SELECT id FROM c ORDER BY id LIMIT 5"));
+  CHECK(refused("INSERT INTO log SELECT id FROM t UNION ALL SELECT a FROM u ORDER BY 1 LIMIT 5"));
+  CHECK(refused("INSERT INTO log SELECT t.id FROM t, generate_series(1, 2) g ORDER BY t.id LIMIT 5"));
+}
+
+TEST_CASE("order-sensitive window functions and aggregates in writes need a total order", "[sql][determinism]") {
+  CHECK_FALSE(orders("INSERT INTO log SELECT row_number() OVER () FROM t").first);
+  CHECK_FALSE(orders("INSERT INTO log SELECT row_number() OVER (ORDER BY v) FROM t").first);
+  CHECK(orders("INSERT INTO log SELECT row_number() OVER (ORDER BY v, id) FROM t").first);
+  CHECK(orders("INSERT INTO log SELECT row_number() OVER (PARTITION BY a ORDER BY b) FROM u").first);
+  CHECK(orders("INSERT INTO log SELECT lag(v) OVER w FROM t WINDOW w AS (ORDER BY id)").first);
+  CHECK_FALSE(orders("INSERT INTO log SELECT lag(v) OVER w FROM t WINDOW w AS (ORDER BY v)").first);
+  CHECK_FALSE(orders("INSERT INTO log SELECT sum(v) OVER (ORDER BY v ROWS 2 PRECEDING) FROM t").first);
+  CHECK(orders("INSERT INTO log SELECT rank() OVER (ORDER BY v) FROM t").second == 0);
+  CHECK(orders("INSERT INTO log SELECT sum(v) OVER (PARTITION BY v) FROM t").second == 0);
+  CHECK_FALSE(orders("INSERT INTO log SELECT string_agg(v::text, ',') FROM t").first);
+  CHECK_FALSE(orders("INSERT INTO log SELECT array_agg(v ORDER BY v) FROM t").first);
+  CHECK(orders("INSERT INTO log SELECT array_agg(v ORDER BY v, id) FROM t").first);
+  CHECK(orders("INSERT INTO log SELECT a, json_agg(b ORDER BY b) FROM u GROUP BY a").first);
+  CHECK_FALSE(orders("UPDATE n SET x = (SELECT string_agg(v::text, ',') FROM t)").first);
+  CHECK(orders("INSERT INTO log SELECT count(*), sum(v), max(v) FROM t").second == 0);
+  CHECK(orders("INSERT INTO log SELECT string_agg(x, ',') FROM unnest(ARRAY['a', 'b']) x").second == 0);
+}
+
+TEST_CASE("functions are classified by what they read, not only by their volatility", "[sql][determinism]") {
+  const FunctionKind immutableBuiltin{'i', '\0'}, stableBuiltin{'s', '\0'}, volatileBuiltin{'v', '\0'};
+  // Volatile built-ins are refused, except those Kluster pins.
+  CHECK_FALSE(functionRefusal("clock_timestamp", volatileBuiltin).empty());
+  CHECK_FALSE(functionRefusal("txid_current", volatileBuiltin).empty());
+  CHECK_FALSE(functionRefusal("pg_current_wal_lsn", volatileBuiltin).empty());
+  CHECK_FALSE(functionRefusal("set_config", volatileBuiltin).empty());
+  CHECK(functionRefusal("random", volatileBuiltin).empty());
+  CHECK(functionRefusal("setseed", volatileBuiltin).empty());
+  CHECK(functionRefusal("now", stableBuiltin).empty());
+  // STABLE built-ins that read the backend, the server, the transaction or statistics are refused.
+  for (const char* f :
+       {"pg_backend_pid", "inet_server_addr", "inet_server_port", "pg_postmaster_start_time", "pg_conf_load_time",
+        "version", "current_database", "pg_current_xact_id", "age", "to_regclass", "pg_stat_get_live_tuples",
+        "pg_relation_filepath", "has_table_privilege", "pg_my_temp_schema", "obj_description"}) {
+    INFO(f);
+    CHECK_FALSE(functionRefusal(f, stableBuiltin).empty());
+  }
+  // STABLE built-ins that depend only on pinned settings are allowed.
+  for (const char* f : {"to_char", "date_trunc", "to_tsvector", "format", "concat", "json_agg", "to_timestamp",
+                        "timezone", "current_setting"}) {
+    INFO(f);
+    CHECK(functionRefusal(f, stableBuiltin).empty());
+  }
+  CHECK(functionRefusal("md5", immutableBuiltin).empty());
+  // User-defined functions count by their declared volatility.
+  CHECK(functionRefusal("my_stable", {'\0', 's'}).empty());
+  CHECK(functionRefusal("my_immutable", {'\0', 'i'}).empty());
+  CHECK_FALSE(functionRefusal("my_volatile", {'\0', 'v'}).empty());
+  CHECK_FALSE(functionRefusal("gen_random_bytes", {'\0', 'v'}).empty()); // pgcrypto: an extension's
+}
+
+TEST_CASE("the current time stored in a DEFAULT becomes the time of the request that writes the row",
+          "[sql][determinism]") {
+  using kluster::sql::pinDefaultTime;
+  CHECK(pinDefaultTime("CREATE TABLE e (id int, at timestamptz DEFAULT now())") ==
+        "CREATE TABLE e (id int, at timestamptz DEFAULT _kluster.request_time())");
+  CHECK(pinDefaultTime("CREATE TABLE e (d date DEFAULT CURRENT_DATE, t timestamp(0) DEFAULT LOCALTIMESTAMP(0))") ==
+        "CREATE TABLE e (d date DEFAULT CAST(timezone('UTC', _kluster.request_time()) AS date), t timestamp(0) "
+        "DEFAULT CAST(timezone('UTC', _kluster.request_time()) AS timestamp(0)))");
+  CHECK(pinDefaultTime("ALTER TABLE e ADD COLUMN c timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP") ==
+        "ALTER TABLE e ADD COLUMN c timestamptz NOT NULL DEFAULT _kluster.request_time()");
+  CHECK(pinDefaultTime("ALTER TABLE e ALTER COLUMN c SET DEFAULT pg_catalog.now()") ==
+        "ALTER TABLE e ALTER COLUMN c SET DEFAULT _kluster.request_time()");
+  // Only defaults: a time evaluated when the request runs, and other stored definitions, are not touched.
+  CHECK(pinDefaultTime("INSERT INTO e VALUES (1, now())") == "INSERT INTO e VALUES (1, now())");
+  CHECK(pinDefaultTime("CREATE VIEW v AS SELECT now()") == "CREATE VIEW v AS SELECT now()");
+  const auto a = analyze("CREATE TABLE e (at timestamptz DEFAULT now() CHECK (at <= now()))");
+  CHECK(a.defaultsCurrentTime);
+  CHECK(a.storesCurrentTimeElsewhere); // the CHECK: still refused
+  const auto d = analyze("CREATE TABLE e (at timestamptz DEFAULT now())");
+  CHECK(d.defaultsCurrentTime);
+  CHECK_FALSE(d.storesCurrentTimeElsewhere);
+}

@@ -1,0 +1,289 @@
+// Determinism (issue 10): on a cluster where one node's database has other default settings and another
+// stores its rows in another physical order, every hazardous statement is either refused by every node with
+// NONDETERMINISTIC or applied with identical data everywhere.
+#include "support/cluster.hpp"
+#include "support/helpers.hpp"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <future>
+#include <random>
+#include <thread>
+
+using namespace kluster;
+using namespace kluster::test;
+using nlohmann::json;
+
+namespace {
+
+std::string databaseName(const TestCluster& c, int i) {
+  const auto url = c.databaseUrl(i);
+  return url.substr(url.rfind('/') + 1);
+}
+
+// Gives node i's database other defaults for every setting Kluster pins, as an operator's ALTER DATABASE
+// (or postgresql.conf) would; a schema that shadows public on its search_path too.
+void unusualSettings(TestCluster& c, int i) {
+  const auto db = databaseName(c, i);
+  for (const char* setting :
+       {"timezone = 'Pacific/Chatham'", "datestyle = 'SQL, DMY'", "intervalstyle = 'sql_standard'",
+        "extra_float_digits = -3", "search_path = shadow, public", "bytea_output = 'escape'",
+        "default_text_search_config = 'pg_catalog.simple'", "transform_null_equals = on", "lc_time = 'C.utf8'",
+        "statement_timeout = '1h'"}) {
+    c.serverExec(i, fmt::format("ALTER DATABASE \"{}\" SET {}", db, setting));
+  }
+  c.query(i, "CREATE SCHEMA shadow; CREATE TABLE shadow.sink (tag text, v text)");
+}
+
+// Starts a cluster (not yet started) whose node `odd` has unusualSettings().
+void startWithUnusualSettings(TestCluster& c, int odd) {
+  unusualSettings(c, odd);
+  for (int i = 1; i <= c.size(); ++i) c.startNode(i);
+  REQUIRE(c.waitForMembers(c.size()));
+}
+
+// Settings for the test's own checksum queries, so that they read every node alike.
+constexpr const char* kPinned = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; "
+                                "SET extra_float_digits = 1; SET search_path = public; SET bytea_output = 'hex'; ";
+
+std::string checksum(const TestCluster& c, int i, const std::string& table, const std::string& orderBy) {
+  return c.scalar(i,
+                  std::string(kPinned) +
+                      fmt::format("SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY {})), '') "
+                                  "FROM {} t",
+                                  orderBy, table));
+}
+
+void allOk(TestCluster& c, const std::string& sql) {
+  auto r = c.exec({"--to", "ALL", "--wait", "all", "-o", "json", sql});
+  INFO(sql << "\n" << r.out << r.err);
+  REQUIRE(r.exitCode == 0);
+}
+
+// Sends `sql` to ALL and checks that every node answered `code` (never a divergence).
+void expectEverywhere(TestCluster& c, const std::string& sql, const std::string& code) {
+  auto r = c.exec({"--to", "ALL", "--wait", "all", "-o", "json", sql});
+  INFO(sql << "\n" << r.out << r.err);
+  CHECK(r.exitCode == (code == "OK" ? 0 : 1));
+  const auto responses = parseJson(r.out);
+  REQUIRE(responses.is_array());
+  CHECK(responses.size() == 3);
+  for (const auto& response : responses) {
+    CHECK(response["resultCode"] == code);
+    if (code == "NONDETERMINISTIC") CHECK_FALSE(response.value("hint", std::string()).empty());
+  }
+}
+
+} // namespace
+
+TEST_CASE("a node whose database has other default settings stores and answers exactly what the others do",
+          "[determinism][settings]") {
+  ClusterOptions options;
+  options.start = false;
+  TestCluster cluster(options);
+  startWithUnusualSettings(cluster, 2);
+  REQUIRE(cluster.scalar(2, "SHOW TimeZone") == "Pacific/Chatham"); // the setting is in force on node2's server
+
+  allOk(cluster, "CREATE TABLE sink (tag text, v text)");
+  allOk(cluster, "CREATE TABLE typed (id int PRIMARY KEY, at timestamptz, d date, iv interval, f float8, b bytea)");
+  allOk(cluster, "INSERT INTO typed VALUES (1, '2026-03-04 05:06:07', '03/04/2026', '1 day 02:03:04', 0.1, '\\x0102')");
+  for (const char* sql : {
+           "INSERT INTO sink VALUES ('now', now()::text)",
+           "INSERT INTO sink VALUES ('timestamptz', timestamptz '2026-03-04 05:06:07'::text)",
+           "INSERT INTO sink VALUES ('date', '03/04/2026'::date::text)",
+           "INSERT INTO sink VALUES ('interval', interval '1 day 02:03:04'::text)",
+           "INSERT INTO sink VALUES ('float', (0.1::float8 + 0.2)::text)",
+           "INSERT INTO sink VALUES ('bytea', '\\x0102'::bytea::text)",
+           "INSERT INTO sink VALUES ('tsvector', to_tsvector('The quick foxes are running')::text)",
+           "INSERT INTO sink VALUES ('to_char', to_char(timestamptz '2026-05-06 07:08:09+00', 'Day DD Mon HH24:MI "
+           "TZ'))",
+           "INSERT INTO sink VALUES ('null-equals', (NULL::int = NULL)::text)",
+           "INSERT INTO sink SELECT 'typed', t::text FROM typed t",
+       }) {
+    allOk(cluster, sql);
+  }
+  // Everything went to public.sink, not node2's shadow.sink.
+  CHECK(cluster.scalar(2, "SELECT count(*) FROM shadow.sink") == "0");
+  const auto reference = checksum(cluster, 1, "sink", "tag, v");
+  CHECK(reference.rfind("11:", 0) == 0);
+  for (int i = 2; i <= 3; ++i) {
+    CHECK(checksum(cluster, i, "sink", "tag, v") == reference);
+    CHECK(checksum(cluster, i, "typed", "id") == checksum(cluster, 1, "typed", "id"));
+  }
+  // A read on ALL gets the same answer from every node (exit 4 would be a divergence).
+  allOk(cluster, "SELECT at, d, iv, f, b, at::text AS t, to_char(at, 'TZ') AS zone FROM typed");
+  allOk(cluster, "SELECT tag, v FROM sink ORDER BY tag, v");
+}
+
+TEST_CASE("hazardous statements are refused everywhere or leave identical data, whatever each node's row order and "
+          "settings",
+          "[determinism][acceptance]") {
+  ClusterOptions options;
+  options.start = false;
+  TestCluster cluster(options);
+  startWithUnusualSettings(cluster, 3);
+
+  allOk(cluster, "CREATE TABLE items (id int PRIMARY KEY, grp int NOT NULL, name text NOT NULL, price numeric NOT "
+                 "NULL, UNIQUE (grp, name))");
+  allOk(cluster, "INSERT INTO items SELECT g, g % 7, 'item' || g, g * 1.5 FROM generate_series(1, 200) g");
+  allOk(cluster, "CREATE TABLE sink (tag text NOT NULL, v text)");
+  // Node2 rewrites a third of its rows (they move to the end of the heap) and compacts; the data is unchanged.
+  cluster.query(2, "UPDATE items SET name = name WHERE id % 3 = 0");
+  cluster.query(2, "VACUUM FULL items");
+  const std::string firstRows = "SELECT string_agg(id::text, ',') FROM (SELECT id FROM items LIMIT 20) s";
+  REQUIRE(cluster.scalar(1, firstRows) != cluster.scalar(2, firstRows)); // the hazard is real
+  REQUIRE(checksum(cluster, 1, "items", "id") == checksum(cluster, 2, "items", "id"));
+
+  const std::string refused = "NONDETERMINISTIC", ok = "OK";
+  const std::vector<std::pair<std::string, std::string>> statements = {
+      // Row order: LIMIT / OFFSET / FETCH FIRST / DISTINCT ON.
+      {"INSERT INTO sink SELECT 'limit', name FROM items LIMIT 5", refused},
+      {"INSERT INTO sink SELECT 'limit-ordered', name FROM items ORDER BY id LIMIT 5", ok},
+      {"INSERT INTO sink SELECT 'offset', name FROM items ORDER BY grp OFFSET 190", refused},
+      {"INSERT INTO sink SELECT 'offset-ordered', name FROM items ORDER BY grp, name OFFSET 190", ok},
+      {"INSERT INTO sink SELECT 'fetch', name FROM items FETCH FIRST 3 ROWS ONLY", refused},
+      {"INSERT INTO sink SELECT 'ties', name FROM items ORDER BY grp FETCH FIRST 3 ROWS WITH TIES", ok},
+      {"INSERT INTO sink SELECT DISTINCT ON (grp) 'distinct-on', name FROM items", refused},
+      {"INSERT INTO sink SELECT DISTINCT ON (grp) 'distinct-on', name FROM items ORDER BY grp", refused},
+      {"INSERT INTO sink SELECT DISTINCT ON (grp) 'distinct-on-ordered', name FROM items ORDER BY grp, id", ok},
+      {"DELETE FROM items WHERE id IN (SELECT id FROM items WHERE grp = 3 LIMIT 2)", refused},
+      {"DELETE FROM items WHERE id IN (SELECT id FROM items WHERE grp = 3 ORDER BY id LIMIT 2)", ok},
+      {"UPDATE items SET price = price + 1 WHERE id = (SELECT id FROM items WHERE grp = 4 LIMIT 1)", refused},
+      {"CREATE TABLE snapshot AS SELECT id, name FROM items LIMIT 10", refused},
+      {"CREATE TABLE snapshot2 AS SELECT id, name FROM items ORDER BY id LIMIT 10", ok},
+      {"INSERT INTO sink SELECT 'subquery', name FROM (SELECT name, grp FROM items) s ORDER BY grp LIMIT 3", refused},
+      {"WITH gone AS (DELETE FROM items WHERE id IN (SELECT id FROM items LIMIT 3) RETURNING name) "
+       "INSERT INTO sink SELECT 'cte', name FROM gone",
+       refused},
+      {"INSERT INTO sink SELECT 'join', i.name FROM items i JOIN items j ON j.id = i.id + 1 ORDER BY i.id, j.id LIMIT "
+       "4",
+       ok},
+      // Window functions and order-sensitive aggregates.
+      {"INSERT INTO sink SELECT 'row_number', name || row_number() OVER () FROM items", refused},
+      {"INSERT INTO sink SELECT 'row_number', name || row_number() OVER (ORDER BY grp) FROM items", refused},
+      {"INSERT INTO sink SELECT 'row_number-ordered', name || row_number() OVER (ORDER BY grp, name) FROM items", ok},
+      {"INSERT INTO sink SELECT 'lag', lag(name) OVER (PARTITION BY grp ORDER BY price) FROM items", refused},
+      {"INSERT INTO sink SELECT 'rank', name || rank() OVER (ORDER BY grp) FROM items", ok},
+      {"INSERT INTO sink SELECT 'string_agg', string_agg(name, ',') FROM items", refused},
+      {"INSERT INTO sink SELECT 'string_agg-ordered', string_agg(name, ',' ORDER BY id) FROM items", ok},
+      {"INSERT INTO sink SELECT 'array_agg', array_agg(name)::text FROM items GROUP BY grp", refused},
+      {"INSERT INTO sink SELECT 'json_agg', json_agg(name ORDER BY grp)::text FROM items", refused},
+      {"INSERT INTO sink SELECT 'jsonb_agg', jsonb_agg(name ORDER BY grp, name)::text FROM items", ok},
+      // random() per scanned row, and over the request's own rows.
+      {"UPDATE items SET price = random() WHERE grp = 5", refused},
+      {"INSERT INTO sink SELECT 'random-scan', random()::text FROM items WHERE grp = 1", refused},
+      {"INSERT INTO sink VALUES ('random-values', random()::text), ('random-values', random()::text)", ok},
+      {"INSERT INTO sink SELECT 'random-series', random()::text FROM generate_series(1, 5)", ok},
+      // System columns, object ids, catalogs and statistics.
+      {"INSERT INTO sink SELECT 'ctid', ctid::text FROM items WHERE id = 1", refused},
+      {"INSERT INTO sink SELECT 'xmin', xmin::text FROM items WHERE id = 1", refused},
+      {"INSERT INTO sink SELECT 'tableoid', tableoid::text FROM items WHERE id = 1", refused},
+      {"INSERT INTO sink VALUES ('regclass', 'items'::regclass::oid::text)", refused},
+      {"INSERT INTO sink SELECT 'pg_class', relpages::text FROM pg_class WHERE relname = 'items'", refused},
+      {"INSERT INTO sink SELECT 'stats', n_tup_upd::text FROM pg_stat_user_tables WHERE relname = 'items'", refused},
+      {"INSERT INTO sink SELECT 'to_regclass', to_regclass('items')::text", refused},
+      // The backend, the server, the transaction.
+      {"INSERT INTO sink VALUES ('txid', txid_current()::text)", refused},
+      {"INSERT INTO sink VALUES ('pid', pg_backend_pid()::text)", refused},
+      {"INSERT INTO sink VALUES ('port', inet_server_port()::text)", refused},
+      {"INSERT INTO sink VALUES ('start', pg_postmaster_start_time()::text)", refused},
+      {"INSERT INTO sink VALUES ('wal', pg_current_wal_lsn()::text)", refused},
+      {"INSERT INTO sink VALUES ('db', current_database())", refused},
+      {"INSERT INTO sink VALUES ('user', current_user)", refused},
+      {"INSERT INTO sink VALUES ('version', version())", refused},
+      {"INSERT INTO sink VALUES ('age', age(timestamp '2020-01-01')::text)", refused},
+      {"INSERT INTO sink VALUES ('clock', clock_timestamp()::text)", refused},
+      {"INSERT INTO sink VALUES ('uuid', gen_random_uuid()::text)", refused},
+      {"INSERT INTO sink SELECT 'xml', table_to_xml('items', false, false, '')::text", refused},
+      // Settings: unpinned ones are refused, pinned ones read alike.
+      {"INSERT INTO sink VALUES ('setting', current_setting('port'))", refused},
+      {"INSERT INTO sink VALUES ('setting', current_setting('statement_timeout'))", refused},
+      {"INSERT INTO sink VALUES ('setting-pinned', current_setting('TimeZone') || current_setting('DateStyle'))", ok},
+      {"SET TimeZone = 'Asia/Tokyo'", refused},
+      {"SELECT set_config('TimeZone', 'Asia/Tokyo', false)", refused},
+      {"SET LOCAL TimeZone = 'Asia/Tokyo'; INSERT INTO sink VALUES ('set-local', now()::text)", ok},
+      {"INSERT INTO sink VALUES ('now', now()::text)", ok},
+      {"INSERT INTO sink VALUES ('date', '03/04/2026'::date::text)", ok},
+      {"INSERT INTO sink VALUES ('interval', interval '1 day 02:00'::text)", ok},
+      {"INSERT INTO sink VALUES ('float', (0.1::float8 + 0.2)::text)", ok},
+      {"INSERT INTO sink VALUES ('tsvector', to_tsvector('The quick foxes are running')::text)", ok},
+      {"UPDATE items SET price = price * 2 WHERE grp = 6", ok},
+  };
+  REQUIRE(statements.size() >= 40);
+  int refusals = 0;
+  for (const auto& [sql, code] : statements) {
+    expectEverywhere(cluster, sql, code);
+    refusals += code == refused;
+  }
+  CHECK(refusals >= 30);
+  CHECK(statements.size() - static_cast<std::size_t>(refusals) >= 15);
+
+  // 0 divergences: every table is identical on every node.
+  for (const auto& [table, order] :
+       std::vector<std::pair<std::string, std::string>>{{"items", "id"}, {"sink", "tag, v"}, {"snapshot2", "id"}}) {
+    INFO(table);
+    const auto reference = checksum(cluster, 1, table, order);
+    for (int i = 2; i <= 3; ++i) CHECK(checksum(cluster, i, table, order) == reference);
+  }
+  CHECK(cluster.scalar(1, "SELECT count(*) FROM pg_tables WHERE tablename = 'snapshot'") == "0");
+  CHECK(cluster.scalar(1, "SELECT count(*) FROM items") == "198");
+  auto verify = TestCluster::klusterctl({"verify", "--brokers", cluster.brokers(), "--cluster", cluster.name()},
+                                        std::chrono::seconds(120));
+  INFO(verify.out << verify.err);
+  CHECK(verify.exitCode == 0);
+}
+
+TEST_CASE("DEFAULT now() and CURRENT_DATE columns written through ALL while nodes are SIGKILLed end identical",
+          "[determinism][crash]") {
+  TestCluster cluster;
+  allOk(cluster, "CREATE TABLE events (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), "
+                 "day date DEFAULT CURRENT_DATE, at0 timestamp(0) DEFAULT LOCALTIMESTAMP(0), note text)");
+
+  std::atomic<bool> done{false};
+  std::atomic<int> kills{0};
+  std::thread killer([&] {
+    std::mt19937 rng(4242);
+    while (!done.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 400));
+      if (done.load()) break;
+      const int victim = 1 + static_cast<int>(rng() % 3);
+      cluster.killNode(victim);
+      ++kills;
+      cluster.startNode(victim);
+    }
+  });
+  auto client = makeClient(cluster);
+  std::vector<std::future<client::Result>> futures;
+  constexpr int kRows = 600;
+  for (int i = 0; i < kRows; ++i) {
+    Request r;
+    r.statements = {fmt::format("INSERT INTO events (id, note) VALUES ({}, 'n{}')", i, i % 10)};
+    futures.push_back(
+        client.send(r, client::Target::All, client::WaitPolicy::parse("first"), std::chrono::seconds(120)));
+    if (i % 40 == 39) std::this_thread::sleep_for(std::chrono::milliseconds(150)); // spread over the kills
+  }
+  for (auto& f : futures) f.wait();
+  done.store(true);
+  killer.join();
+  CHECK(kills.load() >= 3);
+  for (int i = 1; i <= 3; ++i)
+    if (!cluster.nodeRunning(i)) cluster.startNode(i);
+  // A column added later is filled, for the existing rows, with the time of the request that adds it.
+  allOk(cluster, "ALTER TABLE events ADD COLUMN added timestamptz DEFAULT CURRENT_TIMESTAMP");
+
+  for (int i = 1; i <= 3; ++i) {
+    INFO("node" << i);
+    CHECK(waitUntil([&] { return cluster.scalar(i, "SELECT count(added) FROM events") == std::to_string(kRows); },
+                    std::chrono::seconds(90)));
+  }
+  const auto reference = checksum(cluster, 1, "events", "id");
+  for (int i = 2; i <= 3; ++i) CHECK(checksum(cluster, i, "events", "id") == reference);
+  CHECK(cluster.scalar(1, "SELECT count(*) FROM events WHERE at IS NULL OR day IS NULL OR at0 IS NULL") == "0");
+  CHECK(std::stoi(cluster.scalar(1, "SELECT count(DISTINCT at) FROM events")) > 1); // each request's own time
+  CHECK(cluster.scalar(1, "SELECT count(DISTINCT added) FROM events") == "1");
+  // Written by hand on one node, outside Kluster, such a default is an error rather than that node's clock.
+  CHECK_THROWS(cluster.query(2, "INSERT INTO events (id) VALUES (-1)"));
+}
