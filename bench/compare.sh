@@ -18,7 +18,7 @@ KLUSTER_LOG_TAG=bench/compare.sh
 usage() {
   cat <<'EOF'
 Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--out FILE] [--smoke]
-                        [--klusterctl BIN | --build-dir DIR] [--keep]
+                        [--klusterctl BIN | --build-dir DIR] [--node-klusterctl BIN] [--keep]
 
   --clients LIST   client counts to measure (default "1 16 64")
   --duration S     seconds per measurement (default 20)
@@ -27,6 +27,9 @@ Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--
   --smoke          seconds-long form (2 s per point, clients "1 4"): proves the script works, measures nothing
   --klusterctl BIN the klusterctl to measure (default: build it, Release, in --build-dir)
   --build-dir DIR  Release build directory (default build-bench)
+  --node-klusterctl BIN
+                   run the nodes with another klusterctl (say, one built from an older commit) while bench
+                   load is this one: the node side's before and after, one run each (--only kluster)
   --keep           keep the scratch directory (logs, pgbench outputs)
 
 Runs as root or as a user that can run PostgreSQL's initdb (root: the servers run as 'postgres').
@@ -40,6 +43,7 @@ ONLY=direct,syncrep,pgpool,kluster
 OUT=""
 SMOKE=""
 KLUSTERCTL=""
+NODE_KLUSTERCTL=""
 BUILD_DIR=build-bench
 KEEP=""
 while (($#)); do
@@ -51,6 +55,7 @@ while (($#)); do
     --smoke) SMOKE=1; shift ;;
     --klusterctl) KLUSTERCTL=$(abspath "${2:?--klusterctl needs a binary}"); shift 2 ;;
     --build-dir) BUILD_DIR=${2:?--build-dir needs a value}; shift 2 ;;
+    --node-klusterctl) NODE_KLUSTERCTL=$(abspath "${2:?--node-klusterctl needs a binary}"); shift 2 ;;
     --keep) KEEP=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
@@ -332,7 +337,8 @@ setup_kluster() {
     scripts/kafka.sh start --dir "$KAFKA_DIR" >"$dir/kafka.out" 2>"$dir/kafka.err" ||
     { cat "$dir/kafka.err" >&2; die "Kafka did not start"; }
   brokers=$(<"$KAFKA_DIR/bootstrap")
-  "$KLUSTERCTL" init --brokers "$brokers" --cluster "$cluster" >/dev/null
+  local nodes_bin=${NODE_KLUSTERCTL:-$KLUSTERCTL}
+  "$nodes_bin" init --brokers "$brokers" --cluster "$cluster" >/dev/null
   local ports=()
   for i in 1 2 3; do
     port=$(new_pg "$dir/pg$i")
@@ -340,7 +346,7 @@ setup_kluster() {
     psql_at "$port" "CREATE DATABASE kluster" >/dev/null
     printf '[cluster]\nname = "%s"\nbrokers = "%s"\n\n[node]\nid = "node%s"\n\n[database]\nurl = "%s"\n' \
       "$cluster" "$brokers" "$i" "postgresql://postgres@127.0.0.1:$port/kluster" >"$dir/node$i.toml"
-    "$KLUSTERCTL" node run --config "$dir/node$i.toml" >"$dir/node$i.log" 2>&1 &
+    "$nodes_bin" node run --config "$dir/node$i.toml" >"$dir/node$i.log" 2>&1 &
     PIDS+=("$!")
   done
   local deadline=$(($(now_s) + 90))
@@ -392,9 +398,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%
 
 {
   printf '# bench/compare.sh results\n\n'
-  printf '%s, %s core(s), %s, PostgreSQL %s, %s s per point%s; klusterctl %s.\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)" \
+  printf '%s, %s core(s), %s, PostgreSQL %s, %s s per point%s; klusterctl %s%s.\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)" \
     "$(nproc)" "$(uname -m)" "$("$PGBIN/postgres" --version | awk '{print $3}')" "$DURATION" \
-    "${SMOKE:+ (smoke form: not a measurement)}" "$("$KLUSTERCTL" --version 2>/dev/null || echo '?')"
+    "${SMOKE:+ (smoke form: not a measurement)}" "$("$KLUSTERCTL" --version 2>/dev/null || echo '?')" \
+    "${NODE_KLUSTERCTL:+, nodes run by $NODE_KLUSTERCTL}"
   printf '| setup | clients | writes/s | p50 ms | p99 ms | writes/s vs syncrep | p50 vs syncrep | p99 vs syncrep | check |\n'
   printf '|---|---:|---:|---:|---:|---:|---:|---:|---|\n'
   for r in "${ROWS[@]}"; do
