@@ -412,9 +412,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%
   done
 } >"$WORK/table.md"
 cat "$WORK/table.md"
-if [[ $OUT == "$KLUSTER_REPO_ROOT/bench/RESULTS.md" && -f $OUT ]] && grep -q '^## Where the time goes' "$OUT"; then
-  # Keep the analysis below the table.
-  { cat "$WORK/table.md"; printf '\n'; sed -n '/^## Where the time goes/,$p' "$OUT"; } >"$WORK/results.md"
+if [[ $OUT == "$KLUSTER_REPO_ROOT/bench/RESULTS.md" && -f $OUT ]] && grep -q '^## ' "$OUT"; then
+  # Keep the analysis (every section below the table).
+  { cat "$WORK/table.md"; printf '\n'; sed -n '/^## /,$p' "$OUT"; } >"$WORK/results.md"
   cp "$WORK/results.md" "$OUT"
 else
   cp "$WORK/table.md" "$OUT"

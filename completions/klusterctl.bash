@@ -8,7 +8,7 @@ declare -gA _klusterctl_commands=(
   ["klusterctl node"]="run"
   ["klusterctl config"]="show check"
   ["klusterctl offsets"]="show set delete"
-  ["klusterctl bench"]="exec apply"
+  ["klusterctl bench"]="exec apply load"
 )
 declare -gA _klusterctl_options=(
   ["klusterctl"]="-h --help --version"
@@ -30,6 +30,7 @@ declare -gA _klusterctl_options=(
   ["klusterctl bench"]="-h --help"
   ["klusterctl bench exec"]="-h --help --config --brokers --cluster -X --count --timeout"
   ["klusterctl bench apply"]="-h --help --node-config --rows --tx-size --timeout --node-log"
+  ["klusterctl bench load"]="-h --help --config --brokers --cluster -X --clients --rate --duration --warmup --timeout --wait --workload --hot-rows --breakdown --table -o --output"
   ["klusterctl proxy"]="-h --help --config --brokers --cluster -X --listen --max-connections --wait --timeout"
 )
 declare -gA _klusterctl_values=(
@@ -137,6 +138,21 @@ declare -gA _klusterctl_values=(
   ["klusterctl bench apply|--tx-size"]="any"
   ["klusterctl bench apply|--timeout"]="any"
   ["klusterctl bench apply|--node-log"]="file"
+  ["klusterctl bench load|--config"]="file"
+  ["klusterctl bench load|--brokers"]="any"
+  ["klusterctl bench load|--cluster"]="any"
+  ["klusterctl bench load|-X"]="any"
+  ["klusterctl bench load|--clients"]="any"
+  ["klusterctl bench load|--rate"]="any"
+  ["klusterctl bench load|--duration"]="any"
+  ["klusterctl bench load|--warmup"]="any"
+  ["klusterctl bench load|--timeout"]="any"
+  ["klusterctl bench load|--wait"]="any"
+  ["klusterctl bench load|--workload"]="=insert update multi read mix"
+  ["klusterctl bench load|--hot-rows"]="any"
+  ["klusterctl bench load|--table"]="any"
+  ["klusterctl bench load|-o"]="=table json"
+  ["klusterctl bench load|--output"]="=table json"
   ["klusterctl proxy|--config"]="file"
   ["klusterctl proxy|--brokers"]="any"
   ["klusterctl proxy|--cluster"]="any"
