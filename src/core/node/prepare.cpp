@@ -77,12 +77,16 @@ void FunctionCheck::apply(Prepared& p) {
     for (const auto& f : p.functions)
       if (!refusals_.count(f)) unknown.push_back(f);
     if (!unknown.empty() && conn_) {
-      for (const auto& [name, v] : conn_->functionVolatility(unknown)) // unknown names are asked again next time
-        refusals_[name] = sql::functionRefusal(name, {v.builtin, v.user});
+      for (const auto& [name, v] : conn_->functionVolatility(unknown)) { // unknown names are asked again next time
+        const bool isVolatile = v.builtin == 'v' || v.user == 'v';
+        auto why = sql::functionRefusal(name, {v.builtin, v.user});
+        refusals_[name] = {why, isVolatile ? why : std::string()};
+      }
     }
     for (const auto& f : p.functions)
-      if (auto it = refusals_.find(f); it != refusals_.end() && !it->second.empty()) {
-        p.refusal = db::Outcome::error(code::Nondeterministic, it->second, "",
+      if (auto it = refusals_.find(f);
+          it != refusals_.end() && !(p.writes ? it->second.first : it->second.second).empty()) {
+        p.refusal = db::Outcome::error(code::Nondeterministic, p.writes ? it->second.first : it->second.second, "",
                                        "compute the value in the client and pass it as a parameter");
         return;
       }

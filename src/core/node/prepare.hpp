@@ -73,7 +73,10 @@ private:
   void checkOrder(Prepared& p);
 
   db::Connection* conn_;
-  std::map<std::string, std::string> refusals_; ///< function name -> why it is refused ("" when allowed)
+  /// Function name -> why it is refused in a write, and in a read on ALL ("" when allowed). A read changes no
+  /// data, so only volatile functions are refused there (its answers are compared, not stored); STABLE
+  /// functions that read the server are refused in writes only.
+  std::map<std::string, std::pair<std::string, std::string>> refusals_;
   std::map<std::pair<std::string, std::string>, std::vector<std::vector<std::string>>> keys_; ///< unique keys
   std::optional<bool> usesRequestTime_; ///< some DEFAULT reads the request's time
 };
