@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sys/socket.h>
 
 namespace kluster::node {
 
@@ -64,6 +65,12 @@ MetricsServer::MetricsServer(const std::string& address, const NodeMetrics& metr
     const auto g = probes_.gauges();
     res.status = g.ready ? 200 : 503;
     res.set_content(readiness(g, probes_.readyMaxLag).dump() + "\n", "application/json");
+  });
+  // SO_REUSEADDR only: cpp-httplib's default also sets SO_REUSEPORT, which lets a second process bind the same
+  // port silently (and share its connections) instead of failing with "address in use".
+  server_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
   const bool bound = port == 0 ? (port_ = server_->bind_to_any_port(host)) > 0 : server_->bind_to_port(host, port);
   if (!bound) throw UsageError(fmt::format("cannot listen on {} for metrics: {}", address, std::strerror(errno)));
