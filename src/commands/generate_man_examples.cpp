@@ -63,6 +63,15 @@ const std::vector<Example>& commandExamples(const std::string& path) {
       {"bench apply",
        {{"Measure a stopped node's catch-up on 100,000 INSERTs against one plain connection:",
          "klusterctl bench apply --node-config node1.toml --rows 100000"}}},
+      {"proxy",
+       {{"Serve PostgreSQL's protocol on 127.0.0.1:6432 and connect with psql:",
+         "klusterctl proxy --config kluster.toml\npsql \"host=127.0.0.1 port=6432 dbname=kluster user=app "
+         "sslmode=disable\""}}},
+      {"bench load",
+       {{"16 clients writing through ALL for 30 s, waiting for every node, with the time per stage:",
+         "klusterctl bench load --cluster shop --clients 16 --duration 30s --wait all --breakdown"},
+        {"A fixed rate of mixed reads and writes (open loop), as JSON:",
+         "klusterctl bench load --cluster shop --workload mix --rate 2000 -o json"}}},
   };
   static const std::vector<Example> none;
   auto it = examples.find(path);
