@@ -104,7 +104,14 @@ private:
       definitions[node] = it->second.definition;
     }
     auto defs = agree(report_.nodes, definitions);
-    const auto& reference = defs.agreeing.empty() ? presence.begin()->first : defs.agreeing.front();
+    // The reference is a node that has the table: when most nodes lack it (a table made by hand on one
+    // node), the agreeing majority is the nodes without it.
+    std::string reference = presence.begin()->first;
+    for (const auto& node : defs.agreeing)
+      if (presence.count(node)) {
+        reference = node;
+        break;
+      }
     tr.table = tablesByNode_[reference].at(name);
     auto present = agree(report_.nodes, presence);
     for (const auto& node : report_.nodes)
