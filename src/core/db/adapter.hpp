@@ -79,6 +79,12 @@ struct Position {
   std::string messageId;
 };
 
+/// The oldest ALL position a read may see (ONE with minAllOffset).
+struct ReadFloor {
+  std::string cluster;
+  std::int64_t offset = -1;
+};
+
 /// What a previous application of a request recorded (for duplicate requests).
 struct AppliedRecord {
   std::int64_t offset = -1;
@@ -144,8 +150,11 @@ public:
   /// so that no statement planned against an older schema runs on one node and not on another.
   virtual void forgetStatements() = 0;
 
-  /// Runs a read-only request (ONE). Writes are refused by the database itself.
-  virtual Outcome query(const Work& work) = 0;
+  /// Runs a read-only request (ONE). Writes are refused by the database itself. With `atLeast`, the read's
+  /// own transaction first checks the ALL position the database holds: below atLeast->offset, nothing runs
+  /// and the outcome is NOT_CAUGHT_UP (the database lost commits the node's memory still counts, or was
+  /// restored), so read-your-writes rests on the data actually read, not on what the node believes.
+  virtual Outcome query(const Work& work, const ReadFloor* atLeast) = 0;
 
   /// Volatility of functions by name, built-in and user-defined apart. Unknown names are absent.
   virtual std::map<std::string, FunctionVolatility> functionVolatility(const std::vector<std::string>& names) = 0;
@@ -153,6 +162,9 @@ public:
   /// its valid, non-partial unique indexes on plain columns whose columns are all NOT NULL (or that treat
   /// NULLs as equal). Empty when the table has none or does not exist.
   virtual std::vector<std::vector<std::string>> uniqueKeys(const std::string& schema, const std::string& table) = 0;
+  /// The columns of a table (schema "" : the search_path) whose DEFAULT draws a new value per row from a
+  /// sequence (SERIAL, IDENTITY, nextval()): an INSERT ... SELECT fills them in the order the rows come.
+  virtual std::vector<std::string> drawnDefaults(const std::string& schema, const std::string& table) = 0;
   /// Some object (a column DEFAULT...) depends on _kluster.request_time(): writes must set Work::requestTimeMs.
   virtual bool usesRequestTime() = 0;
 };

@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <memory>
+#include <utility>
 
 namespace kluster::db {
 namespace {
@@ -189,8 +190,11 @@ void PgConnection::ensureSchema() {
   ResultGuard g{execParams("SELECT to_regclass('_kluster.cluster_info') IS NOT NULL", {})};
   if (std::string(PQgetvalue(g.res, 0, 0)) != "t") {
     exec(kSchema);
+    exec(kSequenceSchema);
     return;
   }
+  ResultGuard s{execParams("SELECT to_regprocedure('_kluster.restore_sequences()') IS NOT NULL", {})};
+  if (std::string(PQgetvalue(s.res, 0, 0)) != "t") exec(kSequenceSchema);
   // Databases created before message ids were compared bytewise: a collation-aware text key made every
   // batch's bookkeeping several times slower.
   ResultGuard c{execParams("SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
@@ -230,6 +234,12 @@ std::map<std::string, AppliedRecord> PgConnection::findApplied(const std::vector
 }
 
 void PgConnection::begin() {
+  if (!sequencesRestored_) { // a new connection: a crash or a lost batch may have left sequences ahead
+    restoreSequences();
+    sequencesRestored_ = true;
+  }
+  writing_ = true;
+  unreusableInBatch_ = false;
   if (forget_ || statements_.size() > kMaxStatements) {
     exec("DEALLOCATE ALL");
     statements_.clear();
@@ -249,6 +259,7 @@ void PgConnection::sendPendingBegin(std::vector<Sent>* pipeline, std::size_t ite
 
 void PgConnection::rollback() noexcept {
   beginPending_ = false;
+  const bool wrote = std::exchange(writing_, false);
   if (!conn_ || PQstatus(conn_) != CONNECTION_OK) return;
   if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) {
     while (PGresult* r = PQgetResult(conn_)) PQclear(r);
@@ -256,6 +267,13 @@ void PgConnection::rollback() noexcept {
   }
   PQsetnonblocking(conn_, 0);
   PQclear(PQexec(conn_, "ROLLBACK"));
+  if (!wrote) return;
+  try {
+    restoreSequences();
+  } catch (const std::exception& e) { // put back before the next batch instead
+    sequencesRestored_ = false;
+    KLOG(Warn, "db", "{}; trying again before the next batch", e.what());
+  }
 }
 
 namespace {
@@ -356,6 +374,7 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
       sent.push_back({i, true});
     }
     for (const auto& st : w.statements) {
+      if (writing_ && !st.reusable) unreusableInBatch_ = true;
       if (st.reusable) {
         if (const auto* prepares = sendReusable(st)) sent.push_back({i, true, prepares});
       } else {
@@ -430,15 +449,21 @@ std::vector<Outcome> PgConnection::execute(const std::vector<const Work*>& work)
   // The transaction is aborted: start again, replay the requests that succeeded, leave the failed one out,
   // and go on one request at a time inside savepoints.
   exec("ROLLBACK");
+  if (mayHaveSequences()) restoreSequences(); // the replay must draw the same values as the first try
   exec("BEGIN");
   if (auto again = runPipeline(work, 0, failure->item, nullptr))
     throw DbError(ErrorKind::Transient, code::NodeError, "replaying the batch failed: " + again->message,
                   again->sqlState);
   for (std::size_t i = failure->item + 1; i < work.size(); ++i) {
+    // A request that fails leaves the sequences as they were, as it would in the optimistic pass (where
+    // it is left out of the replay): saved before its savepoint, put back after.
+    const bool sequences = mayHaveSequences();
+    if (sequences) saveSequences();
     exec("SAVEPOINT kluster_request");
     if (auto f = runPipeline(work, i, i + 1, &outcomes)) {
       requestError(*f);
       exec("ROLLBACK TO SAVEPOINT kluster_request");
+      if (sequences) restoreSequences();
     }
     exec("RELEASE SAVEPOINT kluster_request");
   }
@@ -464,6 +489,10 @@ bool PgConnection::commit(const std::string& cluster, const std::vector<AppliedE
   if (PQsetnonblocking(conn_, 1) != 0 || !PQenterPipelineMode(conn_)) throwConnectionLost("pipeline");
   std::vector<Sent> sent;
   sendPendingBegin(&sent, 0);
+  const bool saving = mayHaveSequences();
+  if (saving)
+    send(unreusableInBatch_ ? "SELECT _kluster.save_sequences(true)" : "SELECT _kluster.save_sequences(false)", {});
+  const std::size_t head = sent.size() + (saving ? 1 : 0); // results before the bookkeeping INSERT
   send("WITH position AS (INSERT INTO _kluster.position (cluster, all_offset, message_id, updated_at) "
        "VALUES ($6, $7, $8, now()) ON CONFLICT (cluster) DO UPDATE SET all_offset = EXCLUDED.all_offset, "
        "message_id = EXCLUDED.message_id, updated_at = EXCLUDED.updated_at) "
@@ -473,9 +502,9 @@ bool PgConnection::commit(const std::string& cluster, const std::vector<AppliedE
   send("COMMIT", {});
   if (!PQpipelineSync(conn_)) throwConnectionLost("pipeline sync");
   flushAndWait();
-  // BEGIN (when it was pending), the INSERT, the COMMIT
+  // BEGIN (when it was pending), the sequences' save, the INSERT, the COMMIT
   std::vector<std::unique_ptr<PGresult, decltype(&PQclear)>> results;
-  for (std::size_t k = 0; k < sent.size() + 2; ++k) {
+  for (std::size_t k = 0; k < head + 2; ++k) {
     PGresult* res = nextResult();
     if (!res) throwConnectionLost("commit result");
     results.emplace_back(res, &PQclear);
@@ -488,19 +517,46 @@ bool PgConnection::commit(const std::string& cluster, const std::vector<AppliedE
   for (std::size_t k = 0; k < results.size(); ++k) {
     const PGresult* res = results[k].get();
     const auto st = PQresultStatus(res);
-    if (st == PGRES_COMMAND_OK || st == PGRES_PIPELINE_ABORTED) continue;
-    if (k == sent.size() && field(res, PG_DIAG_SQLSTATE) == "23505" &&
-        field(res, PG_DIAG_CONSTRAINT_NAME) == "applied_pkey")
+    if (saving && k + 1 == head && st == PGRES_TUPLES_OK) hasSequences_ = std::atoi(PQgetvalue(res, 0, 0)) > 0;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_PIPELINE_ABORTED) continue;
+    if (k == head && field(res, PG_DIAG_SQLSTATE) == "23505" && field(res, PG_DIAG_CONSTRAINT_NAME) == "applied_pkey")
       return false;
-    throwFromResult(res, k < sent.size()    ? "starting the batch"
-                         : k == sent.size() ? "recording the batch"
-                                            : "committing the batch");
+    throwFromResult(res, k < sent.size() ? "starting the batch"
+                         : k < head      ? "saving the sequences' state"
+                         : k == head     ? "recording the batch"
+                                         : "committing the batch");
   }
+  writing_ = false;
   return true;
 }
 
-Outcome PgConnection::query(const Work& work) {
-  exec("BEGIN TRANSACTION READ ONLY");
+Outcome PgConnection::query(const Work& work, const ReadFloor* atLeast) {
+  if (atLeast) {
+    // BEGIN and the position check in one round trip. In READ COMMITTED each later statement's snapshot
+    // holds at least what this one saw; a database that loses commits after it drops the connection.
+    std::unique_ptr<char, decltype(&PQfreemem)> name(PQescapeLiteral(conn_, atLeast->cluster.data(),
+                                                                       atLeast->cluster.size()),
+                                                      &PQfreemem);
+    if (!name) throw DbError(ErrorKind::Transient, code::NodeError, PQerrorMessage(conn_), "");
+    ResultGuard g{PQexec(conn_, fmt::format("BEGIN TRANSACTION READ ONLY; SELECT coalesce((SELECT all_offset FROM "
+                                            "_kluster.position WHERE cluster = {}), -1)",
+                                            name.get())
+                                    .c_str())};
+    if (PQresultStatus(g.res) != PGRES_TUPLES_OK) {
+      rollback();
+      throwFromResult(g.res, "checking the database's ALL position");
+    }
+    const auto held = std::atoll(PQgetvalue(g.res, 0, 0));
+    if (held < atLeast->offset) {
+      rollback();
+      return Outcome::error(code::NotCaughtUp,
+                            fmt::format("this node's database holds ALL up to offset {}, not yet {}", held,
+                                        atLeast->offset),
+                            "", "retry, or read from ALL");
+    }
+  } else {
+    exec("BEGIN TRANSACTION READ ONLY");
+  }
   std::vector<const Work*> items{&work};
   std::vector<Outcome> outcomes(1);
   std::optional<Failure> failure;

@@ -14,6 +14,9 @@ ojson pgValueToJson(unsigned oid, const char* text, int length);
 /// A readable type name for common built-in type oids; empty when unknown.
 std::string_view builtinTypeName(unsigned oid);
 
+/// Kluster's tables and functions for sequences (pg_sequences.cpp), created by ensureSchema().
+extern const char* const kSequenceSchema;
+
 class PgConnection final : public Connection {
 public:
   explicit PgConnection(const std::string& url);
@@ -29,9 +32,10 @@ public:
   bool commit(const std::string& cluster, const std::vector<AppliedEntry>& entries, const Position& position) override;
   void rollback() noexcept override;
   void forgetStatements() override { forget_ = true; }
-  Outcome query(const Work& work) override;
+  Outcome query(const Work& work, const ReadFloor* atLeast) override;
   std::map<std::string, FunctionVolatility> functionVolatility(const std::vector<std::string>& names) override;
   std::vector<std::vector<std::string>> uniqueKeys(const std::string& schema, const std::string& table) override;
+  std::vector<std::string> drawnDefaults(const std::string& schema, const std::string& table) override;
   bool usesRequestTime() override;
 
 private:
@@ -59,6 +63,10 @@ private:
   PGresult* nextResult();
   Outcome toOutcome(std::vector<PGresult*>& results);
   std::string typeName(unsigned oid);
+  // Sequences kept in step with the log (pg_sequences.cpp).
+  bool mayHaveSequences() const;
+  void saveSequences();
+  void restoreSequences();
   [[noreturn]] void throwFromResult(const PGresult* res, const std::string& what);
   [[noreturn]] void throwConnectionLost(const std::string& what);
 
@@ -71,6 +79,10 @@ private:
   bool forget_ = false;
   bool beginPending_ = false; // begin() was called; BEGIN goes out with the next statement
   int unpumped_ = 0;          // statements sent since the last flush
+  std::optional<bool> hasSequences_; // unknown until a save counted them
+  bool sequencesRestored_ = false;   // put back once per connection, before its first batch
+  bool writing_ = false;             // a write batch is open: a rollback puts the sequences back
+  bool unreusableInBatch_ = false;   // the batch ran DDL (or another one-off statement)
 };
 
 } // namespace kluster::db

@@ -188,6 +188,8 @@ void Node::AllApplier::run() {
       auto batch = takeBatch();
       if (!batch.empty())
         applyBatch(batch);
+      else if (node_.positionDoubted_.exchange(false))
+        recheckPosition();
       else
         commitOffset(false); // idle: let tooling see the latest position
     }
@@ -296,6 +298,27 @@ void Node::AllApplier::rewind() {
     seekTo_ = node_.applied_.get() + 1;
   }
   room_.notify_all();
+}
+
+void Node::AllApplier::recheckPosition() {
+  retrier_.run(
+      "checking the database's position",
+      [&] {
+        if (!db_) openDatabase(); // a lost connection: reconnecting compares the positions
+        const auto held = db_->loadPosition(node_.options_.cluster).offset;
+        const auto before = node_.applied_.get();
+        if (held < before) {
+          node_.applied_.set(held);
+          rewound_ = true;
+          KLOG(Warn, "node", "the database's position ({}) is behind what this node applied ({}): it lost commits; "
+               "reading ALL again from offset {}", held, before, held + 1);
+        }
+        if (rewound_) rewind();
+      },
+      [&] {
+        node_.metrics_.setDatabaseConnected(false);
+        db_.reset();
+      });
 }
 
 void Node::AllApplier::applyBatch(std::vector<Item>& batch) {

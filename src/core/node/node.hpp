@@ -70,6 +70,9 @@ private:
   Topics topics_;
   std::atomic<bool> stop_{false};
   AppliedOffset applied_;
+  /// Set by a ONE read that found the database behind applied_: the apply loop, when idle, checks the
+  /// database's position again instead of waiting for the next write to notice it lost commits.
+  std::atomic<bool> positionDoubted_{false};
   sql::AnalysisCache analyses_; ///< shared by ALL and ONE: each distinct SQL text is analyzed once
   NodeMetrics metrics_;
   std::atomic<bool> applying_{false}; ///< the apply loop runs (for /ready)

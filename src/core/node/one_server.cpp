@@ -152,7 +152,16 @@ void Node::OneServer::serve(const Fetched& fetched, db::Connection*& conn, std::
           owned = db::connect(node_.options_.databaseUrl);
           conn = owned.get();
         }
-        outcome = conn->query(prepared.work);
+        const db::ReadFloor floor{node_.options_.cluster, req.minAllOffset.value_or(-1)};
+        outcome = conn->query(prepared.work, req.minAllOffset ? &floor : nullptr);
+        // The node's memory said caught up, its database did not (it lost commits, and the node has not
+        // noticed yet): wait for the apply loop to bring it back, within the request's deadline.
+        if (outcome.resultCode == code::NotCaughtUp) node_.positionDoubted_.store(true);
+        if (outcome.resultCode == code::NotCaughtUp &&
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(50) < deadline && !node_.stop_.load()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          continue;
+        }
         break;
       } catch (const db::DbError& e) {
         owned.reset();

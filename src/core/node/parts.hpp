@@ -55,6 +55,8 @@ private:
   void applyBatch(std::vector<Item>& batch);
   /// Drops what the reader queued and makes it read ALL again right after the database's position.
   void rewind();
+  /// Reads the database's position again (after a ONE read found it behind): rewinds when it went back.
+  void recheckPosition();
   /// Runs the batch's statements and records it; false when it met requests that an earlier batch had
   /// applied and `careful` was false (the caller rolls back and runs it again carefully).
   bool tryBatch(std::vector<Item>& batch, bool careful, Answers& answers, std::int64_t startedUs);

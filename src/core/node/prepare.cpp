@@ -102,11 +102,32 @@ void FunctionCheck::checkOrder(Prepared& p) {
       it = keys_.emplace(id, conn_ ? conn_->uniqueKeys(t.schema, t.name) : decltype(it->second){}).first;
     return it->second;
   };
+  auto applies = [&](const sql::OrderRequirement& req) {
+    if (!req.onlyIfDrawnDefaults) return true;
+    const auto& d = *req.onlyIfDrawnDefaults;
+    const auto id = std::pair{d.target.schema, d.target.name};
+    auto it = drawn_.find(id);
+    if (it == drawn_.end())
+      it = drawn_.emplace(id, conn_ ? conn_->drawnDefaults(d.target.schema, d.target.name) : decltype(it->second){})
+               .first;
+    return std::any_of(it->second.begin(), it->second.end(), [&](const std::string& column) {
+      return !d.listed || std::find(d.given.begin(), d.given.end(), column) == d.given.end();
+    });
+  };
   for (const auto& analysis : p.ordered)
     for (const auto& req : analysis->orderRequirements)
-      if (!sql::orderIsTotal(req, keys)) {
+      if (applies(req) && !sql::orderIsTotal(req, keys)) {
         std::string tables;
         for (const auto& t : req.tables) tables += (tables.empty() ? "" : ", ") + t.name;
+        if (req.unordered) {
+          p.refusal = db::Outcome::error(
+              code::Nondeterministic,
+              fmt::format("{}: the rows come from a UNION, subquery, CTE or function, in an order that differs "
+                          "between nodes",
+                          req.what),
+              "", "select from the tables themselves with an ORDER BY that covers a unique key");
+          return;
+        }
         p.refusal = db::Outcome::error(
             code::Nondeterministic,
             fmt::format("{} in a write takes rows in an order that is not total: nodes store their rows in different "
@@ -122,7 +143,7 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
   std::vector<std::shared_ptr<const sql::Analysis>> analyses; // keeps `statements` alive
   std::vector<const sql::Statement*> statements;
   bool usesTime = false, storesTime = false, defaultsTime = false, readOnly = true, usesRandom = false,
-       txControl = false, nonTx = false, sequence = false;
+       txControl = false, nonTx = false;
   std::vector<std::string> functions;
   const sql::Refusal* nondeterministic = nullptr; // points into `analyses`
   try {
@@ -136,7 +157,6 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
       readOnly = readOnly && a.readOnly;
       txControl |= a.transactionControl;
       nonTx |= a.nonTransactional;
-      sequence |= a.createsSequenceValue;
       functions.insert(functions.end(), a.functions.begin(), a.functions.end());
       if (forAll && !nondeterministic && a.nondeterministic) nondeterministic = &*a.nondeterministic;
       if (forAll && !a.orderRequirements.empty()) p.ordered.push_back(analyses.back());
@@ -188,13 +208,6 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
           code::NotTransactional,
           "this statement cannot run inside a transaction, so Kluster cannot apply it exactly once", "",
           "run it on each node's database directly (e.g. VACUUM) or use the non-concurrent form");
-      return;
-    }
-    if (sequence) {
-      p.refusal = db::Outcome::error(
-          code::Nondeterministic,
-          "sequences (SERIAL, IDENTITY, CREATE SEQUENCE) can hand out different values on different nodes", "",
-          "generate keys in the client, e.g. UUIDs");
       return;
     }
     if (nondeterministic) {

@@ -64,6 +64,7 @@ public:
   void invalidate() {
     refusals_.clear();
     keys_.clear();
+    drawn_.clear();
     usesRequestTime_.reset();
   }
   /// Sets `p.refusal` when `p` breaks one of these rules. Throws DbError when a look-up fails.
@@ -78,6 +79,7 @@ private:
   /// functions that read the server are refused in writes only.
   std::map<std::string, std::pair<std::string, std::string>> refusals_;
   std::map<std::pair<std::string, std::string>, std::vector<std::vector<std::string>>> keys_; ///< unique keys
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> drawn_; ///< columns drawing defaults
   std::optional<bool> usesRequestTime_; ///< some DEFAULT reads the request's time
 };
 

@@ -78,6 +78,16 @@ struct OrderRequirement {
   std::vector<TableRef> tables;
   /// (qualifier, column): qualifier is the table alias written, or "" for an unqualified column.
   std::vector<std::pair<std::string, std::string>> columns;
+  /// No order can be proved (rows of a UNION, of a subquery): the requirement fails whenever it applies.
+  bool unordered = false;
+  /// INSERT ... SELECT: the requirement applies only when the target table has a column whose DEFAULT is
+  /// drawn per row in row order (a sequence: SERIAL, IDENTITY, nextval()) that the INSERT does not give.
+  struct Defaults {
+    TableRef target;
+    bool listed = false;             ///< the INSERT names its columns
+    std::vector<std::string> given;  ///< those columns
+  };
+  std::optional<Defaults> onlyIfDrawnDefaults;
 };
 
 /// What a request (one or more statements) does, decided from syntax alone.

@@ -46,6 +46,11 @@ constexpr std::string_view kPinnedSettings[] = {
 constexpr std::string_view kPinnedVolatile[] = {"now",     "pg_notify",           "random",
                                                 "setseed", "statement_timestamp", "transaction_timestamp"};
 
+// Volatile, yet the same on every node: requests apply one after the other in log order, and the PostgreSQL
+// adapter keeps sequences in step with the log (src/core/db/pg_sequences.cpp). Evaluated per row, they are
+// subject to the row-order rules.
+constexpr std::string_view kLogOrdered[] = {"nextval", "setval"};
+
 // STABLE built-ins (PostgreSQL 15) whose result depends only on their arguments, the database
 // contents and pinned settings. current_setting is listed because the analyzer checks its argument.
 constexpr std::string_view kStableAllowed[] = {
@@ -188,12 +193,16 @@ std::string lower(std::string_view s) {
 
 bool isPinnedSetting(std::string_view name) { return contains(kPinnedSettings, name); }
 
-bool isPinnedVolatile(std::string_view name) { return contains(kPinnedVolatile, name); }
+bool isPinnedVolatile(std::string_view name) { return contains(kPinnedVolatile, name) || contains(kLogOrdered, name); }
 
 bool isStableAllowed(std::string_view name) { return contains(kStableAllowed, name); }
 
 std::string functionRefusal(const std::string& name, FunctionKind kind) {
   if (isPinnedVolatile(name)) return {};
+  if (name == "currval" || name == "lastval")
+    return fmt::format("{}() reads the node connection's session, which a node that reconnected no longer has; use "
+                       "INSERT ... RETURNING to get the value a request drew",
+                       name);
   if (kind.builtin == 'v' || kind.user == 'v')
     return fmt::format("function {}() is volatile: nodes would compute different values", name);
   if (kind.builtin == 's' && !isStableAllowed(name))
@@ -204,6 +213,7 @@ std::string functionRefusal(const std::string& name, FunctionKind kind) {
 }
 
 bool orderIsTotal(const OrderRequirement& requirement, const UniqueKeys& uniqueKeys) {
+  if (requirement.unordered) return false;
   for (const TableRef& table : requirement.tables) {
     std::set<std::string> covered;
     for (const auto& [qualifier, column] : requirement.columns)
@@ -274,6 +284,11 @@ public:
              "use ON COMMIT DROP (it lives for the request only), or a regular table");
     }
     walk(stmt);
+    if (write_ && drawsSequence_ && (type == "UpdateStmt" || type == "DeleteStmt" || type == "MergeStmt")) {
+      refuse("nextval()/setval() in an UPDATE, DELETE or MERGE would be evaluated per row in each node's own "
+             "physical row order: rows would get different values on different nodes",
+             "draw the values with INSERT ... SELECT ... ORDER BY a unique key, or compute them in the client");
+    }
     if (write_ && randomCalled_ && rowsScanned_) {
       refuse("random() would be evaluated once per row in each node's own physical row order: rows would get "
              "different values on different nodes",
@@ -361,6 +376,10 @@ private:
       if (write_) selectRules(body);
     } else if (type == "FuncCall") {
       funcCall(body, select);
+    } else if (type == "InsertStmt" && write_) {
+      insertRule(body);
+    } else if (type == "DefElem") {
+      cacheRule(body);
     } else if (type == "SQLValueFunction") {
       const std::string_view op = stringField(body, "op");
       if (op == "SVFOP_CURRENT_ROLE" || op == "SVFOP_CURRENT_USER" || op == "SVFOP_USER" ||
@@ -418,6 +437,14 @@ private:
     const std::string name = std::string(lastName(field(body, "funcname")));
     const json* args = field(body, "args");
     if (name == "random") randomCalled_ = true;
+    if (name == "nextval" || name == "setval") {
+      drawsSequence_ = true;
+      if (write_ && select != nullptr) { // per row of a scan: only in an order that is total
+        std::vector<std::pair<std::string, std::string>> columns;
+        addSortColumns(field(*select, "sortClause"), *select, columns);
+        require(name + "() evaluated per row", *select, std::move(columns));
+      }
+    }
     if (name == "set_config") {
       refuse("set_config() changes the node connection's settings beyond the request (and beyond the batch it "
              "is applied in)",
@@ -448,6 +475,49 @@ private:
       addExprColumns(field(*select, "groupClause"), columns);
       require(name + "()", *select, std::move(columns));
     }
+  }
+
+  // INSERT ... SELECT from tables: a target column whose DEFAULT draws from a sequence gets its values in the
+  // order the rows come, so that order must be total (decided with the catalog, FunctionCheck).
+  void insertRule(const json& body) {
+    const json* selectNode = field(body, "selectStmt");
+    const json* rel = field(body, "relation");
+    if (selectNode == nullptr || rel == nullptr) return; // DEFAULT VALUES
+    const auto [t, select] = unwrap(*selectNode);
+    if (t != "SelectStmt" || field(*select, "valuesLists")) return; // VALUES: rows in the request's order
+    OrderRequirement req;
+    req.what = "INSERT ... SELECT into a column whose DEFAULT draws from a sequence";
+    OrderRequirement::Defaults defaults;
+    defaults.target = {std::string(stringField(*rel, "schemaname")), std::string(stringField(*rel, "relname")), {}};
+    if (const json* cols = field(body, "cols"); cols != nullptr && cols->is_array() && !cols->empty()) {
+      defaults.listed = true;
+      for (const json& c : *cols)
+        if (const auto [ct, cb] = unwrap(c); ct == "ResTarget") defaults.given.emplace_back(stringField(*cb, "name"));
+    }
+    req.onlyIfDrawnDefaults = std::move(defaults);
+    const std::string_view op = stringField(*select, "op");
+    bool onlyRowSource = false;
+    if ((!op.empty() && op != "SETOP_NONE") || !fromTables(*select, req.tables, onlyRowSource)) {
+      req.unordered = true;
+    } else {
+      if (req.tables.empty()) return; // one row, or rows from a function in its own order
+      addSortColumns(field(*select, "sortClause"), *select, req.columns);
+    }
+    out_.orderRequirements.push_back(std::move(req));
+  }
+
+  // CACHE n > 1 (CREATE/ALTER SEQUENCE, IDENTITY options): each session keeps values of its own, which a
+  // node that reconnects loses, so its next value would jump ahead of the other nodes'.
+  void cacheRule(const json& body) {
+    if (stringField(body, "defname") != "cache") return;
+    const json* arg = field(body, "arg");
+    if (arg == nullptr) return;
+    const auto [t, b] = unwrap(*arg);
+    const auto n = t == "Integer" ? intField(*b, "ival", 1) : 2;
+    if (n > 1)
+      refuse("a sequence CACHE above 1 keeps values in each node connection's session: a node that reconnected "
+             "would skip them and hand out different values",
+             "leave CACHE at 1 (the default)");
   }
 
   void windowRule(const std::string& name, const json& over, const json& select) {
@@ -591,6 +661,7 @@ private:
   std::set<std::string> ctes_;
   bool rowsScanned_ = false;
   bool randomCalled_ = false;
+  bool drawsSequence_ = false;
 };
 
 } // namespace

@@ -22,7 +22,7 @@ TEST_CASE("ALL requests are refused identically before they run when they cannot
       {"INSERT INTO t VALUES (1); COMMIT", code::TransactionControl},
       {"VACUUM t", code::NotTransactional},
       {"CREATE INDEX CONCURRENTLY i ON t (a)", code::NotTransactional},
-      {"CREATE TABLE s (id serial PRIMARY KEY)", code::Nondeterministic},
+      {"CREATE SEQUENCE s CACHE 10", code::Nondeterministic},
       {"SELEC 1", code::SyntaxError},
       {"SELECT $1, $2", code::ParamMismatch},
   };
@@ -149,8 +149,11 @@ TEST_CASE("a write's row order is checked against the unique keys the database r
   REQUIRE(p.refusal);
   CHECK(p.refusal->resultCode == code::Nondeterministic);
   CHECK(p.refusal->hint.find("unique") != std::string::npos);
+  // Without a LIMIT, the order matters only when log has a DEFAULT drawn from a sequence: it has none here.
   auto plain = prep.forAll(request("INSERT INTO log SELECT id FROM t"), 2, 1);
-  CHECK(plain.ordered.empty());
+  check.apply(plain);
+  CHECK_FALSE(plain.refusal);
+  CHECK(prep.forAll(request("INSERT INTO log VALUES (1)"), 3, 1).ordered.empty());
 }
 
 TEST_CASE("DEFAULT now() is rewritten to the request's time, which the request that defines it sets") {

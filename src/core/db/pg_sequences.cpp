@@ -1,0 +1,94 @@
+// Sequences in step with the log. PostgreSQL's sequences are not transactional: nextval() in a batch that
+// is rolled back (a retry, a request that failed, a crash) stays counted, on that node only, and the nodes
+// would hand out different values from then on. So the adapter keeps a transactional copy of every
+// sequence's state in _kluster.sequences, written with each commit (and before each savepoint), and puts
+// the sequences back from it after every rollback of a write batch and on every new connection.
+#include "core/db/postgres.hpp"
+
+#include "core/log.hpp"
+
+namespace kluster::db {
+
+namespace {
+struct ResultGuard {
+  PGresult* res;
+  ~ResultGuard() { PQclear(res); }
+};
+} // namespace
+
+const char* const kSequenceSchema = R"(
+CREATE TABLE IF NOT EXISTS _kluster.sequences (
+  name        text COLLATE "C" PRIMARY KEY, -- format('%I.%I', schema, sequence)
+  last_value  bigint NOT NULL,
+  is_called   boolean NOT NULL
+);
+-- Copies the state of every sequence the node may use into _kluster.sequences (only rows that changed
+-- are written); with `prune`, also forgets sequences that no longer exist (after DDL). Returns how many
+-- sequences there are.
+CREATE OR REPLACE FUNCTION _kluster.save_sequences(prune boolean) RETURNS int LANGUAGE plpgsql AS $f$
+DECLARE s record; v bigint; c boolean; n int := 0;
+BEGIN
+  FOR s IN SELECT format('%I.%I', ns.nspname, cl.relname) AS name, cl.oid
+           FROM pg_class cl JOIN pg_namespace ns ON ns.oid = cl.relnamespace
+           WHERE cl.relkind = 'S' AND cl.relpersistence <> 't' AND ns.nspname <> '_kluster' LOOP
+    -- (checked here, not in the query: the planner may call them on rows that are not sequences)
+    CONTINUE WHEN NOT has_sequence_privilege(s.oid, 'SELECT,UPDATE');
+    n := n + 1;
+    v := pg_sequence_last_value(s.oid);
+    IF v IS NOT NULL THEN -- called: last_value is the value handed out last
+      c := true;
+    ELSE                    -- never called since its start or a setval(..., false): read it
+      EXECUTE 'SELECT last_value, is_called FROM ' || s.name INTO v, c;
+    END IF;
+    INSERT INTO _kluster.sequences AS m VALUES (s.name, v, c) ON CONFLICT (name) DO UPDATE
+      SET last_value = EXCLUDED.last_value, is_called = EXCLUDED.is_called
+      WHERE (m.last_value, m.is_called) IS DISTINCT FROM (EXCLUDED.last_value, EXCLUDED.is_called);
+  END LOOP;
+  IF prune THEN
+    DELETE FROM _kluster.sequences m WHERE to_regclass(m.name) IS NULL;
+  END IF;
+  RETURN n;
+END $f$;
+-- Puts every sequence back to the state saved with the last commit (or the last savepoint, inside a
+-- transaction). setval() is not transactional either: it holds whatever happens to the transaction.
+CREATE OR REPLACE FUNCTION _kluster.restore_sequences() RETURNS int LANGUAGE plpgsql AS $f$
+DECLARE m record; n int := 0;
+BEGIN
+  FOR m IN SELECT name, last_value, is_called FROM _kluster.sequences WHERE to_regclass(name) IS NOT NULL LOOP
+    PERFORM setval(m.name::regclass, m.last_value, m.is_called);
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END $f$;
+)";
+
+bool PgConnection::mayHaveSequences() const { return hasSequences_.value_or(true) || unreusableInBatch_; }
+
+void PgConnection::saveSequences() {
+  ResultGuard g{PQexec(conn_, unreusableInBatch_ ? "SELECT _kluster.save_sequences(true)"
+                                                 : "SELECT _kluster.save_sequences(false)")};
+  if (PQresultStatus(g.res) != PGRES_TUPLES_OK) throwFromResult(g.res, "saving the sequences' state");
+  hasSequences_ = std::atoi(PQgetvalue(g.res, 0, 0)) > 0;
+}
+
+void PgConnection::restoreSequences() {
+  if (!hasSequences_.value_or(true)) return;
+  ResultGuard g{PQexec(conn_, "SELECT _kluster.restore_sequences()")};
+  if (PQresultStatus(g.res) != PGRES_TUPLES_OK) throwFromResult(g.res, "restoring the sequences' state");
+  if (const int n = std::atoi(PQgetvalue(g.res, 0, 0)); n > 0)
+    KLOG(Debug, "db", "put {} sequence(s) back to their state at the last commit", n);
+}
+
+std::vector<std::string> PgConnection::drawnDefaults(const std::string& schema, const std::string& table) {
+  ResultGuard g{execParams(
+      "SELECT a.attname::text FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND "
+      "d.adnum = a.attnum WHERE a.attrelid = to_regclass(CASE WHEN $1 = '' THEN quote_ident($2) ELSE "
+      "quote_ident($1) || '.' || quote_ident($2) END) AND a.attnum > 0 AND NOT a.attisdropped AND "
+      "(a.attidentity <> '' OR pg_get_expr(d.adbin, d.adrelid) ~ '\\m(nextval|setval)\\(') ORDER BY a.attnum",
+      {schema, table})};
+  std::vector<std::string> columns;
+  for (int r = 0; r < PQntuples(g.res); ++r) columns.emplace_back(PQgetvalue(g.res, r, 0));
+  return columns;
+}
+
+} // namespace kluster::db
