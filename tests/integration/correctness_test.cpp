@@ -169,6 +169,60 @@ TEST_CASE("one batch mixing earlier requests, repeats within it and a failing re
   for (int i = 1; i <= 3; ++i) CHECK(cluster.scalar(i, "SELECT n FROM counter") == "111");
 }
 
+// Sequences are not transactional in PostgreSQL: a batch rolled back (for a failing request, a request an
+// earlier batch applied, a crash) would leave nextval() ahead on that node only. Node1 applies everything
+// below as one batch, rolled back and replayed twice; nodes 2 and 3 apply it as it comes. The values drawn
+// must be the same everywhere: a request that fails draws nothing, a duplicate draws nothing.
+TEST_CASE("SERIAL, IDENTITY and nextval() draw the same values on every node across rollbacks and retries",
+          "[correctness][sequences]") {
+  TestCluster cluster;
+  allOk(cluster, "CREATE TABLE items (id serial PRIMARY KEY, tag text UNIQUE, ref bigint GENERATED ALWAYS AS "
+                 "IDENTITY (START 100 INCREMENT 10))");
+  allOk(cluster, "CREATE SEQUENCE tickets START 7");
+  auto first = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json", "--message-id", "early",
+                             "INSERT INTO items (tag) VALUES ('early')"});
+  REQUIRE(first.exitCode == 0);
+
+  REQUIRE(cluster.stopNode(1) == 0);
+  RawClient client(cluster, "seq-" + util::uuid4().substr(0, 8));
+  const auto request = [&](const std::string& id, const std::string& sql) {
+    return fmt::format(R"({{"messageId":"{}","clientId":"{}","sqlString":"{}"}})", id, client.id(), sql);
+  };
+  client.send({
+      request("a", "INSERT INTO items (tag) VALUES ('a')"),
+      request("b", "INSERT INTO items (tag) VALUES ('b'), ('a')"),  // draws twice, then fails: draws nothing
+      request("early", "INSERT INTO items (tag) VALUES ('early')"), // DUPLICATE: the batch is run again
+      request("c", "INSERT INTO items (tag) SELECT 'c' || nextval('tickets')"),
+      request("d", "SELECT setval('tickets', 20); INSERT INTO items (tag) VALUES ('d' || nextval('tickets'))"),
+      request("e", "INSERT INTO items (tag) SELECT 'e' || g FROM generate_series(1, 3) g"),
+  });
+  cluster.startNode(1);
+  std::map<std::string, std::multiset<std::string>> codes;
+  for (const auto& j : client.responses(6 * 3)) codes[j["requestId"]].insert(j["resultCode"].get<std::string>());
+  CHECK(codes["b"] ==
+        std::multiset<std::string>{"CONSTRAINT_VIOLATION", "CONSTRAINT_VIOLATION", "CONSTRAINT_VIOLATION"});
+  CHECK(codes["early"] == std::multiset<std::string>{"DUPLICATE", "DUPLICATE", "DUPLICATE"});
+  for (const char* id : {"a", "c", "d", "e"}) CHECK(codes[id] == std::multiset<std::string>{"OK", "OK", "OK"});
+  const std::string expected = "1:early:100 2:a:110 3:c7:120 4:d21:130 5:e1:140 6:e2:150 7:e3:160";
+  for (int i = 1; i <= 3; ++i) {
+    INFO("node" << i);
+    CHECK(cluster.scalar(i, "SELECT string_agg(id || ':' || tag || ':' || ref, ' ' ORDER BY id) FROM items") ==
+          expected);
+    CHECK(cluster.scalar(i, "SELECT last_value || '/' || is_called FROM items_id_seq") == "7/true");
+    CHECK(cluster.scalar(i, "SELECT last_value FROM tickets") == "21");
+  }
+  // Drawing per scanned row is refused unless the order is total; with ORDER BY over the key it applies.
+  auto r = cluster.exec(
+      {"--to", "ALL", "--wait", "all", "-o", "json", "INSERT INTO items (tag) SELECT tag || '+' FROM items"});
+  CHECK(r.exitCode == 1);
+  CHECK(parseJson(r.out).at(0)["resultCode"] == "NONDETERMINISTIC");
+  allOk(cluster, "INSERT INTO items (tag) SELECT tag || '+' FROM items ORDER BY id");
+  const auto reference = cluster.tableChecksum(1, "items", "id");
+  for (int i = 2; i <= 3; ++i) CHECK(cluster.tableChecksum(i, "items", "id") == reference);
+  r = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json", "SELECT currval('tickets')"});
+  CHECK(parseJson(r.out).at(0)["resultCode"] == "NONDETERMINISTIC");
+}
+
 TEST_CASE("now() and random() give identical rows on every node; volatile functions are refused",
           "[correctness][determinism]") {
   TestCluster cluster;
@@ -408,10 +462,11 @@ TEST_CASE("a ONE read with minAllOffset never answers from a database that lost 
     offsets.push_back(parseJson(r.out).at(0)["allOffset"].get<std::int64_t>());
   }
   const auto kept = offsets[4];
-  cluster.query(1, fmt::format("BEGIN; DELETE FROM t WHERE id > 5; DELETE FROM _kluster.applied WHERE all_offset > {0}; "
-                               "UPDATE _kluster.position SET all_offset = {0}, message_id = (SELECT message_id FROM "
-                               "_kluster.applied WHERE all_offset = {0}); COMMIT",
-                               kept));
+  cluster.query(1,
+                fmt::format("BEGIN; DELETE FROM t WHERE id > 5; DELETE FROM _kluster.applied WHERE all_offset > {0}; "
+                            "UPDATE _kluster.position SET all_offset = {0}, message_id = (SELECT message_id FROM "
+                            "_kluster.applied WHERE all_offset = {0}); COMMIT",
+                            kept));
   REQUIRE(cluster.scalar(1, "SELECT count(*) FROM t") == "5");
 
   auto read = cluster.exec({"--to", "ONE", "--after", std::to_string(offsets.back()), "--timeout", "30s", "-o", "json",

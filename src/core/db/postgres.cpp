@@ -534,9 +534,8 @@ Outcome PgConnection::query(const Work& work, const ReadFloor* atLeast) {
   if (atLeast) {
     // BEGIN and the position check in one round trip. In READ COMMITTED each later statement's snapshot
     // holds at least what this one saw; a database that loses commits after it drops the connection.
-    std::unique_ptr<char, decltype(&PQfreemem)> name(PQescapeLiteral(conn_, atLeast->cluster.data(),
-                                                                       atLeast->cluster.size()),
-                                                      &PQfreemem);
+    std::unique_ptr<char, decltype(&PQfreemem)> name(
+        PQescapeLiteral(conn_, atLeast->cluster.data(), atLeast->cluster.size()), &PQfreemem);
     if (!name) throw DbError(ErrorKind::Transient, code::NodeError, PQerrorMessage(conn_), "");
     ResultGuard g{PQexec(conn_, fmt::format("BEGIN TRANSACTION READ ONLY; SELECT coalesce((SELECT all_offset FROM "
                                             "_kluster.position WHERE cluster = {}), -1)",
@@ -549,10 +548,10 @@ Outcome PgConnection::query(const Work& work, const ReadFloor* atLeast) {
     const auto held = std::atoll(PQgetvalue(g.res, 0, 0));
     if (held < atLeast->offset) {
       rollback();
-      return Outcome::error(code::NotCaughtUp,
-                            fmt::format("this node's database holds ALL up to offset {}, not yet {}", held,
-                                        atLeast->offset),
-                            "", "retry, or read from ALL");
+      return Outcome::error(
+          code::NotCaughtUp,
+          fmt::format("this node's database holds ALL up to offset {}, not yet {}", held, atLeast->offset), "",
+          "retry, or read from ALL");
     }
   } else {
     exec("BEGIN TRANSACTION READ ONLY");

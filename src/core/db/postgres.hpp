@@ -77,8 +77,8 @@ private:
   std::unordered_map<std::string, std::string> preparing_;  // prepared in the pipeline being run, not confirmed
   std::uint64_t statementCount_ = 0;
   bool forget_ = false;
-  bool beginPending_ = false; // begin() was called; BEGIN goes out with the next statement
-  int unpumped_ = 0;          // statements sent since the last flush
+  bool beginPending_ = false;        // begin() was called; BEGIN goes out with the next statement
+  int unpumped_ = 0;                 // statements sent since the last flush
   std::optional<bool> hasSequences_; // unknown until a save counted them
   bool sequencesRestored_ = false;   // put back once per connection, before its first batch
   bool writing_ = false;             // a write batch is open: a rollback puts the sequences back

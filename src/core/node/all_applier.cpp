@@ -310,8 +310,10 @@ void Node::AllApplier::recheckPosition() {
         if (held < before) {
           node_.applied_.set(held);
           rewound_ = true;
-          KLOG(Warn, "node", "the database's position ({}) is behind what this node applied ({}): it lost commits; "
-               "reading ALL again from offset {}", held, before, held + 1);
+          KLOG(Warn, "node",
+               "the database's position ({}) is behind what this node applied ({}): it lost commits; "
+               "reading ALL again from offset {}",
+               held, before, held + 1);
         }
         if (rewound_) rewind();
       },

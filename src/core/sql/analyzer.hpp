@@ -84,8 +84,8 @@ struct OrderRequirement {
   /// drawn per row in row order (a sequence: SERIAL, IDENTITY, nextval()) that the INSERT does not give.
   struct Defaults {
     TableRef target;
-    bool listed = false;             ///< the INSERT names its columns
-    std::vector<std::string> given;  ///< those columns
+    bool listed = false;            ///< the INSERT names its columns
+    std::vector<std::string> given; ///< those columns
   };
   std::optional<Defaults> onlyIfDrawnDefaults;
 };
