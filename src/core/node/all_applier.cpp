@@ -60,17 +60,7 @@ void Node::AllApplier::openDatabase() {
                            {"ctype", info.ctype}};
         node_.metrics_.setDatabaseConnected(true);
         auto position = db_->loadPosition(node_.options_.cluster);
-        const auto before = node_.applied_.get();
-        node_.applied_.set(position.offset);
-        if (position.offset < before) {
-          // The server lost commits it had acknowledged (synchronous_commit=off and a crash, a failover to a
-          // lagging standby): the database wins, so what it lost is applied again from the log.
-          rewound_ = true;
-          KLOG(Warn, "node",
-               "the database's position ({}) is behind what this node applied ({}): it lost "
-               "commits; reading ALL again from offset {}",
-               position.offset, before, position.offset + 1);
-        }
+        adoptDatabasePosition(position.offset, true);
         KLOG(Info, "node", "database {} {} ({}, {}); applied ALL up to offset {}", info.product, info.version,
              info.encoding, info.collation, position.offset);
       },
@@ -300,21 +290,26 @@ void Node::AllApplier::rewind() {
   room_.notify_all();
 }
 
+void Node::AllApplier::adoptDatabasePosition(std::int64_t held, bool always) {
+  const auto before = node_.applied_.get();
+  if (always || held < before) node_.applied_.set(held);
+  if (held < before) {
+    // The server lost commits it had acknowledged (synchronous_commit=off and a crash, a failover to a lagging
+    // standby): the database wins, so what it lost is applied again from the log.
+    rewound_ = true;
+    KLOG(Warn, "node",
+         "the database's position ({}) is behind what this node applied ({}): it lost commits; reading ALL again "
+         "from offset {}",
+         held, before, held + 1);
+  }
+}
+
 void Node::AllApplier::recheckPosition() {
   retrier_.run(
       "checking the database's position",
       [&] {
         if (!db_) openDatabase(); // a lost connection: reconnecting compares the positions
-        const auto held = db_->loadPosition(node_.options_.cluster).offset;
-        const auto before = node_.applied_.get();
-        if (held < before) {
-          node_.applied_.set(held);
-          rewound_ = true;
-          KLOG(Warn, "node",
-               "the database's position ({}) is behind what this node applied ({}): it lost commits; "
-               "reading ALL again from offset {}",
-               held, before, held + 1);
-        }
+        adoptDatabasePosition(db_->loadPosition(node_.options_.cluster).offset, false);
         if (rewound_) rewind();
       },
       [&] {

@@ -57,6 +57,9 @@ private:
   void rewind();
   /// Reads the database's position again (after a ONE read found it behind): rewinds when it went back.
   void recheckPosition();
+  /// Takes the ALL offset the database holds as applied (`always`: even when ahead, as on connecting); when it
+  /// is behind what the node applied, the database lost commits: marks the applier to read them again.
+  void adoptDatabasePosition(std::int64_t held, bool always);
   /// Runs the batch's statements and records it; false when it met requests that an earlier batch had
   /// applied and `careful` was false (the caller rolls back and runs it again carefully).
   bool tryBatch(std::vector<Item>& batch, bool careful, Answers& answers, std::int64_t startedUs);

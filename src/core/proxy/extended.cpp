@@ -9,17 +9,6 @@
 #include <fmt/format.h>
 
 namespace kluster::proxy {
-namespace {
-
-wire::Writer::Notice notice(std::string sqlState, std::string message, std::string hint = {}) {
-  wire::Writer::Notice n;
-  n.sqlState = std::move(sqlState);
-  n.message = std::move(message);
-  n.hint = std::move(hint);
-  return n;
-}
-
-} // namespace
 
 void Session::parse(wire::Reader& r) {
   auto name = r.cstring();
@@ -34,23 +23,23 @@ void Session::parse(wire::Reader& r) {
   try {
     st->statements = sql::analyze(query).statements;
   } catch (const sql::SyntaxError& e) {
-    auto e2 = notice("42601", e.error().message);
+    auto e2 = errorNotice("42601", e.error().message);
     e2.position = e.error().cursorPosition;
     error(e2);
     skipToSync_ = true;
     return;
   } catch (const std::exception& e) {
-    error(notice("54000", e.what()));
+    error(errorNotice("54000", e.what()));
     skipToSync_ = true;
     return;
   }
   if (st->statements.size() > 1) {
-    error(notice("42601", "cannot insert multiple commands into a prepared statement"));
+    error(errorNotice("42601", "cannot insert multiple commands into a prepared statement"));
     skipToSync_ = true;
     return;
   }
   if (!name.empty() && statements_.count(name)) {
-    error(notice("42P05", fmt::format("prepared statement \"{}\" already exists", name)));
+    error(errorNotice("42P05", fmt::format("prepared statement \"{}\" already exists", name)));
     skipToSync_ = true;
     return;
   }
@@ -83,15 +72,16 @@ void Session::bind(wire::Reader& r) {
                  fmt::format("bind message has {} parameter formats but {} parameters", formats.size(), nParams));
   auto it = statements_.find(statementName);
   if (it == statements_.end()) {
-    error(notice("26000", fmt::format("prepared statement \"{}\" does not exist", statementName)));
+    error(errorNotice("26000", fmt::format("prepared statement \"{}\" does not exist", statementName)));
     skipToSync_ = true;
     return;
   }
   auto st = it->second;
   const int needed = st->statements.empty() ? 0 : st->statements.front().maxParam;
   if (nParams != needed) {
-    error(notice("08P01", fmt::format("bind message supplies {} parameters, but prepared statement \"{}\" requires {}",
-                                      nParams, statementName, needed)));
+    error(errorNotice("08P01",
+                      fmt::format("bind message supplies {} parameters, but prepared statement \"{}\" requires {}",
+                                  nParams, statementName, needed)));
     skipToSync_ = true;
     return;
   }
@@ -116,8 +106,9 @@ void Session::bind(wire::Reader& r) {
     std::uint32_t type = idx < st->paramOids.size() && st->paramOids[idx] ? st->paramOids[idx] : oid::Text;
     auto text = textFromBinary(type, *raw[idx]);
     if (!text) {
-      error(notice("22P03", fmt::format("incorrect binary data format in bind parameter {} (type oid {})", i + 1, type),
-                   "send this parameter in text format"));
+      error(errorNotice("22P03",
+                        fmt::format("incorrect binary data format in bind parameter {} (type oid {})", i + 1, type),
+                        "send this parameter in text format"));
       skipToSync_ = true;
       return;
     }
@@ -142,8 +133,8 @@ void Session::fetchDescription(const std::shared_ptr<Prepared>& st, std::functio
   }
   if (!sql::isReadOnly(stmt.sql)) {
     if (returnsRows(stmt)) {
-      error(notice("0A000", "describing a statement with RETURNING is not supported by the proxy",
-                   "send it as a simple query, or without RETURNING"));
+      error(errorNotice("0A000", "describing a statement with RETURNING is not supported by the proxy",
+                        "send it as a simple query, or without RETURNING"));
       skipToSync_ = true;
       return;
     }
@@ -175,7 +166,7 @@ void Session::describe(wire::Reader& r) {
   if (kind == 'S') {
     auto it = statements_.find(name);
     if (it == statements_.end()) {
-      error(notice("26000", fmt::format("prepared statement \"{}\" does not exist", name)));
+      error(errorNotice("26000", fmt::format("prepared statement \"{}\" does not exist", name)));
       skipToSync_ = true;
       return;
     }
@@ -200,7 +191,7 @@ void Session::describe(wire::Reader& r) {
   if (kind != 'P') return fatal("08P01", fmt::format("invalid DESCRIBE message subtype {}", static_cast<int>(kind)));
   auto it = portals_.find(name);
   if (it == portals_.end()) {
-    error(notice("34000", fmt::format("portal \"{}\" does not exist", name)));
+    error(errorNotice("34000", fmt::format("portal \"{}\" does not exist", name)));
     skipToSync_ = true;
     return;
   }
@@ -263,7 +254,7 @@ void Session::execute(wire::Reader& r) {
   if (r.failed()) return fatal("08P01", "invalid Execute message");
   auto it = portals_.find(name);
   if (it == portals_.end()) {
-    error(notice("34000", fmt::format("portal \"{}\" does not exist", name)));
+    error(errorNotice("34000", fmt::format("portal \"{}\" does not exist", name)));
     skipToSync_ = true;
     return;
   }
@@ -306,7 +297,7 @@ void Session::emitPortal(Portal& portal, std::int32_t maxRows) {
   auto fs = fields(resp.result, resp.columns, portal.resultFormats);
   for (const auto& f : fs)
     if (f.format == 1 && !binarySupported(f.typeOid)) {
-      error(notice(
+      error(errorNotice(
           "0A000",
           fmt::format("binary output of type oid {} (column \"{}\") is not supported by the proxy", f.typeOid, f.name),
           "ask for this column in text format"));

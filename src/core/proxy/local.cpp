@@ -139,14 +139,6 @@ bool reported(const std::string& name) {
          name == "client_encoding" || name == "standard_conforming_strings";
 }
 
-wire::Writer::Notice notice(std::string sqlState, std::string message, std::string hint = {}) {
-  wire::Writer::Notice n;
-  n.sqlState = std::move(sqlState);
-  n.message = std::move(message);
-  n.hint = std::move(hint);
-  return n;
-}
-
 } // namespace
 
 std::optional<std::string> Session::setting(const std::string& name) const {
@@ -189,9 +181,10 @@ void Session::localResult(Mode mode, const std::string& tag,
 bool Session::local(const sql::Statement& st, Mode mode) {
   if (st.kind == "CopyStmt") {
     if (mode == Mode::Describe) return out_.noData(), true;
-    error(notice("0A000", "COPY is not supported by the proxy",
-                 "insert the rows with INSERT statements (several rows per INSERT ... VALUES, or a multi-statement "
-                 "query, are applied atomically)"));
+    error(
+        errorNotice("0A000", "COPY is not supported by the proxy",
+                    "insert the rows with INSERT statements (several rows per INSERT ... VALUES, or a multi-statement "
+                    "query, are applied atomically)"));
     if (txStatus_ == 'T') txStatus_ = 'E';
     if (mode == Mode::Simple)
       ready();
@@ -219,7 +212,7 @@ bool Session::local(const sql::Statement& st, Mode mode) {
     if (lower(name) == "time" && t.size() >= 3 && lower(t[2]) == "zone") name = "TimeZone";
     name = canonical(name);
     auto value = setting(name);
-    if (!value) return fail(notice("42704", fmt::format("unrecognized configuration parameter \"{}\"", name)));
+    if (!value) return fail(errorNotice("42704", fmt::format("unrecognized configuration parameter \"{}\"", name)));
     localResult(mode, "SHOW", std::make_pair(lower(name), *value));
     return true;
   }
@@ -229,12 +222,12 @@ bool Session::local(const sql::Statement& st, Mode mode) {
   const bool reset = !t.empty() && lower(t[0]) == "reset";
   std::size_t i = 1;
   if (!reset && i < t.size() && (lower(t[i]) == "session" || lower(t[i]) == "local")) ++i;
-  if (i >= t.size()) return fail(notice("42601", "syntax error in SET"));
+  if (i >= t.size()) return fail(errorNotice("42601", "syntax error in SET"));
   std::string name = t[i++];
   if (lower(name) == "time" && i < t.size() && lower(t[i]) == "zone") name = "TimeZone", ++i;
   if (lower(name) == "names") name = "client_encoding";
   if (lower(name) == "session" && i < t.size() && lower(t[i]) == "authorization")
-    return fail(notice("0A000", "SET SESSION AUTHORIZATION is not supported by the proxy"));
+    return fail(errorNotice("0A000", "SET SESSION AUTHORIZATION is not supported by the proxy"));
   name = canonical(name);
   std::optional<std::string> value;
   if (!reset) {
@@ -252,13 +245,13 @@ bool Session::local(const sql::Statement& st, Mode mode) {
   }
   if (auto p = pinned().find(name); p != pinned().end()) {
     if (value && std::find(p->second.begin(), p->second.end(), lower(*value)) == p->second.end())
-      return fail(notice("0A000",
-                         fmt::format("the proxy cannot set {} to {}: every node runs requests with {} = {}", name,
-                                     *value, name, defaultOf(name)),
-                         "format or convert values in the query instead (e.g. AT TIME ZONE, to_char)"));
+      return fail(errorNotice("0A000",
+                              fmt::format("the proxy cannot set {} to {}: every node runs requests with {} = {}", name,
+                                          *value, name, defaultOf(name)),
+                              "format or convert values in the query instead (e.g. AT TIME ZONE, to_char)"));
     value.reset(); // the node's value, shown as such
   } else if (!harmless(name)) {
-    return fail(notice(
+    return fail(errorNotice(
         "0A000", fmt::format("SET {} is not supported by the proxy: the nodes would not run requests under it", name),
         "settings that change results must be the same on every node; set them in the nodes' databases "
         "(ALTER DATABASE ... SET) instead"));
@@ -295,7 +288,7 @@ bool Session::transactionBlock(const sql::Statement& st, Mode mode) {
     if (mode == Mode::Describe) return finish(""), true;
     if (verb == "begin" || verb == "start") {
       if (txStatus_ != 'I') {
-        wire::Writer::Notice w = notice("25001", "there is already a transaction in progress");
+        wire::Writer::Notice w = errorNotice("25001", "there is already a transaction in progress");
         w.severity = "WARNING";
         out_.notice(w);
       }
@@ -305,7 +298,7 @@ bool Session::transactionBlock(const sql::Statement& st, Mode mode) {
     }
     if (verb == "commit" || verb == "end") {
       if (txStatus_ == 'I') {
-        wire::Writer::Notice w = notice("25P01", "there is no transaction in progress");
+        wire::Writer::Notice w = errorNotice("25P01", "there is no transaction in progress");
         w.severity = "WARNING";
         out_.notice(w);
         return finish("COMMIT"), true;
@@ -335,7 +328,7 @@ bool Session::transactionBlock(const sql::Statement& st, Mode mode) {
     if ((verb == "rollback" || verb == "abort") && !(words.size() > 1 && lower(words[1]) == "to") &&
         !(words.size() > 2 && lower(words[2]) == "to")) {
       if (txStatus_ == 'I') {
-        wire::Writer::Notice w = notice("25P01", "there is no transaction in progress");
+        wire::Writer::Notice w = errorNotice("25P01", "there is no transaction in progress");
         w.severity = "WARNING";
         out_.notice(w);
       }
@@ -343,11 +336,12 @@ bool Session::transactionBlock(const sql::Statement& st, Mode mode) {
       txWrites_.clear();
       return finish("ROLLBACK"), true;
     }
-    return fail(notice("0A000", fmt::format("{} is not supported by the proxy", commandTag(st, 0)),
-                       "savepoints and two-phase commit are not supported; use BEGIN ... COMMIT"));
+    return fail(errorNotice("0A000", fmt::format("{} is not supported by the proxy", commandTag(st, 0)),
+                            "savepoints and two-phase commit are not supported; use BEGIN ... COMMIT"));
   }
   if (txStatus_ == 'E')
-    return fail(notice("25P02", "current transaction is aborted, commands ignored until end of transaction block"));
+    return fail(
+        errorNotice("25P02", "current transaction is aborted, commands ignored until end of transaction block"));
   // Inside BEGIN ... COMMIT.
   if (st.kind == "VariableShowStmt" || st.kind == "VariableSetStmt") {
     txStatus_ = 'I'; // answered as outside a block: the session state is the proxy's
@@ -357,8 +351,9 @@ bool Session::transactionBlock(const sql::Statement& st, Mode mode) {
   }
   if (sql::isReadOnly(st.sql)) {
     if (txWrites_.empty()) return false; // runs now, as any read
-    return fail(notice("0A000", "a read after a write in the same transaction block is not supported by the proxy",
-                       "the block's writes are sent together at COMMIT; read before the first write or after COMMIT"));
+    return fail(
+        errorNotice("0A000", "a read after a write in the same transaction block is not supported by the proxy",
+                    "the block's writes are sent together at COMMIT; read before the first write or after COMMIT"));
   }
   std::int64_t rows = -1;
   if (st.kind == "InsertStmt")
@@ -367,14 +362,14 @@ bool Session::transactionBlock(const sql::Statement& st, Mode mode) {
            st.kind != "CopyStmt" && !returnsRows(st))
     rows = 0; // DDL and the like: the tag names the command only
   if (rows < 0)
-    return fail(notice("0A000",
-                       fmt::format("{} inside a transaction block is not supported by the proxy: its row count is "
-                                   "known only when the block is applied at COMMIT",
-                                   commandTag(st, 0).substr(0, commandTag(st, 0).find(' '))),
-                       "run it outside BEGIN ... COMMIT (autocommit), or as one multi-statement query"));
+    return fail(errorNotice("0A000",
+                            fmt::format("{} inside a transaction block is not supported by the proxy: its row count is "
+                                        "known only when the block is applied at COMMIT",
+                                        commandTag(st, 0).substr(0, commandTag(st, 0).find(' '))),
+                            "run it outside BEGIN ... COMMIT (autocommit), or as one multi-statement query"));
   if (st.maxParam > 0)
-    return fail(notice("0A000", "parameters inside a transaction block are not supported by the proxy yet",
-                       "run it outside BEGIN ... COMMIT (autocommit)"));
+    return fail(errorNotice("0A000", "parameters inside a transaction block are not supported by the proxy yet",
+                            "run it outside BEGIN ... COMMIT (autocommit)"));
   if (mode == Mode::Describe) return out_.noData(), true;
   txWrites_.push_back(st);
   finish(commandTag(st, rows));

@@ -42,6 +42,14 @@ void Session::resume() {
   if (onOutput) onOutput();
 }
 
+wire::Writer::Notice errorNotice(std::string sqlState, std::string message, std::string hint) {
+  wire::Writer::Notice n;
+  n.sqlState = std::move(sqlState);
+  n.message = std::move(message);
+  n.hint = std::move(hint);
+  return n;
+}
+
 void Session::fatal(const std::string& sqlState, const std::string& message) {
   wire::Writer::Notice n;
   n.severity = "FATAL";

@@ -18,6 +18,9 @@
 namespace kluster::proxy {
 
 /// A prepared statement's parameter and result column types (Describe before Bind).
+/// An ErrorResponse's fields (severity ERROR).
+wire::Writer::Notice errorNotice(std::string sqlState, std::string message, std::string hint = {});
+
 struct Description {
   std::vector<std::uint32_t> paramOids;
   std::vector<wire::Writer::Field> columns; ///< empty: the statement returns no rows (NoData)
