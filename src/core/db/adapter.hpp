@@ -57,6 +57,16 @@ struct Work {
   /// When set, the request's pinned time (ms since 1970 UTC) that defaults rewritten by sql::pinDefaultTime()
   /// read through _kluster.request_time() while this request writes.
   std::optional<std::int64_t> requestTimeMs;
+  /// When set, what the UUIDs this request draws through _kluster.gen_random_uuid() (sql::pinRandomUuid()) are
+  /// derived from: "<ALL offset>/<messageId>"; the request's n-th UUID is md5("<key>/<n>") as a version-4 UUID.
+  std::optional<std::string> uuidKey;
+};
+
+/// What the objects of a database (column DEFAULTs, mostly) read from the request that writes, beyond its SQL.
+struct RequestInputs {
+  bool time = false;   ///< _kluster.request_time(): writes set Work::requestTimeMs
+  bool uuid = false;   ///< _kluster.gen_random_uuid(): writes set Work::uuidKey
+  bool random = false; ///< random(): writes set Work::randomSeed
 };
 
 /// The outcome of a request: rows or rows affected, or a request-level error.
@@ -162,11 +172,11 @@ public:
   /// its valid, non-partial unique indexes on plain columns whose columns are all NOT NULL (or that treat
   /// NULLs as equal). Empty when the table has none or does not exist.
   virtual std::vector<std::vector<std::string>> uniqueKeys(const std::string& schema, const std::string& table) = 0;
-  /// The columns of a table (schema "" : the search_path) whose DEFAULT draws a new value per row from a
-  /// sequence (SERIAL, IDENTITY, nextval()): an INSERT ... SELECT fills them in the order the rows come.
+  /// The columns of a table (schema "" : the search_path) whose DEFAULT draws a new value per row (SERIAL,
+  /// IDENTITY, nextval(), random(), gen_random_uuid()): an INSERT ... SELECT fills them in the order rows come.
   virtual std::vector<std::string> drawnDefaults(const std::string& schema, const std::string& table) = 0;
-  /// Some object (a column DEFAULT...) depends on _kluster.request_time(): writes must set Work::requestTimeMs.
-  virtual bool usesRequestTime() = 0;
+  /// Which request inputs some object of the database (a column DEFAULT...) reads: writes must set them.
+  virtual RequestInputs requestInputs() = 0;
 };
 
 /// Opens a connection for a database URL; the scheme picks the adapter (postgresql://, postgres://).

@@ -9,13 +9,6 @@
 
 namespace kluster::db {
 
-namespace {
-struct ResultGuard {
-  PGresult* res;
-  ~ResultGuard() { PQclear(res); }
-};
-} // namespace
-
 const char* const kSequenceSchema = R"(
 CREATE TABLE IF NOT EXISTS _kluster.sequences (
   name        text COLLATE "C" PRIMARY KEY, -- format('%I.%I', schema, sequence)
@@ -64,9 +57,13 @@ END $f$;
 
 bool PgConnection::mayHaveSequences() const { return hasSequences_.value_or(true) || unreusableInBatch_; }
 
+const char* PgConnection::saveSequencesSql() const {
+  // After DDL, sequences may have been dropped or renamed: prune their saved state too.
+  return unreusableInBatch_ ? "SELECT _kluster.save_sequences(true)" : "SELECT _kluster.save_sequences(false)";
+}
+
 void PgConnection::saveSequences() {
-  ResultGuard g{PQexec(conn_, unreusableInBatch_ ? "SELECT _kluster.save_sequences(true)"
-                                                 : "SELECT _kluster.save_sequences(false)")};
+  ResultGuard g{PQexec(conn_, saveSequencesSql())};
   if (PQresultStatus(g.res) != PGRES_TUPLES_OK) throwFromResult(g.res, "saving the sequences' state");
   hasSequences_ = std::atoi(PQgetvalue(g.res, 0, 0)) > 0;
 }
@@ -77,18 +74,6 @@ void PgConnection::restoreSequences() {
   if (PQresultStatus(g.res) != PGRES_TUPLES_OK) throwFromResult(g.res, "restoring the sequences' state");
   if (const int n = std::atoi(PQgetvalue(g.res, 0, 0)); n > 0)
     KLOG(Debug, "db", "put {} sequence(s) back to their state at the last commit", n);
-}
-
-std::vector<std::string> PgConnection::drawnDefaults(const std::string& schema, const std::string& table) {
-  ResultGuard g{execParams(
-      "SELECT a.attname::text FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND "
-      "d.adnum = a.attnum WHERE a.attrelid = to_regclass(CASE WHEN $1 = '' THEN quote_ident($2) ELSE "
-      "quote_ident($1) || '.' || quote_ident($2) END) AND a.attnum > 0 AND NOT a.attisdropped AND "
-      "(a.attidentity <> '' OR pg_get_expr(d.adbin, d.adrelid) ~ '\\m(nextval|setval)\\(') ORDER BY a.attnum",
-      {schema, table})};
-  std::vector<std::string> columns;
-  for (int r = 0; r < PQntuples(g.res); ++r) columns.emplace_back(PQgetvalue(g.res, r, 0));
-  return columns;
 }
 
 } // namespace kluster::db

@@ -14,7 +14,7 @@ namespace {
 
 // Session settings pinned on every connection so every node formats, parses and computes values identically,
 // whatever its server's postgresql.conf or ALTER DATABASE/ROLE ... SET say (options sent at connection
-// start override both). Keep in step with sql::isPinnedSetting() (src/core/sql/determinism.cpp).
+// start override both). Keep in step with sql::isPinnedSetting() (src/core/sql/function_lists.cpp).
 constexpr const char* kSessionOptions =
     "-c TimeZone=UTC -c DateStyle=ISO,MDY -c IntervalStyle=postgres -c extra_float_digits=1 "
     "-c search_path=public -c bytea_output=hex -c standard_conforming_strings=on -c client_min_messages=warning "
@@ -30,44 +30,6 @@ constexpr const char* kSessionOptions =
 // Prepared statements kept per connection; past this many (texts with literals spliced in) they are
 // dropped and prepared again as needed.
 constexpr std::size_t kMaxStatements = 1000;
-
-constexpr const char* kSchema = R"(
-CREATE SCHEMA IF NOT EXISTS _kluster;
-CREATE TABLE IF NOT EXISTS _kluster.position (
-  cluster     text PRIMARY KEY,
-  all_offset  bigint NOT NULL,
-  message_id  text NOT NULL,
-  updated_at  timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS _kluster.applied (
-  message_id    text COLLATE "C" PRIMARY KEY,
-  all_offset    bigint NOT NULL,
-  result_code   text NOT NULL,
-  result_hash   text NOT NULL,
-  rows_affected bigint NOT NULL
-);
-CREATE TABLE IF NOT EXISTS _kluster.cluster_info (
-  cluster      text PRIMARY KEY,
-  fingerprint  jsonb NOT NULL,
-  recorded_at  bigint NOT NULL
-);
--- What DEFAULT now() & co. become (sql::pinDefaultTime): the pinned time of the request writing the row,
--- which the node sets per request. Outside a Kluster request it is an error, never a node's own clock.
-CREATE OR REPLACE FUNCTION _kluster.request_time() RETURNS timestamptz LANGUAGE plpgsql STABLE AS $f$
-DECLARE ms text := current_setting('kluster.request_time', true);
-BEGIN
-  IF ms IS NULL OR ms = '' THEN
-    RAISE EXCEPTION 'a DEFAULT of the current time was evaluated outside a Kluster request'
-      USING HINT = 'write this table through Kluster (klusterctl exec --to ALL), or give the column a value';
-  END IF;
-  RETURN timestamptz 'epoch' + ms::bigint * interval '1 millisecond';
-END $f$;
-)";
-
-struct ResultGuard {
-  PGresult* res;
-  ~ResultGuard() { PQclear(res); }
-};
 
 std::string field(const PGresult* res, int code) {
   const char* v = PQresultErrorField(res, code);
@@ -182,26 +144,6 @@ ServerInfo PgConnection::serverInfo() {
   info.collation = PQgetvalue(g.res, 0, 3);
   info.ctype = PQgetvalue(g.res, 0, 4);
   return info;
-}
-
-void PgConnection::ensureSchema() {
-  // Only create what is missing, so a node whose database went read-only still starts and reports why it
-  // cannot apply, instead of failing here.
-  ResultGuard g{execParams("SELECT to_regclass('_kluster.cluster_info') IS NOT NULL", {})};
-  if (std::string(PQgetvalue(g.res, 0, 0)) != "t") {
-    exec(kSchema);
-    exec(kSequenceSchema);
-    return;
-  }
-  ResultGuard s{execParams("SELECT to_regprocedure('_kluster.restore_sequences()') IS NOT NULL", {})};
-  if (std::string(PQgetvalue(s.res, 0, 0)) != "t") exec(kSequenceSchema);
-  // Databases created before message ids were compared bytewise: a collation-aware text key made every
-  // batch's bookkeeping several times slower.
-  ResultGuard c{execParams("SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
-                           "WHERE a.attrelid = '_kluster.applied'::regclass AND a.attname = 'message_id'",
-                           {})};
-  if (PQntuples(c.res) == 1 && std::string(PQgetvalue(c.res, 0, 0)) != "C")
-    exec("ALTER TABLE _kluster.applied ALTER COLUMN message_id TYPE text COLLATE \"C\"");
 }
 
 Position PgConnection::loadPosition(const std::string& cluster) {
@@ -373,6 +315,11 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
       send("SELECT set_config('kluster.request_time', $1, true)", {std::to_string(*w.requestTimeMs)});
       sent.push_back({i, true});
     }
+    if (w.uuidKey) { // the request's UUIDs count from 1 again (a retry draws the same ones)
+      send("SELECT set_config('kluster.uuid_key', $1, true), set_config('kluster.uuid_count', '0', true)",
+           {*w.uuidKey});
+      sent.push_back({i, true});
+    }
     for (const auto& st : w.statements) {
       if (writing_ && !st.reusable) unreusableInBatch_ = true;
       if (st.reusable) {
@@ -490,8 +437,7 @@ bool PgConnection::commit(const std::string& cluster, const std::vector<AppliedE
   std::vector<Sent> sent;
   sendPendingBegin(&sent, 0);
   const bool saving = mayHaveSequences();
-  if (saving)
-    send(unreusableInBatch_ ? "SELECT _kluster.save_sequences(true)" : "SELECT _kluster.save_sequences(false)", {});
+  if (saving) send(saveSequencesSql(), {});
   const std::size_t head = sent.size() + (saving ? 1 : 0); // results before the bookkeeping INSERT
   send("WITH position AS (INSERT INTO _kluster.position (cluster, all_offset, message_id, updated_at) "
        "VALUES ($6, $7, $8, now()) ON CONFLICT (cluster) DO UPDATE SET all_offset = EXCLUDED.all_offset, "
@@ -575,47 +521,6 @@ Outcome PgConnection::query(const Work& work, const ReadFloor* atLeast) {
   }
   exec("COMMIT");
   return outcomes[0];
-}
-
-std::map<std::string, FunctionVolatility> PgConnection::functionVolatility(const std::vector<std::string>& names) {
-  std::map<std::string, FunctionVolatility> found;
-  if (names.empty()) return found;
-  // Built-in objects have oids below FirstNormalObjectId (16384); 'v' > 's' > 'i' as text.
-  ResultGuard g{execParams("SELECT proname, coalesce(max(provolatile::text) FILTER (WHERE oid < 16384), ''), "
-                           "coalesce(max(provolatile::text) FILTER (WHERE oid >= 16384), '') FROM pg_proc "
-                           "WHERE proname IN (SELECT json_array_elements_text($1::json)) GROUP BY proname",
-                           {nlohmann::json(names).dump()})};
-  for (int r = 0; r < PQntuples(g.res); ++r)
-    found[PQgetvalue(g.res, r, 0)] = {PQgetvalue(g.res, r, 1)[0], PQgetvalue(g.res, r, 2)[0]};
-  return found;
-}
-
-std::vector<std::vector<std::string>> PgConnection::uniqueKeys(const std::string& schema, const std::string& table) {
-  ResultGuard g{execParams(
-      "SELECT i.indexrelid::bigint, a.attname::text FROM pg_index i "
-      "CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(att, n) "
-      "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.att "
-      "WHERE i.indrelid = to_regclass(CASE WHEN $1 = '' THEN quote_ident($2) ELSE quote_ident($1) || '.' || "
-      "quote_ident($2) END) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL "
-      "AND k.n <= i.indnkeyatts AND (i.indnullsnotdistinct OR NOT EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) "
-      "WITH ORDINALITY AS k2(att, n) JOIN pg_attribute a2 ON a2.attrelid = i.indrelid AND a2.attnum = k2.att "
-      "WHERE k2.n <= i.indnkeyatts AND NOT a2.attnotnull)) ORDER BY 1, k.n",
-      {schema, table})};
-  std::vector<std::vector<std::string>> keys;
-  std::string last;
-  for (int r = 0; r < PQntuples(g.res); ++r) {
-    if (keys.empty() || last != PQgetvalue(g.res, r, 0)) keys.emplace_back();
-    last = PQgetvalue(g.res, r, 0);
-    keys.back().emplace_back(PQgetvalue(g.res, r, 1));
-  }
-  return keys;
-}
-
-bool PgConnection::usesRequestTime() {
-  ResultGuard g{execParams("SELECT EXISTS (SELECT 1 FROM pg_depend WHERE refclassid = 'pg_proc'::regclass AND "
-                           "refobjid = to_regprocedure('_kluster.request_time()'))",
-                           {})};
-  return PQntuples(g.res) == 1 && PQgetvalue(g.res, 0, 0)[0] == 't';
 }
 
 std::unique_ptr<Connection> connect(const std::string& url) {

@@ -17,6 +17,12 @@ std::string_view builtinTypeName(unsigned oid);
 /// Kluster's tables and functions for sequences (pg_sequences.cpp), created by ensureSchema().
 extern const char* const kSequenceSchema;
 
+/// Clears a libpq result at the end of its scope.
+struct ResultGuard {
+  PGresult* res;
+  ~ResultGuard() { PQclear(res); }
+};
+
 class PgConnection final : public Connection {
 public:
   explicit PgConnection(const std::string& url);
@@ -36,7 +42,7 @@ public:
   std::map<std::string, FunctionVolatility> functionVolatility(const std::vector<std::string>& names) override;
   std::vector<std::vector<std::string>> uniqueKeys(const std::string& schema, const std::string& table) override;
   std::vector<std::string> drawnDefaults(const std::string& schema, const std::string& table) override;
-  bool usesRequestTime() override;
+  RequestInputs requestInputs() override;
 
 private:
   struct Sent; // one statement queued in the pipeline
@@ -66,6 +72,7 @@ private:
   // Sequences kept in step with the log (pg_sequences.cpp).
   bool mayHaveSequences() const;
   void saveSequences();
+  const char* saveSequencesSql() const;
   void restoreSequences();
   [[noreturn]] void throwFromResult(const PGresult* res, const std::string& what);
   [[noreturn]] void throwConnectionLost(const std::string& what);

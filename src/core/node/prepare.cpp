@@ -22,6 +22,10 @@ std::optional<std::string> paramText(const nlohmann::json& v) {
 
 } // namespace
 
+std::string uuidKeyFor(std::int64_t offset, const std::string& messageId) {
+  return fmt::format("{}/{}", offset, messageId);
+}
+
 double randomSeedFor(std::int64_t offset) {
   // A fixed mapping of the offset into setseed's range [-1, 1].
   auto x = static_cast<std::uint64_t>(offset) * 0x9E3779B97F4A7C15ULL;
@@ -68,9 +72,12 @@ Prepared Preparer::forOne(std::string_view payload) {
 
 void FunctionCheck::apply(Prepared& p) {
   if (p.refusal) return;
-  if (p.writes && !p.work.requestTimeMs) {
-    if (!usesRequestTime_ && conn_) usesRequestTime_ = conn_->usesRequestTime();
-    if (usesRequestTime_.value_or(false)) p.work.requestTimeMs = p.timestampMs;
+  if (p.writes) { // what the database's DEFAULTs read from the request
+    if (!inputs_ && conn_) inputs_ = conn_->requestInputs();
+    const db::RequestInputs in = inputs_.value_or(db::RequestInputs{});
+    if (in.time && !p.work.requestTimeMs) p.work.requestTimeMs = p.timestampMs;
+    if (in.uuid && !p.work.uuidKey) p.work.uuidKey = uuidKeyFor(p.offset, p.parsed.request.messageId);
+    if (in.random && !p.work.randomSeed) p.work.randomSeed = randomSeedFor(p.offset);
   }
   if (!p.functions.empty()) {
     std::vector<std::string> unknown;
@@ -143,7 +150,7 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
   std::vector<std::shared_ptr<const sql::Analysis>> analyses; // keeps `statements` alive
   std::vector<const sql::Statement*> statements;
   bool usesTime = false, storesTime = false, defaultsTime = false, readOnly = true, usesRandom = false,
-       txControl = false, nonTx = false;
+       txControl = false, nonTx = false, drawsUuid = false;
   std::vector<std::string> functions;
   const sql::Refusal* nondeterministic = nullptr; // points into `analyses`
   try {
@@ -154,6 +161,7 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
       usesTime |= a.usesCurrentTime;
       storesTime |= a.storesCurrentTimeElsewhere;
       defaultsTime |= a.defaultsCurrentTime;
+      drawsUuid |= a.drawsUuid;
       readOnly = readOnly && a.readOnly;
       txControl |= a.transactionControl;
       nonTx |= a.nonTransactional;
@@ -232,8 +240,9 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
     db::Statement s;
     s.sql = (forAll && defaultsTime) ? sql::pinDefaultTime(st.sql) : st.sql;
     if (forAll && usesTime) s.sql = sql::pinCurrentTime(s.sql, timestampMs);
+    if (forAll && drawsUuid) s.sql = sql::pinRandomUuid(s.sql);
     // Pinned texts differ per request, and DDL must not run against statements prepared before it.
-    s.reusable = forAll && !usesTime && !p.changesSchema;
+    s.reusable = forAll && !usesTime && !p.changesSchema; // a UUID's text is the same for every request
     s.params.reserve(static_cast<std::size_t>(statementParams[k]));
     if (std::find(st.usedParams.begin(), st.usedParams.end(), false) != st.usedParams.end()) {
       s.unusedParams = st.usedParams;
@@ -243,9 +252,11 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
     p.work.statements.push_back(std::move(s));
   }
   if (forAll && usesRandom) p.work.randomSeed = randomSeedFor(offset);
+  if (forAll && drawsUuid) p.work.uuidKey = uuidKeyFor(offset, req.messageId);
   if (forAll) {
     p.writes = !readOnly;
     p.timestampMs = timestampMs;
+    p.offset = offset;
     // The request defines such a DEFAULT (ALTER TABLE ... ADD COLUMN fills the existing rows with it).
     if (defaultsTime) p.work.requestTimeMs = timestampMs;
   }

@@ -27,6 +27,7 @@ struct Prepared {
   std::vector<std::shared_ptr<const sql::Analysis>> ordered;
   bool writes = false;          ///< ALL: not read-only (may fire a DEFAULT of the current time)
   std::int64_t timestampMs = 0; ///< ALL: the request's pinned time
+  std::int64_t offset = 0;      ///< ALL: the request's offset
 };
 
 /// Parses and analyzes requests. Needs no database; safe to use from one thread at a time.
@@ -65,7 +66,7 @@ public:
     refusals_.clear();
     keys_.clear();
     drawn_.clear();
-    usesRequestTime_.reset();
+    inputs_.reset();
   }
   /// Sets `p.refusal` when `p` breaks one of these rules. Throws DbError when a look-up fails.
   void apply(Prepared& p);
@@ -80,10 +81,12 @@ private:
   std::map<std::string, std::pair<std::string, std::string>> refusals_;
   std::map<std::pair<std::string, std::string>, std::vector<std::vector<std::string>>> keys_; ///< unique keys
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> drawn_; ///< columns drawing defaults
-  std::optional<bool> usesRequestTime_; ///< some DEFAULT reads the request's time
+  std::optional<db::RequestInputs> inputs_; ///< what the database's DEFAULTs read from the request
 };
 
 /// The seed random() gets for the request at an ALL offset: the same on every node.
 double randomSeedFor(std::int64_t offset);
+/// What the UUIDs drawn by the request at an ALL offset derive from (db::Work::uuidKey): "<offset>/<messageId>".
+std::string uuidKeyFor(std::int64_t offset, const std::string& messageId);
 
 } // namespace kluster::node

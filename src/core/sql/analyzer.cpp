@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <initializer_list>
 #include <tuple>
 
 namespace kluster::sql {
@@ -73,12 +74,13 @@ std::string_view sqlValueFunctionName(std::string_view op) {
 
 namespace {
 
-bool isTimeFunctionCall(const json& funcCall) {
-  const json* names = field(funcCall, "funcname");
-  if (names == nullptr || !names->is_array() || names->empty() || names->size() > 2) return false;
-  if (names->size() == 2 && stringNode((*names)[0]) != "pg_catalog") return false;
-  const std::string_view name = stringNode(names->back());
-  if (name != "now" && name != "transaction_timestamp" && name != "statement_timestamp") return false;
+// A plain call without arguments of the built-in `name` (unqualified or pg_catalog.name): fn().
+bool isBuiltinCall(const json& funcCall, std::initializer_list<std::string_view> names) {
+  const json* fn = field(funcCall, "funcname");
+  if (fn == nullptr || !fn->is_array() || fn->empty() || fn->size() > 2) return false;
+  if (fn->size() == 2 && stringNode((*fn)[0]) != "pg_catalog") return false;
+  const std::string_view name = stringNode(fn->back());
+  if (std::find(names.begin(), names.end(), name) == names.end()) return false;
   for (const char* key :
        {"args", "agg_order", "agg_filter", "over", "agg_within_group", "agg_star", "agg_distinct", "func_variadic"}) {
     if (funcCall.contains(key)) return false;
@@ -138,10 +140,12 @@ void Collector::node(std::string_view type, const json& body, Context ctx, std::
   Context specialCtx = ctx;
 
   if (type == "FuncCall") {
-    if (const std::string_view name = lastName(field(body, "funcname")); !name.empty()) {
+    if (isBuiltinCall(body, {"gen_random_uuid"}) && !callTarget && (!ctx.stored || ctx.storedDefault)) {
+      uuidSites.push_back(static_cast<int>(intField(body, "location"))); // pinRandomUuid() rewrites it
+    } else if (const std::string_view name = lastName(field(body, "funcname")); !name.empty()) {
       functions.emplace_back(name);
     }
-    if (isTimeFunctionCall(body) && !callTarget) {
+    if (isBuiltinCall(body, {"now", "transaction_timestamp", "statement_timestamp"}) && !callTarget) {
       TimeSite site;
       site.location = static_cast<int>(intField(body, "location"));
       site.kind = SiteKind::Function;
@@ -417,6 +421,7 @@ Parsed parseAndCollect(std::string_view sql) {
     }
   }
   a.createsSequenceValue = c.createsSequence;
+  a.drawsUuid = !c.uuidSites.empty();
   return p;
 }
 

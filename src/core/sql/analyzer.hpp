@@ -171,6 +171,11 @@ struct Analysis {
   /// or CREATE SEQUENCE.
   bool createsSequenceValue = false;
 
+  /// gen_random_uuid() is called by the request or stored in a column or domain DEFAULT: pinRandomUuid() makes
+  /// it `_kluster.gen_random_uuid()`, which derives each UUID from the request (not in `functions`). Calls
+  /// stored elsewhere (views, function bodies...) stay as they are and are in `functions` (refused: volatile).
+  bool drawsUuid = false;
+
   /// Determinism (ALL only): the first syntax-only rule of determinism.hpp the request breaks (system
   /// columns, reg* casts and catalogs read by a write, random() evaluated per scanned row, current_setting()
   /// of a setting Kluster does not pin, CURRENT_USER & co., session SET/RESET, set_config(), a row order
@@ -243,5 +248,16 @@ inline constexpr std::string_view kRequestTimeFunction = "_kluster.request_time(
 /// Other stored sites and sites evaluated when the request runs are left alone (see pinCurrentTime()).
 /// Returns the input unchanged when nothing matches. Throws as pinCurrentTime() does.
 [[nodiscard]] std::string pinDefaultTime(std::string_view sql);
+
+/// The function gen_random_uuid() becomes on ALL (see pinRandomUuid()).
+inline constexpr std::string_view kRandomUuidFunction = "_kluster.gen_random_uuid";
+
+/// Determinism of UUIDs: returns `sql` with every gen_random_uuid() (or pg_catalog.gen_random_uuid()) that the
+/// request runs or stores in a DEFAULT (Analysis::drawsUuid) calling `_kluster.gen_random_uuid()` instead: a
+/// version-4 UUID derived from the request that draws it (its ALL offset and messageId, and a counter), so every
+/// node draws the same ones (the PostgreSQL adapter defines it). The result column keeps its name
+/// (gen_random_uuid). Calls in strings, comments and other stored definitions are left alone. Returns the input
+/// unchanged when nothing matches. Throws SyntaxError when `sql` does not parse.
+[[nodiscard]] std::string pinRandomUuid(std::string_view sql);
 
 } // namespace kluster::sql

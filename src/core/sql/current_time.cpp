@@ -104,10 +104,12 @@ std::string literalText(const CivilTime& t, TimeType type) {
   return {};
 }
 
-// ---------------------------------------------------------------------------------------------
-// Token helpers for pinning.
+} // namespace
 
-bool isComment(const Token& t) { return t.kind == kSqlComment || t.kind == kCComment; }
+// ---------------------------------------------------------------------------------------------
+// Token helpers for rewriting (current_time.hpp).
+
+static bool isComment(const Token& t) { return t.kind == kSqlComment || t.kind == kCComment; }
 
 std::size_t tokenAt(const std::vector<Token>& tokens, int location) {
   const auto it =
@@ -139,7 +141,7 @@ std::size_t matchingParen(const std::vector<Token>& tokens, std::size_t open) {
 // Byte offset just after the expression that starts at token `first` in a select list or
 // RETURNING list: the expression ends before a ',' / ';' / unmatched ')' or the keyword that
 // starts the next clause, at parenthesis depth 0.
-std::size_t expressionEnd(const std::vector<Token>& tokens, std::size_t first) {
+static std::size_t expressionEnd(const std::vector<Token>& tokens, std::size_t first) {
   int depth = 0;
   std::size_t last = first;
   std::size_t previous = first;
@@ -189,13 +191,7 @@ std::size_t expressionEnd(const std::vector<Token>& tokens, std::size_t first) {
   return static_cast<std::size_t>(tokens[last].end);
 }
 
-struct Edit {
-  std::size_t begin = 0;
-  std::size_t end = 0;
-  std::string text;
-};
-
-std::string quoteIdentifier(std::string_view name) {
+static std::string quoteIdentifier(std::string_view name) {
   std::string out = "\"";
   for (const char c : name) {
     if (c == '"') out += '"';
@@ -205,7 +201,7 @@ std::string quoteIdentifier(std::string_view name) {
   return out;
 }
 
-bool joinsWithNeighbour(char c) {
+static bool joinsWithNeighbour(char c) {
   const auto u = static_cast<unsigned char>(c);
   return std::isalnum(u) != 0 || c == '_' || c == '$' || c == '\'' || c == '"' || u >= 0x80;
 }
@@ -234,6 +230,8 @@ std::string applyEdits(std::string_view sql, std::vector<Edit>& edits) {
   out.append(sql.substr(pos));
   return out;
 }
+
+namespace {
 
 // The expression a current-time site stored in a DEFAULT becomes (see pinDefaultTime()).
 std::string requestTimeExpression(const TimeSite& site) {

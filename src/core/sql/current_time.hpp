@@ -6,6 +6,7 @@
 #include "core/sql/parse_tree.hpp"
 
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -59,6 +60,23 @@ struct Token {
 
 // The tokens of `sqlz` (NUL-terminated) in order, comments included. Throws SyntaxError.
 std::vector<Token> scanTokens(const std::string& sqlz);
+
+// Rewriting by tokens (current_time.cpp): the token starting at byte `location` (throws std::logic_error when
+// none does), the next token that is not a comment, and the ')' matching the '(' at `open`.
+std::size_t tokenAt(const std::vector<Token>& tokens, int location);
+std::size_t nextToken(const std::vector<Token>& tokens, std::size_t i);
+std::size_t matchingParen(const std::vector<Token>& tokens, std::size_t open);
+
+// Replace bytes [begin, end) by `text`.
+struct Edit {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  std::string text;
+};
+
+// `sql` with the edits applied (they must not overlap), keeping tokens apart where a replacement would
+// otherwise join its neighbour.
+std::string applyEdits(std::string_view sql, std::vector<Edit>& edits);
 
 // ---------------------------------------------------------------------------------------------
 // Column names (PostgreSQL's FigureColnameInternal on the raw parse tree), to keep result

@@ -1,6 +1,6 @@
-// The determinism rules: the lists of functions and settings, and the walk over a statement that finds
-// what its effect could depend on besides the database contents and the request (row order, system
-// columns, object ids, catalogs, the backend's session).
+// The determinism rules: the walk over a statement that finds what its effect could depend on besides the
+// database contents and the request (row order, system columns, object ids, catalogs, the backend's session).
+// The function and setting lists are in function_lists.cpp.
 #include "core/sql/determinism.hpp"
 
 #include "core/sql/parse_tree.hpp"
@@ -17,152 +17,6 @@ namespace {
 template <std::size_t N> bool contains(const std::string_view (&list)[N], std::string_view name) {
   return std::find(std::begin(list), std::end(list), name) != std::end(list);
 }
-
-// Settings the PostgreSQL adapter pins on every connection (src/core/db/postgres.cpp) or that
-// the cluster fingerprint requires to be equal (encoding, collation).
-constexpr std::string_view kPinnedSettings[] = {
-    "bytea_output",
-    "client_encoding",
-    "datestyle",
-    "default_text_search_config",
-    "extra_float_digits",
-    "intervalstyle",
-    "lc_collate",
-    "lc_ctype",
-    "lc_monetary",
-    "lc_numeric",
-    "lc_time",
-    "search_path",
-    "server_encoding",
-    "standard_conforming_strings",
-    "timezone",
-    "timezone_abbreviations",
-    "transform_null_equals",
-    "xmlbinary",
-    "xmloption",
-    "array_nulls",
-};
-
-constexpr std::string_view kPinnedVolatile[] = {"now",     "pg_notify",           "random",
-                                                "setseed", "statement_timestamp", "transaction_timestamp"};
-
-// Volatile, yet the same on every node: requests apply one after the other in log order, and the PostgreSQL
-// adapter keeps sequences in step with the log (src/core/db/pg_sequences.cpp). Evaluated per row, they are
-// subject to the row-order rules.
-constexpr std::string_view kLogOrdered[] = {"nextval", "setval"};
-
-// STABLE built-ins (PostgreSQL 15) whose result depends only on their arguments, the database
-// contents and pinned settings. current_setting is listed because the analyzer checks its argument.
-constexpr std::string_view kStableAllowed[] = {
-    "anytextcat",
-    "array_to_json",
-    "array_to_string",
-    "concat",
-    "concat_ws",
-    "convert",
-    "convert_from",
-    "convert_to",
-    "current_schema",
-    "current_schemas",
-    "current_setting",
-    "date",
-    "date_cmp_timestamptz",
-    "date_eq_timestamptz",
-    "date_ge_timestamptz",
-    "date_gt_timestamptz",
-    "date_le_timestamptz",
-    "date_lt_timestamptz",
-    "date_ne_timestamptz",
-    "date_part",
-    "date_trunc",
-    "enum_first",
-    "enum_last",
-    "enum_range",
-    "extract",
-    "format",
-    "generate_series",
-    "get_current_ts_config",
-    "in_range",
-    "interval_pl_timestamptz",
-    "json_agg",
-    "json_build_array",
-    "json_build_object",
-    "json_object_agg",
-    "json_populate_record",
-    "json_populate_recordset",
-    "json_to_record",
-    "json_to_recordset",
-    "json_to_tsvector",
-    "jsonb_agg",
-    "jsonb_build_array",
-    "jsonb_build_object",
-    "jsonb_path_exists_tz",
-    "jsonb_path_match_tz",
-    "jsonb_path_query_array_tz",
-    "jsonb_path_query_first_tz",
-    "jsonb_path_query_tz",
-    "jsonb_populate_record",
-    "jsonb_populate_recordset",
-    "jsonb_to_record",
-    "jsonb_to_recordset",
-    "jsonb_to_tsvector",
-    "length",
-    "make_timestamptz",
-    "money",
-    "numeric",
-    "overlaps",
-    "pg_typeof",
-    "phraseto_tsquery",
-    "plainto_tsquery",
-    "quote_literal",
-    "quote_nullable",
-    "row_to_json",
-    "textanycat",
-    "time",
-    "timestamp",
-    "timestamp_cmp_timestamptz",
-    "timestamp_eq_timestamptz",
-    "timestamp_ge_timestamptz",
-    "timestamp_gt_timestamptz",
-    "timestamp_le_timestamptz",
-    "timestamp_lt_timestamptz",
-    "timestamp_ne_timestamptz",
-    "timestamptz",
-    "timestamptz_cmp_date",
-    "timestamptz_cmp_timestamp",
-    "timestamptz_eq_date",
-    "timestamptz_eq_timestamp",
-    "timestamptz_ge_date",
-    "timestamptz_ge_timestamp",
-    "timestamptz_gt_date",
-    "timestamptz_gt_timestamp",
-    "timestamptz_le_date",
-    "timestamptz_le_timestamp",
-    "timestamptz_lt_date",
-    "timestamptz_lt_timestamp",
-    "timestamptz_mi_interval",
-    "timestamptz_ne_date",
-    "timestamptz_ne_timestamp",
-    "timestamptz_pl_interval",
-    "timetz",
-    "timezone",
-    "to_char",
-    "to_date",
-    "to_json",
-    "to_jsonb",
-    "to_number",
-    "to_timestamp",
-    "to_tsquery",
-    "to_tsvector",
-    "ts_headline",
-    "ts_match_tq",
-    "ts_match_tt",
-    "ts_parse",
-    "ts_token_type",
-    "websearch_to_tsquery",
-    "xml",
-    "xml_is_well_formed",
-};
 
 // Functions whose result depends on the order rows reach them.
 constexpr std::string_view kOrderSensitiveAggregates[] = {"array_agg",        "json_agg",       "json_arrayagg",
@@ -190,27 +44,6 @@ std::string lower(std::string_view s) {
 }
 
 } // namespace
-
-bool isPinnedSetting(std::string_view name) { return contains(kPinnedSettings, name); }
-
-bool isPinnedVolatile(std::string_view name) { return contains(kPinnedVolatile, name) || contains(kLogOrdered, name); }
-
-bool isStableAllowed(std::string_view name) { return contains(kStableAllowed, name); }
-
-std::string functionRefusal(const std::string& name, FunctionKind kind) {
-  if (isPinnedVolatile(name)) return {};
-  if (name == "currval" || name == "lastval")
-    return fmt::format("{}() reads the node connection's session, which a node that reconnected no longer has; use "
-                       "INSERT ... RETURNING to get the value a request drew",
-                       name);
-  if (kind.builtin == 'v' || kind.user == 'v')
-    return fmt::format("function {}() is volatile: nodes would compute different values", name);
-  if (kind.builtin == 's' && !isStableAllowed(name))
-    return fmt::format("function {}() reads the node's own backend, server, transaction or statistics: nodes would "
-                       "compute different values",
-                       name);
-  return {};
-}
 
 bool orderIsTotal(const OrderRequirement& requirement, const UniqueKeys& uniqueKeys) {
   if (requirement.unordered) return false;
@@ -283,10 +116,12 @@ public:
                          stringField(*rel, "relname")),
              "use ON COMMIT DROP (it lives for the request only), or a regular table");
     }
+    if (type == "AlterTableStmt") alterTableRule(*unwrap(stmt).second);
     walk(stmt);
-    if (write_ && drawsSequence_ && (type == "UpdateStmt" || type == "DeleteStmt" || type == "MergeStmt")) {
-      refuse("nextval()/setval() in an UPDATE, DELETE or MERGE would be evaluated per row in each node's own "
-             "physical row order: rows would get different values on different nodes",
+    if (write_ && !drawn_.empty() && (type == "UpdateStmt" || type == "DeleteStmt" || type == "MergeStmt")) {
+      refuse(fmt::format("{}() in an UPDATE, DELETE or MERGE would be evaluated per row in each node's own "
+                         "physical row order: rows would get different values on different nodes",
+                         drawn_),
              "draw the values with INSERT ... SELECT ... ORDER BY a unique key, or compute them in the client");
     }
     if (write_ && randomCalled_ && rowsScanned_) {
@@ -437,8 +272,8 @@ private:
     const std::string name = std::string(lastName(field(body, "funcname")));
     const json* args = field(body, "args");
     if (name == "random") randomCalled_ = true;
-    if (name == "nextval" || name == "setval") {
-      drawsSequence_ = true;
+    if (name == "nextval" || name == "setval" || name == "gen_random_uuid") {
+      if (drawn_.empty()) drawn_ = name;
       if (write_ && select != nullptr) { // per row of a scan: only in an order that is total
         std::vector<std::pair<std::string, std::string>> columns;
         addSortColumns(field(*select, "sortClause"), *select, columns);
@@ -477,6 +312,62 @@ private:
     }
   }
 
+  // ALTER TABLE ... ADD COLUMN whose value is drawn per row (SERIAL, IDENTITY, a DEFAULT of nextval(), random() or
+  // gen_random_uuid()), or ALTER COLUMN ... TYPE ... USING such an expression: PostgreSQL fills the existing rows
+  // in its own physical order. Decided from the statement alone, so even on an empty table.
+  void alterTableRule(const json& body) {
+    const json* cmds = field(body, "cmds");
+    if (cmds == nullptr || !cmds->is_array()) return;
+    for (const json& c : *cmds) {
+      const auto [t, cmd] = unwrap(c);
+      if (t != "AlterTableCmd") continue;
+      const std::string_view sub = stringField(*cmd, "subtype");
+      if (sub != "AT_AddColumn" && sub != "AT_AlterColumnType") continue;
+      const json* def = field(*cmd, "def");
+      if (def == nullptr) continue;
+      const auto [dt, column] = unwrap(*def);
+      if (dt != "ColumnDef") continue;
+      const std::string what = drawnPerRow(*column);
+      if (what.empty()) continue;
+      refuse(fmt::format("ALTER TABLE ... {} with {} fills the table's existing rows in each node's own physical "
+                         "row order: they would get different values on different nodes",
+                         sub == "AT_AddColumn" ? "ADD COLUMN" : "ALTER COLUMN ... TYPE ... USING", what),
+             "add the column without it, fill it from each row's key (e.g. UPDATE ... FROM (SELECT id, row_number() "
+             "OVER (ORDER BY id) ...)), then ALTER COLUMN ... SET DEFAULT or ADD GENERATED ... AS IDENTITY");
+      return;
+    }
+  }
+
+  // What in a ColumnDef draws a new value for each row it fills: "" when nothing does.
+  static std::string drawnPerRow(const json& column) {
+    if (const json* tn = field(column, "typeName")) {
+      const json* names = field(*tn, "names");
+      if (names != nullptr && names->size() == 1) {
+        const std::string_view t = stringNode((*names)[0]);
+        if (t == "serial" || t == "bigserial" || t == "smallserial" || t == "serial2" || t == "serial4" ||
+            t == "serial8")
+          return "a SERIAL type";
+      }
+    }
+    std::vector<const json*> stack{&column};
+    while (!stack.empty()) {
+      const json* node = stack.back();
+      stack.pop_back();
+      if (node->is_object()) {
+        if (const auto [t, b] = unwrap(*node); t == "FuncCall") {
+          const std::string_view name = lastName(field(*b, "funcname"));
+          if (name == "nextval" || name == "setval" || name == "random" || name == "gen_random_uuid")
+            return fmt::format("a value of {}()", name);
+        } else if (t == "Constraint" && stringField(*b, "contype") == "CONSTR_IDENTITY") {
+          return "GENERATED ... AS IDENTITY";
+        }
+      }
+      if (node->is_structured())
+        for (const json& child : *node) stack.push_back(&child);
+    }
+    return {};
+  }
+
   // INSERT ... SELECT from tables: a target column whose DEFAULT draws from a sequence gets its values in the
   // order the rows come, so that order must be total (decided with the catalog, FunctionCheck).
   void insertRule(const json& body) {
@@ -486,7 +377,8 @@ private:
     const auto [t, select] = unwrap(*selectNode);
     if (t != "SelectStmt" || field(*select, "valuesLists")) return; // VALUES: rows in the request's order
     OrderRequirement req;
-    req.what = "INSERT ... SELECT into a column whose DEFAULT draws from a sequence";
+    req.what = "INSERT ... SELECT into a column whose DEFAULT draws a value per row (a sequence, random() or "
+               "gen_random_uuid())";
     OrderRequirement::Defaults defaults;
     defaults.target = {std::string(stringField(*rel, "schemaname")), std::string(stringField(*rel, "relname")), {}};
     if (const json* cols = field(body, "cols"); cols != nullptr && cols->is_array() && !cols->empty()) {
@@ -661,7 +553,7 @@ private:
   std::set<std::string> ctes_;
   bool rowsScanned_ = false;
   bool randomCalled_ = false;
-  bool drawsSequence_ = false;
+  std::string drawn_; // the first function called that draws a new value per call (sequences, UUIDs)
 };
 
 } // namespace

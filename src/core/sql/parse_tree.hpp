@@ -173,6 +173,7 @@ struct StatementFacts {
 struct Collector {
   std::vector<std::string> functions;
   std::vector<TimeSite> sites;
+  std::vector<int> uuidSites; // gen_random_uuid() run by the request or stored in a DEFAULT: locations
   std::vector<UnnamedTarget> targets;
   bool createsSequence = false;
   StatementFacts facts; // reset per statement
