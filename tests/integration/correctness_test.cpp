@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -38,6 +39,18 @@ public:
     kafka::Producer raw(kafka::clientProperties(cluster_.brokers(), {}), false);
     for (const auto& p : payloads) raw.produce(cluster_.name() + ".ALL", 0, "", p);
     REQUIRE(raw.flush(std::chrono::seconds(10)));
+  }
+
+  /// A request of this client's with the given messageId (the SQL must need no JSON escaping).
+  std::string request(const std::string& messageId, const std::string& sql) const {
+    return fmt::format(R"({{"messageId":"{}","clientId":"{}","sqlString":"{}"}})", messageId, clientId_, sql);
+  }
+
+  /// Waits for `count` responses and gives the result codes each request got, by request id.
+  std::map<std::string, std::multiset<std::string>> codes(std::size_t count) const {
+    std::map<std::string, std::multiset<std::string>> out;
+    for (const auto& j : responses(count)) out[j["requestId"]].insert(j["resultCode"].get<std::string>());
+    return out;
   }
 
   /// Waits for `count` responses to this client (from every node) and returns them.
@@ -185,9 +198,7 @@ TEST_CASE("SERIAL, IDENTITY and nextval() draw the same values on every node acr
 
   REQUIRE(cluster.stopNode(1) == 0);
   RawClient client(cluster, "seq-" + util::uuid4().substr(0, 8));
-  const auto request = [&](const std::string& id, const std::string& sql) {
-    return fmt::format(R"({{"messageId":"{}","clientId":"{}","sqlString":"{}"}})", id, client.id(), sql);
-  };
+  const auto request = [&](const std::string& id, const std::string& sql) { return client.request(id, sql); };
   client.send({
       request("a", "INSERT INTO items (tag) VALUES ('a')"),
       request("b", "INSERT INTO items (tag) VALUES ('b'), ('a')"),  // draws twice, then fails: draws nothing
@@ -197,8 +208,7 @@ TEST_CASE("SERIAL, IDENTITY and nextval() draw the same values on every node acr
       request("e", "INSERT INTO items (tag) SELECT 'e' || g FROM generate_series(1, 3) g"),
   });
   cluster.startNode(1);
-  std::map<std::string, std::multiset<std::string>> codes;
-  for (const auto& j : client.responses(6 * 3)) codes[j["requestId"]].insert(j["resultCode"].get<std::string>());
+  auto codes = client.codes(6 * 3);
   CHECK(codes["b"] ==
         std::multiset<std::string>{"CONSTRAINT_VIOLATION", "CONSTRAINT_VIOLATION", "CONSTRAINT_VIOLATION"});
   CHECK(codes["early"] == std::multiset<std::string>{"DUPLICATE", "DUPLICATE", "DUPLICATE"});
@@ -223,6 +233,72 @@ TEST_CASE("SERIAL, IDENTITY and nextval() draw the same values on every node acr
   CHECK(parseJson(r.out).at(0)["resultCode"] == "NONDETERMINISTIC");
 }
 
+TEST_CASE("gen_random_uuid() draws the same UUIDs on every node, derived from the request that draws them",
+          "[correctness][determinism][uuid]") {
+  TestCluster cluster;
+  allOk(cluster, "CREATE TABLE docs (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), n int UNIQUE NOT NULL, "
+                 "other uuid)");
+  allOk(cluster, "CREATE TABLE src (k int PRIMARY KEY)");
+  allOk(cluster, "INSERT INTO src SELECT g FROM generate_series(1, 20) g");
+
+  // Retries, a request that fails after drawing and a duplicate, in one batch of a node that was stopped.
+  REQUIRE(cluster.stopNode(1) == 0);
+  RawClient client(cluster, "uuid-" + util::uuid4().substr(0, 8));
+  const auto request = [&](const std::string& id, const std::string& sql) { return client.request(id, sql); };
+  client.send({
+      request("u1", "INSERT INTO docs (n, other) VALUES (1, gen_random_uuid()), (2, gen_random_uuid())"),
+      request("u2", "INSERT INTO docs (n) VALUES (3), (1)"), // draws twice, then fails: the batch runs again
+      request("u1", "INSERT INTO docs (n) VALUES (4)"),      // DUPLICATE
+      request("u3", "INSERT INTO docs (n, other) SELECT 100 + k, gen_random_uuid() FROM src ORDER BY k"),
+  });
+  cluster.startNode(1);
+  auto codes = client.codes(4 * 3);
+  CHECK(codes["u1"] == std::multiset<std::string>{"OK", "OK", "OK", "DUPLICATE", "DUPLICATE", "DUPLICATE"});
+  CHECK(codes["u2"] ==
+        std::multiset<std::string>{"CONSTRAINT_VIOLATION", "CONSTRAINT_VIOLATION", "CONSTRAINT_VIOLATION"});
+  CHECK(codes["u3"] == std::multiset<std::string>{"OK", "OK", "OK"});
+
+  // Exactly what the README says a UUID is derived from: the n-th UUID a request draws is md5 of
+  // '<ALL offset>/<messageId>/<n>' with the version (4) and variant bits set.
+  const std::string derived =
+      "(SELECT (substr(h, 1, 12) || '4' || substr(h, 14, 3) || substr('89ab', (position(substr(h, 17, 1) IN "
+      "'0123456789abcdef') - 1) % 4 + 1, 1) || substr(h, 18))::uuid FROM (SELECT md5(a.all_offset || '/' || "
+      "a.message_id || '/' || k) AS h) x)";
+  const std::string notDerived = fmt::format(
+      "SELECT count(*) FROM docs d, LATERAL (VALUES (d.id), (d.other)) v(u) WHERE v.u IS NOT NULL AND NOT EXISTS "
+      "(SELECT 1 FROM _kluster.applied a, generate_series(1, 50) k WHERE a.message_id IN ('u1', 'u3') AND v.u = {})",
+      derived);
+  const auto reference = cluster.tableChecksum(1, "docs", "n");
+  for (int i = 1; i <= 3; ++i) {
+    INFO("node" << i);
+    CHECK(cluster.scalar(i, "SELECT count(*) FROM docs") == "22");
+    CHECK(cluster.scalar(i, notDerived) == "0");
+    CHECK(cluster.scalar(i, "SELECT count(DISTINCT u) FROM docs, LATERAL (VALUES (id), (other)) v(u)") == "44");
+    CHECK(cluster.tableChecksum(i, "docs", "n") == reference);
+  }
+  // Per scanned row without a total order, per row of an UPDATE, and filling existing rows: refused everywhere.
+  for (const char* sql : {"INSERT INTO docs (n) SELECT 200 + k FROM src", "UPDATE docs SET other = gen_random_uuid()",
+                          "ALTER TABLE docs ADD COLUMN extra uuid DEFAULT gen_random_uuid()"}) {
+    INFO(sql);
+    auto r = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json", sql});
+    CHECK(r.exitCode == 1);
+    for (const auto& j : parseJson(r.out)) CHECK(j["resultCode"] == "NONDETERMINISTIC");
+  }
+  for (int i = 1; i <= 3; ++i) CHECK(cluster.tableChecksum(i, "docs", "n") == reference);
+  // A read on ALL answers the same UUID everywhere, in a column still named gen_random_uuid.
+  auto r = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json", "SELECT gen_random_uuid()"});
+  REQUIRE(r.exitCode == 0);
+  auto answers = parseJson(r.out);
+  REQUIRE(answers.size() == 3);
+  for (const auto& j : answers) {
+    CHECK(j["resultHash"] == answers[0]["resultHash"]);
+    CHECK(j["result"].dump().find("gen_random_uuid") != std::string::npos);
+  }
+  // Outside a Kluster request the DEFAULT is an error, never the server's own randomness.
+  CHECK_THROWS_WITH(cluster.query(1, "INSERT INTO docs (n) VALUES (999)"),
+                    Catch::Contains("outside a Kluster request"));
+}
+
 TEST_CASE("now() and random() give identical rows on every node; volatile functions are refused",
           "[correctness][determinism]") {
   TestCluster cluster;
@@ -237,14 +313,14 @@ TEST_CASE("now() and random() give identical rows on every node; volatile functi
   auto refused = cluster.exec(
       {"--to", "ALL", "--wait", "all", "-o", "json", "INSERT INTO samples VALUES (3, clock_timestamp(), NULL, 0)"});
   CHECK(refused.exitCode == 1);
-  auto uuid =
-      cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json", "CREATE TABLE u AS SELECT gen_random_uuid() AS id"});
-  CHECK(uuid.exitCode == 1);
-  auto responses = parseJson(uuid.out);
+  auto volatileCall =
+      cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json", "CREATE TABLE u AS SELECT timeofday() AS id"});
+  CHECK(volatileCall.exitCode == 1);
+  auto responses = parseJson(volatileCall.out);
   REQUIRE(responses.size() == 3);
   for (const auto& r : responses) {
     CHECK(r["resultCode"] == "NONDETERMINISTIC");
-    CHECK(r["errorMessage"].get<std::string>().find("gen_random_uuid") != std::string::npos);
+    CHECK(r["errorMessage"].get<std::string>().find("timeofday") != std::string::npos);
   }
   for (int i = 1; i <= 3; ++i) {
     CHECK(cluster.scalar(i, "SELECT count(*) FROM samples") == "2");

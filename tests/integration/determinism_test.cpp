@@ -196,7 +196,13 @@ TEST_CASE("hazardous statements are refused everywhere or leave identical data, 
       {"INSERT INTO sink VALUES ('version', version())", refused},
       {"INSERT INTO sink VALUES ('age', age(timestamp '2020-01-01')::text)", refused},
       {"INSERT INTO sink VALUES ('clock', clock_timestamp()::text)", refused},
-      {"INSERT INTO sink VALUES ('uuid', gen_random_uuid()::text)", refused},
+      {"INSERT INTO sink VALUES ('uuid', gen_random_uuid()::text)", ok},
+      {"INSERT INTO sink SELECT 'uuid-scan', gen_random_uuid()::text FROM items", refused},
+      {"INSERT INTO sink SELECT 'uuid-scan', gen_random_uuid()::text FROM items ORDER BY id", ok},
+      {"UPDATE items SET name = gen_random_uuid()::text WHERE grp = 2", refused},
+      {"ALTER TABLE items ADD COLUMN u uuid DEFAULT gen_random_uuid()", refused},
+      {"ALTER TABLE items ADD COLUMN n serial", refused},
+      {"ALTER TABLE items ADD COLUMN r float8 DEFAULT random()", refused},
       {"INSERT INTO sink SELECT 'xml', table_to_xml('items', false, false, '')::text", refused},
       // Settings: unpinned ones are refused, pinned ones read alike.
       {"INSERT INTO sink VALUES ('setting', current_setting('port'))", refused},
@@ -238,8 +244,8 @@ TEST_CASE("hazardous statements are refused everywhere or leave identical data, 
   CHECK(verify.exitCode == 0);
 }
 
-TEST_CASE("DEFAULT now(), SERIAL, IDENTITY and nextval() columns written through ALL while nodes are SIGKILLed "
-          "end identical",
+TEST_CASE("DEFAULT now(), SERIAL, IDENTITY, nextval() and gen_random_uuid() columns written through ALL while nodes "
+          "are SIGKILLed end identical",
           "[determinism][crash][sequences]") {
   TestCluster cluster;
   allOk(cluster, "CREATE TABLE events (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), "
@@ -247,6 +253,7 @@ TEST_CASE("DEFAULT now(), SERIAL, IDENTITY and nextval() columns written through
   allOk(cluster, "CREATE SEQUENCE tickets; CREATE TABLE serials (id bigserial PRIMARY KEY, n int NOT NULL, "
                  "ticket bigint DEFAULT nextval('tickets')); CREATE TABLE idents (id int GENERATED ALWAYS AS "
                  "IDENTITY PRIMARY KEY, n int NOT NULL)");
+  allOk(cluster, "CREATE TABLE uuids (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), n int NOT NULL, other uuid)");
 
   std::atomic<bool> done{false};
   std::atomic<int> kills{0};
@@ -268,12 +275,14 @@ TEST_CASE("DEFAULT now(), SERIAL, IDENTITY and nextval() columns written through
     Request r;
     r.statements = {fmt::format("INSERT INTO events (id, note) VALUES ({}, 'n{}')", i, i % 10),
                     fmt::format("INSERT INTO serials (n) VALUES ({})", i),
-                    fmt::format("INSERT INTO idents (n) VALUES ({})", i)};
+                    fmt::format("INSERT INTO idents (n) VALUES ({})", i),
+                    fmt::format("INSERT INTO uuids (n, other) VALUES ({}, gen_random_uuid())", i)};
     futures.push_back(
         client.send(r, client::Target::All, client::WaitPolicy::parse("first"), std::chrono::seconds(120)));
     if (i % 9 == 4) { // draws, then fails: each node draws nothing for it, in whatever batch it comes
       Request bad;
-      bad.statements = {fmt::format("INSERT INTO serials (n) VALUES ({})", -i), "INSERT INTO idents (n) VALUES (NULL)"};
+      bad.statements = {fmt::format("INSERT INTO serials (n) VALUES ({})", -i),
+                        fmt::format("INSERT INTO uuids (n) VALUES ({})", -i), "INSERT INTO idents (n) VALUES (NULL)"};
       futures.push_back(
           client.send(bad, client::Target::All, client::WaitPolicy::parse("first"), std::chrono::seconds(120)));
     }
@@ -311,6 +320,12 @@ TEST_CASE("DEFAULT now(), SERIAL, IDENTITY and nextval() columns written through
     CHECK(cluster.scalar(1, fmt::format("SELECT count(*) || '/' || max(id) || '/' || count(*) FILTER (WHERE n < 0) "
                                         "FROM {}",
                                         table)) == fmt::format("{0}/{0}/0", kRows));
+  }
+  {
+    const auto rows = checksum(cluster, 1, "uuids", "n");
+    for (int i = 2; i <= 3; ++i) CHECK(checksum(cluster, i, "uuids", "n") == rows);
+    CHECK(cluster.scalar(1, "SELECT count(*) || '/' || count(DISTINCT id) || '/' || count(DISTINCT other) || '/' || "
+                            "count(*) FILTER (WHERE n < 0) FROM uuids") == fmt::format("{0}/{0}/{0}/0", kRows));
   }
   for (int i = 1; i <= 3; ++i) {
     INFO("node" << i);

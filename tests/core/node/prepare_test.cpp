@@ -105,14 +105,29 @@ TEST_CASE("the analysis cache starts over when full") {
 
 TEST_CASE("ALL requests name the functions they call for the volatility check; ONE requests do not") {
   node::Preparer prep(1 << 20);
-  auto all = prep.forAll(request("INSERT INTO t VALUES (gen_random_uuid(), lower($1))", R"(["X"])"), 1, 1);
+  auto all = prep.forAll(request("INSERT INTO t VALUES (clock_timestamp(), lower($1))", R"(["X"])"), 1, 1);
   CHECK_FALSE(all.refusal); // refused by FunctionCheck, which asks the database
-  CHECK(all.functions == std::vector<std::string>{"gen_random_uuid", "lower"});
+  CHECK(all.functions == std::vector<std::string>{"clock_timestamp", "lower"});
   node::FunctionCheck check(nullptr); // without a connection nothing is known to be volatile
   check.apply(all);
   CHECK_FALSE(all.refusal);
   auto one = prep.forOne(request("SELECT gen_random_uuid()"));
   CHECK(one.functions.empty());
+}
+
+TEST_CASE("gen_random_uuid() on ALL calls Kluster's generator, keyed by the request's offset and messageId") {
+  node::Preparer prep(1 << 20);
+  auto all = prep.forAll(
+      R"j({"messageId":"m-1","clientId":"c","sqlString":"INSERT INTO t VALUES (gen_random_uuid())"})j", 42, 1);
+  REQUIRE_FALSE(all.refusal);
+  REQUIRE(all.work.statements.size() == 1);
+  CHECK(all.work.statements[0].sql == "INSERT INTO t VALUES (_kluster.gen_random_uuid())");
+  CHECK(all.work.statements[0].reusable); // the same text for every request: prepared once
+  CHECK(all.work.uuidKey == std::optional<std::string>("42/m-1"));
+  auto plain = prep.forAll(R"j({"messageId":"m-2","clientId":"c","sqlString":"INSERT INTO t VALUES (1)"})j", 43, 1);
+  CHECK_FALSE(plain.work.uuidKey);
+  auto one = prep.forOne(R"j({"messageId":"m-3","clientId":"c","sqlString":"SELECT gen_random_uuid()"})j");
+  CHECK(one.work.statements.at(0).sql == "SELECT gen_random_uuid()"); // a read on ONE stores nothing
 }
 
 TEST_CASE("a statement that skips some of $1..$n declares the skipped ones, which the server cannot infer") {
