@@ -309,6 +309,15 @@ TEST_CASE("now() and random() give identical rows on every node; volatile functi
   for (int i = 2; i <= 3; ++i) CHECK(cluster.tableChecksum(i, "samples", "id") == reference);
   // Two random() calls in one statement still differ from each other, as users expect.
   CHECK(cluster.scalar(1, "SELECT count(DISTINCT r) FROM samples") == "2");
+  // random() in a DEFAULT is seeded too, though the INSERT does not name it.
+  allOk(cluster, "CREATE TABLE draws (id int PRIMARY KEY, r float8 NOT NULL DEFAULT random())");
+  REQUIRE(cluster.stopNode(2) == 0); // a new connection: a backend whose random() state is its own
+  cluster.startNode(2);
+  allOk(cluster, "INSERT INTO draws (id) VALUES (1), (2), (3)");
+  allOk(cluster, "INSERT INTO draws (id) SELECT g FROM generate_series(4, 6) g");
+  const auto drawn = cluster.tableChecksum(1, "draws", "id");
+  for (int i = 2; i <= 3; ++i) CHECK(cluster.tableChecksum(i, "draws", "id") == drawn);
+  CHECK(cluster.scalar(1, "SELECT count(DISTINCT r) FROM draws") == "6");
 
   auto refused = cluster.exec(
       {"--to", "ALL", "--wait", "all", "-o", "json", "INSERT INTO samples VALUES (3, clock_timestamp(), NULL, 0)"});

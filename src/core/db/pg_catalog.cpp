@@ -117,11 +117,14 @@ std::vector<std::vector<std::string>> PgConnection::uniqueKeys(const std::string
 }
 
 RequestInputs PgConnection::requestInputs() {
+  // Kluster's own functions are recorded in pg_depend; built-ins such as random() are pinned and never are, so
+  // DEFAULTs that call random() are found by their text (column and domain defaults).
   ResultGuard g{execParams(
-      "SELECT bool_or(refobjid = to_regprocedure('_kluster.request_time()')), bool_or(refobjid = "
-      "to_regprocedure('_kluster.gen_random_uuid()')), bool_or(refobjid = 'pg_catalog.random()'::regprocedure) "
-      "FROM pg_depend WHERE refclassid = 'pg_proc'::regclass AND refobjid IN (to_regprocedure("
-      "'_kluster.request_time()'), to_regprocedure('_kluster.gen_random_uuid()'), 'pg_catalog.random()'::regprocedure)",
+      "SELECT EXISTS (SELECT 1 FROM pg_depend WHERE refclassid = 'pg_proc'::regclass AND refobjid = "
+      "to_regprocedure('_kluster.request_time()')), EXISTS (SELECT 1 FROM pg_depend WHERE refclassid = "
+      "'pg_proc'::regclass AND refobjid = to_regprocedure('_kluster.gen_random_uuid()')), EXISTS (SELECT 1 FROM "
+      "pg_attrdef WHERE pg_get_expr(adbin, adrelid) ~ '\\mrandom\\(') OR EXISTS (SELECT 1 FROM pg_type WHERE "
+      "typdefaultbin IS NOT NULL AND pg_get_expr(typdefaultbin, 0) ~ '\\mrandom\\(')",
       {})};
   auto flag = [&](int column) { return PQgetvalue(g.res, 0, column)[0] == 't'; };
   return {flag(0), flag(1), flag(2)};
