@@ -166,6 +166,12 @@ public:
   /// restored), so read-your-writes rests on the data actually read, not on what the node believes.
   virtual Outcome query(const Work& work, const ReadFloor* atLeast) = 0;
 
+  /// Whether commit() returns only once the batch is durable (the default). With false, a crash of the database
+  /// server may lose the last commits; loadPosition() then shows a position behind the node's, and the node
+  /// applies them again from ALL. The first commit of a database without a position is durable all the same
+  /// (so a database that lost everything still has a position, and the node never starts from Kafka's offset).
+  virtual void setDurableCommits(bool durable) = 0;
+
   /// Volatility of functions by name, built-in and user-defined apart. Unknown names are absent.
   virtual std::map<std::string, FunctionVolatility> functionVolatility(const std::vector<std::string>& names) = 0;
   /// The unique keys of a table (schema "" : the search_path) that make a row order total: the column lists of

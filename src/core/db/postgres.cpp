@@ -149,6 +149,7 @@ ServerInfo PgConnection::serverInfo() {
 Position PgConnection::loadPosition(const std::string& cluster) {
   ResultGuard g{execParams("SELECT all_offset, message_id FROM _kluster.position WHERE cluster = $1", {cluster})};
   Position p;
+  positionStored_ = PQntuples(g.res) == 1;
   if (PQntuples(g.res) == 1) {
     p.offset = std::atoll(PQgetvalue(g.res, 0, 0));
     p.messageId = PQgetvalue(g.res, 0, 1);
@@ -436,9 +437,11 @@ bool PgConnection::commit(const std::string& cluster, const std::vector<AppliedE
   if (PQsetnonblocking(conn_, 1) != 0 || !PQenterPipelineMode(conn_)) throwConnectionLost("pipeline");
   std::vector<Sent> sent;
   sendPendingBegin(&sent, 0);
+  const bool firstDurable = !durable_ && !positionStored_; // the first position a database holds is never lost
+  if (firstDurable) send("SET LOCAL synchronous_commit = on", {});
   const bool saving = mayHaveSequences();
   if (saving) send(saveSequencesSql(), {});
-  const std::size_t head = sent.size() + (saving ? 1 : 0); // results before the bookkeeping INSERT
+  const std::size_t head = sent.size() + (firstDurable ? 1 : 0) + (saving ? 1 : 0); // results before the INSERT
   send("WITH position AS (INSERT INTO _kluster.position (cluster, all_offset, message_id, updated_at) "
        "VALUES ($6, $7, $8, now()) ON CONFLICT (cluster) DO UPDATE SET all_offset = EXCLUDED.all_offset, "
        "message_id = EXCLUDED.message_id, updated_at = EXCLUDED.updated_at) "
@@ -448,7 +451,7 @@ bool PgConnection::commit(const std::string& cluster, const std::vector<AppliedE
   send("COMMIT", {});
   if (!PQpipelineSync(conn_)) throwConnectionLost("pipeline sync");
   flushAndWait();
-  // BEGIN (when it was pending), the sequences' save, the INSERT, the COMMIT
+  // BEGIN (when it was pending), SET LOCAL, the sequences' save, the INSERT, the COMMIT
   std::vector<std::unique_ptr<PGresult, decltype(&PQclear)>> results;
   for (std::size_t k = 0; k < head + 2; ++k) {
     PGresult* res = nextResult();
@@ -473,7 +476,13 @@ bool PgConnection::commit(const std::string& cluster, const std::vector<AppliedE
                                          : "committing the batch");
   }
   writing_ = false;
+  positionStored_ = true;
   return true;
+}
+
+void PgConnection::setDurableCommits(bool durable) {
+  exec(durable ? "SET synchronous_commit = on" : "SET synchronous_commit = off");
+  durable_ = durable;
 }
 
 Outcome PgConnection::query(const Work& work, const ReadFloor* atLeast) {

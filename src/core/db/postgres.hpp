@@ -39,6 +39,7 @@ public:
   void rollback() noexcept override;
   void forgetStatements() override { forget_ = true; }
   Outcome query(const Work& work, const ReadFloor* atLeast) override;
+  void setDurableCommits(bool durable) override;
   std::map<std::string, FunctionVolatility> functionVolatility(const std::vector<std::string>& names) override;
   std::vector<std::vector<std::string>> uniqueKeys(const std::string& schema, const std::string& table) override;
   std::vector<std::string> drawnDefaults(const std::string& schema, const std::string& table) override;
@@ -90,6 +91,8 @@ private:
   bool sequencesRestored_ = false;   // put back once per connection, before its first batch
   bool writing_ = false;             // a write batch is open: a rollback puts the sequences back
   bool unreusableInBatch_ = false;   // the batch ran DDL (or another one-off statement)
+  bool durable_ = true;              // commits wait for the WAL flush (synchronous_commit)
+  bool positionStored_ = true;       // the last loadPosition() found a position: later commits may be lost
 };
 
 } // namespace kluster::db

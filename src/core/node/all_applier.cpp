@@ -52,6 +52,7 @@ void Node::AllApplier::openDatabase() {
       [&] {
         db_ = db::connect(node_.options_.databaseUrl);
         db_->ensureSchema();
+        if (!node_.options_.durableCommits) db_->setDurableCommits(false);
         auto info = db_->serverInfo();
         ownFingerprint_ = {{"product", info.product},
                            {"majorVersion", info.majorVersion},

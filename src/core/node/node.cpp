@@ -47,6 +47,10 @@ NodeOptions NodeOptions::fromSettings(const Settings& settings) {
   opts.batchMax = settings.getInt("node.batch_max");
   opts.maxRetry = settings.getDuration("node.max_retry");
   opts.maxRequestBytes = static_cast<std::size_t>(settings.getInt("node.max_request_bytes"));
+  const auto& sync = settings.get("node.synchronous_commit");
+  if (sync != "on" && sync != "off")
+    throw UsageError(fmt::format("node.synchronous_commit must be on or off, not '{}'", sync));
+  opts.durableCommits = sync == "on";
   opts.metricsAddress = settings.get("metrics.address");
   opts.readyMaxLag = settings.getInt("metrics.ready_max_lag");
   return opts;

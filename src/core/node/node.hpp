@@ -31,6 +31,7 @@ struct NodeOptions {
   int batchMax = 500;
   std::chrono::milliseconds maxRetry = std::chrono::minutes(5);
   std::size_t maxRequestBytes = 1024 * 1024;
+  bool durableCommits = true;     ///< node.synchronous_commit: false lets the database lose commits ALL still has
   std::string metricsAddress;     ///< HOST:PORT for /metrics, /health and /ready; empty: not served
   std::int64_t readyMaxLag = 100; ///< /ready answers 200 within this many unapplied ALL messages
 
