@@ -6,6 +6,7 @@
 #             synchronous_standby_names = 'ANY 2 (s1, s2)', synchronous_commit = remote_apply
 #   pgpool    pgpool-II native replication over three independent PostgreSQL servers (Debian's pgpool2)
 #   kluster   Kluster: Kafka and three nodes, each with its own PostgreSQL, `bench load --wait all`
+#   kluster-async  the same with node.synchronous_commit = "off" (ALL as the durable copy, README Reliability)
 # The peers are driven by pgbench, Kluster by `klusterctl bench load`. Every PostgreSQL gets the same settings
 # (fsync on, synchronous_commit on, shared_buffers 128MB). Prints one table with the ratios to syncrep and
 # writes it to bench/RESULTS.md (--out). See bench/README.md.
@@ -22,7 +23,7 @@ Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--
 
   --clients LIST   client counts to measure (default "1 16 64")
   --duration S     seconds per measurement (default 20)
-  --only SETUPS    a comma-separated subset of direct,syncrep,pgpool,kluster (default: all four)
+  --only SETUPS    a comma-separated subset of direct,syncrep,pgpool,kluster,kluster-async (default: all five)
   --out FILE       where the Markdown table goes (default bench/RESULTS.md; the smoke form: a temp file)
   --smoke          seconds-long form (2 s per point, clients "1 4"): proves the script works, measures nothing
   --klusterctl BIN the klusterctl to measure (default: build it, Release, in --build-dir)
@@ -39,7 +40,7 @@ EOF
 
 CLIENTS="1 16 64"
 DURATION=20
-ONLY=direct,syncrep,pgpool,kluster
+ONLY=direct,syncrep,pgpool,kluster,kluster-async
 OUT=""
 SMOKE=""
 KLUSTERCTL=""
@@ -69,7 +70,7 @@ fi
 for c in $CLIENTS; do [[ $c =~ ^[1-9][0-9]*$ ]] && ((c <= 64)) || die "--clients: $c is not in 1..64"; done
 IFS=, read -r -a SETUPS <<<"$ONLY"
 for s in "${SETUPS[@]}"; do
-  case $s in direct | syncrep | pgpool | kluster) ;; *) die "--only: unknown setup $s" ;; esac
+  case $s in direct | syncrep | pgpool | kluster | kluster-async) ;; *) die "--only: unknown setup $s" ;; esac
 done
 MAX_CLIENTS=0
 for c in $CLIENTS; do ((c > MAX_CLIENTS)) && MAX_CLIENTS=$c; done
@@ -328,8 +329,11 @@ EOF
   stop_everything
 }
 
-setup_kluster() {
-  local dir=$WORK/kluster i port brokers cluster=compare$RANDOM c out
+setup_kluster() { run_kluster kluster ""; }
+setup_kluster-async() { run_kluster kluster-async 'synchronous_commit = "off"\n'; }
+
+run_kluster() { # NAME EXTRA_NODE_CONFIG
+  local name=$1 extra=$2 dir=$WORK/$1 i port brokers cluster=compare$RANDOM c out
   mkdir -p "$dir"
   KAFKA_DIR=$dir/kafka
   # The broker with its JIT fully on (the scripts' default stops at C1 for a quick start).
@@ -344,8 +348,8 @@ setup_kluster() {
     port=$(new_pg "$dir/pg$i")
     ports+=("$port")
     psql_at "$port" "CREATE DATABASE kluster" >/dev/null
-    printf '[cluster]\nname = "%s"\nbrokers = "%s"\n\n[node]\nid = "node%s"\n\n[database]\nurl = "%s"\n' \
-      "$cluster" "$brokers" "$i" "postgresql://postgres@127.0.0.1:$port/kluster" >"$dir/node$i.toml"
+    printf '[cluster]\nname = "%s"\nbrokers = "%s"\n\n[node]\nid = "node%s"\n%b\n[database]\nurl = "%s"\n' \
+      "$cluster" "$brokers" "$i" "$extra" "postgresql://postgres@127.0.0.1:$port/kluster" >"$dir/node$i.toml"
     "$nodes_bin" node run --config "$dir/node$i.toml" >"$dir/node$i.log" 2>&1 &
     PIDS+=("$!")
   done
@@ -361,21 +365,21 @@ setup_kluster() {
   done
   for c in $CLIENTS; do
     for port in "${ports[@]}"; do psql_at "$port" CHECKPOINT >/dev/null; done
-    log "kluster: bench load, $c client(s), ${DURATION}s, --wait all"
+    log "$name: bench load, $c client(s), ${DURATION}s, --wait all"
     out=$dir/load-c$c.json
     "$KLUSTERCTL" bench load --brokers "$brokers" --cluster "$cluster" --clients "$c" --duration "${DURATION}s" \
       --wait all -o json >"$out" 2>"$dir/load-c$c.err" || {
       cat "$dir/load-c$c.err" "$out" >&2
-      die "kluster: bench load failed"
+      die "$name: bench load failed"
     }
-    ROWS+=("kluster|$c|$(jq -r '.throughput * 10 | round / 10' "$out")|$(jq -r '.latency.p50_ms * 100 | round / 100' \
+    ROWS+=("$name|$c|$(jq -r '.throughput * 10 | round / 10' "$out")|$(jq -r '.latency.p50_ms * 100 | round / 100' \
       "$out")|$(jq -r '.latency.p99_ms * 100 | round / 100' "$out")|$(jq -r 'if .check.passed then "3 copies identical, exactly the applied requests (bench load check)" else "CHECK FAILED" end' "$out")")
   done
   stop_everything
 }
 
 # ------------------------------------------------------------------------------------------- main ----
-if [[ -z $KLUSTERCTL && " ${SETUPS[*]} " == *" kluster "* ]]; then
+if [[ -z $KLUSTERCTL && " ${SETUPS[*]} " == *" kluster"* ]]; then
   log "building klusterctl (Release) in $BUILD_DIR"
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKLUSTER_BUILD_TESTS=OFF >"$WORK/build.log"
   cmake --build "$BUILD_DIR" -j"${KLUSTER_JOBS:-2}" --target klusterctl >>"$WORK/build.log" ||
