@@ -66,6 +66,10 @@ void requireProgress(Workload& w, std::int64_t more, std::chrono::milliseconds t
   std::cout << fmt::format("[faults] {:7.1f}s progress {}: acked {}\n", elapsed(), when, w.acked()) << std::flush;
 }
 
+void step(const std::string& what) {
+  std::cout << fmt::format("[faults] {:7.1f}s {}\n", elapsed(), what) << std::flush;
+}
+
 void finish(Workload& w, const std::string& scenario) {
   w.stop();
   std::cout << fmt::format("[faults] {:7.1f}s workload stopped\n", elapsed()) << std::flush;
@@ -262,14 +266,17 @@ TEST_CASE("the whole Kafka cluster stopped for 20 s: clients get clear errors, n
     stopKafka();
     for (int k = 1; k <= 3; ++k) back.down.insert(k);
     const auto downAt = std::chrono::steady_clock::now();
+    step("all brokers stopped");
     // A new client cannot reach Kafka: it says so and exits 5 (documented), it does not hang.
     auto r = cluster.exec({"--to", "ALL", "--timeout", "5s", "SELECT 1"}, 90s);
     CHECK(r.exitCode == 5);
     CHECK(r.err.find("cannot reach Kafka") != std::string::npos);
+    step(fmt::format("a new client exited {}", r.exitCode));
     holdFor(20s - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - downAt));
     for (int i = 1; i <= 3; ++i) CHECK(cluster.nodeRunning(i)); // the nodes waited
     startKafka();
     back.down.clear();
+    step("all brokers started");
     requireProgress(w, 20, 180s, "after Kafka came back");
   }
   finish(w, "kafka-down");

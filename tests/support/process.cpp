@@ -47,7 +47,10 @@ int decode(int status) {
 CommandResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                   const std::map<std::string, std::string>& env, const std::string& input) {
   int out[2], err[2], in[2];
-  if (pipe(out) || pipe(err) || pipe(in)) throw std::runtime_error("pipe failed");
+  // Close-on-exec: a command run from another thread at the same moment must not inherit these pipe ends (its
+  // daemon would hold this command's output open, and this wait would last until the timeout). dup2() below
+  // clears the flag on the child's own 0, 1 and 2.
+  if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(in, O_CLOEXEC)) throw std::runtime_error("pipe failed");
   auto args = argv;
   auto envs = mergedEnv(env);
   auto argp = cstrs(args);
@@ -57,10 +60,8 @@ CommandResult run(const std::vector<std::string>& argv, std::chrono::millisecond
     dup2(in[0], 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
-    // Only 0, 1 and 2 stay open: a daemon the command starts (a database server, a broker) must not
-    // inherit a pipe end, or the output would never end and the wait would last until the timeout.
-    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
-      if (fd > 2) close(fd);
+    // Only 0, 1 and 2 stay open (the pipes are close-on-exec): a daemon the command starts (a database
+    // server, a broker) must not inherit a pipe end, or the output would never end.
     execve(argp[0], argp.data(), envp.data());
     _exit(127);
   }
