@@ -238,9 +238,9 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
   for (std::size_t k = 0; k < statements.size(); ++k) {
     const auto& st = *statements[k];
     db::Statement s;
-    s.sql = (forAll && defaultsTime) ? sql::pinDefaultTime(st.sql) : st.sql;
+    const std::string& text = forAll && !st.allSql.empty() ? st.allSql : st.sql; // gen_random_uuid() pinned
+    s.sql = (forAll && defaultsTime) ? sql::pinDefaultTime(text) : text;
     if (forAll && usesTime) s.sql = sql::pinCurrentTime(s.sql, timestampMs);
-    if (forAll && drawsUuid) s.sql = sql::pinRandomUuid(s.sql);
     // Pinned texts differ per request, and DDL must not run against statements prepared before it.
     s.reusable = forAll && !usesTime && !p.changesSchema; // a UUID's text is the same for every request
     s.params.reserve(static_cast<std::size_t>(statementParams[k]));

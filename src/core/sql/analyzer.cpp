@@ -400,7 +400,7 @@ Parsed parseAndCollect(std::string_view sql) {
     c.facts = {};
     c.walk(*stmt, {});
     a.statements.push_back({std::string(trimmed(sql.substr(location, len == 0 ? std::string_view::npos : len))),
-                            std::string(type), c.facts.maxParam, c.facts.usedParams});
+                            std::string(type), c.facts.maxParam, c.facts.usedParams, {}});
     a.readOnly = a.readOnly && isReadOnlyStatement(type, *body, c.facts);
     a.locks = a.locks || c.facts.locking;
     a.transactionControl = a.transactionControl || isTransactionControl(type, *body);
@@ -428,7 +428,11 @@ Parsed parseAndCollect(std::string_view sql) {
 } // namespace detail
 
 Analysis analyze(std::string_view sql) {
-  return detail::onParserStack(sql.size(), [&] { return detail::parseAndCollect(sql).analysis; });
+  Analysis a = detail::onParserStack(sql.size(), [&] { return detail::parseAndCollect(sql).analysis; });
+  if (a.drawsUuid)
+    for (Statement& st : a.statements)
+      if (std::string pinned = pinRandomUuid(st.sql); pinned != st.sql) st.allSql = std::move(pinned);
+  return a;
 }
 
 bool isReadOnly(std::string_view sql) noexcept {

@@ -54,6 +54,9 @@ struct Statement {
   /// usedParams[n - 1]: the statement uses $n. A statement may skip some of $1..$maxParam ("INSERT ...
   /// VALUES ($2)"); the node then tells PostgreSQL their type (text), which it cannot infer.
   std::vector<bool> usedParams;
+  /// The text to run on ALL when it differs from `sql`: its gen_random_uuid() calls made deterministic
+  /// (pinRandomUuid()), computed once per text so that cached analyses carry it. Empty otherwise.
+  std::string allSql;
 };
 
 /// Why a request cannot be applied deterministically on ALL (see determinism.hpp).
