@@ -23,6 +23,9 @@ const std::vector<CodeInfo>& resultCodes() {
       {code::ReadOnly, K::Refused, "a write was sent to ONE, which runs read-only transactions"},
       {code::NotCaughtUp, K::Refused, "ONE: the node had not applied ALL up to the requested offset in time"},
       {code::Duplicate, K::Refused, "a request with this messageId was already applied; it is not applied again"},
+      {code::Forbidden, K::Refused,
+       "the SQL would reach the database server itself (its files, programs, roles or configuration: COPY ... "
+       "PROGRAM, pg_read_file(), SET ROLE, ALTER SYSTEM, untrusted languages...), which no request may do"},
       {code::SyntaxError, K::Sql, "PostgreSQL reports a syntax error (SQLSTATE 42601)"},
       {code::UndefinedObject, K::Sql, "a table, column, function or schema does not exist"},
       {code::ConstraintViolation, K::Sql, "a unique, foreign key, check or not-null constraint was violated"},

@@ -153,6 +153,9 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
        txControl = false, nonTx = false, drawsUuid = false;
   std::vector<std::string> functions;
   const sql::Refusal* nondeterministic = nullptr; // points into `analyses`
+  const sql::Refusal* serverAccess = nullptr;
+  const sql::Refusal* unsupported = nullptr;
+  const sql::Refusal* sessionState = nullptr;
   try {
     for (const auto& text : req.statements) {
       analyses.push_back(cache_ ? cache_->get(text) : std::make_shared<const sql::Analysis>(sql::analyze(text)));
@@ -167,6 +170,9 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
       nonTx |= a.nonTransactional;
       functions.insert(functions.end(), a.functions.begin(), a.functions.end());
       if (forAll && !nondeterministic && a.nondeterministic) nondeterministic = &*a.nondeterministic;
+      if (!serverAccess && a.serverAccess) serverAccess = &*a.serverAccess;
+      if (!unsupported && a.unsupported) unsupported = &*a.unsupported;
+      if (!sessionState && a.sessionState) sessionState = &*a.sessionState;
       if (forAll && !a.orderRequirements.empty()) p.ordered.push_back(analyses.back());
     }
   } catch (const sql::SyntaxError& e) {
@@ -203,11 +209,32 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
         "pass one value per $n placeholder");
     return;
   }
+  // A NUL character cannot travel in a text parameter (the client library would cut the value there, and
+  // PostgreSQL's text cannot hold one): refused rather than stored shortened.
+  for (std::size_t i = 0; i < req.params.size(); ++i)
+    if (req.params[i].is_string() && req.params[i].get_ref<const std::string&>().find('\0') != std::string::npos) {
+      p.refusal = db::Outcome::error(
+          code::InvalidUtf8, fmt::format("parameter ${} contains a NUL character, which text cannot hold", i + 1), "",
+          "remove the NUL characters, or send binary data as a hex or base64 string (e.g. decode(..., 'hex'))");
+      return;
+    }
+  if (serverAccess) { // on ONE too: a node is not a shell on its database server
+    p.refusal = db::Outcome::error(code::Forbidden, serverAccess->message, "", serverAccess->hint);
+    return;
+  }
+  if (unsupported) {
+    p.refusal = db::Outcome::error(code::FeatureNotSupported, unsupported->message, "0A000", unsupported->hint);
+    return;
+  }
   if (txControl) {
     p.refusal = db::Outcome::error(
         code::TransactionControl,
         "transaction control statements are not allowed: Kluster runs each request as one transaction", "",
         "send the statements as one request (`statements`) to apply them atomically");
+    return;
+  }
+  if (!forAll && sessionState) { // on ALL it is among the determinism refusals below
+    p.refusal = db::Outcome::error(code::Nondeterministic, sessionState->message, "", sessionState->hint);
     return;
   }
   if (forAll) {

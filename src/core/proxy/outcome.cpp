@@ -180,6 +180,7 @@ const std::vector<SqlStateMapping>& sqlStateMappings() {
       {code::NotCaughtUp, "57P03",
        "cannot_connect_now: no node had applied this connection's earlier writes in time; retry"},
       {code::Duplicate, "23505", "unique_violation: the request id was applied before"},
+      {code::Forbidden, "42501", "insufficient_privilege: the SQL would reach the database server itself"},
       {code::SyntaxError, "42601", "the node's SQLSTATE (class 42)"},
       {code::UndefinedObject, "42P01", "the node's SQLSTATE (42P01, 42703, 42883, ...)"},
       {code::ConstraintViolation, "23000", "the node's SQLSTATE (23505, 23503, 23502, 23514, ...)"},

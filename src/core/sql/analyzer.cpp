@@ -400,7 +400,10 @@ Parsed parseAndCollect(std::string_view sql) {
     c.facts = {};
     c.walk(*stmt, {});
     a.statements.push_back({std::string(trimmed(sql.substr(location, len == 0 ? std::string_view::npos : len))),
-                            std::string(type), c.facts.maxParam, c.facts.usedParams, {}});
+                            std::string(type),
+                            c.facts.maxParam,
+                            c.facts.usedParams,
+                            {}});
     a.readOnly = a.readOnly && isReadOnlyStatement(type, *body, c.facts);
     a.locks = a.locks || c.facts.locking;
     a.transactionControl = a.transactionControl || isTransactionControl(type, *body);
@@ -408,10 +411,13 @@ Parsed parseAndCollect(std::string_view sql) {
     const bool write = type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" || type == "MergeStmt" ||
                        type == "CreateTableAsStmt" || c.facts.modifying || c.facts.into;
     checkDeterminism(type, *stmt, write, a);
+    if (!a.serverAccess) a.serverAccess = serverAccess(type, *body);
+    if (!a.unsupported) a.unsupported = copyWithoutData(type, *body);
   }
   std::sort(c.functions.begin(), c.functions.end());
   c.functions.erase(std::unique(c.functions.begin(), c.functions.end()), c.functions.end());
   a.functions = c.functions;
+  if (!a.serverAccess) a.serverAccess = serverFunction(a.functions);
   for (const TimeSite& site : c.sites) {
     if (site.kind == SiteKind::Literal || !site.stored) {
       a.usesCurrentTime = true;

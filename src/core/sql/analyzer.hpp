@@ -186,6 +186,20 @@ struct Analysis {
   std::optional<Refusal> nondeterministic;
   /// Row orders the request's writes depend on, to check against the catalog's unique keys.
   std::vector<OrderRequirement> orderRequirements;
+
+  /// The request reaches past the database into its server: COPY to/from a file or PROGRAM, LOAD, ALTER SYSTEM,
+  /// SET ROLE / SESSION AUTHORIZATION, role management, functions and DO blocks in untrusted languages,
+  /// CREATE LANGUAGE, extensions and foreign servers that reach files or other servers, and calls of the
+  /// functions that read the server's files, signal its processes or change its configuration (pg_read_file,
+  /// lo_import, pg_terminate_backend, pg_reload_conf, session-level advisory locks, ...). Refused on ALL and
+  /// ONE alike (FORBIDDEN): a node is not a shell on its database server. See server_access.cpp.
+  std::optional<Refusal> serverAccess;
+  /// Session state that would outlive the request on the node's connection: session-level SET/RESET, PREPARE,
+  /// EXECUTE, DEALLOCATE, DECLARE ... WITH HOLD. Also in `nondeterministic` (ALL); refused on ONE too, whose
+  /// connections serve every client's reads (NONDETERMINISTIC).
+  std::optional<Refusal> sessionState;
+  /// COPY FROM STDIN / TO STDOUT: a request carries no data stream (FEATURE_NOT_SUPPORTED).
+  std::optional<Refusal> unsupported;
 };
 
 /// Where and why the parser rejected the SQL text.

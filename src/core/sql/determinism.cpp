@@ -34,8 +34,9 @@ constexpr std::string_view kOidTypes[] = {"oid",          "regclass", "regcollat
                                           "regnamespace", "regoper",  "regoperator",  "regproc",   "regprocedure",
                                           "regrole",      "regtype",  "xid"};
 
-constexpr int kFrameRows = 0x4;   // FRAMEOPTION_ROWS
-constexpr int kFrameGroups = 0x8; // FRAMEOPTION_GROUPS
+constexpr int kFrameRows = 0x4;                // FRAMEOPTION_ROWS
+constexpr int kFrameGroups = 0x8;              // FRAMEOPTION_GROUPS
+constexpr std::int64_t kCursorWithHold = 0x20; // CURSOR_OPT_HOLD
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -107,8 +108,13 @@ public:
     if (type == "UpdateStmt" || type == "DeleteStmt" || type == "MergeStmt") rowsScanned_ = true;
     if (type == "VariableSetStmt") variableSet(*unwrap(stmt).second);
     if (type == "PrepareStmt" || type == "ExecuteStmt" || type == "DeallocateStmt") {
-      refuse("prepared statements live in the node connection's session: a node that reconnected would not have it",
-             "send the statement itself with its parameters (Kluster prepares repeated statements by itself)");
+      sessionState("prepared statements live in the node connection's session: a node that reconnected would not "
+                   "have it",
+                   "send the statement itself with its parameters (Kluster prepares repeated statements by itself)");
+    }
+    if (type == "DeclareCursorStmt" && (intField(*unwrap(stmt).second, "options") & kCursorWithHold) != 0) {
+      sessionState("a cursor WITH HOLD would outlive the request in the node connection's session",
+                   "read the rows in the request itself (SELECT ... ORDER BY ... LIMIT), without a held cursor");
     }
     if (const json* rel = temporaryRelation(type, *unwrap(stmt).second)) {
       refuse(fmt::format("the temporary table {} would live in the node connection's session beyond the request, "
@@ -140,6 +146,11 @@ private:
 
   void refuse(std::string message, std::string hint) {
     if (!out_.nondeterministic) out_.nondeterministic = Refusal{std::move(message), std::move(hint)};
+  }
+  // Refused on ONE as well: the node's read connections are shared by every client's reads.
+  void sessionState(std::string message, std::string hint) {
+    if (!out_.sessionState) out_.sessionState = Refusal{message, hint};
+    refuse(std::move(message), std::move(hint));
   }
 
   void collectCteNames(const json& root) {
@@ -175,9 +186,9 @@ private:
   void variableSet(const json& body) {
     const std::string_view kind = stringField(body, "kind");
     if (boolField(body, "is_local") && (kind == "VAR_SET_VALUE" || kind == "VAR_SET_MULTI")) return;
-    refuse("SET/RESET on ALL would change (or reset to this server's defaults) the node connection's settings "
-           "beyond the request, differently on a node that reconnected",
-           "use SET LOCAL name = value inside the request: it applies to that request only");
+    sessionState("SET/RESET would change (or reset to this server's defaults) the node connection's settings beyond "
+                 "the request, differently on a node that reconnected",
+                 "use SET LOCAL name = value inside the request: it applies to that request only");
   }
 
   void walk(const json& root) {

@@ -112,6 +112,16 @@ const json* findOption(const json& body, const char* listKey, std::string_view n
 bool optionBool(const json& body, const char* listKey, std::string_view name, bool absent, bool unknown);
 
 // ---------------------------------------------------------------------------------------------
+// Server access (server_access.cpp): what a statement may not reach, decided from syntax alone.
+
+// A statement of type `type` (its parse-tree body) that reaches the database server, or nullopt.
+std::optional<Refusal> serverAccess(std::string_view type, const json& body);
+// The first of `functions` (sorted names) that reaches the database server, or nullopt.
+std::optional<Refusal> serverFunction(const std::vector<std::string>& functions);
+// COPY FROM STDIN / TO STDOUT, which a request cannot feed or drain.
+std::optional<Refusal> copyWithoutData(std::string_view type, const json& body);
+
+// ---------------------------------------------------------------------------------------------
 // Current-time sites.
 
 enum class TimeType { Timestamptz, Timestamp, Date, Timetz, Time };

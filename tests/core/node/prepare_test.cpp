@@ -142,9 +142,9 @@ TEST_CASE("a statement that skips some of $1..$n declares the skipped ones, whic
 
 TEST_CASE("ALL refuses what the determinism rules refuse from syntax, with a hint; ONE answers it") {
   node::Preparer prep(1 << 20);
-  for (const char* sql : {"UPDATE t SET v = random()", "INSERT INTO log SELECT ctid::text FROM t",
-                          "INSERT INTO log VALUES (current_user)", "SET TimeZone = 'UTC'",
-                          "INSERT INTO log SELECT * FROM (SELECT id FROM t) s LIMIT 1"}) {
+  for (const char* sql :
+       {"UPDATE t SET v = random()", "INSERT INTO log SELECT ctid::text FROM t",
+        "INSERT INTO log VALUES (current_user)", "INSERT INTO log SELECT * FROM (SELECT id FROM t) s LIMIT 1"}) {
     INFO(sql);
     auto all = prep.forAll(request(sql), 1, 1);
     REQUIRE(all.refusal);
@@ -152,6 +152,34 @@ TEST_CASE("ALL refuses what the determinism rules refuse from syntax, with a hin
     CHECK_FALSE(all.refusal->hint.empty());
     CHECK_FALSE(prep.forOne(request(sql)).refusal);
   }
+}
+
+TEST_CASE("session state is refused on ONE too: its connections serve every client's reads") {
+  node::Preparer prep(1 << 20);
+  for (const char* sql : {"SET TimeZone = 'UTC'", "SET search_path = evil", "PREPARE p AS SELECT 1", "RESET ALL"}) {
+    INFO(sql);
+    for (const auto& p : {prep.forAll(request(sql), 1, 1), prep.forOne(request(sql))}) {
+      REQUIRE(p.refusal);
+      CHECK(p.refusal->resultCode == code::Nondeterministic);
+      CHECK_FALSE(p.refusal->hint.empty());
+    }
+  }
+  CHECK_FALSE(prep.forOne(request("SET LOCAL work_mem = '8MB'; SELECT 1")).refusal);
+}
+
+TEST_CASE("server access is refused on ALL and ONE; a NUL in a text parameter is refused, not cut") {
+  node::Preparer prep(1 << 20);
+  for (const char* sql : {"COPY t TO PROGRAM 'id'", "SELECT pg_read_file('/etc/passwd')", "SET ROLE postgres"}) {
+    INFO(sql);
+    for (const auto& p : {prep.forAll(request(sql), 1, 1), prep.forOne(request(sql))}) {
+      REQUIRE(p.refusal);
+      CHECK(p.refusal->resultCode == code::Forbidden);
+    }
+  }
+  const std::string nul = R"({"messageId":"m","clientId":"c","sqlString":"SELECT $1","params":["a\u0000b"]})";
+  auto p = prep.forOne(nul);
+  REQUIRE(p.refusal);
+  CHECK(p.refusal->resultCode == code::InvalidUtf8);
 }
 
 TEST_CASE("a write's row order is checked against the unique keys the database reports") {

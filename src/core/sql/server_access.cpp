@@ -1,0 +1,161 @@
+// Statements that would reach past the database into its server: files, programs, shared libraries,
+// roles and the server's own configuration. A node must not be a remote shell on its database server, so
+// these are refused on ALL and ONE alike, decided from syntax alone (identical on every node). README
+// "Security" lists them; SECURITY.md explains why.
+#include "core/sql/parse_tree.hpp"
+
+#include <algorithm>
+#include <array>
+#include <string_view>
+
+namespace kluster::sql::detail {
+namespace {
+
+constexpr std::string_view kRunDirectly = "run it on each database server directly, as its administrator";
+
+// Functions that read or write the server's files, signal its processes, change its configuration or
+// replication state, or connect elsewhere (contrib's adminpack and dblink included, since they may be
+// installed). Session-level advisory locks are here too: they would outlive the request on the node's
+// connection.
+constexpr std::array<std::string_view, 45> kServerFunctions{
+    "dblink",
+    "dblink_connect",
+    "dblink_connect_u",
+    "dblink_exec",
+    "dblink_open",
+    "dblink_send_query",
+    "lo_export",
+    "lo_import",
+    "pg_advisory_lock",
+    "pg_advisory_lock_shared",
+    "pg_backup_start",
+    "pg_backup_stop",
+    "pg_cancel_backend",
+    "pg_create_logical_replication_slot",
+    "pg_create_physical_replication_slot",
+    "pg_create_restore_point",
+    "pg_drop_replication_slot",
+    "pg_file_rename",
+    "pg_file_sync",
+    "pg_file_unlink",
+    "pg_file_write",
+    "pg_log_backend_memory_contexts",
+    "pg_logdir_ls",
+    "pg_logical_emit_message",
+    "pg_ls_archive_statusdir",
+    "pg_ls_dir",
+    "pg_ls_logdir",
+    "pg_ls_logicalmapdir",
+    "pg_ls_logicalsnapdir",
+    "pg_ls_replslotdir",
+    "pg_ls_tmpdir",
+    "pg_ls_waldir",
+    "pg_promote",
+    "pg_read_binary_file",
+    "pg_read_file",
+    "pg_reload_conf",
+    "pg_replication_origin_create",
+    "pg_replication_origin_drop",
+    "pg_rotate_logfile",
+    "pg_stat_file",
+    "pg_stat_reset",
+    "pg_switch_wal",
+    "pg_terminate_backend",
+    "pg_try_advisory_lock",
+    "pg_try_advisory_lock_shared",
+};
+
+// Procedural languages whose functions run with the server's operating-system rights (untrusted), and
+// the ways of loading compiled code.
+constexpr std::array<std::string_view, 9> kUntrustedLanguages{
+    "c", "internal", "plperlu", "plpython2u", "plpython3u", "plpythonu", "pltclu", "plsh", "plr"};
+
+// Extensions that give a session the server's files or other servers.
+constexpr std::array<std::string_view, 10> kServerExtensions{"adminpack",  "dblink",     "file_fdw",  "plperlu",
+                                                             "plpython2u", "plpython3u", "plpythonu", "postgres_fdw",
+                                                             "pltclu",     "plsh"};
+
+template <std::size_t N> bool listed(const std::array<std::string_view, N>& list, std::string_view name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+Refusal refusal(std::string message, std::string hint = std::string(kRunDirectly)) {
+  return {std::move(message), std::move(hint)};
+}
+
+// The language a CREATE FUNCTION / DO names (lower case as the parser leaves identifiers; a quoted
+// name keeps its case).
+std::string languageOf(const json& body, const char* listKey, std::string fallback) {
+  const json* def = findOption(body, listKey, "language"); // the DefElem's body
+  if (def == nullptr) return fallback;
+  const json* arg = field(*def, "arg");
+  if (arg == nullptr) return fallback;
+  std::string lang(stringNode(*arg));
+  std::transform(lang.begin(), lang.end(), lang.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  return lang;
+}
+
+} // namespace
+
+std::optional<Refusal> serverAccess(std::string_view type, const json& body) {
+  if (type == "CopyStmt") {
+    if (boolField(body, "is_program"))
+      return refusal("COPY ... PROGRAM would run a command on every node's database server");
+    if (!stringField(body, "filename").empty())
+      return refusal("COPY to or from a file would read or write the database server's own files",
+                     "send the rows as INSERT requests (or read them with SELECT on ONE)");
+    return std::nullopt; // COPY FROM STDIN / TO STDOUT: see copyWithoutData()
+  }
+  if (type == "LoadStmt") return refusal("LOAD would load a shared library into the database server");
+  if (type == "AlterSystemStmt") return refusal("ALTER SYSTEM would change the database server's configuration");
+  if (type == "VariableSetStmt") {
+    const std::string_view name = stringField(body, "name");
+    if (name == "role" || name == "session_authorization")
+      return refusal("SET ROLE and SET SESSION AUTHORIZATION would change the role a node runs requests as",
+                     "grant the node's database user what the requests need");
+  }
+  if (type == "CreateRoleStmt" || type == "AlterRoleStmt" || type == "AlterRoleSetStmt" || type == "DropRoleStmt" ||
+      type == "GrantRoleStmt" || type == "ReassignOwnedStmt") {
+    return refusal("roles belong to the database server, not to the replicated database");
+  }
+  if (type == "CreateFunctionStmt") {
+    const std::string lang = languageOf(body, "options", "sql");
+    if (listed(kUntrustedLanguages, lang))
+      return refusal("functions in language " + lang + " run with the database server's own rights",
+                     "use a trusted language (sql, plpgsql)");
+  }
+  if (type == "DoStmt") {
+    const std::string lang = languageOf(body, "args", "plpgsql");
+    if (listed(kUntrustedLanguages, lang))
+      return refusal("DO blocks in language " + lang + " run with the database server's own rights",
+                     "use a trusted language (plpgsql)");
+  }
+  if (type == "CreatePLangStmt") return refusal("CREATE LANGUAGE would add code to the database server");
+  if (type == "CreateExtensionStmt") {
+    const std::string_view name = stringField(body, "extname");
+    if (listed(kServerExtensions, name))
+      return refusal("the extension " + std::string(name) + " reaches the database server's files or other servers");
+  }
+  if (type == "CreateFdwStmt" || type == "AlterFdwStmt" || type == "CreateForeignServerStmt" ||
+      type == "AlterForeignServerStmt" || type == "CreateUserMappingStmt" || type == "AlterUserMappingStmt" ||
+      type == "ImportForeignSchemaStmt" || type == "CreateSubscriptionStmt" || type == "AlterSubscriptionStmt") {
+    return refusal("foreign servers and subscriptions would connect each node's server to other servers");
+  }
+  return std::nullopt;
+}
+
+std::optional<Refusal> serverFunction(const std::vector<std::string>& functions) {
+  for (const std::string& f : functions)
+    if (listed(kServerFunctions, f))
+      return refusal(f + "() reaches the database server itself (its files, processes or configuration)");
+  return std::nullopt;
+}
+
+std::optional<Refusal> copyWithoutData(std::string_view type, const json& body) {
+  if (type != "CopyStmt" || boolField(body, "is_program") || !stringField(body, "filename").empty())
+    return std::nullopt;
+  return Refusal{"COPY FROM STDIN / TO STDOUT needs a data stream that a request does not carry",
+                 "send the rows as INSERT requests, or read them with SELECT"};
+}
+
+} // namespace kluster::sql::detail
