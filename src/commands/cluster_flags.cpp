@@ -1,5 +1,7 @@
 #include "commands/command.hpp"
 
+#include <fmt/format.h>
+
 namespace kluster::commands {
 
 void ClusterFlags::add(CLI::App* app) {
@@ -16,6 +18,11 @@ Settings ClusterFlags::resolve() const {
   if (!cluster.empty()) settings.setFlag("cluster.name", cluster);
   for (const auto& kv : kafkaProps) {
     auto [k, v] = parseKeyValue(kv);
+    if (isSecretKafkaProperty(k))
+      throw UsageError(fmt::format("-X {}: secrets are not accepted on the command line, where ps and shell "
+                                   "histories show them; put it in the config file's [kafka] table or in the "
+                                   "environment as {}",
+                                   k, kafkaPropertyEnv(k)));
     settings.setKafka(k, v, "flag");
   }
   return settings;

@@ -6,7 +6,16 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string_view>
+
+extern char** environ;
 
 namespace kluster {
 
@@ -48,11 +57,6 @@ const SettingSpec* findSpec(const std::string& key) {
   return nullptr;
 }
 
-bool secretKafkaKey(const std::string& key) {
-  return key.find("password") != std::string::npos || key.find("secret") != std::string::npos ||
-         key.find("sasl.oauthbearer.config") != std::string::npos;
-}
-
 std::string tomlScalar(const toml::node& node, const std::string& key) {
   if (auto s = node.value<std::string>()) return *s;
   if (auto i = node.value<std::int64_t>()) return std::to_string(*i);
@@ -63,34 +67,59 @@ std::string tomlScalar(const toml::node& node, const std::string& key) {
 
 } // namespace
 
+bool isSecretKafkaProperty(const std::string& key) {
+  return key.find("password") != std::string::npos || key.find("secret") != std::string::npos ||
+         key.find("sasl.oauthbearer.config") != std::string::npos || key == "ssl.key.pem";
+}
+
+std::string kafkaPropertyEnv(const std::string& key) {
+  std::string env = "KLUSTER_X_";
+  for (unsigned char ch : key) env += ch == '.' ? '_' : static_cast<char>(std::toupper(ch));
+  return env;
+}
+
 std::filesystem::path systemConfigPath() {
   if (const char* v = std::getenv("KLUSTER_SYSTEM_CONFIG")) return v; // empty: no system-wide file
   return "/etc/kluster/kluster.toml";
 }
 
 void Settings::loadFile(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw UsageError(fmt::format("cannot read config {}: {}", file.string(), std::strerror(errno)));
+  std::stringstream text;
+  text << in.rdbuf();
+  loadToml(text.str(), file.string());
+}
+
+void Settings::loadToml(std::string_view text, const std::string& name) {
   toml::table table;
   try {
-    table = toml::parse_file(file.string());
+    table = toml::parse(text, name);
   } catch (const toml::parse_error& e) {
-    throw UsageError(
-        fmt::format("cannot read config {}: {} (line {})", file.string(), e.description(), e.source().begin.line));
+    throw UsageError(fmt::format("cannot read config {}: {} (line {})", name, e.description(), e.source().begin.line));
   }
-  const std::string source = "file " + file.string();
+  const std::string source = "file " + name;
   for (const auto& [tableName, tableNode] : table) {
     const auto* sub = tableNode.as_table();
-    if (!sub) throw UsageError(fmt::format("config {}: '{}' must be a table", file.string(), tableName.str()));
-    for (const auto& [name, node] : *sub) {
-      std::string key = std::string(tableName.str()) + "." + std::string(name.str());
+    if (!sub) throw UsageError(fmt::format("config {}: '{}' must be a table", name, tableName.str()));
+    for (const auto& [entry, node] : *sub) {
+      std::string key = std::string(tableName.str()) + "." + std::string(entry.str());
       if (tableName.str() == "kafka") {
-        setKafka(std::string(name.str()), tomlScalar(node, key), source);
+        setKafka(std::string(entry.str()), tomlScalar(node, key), source);
         continue;
       }
       if (!findSpec(key))
-        throw UsageError(fmt::format("config {}: unknown key '{}' (see `klusterctl config show`)", file.string(), key));
+        throw UsageError(fmt::format("config {}: unknown key '{}' (see `klusterctl config show`)", name, key));
       values_[key] = {tomlScalar(node, key), source};
     }
   }
+}
+
+Settings Settings::fromText(std::string_view text, const std::string& name) {
+  Settings s;
+  for (const auto& spec : settingSpecs()) s.values_[spec.key] = {spec.defaultValue, "default"};
+  s.loadToml(text, name);
+  return s;
 }
 
 Settings Settings::load(const std::optional<std::filesystem::path>& file) {
@@ -104,6 +133,17 @@ Settings Settings::load(const std::optional<std::filesystem::path>& file) {
   }
   for (const auto& spec : settingSpecs())
     if (const char* v = std::getenv(spec.env.c_str()); v && *v) s.values_[spec.key] = {v, "env " + spec.env};
+  // librdkafka properties from KLUSTER_X_* (the way to give a secret without a file or a flag).
+  constexpr std::string_view prefix = "KLUSTER_X_";
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const auto eq = entry.find('=');
+    if (eq == std::string_view::npos || entry.substr(0, prefix.size()) != prefix || eq == prefix.size()) continue;
+    std::string key(entry.substr(prefix.size(), eq - prefix.size()));
+    std::transform(key.begin(), key.end(), key.begin(),
+                   [](unsigned char ch) { return ch == '_' ? '.' : static_cast<char>(std::tolower(ch)); });
+    s.setKafka(key, std::string(entry.substr(eq + 1)), "env " + std::string(entry.substr(0, eq)));
+  }
   return s;
 }
 
@@ -146,7 +186,7 @@ std::vector<std::pair<std::string, Settings::Value>> Settings::describe() const 
     out.emplace_back(spec.key, v);
   }
   for (const auto& [k, v] : kafka_)
-    out.emplace_back("kafka." + k, Value{secretKafkaKey(k) ? "***" : v, kafkaSources_.at(k)});
+    out.emplace_back("kafka." + k, Value{isSecretKafkaProperty(k) ? "***" : v, kafkaSources_.at(k)});
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kluster {
@@ -42,14 +43,19 @@ public:
   int getInt(const std::string& key) const;
   std::chrono::milliseconds getDuration(const std::string& key) const;
   const std::string& source(const std::string& key) const;
-  /// Pass-through librdkafka properties (the [kafka] table and -X flags).
+  /// Pass-through librdkafka properties (the [kafka] table, KLUSTER_X_* variables and -X flags).
   const kafka::Properties& kafka() const { return kafka_; }
   void setKafka(const std::string& key, const std::string& value, const std::string& source);
   /// Every value with its source, secrets masked, for display.
   std::vector<std::pair<std::string, Value>> describe() const;
 
+  /// The built-in defaults with one TOML document on top, named `name` in errors and sources (no system file, no
+  /// environment). Throws UsageError as a config file does.
+  static Settings fromText(std::string_view toml, const std::string& name);
+
 private:
   void loadFile(const std::filesystem::path& file);
+  void loadToml(std::string_view text, const std::string& name);
   std::map<std::string, Value> values_;
   kafka::Properties kafka_;
   std::map<std::string, std::string> kafkaSources_;
@@ -60,6 +66,14 @@ std::filesystem::path systemConfigPath();
 
 /// Masks the password of a URL (postgresql://user:secret@host -> postgresql://user:***@host).
 std::string maskUrl(const std::string& url);
+
+/// librdkafka properties that hold secrets (passwords, keys, OAuth configs): masked when shown, and never
+/// accepted on the command line (-X), where ps and shell histories would show them.
+bool isSecretKafkaProperty(const std::string& key);
+
+/// The environment variable that sets librdkafka property `key`: KLUSTER_X_ + the key in upper case with dots
+/// as underscores (sasl.password -> KLUSTER_X_SASL_PASSWORD). librdkafka's property names have no underscores.
+std::string kafkaPropertyEnv(const std::string& key);
 
 /// Parses "key=value" (for -X); throws UsageError.
 std::pair<std::string, std::string> parseKeyValue(const std::string& text);

@@ -101,3 +101,37 @@ TEST_CASE("the system-wide file is the layer below the file given") {
   fs::remove(systemPath);
   fs::remove(node);
 }
+
+TEST_CASE("librdkafka properties come from KLUSTER_X_* variables; secrets are recognised") {
+  ::setenv("KLUSTER_X_SASL_PASSWORD", "from-env", 1);
+  ::setenv("KLUSTER_X_SECURITY_PROTOCOL", "sasl_ssl", 1);
+  auto s = Settings::load(std::nullopt);
+  ::unsetenv("KLUSTER_X_SASL_PASSWORD");
+  ::unsetenv("KLUSTER_X_SECURITY_PROTOCOL");
+  CHECK(s.kafka().at("sasl.password") == "from-env");
+  CHECK(s.kafka().at("security.protocol") == "sasl_ssl");
+  bool masked = false;
+  for (const auto& [key, v] : s.describe())
+    if (key == "kafka.sasl.password") masked = v.value == "***" && v.source == "env KLUSTER_X_SASL_PASSWORD";
+  CHECK(masked);
+  CHECK(kafkaPropertyEnv("ssl.key.password") == "KLUSTER_X_SSL_KEY_PASSWORD");
+  for (const char* secret : {"sasl.password", "ssl.key.password", "ssl.keystore.password", "ssl.key.pem",
+                             "sasl.oauthbearer.client.secret", "sasl.oauthbearer.config"})
+    CHECK(isSecretKafkaProperty(secret));
+  for (const char* plain : {"security.protocol", "sasl.username", "ssl.ca.location", "linger.ms"})
+    CHECK_FALSE(isSecretKafkaProperty(plain));
+}
+
+TEST_CASE("a config given as text reads like a file, without the system file or the environment") {
+  ::setenv("KLUSTER_BROKERS", "envhost:9092", 1);
+  auto s = Settings::fromText("[cluster]\nname = \"t\"\n[kafka]\n\"linger.ms\" = 1\n", "inline.toml");
+  ::unsetenv("KLUSTER_BROKERS");
+  CHECK(s.get("cluster.name") == "t");
+  CHECK(s.source("cluster.name") == "file inline.toml");
+  CHECK(s.get("cluster.brokers") == "127.0.0.1:9092");
+  CHECK(s.kafka().at("linger.ms") == "1");
+  CHECK_THROWS_WITH(Settings::fromText("[node]\nidd = 1\n", "inline.toml"), Catch::Contains("node.idd"));
+  CHECK_THROWS_AS(Settings::fromText("[node\n", "inline.toml"), UsageError);
+  CHECK_THROWS_AS(Settings::fromText("node = 1\n", "inline.toml"), UsageError);
+  CHECK_THROWS_AS(Settings::fromText("[node]\nid = [1, 2]\n", "inline.toml"), UsageError);
+}
