@@ -9,7 +9,7 @@ SCRIPTS=$KLUSTER_REPO_ROOT/scripts
 
 usage() {
   cat <<'EOF'
-Usage: scripts/services.sh up DIR [--brokers N] [--pg N] [--heap SIZE] [--proxied]
+Usage: scripts/services.sh up DIR [--brokers N] [--pg N] [--heap SIZE] [--proxied] [--sasl-ssl]
        scripts/services.sh down DIR
 
 up    stops anything an earlier run left in DIR, then starts N Kafka brokers
@@ -21,6 +21,10 @@ up    stops anything an earlier run left in DIR, then starts N Kafka brokers
       plus DIR/env.sh (the same as quoted `export` lines, for `source`).
       --proxied: the brokers get a listener for TCP proxies (scripts/kafka.sh
       start --proxied), used by the fault tests to cut a node off from Kafka.
+      --sasl-ssl: the brokers also listen on SASL_SSL (scripts/kafka.sh start
+      --sasl-ssl); DIR/env then also has KLUSTER_TEST_SASL_SSL_BROKERS,
+      KLUSTER_TEST_SASL_CA (the CA's PEM file), KLUSTER_TEST_SASL_USER and
+      KLUSTER_TEST_SASL_PASSWORD_FILE.
       If anything fails, stops what it started and exits non-zero.
 down  stops everything in DIR (safe to repeat, and when DIR does not exist).
 EOF
@@ -40,6 +44,7 @@ BROKERS=1
 PGS=3
 HEAP=512m
 PROXIED=()
+SASL_SSL=()
 while (($#)); do
   case $1 in
     --brokers) BROKERS=${2:?--brokers needs a value}; shift 2 ;;
@@ -49,6 +54,7 @@ while (($#)); do
     --heap) HEAP=${2:?--heap needs a value}; shift 2 ;;
     --heap=*) HEAP=${1#--heap=}; shift ;;
     --proxied) PROXIED=(--proxied); shift ;;
+    --sasl-ssl) SASL_SSL=(--sasl-ssl); shift ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument $1" ;;
   esac
@@ -80,7 +86,7 @@ down >/dev/null 2>&1 || true
 "$SCRIPTS/pg.sh" start --dir "$DIR/pg" --count "$PGS" --fast >"$DIR/pg.out" 2>"$DIR/pg.err" &
 pg_pid=$!
 krc=0
-"$SCRIPTS/kafka.sh" start --dir "$DIR/kafka" --brokers "$BROKERS" --heap "$HEAP" "${PROXIED[@]}" \
+"$SCRIPTS/kafka.sh" start --dir "$DIR/kafka" --brokers "$BROKERS" --heap "$HEAP" "${PROXIED[@]}" "${SASL_SSL[@]}" \
   >"$DIR/kafka.out" 2>"$DIR/kafka.err" || krc=$?
 prc=0
 wait "$pg_pid" || prc=$?
@@ -98,6 +104,12 @@ mapfile -t urls <"$DIR/pg/urls"
   printf 'KLUSTER_TEST_BROKERS=%s\n' "$brokers"
   printf 'KLUSTER_TEST_PG_URLS=%s\n' "${urls[*]}"
   printf 'KLUSTER_TEST_SERVICES_DIR=%s\n' "$DIR"
+  if ((${#SASL_SSL[@]})); then
+    printf 'KLUSTER_TEST_SASL_SSL_BROKERS=%s\n' "$(<"$DIR/kafka/sasl-ssl-bootstrap")"
+    printf 'KLUSTER_TEST_SASL_CA=%s\n' "$DIR/kafka/tls/ca.pem"
+    printf 'KLUSTER_TEST_SASL_USER=%s\n' "$(<"$DIR/kafka/tls/user")"
+    printf 'KLUSTER_TEST_SASL_PASSWORD_FILE=%s\n' "$DIR/kafka/tls/password"
+  fi
 } >"$DIR/env.tmp"
 {
   printf 'export KLUSTER_TEST_BROKERS=%q\n' "$brokers"

@@ -28,6 +28,8 @@ PACKAGES=(
   fish dpkg-dev file man-db
   # tests/examples/compose_test.py
   python3 python3-yaml
+  # tests/fuzz (libFuzzer with ASan/UBSan needs clang and its runtime)
+  clang-14 libclang-rt-14-dev
 )
 
 usage() {

@@ -5,6 +5,7 @@
 #include "core/util.hpp"
 #include "support/cluster.hpp"
 #include "support/helpers.hpp"
+#include "support/raw_client.hpp"
 #include "support/topic_reader.hpp"
 
 #include <catch2/catch.hpp>
@@ -22,59 +23,6 @@ using namespace kluster::test;
 using nlohmann::json;
 
 namespace {
-
-/// A client that is not klusterctl: publishes raw payloads to ALL and reads its own responses.
-class RawClient {
-public:
-  RawClient(const TestCluster& cluster, std::string clientId)
-      : cluster_(cluster), clientId_(std::move(clientId)),
-        partition_(util::responsePartition(clientId_, 6)) { // 6: klusterctl init's default for RESPONSES
-    auto start = readTopic(
-        cluster_.brokers(), topic(), partition_, 0, [](const auto&) { return false; }, std::chrono::milliseconds(500));
-    from_ = start.empty() ? 0 : start.back().offset + 1;
-  }
-  const std::string& id() const { return clientId_; }
-
-  void send(const std::vector<std::string>& payloads) const {
-    kafka::Producer raw(kafka::clientProperties(cluster_.brokers(), {}), false);
-    for (const auto& p : payloads) raw.produce(cluster_.name() + ".ALL", 0, "", p);
-    REQUIRE(raw.flush(std::chrono::seconds(10)));
-  }
-
-  /// A request of this client's with the given messageId (the SQL must need no JSON escaping).
-  std::string request(const std::string& messageId, const std::string& sql) const {
-    return fmt::format(R"({{"messageId":"{}","clientId":"{}","sqlString":"{}"}})", messageId, clientId_, sql);
-  }
-
-  /// Waits for `count` responses and gives the result codes each request got, by request id.
-  std::map<std::string, std::multiset<std::string>> codes(std::size_t count) const {
-    std::map<std::string, std::multiset<std::string>> out;
-    for (const auto& j : responses(count)) out[j["requestId"]].insert(j["resultCode"].get<std::string>());
-    return out;
-  }
-
-  /// Waits for `count` responses to this client (from every node) and returns them.
-  std::vector<json> responses(std::size_t count) const {
-    auto records = readTopic(
-        cluster_.brokers(), topic(), partition_, from_,
-        [&](const std::vector<Record>& rs) {
-          return std::count_if(rs.begin(), rs.end(), [&](const Record& r) { return r.key == clientId_; }) >=
-                 static_cast<long>(count);
-        },
-        std::chrono::seconds(60));
-    std::vector<json> out;
-    for (const auto& rec : records)
-      if (rec.key == clientId_) out.push_back(json::parse(rec.payload));
-    return out;
-  }
-
-private:
-  std::string topic() const { return cluster_.name() + ".RESPONSES"; }
-  const TestCluster& cluster_;
-  std::string clientId_;
-  int partition_;
-  std::int64_t from_ = 0;
-};
 
 void allOk(TestCluster& c, const std::string& sql) {
   auto r = c.exec({"--to", "ALL", "--wait", "all", "-o", "json", sql});

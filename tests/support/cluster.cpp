@@ -36,6 +36,10 @@ const Services& Services::get() {
       if (eq == std::string::npos) continue;
       auto key = line.substr(0, eq), value = line.substr(eq + 1);
       if (key == "KLUSTER_TEST_BROKERS") s.brokers = value;
+      if (key == "KLUSTER_TEST_SASL_SSL_BROKERS") s.saslSslBrokers = value;
+      if (key == "KLUSTER_TEST_SASL_CA") s.saslCa = value;
+      if (key == "KLUSTER_TEST_SASL_USER") s.saslUser = value;
+      if (key == "KLUSTER_TEST_SASL_PASSWORD_FILE") s.saslPasswordFile = value;
       if (key == "KLUSTER_TEST_PG_URLS") {
         std::istringstream words(value);
         for (std::string url; words >> url;) s.pgUrls.push_back(url);
@@ -78,6 +82,14 @@ TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)),
   const auto& services = Services::get();
   dir_ = (fs::path(TEST_WORK_DIR) / name_).string();
   fs::create_directories(dir_);
+  const std::string clientBrokers = options_.brokers.empty() ? services.brokers : options_.brokers;
+  std::string kafkaTable;
+  for (const auto& [k, v] : options_.kafka) kafkaTable += fmt::format("\"{}\" = \"{}\"\n", k, v);
+  if (!kafkaTable.empty()) {
+    kafkaTable = "\n[kafka]\n" + kafkaTable;
+    std::ofstream(clientConfigPath()) << fmt::format("[cluster]\nname = \"{}\"\nbrokers = \"{}\"\n{}", name_,
+                                                     clientBrokers, kafkaTable);
+  }
   for (int i = 1; i <= options_.nodes; ++i) {
     const auto& server = services.pgUrls[static_cast<std::size_t>(i - 1) % services.pgUrls.size()];
     const auto db = fmt::format("{}_n{}", name_, i);
@@ -90,11 +102,10 @@ TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)),
     dbUrls_.push_back(withDatabase(server, db));
     std::ofstream cfg(configPath(i));
     cfg << fmt::format("[cluster]\nname = \"{}\"\nbrokers = \"{}\"\n\n[node]\nid = \"{}\"\n{}\n\n"
-                       "[database]\ntype = \"postgresql\"\nurl = \"{}\"\n\n[log]\nlevel = \"info\"\n",
-                       name_, services.brokers, nodeId(i), options_.extraNodeConfig, dbUrls_.back());
+                       "[database]\ntype = \"postgresql\"\nurl = \"{}\"\n\n[log]\nlevel = \"info\"\n{}",
+                       name_, clientBrokers, nodeId(i), options_.extraNodeConfig, dbUrls_.back(), kafkaTable);
   }
-  auto init = klusterctl({"init", "--brokers", services.brokers, "--cluster", name_, "--one-partitions",
-                          std::to_string(options_.onePartitions)});
+  auto init = command({"init", "--one-partitions", std::to_string(options_.onePartitions)});
   if (init.exitCode != 0) throw std::runtime_error("klusterctl init failed: " + init.err);
   nodes_.resize(static_cast<std::size_t>(options_.nodes));
   if (options_.start) {
@@ -127,8 +138,8 @@ std::string TestCluster::nodeLog(int i) const {
 
 void TestCluster::startNode(int i) {
   auto& slot = nodes_.at(static_cast<std::size_t>(i - 1));
-  slot =
-      Process({klusterctlPath(), "node", "run", "--config", configPath(i)}, {}, fmt::format("{}/node{}.log", dir_, i));
+  slot = Process({klusterctlPath(), "node", "run", "--config", configPath(i)}, options_.env,
+                 fmt::format("{}/node{}.log", dir_, i));
 }
 
 int TestCluster::stopNode(int i) { return nodes_.at(static_cast<std::size_t>(i - 1)).stop(); }
@@ -154,9 +165,23 @@ bool TestCluster::waitForMembers(int count, std::chrono::milliseconds timeout) {
 }
 
 CommandResult TestCluster::exec(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
-  std::vector<std::string> argv = {"exec", "--brokers", brokers(), "--cluster", name_};
+  std::vector<std::string> argv = {"exec"};
   argv.insert(argv.end(), args.begin(), args.end());
-  return klusterctl(argv, timeout);
+  return command(argv, timeout);
+}
+
+std::string TestCluster::clientConfigPath() const { return dir_ + "/client.toml"; }
+
+CommandResult TestCluster::command(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
+                                   const std::string& input) const {
+  std::vector<std::string> argv = {klusterctlPath(), args.at(0)};
+  if (options_.kafka.empty()) {
+    argv.insert(argv.end(), {"--brokers", options_.brokers.empty() ? brokers() : options_.brokers, "--cluster", name_});
+  } else {
+    argv.insert(argv.end(), {"--config", clientConfigPath()});
+  }
+  argv.insert(argv.end(), args.begin() + 1, args.end());
+  return run(argv, timeout, options_.env, input);
 }
 
 CommandResult TestCluster::klusterctl(const std::vector<std::string>& args, std::chrono::milliseconds timeout,

@@ -4,6 +4,7 @@
 // `klusterctl node run` processes. Everything is stopped and dropped when the fixture goes away.
 #include "support/process.hpp"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,8 @@ namespace kluster::test {
 struct Services {
   std::string brokers;
   std::vector<std::string> pgUrls;
+  /// The brokers' SASL_SSL listener (services.sh up --sasl-ssl): PLAIN or SCRAM-SHA-512 over TLS.
+  std::string saslSslBrokers, saslCa, saslUser, saslPasswordFile;
   static const Services& get();
 };
 
@@ -22,6 +25,13 @@ struct ClusterOptions {
   int onePartitions = 3;
   bool start = true;           ///< start every node in the constructor (and wait until they joined)
   std::string extraNodeConfig; ///< extra TOML lines appended to the [node] table of every node
+  /// How the nodes and klusterctl commands reach Kafka: the fixture's plain listener unless set. The test's own
+  /// checks (brokers(), waitForMembers) always use the plain listener.
+  std::string brokers;
+  /// librdkafka properties for every node's [kafka] table and every klusterctl command (through --config).
+  std::map<std::string, std::string> kafka;
+  /// Environment of every node and klusterctl command the fixture runs (e.g. KLUSTER_X_SASL_PASSWORD).
+  std::map<std::string, std::string> env;
 };
 
 using Row = std::vector<std::optional<std::string>>;
@@ -51,6 +61,13 @@ public:
   /// Waits until exactly these many nodes are live members (their ALL groups are active).
   bool waitForMembers(int count, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+  /// `klusterctl COMMAND --brokers B --cluster C ARGS...` (or `--config` with the options' Kafka properties), in the
+  /// options' environment: {COMMAND, ARGS...}.
+  CommandResult command(const std::vector<std::string>& args,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                        const std::string& input = {}) const;
+  /// The [cluster] and [kafka] tables klusterctl commands use when the options give Kafka properties.
+  std::string clientConfigPath() const;
   /// `klusterctl exec --brokers B --cluster C args...`
   CommandResult exec(const std::vector<std::string>& args,
                      std::chrono::milliseconds timeout = std::chrono::seconds(60));
