@@ -78,7 +78,9 @@ void registerBackup(CLI::App& app, Action& action) {
                   "directory of pg_dump (default: /usr/lib/postgresql/<server major>/bin, then PATH)");
   cmd->add_option("--brokers", o->flags.brokers, "Kafka bootstrap servers (overrides the config)");
   cmd->add_option("--cluster", o->flags.cluster, "cluster name (overrides the config)");
-  cmd->add_option("-X", o->flags.kafkaProps, "librdkafka property key=value, passed through (repeatable)");
+  cmd->add_option("-X", o->flags.kafkaProps,
+                  "librdkafka property key=value, passed through (repeatable); secrets are refused here: use the "
+                  "[kafka] table or KLUSTER_X_<NAME>");
   cmd->footer("The snapshot and the ALL position come from one REPEATABLE READ transaction (pg_export_snapshot), "
               "so a restore replays ALL from exactly the next request. Refuses when ALL's retention is limited or "
               "Kafka no longer holds the requests after the position.\n"

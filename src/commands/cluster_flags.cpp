@@ -9,7 +9,9 @@ void ClusterFlags::add(CLI::App* app) {
   app->add_option("--brokers", brokers, "Kafka bootstrap servers (default 127.0.0.1:9092; env KLUSTER_BROKERS)");
   app->add_option("--cluster", cluster,
                   "cluster name, the prefix of its topics (default kluster; env KLUSTER_CLUSTER)");
-  app->add_option("-X", kafkaProps, "librdkafka property key=value, passed through (repeatable)");
+  app->add_option("-X", kafkaProps,
+                  "librdkafka property key=value, passed through (repeatable); secrets are refused here: use the "
+                  "[kafka] table or KLUSTER_X_<NAME>");
 }
 
 Settings ClusterFlags::resolve() const {

@@ -96,7 +96,9 @@ void registerRestore(CLI::App& app, Action& action) {
                   "directory of pg_restore (default: /usr/lib/postgresql/<server major>/bin, then PATH)");
   cmd->add_option("--brokers", o->flags.brokers, "Kafka bootstrap servers (overrides the config)");
   cmd->add_option("--cluster", o->flags.cluster, "cluster name (overrides the config)");
-  cmd->add_option("-X", o->flags.kafkaProps, "librdkafka property key=value, passed through (repeatable)");
+  cmd->add_option("-X", o->flags.kafkaProps,
+                  "librdkafka property key=value, passed through (repeatable); secrets are refused here: use the "
+                  "[kafka] table or KLUSTER_X_<NAME>");
   cmd->footer("Checks first, changes nothing when one fails: the manifest's checksums, the node stopped (its ALL "
               "group has no members), ALL still holding every request after the backup, the database empty (or "
               "--force). Creates the database when it does not exist.\n"
