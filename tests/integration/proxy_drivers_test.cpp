@@ -39,7 +39,7 @@ void runDriver(TestProxy& proxy, const std::vector<std::string>& argv) {
 
 } // namespace
 
-TEST_CASE("Python psycopg 3 and Node.js pg through the proxy", "[proxy]") {
+TEST_CASE("drivers through the proxy: psycopg 3, asyncpg, Go pgx, Java pgjdbc, Node.js pg", "[proxy]") {
   installDrivers();
   TestCluster cluster;
   TestProxy proxy(cluster);
@@ -49,6 +49,21 @@ TEST_CASE("Python psycopg 3 and Node.js pg through the proxy", "[proxy]") {
     runDriver(proxy,
               {kDrivers + "/python/bin/python", kSource + "/tests/proxy/python/psycopg_test.py", url, "py_items"});
     checkIdentical(cluster, "py_items", "11");
+  }
+  SECTION("asyncpg: binary parameters and results by the types a node described") {
+    runDriver(proxy,
+              {kDrivers + "/python/bin/python", kSource + "/tests/proxy/python/asyncpg_test.py", url, "apg_items"});
+    checkIdentical(cluster, "apg_items", "7");
+  }
+  SECTION("Go pgx v5") {
+    runDriver(proxy, {kDrivers + "/go/pgx_test", url, "go_items"});
+    checkIdentical(cluster, "go_items", "8");
+  }
+  SECTION("Java pgjdbc: prepared statements of several types, executeBatch") {
+    const auto jdbc = fmt::format("jdbc:postgresql://127.0.0.1:{}/kluster?user=app&sslmode=disable", proxy.port());
+    runDriver(proxy, {programPath("java"), "-cp", kDrivers + "/java/classes:" + kDrivers + "/java/postgresql.jar",
+                      "JdbcTest", jdbc, "java_items"});
+    checkIdentical(cluster, "java_items", "10");
   }
   SECTION("Node.js pg") {
     runDriver(proxy, {programPath("env"), "NODE_PATH=" + kDrivers + "/node/node_modules", programPath("node"),
