@@ -1,6 +1,7 @@
 // Java pgjdbc through klusterctl proxy: plain JDBC in autocommit, prepared statements with parameters of
 // several types (past pgjdbc's prepareThreshold, so both unnamed and named server-side statements),
-// executeBatch, its own writes read back, a unique violation seen as 23505.
+// executeBatch, its own writes read back, a unique violation seen as 23505, Statement.cancel() of a read in
+// flight seen as 57014 with the connection usable after it.
 // Usage: java -cp CLASSPATH JdbcTest URL TABLE. Prints OK at the end.
 import java.math.BigDecimal;
 import java.sql.Connection;
@@ -74,6 +75,30 @@ public class JdbcTest {
       }
       try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM " + table)) {
         check(rs.next() && rs.getLong(1) == 10, "count");
+      }
+      // Statement.cancel() from another thread while a read runs on a node: 57014, and the connection goes on.
+      try (Statement st = conn.createStatement()) {
+        Thread canceller = new Thread(() -> {
+          try {
+            Thread.sleep(500);
+            st.cancel();
+          } catch (Exception e) {
+            throw new RuntimeException(e);
+          }
+        });
+        long started = System.nanoTime();
+        canceller.start();
+        try {
+          st.executeQuery("SELECT pg_sleep(5)");
+          throw new AssertionError("the read was not cancelled");
+        } catch (SQLException e) {
+          check("57014".equals(e.getSQLState()), "SQLSTATE " + e.getSQLState() + ": " + e.getMessage());
+        }
+        canceller.join();
+        check(System.nanoTime() - started < 4_000_000_000L, "cancelled late");
+        try (ResultSet rs = st.executeQuery("SELECT count(*) FROM " + table)) {
+          check(rs.next() && rs.getLong(1) == 10, "count after the cancel");
+        }
       }
     }
     System.out.println("OK");
