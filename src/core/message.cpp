@@ -18,11 +18,13 @@ std::string Request::toJson() const {
     j["fingerprint"] = *fingerprint;
     return j.dump();
   }
+  if (describe) j["kind"] = "describe";
   if (statements.size() == 1)
     j["sqlString"] = statements.front();
   else
     j["statements"] = statements;
   if (!params.empty()) j["params"] = params;
+  if (describe && !paramTypes.empty()) j["paramTypes"] = paramTypes;
   if (minAllOffset) j["minAllOffset"] = *minAllOffset;
   if (timeoutMs) j["timeoutMs"] = *timeoutMs;
   if (trace) j["trace"] = true;
@@ -59,6 +61,37 @@ std::string sanitizeUtf8(std::string_view text) {
 void fail(ParsedRequest& parsed, std::string_view code, std::string message) {
   parsed.errorCode = std::string(code);
   parsed.errorMessage = std::move(message);
+}
+
+template <typename Json> bool isOid(const Json& v) {
+  return v.is_number_integer() && v.template get<std::int64_t>() >= 0 && v.template get<std::int64_t>() <= 0xFFFFFFFF;
+}
+
+// A describe request: one statement, no parameter values, the declared parameter types (OIDs) if any.
+bool parseDescribe(const json& j, ParsedRequest& parsed) {
+  Request& req = parsed.request;
+  if (req.statements.size() != 1) {
+    fail(parsed, code::BadRequest, "a describe request describes one statement: give 'sqlString'");
+    return false;
+  }
+  if (auto it = j.find("params"); it != j.end() && !(it->is_array() && it->empty())) {
+    fail(parsed, code::BadRequest, "a describe request takes no 'params' (give 'paramTypes')");
+    return false;
+  }
+  auto it = j.find("paramTypes");
+  if (it == j.end() || it->is_null()) return true;
+  if (!it->is_array() || it->size() > kMaxParams) {
+    fail(parsed, code::BadRequest, fmt::format("'paramTypes' must be an array of at most {} type OIDs", kMaxParams));
+    return false;
+  }
+  for (const auto& t : *it) {
+    if (!isOid(t)) {
+      fail(parsed, code::BadRequest, "'paramTypes' must hold type OIDs (integers from 0 to 4294967295)");
+      return false;
+    }
+    req.paramTypes.push_back(t.get<std::uint32_t>());
+  }
+  return true;
 }
 
 void readIds(const json& j, Request& req) {
@@ -115,11 +148,16 @@ ParsedRequest parseRequest(std::string_view payload, std::size_t maxBytes) {
   };
   if (!requireString("messageId") || !requireString("clientId")) return parsed;
   if (auto kind = j.find("kind"); kind != j.end() && *kind != "sql") {
-    auto fp = j.find("fingerprint");
-    if (*kind != "fingerprint" || fp == j.end() || !fp->is_object())
-      return fail(parsed, code::BadRequest, "unknown request kind (only \"sql\" requests are accepted)"), parsed;
-    req.fingerprint = *fp;
-    return parsed;
+    if (*kind == "describe") {
+      req.describe = true;
+    } else {
+      auto fp = j.find("fingerprint");
+      if (*kind != "fingerprint" || fp == j.end() || !fp->is_object())
+        return fail(parsed, code::BadRequest, "unknown request kind (\"sql\" and \"describe\" requests are accepted)"),
+               parsed;
+      req.fingerprint = *fp;
+      return parsed;
+    }
   }
 
   auto sql = j.find("sqlString");
@@ -142,6 +180,7 @@ ParsedRequest parseRequest(std::string_view payload, std::size_t maxBytes) {
   for (const auto& s : req.statements)
     if (s.find_first_not_of(" \t\r\n;") != std::string::npos) anySql = true;
   if (!anySql) return fail(parsed, code::EmptySql, "the request has no SQL to run"), parsed;
+  if (req.describe && !parseDescribe(j, parsed)) return parsed;
 
   if (auto it = j.find("params"); it != j.end()) {
     if (!it->is_array()) return fail(parsed, code::BadRequest, "'params' must be an array"), parsed;
@@ -166,6 +205,34 @@ ParsedRequest parseRequest(std::string_view payload, std::size_t maxBytes) {
     req.trace = it->get<bool>();
   }
   return parsed;
+}
+
+ojson StatementDescription::toJson() const {
+  ojson j;
+  j["paramTypes"] = paramTypes;
+  j["columns"] = ojson::array();
+  for (const auto& c : columns) j["columns"].push_back({{"name", c.name}, {"typeOid", c.typeOid}});
+  return j;
+}
+
+StatementDescription StatementDescription::fromJson(const ojson& j) {
+  auto oidOf = [](const ojson& v) {
+    if (!isOid(v)) throw std::invalid_argument("a type OID must be an integer from 0 to 4294967295");
+    return v.get<std::uint32_t>();
+  };
+  if (!j.is_object()) throw std::invalid_argument("a statement description must be a JSON object");
+  const auto params = j.find("paramTypes");
+  const auto columns = j.find("columns");
+  if (params == j.end() || !params->is_array() || columns == j.end() || !columns->is_array())
+    throw std::invalid_argument("a statement description needs the arrays 'paramTypes' and 'columns'");
+  StatementDescription d;
+  for (const auto& p : *params) d.paramTypes.push_back(oidOf(p));
+  for (const auto& c : *columns) {
+    if (!c.is_object() || !c.contains("name") || !c["name"].is_string() || !c.contains("typeOid"))
+      throw std::invalid_argument("a described column needs a 'name' and a 'typeOid'");
+    d.columns.push_back({c["name"].get<std::string>(), oidOf(c["typeOid"])});
+  }
+  return d;
 }
 
 ojson Response::toOrderedJson() const {

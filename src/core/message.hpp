@@ -28,8 +28,35 @@ struct Request {
   std::optional<nlohmann::json> fingerprint;
   /// Asks the nodes to put the times they handled the request in their responses (`bench load --breakdown`).
   bool trace = false;
+  /// A describe request (`"kind": "describe"`, ONE only): the node prepares the one statement in `statements`
+  /// without running it and answers its parameter and result column types (a StatementDescription as the
+  /// response's `result`). `paramTypes` are the types the client declared (0: let the database infer it).
+  bool describe = false;
+  std::vector<std::uint32_t> paramTypes;
 
   std::string toJson() const;
+};
+
+/// The most parameters a statement takes (PostgreSQL's protocol limit).
+inline constexpr std::size_t kMaxParams = 65535;
+
+/// What a describe request's response carries as its `result`: a statement's parameter types and result
+/// columns, by type OID. Types that are not PostgreSQL's built-ins (OIDs from 10000: enums, domains,
+/// extensions' types) differ between nodes and are reported as text (25).
+struct StatementDescription {
+  struct Column {
+    std::string name;
+    std::uint32_t typeOid = 0;
+    bool operator==(const Column&) const = default;
+  };
+  std::vector<std::uint32_t> paramTypes;
+  std::vector<Column> columns; ///< empty: the statement returns no rows
+  bool operator==(const StatementDescription&) const = default;
+
+  /// `{"paramTypes": [23, 25], "columns": [{"name": "id", "typeOid": 23}]}`
+  ojson toJson() const;
+  /// Throws std::invalid_argument on a malformed description.
+  static StatementDescription fromJson(const ojson& j);
 };
 
 /// What parsing a raw Kafka payload gave: a valid request, or an error code with whatever ids could be read.

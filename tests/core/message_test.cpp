@@ -132,3 +132,78 @@ TEST_CASE("a traced request asks for the nodes' times, and a traced response car
   plain.trace.reset();
   CHECK(outcomeHash(back) == outcomeHash(plain)); // the times are not part of the outcome
 }
+
+TEST_CASE("a describe request carries one statement and the declared parameter types, and round-trips") {
+  auto p = parseRequest(
+      R"({"version":1,"messageId":"m","clientId":"c","kind":"describe","sqlString":"SELECT $1, $2","paramTypes":[23,0],"minAllOffset":4})");
+  REQUIRE(p.ok());
+  CHECK(p.request.describe);
+  CHECK(p.request.statements == std::vector<std::string>{"SELECT $1, $2"});
+  CHECK(p.request.paramTypes == std::vector<std::uint32_t>{23, 0});
+  CHECK(*p.request.minAllOffset == 4);
+  const auto json = nlohmann::json::parse(p.request.toJson());
+  CHECK(json.at("kind") == "describe");
+  CHECK(json.at("paramTypes") == nlohmann::json::array({23, 0}));
+  auto again = parseRequest(p.request.toJson());
+  REQUIRE(again.ok());
+  CHECK(again.request.describe);
+  CHECK(again.request.paramTypes == p.request.paramTypes);
+  // No declared types: none written, none read.
+  auto bare = parseRequest(R"({"messageId":"m","clientId":"c","kind":"describe","sqlString":"SELECT 1"})");
+  REQUIRE(bare.ok());
+  CHECK(bare.request.paramTypes.empty());
+  CHECK(bare.request.toJson().find("paramTypes") == std::string::npos);
+  // An ordinary request says nothing of describing.
+  CHECK(parseRequest(R"({"messageId":"m","clientId":"c","sqlString":"SELECT 1"})").request.toJson().find("kind") ==
+        std::string::npos);
+}
+
+TEST_CASE("malformed describe requests are refused as BAD_REQUEST (or EMPTY_SQL), with their id") {
+  const std::string head = R"({"messageId":"m","clientId":"c","kind":"describe",)";
+  const std::vector<std::pair<std::string, std::string_view>> cases = {
+      {R"("statements":["SELECT 1","SELECT 2"]})", code::BadRequest},
+      {R"("sqlString":"SELECT $1","params":[1]})", code::BadRequest},
+      {R"("sqlString":"SELECT $1","paramTypes":"int4"})", code::BadRequest},
+      {R"("sqlString":"SELECT $1","paramTypes":[-1]})", code::BadRequest},
+      {R"("sqlString":"SELECT $1","paramTypes":[4294967296]})", code::BadRequest},
+      {R"("sqlString":"SELECT $1","paramTypes":["23"]})", code::BadRequest},
+      {R"("sqlString":"SELECT $1","paramTypes":[1.5]})", code::BadRequest},
+      {R"("sqlString":" ; "})", code::EmptySql},
+  };
+  for (const auto& [tail, expected] : cases) {
+    INFO(tail.substr(0, 80));
+    auto p = parseRequest(head + tail, 1 << 20);
+    CHECK(p.errorCode == expected);
+    CHECK(p.request.messageId == "m");
+  }
+  std::string many = head + R"("sqlString":"SELECT 1","paramTypes":[0)";
+  for (std::size_t i = 0; i < kMaxParams; ++i) many += ",0";
+  many += "]}";
+  CHECK(parseRequest(many, 1 << 20).errorCode == code::BadRequest); // one more than a statement may take
+  CHECK(parseRequest(R"({"messageId":"m","clientId":"c","kind":"explain","sqlString":"SELECT 1"})").errorCode ==
+        code::BadRequest);
+}
+
+TEST_CASE("a statement description round-trips through a response's result; malformed ones throw") {
+  StatementDescription d;
+  d.paramTypes = {23, 25, 1700};
+  d.columns = {{"id", 23}, {"name", 25}, {"id", 20}};
+  const auto json = d.toJson();
+  CHECK(
+      json.dump() ==
+      R"({"paramTypes":[23,25,1700],"columns":[{"name":"id","typeOid":23},{"name":"name","typeOid":25},{"name":"id","typeOid":20}]})");
+  Response r;
+  r.nodeId = "node1";
+  r.requestId = "m";
+  r.requestTopic = "ONE";
+  r.result = json;
+  CHECK(StatementDescription::fromJson(Response::fromJson(r.toJson()).result) == d);
+  CHECK(StatementDescription::fromJson(ojson::parse(R"({"paramTypes":[],"columns":[]})")) == StatementDescription{});
+  for (const char* bad : {R"([])", R"({"paramTypes":[23]})", R"({"paramTypes":[23],"columns":{}})",
+                          R"({"paramTypes":[-23],"columns":[]})", R"({"paramTypes":[],"columns":[{"name":"x"}]})",
+                          R"({"paramTypes":[],"columns":[{"name":1,"typeOid":23}]})",
+                          R"({"paramTypes":[],"columns":[{"name":"x","typeOid":"int4"}]})", R"({"rowsAffected":1})"}) {
+    INFO(bad);
+    CHECK_THROWS_AS(StatementDescription::fromJson(ojson::parse(bad)), std::invalid_argument);
+  }
+}

@@ -1,7 +1,7 @@
 // Real drivers through klusterctl proxy, each a small program in its own language (tests/proxy/*), its
 // packages installed from their registries into the build directory by tests/proxy/setup.sh: each
 // creates a table, writes, reads its own writes and sees a unique violation as 23505; then every node
-// holds the same rows.
+// holds the same rows. And a CancelRequest sent by a driver.
 #include "support/cluster.hpp"
 #include "support/proxy.hpp"
 
@@ -39,7 +39,7 @@ void runDriver(TestProxy& proxy, const std::vector<std::string>& argv) {
 
 } // namespace
 
-TEST_CASE("Python psycopg 3 and Node.js pg through the proxy", "[proxy]") {
+TEST_CASE("drivers through the proxy: psycopg 3, asyncpg, Go pgx, Java pgjdbc, Node.js pg", "[proxy]") {
   installDrivers();
   TestCluster cluster;
   TestProxy proxy(cluster);
@@ -50,10 +50,36 @@ TEST_CASE("Python psycopg 3 and Node.js pg through the proxy", "[proxy]") {
               {kDrivers + "/python/bin/python", kSource + "/tests/proxy/python/psycopg_test.py", url, "py_items"});
     checkIdentical(cluster, "py_items", "11");
   }
+  SECTION("asyncpg: binary parameters and results by the types a node described") {
+    runDriver(proxy,
+              {kDrivers + "/python/bin/python", kSource + "/tests/proxy/python/asyncpg_test.py", url, "apg_items"});
+    checkIdentical(cluster, "apg_items", "7");
+  }
+  SECTION("Go pgx v5") {
+    runDriver(proxy, {kDrivers + "/go/pgx_test", url, "go_items"});
+    checkIdentical(cluster, "go_items", "8");
+  }
+  SECTION("Java pgjdbc: prepared statements of several types, executeBatch, Statement.cancel()") {
+    const auto jdbc = fmt::format("jdbc:postgresql://127.0.0.1:{}/kluster?user=app&sslmode=disable", proxy.port());
+    runDriver(proxy, {programPath("java"), "-cp", kDrivers + "/java/classes:" + kDrivers + "/java/postgresql.jar",
+                      "JdbcTest", jdbc, "java_items"});
+    checkIdentical(cluster, "java_items", "10");
+  }
   SECTION("Node.js pg") {
     runDriver(proxy, {programPath("env"), "NODE_PATH=" + kDrivers + "/node/node_modules", programPath("node"),
                       kSource + "/tests/proxy/node/pg_test.js", proxy.url(), "node_items"});
     checkIdentical(cluster, "node_items", "5");
   }
+  CHECK(proxy.running());
+}
+
+TEST_CASE(
+    "CancelRequest from psycopg (pgjdbc's is in its test): a read in flight answers 57014, the connection goes on",
+    "[proxy]") {
+  installDrivers();
+  TestCluster cluster;
+  TestProxy proxy(cluster);
+  runDriver(proxy, {kDrivers + "/python/bin/python", kSource + "/tests/proxy/python/cancel_test.py",
+                    proxy.url() + "?sslmode=disable"});
   CHECK(proxy.running());
 }

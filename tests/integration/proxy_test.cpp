@@ -250,3 +250,131 @@ TEST_CASE("raw bytes: malformed startup, huge lengths, dropped connections get a
   CHECK(healthy());
   CHECK(proxy.running());
 }
+
+namespace {
+
+std::string be16(std::uint16_t v) { return {static_cast<char>(v >> 8), static_cast<char>(v)}; }
+
+std::string message(char type, const std::string& body) {
+  return type + be32(static_cast<std::uint32_t>(body.size() + 4)) + body;
+}
+
+std::uint32_t readBe32(const std::string& s, std::size_t at) {
+  return static_cast<std::uint32_t>(static_cast<unsigned char>(s[at]) << 24 |
+                                    static_cast<unsigned char>(s[at + 1]) << 16 |
+                                    static_cast<unsigned char>(s[at + 2]) << 8 | static_cast<unsigned char>(s[at + 3]));
+}
+
+std::size_t readBe16(const std::string& s, std::size_t at) {
+  return static_cast<std::size_t>(static_cast<unsigned char>(s[at]) << 8 | static_cast<unsigned char>(s[at + 1]));
+}
+
+// A protocol-level client: just enough of the extended query protocol to see what a describe answers.
+class RawClient {
+public:
+  explicit RawClient(int port) : fd_(connectTo(port)) {
+    const std::string params = std::string("user") + '\0' + "app" + '\0' + '\0';
+    sendAll(fd_, be32(static_cast<std::uint32_t>(8 + params.size())) + be32(196608) + params);
+    untilReady();
+  }
+  ~RawClient() { ::close(fd_); }
+
+  struct Described {
+    std::vector<std::uint32_t> params;
+    std::vector<std::pair<std::string, std::uint32_t>> columns;
+    std::string sqlState; // of an ErrorResponse, if one came
+  };
+  // Parse (with declared types) + Describe statement + Sync: what the statement takes and returns.
+  Described describe(const std::string& sql, const std::vector<std::uint32_t>& declared = {}) {
+    // The unnamed statement: each Parse replaces it, even after an error.
+    std::string parse = std::string(1, '\0') + sql + '\0' + be16(static_cast<std::uint16_t>(declared.size()));
+    for (auto t : declared) parse += be32(t);
+    sendAll(fd_, message('P', parse) + message('D', std::string("S") + '\0') + message('S', ""));
+    Described d;
+    for (const auto& [type, body] : untilReady()) {
+      if (type == 't')
+        for (std::size_t k = 0; k < readBe16(body, 0); ++k) d.params.push_back(readBe32(body, 2 + 4 * k));
+      if (type == 'T') {
+        std::size_t at = 2;
+        for (std::size_t k = 0, n = readBe16(body, 0); k < n; ++k) {
+          const auto end = body.find('\0', at);
+          d.columns.emplace_back(body.substr(at, end - at), readBe32(body, end + 1 + 6));
+          at = end + 1 + 18;
+        }
+      }
+      if (type == 'E') {
+        const auto c = body.find(std::string("\0C", 2));
+        d.sqlState = body.substr(c + 2, 5);
+      }
+    }
+    return d;
+  }
+  std::vector<std::pair<char, std::string>> query(const std::string& sql) {
+    sendAll(fd_, message('Q', sql + '\0'));
+    return untilReady();
+  }
+
+private:
+  // Messages up to and including ReadyForQuery (or until the connection closes or 30 s pass).
+  std::vector<std::pair<char, std::string>> untilReady() {
+    std::vector<std::pair<char, std::string>> out;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {
+      while (buffer_.size() >= 5 && buffer_.size() >= 1 + readBe32(buffer_, 1)) {
+        const auto len = readBe32(buffer_, 1);
+        out.emplace_back(buffer_[0], buffer_.substr(5, len - 4));
+        buffer_.erase(0, 1 + len);
+        if (out.back().first == 'Z') return out;
+      }
+      char buf[4096];
+      const auto n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0 && std::chrono::steady_clock::now() > deadline) FAIL("no ReadyForQuery");
+      if (n == 0) FAIL("the proxy closed the connection");
+      if (n > 0) buffer_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  int fd_;
+  std::string buffer_;
+};
+
+} // namespace
+
+TEST_CASE("describe before bind: a node describes parameters and columns, errors keep their SQLSTATE", "[proxy]") {
+  TestCluster cluster;
+  TestProxy proxy(cluster);
+  RawClient client(proxy.port());
+  const auto created =
+      client.query("CREATE TYPE mood AS ENUM ('sad', 'happy'); "
+                   "CREATE TABLE pets (id bigint PRIMARY KEY, name varchar(20), born timestamptz, mood mood)");
+  REQUIRE(created.front().first == 'C');
+
+  // The table was created by this connection a moment ago: the describe waits until a node has it.
+  auto d = client.describe("SELECT id, name, born, mood FROM pets WHERE id = $1 AND name <> $2");
+  INFO(proxy.log());
+  CHECK(d.sqlState.empty());
+  CHECK(d.params == std::vector<std::uint32_t>{20, 25}); // varchar compares as text
+  using Columns = std::vector<std::pair<std::string, std::uint32_t>>;
+  // The enum's OID differs between nodes: described as text.
+  CHECK(d.columns == Columns{{"id", 20}, {"name", 1043}, {"born", 1184}, {"mood", 25}});
+  // A write's parameters, a declared type that wins over inference, RETURNING's columns.
+  auto w = client.describe("INSERT INTO pets (id, name, mood) VALUES ($1, $2, $3) RETURNING id", {0, 25});
+  CHECK(w.sqlState.empty());
+  CHECK(w.params == std::vector<std::uint32_t>{20, 25, 25});
+  CHECK(w.columns == Columns{{"id", 20}});
+  CHECK(client.describe("UPDATE pets SET born = $1").columns.empty());
+
+  // Statements a node cannot prepare: PostgreSQL's SQLSTATE, and the connection goes on.
+  CHECK(client.describe("SELECT * FROM no_such_table WHERE id = $1").sqlState == "42P01");
+  CHECK(client.describe("SELECT no_such_column FROM pets").sqlState == "42703");
+  CHECK(client.describe("SELECT $1 + $2 FROM pets", {16, 1184}).sqlState == "42883");
+
+  // DDL through the proxy drops the cached descriptions: the new column is described.
+  CHECK(client.describe("SELECT * FROM pets").columns.size() == 4);
+  REQUIRE(client.query("ALTER TABLE pets ADD COLUMN weight numeric").front().first == 'C');
+  const auto after = client.describe("SELECT * FROM pets");
+  REQUIRE(after.columns.size() == 5);
+  CHECK(after.columns.back() == std::pair<std::string, std::uint32_t>{"weight", 1700});
+  const auto rows = client.query("SELECT count(*) FROM pets");
+  CHECK(rows.front().first == 'T');
+  CHECK(proxy.running());
+}

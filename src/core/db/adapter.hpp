@@ -165,6 +165,13 @@ public:
   /// and the outcome is NOT_CAUGHT_UP (the database lost commits the node's memory still counts, or was
   /// restored), so read-your-writes rests on the data actually read, not on what the node believes.
   virtual Outcome query(const Work& work, const ReadFloor* atLeast) = 0;
+  /// Describes one statement without running it (a describe request on ONE): its parameter types and
+  /// result columns, as a StatementDescription in the outcome's `result`. `paramTypes` are the types the
+  /// client declared (0: the database infers it). Types that are not the DBMS's built-ins are reported as
+  /// text (their ids differ between nodes). A statement the database cannot prepare is the request's error,
+  /// with its SQLSTATE; transient and node errors throw DbError. `atLeast` as for query().
+  virtual Outcome describe(const std::string& sql, const std::vector<std::uint32_t>& paramTypes,
+                           const ReadFloor* atLeast) = 0;
 
   /// Whether commit() returns only once the batch is durable (the default). With false, a crash of the database
   /// server may lose the last commits; loadPosition() then shows a position behind the node's, and the node

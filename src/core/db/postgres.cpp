@@ -485,32 +485,44 @@ void PgConnection::setDurableCommits(bool durable) {
   durable_ = durable;
 }
 
-Outcome PgConnection::query(const Work& work, const ReadFloor* atLeast) {
-  if (atLeast) {
-    // BEGIN and the position check in one round trip. In READ COMMITTED each later statement's snapshot
-    // holds at least what this one saw; a database that loses commits after it drops the connection.
-    std::unique_ptr<char, decltype(&PQfreemem)> name(
-        PQescapeLiteral(conn_, atLeast->cluster.data(), atLeast->cluster.size()), &PQfreemem);
-    if (!name) throw DbError(ErrorKind::Transient, code::NodeError, PQerrorMessage(conn_), "");
-    ResultGuard g{PQexec(conn_, fmt::format("BEGIN TRANSACTION READ ONLY; SELECT coalesce((SELECT all_offset FROM "
-                                            "_kluster.position WHERE cluster = {}), -1)",
-                                            name.get())
-                                    .c_str())};
-    if (PQresultStatus(g.res) != PGRES_TUPLES_OK) {
-      rollback();
-      throwFromResult(g.res, "checking the database's ALL position");
-    }
-    const auto held = std::atoll(PQgetvalue(g.res, 0, 0));
-    if (held < atLeast->offset) {
-      rollback();
-      return Outcome::error(
-          code::NotCaughtUp,
-          fmt::format("this node's database holds ALL up to offset {}, not yet {}", held, atLeast->offset), "",
-          "retry, or read from ALL");
-    }
-  } else {
+std::optional<Outcome> PgConnection::beginRead(const ReadFloor* atLeast) {
+  if (!atLeast) {
     exec("BEGIN TRANSACTION READ ONLY");
+    return std::nullopt;
   }
+  // BEGIN and the position check in one round trip. In READ COMMITTED each later statement's snapshot
+  // holds at least what this one saw; a database that loses commits after it drops the connection.
+  std::unique_ptr<char, decltype(&PQfreemem)> name(
+      PQescapeLiteral(conn_, atLeast->cluster.data(), atLeast->cluster.size()), &PQfreemem);
+  if (!name) throw DbError(ErrorKind::Transient, code::NodeError, PQerrorMessage(conn_), "");
+  ResultGuard g{PQexec(conn_, fmt::format("BEGIN TRANSACTION READ ONLY; SELECT coalesce((SELECT all_offset FROM "
+                                          "_kluster.position WHERE cluster = {}), -1)",
+                                          name.get())
+                                  .c_str())};
+  if (PQresultStatus(g.res) != PGRES_TUPLES_OK) {
+    rollback();
+    throwFromResult(g.res, "checking the database's ALL position");
+  }
+  const auto held = std::atoll(PQgetvalue(g.res, 0, 0));
+  if (held >= atLeast->offset) return std::nullopt;
+  rollback();
+  return Outcome::error(
+      code::NotCaughtUp,
+      fmt::format("this node's database holds ALL up to offset {}, not yet {}", held, atLeast->offset), "",
+      "retry, or read from ALL");
+}
+
+Outcome PgConnection::readError(const std::string& sqlState, const std::string& message, const std::string& hint) {
+  rollback();
+  auto kind = classifySqlState(sqlState);
+  if (kind != ErrorKind::Request)
+    throw DbError(kind, code::NodeError, "query failed on this node: " + message, sqlState);
+  return Outcome::error(resultCodeForSqlState(sqlState), message, sqlState,
+                        sqlState == "25006" ? "send writes to ALL (exec --to ALL)" : hint);
+}
+
+Outcome PgConnection::query(const Work& work, const ReadFloor* atLeast) {
+  if (auto behind = beginRead(atLeast)) return *behind;
   std::vector<const Work*> items{&work};
   std::vector<Outcome> outcomes(1);
   std::optional<Failure> failure;
@@ -520,14 +532,7 @@ Outcome PgConnection::query(const Work& work, const ReadFloor* atLeast) {
     rollback();
     throw;
   }
-  if (failure) {
-    rollback();
-    auto kind = classifySqlState(failure->sqlState);
-    if (kind != ErrorKind::Request)
-      throw DbError(kind, code::NodeError, "query failed on this node: " + failure->message, failure->sqlState);
-    std::string hint = failure->sqlState == "25006" ? "send writes to ALL (exec --to ALL)" : failure->hint;
-    return Outcome::error(resultCodeForSqlState(failure->sqlState), failure->message, failure->sqlState, hint);
-  }
+  if (failure) return readError(failure->sqlState, failure->message, failure->hint);
   exec("COMMIT");
   return outcomes[0];
 }

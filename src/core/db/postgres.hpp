@@ -39,6 +39,8 @@ public:
   void rollback() noexcept override;
   void forgetStatements() override { forget_ = true; }
   Outcome query(const Work& work, const ReadFloor* atLeast) override;
+  Outcome describe(const std::string& sql, const std::vector<std::uint32_t>& paramTypes,
+                   const ReadFloor* atLeast) override;
   void setDurableCommits(bool durable) override;
   std::map<std::string, FunctionVolatility> functionVolatility(const std::vector<std::string>& names) override;
   std::vector<std::vector<std::string>> uniqueKeys(const std::string& schema, const std::string& table) override;
@@ -52,6 +54,11 @@ private:
     std::string sqlState, message, hint;
   };
 
+  // Starts a read-only transaction; with `atLeast`, checks the database's ALL position in it first and
+  // answers NOT_CAUGHT_UP (rolled back) when it is behind.
+  std::optional<Outcome> beginRead(const ReadFloor* atLeast);
+  // A request-level error of a read (rolled back), or DbError for the others.
+  Outcome readError(const std::string& sqlState, const std::string& message, const std::string& hint);
   // Runs simple commands outside a pipeline; throws DbError on failure.
   void exec(const std::string& sql);
   // Sends the BEGIN that begin() deferred, when it is still pending (in a pipeline: queued in it).

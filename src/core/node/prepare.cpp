@@ -51,6 +51,11 @@ Prepared Preparer::forAll(std::string_view payload, std::int64_t offset, std::in
          {}});
     return p;
   }
+  if (p.parsed.request.describe) {
+    p.refusal = db::Outcome::error(code::BadRequest, "describe requests belong on ONE", "",
+                                   "send it to ONE: it changes nothing");
+    return p;
+  }
   analyze(p, true, offset, timestampMs);
   return p;
 }
@@ -66,6 +71,9 @@ Prepared Preparer::forOne(std::string_view payload) {
     p.refusal = db::Outcome::error(code::BadRequest, "control messages belong on ALL");
     return p;
   }
+  // The database parses and describes the statement itself, without running it: nothing to analyze.
+  p.describe = p.parsed.request.describe;
+  if (p.describe) return p;
   analyze(p, false, 0, 0);
   return p;
 }

@@ -21,6 +21,7 @@ struct Prepared {
   std::optional<db::Outcome> refusal; ///< set when the request must not run
   db::Work work;
   bool control = false;               ///< Kluster's own message (fingerprint): no response
+  bool describe = false;              ///< ONE: a describe request (parsed.request.statements[0], paramTypes)
   bool changesSchema = false;         ///< not plain DML: ends an ALL batch (functions may change)
   std::vector<std::string> functions; ///< ALL: functions called, for FunctionCheck
   /// ALL: analyses whose writes depend on a row order (sql::OrderRequirement), for FunctionCheck.

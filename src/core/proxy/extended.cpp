@@ -1,14 +1,31 @@
 // The extended query protocol: Parse, Bind, Describe, Execute, Close, Sync. Each Execute is one request;
 // a read is run when its portal is described (its columns come with its rows). A statement described
-// before it is bound: undeclared parameters are text, a read's columns come from running it once with
-// NULL parameters, a write returns no rows; cached by SQL text.
+// before it is bound is described by a node (a describe request on ONE: the node prepares it without
+// running it); descriptions are cached by SQL text until DDL goes through the proxy.
 #include "core/proxy/outcome.hpp"
 #include "core/proxy/pg_types.hpp"
 #include "core/proxy/session.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace kluster::proxy {
+
+void DescribeCache::invalidate(std::optional<std::int64_t> allOffset) {
+  entries.clear();
+  ++generation;
+  if (allOffset) ddlOffset = std::max(ddlOffset, *allOffset);
+}
+
+std::string DescribeCache::key(const std::string& sql, const std::vector<std::uint32_t>& declared) {
+  std::string key = sql;
+  if (std::any_of(declared.begin(), declared.end(), [](std::uint32_t t) { return t != 0; })) {
+    key += '\0'; // never in SQL text
+    for (auto t : declared) key += fmt::format("{},", t);
+  }
+  return key;
+}
 
 void Session::parse(wire::Reader& r) {
   auto name = r.cstring();
@@ -43,7 +60,8 @@ void Session::parse(wire::Reader& r) {
     skipToSync_ = true;
     return;
   }
-  if (auto it = options_.describeCache->find(query); it != options_.describeCache->end()) st->description = it->second;
+  const auto& cached = options_.describeCache->entries;
+  if (auto it = cached.find(DescribeCache::key(query, st->paramOids)); it != cached.end()) st->description = it->second;
   statements_[name] = std::move(st);
   out_.parseComplete();
 }
@@ -102,8 +120,12 @@ void Session::bind(wire::Reader& r) {
       portal.params.push_back(*raw[idx]);
       continue;
     }
-    // Its type as declared by Parse; undeclared ones were described as text.
-    std::uint32_t type = idx < st->paramOids.size() && st->paramOids[idx] ? st->paramOids[idx] : oid::Text;
+    // Its type as declared by Parse, else as described (a client that sends binary without either: text).
+    std::uint32_t type = oid::Text;
+    if (idx < st->paramOids.size() && st->paramOids[idx])
+      type = st->paramOids[idx];
+    else if (st->description && idx < st->description->paramOids.size())
+      type = st->description->paramOids[idx];
     auto text = textFromBinary(type, *raw[idx]);
     if (!text) {
       error(errorNotice("22P03",
@@ -119,44 +141,50 @@ void Session::bind(wire::Reader& r) {
 }
 
 void Session::fetchDescription(const std::shared_ptr<Prepared>& st, std::function<void()> then) {
-  if (auto it = options_.describeCache->find(st->sql); it != options_.describeCache->end()) {
+  auto& cache = *options_.describeCache;
+  auto key = DescribeCache::key(st->sql, st->paramOids);
+  if (auto it = cache.entries.find(key); it != cache.entries.end()) {
     st->description = it->second;
     return then();
   }
-  const auto& stmt = st->statements.front();
-  // Parameters the client did not declare are described as text: the client then sends text, which the
-  // nodes' PostgreSQL reads as the type the statement needs.
-  Description d;
-  for (int i = 0; i < stmt.maxParam; ++i) {
-    const auto idx = static_cast<std::size_t>(i);
-    d.paramOids.push_back(idx < st->paramOids.size() && st->paramOids[idx] ? st->paramOids[idx] : oid::Text);
-  }
-  if (!sql::isReadOnly(stmt.sql)) {
-    if (returnsRows(stmt)) {
-      error(errorNotice("0A000", "describing a statement with RETURNING is not supported by the proxy",
-                        "send it as a simple query, or without RETURNING"));
-      skipToSync_ = true;
-      return;
-    }
-    st->description = d; // no rows
-    (*options_.describeCache)[st->sql] = d;
-    return then();
-  }
-  // A read's columns: run it once with every parameter NULL (it only reads), and keep what it returned.
-  nlohmann::json nulls = nlohmann::json::array();
-  for (int i = 0; i < stmt.maxParam; ++i) nulls.push_back(nullptr);
-  run({stmt}, std::move(nulls), [this, st, d, then = std::move(then)](const client::Result& r) mutable {
-    if (auto n = failure(r, options_.timeoutText)) {
-      error(*n);
-      skipToSync_ = true;
-      return;
-    }
-    const auto& resp = r.responses.front();
-    if (resp.result.is_array()) d.columns = fields(resp.result, resp.columns, {});
-    (*options_.describeCache)[st->sql] = d;
-    st->description = std::move(d);
-    then();
-  });
+  Request req;
+  req.describe = true;
+  req.statements = {st->sql};
+  req.paramTypes = st->paramOids;
+  // The node must have applied this connection's writes and the last DDL sent through this proxy.
+  if (const auto floor = std::max(seenAll_.value_or(-1), cache.ddlOffset); floor >= 0) req.minAllOffset = floor;
+  send(
+      std::move(req), client::Target::One,
+      [this, st, key = std::move(key), generation = cache.generation, then = std::move(then)](const client::Result& r) {
+        if (auto n = failure(r, options_.timeoutText)) {
+          error(*n);
+          skipToSync_ = true;
+          return;
+        }
+        Description d;
+        try {
+          const auto answer = StatementDescription::fromJson(r.responses.front().result);
+          d.paramOids = answer.paramTypes;
+          for (const auto& c : answer.columns) {
+            wire::Writer::Field f;
+            f.name = c.name;
+            f.typeOid = c.typeOid;
+            f.typeSize = typeSize(c.typeOid);
+            d.columns.push_back(std::move(f));
+          }
+        } catch (const std::exception& e) {
+          error(errorNotice("XX000", std::string("a node described the statement in a malformed answer: ") + e.what()));
+          skipToSync_ = true;
+          return;
+        }
+        auto& c = *options_.describeCache;
+        if (c.generation == generation) { // no DDL completed meanwhile
+          if (c.entries.size() >= DescribeCache::kMaxEntries) c.entries.clear();
+          c.entries[key] = d;
+        }
+        st->description = std::move(d);
+        then();
+      });
 }
 
 void Session::describe(wire::Reader& r) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 namespace kluster::proxy {
 namespace {
@@ -119,6 +120,12 @@ bool returnsRows(const sql::Statement& st) {
     return false;
   const auto t = topLevelTokens(st.sql);
   return std::find(t.begin(), t.end(), "RETURNING") != t.end();
+}
+
+bool changesSchema(const sql::Statement& st) {
+  static const std::set<std::string, std::less<>> kDml = {"SelectStmt", "InsertStmt",  "UpdateStmt",      "DeleteStmt",
+                                                          "MergeStmt",  "ExplainStmt", "VariableShowStmt"};
+  return !kDml.count(st.kind);
 }
 
 std::int64_t insertedRows(const sql::Statement& st) {

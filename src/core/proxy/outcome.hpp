@@ -19,6 +19,9 @@ std::string commandTag(const sql::Statement& statement, std::int64_t rows);
 /// (RETURNING), and how many rows an INSERT ... VALUES adds when it succeeds (its top-level VALUES lists;
 /// -1 when that is not known before it runs: INSERT ... SELECT, ON CONFLICT, RETURNING).
 bool returnsRows(const sql::Statement& statement);
+/// Whether a statement may change what other statements are (DDL, GRANT...): anything but plain DML and reads,
+/// the rule by which a node ends an ALL batch and forgets its prepared statements.
+bool changesSchema(const sql::Statement& statement);
 std::int64_t insertedRows(const sql::Statement& statement);
 
 /// How a Kluster result code reaches a PostgreSQL client: the SQLSTATE it is reported with (the

@@ -138,7 +138,10 @@ std::uint32_t typeOid(std::string_view typeName) {
     std::uint32_t v = 0;
     const auto digits = typeName.substr(4);
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-    if (ec == std::errc() && end == digits.data() + digits.size() && !digits.empty()) return v;
+    // Only built-in types' OIDs (below 10000) are the same on every node; the others are text, as a
+    // node's describe answer reports them.
+    if (ec == std::errc() && end == digits.data() + digits.size() && !digits.empty())
+      return v < kFirstAssignedOid ? v : oid::Text;
   }
   // "character varying(20)", "numeric(10,2)", "timestamp(3) with time zone": drop the modifier.
   if (auto open = typeName.find('('); open != std::string_view::npos) {

@@ -19,6 +19,9 @@ inline constexpr std::uint32_t Bool = 16, Bytea = 17, Char = 18, Name = 19, Int8
                                Interval = 1186, Timetz = 1266, Numeric = 1700, Uuid = 2950, Jsonb = 3802;
 }
 
+/// Types from this OID on (enums, domains, extensions' types) differ between nodes: clients see them as text.
+inline constexpr std::uint32_t kFirstAssignedOid = 10000;
+
 /// The OID of a type as a response names it ("integer", "character varying", "text[]", ...); text (25)
 /// for a name it does not know: the value is then sent as the server's text, which is always right.
 std::uint32_t typeOid(std::string_view typeName);

@@ -240,7 +240,7 @@ public:
     shared_.client = &client;
     shared_.waiter = &waiter_;
     if (!shared_.options.session.describeCache)
-      shared_.options.session.describeCache = std::make_shared<std::map<std::string, Description>>();
+      shared_.options.session.describeCache = std::make_shared<DescribeCache>();
     for (const auto& text : shared_.options.listen) {
       const auto [host, port] = parseAddress(text);
       asio::error_code ec;

@@ -15,7 +15,7 @@ Session::Session(SessionOptions options, Sender sender, std::int32_t pid, std::i
                  std::optional<wire::Writer::Notice> refuse)
     : options_(std::move(options)), sender_(std::move(sender)), pid_(pid), secret_(secret), trusted_(trusted),
       refuse_(std::move(refuse)) {
-  if (!options_.describeCache) options_.describeCache = std::make_shared<std::map<std::string, Description>>();
+  if (!options_.describeCache) options_.describeCache = std::make_shared<DescribeCache>();
 }
 
 void Session::received(std::string_view bytes) {
@@ -190,16 +190,25 @@ void Session::simpleQuery(const std::string& text) {
 
 void Session::run(std::vector<sql::Statement> statements, nlohmann::json params,
                   std::function<void(const client::Result&)> then) {
-  bool readOnly = true;
+  bool readOnly = true, schema = false;
   Request req;
   for (auto& st : statements) {
     readOnly = readOnly && sql::isReadOnly(st.sql);
+    schema = schema || changesSchema(st);
     req.statements.push_back(st.sql);
   }
   req.params = std::move(params);
   const auto target = readOnly ? client::Target::One : client::Target::All;
   if (target == client::Target::One && seenAll_) req.minAllOffset = seenAll_; // read-your-writes
-  client::WaitPolicy wait = readOnly ? client::WaitPolicy{} : options_.writeWait;
+  if (!schema || target == client::Target::One) return send(std::move(req), target, std::move(then));
+  send(std::move(req), target, [this, then = std::move(then)](const client::Result& r) {
+    options_.describeCache->invalidate(r.allOffset()); // even after an error: a timed-out DDL may apply
+    then(r);
+  });
+}
+
+void Session::send(Request req, client::Target target, std::function<void(const client::Result&)> then) {
+  const client::WaitPolicy wait = target == client::Target::One ? client::WaitPolicy{} : options_.writeWait;
   busy_ = true;
   const auto generation = generation_;
   sender_(std::move(req), target, wait, options_.timeout,

@@ -17,13 +17,27 @@
 
 namespace kluster::proxy {
 
-/// A prepared statement's parameter and result column types (Describe before Bind).
 /// An ErrorResponse's fields (severity ERROR).
 wire::Writer::Notice errorNotice(std::string sqlState, std::string message, std::string hint = {});
 
+/// A prepared statement's parameter and result column types (Describe before Bind).
 struct Description {
   std::vector<std::uint32_t> paramOids;
   std::vector<wire::Writer::Field> columns; ///< empty: the statement returns no rows (NoData)
+};
+
+/// Descriptions a node gave, by SQL text (and declared parameter types), shared by every session of one
+/// proxy (one event-loop thread uses it). Emptied when a statement that is not plain DML (DDL...) sent
+/// through this proxy completes; describes then wait for the nodes to have applied it.
+struct DescribeCache {
+  static constexpr std::size_t kMaxEntries = 10000; ///< then it starts over
+  std::map<std::string, Description> entries;
+  std::uint64_t generation = 0; ///< bumped when emptied: a describe sent before is not cached
+  std::int64_t ddlOffset = -1;  ///< the ALL offset of the last DDL seen: describes carry it as minAllOffset
+  /// After a request that may have changed the schema (applied at `allOffset`, when known).
+  void invalidate(std::optional<std::int64_t> allOffset);
+  /// The key of a statement's description: its text, and the parameter types declared by Parse.
+  static std::string key(const std::string& sql, const std::vector<std::uint32_t>& declared);
 };
 
 struct SessionOptions {
@@ -32,8 +46,8 @@ struct SessionOptions {
   std::string timeoutText = "10s";
   std::size_t maxMessageBytes = 8u << 20;
   std::string serverVersion = "15.0 (Kluster)";
-  /// Descriptions by SQL text, shared by every session of one proxy (one event-loop thread uses it).
-  std::shared_ptr<std::map<std::string, Description>> describeCache;
+  /// Descriptions by SQL text, shared by every session of one proxy.
+  std::shared_ptr<DescribeCache> describeCache;
 };
 
 class Session {
@@ -100,8 +114,8 @@ private:
   void describePortal(Portal& portal);
   void executePortal(Portal& portal, std::int32_t maxRows);
   void emitPortal(Portal& portal, std::int32_t maxRows);
-  // Finds a statement's description (possibly running a read once), then calls `then`; on error it
-  // answers with the error and does not call it.
+  // Finds a statement's description (cached, or asked of a node with a describe request on ONE), then
+  // calls `then`; on error it answers with the error and does not call it.
   void fetchDescription(const std::shared_ptr<Prepared>& st, std::function<void()> then);
 
   // local statements and transaction blocks (local.cpp); true when handled without a request
@@ -114,6 +128,8 @@ private:
   // requests
   void run(std::vector<sql::Statement> statements, nlohmann::json params,
            std::function<void(const client::Result&)> then);
+  // Sends one request; `then` runs on its completion unless cancel() came first.
+  void send(Request req, client::Target target, std::function<void(const client::Result&)> then);
   void emitRows(const sql::Statement& st, const ojson& rows, const ojson& columns, bool describe,
                 const std::vector<std::int16_t>& formats, std::size_t from, std::size_t count);
   std::vector<wire::Writer::Field> fields(const ojson& rows, const ojson& columns,

@@ -213,3 +213,17 @@ TEST_CASE("DEFAULT now() is rewritten to the request's time, which the request t
   CHECK(insert.writes);
   CHECK(insert.timestampMs == 5);
 }
+
+TEST_CASE("a describe request is left to the database on ONE and refused on ALL") {
+  node::Preparer prep(1 << 20);
+  const std::string describe =
+      R"({"messageId":"m","clientId":"c","kind":"describe","sqlString":"SELEC oops $1","paramTypes":[23]})";
+  auto one = prep.forOne(describe);
+  CHECK_FALSE(one.refusal); // not analyzed: the database's own parser answers with its SQLSTATE
+  CHECK(one.describe);
+  CHECK(one.work.statements.empty());
+  auto all = prep.forAll(describe, 5, 1000);
+  REQUIRE(all.refusal);
+  CHECK(all.refusal->resultCode == code::BadRequest);
+  CHECK_FALSE(prep.forOne(request("SELECT 1")).describe);
+}

@@ -1,6 +1,7 @@
 // The proxy's protocol codec, value formats and command tags, without a cluster.
 #include "core/proxy/outcome.hpp"
 #include "core/proxy/pg_types.hpp"
+#include "core/proxy/session.hpp"
 #include "core/proxy/wire.hpp"
 
 #include <catch2/catch.hpp>
@@ -91,7 +92,9 @@ TEST_CASE("type names map to OIDs; unknown ones are text", "[proxy]") {
   CHECK(typeOid("numeric(10,2)") == 1700);
   CHECK(typeOid("timestamp with time zone") == 1184);
   CHECK(typeOid("integer[]") == 1007);
-  CHECK(typeOid("oid:16400") == 16400);
+  CHECK(typeOid("oid:1005") == 1005); // a built-in the node did not name (smallint[])
+  CHECK(typeOid("oid:16400") == 25);  // a user-defined type: its OID differs between nodes
+  CHECK(typeOid("oid:10000") == 25);
   CHECK(typeOid("my_enum") == 25);
 }
 
@@ -177,4 +180,22 @@ TEST_CASE("INSERT ... VALUES knows its row count before it runs; other writes do
   CHECK(returnsRows(statement("INSERT INTO t VALUES (1) RETURNING a")));
   CHECK_FALSE(returnsRows(statement("INSERT INTO t VALUES ('returning')")));
   CHECK_FALSE(returnsRows(statement("SELECT 1")));
+}
+
+TEST_CASE("descriptions are cached by SQL text and declared types, and emptied after DDL", "[proxy]") {
+  CHECK(DescribeCache::key("SELECT $1", {}) == "SELECT $1");
+  CHECK(DescribeCache::key("SELECT $1", {0}) == "SELECT $1"); // nothing declared: the same statement
+  CHECK(DescribeCache::key("SELECT $1", {23}) != DescribeCache::key("SELECT $1", {}));
+  CHECK(DescribeCache::key("SELECT $1", {23}) != DescribeCache::key("SELECT $1", {20}));
+  DescribeCache cache;
+  cache.entries["SELECT 1"] = Description{};
+  cache.invalidate(42);
+  CHECK(cache.entries.empty());
+  CHECK(cache.generation == 1);
+  CHECK(cache.ddlOffset == 42);
+  cache.invalidate(std::nullopt); // a DDL that timed out: emptied, the offset stays
+  CHECK(cache.generation == 2);
+  CHECK(cache.ddlOffset == 42);
+  cache.invalidate(7); // an older completion never lowers the floor
+  CHECK(cache.ddlOffset == 42);
 }
