@@ -2,6 +2,7 @@
 #include "core/ops/backup.hpp"
 #include "commands/command.hpp"
 #include "commands/output.hpp"
+#include "commands/progress.hpp"
 #include "core/ops/pg_tools.hpp"
 #include "core/util.hpp"
 
@@ -29,15 +30,13 @@ int runBackup(const BackupCommandOptions& o) {
   options.outDir = o.out;
   options.stopNode = o.stopNode;
   options.pgBindir = o.pgBindir;
-  const bool terminal = isatty(STDERR_FILENO);
-  const auto started = std::chrono::steady_clock::now();
-  if (terminal)
-    options.progress = [started](std::uint64_t bytes) {
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      std::cerr << fmt::format("\rbackup: {} written ({:.0f} s)   ", ops::formatBytes(bytes), seconds) << std::flush;
+  Progress progress("backup");
+  if (progress.enabled())
+    options.progress = [&progress](std::uint64_t bytes) {
+      progress.show(fmt::format("{} written ({})", ops::formatBytes(bytes), shortDuration(progress.seconds())));
     };
   const auto m = ops::backup(options);
-  if (terminal) std::cerr << "\n";
+  progress.clear();
 
   if (format == Format::Json || format == Format::Jsonl) {
     auto j = m.toJson();

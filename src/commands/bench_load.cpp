@@ -2,6 +2,7 @@
 // turns flags into options and prints the numbers (stdout) and a progress line (stderr, on a terminal).
 #include "commands/bench_load.hpp"
 #include "commands/output.hpp"
+#include "commands/progress.hpp"
 
 #include "core/bench/load_bench.hpp"
 #include "core/util.hpp"
@@ -64,10 +65,10 @@ int runBenchLoad(const BenchLoadOptions& o) {
   opts.hotRows = o.hotRows;
   opts.breakdown = o.breakdown;
   opts.table = o.table;
-  if (::isatty(STDERR_FILENO))
-    opts.progress = [](const std::string& line) { std::cerr << "\r\033[Kbench load: " << line << std::flush; };
+  Progress progress("bench load");
+  if (progress.enabled()) opts.progress = [&progress](const std::string& line) { progress.show(line, true); };
   const auto r = bench::runLoad(opts);
-  if (opts.progress) std::cerr << "\r\033[K" << std::flush;
+  progress.clear();
 
   std::uint64_t errors = 0;
   for (const auto& [code, n] : r.errors) errors += n;

@@ -2,6 +2,7 @@
 #include "core/ops/restore.hpp"
 #include "commands/command.hpp"
 #include "commands/output.hpp"
+#include "commands/progress.hpp"
 #include "core/ops/pg_tools.hpp"
 #include "core/topics.hpp"
 #include "core/util.hpp"
@@ -29,13 +30,10 @@ int runRestore(const RestoreCommandOptions& o) {
   options.from = o.from;
   options.force = o.force;
   options.pgBindir = o.pgBindir;
-  const bool terminal = isatty(STDERR_FILENO);
-  if (terminal)
-    options.progress = [](const std::string& activity) {
-      std::cerr << fmt::format("\r\x1b[Krestore: {}", activity.substr(0, 100)) << std::flush;
-    };
+  Progress progress("restore");
+  if (progress.enabled()) options.progress = [&progress](const std::string& activity) { progress.show(activity); };
   const auto r = ops::restore(options);
-  if (terminal) std::cerr << "\r\x1b[K";
+  progress.clear();
   for (const auto& w : r.warnings) std::cerr << "warning: " << w << "\n";
 
   const auto& m = r.manifest;
