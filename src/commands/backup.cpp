@@ -1,6 +1,8 @@
 // klusterctl backup: a consistent snapshot of one node's database that knows its ALL position.
 #include "core/ops/backup.hpp"
 #include "commands/command.hpp"
+#include "commands/output.hpp"
+#include "commands/progress.hpp"
 #include "core/ops/pg_tools.hpp"
 #include "core/util.hpp"
 
@@ -17,42 +19,41 @@ struct BackupCommandOptions {
   ClusterFlags flags;
   std::string out;
   bool stopNode = false;
-  std::string output = "text";
+  std::string output;
   std::string pgBindir;
 };
 
 int runBackup(const BackupCommandOptions& o) {
-  if (o.output != "text" && o.output != "json")
-    throw UsageError(fmt::format("unknown output format '{}' (use text or json)", o.output));
+  const auto format = outputFormat(o.output, Format::Table);
   ops::BackupOptions options;
   options.target = ops::NodeTarget::fromSettings(o.flags.resolve());
   options.outDir = o.out;
   options.stopNode = o.stopNode;
   options.pgBindir = o.pgBindir;
-  const bool terminal = isatty(STDERR_FILENO);
-  const auto started = std::chrono::steady_clock::now();
-  if (terminal)
-    options.progress = [started](std::uint64_t bytes) {
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      std::cerr << fmt::format("\rbackup: {} written ({:.0f} s)   ", ops::formatBytes(bytes), seconds) << std::flush;
+  Progress progress("backup");
+  if (progress.enabled())
+    options.progress = [&progress](std::uint64_t bytes) {
+      progress.show(fmt::format("{} written ({})", ops::formatBytes(bytes), shortDuration(progress.seconds())));
     };
   const auto m = ops::backup(options);
-  if (terminal) std::cerr << "\n";
+  progress.clear();
 
-  if (o.output == "json") {
+  if (format == Format::Json || format == Format::Jsonl) {
     auto j = m.toJson();
     j["directory"] = o.out;
-    std::cout << j.dump(2) << "\n";
+    std::cout << j.dump(format == Format::Json ? 2 : -1) << "\n";
   } else {
-    std::cout << fmt::format("backup of {} (cluster {}) written to {}\n", m.node, m.cluster, o.out);
-    std::cout << fmt::format("  ALL offset   {} (message {}); a restore replays from offset {}\n", m.allOffset,
-                             m.messageId.empty() ? "-" : m.messageId, m.replayFrom());
-    std::cout << fmt::format("  database     {} on {} {} ({}, {}), {}\n", m.database, m.product, m.serverVersion,
-                             m.encoding, m.collation, ops::formatBytes(static_cast<std::uint64_t>(m.databaseBytes)));
+    Table fields{{"FIELD", "VALUE"}, {}};
+    fields.rows.push_back({"ALL offset", fmt::format("{} (message {}); a restore replays from offset {}", m.allOffset,
+                                                     m.messageId.empty() ? "-" : m.messageId, m.replayFrom())});
+    fields.rows.push_back(
+        {"database", fmt::format("{} on {} {} ({}, {}), {}", m.database, m.product, m.serverVersion, m.encoding,
+                                 m.collation, ops::formatBytes(static_cast<std::uint64_t>(m.databaseBytes)))});
     for (const auto& f : m.files)
-      std::cout << fmt::format("  file         {} {} sha256 {}\n", f.name, ops::formatBytes(f.bytes), f.sha256);
-    std::cout << fmt::format("  taken        {} in {:.1f} s with {}\n", util::isoMillis(m.timeMs),
-                             static_cast<double>(m.durationMs) / 1000.0, m.toolVersion);
+      fields.rows.push_back({"file", fmt::format("{} {} sha256 {}", f.name, ops::formatBytes(f.bytes), f.sha256)});
+    fields.rows.push_back({"taken", fmt::format("{} in {:.1f} s with {}", util::isoMillis(m.timeMs),
+                                                static_cast<double>(m.durationMs) / 1000.0, m.toolVersion)});
+    printFields(fmt::format("backup of {} (cluster {}) written to {}", m.node, m.cluster, o.out), fields, format);
   }
   if (o.stopNode)
     std::cerr << fmt::format("node {} can be started again (e.g. systemctl start kluster-node@{}, or klusterctl node "
@@ -73,7 +74,7 @@ void registerBackup(CLI::App& app, Action& action) {
   cmd->add_option("--out", o->out, "directory to write (new or empty): database.dump and manifest.json")->required();
   cmd->add_flag("--stop-node", o->stopNode,
                 "back up a node that its service manager stopped: refuses while its ALL group has members");
-  cmd->add_option("-o,--output", o->output, "text or json (the manifest)")->capture_default_str();
+  addOutputFlag(cmd, o->output, "default table; json and jsonl: the manifest; text is table's old name");
   cmd->add_option("--pg-bindir", o->pgBindir,
                   "directory of pg_dump (default: /usr/lib/postgresql/<server major>/bin, then PATH)");
   cmd->add_option("--brokers", o->flags.brokers, "Kafka bootstrap servers (overrides the config)");

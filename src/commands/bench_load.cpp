@@ -1,6 +1,8 @@
 // klusterctl bench load: concurrent clients against a running cluster (src/core/bench/load_bench.*); this file
 // turns flags into options and prints the numbers (stdout) and a progress line (stderr, on a terminal).
 #include "commands/bench_load.hpp"
+#include "commands/output.hpp"
+#include "commands/progress.hpp"
 
 #include "core/bench/load_bench.hpp"
 #include "core/util.hpp"
@@ -25,7 +27,7 @@ struct BenchLoadOptions {
   int hotRows = 100;
   bool breakdown = false;
   std::string table;
-  std::string output = "table";
+  std::string output;
 };
 
 double ms(std::int64_t us) { return static_cast<double>(us) / 1000.0; }
@@ -63,16 +65,17 @@ int runBenchLoad(const BenchLoadOptions& o) {
   opts.hotRows = o.hotRows;
   opts.breakdown = o.breakdown;
   opts.table = o.table;
-  if (::isatty(STDERR_FILENO))
-    opts.progress = [](const std::string& line) { std::cerr << "\r\033[Kbench load: " << line << std::flush; };
+  Progress progress("bench load");
+  if (progress.enabled()) opts.progress = [&progress](const std::string& line) { progress.show(line, true); };
   const auto r = bench::runLoad(opts);
-  if (opts.progress) std::cerr << "\r\033[K" << std::flush;
+  progress.clear();
 
   std::uint64_t errors = 0;
   for (const auto& [code, n] : r.errors) errors += n;
   const auto loop = o.rate > 0 ? fmt::format("open loop at {:.0f} requests/s", o.rate)
                                : fmt::format("closed loop, {} clients", o.clients);
-  if (o.output == "json") {
+  const auto format = outputFormat(o.output, Format::Table);
+  if (format == Format::Json || format == Format::Jsonl) {
     ojson j{{"cluster", opts.client.cluster},
             {"nodes", r.nodes},
             {"workload", o.workload},
@@ -97,7 +100,22 @@ int runBenchLoad(const BenchLoadOptions& o) {
       for (const auto& s : r.stages) stages.push_back({{"stage", s.name}, {"latency", histogramJson(s.us)}});
       j["breakdown"] = stages;
     }
-    fmt::print("{}\n", j.dump());
+    fmt::print("{}\n", j.dump(format == Format::Json ? 2 : -1));
+  } else if (format == Format::Csv) { // one row per latency histogram
+    Table t{{"SERIES", "REQUESTS", "P50_MS", "P90_MS", "P99_MS", "P99_9_MS", "MAX_MS", "MEAN_MS"}, {}};
+    auto add = [&](const std::string& series, const bench::Histogram& h) {
+      t.rows.push_back({series, std::to_string(h.count()), fmt::format("{:.3f}", ms(h.percentile(0.5))),
+                        fmt::format("{:.3f}", ms(h.percentile(0.9))), fmt::format("{:.3f}", ms(h.percentile(0.99))),
+                        fmt::format("{:.3f}", ms(h.percentile(0.999))), fmt::format("{:.3f}", ms(h.max())),
+                        fmt::format("{:.3f}", h.mean() / 1000.0)});
+    };
+    add("latency", r.latencyUs);
+    if (o.workload == "mix") {
+      add("writes", r.writeUs);
+      add("reads", r.readUs);
+    }
+    for (const auto& s : r.stages) add(s.name, s.us);
+    std::cout << renderCsv(t);
   } else {
     fmt::print("bench load: cluster {}, {} node(s) ({}), workload {}, {}, --wait {}, {:.0f} s measured\n",
                opts.client.cluster, r.nodes.size(), fmt::join(r.nodes, ", "), o.workload, loop, o.wait, r.seconds);
@@ -154,9 +172,7 @@ void addBenchLoad(CLI::App* bench, Action& action) {
   load->add_flag("--breakdown", o->breakdown,
                  "trace the requests and print where the time goes: median and p99 of each stage");
   load->add_option("--table", o->table, "the benchmark's table (default: a fresh name; dropped at the end)");
-  load->add_option("-o,--output", o->output, "table or json")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"table", "json"}));
+  addOutputFlag(load, o->output, "default table; csv: one row per latency series");
   load->footer(
       "Creates its tables through ALL, runs the clients through one client library instance, and prints "
       "throughput and latency percentiles (log-linear histogram, 1/64 precision). Open loop (--rate) counts each "

@@ -38,6 +38,7 @@ void registerBackup(CLI::App& app, Action& action);
 void registerRestore(CLI::App& app, Action& action);
 void registerVerify(CLI::App& app, Action& action);
 void registerBench(CLI::App& app, Action& action);
+void registerDemo(CLI::App& app, Action& action);
 /// Hidden: writes the man page and completions from this very CLI tree (used by the build).
 void registerGenerate(CLI::App& app, Action& action);
 

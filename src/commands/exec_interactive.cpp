@@ -23,6 +23,13 @@ namespace {
 // request, as in psql, instead of ending the process.
 volatile std::sig_atomic_t interruptedFlag = 0;
 void onInterrupt(int) { interruptedFlag = 1; }
+// Set by SIGTERM or SIGHUP (the terminal closed): the prompt ends as with \q, so whoever runs it (exec,
+// demo) gets to clean up and the history is saved.
+volatile std::sig_atomic_t quitFlag = 0;
+void onQuit(int) {
+  quitFlag = 1;
+  interruptedFlag = 1; // also stops waiting for an answer, and ends the line being read
+}
 
 // The line editor's key reader. libedit's own would miss a Ctrl-C that comes while it is not blocked in
 // read() (say, as it echoes the keys typed just before): the signal is handled, and read() then waits for
@@ -30,7 +37,7 @@ void onInterrupt(int) { interruptedFlag = 1; }
 int readKey(FILE* in) {
   const int fd = fileno(in);
   for (;;) {
-    if (interruptedFlag) return EOF; // the line editor returns no line: Ctrl-C
+    if (interruptedFlag || quitFlag) return EOF; // the line editor returns no line: Ctrl-C, SIGTERM
     pollfd p{fd, POLLIN, 0};
     const int ready = ::poll(&p, 1, 100);
     if (ready < 0 && errno != EINTR) return EOF;
@@ -160,6 +167,14 @@ int runInteractive(ExecRunner& runner, PromptState state, const std::string& clu
   interrupt.sa_handler = onInterrupt;
   sigemptyset(&interrupt.sa_mask);
   sigaction(SIGINT, &interrupt, &previous);
+  struct sigaction quit {};
+  struct sigaction previousTerm {};
+  struct sigaction previousHup {};
+  quit.sa_handler = onQuit;
+  sigemptyset(&quit.sa_mask);
+  sigaction(SIGTERM, &quit, &previousTerm);
+  sigaction(SIGHUP, &quit, &previousHup);
+  quitFlag = 0;
   state.settings.interrupted = [] {
     const bool was = interruptedFlag != 0;
     interruptedFlag = 0;
@@ -167,11 +182,16 @@ int runInteractive(ExecRunner& runner, PromptState state, const std::string& clu
   };
   StatementBuffer buffer;
   std::string lastLine;
-  for (;;) {
+  while (!quitFlag) {
     const auto prompt = fmt::format("{}{} ", cluster, buffer.empty() ? "=>" : "->");
     if (terminal) tcsetattr(STDIN_FILENO, TCSANOW, &keys);
     interruptedFlag = 0;
     char* raw = readline(prompt.c_str());
+    if (quitFlag) {
+      std::free(raw);
+      std::cout << "\n";
+      break;
+    }
     if (!raw && interruptedFlag) { // Ctrl-C: forget the line and any statement being typed
       interruptedFlag = 0;
       buffer.clear();
@@ -215,6 +235,8 @@ int runInteractive(ExecRunner& runner, PromptState state, const std::string& clu
     }
   }
   sigaction(SIGINT, &previous, nullptr);
+  sigaction(SIGTERM, &previousTerm, nullptr);
+  sigaction(SIGHUP, &previousHup, nullptr);
   if (terminal) tcsetattr(STDIN_FILENO, TCSANOW, &original);
   if (!history.empty() && write_history(history.c_str()) != 0)
     std::cerr << fmt::format("klusterctl: could not save the history to {}\n", history);

@@ -1,14 +1,12 @@
 #pragma once
 // Rendering exec results: aligned tables for people, CSV, JSON and JSON lines for programs.
+#include "commands/output.hpp"
 #include "core/client/client.hpp"
 
 #include <ostream>
 #include <string>
 
 namespace kluster::commands {
-
-enum class Format { Table, Json, Jsonl, Csv };
-Format parseFormat(const std::string& text);
 
 /// Writes the data of a result to `out` (stdout); diagnostics go to `err` (stderr).
 void render(const client::Result& result, Format format, std::ostream& out, std::ostream& err);

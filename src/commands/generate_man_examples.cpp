@@ -8,6 +8,15 @@ namespace kluster::commands::docs {
 
 const std::vector<Example>& commandExamples(const std::string& path) {
   static const std::map<std::string, std::vector<Example>> examples = {
+      {"demo",
+       {{"Try Kluster: three nodes, Kafka and PostgreSQL started here, the prompt on them (\\q removes it all):",
+         "klusterctl demo"},
+        {"Keep requests flowing, and watch them from a second terminal (demo prints the broker address):",
+         "klusterctl demo --nodes 2 --with-load\nklusterctl monitor --brokers 127.0.0.1:PORT --cluster demo"},
+        {"Run statements on a fresh cluster and exit (scripts, tests):",
+         "klusterctl demo -o csv --execute \"INSERT INTO address VALUES (gen_random_uuid(), 'Breestraat', 'Leiden')\" "
+         "\\\n"
+         "  --execute \"SELECT street, city FROM address ORDER BY city\""}}},
       {"init",
        {{"Create the topics of a cluster named shop on a three-broker Kafka (running it again changes nothing):",
          "klusterctl init --brokers kafka1:9092,kafka2:9092,kafka3:9092 --cluster shop --replication-factor 3"}}},

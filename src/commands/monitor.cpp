@@ -21,7 +21,7 @@ struct MonitorOptions {
   ClusterFlags flags;
   bool once = false;
   bool check = false;
-  std::string output = "table";
+  std::string output;
   std::int64_t maxLag = 1000;
   std::string silentAfter = "30s";
   std::string interval = "2s";
@@ -66,17 +66,25 @@ private:
   std::uint64_t malformed_ = 0;
 };
 
-void print(const ops::MonitorSnapshot& snapshot, const MonitorOptions& o, bool pretty, const std::string& footer) {
-  if (o.output == "json")
-    std::cout << ops::toJson(snapshot).dump(pretty ? 2 : -1) << "\n";
-  else
+// `first`: the first snapshot printed (CSV's header goes before it only); `pretty`: one snapshot, not a live feed.
+void print(const ops::MonitorSnapshot& snapshot, const MonitorOptions& o, Format format, bool first, bool pretty,
+           const std::string& footer) {
+  if (format == Format::Json || format == Format::Jsonl) {
+    std::cout << ops::toJson(snapshot).dump(pretty && format == Format::Json ? 2 : -1) << "\n";
+  } else if (format == Format::Csv) { // one row per node and refresh, with the snapshot's time
+    auto nodes = monitorNodes(snapshot);
+    nodes.header.insert(nodes.header.begin(), "TIME");
+    for (auto& row : nodes.rows) row.insert(row.begin(), util::isoMillis(snapshot.takenMs));
+    auto csv = renderCsv(nodes);
+    std::cout << (first ? csv : csv.substr(csv.find('\n') + 1));
+  } else {
     std::cout << renderMonitor(snapshot, o.errors, footer);
+  }
   std::cout << std::flush;
 }
 
 int runMonitor(const MonitorOptions& o) {
-  if (o.output != "table" && o.output != "json")
-    throw UsageError(fmt::format("unknown output format '{}' (use table or json)", o.output));
+  const auto format = outputFormat(o.output, Format::Table);
   ops::Thresholds thresholds;
   thresholds.maxLag = o.maxLag;
   thresholds.silentAfter = util::parseDuration(o.silentAfter);
@@ -113,7 +121,7 @@ int runMonitor(const MonitorOptions& o) {
     if (!tail.drain(sink, std::chrono::seconds(30)))
       std::cerr << "klusterctl: could not read the whole recent history in 30 s; rates are partial\n";
     const auto s = snapshot();
-    print(s, o, true, "");
+    print(s, o, format, true, true, "");
     if (feed.malformed() > 0)
       std::cerr << fmt::format("klusterctl: skipped {} malformed message(s) on {} / {}\n", feed.malformed(),
                                topics.responses(), topics.errors());
@@ -130,7 +138,8 @@ int runMonitor(const MonitorOptions& o) {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
-  const bool screen = o.output == "table" && isatty(STDOUT_FILENO);
+  const bool screen = format == Format::Table && isatty(STDOUT_FILENO);
+  bool first = true;
   if (screen) std::cout << kEnterScreen;
   const auto footer = fmt::format("  (every {}; Ctrl-C quits)", o.interval);
   while (!gStop) {
@@ -139,8 +148,9 @@ int runMonitor(const MonitorOptions& o) {
       tail.drain(sink, interval);
       const auto s = snapshot();
       if (screen) std::cout << kClear;
-      print(s, o, false, footer);
-      if (!screen && o.output == "table") std::cout << "\n";
+      print(s, o, format, first, false, footer);
+      first = false;
+      if (!screen && format == Format::Table) std::cout << "\n";
     } catch (const KlusterError& e) {
       // A live view outlives a broker hiccup: say so and try again at the next refresh.
       if (screen) std::cout << kClear;
@@ -160,8 +170,9 @@ void registerMonitor(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("monitor", "Watch every node: applied ALL offset, lag, answers, errors, divergence");
   o->flags.add(cmd);
   cmd->add_flag("--once", o->once, "print one snapshot and exit");
-  cmd->add_option("-o,--output", o->output, "table or json (live: one JSON object per line per refresh)")
-      ->capture_default_str();
+  addOutputFlag(cmd, o->output,
+                "default table; live, json and jsonl print one JSON object per line per refresh and csv one row per "
+                "node and refresh");
   cmd->add_flag("--check", o->check,
                 "one snapshot; exit 1 (reasons on stderr) when a node is lagging, silent, stopped or diverged");
   cmd->add_option("--max-lag", o->maxLag, "a node more ALL messages behind than this is lagging")

@@ -1,6 +1,6 @@
 #include "commands/monitor_view.hpp"
 
-#include "core/ops/text_table.hpp"
+#include "commands/output.hpp"
 #include "core/util.hpp"
 
 #include <fmt/format.h>
@@ -30,19 +30,22 @@ std::string oneLine(std::string text, std::size_t max) {
 
 } // namespace
 
+Table monitorNodes(const ops::MonitorSnapshot& s) {
+  Table t{{"NODE", "STATE", "APPLIED", "LAG", "LAST-ALL", "RESP/S", "ERR/S", "COMMITTED", "GROUP"}, {}};
+  for (const auto& n : s.nodes) {
+    t.rows.push_back({n.nodeId, std::string(ops::stateName(n.state)), n.applied ? std::to_string(*n.applied) : "-",
+                      std::to_string(n.lag),
+                      n.lastAllResponseMs ? ago(std::max<std::int64_t>(0, s.takenMs - *n.lastAllResponseMs)) : "-",
+                      fmt::format("{:.2f}", n.responsesPerSec), fmt::format("{:.2f}", n.errorsPerSec),
+                      n.committed >= 0 ? std::to_string(n.committed) : "-", n.groupState});
+  }
+  return t;
+}
+
 std::string renderMonitor(const ops::MonitorSnapshot& s, std::size_t errors, const std::string& footer) {
   std::string out = fmt::format("cluster {}  {}  ALL log end {}  rates over {}{}\n\n", s.cluster,
                                 util::isoMillis(s.takenMs), s.allLogEnd, ago(s.windowMs), footer);
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& n : s.nodes) {
-    rows.push_back({n.nodeId, std::string(ops::stateName(n.state)), n.applied ? std::to_string(*n.applied) : "-",
-                    std::to_string(n.lag),
-                    n.lastAllResponseMs ? ago(std::max<std::int64_t>(0, s.takenMs - *n.lastAllResponseMs)) : "-",
-                    fmt::format("{:.2f}", n.responsesPerSec), fmt::format("{:.2f}", n.errorsPerSec),
-                    n.committed >= 0 ? std::to_string(n.committed) : "-", n.groupState});
-  }
-  out +=
-      ops::alignedTable({"NODE", "STATE", "APPLIED", "LAG", "LAST-ALL", "RESP/S", "ERR/S", "COMMITTED", "GROUP"}, rows);
+  out += renderTable(monitorNodes(s), TableStyle::Plain);
   if (s.nodes.empty()) out += "(no node groups: has any node of this cluster run?)\n";
 
   std::string oneLag;

@@ -1,7 +1,10 @@
 // klusterctl node run: runs one node until SIGTERM/SIGINT.
 #include "core/node/node.hpp"
 #include "commands/command.hpp"
+#include "commands/progress.hpp"
+#include "core/kafka/admin.hpp"
 #include "core/log.hpp"
+#include "core/topics.hpp"
 
 #include <csignal>
 #include <thread>
@@ -25,6 +28,25 @@ extern "C" void onSignal(int) {
   if (auto* n = g_node.load()) n->stop();
 }
 
+// On a terminal, the catch-up after start as one progress line (`applied 40,000 / 120,000, 25,000/s, eta
+// 3s`) until the node has applied what ALL held when it started; nothing on a pipe or under systemd.
+void showCatchUp(const node::Node& n, const node::NodeOptions& options, Progress& progress,
+                 const std::atomic<bool>& done) {
+  try {
+    kafka::Admin admin(kafka::clientProperties(options.brokers, options.kafka));
+    const auto end = admin.watermarks(Topics{options.cluster}.all(), 0).high;
+    while (!done.load() && !n.stopping()) {
+      const auto applied = n.appliedOffset();
+      if (applied >= 0 && applied + 1 >= end) break;
+      if (applied >= 0) progress.count("applied", applied + 1, end);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  } catch (const std::exception&) {
+    // a progress line is a nicety: the node itself reports what is wrong with Kafka
+  }
+  progress.clear();
+}
+
 int runNode(const NodeRunOptions& o) {
   auto settings = o.flags.resolve();
   if (!o.id.empty()) settings.setFlag("node.id", o.id);
@@ -32,17 +54,27 @@ int runNode(const NodeRunOptions& o) {
   if (!o.logFormat.empty()) settings.setFlag("log.format", o.logFormat);
   log::setLevel(log::parseLevel(settings.get("log.level")));
   log::setFormat(log::parseFormat(settings.get("log.format")));
-  node::Node n(node::NodeOptions::fromSettings(settings));
+  const auto options = node::NodeOptions::fromSettings(settings);
+  node::Node n(options);
   g_node.store(&n);
   std::signal(SIGTERM, onSignal);
   std::signal(SIGINT, onSignal);
+  Progress progress(options.nodeId);
+  std::atomic<bool> done{false};
+  std::thread catchUp;
+  if (progress.enabled()) catchUp = std::thread([&] { showCatchUp(n, options, progress, done); });
+  auto finish = [&] {
+    done.store(true);
+    if (catchUp.joinable()) catchUp.join();
+    g_node.store(nullptr);
+  };
   try {
     n.run();
   } catch (...) {
-    g_node.store(nullptr);
+    finish();
     throw;
   }
-  g_node.store(nullptr);
+  finish();
   return exitcode::Ok;
 }
 

@@ -1,10 +1,10 @@
 // klusterctl offsets: where each reader of the cluster stands (Kafka's committed offsets next to the log end
 // and, given the node's config, the position in its database), and moving a stopped reader's offsets.
 #include "commands/command.hpp"
+#include "commands/output.hpp"
 #include "core/db/adapter.hpp"
 #include "core/ops/cluster_state.hpp"
 #include "core/ops/offset_target.hpp"
-#include "core/ops/text_table.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -18,7 +18,7 @@ namespace {
 struct ShowOptions {
   ClusterFlags flags;
   std::vector<std::string> nodeConfigs;
-  std::string output = "table";
+  std::string output;
 };
 
 struct DeleteOptions {
@@ -102,8 +102,7 @@ const DatabasePosition* findDb(const std::vector<DatabasePosition>& dbs, const s
 }
 
 int runShow(const ShowOptions& o) {
-  if (o.output != "table" && o.output != "json")
-    throw UsageError(fmt::format("unknown output format '{}' (use table or json)", o.output));
+  const auto format = outputFormat(o.output, Format::Table);
   const auto settings = o.flags.resolve();
   const Topics topics{settings.get("cluster.name")};
   const auto dbs = readDatabasePositions(o.nodeConfigs, topics.cluster);
@@ -113,7 +112,7 @@ int runShow(const ShowOptions& o) {
   kafka::Admin admin(kafka::clientProperties(settings.get("cluster.brokers"), settings.kafka()));
   const auto state = ops::loadPositions(admin, topics, extra);
 
-  if (o.output == "json") {
+  if (format == Format::Json || format == Format::Jsonl) {
     ojson groups = ojson::array();
     for (const auto& g : state.nodes) {
       ojson j{{"group", g.group},      {"nodeId", g.nodeId},    {"topic", g.topic},
@@ -127,8 +126,15 @@ int runShow(const ShowOptions& o) {
                       {"state", state.one.activity()},
                       {"groupState", state.one.state},
                       {"partitions", partitionsJson(state.one)}});
-    ojson out{{"cluster", topics.cluster}, {"groups", std::move(groups)}};
-    std::cout << out.dump(2) << "\n";
+    if (format == Format::Jsonl) { // one group per line, each naming the cluster
+      for (auto& g : groups) {
+        g["cluster"] = topics.cluster;
+        std::cout << g.dump() << "\n";
+      }
+    } else {
+      ojson out{{"cluster", topics.cluster}, {"groups", std::move(groups)}};
+      std::cout << out.dump(2) << "\n";
+    }
   } else {
     std::vector<std::string> header{"NODE", "GROUP", "TOPIC", "PARTITION", "STATE", "COMMITTED", "LOG-END", "LAG"};
     if (!dbs.empty()) header.push_back("DB-NEXT");
@@ -155,7 +161,7 @@ int runShow(const ShowOptions& o) {
     };
     for (const auto& g : state.nodes) addRows(g, g.nodeId);
     addRows(state.one, "(all)");
-    std::cout << ops::alignedTable(header, rows);
+    std::cout << (format == Format::Csv ? renderCsv({header, rows}) : renderTable({header, rows}, TableStyle::Plain));
   }
 
   // What an operator could misread: a node does not resume from its committed offset when its database has a
@@ -258,7 +264,7 @@ int runSet(const SetOptions& o) {
                     std::to_string(wanted.back()), std::to_string(w.low), std::to_string(w.high)});
   }
   std::cout << fmt::format("{} on {}: to {} (offsets are the next message to read)\n", group, topic, target.describe());
-  std::cout << ops::alignedTable({"PARTITION", "OLD", "NEW", "LOG-START", "LOG-END"}, rows);
+  std::cout << renderTable({{"PARTITION", "OLD", "NEW", "LOG-START", "LOG-END"}, rows}, TableStyle::Plain);
   if (all)
     std::cerr << fmt::format(
         "note: {} resumes from the position in its database (_kluster.position) when it has one, whatever its "
@@ -337,7 +343,7 @@ void registerOffsets(CLI::App& app, Action& action) {
   s->add_option("--node-config", show->nodeConfigs,
                 "a node's TOML config (repeatable): also show the position stored in its database")
       ->check(CLI::ExistingFile);
-  s->add_option("-o,--output", show->output, "table or json")->capture_default_str();
+  addOutputFlag(s, show->output, "default table; jsonl: one group per line");
   s->footer("COMMITTED is Kafka's committed offset: the next message the group reads. A node resumes ALL from the "
             "position in its database (DB-NEXT) when it has one; the committed offset is used only when it has "
             "none.\nExit status: 0 OK, 2 usage, 5 Kafka or a database could not be reached.");

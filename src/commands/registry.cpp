@@ -5,6 +5,7 @@ namespace kluster::commands {
 void registerProxy(CLI::App& app, Action& action); // proxy.cpp
 
 void registerAll(CLI::App& app, Action& action) {
+  registerDemo(app, action);
   registerInit(app, action);
   registerNode(app, action);
   registerExec(app, action);

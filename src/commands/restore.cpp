@@ -1,6 +1,8 @@
 // klusterctl restore: loads a backup into a stopped node's database and points its ALL group at the backup.
 #include "core/ops/restore.hpp"
 #include "commands/command.hpp"
+#include "commands/output.hpp"
+#include "commands/progress.hpp"
 #include "core/ops/pg_tools.hpp"
 #include "core/topics.hpp"
 #include "core/util.hpp"
@@ -17,31 +19,27 @@ struct RestoreCommandOptions {
   ClusterFlags flags;
   std::string from;
   bool force = false;
-  std::string output = "text";
+  std::string output;
   std::string pgBindir;
 };
 
 int runRestore(const RestoreCommandOptions& o) {
-  if (o.output != "text" && o.output != "json")
-    throw UsageError(fmt::format("unknown output format '{}' (use text or json)", o.output));
+  const auto format = outputFormat(o.output, Format::Table);
   ops::RestoreOptions options;
   options.target = ops::NodeTarget::fromSettings(o.flags.resolve());
   options.from = o.from;
   options.force = o.force;
   options.pgBindir = o.pgBindir;
-  const bool terminal = isatty(STDERR_FILENO);
-  if (terminal)
-    options.progress = [](const std::string& activity) {
-      std::cerr << fmt::format("\r\x1b[Krestore: {}", activity.substr(0, 100)) << std::flush;
-    };
+  Progress progress("restore");
+  if (progress.enabled()) options.progress = [&progress](const std::string& activity) { progress.show(activity); };
   const auto r = ops::restore(options);
-  if (terminal) std::cerr << "\r\x1b[K";
+  progress.clear();
   for (const auto& w : r.warnings) std::cerr << "warning: " << w << "\n";
 
   const auto& m = r.manifest;
   const Topics topics{options.target.cluster};
   const auto behind = std::max<std::int64_t>(0, r.log.logEnd - m.replayFrom());
-  if (o.output == "json") {
+  if (format == Format::Json || format == Format::Jsonl) {
     ojson j = {{"node", options.target.nodeId},
                {"from", o.from},
                {"backup", m.toJson()},
@@ -55,25 +53,28 @@ int runRestore(const RestoreCommandOptions& o) {
                {"requestsToReplay", behind},
                {"warnings", r.warnings},
                {"durationMs", r.durationMs}};
-    std::cout << j.dump(2) << "\n";
+    std::cout << j.dump(format == Format::Json ? 2 : -1) << "\n";
     return exitcode::Ok;
   }
-  std::cout << fmt::format("restored {} from {} (backup of {} at ALL offset {}, taken {})\n", options.target.nodeId,
-                           o.from, m.node, m.allOffset, util::isoMillis(m.timeMs));
-  std::cout << fmt::format("  checksums    verified ({} file(s), {})\n", m.files.size(),
-                           ops::formatBytes(m.totalBytes()));
+  Table fields{{"FIELD", "VALUE"}, {}};
+  fields.rows.push_back(
+      {"checksums", fmt::format("verified ({} file(s), {})", m.files.size(), ops::formatBytes(m.totalBytes()))});
   std::string db = r.createdDatabase ? "created and loaded" : "loaded";
   if (!r.dropped.empty()) {
     std::string schemas;
     for (const auto& s : r.dropped) schemas += (schemas.empty() ? "" : ", ") + s;
     db = "emptied (dropped schemas " + schemas + ") and loaded";
   }
-  std::cout << fmt::format("  database     {}: {}\n", r.database, db);
-  std::cout << fmt::format("  ALL group    {} committed offset {} (was {})\n", topics.nodeGroup(options.target.nodeId),
-                           r.committed,
-                           r.previousCommitted < 0 ? std::string("none") : std::to_string(r.previousCommitted));
-  std::cout << fmt::format("  ONE          nothing to do: every node shares group {}\n", topics.oneGroup());
-  std::cout << fmt::format("  to replay    {} request(s) (offsets {}..{})\n", behind, m.replayFrom(), r.log.logEnd - 1);
+  fields.rows.push_back({"database", fmt::format("{}: {}", r.database, db)});
+  fields.rows.push_back(
+      {"ALL group", fmt::format("{} committed offset {} (was {})", topics.nodeGroup(options.target.nodeId), r.committed,
+                                r.previousCommitted < 0 ? std::string("none") : std::to_string(r.previousCommitted))});
+  fields.rows.push_back({"ONE", fmt::format("nothing to do: every node shares group {}", topics.oneGroup())});
+  fields.rows.push_back(
+      {"to replay", fmt::format("{} request(s) (offsets {}..{})", behind, m.replayFrom(), r.log.logEnd - 1)});
+  printFields(fmt::format("restored {} from {} (backup of {} at ALL offset {}, taken {})", options.target.nodeId,
+                          o.from, m.node, m.allOffset, util::isoMillis(m.timeMs)),
+              fields, format);
   std::cerr << fmt::format("start the node (e.g. systemctl start kluster-node@{}, or klusterctl node run --config {}); "
                            "it replays ALL from offset {} and catches up\n",
                            options.target.nodeId, o.flags.config, m.replayFrom());
@@ -91,7 +92,7 @@ void registerRestore(CLI::App& app, Action& action) {
       ->required();
   cmd->add_option("--from", o->from, "backup directory (written by klusterctl backup)")->required();
   cmd->add_flag("--force", o->force, "replace what the node's database holds (drops every schema in it first)");
-  cmd->add_option("-o,--output", o->output, "text or json")->capture_default_str();
+  addOutputFlag(cmd, o->output, "default table; text is table's old name");
   cmd->add_option("--pg-bindir", o->pgBindir,
                   "directory of pg_restore (default: /usr/lib/postgresql/<server major>/bin, then PATH)");
   cmd->add_option("--brokers", o->flags.brokers, "Kafka bootstrap servers (overrides the config)");

@@ -1,6 +1,7 @@
 // klusterctl verify: proves the nodes hold identical data, compared at the same ALL offset on every node.
 #include "core/ops/verify.hpp"
 #include "commands/command.hpp"
+#include "commands/output.hpp"
 #include "core/client/client.hpp"
 #include "core/kafka/admin.hpp"
 #include "core/util.hpp"
@@ -31,49 +32,32 @@ bool contains(const std::vector<std::string>& items, const std::string& item) {
   return std::find(items.begin(), items.end(), item) != items.end();
 }
 
-// Per table and node: rows, checksum and whether it matches; mismatches in red on a terminal.
-void printTable(const ops::verify::Report& report, bool color, std::ostream& out) {
-  struct Line {
-    std::string table, node, rows, checksum, status;
-    bool bad;
-  };
-  std::vector<Line> lines;
-  for (const auto& t : report.tables) {
+// Per table and node: rows, checksum and whether it matches; mismatches in red on a terminal (`color`).
+Table nodeTable(const ops::verify::Report& report, bool color) {
+  Table t{{"TABLE", "NODE", "ROWS", "CHECKSUM", "STATUS"}, {}};
+  for (const auto& tab : report.tables) {
     bool first = true;
     auto nodes = report.nodes;
     nodes.insert(nodes.end(), report.missing.begin(), report.missing.end());
     for (const auto& node : nodes) {
-      Line l{first ? t.table.qualified() : "", node, "-", "-", "ok", false};
+      std::vector<std::string> row{first ? tab.table.qualified() : "", node, "-", "-", "ok"};
       first = false;
-      if (auto it = t.nodes.find(node); it != t.nodes.end()) {
-        l.rows = std::to_string(it->second.rows);
-        l.checksum = it->second.checksum.substr(0, 16);
+      if (auto it = tab.nodes.find(node); it != tab.nodes.end()) {
+        row[2] = std::to_string(it->second.rows);
+        row[3] = it->second.checksum.substr(0, 16);
       }
       if (contains(report.missing, node)) {
-        l.status = "NO ANSWER";
-        l.bad = true;
-      } else if (contains(t.differing, node)) {
-        auto note = t.notes.find(node);
-        l.status = note == t.notes.end() ? "DIFFERS" : "DIFFERS (" + note->second + ")";
-        l.bad = true;
+        row[4] = "NO ANSWER";
+      } else if (contains(tab.differing, node)) {
+        auto note = tab.notes.find(node);
+        row[4] = note == tab.notes.end() ? "DIFFERS" : "DIFFERS (" + note->second + ")";
       }
-      lines.push_back(std::move(l));
+      // the last column: its escape codes pad nothing
+      if (color && row[4] != "ok") row[4] = "\x1b[1;31m" + row[4] + "\x1b[0m";
+      t.rows.push_back(std::move(row));
     }
   }
-  std::size_t w[4] = {5, 4, 4, 8};
-  for (const auto& l : lines) {
-    w[0] = std::max(w[0], l.table.size());
-    w[1] = std::max(w[1], l.node.size());
-    w[2] = std::max(w[2], l.rows.size());
-    w[3] = std::max(w[3], l.checksum.size());
-  }
-  out << fmt::format(" {:<{}}  {:<{}}  {:>{}}  {:<{}}  {}\n", "table", w[0], "node", w[1], "rows", w[2], "checksum",
-                     w[3], "status");
-  for (const auto& l : lines) {
-    const auto status = (l.bad && color) ? "\x1b[1;31m" + l.status + "\x1b[0m" : l.status;
-    out << fmt::format(" {:<{}}  {:<{}}  {:>{}}  {:<{}}  {}\n", l.table, w[0], l.node, w[1], l.rows, w[2], l.checksum,
-                       w[3], status);
-  }
+  return t;
 }
 
 // Where each differing table differs: the narrowest key ranges, then the rows themselves.
@@ -119,9 +103,7 @@ void printDifferences(const ops::verify::Report& report, std::ostream& out) {
 int runVerify(const VerifyCommandOptions& o) {
   const auto settings = o.flags.resolve();
   const auto timeout = util::parseDuration(o.timeout);
-  const auto format = o.output.empty() ? (isatty(STDOUT_FILENO) ? "table" : "json") : o.output;
-  if (format != "table" && format != "json")
-    throw UsageError(fmt::format("unknown output format '{}' (use table or json)", format));
+  const auto format = outputFormat(o.output, terminalDefault());
   const Topics topics{settings.get("cluster.name")};
 
   client::ClientOptions copts;
@@ -147,14 +129,16 @@ int runVerify(const VerifyCommandOptions& o) {
   auto report = ops::verify::run(ops::verify::clientAsk(client, timeout), options);
   report.cluster = topics.cluster;
 
-  if (format == "json") {
+  if (format == Format::Json || format == Format::Jsonl) {
     auto j = report.toJson();
     j["stoppedNodes"] = stopped;
-    std::cout << j.dump(2) << "\n";
+    std::cout << j.dump(format == Format::Json ? 2 : -1) << "\n";
+  } else if (format == Format::Csv) {
+    std::cout << renderCsv(nodeTable(report, false));
   } else {
     std::cout << fmt::format("cluster {} at ALL offset {}: nodes {}\n\n", report.cluster, report.allOffset,
                              joined(report.nodes));
-    printTable(report, isatty(STDOUT_FILENO), std::cout);
+    std::cout << renderTable(nodeTable(report, isatty(STDOUT_FILENO)), TableStyle::Plain);
     printDifferences(report, std::cout);
   }
   if (!stopped.empty()) std::cerr << "not compared (not running): " << joined(stopped) << "\n";
@@ -186,7 +170,9 @@ void registerVerify(CLI::App& app, Action& action) {
   o->flags.add(cmd);
   cmd->add_option("--timeout", o->timeout, "how long to wait for every node's answer, per request")
       ->capture_default_str();
-  cmd->add_option("-o,--output", o->output, "table or json (default: table on a terminal, else json)");
+  addOutputFlag(cmd, o->output,
+                "default: table on a terminal, else json; jsonl: the report on one line, csv: a row "
+                "per table and node");
   cmd->add_option("--buckets", o->buckets, "key ranges per split when narrowing a difference down")
       ->capture_default_str()
       ->check(CLI::Range(2, 1000));

@@ -7,6 +7,8 @@
 
 #include <charconv>
 #include <ctime>
+#include <deque>
+#include <fstream>
 #include <random>
 
 namespace kluster::util {
@@ -125,6 +127,18 @@ std::string isoMillis(std::int64_t epochMillis) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
   return fmt::format("{}.{:03d}Z", buf, static_cast<int>(epochMillis % 1000));
+}
+
+std::string tailFile(const std::string& path, int lines) {
+  std::ifstream in(path);
+  std::deque<std::string> last;
+  for (std::string line; std::getline(in, line);) {
+    last.push_back(line);
+    if (static_cast<int>(last.size()) > lines) last.pop_front();
+  }
+  std::string out;
+  for (const auto& l : last) out += l + "\n";
+  return out;
 }
 
 } // namespace kluster::util

@@ -25,5 +25,7 @@ bool validUtf8(std::string_view text);
 std::string sha256Hex(std::string_view data);
 /// An ISO-8601 UTC rendering of epoch milliseconds, e.g. 2026-11-26T07:00:00.123Z.
 std::string isoMillis(std::int64_t epochMillis);
+/// The last `lines` lines of a text file (for error messages about a child process's log); empty when unreadable.
+std::string tailFile(const std::string& path, int lines);
 
 } // namespace kluster::util

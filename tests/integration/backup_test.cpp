@@ -264,7 +264,7 @@ TEST_CASE("a new node4 restored from node1's backup joins the cluster and is ide
   auto r = restore(cluster, 4, dir);
   INFO(r.out << r.err);
   REQUIRE(r.exitCode == 0);
-  CHECK_THAT(r.out, Catch::Contains("created and loaded") && Catch::Contains("to replay    1 request(s)"));
+  CHECK_THAT(r.out, Catch::Contains("created and loaded") && Catch::Contains("to replay  1 request(s)"));
 
   cluster.startNode(4);
   REQUIRE(cluster.waitForMembers(4));

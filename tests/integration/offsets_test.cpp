@@ -116,6 +116,21 @@ TEST_CASE("offsets show lists every node's ALL group and the ONE group, with eac
   CHECK(table.out.find("DB-NEXT") != std::string::npos);
   CHECK(table.out.find(cluster.name() + ".node.node2") != std::string::npos);
 
+  // The same rows for programs: CSV with the table's header, or one JSON object per group and line.
+  auto csv = offsets(cluster, "show", {"-o", "csv", "--node-config", cluster.configPath(1)});
+  REQUIRE(csv.exitCode == 0);
+  CHECK(csv.out.rfind("NODE,GROUP,TOPIC,PARTITION,STATE,COMMITTED,LOG-END,LAG,DB-NEXT\r\n", 0) == 0);
+  CHECK(csv.out.find("node2," + cluster.name() + ".node.node2," + cluster.name() + ".ALL,0,") != std::string::npos);
+  auto jsonl = offsets(cluster, "show", {"-o", "jsonl"});
+  REQUIRE(jsonl.exitCode == 0);
+  std::istringstream lines(jsonl.out);
+  int groups = 0;
+  for (std::string line; std::getline(lines, line); ++groups) CHECK(parseJson(line)["cluster"] == cluster.name());
+  CHECK(groups == static_cast<int>(shown["groups"].size()));
+  auto bad = offsets(cluster, "show", {"-o", "yaml"});
+  CHECK(bad.exitCode == 2);
+  CHECK_THAT(bad.err, Catch::Contains("yaml") && Catch::Contains("table"));
+
   // A node config of another cluster is a usage error, not a silently wrong column.
   const auto other = cluster.configPath(1) + ".other.toml";
   {

@@ -19,7 +19,6 @@ using nlohmann::json;
 
 namespace {
 
-
 CommandResult verify(const TestCluster& c, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args{"verify", "--brokers", c.brokers(), "--cluster", c.name()};
   args.insert(args.end(), extra.begin(), extra.end());
@@ -123,6 +122,11 @@ TEST_CASE("rows changed by hand on one node are found by verify, which names the
   // People get the same as a table: every node per table, mismatches marked, then where they are.
   auto text = verify(cluster, {"-o", "table"});
   CHECK(text.exitCode == 4);
+  // The same rows as CSV, one per table and node.
+  auto csv = verify(cluster, {"-o", "csv", "--table", "items"});
+  CHECK(csv.exitCode == 4);
+  CHECK_THAT(csv.out, Catch::StartsWith("TABLE,NODE,ROWS,CHECKSUM,STATUS\r\n") &&
+                          Catch::Contains("public.items,node1,") && Catch::Contains(",DIFFERS"));
   CHECK_THAT(text.out, Catch::Contains("DIFFERS") && Catch::Contains("public.items") &&
                            Catch::Contains(fmt::format("row id = '{}': changed on node2", changedId)) &&
                            Catch::Contains("row region = 'us', id = '499': missing on node3") &&

@@ -75,7 +75,7 @@ void waitForPosition(db::Connection& db, const std::string& cluster, std::int64_
     if (auto status = node.exited())
       throw KlusterError(code::NodeError,
                          fmt::format("the node exited with status {} at position {}; the end of its log:\n{}", *status,
-                                     last, tailFile(o.nodeLog, 15)),
+                                     last, util::tailFile(o.nodeLog, 15)),
                          "see " + o.nodeLog);
     if (Clock::now() > deadline)
       throw KlusterError(code::NodeError,

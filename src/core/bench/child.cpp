@@ -11,8 +11,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <deque>
-#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -134,18 +132,6 @@ int BackgroundChild::stop(std::chrono::milliseconds grace) {
     status_ = decodeStatus(status);
   }
   return *status_;
-}
-
-std::string tailFile(const std::string& path, int lines) {
-  std::ifstream in(path);
-  std::deque<std::string> last;
-  for (std::string line; std::getline(in, line);) {
-    last.push_back(line);
-    if (static_cast<int>(last.size()) > lines) last.pop_front();
-  }
-  std::string out;
-  for (const auto& l : last) out += l + "\n";
-  return out;
 }
 
 } // namespace kluster::bench

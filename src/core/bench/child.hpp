@@ -37,7 +37,4 @@ private:
   std::optional<int> status_;
 };
 
-/// The last `lines` lines of a text file (for error messages about a child's log).
-std::string tailFile(const std::string& path, int lines);
-
 } // namespace kluster::bench

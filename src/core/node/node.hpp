@@ -63,6 +63,8 @@ public:
   /// Asks the node to stop after the batch in progress. Safe to call from any thread.
   void stop();
   bool stopping() const { return stop_.load(); }
+  /// The last ALL offset applied (-1 until the node has read its database position).
+  std::int64_t appliedOffset() const { return applied_.get(); }
 
 private:
   class AllApplier;

@@ -1,5 +1,4 @@
 #include "core/ops/cluster_state.hpp"
-#include "core/ops/text_table.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -35,9 +34,4 @@ TEST_CASE("group activity reads as an operator says it") {
   CHECK(g.activity() == "active");
   g.active = false;
   CHECK(g.activity() == "stopped");
-}
-
-TEST_CASE("aligned tables pad columns two spaces apart") {
-  auto text = alignedTable({"A", "LONGER"}, {{"wide cell", "x"}, {"b"}});
-  CHECK(text == "A          LONGER\nwide cell  x\nb\n");
 }
