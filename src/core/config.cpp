@@ -58,10 +58,11 @@ const SettingSpec* findSpec(const std::string& key) {
 }
 
 std::string tomlScalar(const toml::node& node, const std::string& key) {
-  if (auto s = node.value<std::string>()) return *s;
-  if (auto i = node.value<std::int64_t>()) return std::to_string(*i);
-  if (auto b = node.value<bool>()) return *b ? "true" : "false";
-  if (auto d = node.value<double>()) return fmt::format("{}", *d);
+  // Exact types only: value<int64_t>() of a float converts it, undefined past int64's range (5e115).
+  if (const auto* s = node.as_string()) return s->get();
+  if (const auto* i = node.as_integer()) return std::to_string(i->get());
+  if (const auto* b = node.as_boolean()) return b->get() ? "true" : "false";
+  if (const auto* d = node.as_floating_point()) return fmt::format("{}", d->get());
   throw UsageError(fmt::format("config key '{}' must be a string, number or boolean", key));
 }
 

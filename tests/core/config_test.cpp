@@ -67,6 +67,15 @@ TEST_CASE("an unknown key or a bad file is a usage error naming it") {
   fs::remove(broken);
 }
 
+TEST_CASE("a float where an integer belongs is a usage error, however large (found by fuzz.config)") {
+  auto s = Settings::fromText("[node]\nbatch_max = 5e115\n", "huge.toml");
+  CHECK_THROWS_WITH(s.getInt("node.batch_max"), Catch::Contains("must be an integer"));
+  auto t = Settings::fromText("[node]\nbatch_max = 100.5\n", "float.toml");
+  CHECK_THROWS_AS(t.getInt("node.batch_max"), UsageError);
+  auto k = Settings::fromText("[kafka]\n\"linger.ms\" = 5e115\n", "kafka.toml");
+  CHECK(k.kafka().at("linger.ms") == "5e+115");
+}
+
 TEST_CASE("key=value pairs and URL masking") {
   CHECK(parseKeyValue("a.b=c=d") == std::pair<std::string, std::string>{"a.b", "c=d"});
   CHECK_THROWS_AS(parseKeyValue("novalue"), UsageError);
