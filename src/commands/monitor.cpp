@@ -40,13 +40,16 @@ constexpr const char* kClear = "\033[H\033[2J";
 // Feeds RESPONSES and ERRORS messages to the tracker; anything unparsable is counted and skipped.
 class Feeder {
 public:
-  Feeder(const Topics& topics, ops::ActivityTracker& tracker) : topics_(topics), tracker_(tracker) {}
+  /// Responses older than `fromMs` count only when they are continuous verification results.
+  Feeder(const Topics& topics, ops::ActivityTracker& tracker, std::int64_t fromMs)
+      : topics_(topics), tracker_(tracker), fromMs_(fromMs) {}
   void operator()(const RdKafka::Message& m) {
     const std::string_view payload(static_cast<const char*>(m.payload()), m.len());
     const auto ts = m.timestamp().type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE
                         ? m.timestamp().timestamp
                         : util::nowMillis();
     if (m.topic_name() == topics_.responses()) {
+      if (ts < fromMs_ && (!m.key() || *m.key() != checks::kClientId)) return;
       try {
         tracker_.addResponse(Response::fromJson(payload), ts);
       } catch (const std::exception&) {
@@ -63,6 +66,7 @@ public:
 private:
   const Topics& topics_;
   ops::ActivityTracker& tracker_;
+  std::int64_t fromMs_;
   std::uint64_t malformed_ = 0;
 };
 
@@ -105,9 +109,14 @@ int runMonitor(const MonitorOptions& o) {
   limits.window = window;
   limits.errors = std::max<std::size_t>(o.errors, 1);
   ops::ActivityTracker tracker(limits, from);
-  Feeder feed(topics, tracker);
+  Feeder feed(topics, tracker, from);
   ops::LogTail tail(props);
-  tail.follow(admin, topics.responses(), from);
+  // Continuous verification's results go back two check periods (node.check_interval, as the nodes have it).
+  std::map<int, std::int64_t> checksFrom;
+  if (const auto checkEvery = settings.getDuration("node.check_interval"); checkEvery.count() > 0)
+    checksFrom[util::responsePartition(checks::kClientId, ops::requireTopic(admin, topics.responses()))] =
+        util::nowMillis() - 2 * checkEvery.count();
+  tail.follow(admin, topics.responses(), from, 0, checksFrom);
   tail.follow(admin, topics.errors(), from, static_cast<std::int64_t>(o.errors));
   auto snapshot = [&] {
     const auto positions = ops::loadPositions(admin, topics);

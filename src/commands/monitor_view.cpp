@@ -61,6 +61,11 @@ std::string renderMonitor(const ops::MonitorSnapshot& s, std::size_t errors, con
       std::string answers;
       for (const auto& [hash, who] : d.hashes)
         answers += fmt::format("{}{} by {}", answers.empty() ? "" : "; ", hash, joined(who));
+      if (d.check) {
+        out += fmt::format("  check at ALL offset {}: diverged {}\n", d.allOffset, joined(d.divergedNodes));
+        for (const auto& t : d.tables) out += fmt::format("    {}\n", t);
+        continue;
+      }
       out += fmt::format("  request {} at ALL offset {}: diverged {} ({})\n", d.requestId, d.allOffset,
                          joined(d.divergedNodes), answers);
     }

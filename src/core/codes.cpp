@@ -35,6 +35,8 @@ const std::vector<CodeInfo>& resultCodes() {
       {code::SqlError, K::Sql, "any other error PostgreSQL reports for the request; sqlState has the details"},
       {code::NodeError, K::Node, "a node cannot do its work (database or Kafka unreachable, disk full, ...)"},
       {code::Transient, K::Node, "a temporary failure (serialization failure, deadlock); the node retries"},
+      {code::Diverged, K::Node,
+       "continuous verification found this node's tables different from the majority's at the same ALL offset"},
       {code::Timeout, K::Client, "not every awaited response arrived before the client's timeout"},
   };
   return codes;

@@ -27,6 +27,9 @@ const std::vector<SettingSpec>& settingSpecs() {
       {"node.one_workers", "KLUSTER_ONE_WORKERS", "4", "parallel connections serving ONE"},
       {"node.batch_max", "KLUSTER_BATCH_MAX", "500", "ALL requests applied per database transaction at most"},
       {"node.max_retry", "KLUSTER_MAX_RETRY", "5m", "how long a node retries a failing ALL batch before it stops"},
+      {"node.check_interval", "KLUSTER_CHECK_INTERVAL", "5m",
+       "continuous verification: checksum every table at an ALL offset once per period, the same on every node "
+       "(0: off)"},
       {"node.synchronous_commit", "KLUSTER_SYNCHRONOUS_COMMIT", "on",
        "off: batches commit without waiting for the database's WAL flush; ALL is the durable copy (README)"},
       {"node.max_request_bytes", "KLUSTER_MAX_REQUEST_BYTES", "1048576", "larger requests are refused (TOO_LARGE)"},

@@ -37,6 +37,7 @@ inline constexpr std::string_view SqlError = "SQL_ERROR";
 // Node-level conditions (reported on ERRORS, never as a request's outcome on ALL).
 inline constexpr std::string_view NodeError = "NODE_ERROR";
 inline constexpr std::string_view Transient = "TRANSIENT";
+inline constexpr std::string_view Diverged = "DIVERGED";
 // Client-side outcomes.
 inline constexpr std::string_view Timeout = "TIMEOUT";
 } // namespace code

@@ -18,6 +18,10 @@ std::string Request::toJson() const {
     j["fingerprint"] = *fingerprint;
     return j.dump();
   }
+  if (tick) {
+    j["kind"] = "tick";
+    return j.dump();
+  }
   if (describe) j["kind"] = "describe";
   if (statements.size() == 1)
     j["sqlString"] = statements.front();
@@ -150,6 +154,9 @@ ParsedRequest parseRequest(std::string_view payload, std::size_t maxBytes) {
   if (auto kind = j.find("kind"); kind != j.end() && *kind != "sql") {
     if (*kind == "describe") {
       req.describe = true;
+    } else if (*kind == "tick") {
+      req.tick = true;
+      return parsed;
     } else {
       auto fp = j.find("fingerprint");
       if (*kind != "fingerprint" || fp == j.end() || !fp->is_object())

@@ -26,6 +26,9 @@ struct Request {
   /// Set on Kluster's own control message `{"kind": "fingerprint", ...}`: a node's database server identity,
   /// published through ALL so the first one in the log becomes the cluster's record on every node.
   std::optional<nlohmann::json> fingerprint;
+  /// Set on Kluster's own control message `{"kind": "tick"}` (ALL only): a node publishes one when ALL has been
+  /// quiet for a check period, so that continuous verification has a position to check at. It changes nothing.
+  bool tick = false;
   /// Asks the nodes to put the times they handled the request in their responses (`bench load --breakdown`).
   bool trace = false;
   /// A describe request (`"kind": "describe"`, ONE only): the node prepares the one statement in `statements`

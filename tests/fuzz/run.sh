@@ -4,13 +4,14 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF2'
-Usage: tests/fuzz/run.sh [--build-dir DIR] [--seconds N] [TARGET...]
+Usage: tests/fuzz/run.sh [--build-dir DIR] [--seconds N] [--seed N] [TARGET...]
 
 TARGET: request (the request parser), sql (the SQL analyzer), config (the config parser); default: all three.
 Builds tests/fuzz with clang++-14 into DIR (default build-fuzz), then runs each target for N seconds
 (default 60) on a corpus seeded from tests/corpus (requests and their SQL) and examples/*.toml. Findings
 (crash-*, leak-*, timeout-*) are written to DIR/findings; the exit status is non-zero on any finding.
-The long form: tests/fuzz/run.sh --seconds 3600
+--seed N makes a run repeatable (libFuzzer's -seed; CI uses --seed 1, so a finding in CI is found again by
+the same command; without it each run explores anew). The long form: tests/fuzz/run.sh --seconds 3600
 EOF2
 }
 
@@ -18,11 +19,13 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=$root/build-fuzz
 seconds=60
+seed=0
 targets=()
 while (($#)); do
   case $1 in
     --build-dir) build=$(realpath -m "${2:?}"); shift 2 ;;
     --seconds) seconds=${2:?}; shift 2 ;;
+    --seed) seed=${2:?}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     request | sql | config) targets+=("$1"); shift ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -70,7 +73,7 @@ for t in "${targets[@]}"; do
   seeds "$t" "$corpus"
   printf '==== fuzz %s for %ss (seeds: %s)\n' "$t" "$seconds" "$(find "$corpus" -type f | wc -l)"
   # ASan's leak check runs at exit; -rss_limit_mb catches runaway memory; -timeout a hang on one input.
-  if ! "$build/${t}_fuzz" -max_total_time="$seconds" -max_len=65536 -timeout=25 -rss_limit_mb=4096 \
+  if ! "$build/${t}_fuzz" -seed="$seed" -max_total_time="$seconds" -max_len=65536 -timeout=25 -rss_limit_mb=4096 \
     -print_final_stats=1 -artifact_prefix="$build/findings/$t-" "$corpus" 2>"$build/$t.log"; then
     status=1
     tail -n 60 "$build/$t.log" >&2

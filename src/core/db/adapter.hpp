@@ -128,6 +128,14 @@ struct ServerInfo {
   std::string ctype;
 };
 
+/// A table's row count and order-independent checksum, as continuous verification compares them.
+struct TableChecksum {
+  std::string table; ///< "schema.name"
+  std::int64_t rows = 0;
+  std::string checksum;
+  bool operator==(const TableChecksum&) const = default;
+};
+
 /// One connection to a node's database. Not thread-safe: each thread owns its own.
 class Connection {
 public:
@@ -190,6 +198,15 @@ public:
   virtual std::vector<std::string> drawnDefaults(const std::string& schema, const std::string& table) = 0;
   /// Which request inputs some object of the database (a column DEFAULT...) reads: writes must set them.
   virtual RequestInputs requestInputs() = 0;
+
+  /// Continuous verification. openSnapshot() starts a read-only transaction whose snapshot is fixed at once
+  /// (the database as it is now) and returns the ALL offset it holds for `cluster` (-1: none); the caller
+  /// takes it right after a commit, so nothing applied later is in it. snapshotChecksums() checksums every
+  /// user table in that snapshot (Kluster's own schema and the system's left out), in name order;
+  /// closeSnapshot() ends it. Throws DbError.
+  virtual std::int64_t openSnapshot(const std::string& cluster) = 0;
+  virtual std::vector<TableChecksum> snapshotChecksums() = 0;
+  virtual void closeSnapshot() noexcept = 0;
 };
 
 /// Opens a connection for a database URL; the scheme picks the adapter (postgresql://, postgres://).

@@ -14,6 +14,11 @@ ojson pgValueToJson(unsigned oid, const char* text, int length);
 /// A readable type name for common built-in type oids; empty when unknown.
 std::string_view builtinTypeName(unsigned oid);
 
+/// An order-independent digest of the rows whose md5 (32 hex digits) is in column `md5Column`, as an aggregate
+/// expression: md5 of the row count and two 64-bit sums of halves of the md5s. It needs no sort and constant
+/// memory however large the table (`verify` and continuous verification compute the same value).
+std::string pgRowsDigestSql(const std::string& md5Column);
+
 /// Kluster's tables and functions for sequences (pg_sequences.cpp), created by ensureSchema().
 extern const char* const kSequenceSchema;
 
@@ -46,6 +51,9 @@ public:
   std::vector<std::vector<std::string>> uniqueKeys(const std::string& schema, const std::string& table) override;
   std::vector<std::string> drawnDefaults(const std::string& schema, const std::string& table) override;
   RequestInputs requestInputs() override;
+  std::int64_t openSnapshot(const std::string& cluster) override;
+  std::vector<TableChecksum> snapshotChecksums() override;
+  void closeSnapshot() noexcept override { rollback(); }
 
 private:
   struct Sent; // one statement queued in the pipeline

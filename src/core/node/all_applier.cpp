@@ -3,6 +3,7 @@
 // offset follows it for tooling.
 #include "core/kafka/admin.hpp"
 #include "core/log.hpp"
+#include "core/node/checker.hpp"
 #include "core/node/parts.hpp"
 #include "core/util.hpp"
 
@@ -17,7 +18,8 @@ namespace kluster::node {
 
 Node::AllApplier::AllApplier(Node& node, const kafka::Properties& base, Responder& responder)
     : node_(node), responder_(responder), retrier_(responder, node.stop_, node.options_.maxRetry),
-      preparer_(node.options_.maxRequestBytes, &node.analyses_), functionCheck_(nullptr) {
+      preparer_(node.options_.maxRequestBytes, &node.analyses_), schedule_(node.options_.checkInterval),
+      functionCheck_(nullptr) {
   preparer_.setCluster(node_.options_.cluster);
   openDatabase();
   checkFingerprint();
@@ -222,6 +224,7 @@ void Node::AllApplier::readLoop() {
           continue;
         }
         KLOG(Info, "node", "reading {} from offset {}", node_.topics_.all(), *seek);
+        schedule_.forget(); // the message before the next one is not known
       }
       MessagePtr msg(consumer_->consume(100));
       if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) continue;
@@ -237,6 +240,8 @@ void Node::AllApplier::readLoop() {
                                  ts > 0 ? ts : 0),
                 fetchedUs};
       item.msg = std::move(msg);
+      item.checkpoint = schedule_.at(ts > 0 ? ts : 0);
+      if (node_.checker_) node_.checker_->seen(ts);
       const auto bytes = item.msg->len();
       std::unique_lock lock(mutex_);
       // Wait while full, waking now and then to see a stop. (A wait longer than max.poll.interval.ms, while
@@ -271,7 +276,7 @@ std::vector<Node::AllApplier::Item> Node::AllApplier::takeBatch() {
     if (item.msg->offset() <= applied) continue; // read again after a rebalance
     // A request that is not plain DML ends the batch, so the requests after it are checked against the
     // functions it may define.
-    const bool ends = item.prepared.changesSchema && !item.prepared.refusal;
+    const bool ends = (item.prepared.changesSchema && !item.prepared.refusal) || item.checkpoint;
     batch.push_back(std::move(item));
     if (ends) break;
   }
@@ -364,7 +369,9 @@ void Node::AllApplier::applyBatch(std::vector<Item>& batch) {
     functionCheck_.invalidate();
     if (db_) db_->forgetStatements();
   }
-  if (batch.back().prepared.control) checkFingerprint(); // a control message always ends its batch
+  if (batch.back().prepared.parsed.request.fingerprint) checkFingerprint(); // a fingerprint always ends its batch
+  // Before the next batch can commit: the snapshot holds exactly what the log holds up to the checkpoint.
+  if (batch.back().checkpoint && node_.checker_) node_.checker_->checkpoint(lastOffset);
   responder_.sendLater(std::move(answers.responses));
   for (const auto& r : answers.reports) responder_.reportError(r);
   commitOffset(true);
@@ -413,7 +420,7 @@ bool Node::AllApplier::tryBatch(std::vector<Item>& batch, bool careful, Answers&
       else if (!seen.insert(id).second)
         duplicateOf[i] = db::AppliedRecord{-1, "", "", 0};
     }
-    if (!p.refusal && !duplicateOf[i]) {
+    if (!p.refusal && !duplicateOf[i] && !p.work.statements.empty()) { // (a tick has nothing to run)
       slot[i] = static_cast<int>(work.size());
       work.push_back(&p.work);
     }
@@ -426,6 +433,10 @@ bool Node::AllApplier::tryBatch(std::vector<Item>& batch, bool careful, Answers&
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto offset = batch[i].msg->offset();
     const auto& p = batch[i].prepared;
+    if (p.control) {
+      entries.push_back({p.parsed.request.messageId, offset, std::string(code::Ok), "", 0});
+      continue;
+    }
     db::Outcome outcome;
     if (duplicateOf[i]) {
       const auto& d = *duplicateOf[i];
@@ -436,10 +447,6 @@ bool Node::AllApplier::tryBatch(std::vector<Item>& batch, bool careful, Answers&
       outcome.rowsAffected = d.rowsAffected;
     } else {
       outcome = p.refusal ? *p.refusal : std::move(outcomes[static_cast<std::size_t>(slot[i])]);
-    }
-    if (p.control) {
-      entries.push_back({p.parsed.request.messageId, offset, std::string(code::Ok), "", 0});
-      continue;
     }
     if (!p.parsed.hasRequestId()) {
       answers.reports.push_back({responder_.nodeId(),

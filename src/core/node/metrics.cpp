@@ -138,8 +138,15 @@ std::string NodeMetrics::render(const NodeGauges& g) const {
   header(out, "kluster_node_errors_total", "counter", "Reports this node published on ERRORS, by code.");
   for (const auto& [code, n] : nodeErrors_.nonZero())
     fmt::format_to(std::back_inserter(out), "kluster_node_errors_total{{{},code=\"{}\"}} {}\n", labels_, code, n);
-  sample("kluster_divergences_total", "counter", "Divergences from the other nodes that this node detected.",
+  sample("kluster_divergences_total", "counter",
+         "Checks at which continuous verification found this node's tables outside the majority's.",
          std::to_string(divergences_.load(std::memory_order_relaxed)));
+  sample("kluster_checks_total", "counter", "Continuous verification checks this node computed.",
+         std::to_string(checks_.load(std::memory_order_relaxed)));
+  sample("kluster_check_last_offset", "gauge", "ALL offset of the last check this node computed (-1: none yet).",
+         std::to_string(lastCheckOffset_.load(std::memory_order_relaxed)));
+  sample("kluster_check_last_duration_seconds", "gauge", "How long the last check took.",
+         number(static_cast<double>(lastCheckMs_.load(std::memory_order_relaxed)) / 1000.0));
   return out;
 }
 

@@ -67,6 +67,12 @@ public:
   void countRetry() { retries_.fetch_add(1, std::memory_order_relaxed); }
   void countNodeError(std::string_view code) { nodeErrors_.add(code); }
   void countDivergence() { divergences_.fetch_add(1, std::memory_order_relaxed); }
+  /// A continuous verification check finished at ALL offset `offset` in `durationMs`.
+  void countCheck(std::int64_t offset, std::int64_t durationMs) {
+    checks_.fetch_add(1, std::memory_order_relaxed);
+    lastCheckOffset_.store(offset, std::memory_order_relaxed);
+    lastCheckMs_.store(durationMs, std::memory_order_relaxed);
+  }
   /// An ALL batch committed: its size, how long it took, and the last request's Kafka timestamp (ms).
   void batchApplied(std::size_t requests, std::chrono::steady_clock::time_point started, std::int64_t lastTimestampMs);
   void setDatabaseConnected(bool connected) { databaseConnected_.store(connected, std::memory_order_relaxed); }
@@ -85,6 +91,9 @@ private:
   CodeCounters nodeErrors_;
   std::atomic<std::uint64_t> retries_{0};
   std::atomic<std::uint64_t> divergences_{0};
+  std::atomic<std::uint64_t> checks_{0};
+  std::atomic<std::int64_t> lastCheckOffset_{-1};
+  std::atomic<std::int64_t> lastCheckMs_{0};
   std::atomic<bool> databaseConnected_{false};
   std::atomic<std::int64_t> lastTimestampMs_{0};
   Histogram batchSize_;

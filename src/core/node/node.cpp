@@ -3,6 +3,7 @@
 #include "core/errors.hpp"
 #include "core/kafka/admin.hpp"
 #include "core/log.hpp"
+#include "core/node/checker.hpp"
 #include "core/node/metrics_server.hpp"
 #include "core/node/parts.hpp"
 #include "core/util.hpp"
@@ -53,6 +54,7 @@ NodeOptions NodeOptions::fromSettings(const Settings& settings) {
   opts.durableCommits = sync == "on";
   opts.metricsAddress = settings.get("metrics.address");
   opts.readyMaxLag = settings.getInt("metrics.ready_max_lag");
+  opts.checkInterval = settings.getDuration("node.check_interval");
   return opts;
 }
 
@@ -70,6 +72,8 @@ Node::Node(NodeOptions options)
   if (options_.batchMax < 1 || options_.oneWorkers < 1)
     throw UsageError("batch_max and one_workers must be at least 1");
   if (options_.readyMaxLag < 0) throw UsageError("metrics.ready_max_lag must be 0 or more");
+  if (options_.checkInterval.count() != 0 && options_.checkInterval < std::chrono::seconds(1))
+    throw UsageError("node.check_interval must be 0 (off) or at least 1s");
 }
 
 NodeGauges Node::probe(kafka::Admin& admin) const {
@@ -126,6 +130,13 @@ void Node::run() {
   }
   Responder responder(topics_, options_.nodeId, base, responsePartitions);
   responder.countInto(&metrics_);
+  std::unique_ptr<Checker> checker;
+  if (options_.checkInterval.count() > 0) {
+    checker = std::make_unique<Checker>(Checker::Options{options_.cluster, options_.nodeId, options_.databaseUrl,
+                                                         options_.checkInterval, responsePartitions},
+                                        base, responder, metrics_);
+    checker_ = checker.get();
+  }
   AllApplier applier(*this, base, responder);
   OneServer one(*this, base, responder);
   one.start();

@@ -34,6 +34,8 @@ struct NodeOptions {
   bool durableCommits = true;     ///< node.synchronous_commit: false lets the database lose commits ALL still has
   std::string metricsAddress;     ///< HOST:PORT for /metrics, /health and /ready; empty: not served
   std::int64_t readyMaxLag = 100; ///< /ready answers 200 within this many unapplied ALL messages
+  /// node.check_interval: continuous verification's period (0: off). Must be the same on every node.
+  std::chrono::milliseconds checkInterval = std::chrono::minutes(5);
 
   /// The options a node's settings give (cluster.*, node.*, database.*, metrics.*, kafka.*); throws
   /// UsageError on a value of the wrong type or an unsupported database type.
@@ -53,6 +55,8 @@ private:
   std::mutex mutex_;
   std::condition_variable changed_;
 };
+
+class Checker;
 
 class Node {
 public:
@@ -78,6 +82,7 @@ private:
   std::atomic<bool> positionDoubted_{false};
   sql::AnalysisCache analyses_; ///< shared by ALL and ONE: each distinct SQL text is analyzed once
   NodeMetrics metrics_;
+  Checker* checker_ = nullptr;        ///< continuous verification, when on (owned by run())
   std::atomic<bool> applying_{false}; ///< the apply loop runs (for /ready)
   /// What /metrics and /ready report besides the counters (asks Kafka for ALL's end).
   NodeGauges probe(kafka::Admin& admin) const;

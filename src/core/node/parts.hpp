@@ -1,5 +1,6 @@
 #pragma once
 // The node's two halves (private to src/core/node).
+#include "core/checks.hpp"
 #include "core/db/adapter.hpp"
 #include "core/node/node.hpp"
 #include "core/node/prepare.hpp"
@@ -32,6 +33,7 @@ private:
     MessagePtr msg;
     Prepared prepared;
     std::int64_t fetchedUs = 0; ///< when the reader got it (for traced requests)
+    bool checkpoint = false;    ///< continuous verification checks the state right after it (ends its batch)
   };
   /// What a batch sends once it is committed.
   struct Answers {
@@ -71,6 +73,7 @@ private:
   Retrier retrier_;
   std::unique_ptr<db::Connection> db_;
   Preparer preparer_;           ///< reader thread only
+  checks::Schedule schedule_;   ///< reader thread only
   FunctionCheck functionCheck_; ///< applying thread only (uses its connection)
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   nlohmann::json ownFingerprint_;

@@ -51,6 +51,10 @@ Prepared Preparer::forAll(std::string_view payload, std::int64_t offset, std::in
          {}});
     return p;
   }
+  if (p.parsed.request.tick) {
+    p.control = true; // nothing to run: recorded as applied, answered by no one
+    return p;
+  }
   if (p.parsed.request.describe) {
     p.refusal = db::Outcome::error(code::BadRequest, "describe requests belong on ONE", "",
                                    "send it to ONE: it changes nothing");
@@ -67,7 +71,7 @@ Prepared Preparer::forOne(std::string_view payload) {
     p.refusal = db::Outcome::error(p.parsed.errorCode, p.parsed.errorMessage);
     return p;
   }
-  if (p.parsed.request.fingerprint) {
+  if (p.parsed.request.fingerprint || p.parsed.request.tick) {
     p.refusal = db::Outcome::error(code::BadRequest, "control messages belong on ALL");
     return p;
   }

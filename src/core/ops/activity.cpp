@@ -2,6 +2,8 @@
 
 #include "core/ops/cluster_state.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace kluster::ops {
@@ -62,6 +64,14 @@ ActivityTracker::PerNode& ActivityTracker::perNode(const std::string& nodeId) {
 
 void ActivityTracker::addResponse(const Response& response, std::int64_t timestampMs) {
   if (response.nodeId.empty()) return;
+  if (response.requestTopic == checks::kTopic) {
+    if (auto r = checks::Result::fromResponse(response)) {
+      perNode(r->nodeId);
+      checks_.add(std::move(*r));
+      checkSeenMs_ = timestampMs;
+    }
+    return;
+  }
   auto& node = perNode(response.nodeId);
   node.responses.add(timestampMs);
   if (response.requestTopic != "ALL") return;
@@ -167,6 +177,17 @@ Divergence ActivityTracker::describe(std::int64_t offset, const Answers& answers
 std::vector<Divergence> ActivityTracker::divergences() const {
   std::vector<Divergence> out;
   for (auto it = divergent_.rbegin(); it != divergent_.rend(); ++it) out.push_back(describe(it->first, it->second));
+  // Only the latest complete check counts: a node repaired (restored) since shows as identical again.
+  if (auto v = checks_.latest(); v && !v->identical()) {
+    Answers a;
+    a.requestId = fmt::format("check@{}", v->allOffset);
+    a.firstSeenMs = checkSeenMs_;
+    for (const auto& r : checks_.at(v->allOffset)) a.byNode.emplace_back(index_.at(r.nodeId), r.digest());
+    auto d = describe(v->allOffset, a);
+    d.check = true;
+    d.tables = v->tables;
+    out.insert(out.begin(), std::move(d));
+  }
   return out;
 }
 

@@ -2,6 +2,7 @@
 // What the nodes said recently, as read from RESPONSES and ERRORS: per node the latest ALL answer and
 // response/error counts over a sliding window, ALL requests answered differently, and the newest error
 // reports. Fed message by message; memory stays bounded however long it runs.
+#include "core/checks.hpp"
 #include "core/message.hpp"
 
 #include <chrono>
@@ -41,6 +42,9 @@ struct Divergence {
   std::string majorityHash;               ///< empty when no hash has more nodes than every other
   std::vector<std::string> divergedNodes; ///< nodes outside the majority (every node involved when there is none)
   std::int64_t detectedMs = 0;
+  /// Found by continuous verification (the nodes' table sums at a checkpoint), not by a request's answers.
+  bool check = false;
+  std::vector<std::string> tables; ///< check: per table that differs, how (checks::Verdict::tables)
 };
 
 /// Counts of events per one-second bucket over a sliding window.
@@ -87,7 +91,8 @@ public:
   std::vector<std::string> nodesSeen() const;
   /// The window rates are measured over at `nowMs` (shorter while less history was observed), at least 1 s.
   std::chrono::milliseconds observedWindow(std::int64_t nowMs) const;
-  /// Requests answered differently, newest ALL offset first.
+  /// Requests answered differently, newest ALL offset first, after the latest complete continuous verification
+  /// check when it found a difference.
   std::vector<Divergence> divergences() const;
   /// The newest error reports, newest first.
   const std::deque<ErrorEvent>& recentErrors() const { return errors_; }
@@ -118,6 +123,8 @@ private:
   std::map<std::int64_t, Answers> answers_;   // by ALL offset, bounded by limits_.trackedRequests
   std::map<std::int64_t, Answers> divergent_; // by ALL offset, bounded by limits_.divergences
   std::deque<ErrorEvent> errors_;             // newest first
+  checks::Rounds checks_;                     // continuous verification results
+  std::int64_t checkSeenMs_ = 0;              // when the newest check result came
 };
 
 } // namespace kluster::ops

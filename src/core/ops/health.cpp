@@ -57,6 +57,15 @@ void classify(std::vector<NodeHealth>& nodes, const std::vector<Divergence>& div
       std::string mine;
       for (const auto& [hash, who] : d.hashes)
         if (std::find(who.begin(), who.end(), n.nodeId) != who.end()) mine = hash;
+      if (d.check) {
+        std::string tables;
+        for (const auto& t : d.tables) tables += (tables.empty() ? "" : " | ") + t;
+        n.reasons.push_back(fmt::format(
+            "{} diverged: continuous verification at ALL offset {} found its tables different from {}: {}", n.nodeId,
+            d.allOffset, d.majorityHash.empty() ? "the other nodes' (no majority)" : "the majority's", tables));
+        worsen(NodeState::Diverged);
+        continue;
+      }
       n.reasons.push_back(
           d.majorityHash.empty()
               ? fmt::format("{} diverged: request {} (ALL offset {}) answered with resultHash {}, and no outcome "
@@ -185,6 +194,8 @@ ojson toJson(const MonitorSnapshot& s) {
                            {"allOffset", d.allOffset},
                            {"majorityHash", d.majorityHash.empty() ? ojson(nullptr) : ojson(d.majorityHash)},
                            {"divergedNodes", d.divergedNodes},
+                           {"kind", d.check ? "check" : "request"},
+                           {"tables", d.tables},
                            {"answers", std::move(hashes)},
                            {"detected", util::isoMillis(d.detectedMs)}});
   }

@@ -28,12 +28,14 @@ LogTail::~LogTail() {
   if (consumer_) consumer_->close();
 }
 
-void LogTail::follow(kafka::Admin& admin, const std::string& topic, std::int64_t fromMs, std::int64_t atLeastLast) {
+void LogTail::follow(kafka::Admin& admin, const std::string& topic, std::int64_t fromMs, std::int64_t atLeastLast,
+                     const std::map<int, std::int64_t>& earlier) {
   const int partitions = requireTopic(admin, topic);
   std::vector<RdKafka::TopicPartition*> assignment;
   for (int p = 0; p < partitions; ++p) {
     const auto marks = admin.watermarks(topic, p);
-    auto start = admin.offsetForTime(topic, p, fromMs);
+    const auto e = earlier.find(p);
+    auto start = admin.offsetForTime(topic, p, e == earlier.end() ? fromMs : std::min(fromMs, e->second));
     if (atLeastLast > 0) start = std::min(start, marks.high - atLeastLast);
     start = std::clamp(start, marks.low, marks.high);
     next_[{topic, p}] = start;

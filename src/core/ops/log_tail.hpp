@@ -24,8 +24,9 @@ public:
   LogTail& operator=(const LogTail&) = delete;
 
   /// Reads every partition of `topic` from the first message at or after `fromMs`, and at least the last
-  /// `atLeastLast` messages of each partition.
-  void follow(kafka::Admin& admin, const std::string& topic, std::int64_t fromMs, std::int64_t atLeastLast = 0);
+  /// `atLeastLast` messages of each partition; `earlier` gives some partitions an earlier start (partition -> ms).
+  void follow(kafka::Admin& admin, const std::string& topic, std::int64_t fromMs, std::int64_t atLeastLast = 0,
+              const std::map<int, std::int64_t>& earlier = {});
 
   /// Hands every message up to the ends the partitions have now to `sink`, in order per partition. Returns
   /// true when it got there, false when `budget` ran out first (the rest comes with the next call).

@@ -1,6 +1,7 @@
 // The SQL `verify` sends through ALL. Only immutable or stable functions (md5, substr, sum, count, ntile,
 // row_number, lag, format_type, json_agg): a node refuses volatile ones on ALL. Text keys are compared with
 // COLLATE "C", so nodes whose databases have different collations still cut the same ranges.
+#include "core/db/postgres.hpp"
 #include "core/ops/pg_tools.hpp"
 #include "core/ops/verify.hpp"
 
@@ -60,15 +61,6 @@ std::string rangeCondition(const TableInfo& t, const KeyRange& range, const std:
   return parts.size() == 1 ? parts[0] : parts[0] + " AND " + parts[1];
 }
 
-// An order-independent digest of the rows whose md5 is in column `h`: the row count and two 64-bit sums of
-// halves of the md5s. Unlike md5(string_agg(... ORDER BY key)) it needs no sort and no memory per row.
-std::string checksumOf(const std::string& h) {
-  return fmt::format(
-      "md5(count(*)::text || ':' || coalesce(sum(('x' || substr({0}, 1, 16))::bit(64)::bigint::numeric), "
-      "0)::text || ':' || coalesce(sum(('x' || substr({0}, 17, 16))::bit(64)::bigint::numeric), 0)::text)",
-      h);
-}
-
 std::string textKeys(const std::vector<std::string>& exprs) {
   std::string out;
   for (std::size_t i = 0; i < exprs.size(); ++i) out += fmt::format("{}({})::text AS k{}", i ? ", " : "", exprs[i], i);
@@ -124,7 +116,7 @@ std::string checksumSql(const std::vector<TableInfo>& tables) {
     if (!sql.empty()) sql += "\nUNION ALL\n";
     sql += fmt::format("SELECT {} AS schema, {} AS name, count(*) AS rows, {} AS checksum "
                        "FROM (SELECT md5((r.*)::text) AS h FROM {} r OFFSET 0) s",
-                       quoteLiteral(t.schema), quoteLiteral(t.name), checksumOf("s.h"), tableRef(t));
+                       quoteLiteral(t.schema), quoteLiteral(t.name), db::pgRowsDigestSql("s.h"), tableRef(t));
   }
   return sql;
 }
@@ -177,7 +169,7 @@ std::string rangeChecksumSql(const TableInfo& t, const KeyRange& range,
   for (std::size_t i = 0; i < exprs.size(); ++i) keys += fmt::format("{} AS k{}, ", exprs[i], i);
   return fmt::format("SELECT {} AS part, count(*) AS rows, {} AS checksum FROM (SELECT {}md5((r.*)::text) AS h "
                      "FROM {} r WHERE {} OFFSET 0) s GROUP BY 1 ORDER BY 1",
-                     part, checksumOf("s.h"), keys, tableRef(t), rangeCondition(t, range, "r"));
+                     part, db::pgRowsDigestSql("s.h"), keys, tableRef(t), rangeCondition(t, range, "r"));
 }
 
 std::string rowsSql(const TableInfo& t, const KeyRange& range, int limit) {

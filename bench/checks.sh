@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# What continuous verification costs a live cluster: `klusterctl bench load` against one node with
+# node.check_interval = 0 (off) and against one with checks on, in one run on the same services, alternating
+# (off, on, off, on) so that drift of the machine hits both. Each node's database holds a ballast table that
+# every check scans. See bench/README.md.
+set -euo pipefail
+
+# shellcheck source=../scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+KLUSTER_LOG_TAG=bench/checks.sh
+
+usage() {
+  cat <<'EOF'
+Usage: bench/checks.sh [--klusterctl BIN] [--interval 2s] [--rows N] [--duration 20s] [--clients N] [--rounds N]
+                       [--keep]
+
+  --klusterctl BIN  the klusterctl to measure (default build/src/klusterctl)
+  --interval D      node.check_interval of the measured "on" node (default 2s: far more often than the
+                    default 5m, so that the cost shows)
+  --rows N          rows of the ballast table every check scans (default 200000)
+  --duration D      each bench load run (default 20s)
+  --clients N       bench load's concurrent clients (default 16)
+  --rounds N        off/on pairs (default 2)
+  --keep            keep the temporary directory (configs, node logs)
+
+Prints one line per run and the on/off ratios of throughput and median latency. Only one node runs at a
+time (an idle node with checks on would still scan its tables while the other is measured).
+EOF
+}
+
+KLUSTERCTL=build/src/klusterctl
+INTERVAL=2s
+ROWS=200000
+DURATION=20s
+CLIENTS=16
+ROUNDS=2
+KEEP=""
+while (($#)); do
+  case $1 in
+    --klusterctl) KLUSTERCTL=${2:?}; shift 2 ;;
+    --interval) INTERVAL=${2:?}; shift 2 ;;
+    --rows) ROWS=${2:?}; shift 2 ;;
+    --duration) DURATION=${2:?}; shift 2 ;;
+    --clients) CLIENTS=${2:?}; shift 2 ;;
+    --rounds) ROUNDS=${2:?}; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) die "unknown argument $1 (see --help)" ;;
+  esac
+done
+
+cd "$KLUSTER_REPO_ROOT"
+KLUSTERCTL=$(abspath "$KLUSTERCTL")
+[[ -x $KLUSTERCTL ]] || die "$KLUSTERCTL is missing: build it (cmake --build build --target klusterctl)"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kluster-checks.XXXXXX")
+chmod 755 "$WORK"
+NODE_PID=""
+
+stop_node() {
+  if [[ -n $NODE_PID ]] && kill -0 "$NODE_PID" 2>/dev/null; then
+    kill -TERM "$NODE_PID" 2>/dev/null || true
+    wait "$NODE_PID" 2>/dev/null || true
+  fi
+  NODE_PID=""
+}
+cleanup() {
+  local rc=$?
+  stop_node
+  scripts/services.sh down "$WORK/services" >/dev/null 2>&1 || log "could not stop the services in $WORK/services"
+  if [[ -n $KEEP ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "starting Kafka and PostgreSQL in $WORK/services"
+scripts/services.sh up "$WORK/services" --pg 1 >/dev/null
+# shellcheck source=/dev/null
+source "$WORK/services/env.sh"
+BROKERS=$KLUSTER_TEST_BROKERS
+SERVER_URL=${KLUSTER_TEST_PG_URLS%% *}
+BASE=checks$RANDOM
+
+# A cluster of one node per setting, each with its own database.
+make_cluster() { # setting check_interval
+  local cluster=${BASE}_$1 db=${BASE}_$1_node1
+  psql "$SERVER_URL" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE $db" >/dev/null
+  {
+    printf '[cluster]\nname = "%s"\nbrokers = "%s"\n\n' "$cluster" "$BROKERS"
+    printf '[node]\nid = "node1"\ncheck_interval = "%s"\n\n' "$2"
+    printf '[database]\nurl = "%s/%s"\n' "${SERVER_URL%/*}" "$db"
+  } >"$WORK/$1.toml"
+  "$KLUSTERCTL" init --brokers "$BROKERS" --cluster "$cluster" >/dev/null 2>&1
+}
+start_node() { # setting
+  local port
+  port=$(pick_port)
+  METRICS=127.0.0.1:$port
+  "$KLUSTERCTL" node run --config "$WORK/$1.toml" --metrics-address "$METRICS" >>"$WORK/$1.log" 2>&1 &
+  NODE_PID=$!
+  local deadline=$(($(now_s) + 60))
+  until "$KLUSTERCTL" exec --brokers "$BROKERS" --cluster "${BASE}_$1" --to ONE --timeout 2s "SELECT 1" \
+    >/dev/null 2>&1; do
+    kill -0 "$NODE_PID" 2>/dev/null || { tail -n 20 "$WORK/$1.log" >&2; die "the $1 node exited"; }
+    (($(now_s) < deadline)) || die "the $1 node did not answer within 60 s (see $WORK/$1.log)"
+  done
+}
+metric() { # name: its value on the running node
+  curl -fsS "http://$METRICS/metrics" | awk -v m="$1" '$1 ~ "^"m"[{]" {print $2}'
+}
+
+for setting in off on; do
+  make_cluster "$setting" "$([[ $setting == on ]] && echo "$INTERVAL" || echo 0)"
+  start_node "$setting"
+  "$KLUSTERCTL" exec --brokers "$BROKERS" --cluster "${BASE}_$setting" --to ALL --wait all \
+    "CREATE TABLE ballast (id int PRIMARY KEY, label text, n numeric)" >/dev/null
+  "$KLUSTERCTL" exec --brokers "$BROKERS" --cluster "${BASE}_$setting" --to ALL --wait all --timeout 120s \
+    "INSERT INTO ballast SELECT g, 'row ' || g, g * 1.5 FROM generate_series(1, $ROWS) g" >/dev/null
+  stop_node
+done
+
+printf '== continuous verification: bench load --clients %s --duration %s, %s-row ballast, check_interval %s; %s, %s core(s)\n' \
+  "$CLIENTS" "$DURATION" "$ROWS" "$INTERVAL" "$("$KLUSTERCTL" --version)" "$(nproc)"
+printf '%-8s %5s %12s %9s %9s %7s %10s\n' setting round "requests/s" "p50 ms" "p99 ms" checks "check ms"
+results=$WORK/results.tsv
+: >"$results"
+for ((round = 1; round <= ROUNDS; round++)); do
+  for setting in off on; do
+    start_node "$setting"
+    before=$(metric kluster_checks_total)
+    out=$("$KLUSTERCTL" bench load --brokers "$BROKERS" --cluster "${BASE}_$setting" --clients "$CLIENTS" \
+      --duration "$DURATION" -o json)
+    checks=$(($(metric kluster_checks_total) - before))
+    last=$(metric kluster_check_last_duration_seconds)
+    stop_node
+    python3 - "$setting" "$round" "$checks" "$last" "$out" "$results" <<'PY'
+import json, sys
+setting, rnd, checks, last, out, results = sys.argv[1:]
+j = json.loads(out)
+line = (setting, rnd, j["throughput"], j["latency"]["p50_ms"], j["latency"]["p99_ms"])
+print(f"{setting:<8} {rnd:>5} {j['throughput']:>12.0f} {j['latency']['p50_ms']:>9.2f} {j['latency']['p99_ms']:>9.2f} "
+      f"{checks:>7} {float(last) * 1000 if setting == 'on' else 0:>10.0f}")
+with open(results, "a") as f:
+    f.write("\t".join(str(x) for x in line) + "\n")
+PY
+  done
+done
+python3 - "$results" <<'PY'
+import sys
+rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
+def mean(setting, col):
+    vals = [float(r[col]) for r in rows if r[0] == setting]
+    return sum(vals) / len(vals)
+tput = mean("on", 2) / mean("off", 2)
+p50 = mean("on", 3) / mean("off", 3)
+print(f"on/off: throughput {tput:.3f} ({(1 - tput) * 100:+.1f}% cost), median latency {p50:.3f}")
+PY

@@ -1,0 +1,175 @@
+// Continuous verification against a real cluster: the nodes checksum their tables at the same ALL offsets and
+// agree while nothing is wrong; a row changed by hand on one node, with no client writing, is reported by that
+// node on ERRORS and by `monitor` (state diverged, naming the table) within a check period or so, without
+// `verify`; once the row is put back, the next check clears it.
+#include "core/checks.hpp"
+#include "core/kafka/admin.hpp"
+#include "core/kafka/kafka.hpp"
+#include "core/message.hpp"
+#include "core/util.hpp"
+#include "support/cluster.hpp"
+#include "support/helpers.hpp"
+#include "support/topic_reader.hpp"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <map>
+#include <set>
+
+using namespace kluster;
+using namespace kluster::test;
+using nlohmann::json;
+
+namespace {
+
+constexpr auto kPeriod = std::chrono::seconds(2);
+
+void all(TestCluster& c, const std::string& sql) {
+  auto r = c.exec({"--to", "ALL", "--wait", "all", sql});
+  INFO(sql << "\n" << r.err);
+  REQUIRE(r.exitCode == 0);
+}
+
+CommandResult monitor(const TestCluster& c, const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"monitor", "--brokers", c.brokers(), "--cluster", c.name(), "--window", "30s"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return TestCluster::klusterctl(argv, std::chrono::seconds(60));
+}
+
+std::string nodeState(const json& snap, const std::string& id) {
+  for (const auto& n : snap["nodes"])
+    if (n["nodeId"] == id) return n["state"];
+  return "absent";
+}
+
+// The check results on RESPONSES, by ALL offset and node.
+std::map<std::int64_t, std::map<std::string, checks::Result>>
+checkResults(const TestCluster& c, std::chrono::milliseconds timeout, std::size_t roundsWanted) {
+  kafka::Admin admin(kafka::clientProperties(c.brokers(), {}));
+  const auto partitions = admin.partitionCount(c.name() + ".RESPONSES");
+  REQUIRE(partitions);
+  std::map<std::int64_t, std::map<std::string, checks::Result>> rounds;
+  auto complete = [&] {
+    std::size_t n = 0;
+    for (const auto& [_, results] : rounds) n += results.size() == 3 ? 1 : 0;
+    return n >= roundsWanted;
+  };
+  readTopic(
+      c.brokers(), c.name() + ".RESPONSES", util::responsePartition(checks::kClientId, *partitions), 0,
+      [&](const std::vector<Record>& records) {
+        rounds.clear();
+        for (const auto& r : records) {
+          if (r.key != checks::kClientId) continue;
+          if (auto result = checks::Result::fromResponse(Response::fromJson(r.payload)))
+            rounds[result->allOffset][result->nodeId] = *result;
+        }
+        return complete();
+      },
+      timeout);
+  return rounds;
+}
+
+} // namespace
+
+TEST_CASE("continuous verification: identical nodes agree; a row changed by hand on one node is reported", "[checks]") {
+  ClusterOptions options;
+  options.extraNodeConfig = fmt::format("check_interval = \"{}s\"", kPeriod.count());
+  TestCluster cluster(options);
+  all(cluster, "CREATE TABLE items (id int PRIMARY KEY, label text, price numeric(10,2), at timestamptz)");
+  all(cluster, "CREATE TABLE notes (body text)"); // no primary key
+  for (int i = 0; i < 5; ++i)
+    all(cluster, fmt::format("INSERT INTO items SELECT g, 'row ' || g, g * 1.5, '2024-01-01'::timestamptz + g * "
+                             "interval '1 hour' FROM generate_series({}, {}) g",
+                             i * 200 + 1, i * 200 + 200));
+  all(cluster, "INSERT INTO notes SELECT 'note ' || g FROM generate_series(1, 50) g");
+
+  SECTION("checks run on every node at the same offsets and agree") {
+    // Writes and ticks both make checkpoints: wait for two rounds every node answered.
+    const auto rounds = checkResults(cluster, std::chrono::seconds(60), 2);
+    std::size_t complete = 0;
+    for (const auto& [offset, results] : rounds) {
+      if (results.size() != 3) continue;
+      ++complete;
+      std::set<std::string> digests;
+      for (const auto& [node, r] : results) {
+        digests.insert(r.digest());
+        std::set<std::string> tables;
+        for (const auto& t : r.tables) tables.insert(t.table);
+        CHECK(tables.count("public.items") == 1);
+        CHECK(tables.count("public.notes") == 1);
+        CHECK(tables.count("_kluster.applied") == 0); // Kluster's own bookkeeping is not compared
+      }
+      INFO("ALL offset " << offset);
+      CHECK(digests.size() == 1);
+    }
+    CHECK(complete >= 2);
+    auto healthy = monitor(cluster, {"--check"});
+    INFO(healthy.out << healthy.err);
+    CHECK(healthy.exitCode == 0);
+  }
+
+  SECTION("a change made by hand on node2 is reported by node2 and by monitor, and cleared once undone") {
+    REQUIRE(checkResults(cluster, std::chrono::seconds(60), 1).size() >= 1); // the checks run
+    cluster.query(2, "UPDATE items SET label = 'changed by hand' WHERE id = 421");
+    const auto changedAt = std::chrono::steady_clock::now();
+
+    // No client writes from here on: the nodes' ticks make the checkpoints.
+    json snap;
+    const bool seen = waitUntil(
+        [&] {
+          auto r = monitor(cluster, {"--once", "-o", "json"});
+          if (r.exitCode != 0) return false;
+          snap = parseJson(r.out);
+          return nodeState(snap, "node2") == "diverged";
+        },
+        std::chrono::seconds(60), std::chrono::milliseconds(500));
+    const auto took =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - changedAt);
+    INFO(snap.dump(2));
+    REQUIRE(seen);
+    WARN(fmt::format("monitor showed node2 diverged {} ms after the change (check period {} s)", took.count(),
+                     kPeriod.count()));
+    // A check period, the stagger of the ticks, the check itself and monitor's own run: well under 5 periods.
+    CHECK(took < 5 * kPeriod + std::chrono::seconds(10));
+    CHECK(nodeState(snap, "node1") == "ok");
+    CHECK(nodeState(snap, "node3") == "ok");
+    REQUIRE_FALSE(snap["divergences"].empty());
+    const auto& d = snap["divergences"][0];
+    CHECK(d["kind"] == "check");
+    CHECK(d["divergedNodes"] == json::array({"node2"}));
+    REQUIRE(d["tables"].size() == 1);
+    CHECK(d["tables"][0].get<std::string>().rfind("public.items:", 0) == 0);
+
+    // node2 reported itself on ERRORS; the others did not report anything.
+    const bool reported = waitUntil(
+        [&] {
+          auto r = monitor(cluster, {"--once", "-o", "json", "--errors", "50"});
+          if (r.exitCode != 0) return false;
+          snap = parseJson(r.out);
+          for (const auto& e : snap["errors"]) {
+            if (e["code"] != "DIVERGED") continue;
+            CHECK(e["nodeId"] == "node2");
+            CHECK(e["message"].get<std::string>().find("public.items") != std::string::npos);
+            return true;
+          }
+          return false;
+        },
+        std::chrono::seconds(30), std::chrono::milliseconds(500));
+    INFO(snap.dump(2));
+    CHECK(reported);
+    auto alert = monitor(cluster, {"--check"});
+    CHECK(alert.exitCode == 1);
+    CHECK(alert.out.find("node2 diverged: continuous verification") != std::string::npos);
+
+    // Put back by hand: the next complete check finds the nodes identical again.
+    cluster.query(2, "UPDATE items SET label = 'row 421' WHERE id = 421");
+    const bool cleared = waitUntil(
+        [&] {
+          auto r = monitor(cluster, {"--once", "-o", "json"});
+          return r.exitCode == 0 && nodeState(parseJson(r.out), "node2") == "ok";
+        },
+        std::chrono::seconds(60), std::chrono::milliseconds(500));
+    CHECK(cleared);
+  }
+}
