@@ -4,11 +4,12 @@
 
 # Subcommands, options, and how option values complete, per command path.
 declare -gA _klusterctl_commands=(
-  ["klusterctl"]="demo init node exec config offsets monitor backup restore verify bench proxy"
+  ["klusterctl"]="demo init node exec config offsets monitor backup restore verify bench proxy security"
   ["klusterctl node"]="run"
   ["klusterctl config"]="show check"
   ["klusterctl offsets"]="show set delete"
   ["klusterctl bench"]="exec apply load"
+  ["klusterctl security"]="keygen digest publish"
 )
 declare -gA _klusterctl_options=(
   ["klusterctl"]="-h --help --version"
@@ -33,6 +34,10 @@ declare -gA _klusterctl_options=(
   ["klusterctl bench apply"]="-h --help --node-config --rows --tx-size --timeout --node-log"
   ["klusterctl bench load"]="-h --help --config --brokers --cluster -X --clients --rate --duration --warmup --timeout --wait --workload --hot-rows --breakdown --table -o --output"
   ["klusterctl proxy"]="-h --help --config --brokers --cluster -X --listen --max-connections --wait --timeout"
+  ["klusterctl security"]="-h --help"
+  ["klusterctl security keygen"]="-h --help"
+  ["klusterctl security digest"]="-h --help"
+  ["klusterctl security publish"]="-h --help --config --brokers --cluster -X --timeout"
 )
 declare -gA _klusterctl_values=(
   ["klusterctl demo|--nodes"]="any"
@@ -170,6 +175,11 @@ declare -gA _klusterctl_values=(
   ["klusterctl proxy|--max-connections"]="any"
   ["klusterctl proxy|--wait"]="any"
   ["klusterctl proxy|--timeout"]="any"
+  ["klusterctl security publish|--config"]="file"
+  ["klusterctl security publish|--brokers"]="any"
+  ["klusterctl security publish|--cluster"]="any"
+  ["klusterctl security publish|-X"]="any"
+  ["klusterctl security publish|--timeout"]="any"
 )
 
 _klusterctl() {

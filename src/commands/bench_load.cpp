@@ -51,10 +51,8 @@ void printHistogram(const std::string& label, const bench::Histogram& h) {
 int runBenchLoad(const BenchLoadOptions& o) {
   const auto settings = o.flags.resolve();
   bench::LoadOptions opts;
-  opts.client.brokers = settings.get("cluster.brokers");
-  opts.client.cluster = settings.get("cluster.name");
-  opts.client.kafka = settings.kafka();
-  opts.client.clientId = fmt::format("kluster-bench-load-{}-{}", ::getpid(), util::uuid4().substr(0, 8));
+  opts.client =
+      clientOptions(settings, fmt::format("kluster-bench-load-{}-{}", ::getpid(), util::uuid4().substr(0, 8)));
   opts.clients = o.clients;
   opts.rate = o.rate;
   opts.duration = util::parseDuration(o.duration);

@@ -30,4 +30,17 @@ Settings ClusterFlags::resolve() const {
   return settings;
 }
 
+client::ClientOptions clientOptions(const Settings& settings, const std::string& fallbackId) {
+  client::ClientOptions o;
+  o.brokers = settings.get("cluster.brokers");
+  o.cluster = settings.get("cluster.name");
+  o.kafka = settings.kafka();
+  o.key = clientKey(settings);
+  const auto& id = settings.get("security.client_id");
+  if (!o.key.empty() && id.empty())
+    throw UsageError("a client key needs the client id it belongs to: set security.client_id (KLUSTER_CLIENT_ID)");
+  o.clientId = id.empty() ? fallbackId : id;
+  return o;
+}
+
 } // namespace kluster::commands

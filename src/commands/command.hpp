@@ -1,6 +1,7 @@
 #pragma once
 // How subcommands plug into klusterctl: each file exposes one register function that adds its
 // subcommand to the CLI and, when chosen, sets the action main() runs. registry.cpp lists them all.
+#include "core/client/client.hpp"
 #include "core/config.hpp"
 #include "core/errors.hpp"
 
@@ -12,6 +13,10 @@
 #include <vector>
 
 namespace kluster::commands {
+
+/// The client library's options from settings: cluster, brokers, [kafka], and the signing identity
+/// (security.client_id and its key; without a key, `fallbackId` when not empty, else a fresh id).
+client::ClientOptions clientOptions(const Settings& settings, const std::string& fallbackId = {});
 
 /// What main() runs after parsing; returns the process exit code.
 using Action = std::function<int()>;

@@ -104,11 +104,8 @@ int runExec(const ExecOptions& o) {
   es.format = parseFormat(o.output.empty() ? (interactive || isatty(STDOUT_FILENO) ? "table" : "json") : o.output);
   if (o.after >= 0) es.after = o.after;
 
-  client::ClientOptions copts;
-  copts.brokers = settings.get("cluster.brokers");
-  copts.cluster = settings.get("cluster.name");
-  copts.kafka = settings.kafka();
-  copts.clientId = o.clientId;
+  auto copts = clientOptions(settings);
+  if (!o.clientId.empty()) copts.clientId = o.clientId;
   // Unreachable brokers fail within the time the caller is willing to wait (at least a second, so a
   // tight --timeout still leaves room to connect, and at most five: metadata on a working cluster takes milliseconds).
   copts.connectTimeout =

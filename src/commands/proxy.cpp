@@ -49,11 +49,7 @@ int runProxy(const ProxyOptions& o) {
   if (so.session.timeout.count() <= 0) throw UsageError("--timeout must be positive (e.g. 10s)");
   so.session.serverVersion = fmt::format("15.0 (Kluster {})", kVersion);
 
-  client::ClientOptions copts;
-  copts.brokers = settings.get("cluster.brokers");
-  copts.cluster = settings.get("cluster.name");
-  copts.kafka = settings.kafka();
-  copts.clientId = fmt::format("proxy-{}", util::uuid4().substr(0, 8));
+  auto copts = clientOptions(settings, fmt::format("proxy-{}", util::uuid4().substr(0, 8)));
   auto client = std::make_unique<client::Client>(copts);
   proxy::Server server(so, *client);
   for (const auto& a : server.addresses()) std::cout << "listening on " << a << std::endl;

@@ -2,7 +2,8 @@
 
 namespace kluster::commands {
 
-void registerProxy(CLI::App& app, Action& action); // proxy.cpp
+void registerProxy(CLI::App& app, Action& action);    // proxy.cpp
+void registerSecurity(CLI::App& app, Action& action); // security.cpp
 
 void registerAll(CLI::App& app, Action& action) {
   registerDemo(app, action);
@@ -17,6 +18,7 @@ void registerAll(CLI::App& app, Action& action) {
   registerVerify(app, action);
   registerBench(app, action);
   registerProxy(app, action);
+  registerSecurity(app, action);
   registerGenerate(app, action); // last: it documents everything above
 }
 

@@ -106,10 +106,7 @@ int runVerify(const VerifyCommandOptions& o) {
   const auto format = outputFormat(o.output, terminalDefault());
   const Topics topics{settings.get("cluster.name")};
 
-  client::ClientOptions copts;
-  copts.brokers = settings.get("cluster.brokers");
-  copts.cluster = topics.cluster;
-  copts.kafka = settings.kafka();
+  auto copts = clientOptions(settings);
   client::Client client(copts);
   if (client.liveNodes().empty())
     throw KlusterError(code::NodeError, fmt::format("no node of cluster {} is running", topics.cluster),

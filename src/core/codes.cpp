@@ -25,7 +25,11 @@ const std::vector<CodeInfo>& resultCodes() {
       {code::Duplicate, K::Refused, "a request with this messageId was already applied; it is not applied again"},
       {code::Forbidden, K::Refused,
        "the SQL would reach the database server itself (its files, programs, roles or configuration: COPY ... "
-       "PROGRAM, pg_read_file(), SET ROLE, ALTER SYSTEM, untrusted languages...), which no request may do"},
+       "PROGRAM, pg_read_file(), SET ROLE, ALTER SYSTEM, untrusted languages...), which no request may do; or the "
+       "client's permissions in the clients file do not allow it (read only, no DDL)"},
+      {code::Unauthenticated, K::Request,
+       "a clients file is in effect and the request is not signed, its signature matches no key of its client id, "
+       "or it was signed more than 5 minutes away from when it was published"},
       {code::SyntaxError, K::Sql, "PostgreSQL reports a syntax error (SQLSTATE 42601)"},
       {code::UndefinedObject, K::Sql, "a table, column, function or schema does not exist"},
       {code::ConstraintViolation, K::Sql, "a unique, foreign key, check or not-null constraint was violated"},

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include <string_view>
+#include <sys/stat.h>
 
 extern char** environ;
 
@@ -36,6 +37,14 @@ const std::vector<SettingSpec>& settingSpecs() {
       {"database.type", "KLUSTER_DATABASE_TYPE", "postgresql", "database adapter"},
       {"database.url", "KLUSTER_DATABASE_URL", "", "database connection URL", true},
       {"log.level", "KLUSTER_LOG_LEVEL", "info", "debug, info, warn or error"},
+      {"security.clients_file", "KLUSTER_CLIENTS_FILE", "",
+       "node: the clients' keys and permissions (TOML, mode 600), in effect once published"},
+      {"security.skip_publication", "KLUSTER_SKIP_PUBLICATION", "-1",
+       "node: the ALL offset of a security request to refuse instead of stopping at it (give every node the same)"},
+      {"security.client_id", "KLUSTER_CLIENT_ID", "", "the client id requests are signed as (exec, verify, proxy...)"},
+      {"security.client_key", "KLUSTER_CLIENT_KEY", "", "the client's secret key: requests are signed with it", true},
+      {"security.client_key_file", "KLUSTER_CLIENT_KEY_FILE", "",
+       "a file (mode 600) whose first line is the client's secret key"},
       // klusterctl proxy
       {"proxy.listen", "KLUSTER_PROXY_LISTEN", "127.0.0.1:6432",
        "proxy: HOST:PORT addresses to listen on, comma-separated"},
@@ -186,12 +195,29 @@ std::vector<std::pair<std::string, Settings::Value>> Settings::describe() const 
   std::vector<std::pair<std::string, Value>> out;
   for (const auto& spec : settingSpecs()) {
     Value v = values_.at(spec.key);
-    if (spec.secret) v.value = maskUrl(v.value);
+    if (spec.secret) v.value = spec.key == "database.url" ? maskUrl(v.value) : v.value.empty() ? "" : "***";
     out.emplace_back(spec.key, v);
   }
   for (const auto& [k, v] : kafka_)
     out.emplace_back("kafka." + k, Value{isSecretKafkaProperty(k) ? "***" : v, kafkaSources_.at(k)});
   return out;
+}
+
+std::string clientKey(const Settings& settings) {
+  if (const auto& key = settings.get("security.client_key"); !key.empty()) return key;
+  const auto& file = settings.get("security.client_key_file");
+  if (file.empty()) return {};
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0)
+    throw UsageError(fmt::format("cannot read security.client_key_file {}: {}", file, std::strerror(errno)));
+  if ((st.st_mode & 077) != 0)
+    throw UsageError(
+        fmt::format("security.client_key_file {} holds a secret but others may read it: chmod 600 {}", file, file));
+  std::ifstream in(file);
+  std::string key;
+  std::getline(in, key);
+  if (key.empty()) throw UsageError(fmt::format("security.client_key_file {} is empty", file));
+  return key;
 }
 
 std::string maskUrl(const std::string& url) {

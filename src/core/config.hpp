@@ -23,6 +23,12 @@ struct SettingSpec {
   bool secret = false;
 };
 
+class Settings;
+/// The client's signing key: security.client_key (KLUSTER_CLIENT_KEY), else the first line of
+/// security.client_key_file (which others than its owner must not be able to read); empty when neither is set.
+/// Throws UsageError.
+std::string clientKey(const Settings& settings);
+
 /// The table of every setting Kluster understands (kafka.* keys pass through to librdkafka).
 const std::vector<SettingSpec>& settingSpecs();
 

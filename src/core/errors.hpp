@@ -26,6 +26,7 @@ inline constexpr std::string_view ReadOnly = "READ_ONLY";
 inline constexpr std::string_view NotCaughtUp = "NOT_CAUGHT_UP";
 inline constexpr std::string_view Duplicate = "DUPLICATE";
 inline constexpr std::string_view Forbidden = "FORBIDDEN";
+inline constexpr std::string_view Unauthenticated = "UNAUTHENTICATED";
 // The SQL ran and PostgreSQL refused it (deterministic on every node). sqlState carries the exact SQLSTATE.
 inline constexpr std::string_view SyntaxError = "SYNTAX_ERROR";
 inline constexpr std::string_view UndefinedObject = "UNDEFINED_OBJECT";

@@ -18,9 +18,14 @@ std::string Request::toJson() const {
     j["fingerprint"] = *fingerprint;
     return j.dump();
   }
+  if (auth) j["auth"] = {{"signedAt", auth->signedAtMs}, {"hmac", auth->hmac}};
   if (tick) {
     j["kind"] = "tick";
     return j.dump();
+  }
+  if (securityDigest) { // with the fields below, which its signature covers too
+    j["kind"] = "security";
+    j["digest"] = *securityDigest;
   }
   if (describe) j["kind"] = "describe";
   if (statements.size() == 1)
@@ -151,12 +156,25 @@ ParsedRequest parseRequest(std::string_view payload, std::size_t maxBytes) {
     return true;
   };
   if (!requireString("messageId") || !requireString("clientId")) return parsed;
+  if (auto a = j.find("auth"); a != j.end()) {
+    const auto at = a->is_object() ? a->find("signedAt") : a->end();
+    const auto mac = a->is_object() ? a->find("hmac") : a->end();
+    if (!a->is_object() || at == a->end() || !at->is_number_integer() || mac == a->end() || !mac->is_string())
+      return fail(parsed, code::BadRequest, "'auth' must be {\"signedAt\": milliseconds, \"hmac\": hex string}"),
+             parsed;
+    req.auth = Request::Auth{at->get<std::int64_t>(), mac->get<std::string>()};
+  }
   if (auto kind = j.find("kind"); kind != j.end() && *kind != "sql") {
     if (*kind == "describe") {
       req.describe = true;
     } else if (*kind == "tick") {
       req.tick = true;
       return parsed;
+    } else if (*kind == "security") {
+      auto d = j.find("digest");
+      if (d == j.end() || !d->is_string() || d->get_ref<const std::string&>().size() != 64)
+        return fail(parsed, code::BadRequest, "a security request needs 'digest': 64 hex digits"), parsed;
+      req.securityDigest = d->get<std::string>();
     } else {
       auto fp = j.find("fingerprint");
       if (*kind != "fingerprint" || fp == j.end() || !fp->is_object())
@@ -180,13 +198,14 @@ ParsedRequest parseRequest(std::string_view payload, std::size_t maxBytes) {
       if (!s.is_string()) return fail(parsed, code::BadRequest, "'statements' must be an array of strings"), parsed;
       req.statements.push_back(s.get<std::string>());
     }
-  } else {
+  } else if (!req.securityDigest) {
     return fail(parsed, code::BadRequest, "the request has no 'sqlString' (or 'statements')"), parsed;
   }
   bool anySql = false;
   for (const auto& s : req.statements)
     if (s.find_first_not_of(" \t\r\n;") != std::string::npos) anySql = true;
-  if (!anySql) return fail(parsed, code::EmptySql, "the request has no SQL to run"), parsed;
+  if (req.securityDigest && anySql) return fail(parsed, code::BadRequest, "a security request carries no SQL"), parsed;
+  if (!anySql && !req.securityDigest) return fail(parsed, code::EmptySql, "the request has no SQL to run"), parsed;
   if (req.describe && !parseDescribe(j, parsed)) return parsed;
 
   if (auto it = j.find("params"); it != j.end()) {

@@ -29,6 +29,15 @@ struct Request {
   /// Set on Kluster's own control message `{"kind": "tick"}` (ALL only): a node publishes one when ALL has been
   /// quiet for a check period, so that continuous verification has a position to check at. It changes nothing.
   bool tick = false;
+  /// A `{"kind": "security", "digest": ...}` request (ALL only; `klusterctl security publish`): from its position
+  /// on, every node enforces its clients file, whose digest must be this one.
+  std::optional<std::string> securityDigest;
+  /// `"auth": {"signedAt": ms, "hmac": hex}`: the client's signature (core/auth.hpp).
+  struct Auth {
+    std::int64_t signedAtMs = 0;
+    std::string hmac;
+  };
+  std::optional<Auth> auth;
   /// Asks the nodes to put the times they handled the request in their responses (`bench load --breakdown`).
   bool trace = false;
   /// A describe request (`"kind": "describe"`, ONE only): the node prepares the one statement in `statements`

@@ -1,5 +1,6 @@
 #include "core/client/client.hpp"
 
+#include "core/auth.hpp"
 #include "core/errors.hpp"
 #include "core/kafka/admin.hpp"
 #include "core/log.hpp"
@@ -194,6 +195,7 @@ public:
       p->needed = static_cast<std::size_t>(wait.count);
     }
     p->done = std::move(done);
+    if (!options_.key.empty()) auth::sign(request, options_.key, util::nowMillis());
     const auto payload = request.toJson();
     const auto& topic = target == Target::All ? topics_.all() : topics_.one();
     const int partition = target == Target::All ? 0 : -1;

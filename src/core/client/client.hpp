@@ -51,7 +51,9 @@ bool responsesDiverge(const std::vector<Response>& responses);
 struct ClientOptions {
   std::string brokers;
   std::string cluster = "kluster";
-  std::string clientId;    ///< empty: a fresh unique id
+  std::string clientId; ///< empty: a fresh unique id
+  /// The client's secret key: when set, every request is signed with it (core/auth.hpp). Never logged.
+  std::string key;
   kafka::Properties kafka; ///< pass-through librdkafka properties
   int lingerMs = 0;        ///< producer batching delay (0 for lowest latency)
   /// Bounds each call made while connecting (topic metadata, watermarks), so unreachable brokers fail

@@ -95,6 +95,12 @@ struct ReadFloor {
   std::int64_t offset = -1;
 };
 
+/// The clients file in effect: its digest and the ALL offset of the security request that put it in effect.
+struct SecurityRecord {
+  std::string digest;
+  std::int64_t offset = -1;
+};
+
 /// What a previous application of a request recorded (for duplicate requests).
 struct AppliedRecord {
   std::int64_t offset = -1;
@@ -148,6 +154,10 @@ public:
   virtual Position loadPosition(const std::string& cluster) = 0;
   /// The cluster's recorded database fingerprint (JSON text), when one was applied from ALL.
   virtual std::optional<std::string> loadFingerprint(const std::string& cluster) = 0;
+  /// The clients file in effect for `cluster` (a security request applied), if any.
+  virtual std::optional<SecurityRecord> loadSecurity(const std::string& cluster) = 0;
+  /// The statement that records a security request's digest at `offset` (run in its batch).
+  virtual Statement recordSecurity(const std::string& cluster, const std::string& digest, std::int64_t offset) = 0;
   /// Which of these request ids were already applied, with what they recorded.
   virtual std::map<std::string, AppliedRecord> findApplied(const std::vector<std::string>& messageIds) = 0;
 

@@ -25,6 +25,11 @@ CREATE TABLE IF NOT EXISTS _kluster.cluster_info (
   fingerprint  jsonb NOT NULL,
   recorded_at  bigint NOT NULL
 );
+CREATE TABLE IF NOT EXISTS _kluster.security (
+  cluster     text PRIMARY KEY,
+  digest      text NOT NULL,   -- of the clients file in effect (klusterctl security publish)
+  all_offset  bigint NOT NULL  -- where it took effect
+);
 -- What DEFAULT now() & co. become (sql::pinDefaultTime): the pinned time of the request writing the row,
 -- which the node sets per request. Outside a Kluster request it is an error, never a node's own clock.
 CREATE OR REPLACE FUNCTION _kluster.request_time() RETURNS timestamptz LANGUAGE plpgsql STABLE AS $f$
@@ -69,10 +74,12 @@ void PgConnection::ensureSchema() {
     return;
   }
   ResultGuard s{execParams("SELECT to_regprocedure('_kluster.restore_sequences()') IS NOT NULL, "
-                           "to_regprocedure('_kluster.gen_random_uuid()') IS NOT NULL",
+                           "to_regprocedure('_kluster.gen_random_uuid()') IS NOT NULL, "
+                           "to_regclass('_kluster.security') IS NOT NULL",
                            {})};
   if (std::string(PQgetvalue(s.res, 0, 0)) != "t") exec(kSequenceSchema);
-  if (std::string(PQgetvalue(s.res, 0, 1)) != "t") exec(kSchema); // databases from before UUIDs were drawn
+  // Databases from before UUIDs were drawn, or before signed requests.
+  if (std::string(PQgetvalue(s.res, 0, 1)) != "t" || std::string(PQgetvalue(s.res, 0, 2)) != "t") exec(kSchema);
   // Databases created before message ids were compared bytewise: a collation-aware text key made every
   // batch's bookkeeping several times slower.
   ResultGuard c{execParams("SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "

@@ -163,6 +163,20 @@ std::optional<std::string> PgConnection::loadFingerprint(const std::string& clus
   return std::string(PQgetvalue(g.res, 0, 0));
 }
 
+std::optional<SecurityRecord> PgConnection::loadSecurity(const std::string& cluster) {
+  ResultGuard g{execParams("SELECT digest, all_offset FROM _kluster.security WHERE cluster = $1", {cluster})};
+  if (PQntuples(g.res) != 1) return std::nullopt;
+  return SecurityRecord{PQgetvalue(g.res, 0, 0), std::atoll(PQgetvalue(g.res, 0, 1))};
+}
+
+Statement PgConnection::recordSecurity(const std::string& cluster, const std::string& digest, std::int64_t offset) {
+  return {"INSERT INTO _kluster.security (cluster, digest, all_offset) VALUES ($1, $2, $3) "
+          "ON CONFLICT (cluster) DO UPDATE SET digest = EXCLUDED.digest, all_offset = EXCLUDED.all_offset",
+          {cluster, digest, std::to_string(offset)},
+          false,
+          {}};
+}
+
 std::map<std::string, AppliedRecord> PgConnection::findApplied(const std::vector<std::string>& ids) {
   std::map<std::string, AppliedRecord> found;
   if (ids.empty()) return found;

@@ -21,8 +21,10 @@ Node::AllApplier::AllApplier(Node& node, const kafka::Properties& base, Responde
       preparer_(node.options_.maxRequestBytes, &node.analyses_), schedule_(node.options_.checkInterval),
       functionCheck_(nullptr) {
   preparer_.setCluster(node_.options_.cluster);
+  preparer_.setClients(&node_.clients_, node_.options_.clientsFile, node_.options_.skipPublication);
   openDatabase();
   checkFingerprint();
+  loadClients();
   if (!fingerprintRecorded_) {
     if (auto first = firstFingerprintInLog(base); first && *first != ownFingerprint_) refuse(*first);
   }
@@ -72,6 +74,54 @@ void Node::AllApplier::openDatabase() {
         db_.reset();
       });
   functionCheck_.setConnection(db_.get());
+}
+
+void Node::AllApplier::loadClients() {
+  const auto record = retrier_.run(
+      "reading the clients file in effect", [&] { return db_->loadSecurity(node_.options_.cluster); }, [] {});
+  const auto& file = node_.options_.clientsFile;
+  if (!record) {
+    if (!file.empty())
+      KLOG(Warn, "node",
+           "clients file {} is not in effect yet: every request is accepted until `klusterctl security publish` puts "
+           "it in effect on every node at once",
+           file.string());
+    return;
+  }
+  if (file.empty())
+    throw KlusterError(code::NodeError,
+                       fmt::format("the cluster checks signed requests since ALL offset {} (clients file digest {}), "
+                                   "and this node has no clients file",
+                                   record->offset, record->digest),
+                       "set security.clients_file to the file the other nodes have");
+  auto clients = std::make_shared<const auth::Clients>(auth::Clients::load(file));
+  if (clients->digest() != record->digest) {
+    // A new file deployed while this node was stopped: catch up with the copy of the one in effect here, until
+    // the security request that publishes the new one.
+    const auto copy = auth::copyPath(file, record->digest);
+    std::shared_ptr<const auth::Clients> previous;
+    if (std::filesystem::exists(copy)) previous = std::make_shared<const auth::Clients>(auth::Clients::load(copy));
+    if (!previous || previous->digest() != record->digest)
+      throw KlusterError(code::NodeError,
+                         fmt::format("this node's clients file {} has digest {}, and the one in effect here since ALL "
+                                     "offset {} is {} (no copy of it at {})",
+                                     file.string(), clients->digest(), record->offset, record->digest, copy.string()),
+                         "deploy the file in effect to this node, or put it at the copy's path while the node "
+                         "catches up to the publication of the new one");
+    KLOG(Info, "node",
+         "catching up with the clients file in effect since ALL offset {} ({}); {} waits for its "
+         "publication",
+         record->offset, copy.string(), file.string());
+    clients = std::move(previous);
+  } else if (!auth::keepCopy(file, record->digest)) {
+    KLOG(Warn, "node",
+         "cannot keep a copy of the clients file at {}: if this node is stopped while a new file is "
+         "published, it will need the old one there to catch up",
+         auth::copyPath(file, record->digest).string());
+  }
+  node_.clients_.set(std::move(clients));
+  KLOG(Info, "node", "checking signed requests and permissions of {} client(s) (clients file {}, digest {})",
+       node_.clients_.get()->size(), file.string(), record->digest.substr(0, 12));
 }
 
 void Node::AllApplier::checkFingerprint() {
@@ -270,6 +320,11 @@ std::vector<Node::AllApplier::Item> Node::AllApplier::takeBatch() {
   if (readerFailure_) std::rethrow_exception(readerFailure_);
   const auto applied = node_.applied_.get();
   while (!queue_.empty() && batch.size() < batchMax) {
+    if (queue_.front().prepared.fatal && queue_.front().msg->offset() > applied) {
+      // A request this node cannot go past: apply what comes before it, then stop at it.
+      if (!batch.empty()) break;
+      throw KlusterError(code::NodeError, *queue_.front().prepared.fatal);
+    }
     Item item = std::move(queue_.front());
     queue_.pop_front();
     queuedBytes_ -= item.msg->len();
@@ -446,7 +501,9 @@ bool Node::AllApplier::tryBatch(std::vector<Item>& batch, bool careful, Answers&
                                : std::string("request already applied in this batch"));
       outcome.rowsAffected = d.rowsAffected;
     } else {
-      outcome = p.refusal ? *p.refusal : std::move(outcomes[static_cast<std::size_t>(slot[i])]);
+      outcome = p.refusal     ? *p.refusal
+                : slot[i] < 0 ? db::Outcome{} // nothing to run
+                              : std::move(outcomes[static_cast<std::size_t>(slot[i])]);
     }
     if (!p.parsed.hasRequestId()) {
       answers.reports.push_back({responder_.nodeId(),

@@ -55,6 +55,15 @@ NodeOptions NodeOptions::fromSettings(const Settings& settings) {
   opts.metricsAddress = settings.get("metrics.address");
   opts.readyMaxLag = settings.getInt("metrics.ready_max_lag");
   opts.checkInterval = settings.getDuration("node.check_interval");
+  opts.clientsFile = settings.get("security.clients_file");
+  try {
+    std::size_t used = 0;
+    const auto& skip = settings.get("security.skip_publication");
+    opts.skipPublication = std::stoll(skip, &used);
+    if (used != skip.size()) throw std::invalid_argument(skip);
+  } catch (const std::exception&) {
+    throw UsageError("security.skip_publication must be an ALL offset (or -1)");
+  }
   return opts;
 }
 

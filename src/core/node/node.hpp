@@ -4,6 +4,7 @@
 #include "core/config.hpp"
 #include "core/kafka/kafka.hpp"
 #include "core/node/metrics.hpp"
+#include "core/node/prepare.hpp"
 #include "core/sql/analysis_cache.hpp"
 #include "core/topics.hpp"
 
@@ -36,6 +37,8 @@ struct NodeOptions {
   std::int64_t readyMaxLag = 100; ///< /ready answers 200 within this many unapplied ALL messages
   /// node.check_interval: continuous verification's period (0: off). Must be the same on every node.
   std::chrono::milliseconds checkInterval = std::chrono::minutes(5);
+  std::filesystem::path clientsFile; ///< security.clients_file: keys and permissions of the clients (empty: none)
+  std::int64_t skipPublication = -1; ///< security.skip_publication: a security request refused, not stopped at
 
   /// The options a node's settings give (cluster.*, node.*, database.*, metrics.*, kafka.*); throws
   /// UsageError on a value of the wrong type or an unsupported database type.
@@ -82,6 +85,7 @@ private:
   std::atomic<bool> positionDoubted_{false};
   sql::AnalysisCache analyses_; ///< shared by ALL and ONE: each distinct SQL text is analyzed once
   NodeMetrics metrics_;
+  ClientsInEffect clients_;           ///< signed requests and permissions (none until a security request)
   Checker* checker_ = nullptr;        ///< continuous verification, when on (owned by run())
   std::atomic<bool> applying_{false}; ///< the apply loop runs (for /ready)
   /// What /metrics and /ready report besides the counters (asks Kafka for ALL's end).

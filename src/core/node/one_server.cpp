@@ -116,6 +116,7 @@ void Node::OneServer::serve(const Fetched& fetched, db::Connection*& conn, std::
   const auto startedUs = util::nowMicros();
   const auto started = startedUs / 1000;
   Preparer preparer(node_.options_.maxRequestBytes, &node_.analyses_);
+  preparer.setClients(&node_.clients_, {});
   auto prepared = preparer.forOne(std::string_view(static_cast<const char*>(msg.payload()), msg.len()));
   if (!prepared.parsed.hasRequestId()) {
     responder_.reportError({responder_.nodeId(),

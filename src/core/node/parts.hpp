@@ -43,6 +43,8 @@ private:
   void openDatabase();
   /// Refuses to go on when this node's server differs from the fingerprint the cluster recorded.
   void checkFingerprint();
+  /// Puts the clients file recorded in the database in effect; refuses to go on when this node's differs.
+  void loadClients();
   [[noreturn]] void refuse(const nlohmann::json& clusterFingerprint);
   void announceFingerprint();
   /// The first fingerprint in the ALL log, if any (read before applying anything, so that a node whose

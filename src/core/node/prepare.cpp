@@ -1,7 +1,9 @@
 #include "core/node/prepare.hpp"
 
+#include "core/errors.hpp"
 #include "core/sql/analyzer.hpp"
 #include "core/sql/determinism.hpp"
+#include "core/util.hpp"
 
 #include <fmt/format.h>
 
@@ -55,13 +57,78 @@ Prepared Preparer::forAll(std::string_view payload, std::int64_t offset, std::in
     p.control = true; // nothing to run: recorded as applied, answered by no one
     return p;
   }
+  const auth::Rule* rule = nullptr;
+  // ALL: the signing time is compared with the Kafka timestamp, the same on every node.
+  if (!authenticate(p, timestampMs, rule)) return p;
+  if (p.parsed.request.securityDigest) {
+    security(p, offset, timestampMs);
+    return p;
+  }
   if (p.parsed.request.describe) {
     p.refusal = db::Outcome::error(code::BadRequest, "describe requests belong on ONE", "",
                                    "send it to ONE: it changes nothing");
     return p;
   }
-  analyze(p, true, offset, timestampMs);
+  analyze(p, true, offset, timestampMs, rule);
   return p;
+}
+
+bool Preparer::authenticate(Prepared& p, std::int64_t referenceMs, const auth::Rule*& rule) {
+  inEffect_ = clients_ ? clients_->get() : nullptr;
+  if (!inEffect_) return true;
+  const auto& req = p.parsed.request;
+  if (auto denial = inEffect_->authenticate(req, referenceMs, auth::kWindowMs)) {
+    p.refusal = db::Outcome::error(denial->code, denial->message, "", denial->hint);
+    return false;
+  }
+  rule = inEffect_->find(req.clientId);
+  return true;
+}
+
+void Preparer::security(Prepared& p, std::int64_t offset, std::int64_t timestampMs) {
+  const auto& digest = *p.parsed.request.securityDigest;
+  if (inEffect_) { // changing the clients in effect takes an admin
+    const auto* rule = inEffect_->find(p.parsed.request.clientId);
+    if (!rule || rule->access != auth::Rule::Access::Admin) {
+      p.refusal = db::Outcome::error(code::Forbidden,
+                                     fmt::format("client '{}' may not publish a clients file: it takes access = "
+                                                 "\"admin\"",
+                                                 p.parsed.request.clientId));
+      return;
+    }
+  }
+  if (offset == skipPublication_) { // the way past a publication no node can take (README "Security")
+    p.refusal = db::Outcome::error(code::Forbidden,
+                                   fmt::format("the security request at ALL offset {} is skipped by this node's "
+                                               "security.skip_publication",
+                                               offset));
+    return;
+  }
+  // Read again now, in log order: every request after this one is checked against it, on every node alike.
+  std::shared_ptr<const auth::Clients> next;
+  std::string why;
+  try {
+    if (clientsFile_.empty()) throw UsageError("this node has no clients file (security.clients_file)");
+    next = std::make_shared<const auth::Clients>(auth::Clients::load(clientsFile_));
+    if (next->digest() != digest)
+      why = fmt::format("this node's clients file {} has digest {}, not the {} published at ALL offset {}",
+                        clientsFile_.string(), next->digest(), digest, offset);
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  if (!why.empty()) {
+    p.fatal = fmt::format("cannot take the clients file published at ALL offset {}: {}; deploy the same file to "
+                          "this node (klusterctl security digest FILE shows a file's digest) and start it again",
+                          offset, why);
+    return;
+  }
+  clients_->set(next);
+  inEffect_ = next;
+  auth::keepCopy(clientsFile_, digest); // for catching up after a later publication (README "Security")
+  p.security = std::pair{cluster_, digest};
+  p.timestampMs = timestampMs;
+  p.offset = offset;
+  p.writes = true;
 }
 
 Prepared Preparer::forOne(std::string_view payload) {
@@ -77,13 +144,22 @@ Prepared Preparer::forOne(std::string_view payload) {
   }
   // The database parses and describes the statement itself, without running it: nothing to analyze.
   p.describe = p.parsed.request.describe;
+  const auth::Rule* rule = nullptr;
+  // ONE: only one node answers, so its own clock is the reference.
+  if (!authenticate(p, util::nowMillis(), rule)) return p;
+  if (p.parsed.request.securityDigest) {
+    p.refusal = db::Outcome::error(code::BadRequest, "security requests belong on ALL");
+    return p;
+  }
   if (p.describe) return p;
-  analyze(p, false, 0, 0);
+  analyze(p, false, 0, 0, rule);
   return p;
 }
 
 void FunctionCheck::apply(Prepared& p) {
   if (p.refusal) return;
+  if (p.security && p.work.statements.empty() && conn_)
+    p.work.statements.push_back(conn_->recordSecurity(p.security->first, p.security->second, p.offset));
   if (p.writes) { // what the database's DEFAULTs read from the request
     if (!inputs_ && conn_) inputs_ = conn_->requestInputs();
     const db::RequestInputs in = inputs_.value_or(db::RequestInputs{});
@@ -157,7 +233,8 @@ void FunctionCheck::checkOrder(Prepared& p) {
       }
 }
 
-void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64_t timestampMs) {
+void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64_t timestampMs,
+                       const auth::Rule* rule) {
   const Request& req = p.parsed.request;
   std::vector<std::shared_ptr<const sql::Analysis>> analyses; // keeps `statements` alive
   std::vector<const sql::Statement*> statements;
@@ -201,6 +278,14 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
   if (statements.empty()) {
     p.refusal = db::Outcome::error(code::EmptySql, "the request has no SQL to run");
     return;
+  }
+  if (rule) { // the client's permissions, from the parse tree
+    std::vector<std::string> kinds;
+    for (const auto* st : statements) kinds.push_back(st->kind);
+    if (auto denial = auth::authorize(req.clientId, *rule, forAll && !readOnly, kinds)) {
+      p.refusal = db::Outcome::error(denial->code, denial->message, "", denial->hint);
+      return;
+    }
   }
   std::sort(functions.begin(), functions.end());
   functions.erase(std::unique(functions.begin(), functions.end()), functions.end());

@@ -7,11 +7,15 @@
 // Preparing is split in two so the ALL applier can prepare the next requests on its reader thread while
 // the database runs the current batch: Preparer needs only the request (and a cache of analyses);
 // FunctionCheck asks the database which functions are volatile, just before a batch runs.
+#include "core/auth.hpp"
 #include "core/db/adapter.hpp"
 #include "core/message.hpp"
 #include "core/sql/analysis_cache.hpp"
 
+#include <filesystem>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 
 namespace kluster::node {
@@ -29,6 +33,29 @@ struct Prepared {
   bool writes = false;          ///< ALL: not read-only (may fire a DEFAULT of the current time)
   std::int64_t timestampMs = 0; ///< ALL: the request's pinned time
   std::int64_t offset = 0;      ///< ALL: the request's offset
+  /// ALL: a security request whose digest this node's clients file matches: (cluster, digest) to record.
+  std::optional<std::pair<std::string, std::string>> security;
+  /// ALL: this node cannot go past this request (a security request whose digest its clients file does not
+  /// match): the node stops before it, with this message, rather than diverge.
+  std::optional<std::string> fatal;
+};
+
+/// The clients file in effect (signed requests and permissions; null: none), shared by the ALL reader, which
+/// changes it at a security request, and the ONE workers.
+class ClientsInEffect {
+public:
+  std::shared_ptr<const auth::Clients> get() const {
+    std::lock_guard lock(mutex_);
+    return clients_;
+  }
+  void set(std::shared_ptr<const auth::Clients> clients) {
+    std::lock_guard lock(mutex_);
+    clients_ = std::move(clients);
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const auth::Clients> clients_;
 };
 
 /// Parses and analyzes requests. Needs no database; safe to use from one thread at a time.
@@ -38,6 +65,13 @@ public:
   explicit Preparer(std::size_t maxRequestBytes, sql::AnalysisCache* cache = nullptr)
       : maxBytes_(maxRequestBytes), cache_(cache) {}
   void setCluster(std::string cluster) { cluster_ = std::move(cluster); }
+  /// Requests are authenticated and authorized by `clients` (when it holds a file); `file` is this node's
+  /// clients file, read again at each security request (empty: none configured).
+  void setClients(ClientsInEffect* clients, std::filesystem::path file, std::int64_t skipPublication = -1) {
+    clients_ = clients;
+    clientsFile_ = std::move(file);
+    skipPublication_ = skipPublication;
+  }
 
   /// A request read from ALL at `offset`, published at `timestampMs`. Run FunctionCheck on it before
   /// it is applied.
@@ -46,11 +80,18 @@ public:
   Prepared forOne(std::string_view payload);
 
 private:
-  void analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64_t timestampMs);
+  void analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64_t timestampMs, const auth::Rule* rule);
+  /// Authenticates `p` against the clients in effect (none: every request passes); sets p.refusal, or `rule`.
+  bool authenticate(Prepared& p, std::int64_t referenceMs, const auth::Rule*& rule);
+  void security(Prepared& p, std::int64_t offset, std::int64_t timestampMs);
 
   std::size_t maxBytes_;
   sql::AnalysisCache* cache_;
   std::string cluster_;
+  ClientsInEffect* clients_ = nullptr;
+  std::filesystem::path clientsFile_;
+  std::int64_t skipPublication_ = -1;
+  std::shared_ptr<const auth::Clients> inEffect_; ///< keeps the rule a request was checked against alive
 };
 
 /// The determinism rules that need the catalog (README "Determinism"): refuses ALL requests that call a

@@ -187,7 +187,12 @@ const std::vector<SqlStateMapping>& sqlStateMappings() {
       {code::NotCaughtUp, "57P03",
        "cannot_connect_now: no node had applied this connection's earlier writes in time; retry"},
       {code::Duplicate, "23505", "unique_violation: the request id was applied before"},
-      {code::Forbidden, "42501", "insufficient_privilege: the SQL would reach the database server itself"},
+      {code::Forbidden, "42501",
+       "insufficient_privilege: the SQL would reach the database server itself, or the proxy's client id may not "
+       "do it"},
+      {code::Unauthenticated, "28000",
+       "invalid_authorization_specification: the proxy's requests are not signed "
+       "as the clients file in effect wants (security.client_id, client_key)"},
       {code::SyntaxError, "42601", "the node's SQLSTATE (class 42)"},
       {code::UndefinedObject, "42P01", "the node's SQLSTATE (42P01, 42703, 42883, ...)"},
       {code::ConstraintViolation, "23000", "the node's SQLSTATE (23505, 23503, 23502, 23514, ...)"},
