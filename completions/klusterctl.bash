@@ -4,7 +4,7 @@
 
 # Subcommands, options, and how option values complete, per command path.
 declare -gA _klusterctl_commands=(
-  ["klusterctl"]="demo init node exec config offsets monitor backup restore verify bench proxy security"
+  ["klusterctl"]="demo init node exec config offsets monitor backup restore verify bench proxy passwd security"
   ["klusterctl node"]="run"
   ["klusterctl config"]="show check"
   ["klusterctl offsets"]="show set delete"
@@ -34,6 +34,7 @@ declare -gA _klusterctl_options=(
   ["klusterctl bench apply"]="-h --help --node-config --rows --tx-size --timeout --node-log"
   ["klusterctl bench load"]="-h --help --config --brokers --cluster -X --clients --rate --duration --warmup --timeout --wait --workload --hot-rows --breakdown --table -o --output"
   ["klusterctl proxy"]="-h --help --config --brokers --cluster -X --listen --max-connections --wait --timeout"
+  ["klusterctl passwd"]="-h --help --users-file --config"
   ["klusterctl security"]="-h --help"
   ["klusterctl security keygen"]="-h --help"
   ["klusterctl security digest"]="-h --help"
@@ -175,6 +176,8 @@ declare -gA _klusterctl_values=(
   ["klusterctl proxy|--max-connections"]="any"
   ["klusterctl proxy|--wait"]="any"
   ["klusterctl proxy|--timeout"]="any"
+  ["klusterctl passwd|--users-file"]="any"
+  ["klusterctl passwd|--config"]="file"
   ["klusterctl security publish|--config"]="file"
   ["klusterctl security publish|--brokers"]="any"
   ["klusterctl security publish|--cluster"]="any"

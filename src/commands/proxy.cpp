@@ -40,6 +40,11 @@ int runProxy(const ProxyOptions& o) {
   const int maxConnections = o.maxConnections >= 0 ? o.maxConnections : settings.getInt("proxy.max_connections");
   if (maxConnections < 1) throw UsageError("--max-connections must be at least 1");
   so.maxConnections = static_cast<std::size_t>(maxConnections);
+  const auto& trust = settings.get("proxy.trust_loopback");
+  if (trust != "true" && trust != "false") throw UsageError("proxy.trust_loopback must be true or false");
+  so.trustLoopback = trust == "true";
+  if (const auto& users = settings.get("proxy.users_file"); !users.empty())
+    so.session.users = std::make_shared<const proxy::scram::Users>(proxy::scram::Users::load(users));
   const auto waitText = o.wait.empty() ? settings.get("proxy.wait") : o.wait;
   so.session.writeWait = client::WaitPolicy::parse(waitText);
   if (so.session.writeWait.kind == client::WaitPolicy::Kind::None)
@@ -76,8 +81,9 @@ void registerProxy(CLI::App& app, Action& action) {
                   "responses a write waits for: first, all, quorum or N (default proxy.wait, first)");
   cmd->add_option("--timeout", o->timeout, "how long a request waits for its responses (default proxy.timeout, 10s)");
   cmd->footer("Connect with any PostgreSQL client, e.g. psql \"host=127.0.0.1 port=6432 dbname=kluster\". Reads go to "
-              "ONE and see the connection's own earlier writes; everything else goes to ALL. Only clients on "
-              "loopback addresses are accepted (trust). See README \"Connecting applications\".");
+              "ONE and see the connection's own earlier writes; everything else goes to ALL. Clients on loopback "
+              "addresses connect without a password (proxy.trust_loopback); the others authenticate with "
+              "SCRAM-SHA-256 against proxy.users_file (klusterctl passwd). See README \"Connecting applications\".");
   cmd->callback([o, &action] { action = [o] { return runProxy(*o); }; });
 }
 

@@ -4,6 +4,7 @@ namespace kluster::commands {
 
 void registerProxy(CLI::App& app, Action& action);    // proxy.cpp
 void registerSecurity(CLI::App& app, Action& action); // security.cpp
+void registerPasswd(CLI::App& app, Action& action);   // passwd.cpp
 
 void registerAll(CLI::App& app, Action& action) {
   registerDemo(app, action);
@@ -18,6 +19,7 @@ void registerAll(CLI::App& app, Action& action) {
   registerVerify(app, action);
   registerBench(app, action);
   registerProxy(app, action);
+  registerPasswd(app, action);
   registerSecurity(app, action);
   registerGenerate(app, action); // last: it documents everything above
 }

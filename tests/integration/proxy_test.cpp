@@ -147,49 +147,16 @@ TEST_CASE("pgbench through the proxy: simple, extended and prepared, 16 clients,
     CHECK(r.out.find("number of transactions actually processed: 160/160") != std::string::npos);
     CHECK(r.out.find("number of failed transactions: 0") != std::string::npos);
     expected += 160;
-    for (int i = 1; i <= cluster.size(); ++i)
-      CHECK(cluster.scalar(i, fmt::format("SELECT count(*) FROM bench WHERE mode = '{}'", mode)) == "160");
+    // Writes wait for the first node's answer (proxy.wait = first): the others get there soon after.
+    for (int i = 1; i <= cluster.size(); ++i) {
+      const auto sql = fmt::format("SELECT count(*) FROM bench WHERE mode = '{}'", mode);
+      CHECK(waitUntil([&] { return cluster.scalar(i, sql) == "160"; }, std::chrono::seconds(30)));
+    }
   }
   for (int i = 1; i <= cluster.size(); ++i)
     CHECK(cluster.scalar(i, "SELECT count(*) FROM bench") == std::to_string(expected));
   checkIdentical(cluster, "bench", "id");
 }
-
-namespace {
-
-int connectTo(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
-
-void sendAll(int fd, const std::string& bytes) {
-  REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
-}
-
-// Everything the proxy sends until it closes the connection (or 10 s pass).
-std::string readAll(int fd) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    const auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  return out;
-}
-
-std::string be32(std::uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
-}
-
-} // namespace
 
 TEST_CASE("raw bytes: malformed startup, huge lengths, dropped connections get a clean close", "[proxy]") {
   TestCluster cluster;

@@ -2,6 +2,7 @@
 // `klusterctl proxy` in front of a test cluster, and the PostgreSQL client programs that talk to it.
 #include "support/cluster.hpp"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,13 @@ namespace kluster::test {
 
 /// The full path of a program on PATH (test processes are started with execve); throws when missing.
 std::string programPath(const std::string& name);
+
+/// Raw protocol bytes, for tests of what broken clients send: a loopback connection to `port` (reads time out
+/// after 10 s), all of `bytes` sent, everything read until the peer closes (or the timeout), a big-endian int32.
+int connectTo(int port);
+void sendAll(int fd, const std::string& bytes);
+std::string readAll(int fd);
+std::string be32(std::uint32_t v);
 
 class TestProxy {
 public:

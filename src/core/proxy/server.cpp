@@ -128,7 +128,7 @@ public:
     secret_ = randomKey();
     asio::error_code ec;
     const auto peer = socket_.remote_endpoint(ec);
-    const bool trusted = !ec && peer.address().is_loopback();
+    const bool trusted = !ec && shared_.options.trustLoopback && peer.address().is_loopback();
     socket_.set_option(tcp::no_delay(true), ec);
     std::optional<wire::Writer::Notice> refuse;
     if (shared_.live > shared_.options.maxConnections) {

@@ -14,6 +14,7 @@ namespace kluster::proxy {
 struct ServerOptions {
   std::vector<std::string> listen{"127.0.0.1:6432"}; ///< HOST:PORT each; port 0 picks a free one
   std::size_t maxConnections = 100;
+  bool trustLoopback = true; ///< loopback peers connect without a password; others need SCRAM (session.users)
   SessionOptions session;
 };
 

@@ -3,6 +3,7 @@
 #include "core/proxy/session.hpp"
 
 #include "core/errors.hpp"
+#include "core/log.hpp"
 #include "core/proxy/outcome.hpp"
 #include "core/proxy/pg_types.hpp"
 #include "core/util.hpp"
@@ -71,6 +72,7 @@ void Session::ready() { out_.readyForQuery(txStatus_); }
 
 void Session::handle(wire::Message& m) {
   if (phase_ == Phase::Startup) return startup(m);
+  if (phase_ == Phase::Auth) return authenticate(m);
   wire::Reader r(m.body);
   if (skipToSync_ && m.type != 'S' && m.type != 'X') return; // extended query after an error
   switch (m.type) {
@@ -115,11 +117,54 @@ void Session::startup(wire::Message& m) {
     out_.error(*refuse_);
     return terminate();
   }
-  if (!trusted_)
-    return fatal("28000", "the proxy accepts connections without a password only from loopback addresses (trust)");
   startupParams_ = s->params;
+  if (trusted_) return accept();
+  if (!options_.users)
+    return fatal("28000", "the proxy trusts only loopback connections and has no users file for passwords: set "
+                          "proxy.users_file (klusterctl passwd USER --users-file FILE)");
+  // SCRAM-SHA-256, an unknown user included (the exchange fails at its end, as for a wrong password).
+  const auto* verifier = options_.users->find(s->params.at("user"));
+  scram_ = std::make_unique<scram::Exchange>(verifier ? std::optional<scram::Verifier>(*verifier) : std::nullopt);
+  out_.authenticationSasl({"SCRAM-SHA-256"});
+  phase_ = Phase::Auth;
+}
+
+void Session::authenticate(wire::Message& m) {
+  const auto& user = startupParams_.at("user");
+  if (m.type != 'p') return fatal("08P01", fmt::format("expected a SASL response, got message type {}", m.type));
+  wire::Reader r(m.body);
+  std::string data;
+  if (scramFirst_) { // SASLInitialResponse: mechanism, length, client-first-message
+    const auto mechanism = r.cstring();
+    const auto length = r.int32();
+    if (r.failed() || length < 0 || static_cast<std::size_t>(length) != r.remaining())
+      return fatal("08P01", "invalid SASLInitialResponse");
+    if (mechanism != "SCRAM-SHA-256")
+      return fatal("28000", fmt::format("SASL mechanism {} is not supported: use SCRAM-SHA-256", mechanism));
+    data = r.bytes(static_cast<std::size_t>(length));
+  } else { // SASLResponse: client-final-message
+    data = std::string(m.body);
+  }
+  std::string why;
+  auto answer = scramFirst_ ? scram_->clientFirst(data, why) : scram_->clientFinal(data, why);
+  if (!answer) {
+    KLOG(Info, "proxy", "password authentication of user \"{}\" failed: {}", user, why);
+    return fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user));
+  }
+  if (scramFirst_) {
+    scramFirst_ = false;
+    out_.authenticationSaslContinue(*answer);
+    return;
+  }
+  out_.authenticationSaslFinal(*answer);
+  scram_.reset();
+  accept();
+}
+
+void Session::accept() {
+  const auto& startup = startupParams_;
   out_.authenticationOk();
-  auto appName = s->params.count("application_name") ? s->params.at("application_name") : "";
+  auto appName = startup.count("application_name") ? startup.at("application_name") : "";
   settings_["application_name"] = appName;
   const std::pair<const char*, std::string> params[] = {
       {"server_version", options_.serverVersion},
@@ -131,7 +176,7 @@ void Session::startup(wire::Message& m) {
       {"standard_conforming_strings", "on"},
       {"TimeZone", "UTC"},
       {"is_superuser", "off"},
-      {"session_authorization", s->params.at("user")},
+      {"session_authorization", startup.at("user")},
       {"application_name", appName},
   };
   for (const auto& [name, value] : params) out_.parameterStatus(name, value);

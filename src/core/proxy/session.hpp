@@ -3,6 +3,7 @@
 // requests. No I/O: the server feeds it bytes and writes what it produces; requests go out through a
 // Sender whose completion the server delivers back on the connection's event loop.
 #include "core/client/client.hpp"
+#include "core/proxy/scram.hpp"
 #include "core/proxy/wire.hpp"
 #include "core/sql/analyzer.hpp"
 
@@ -48,6 +49,8 @@ struct SessionOptions {
   std::string serverVersion = "15.0 (Kluster)";
   /// Descriptions by SQL text, shared by every session of one proxy.
   std::shared_ptr<DescribeCache> describeCache;
+  /// SCRAM-SHA-256 verifiers by user (proxy.users_file): peers that are not trusted authenticate with them.
+  std::shared_ptr<const scram::Users> users;
 };
 
 class Session {
@@ -80,7 +83,7 @@ public:
   const std::map<std::string, std::string>& startupParams() const { return startupParams_; }
 
 private:
-  enum class Phase { Startup, Ready, Closed };
+  enum class Phase { Startup, Auth, Ready, Closed };
   struct Prepared {
     std::string sql;
     std::vector<sql::Statement> statements; // at most one
@@ -98,6 +101,8 @@ private:
   void process();
   void handle(wire::Message& m);
   void startup(wire::Message& m);
+  void authenticate(wire::Message& m); // SASLInitialResponse, SASLResponse
+  void accept();                       // AuthenticationOk, ParameterStatus..., BackendKeyData, ReadyForQuery
   void simpleQuery(const std::string& text);
   void fatal(const std::string& sqlState, const std::string& message);
   void error(const wire::Writer::Notice& n);
@@ -152,6 +157,8 @@ private:
   bool skipToSync_ = false;      // extended query: an error discards messages until Sync
   std::uint64_t generation_ = 0; // bumped by cancel(): a completion of an older generation is ignored
   std::map<std::string, std::string> startupParams_;
+  std::unique_ptr<scram::Exchange> scram_; // the SCRAM exchange under way (Phase::Auth)
+  bool scramFirst_ = true;
   std::map<std::string, std::string> settings_; // SET in this session
   char txStatus_ = 'I';
   std::optional<std::int64_t> seenAll_; // read-your-writes: highest allOffset of this session's writes

@@ -1,0 +1,71 @@
+// klusterctl passwd: sets a proxy user's password, stored as a salted SCRAM-SHA-256 verifier (never the password).
+#include "commands/command.hpp"
+#include "core/proxy/scram.hpp"
+
+#include <fmt/format.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <iostream>
+
+namespace kluster::commands {
+namespace {
+
+struct PasswdOptions {
+  std::string config;
+  std::string user;
+  std::string usersFile;
+};
+
+// One line from standard input; without echo when it is a terminal.
+std::string readPassword(const char* prompt) {
+  const bool tty = isatty(STDIN_FILENO);
+  termios saved{};
+  if (tty) {
+    std::cerr << prompt << std::flush;
+    tcgetattr(STDIN_FILENO, &saved);
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  const bool got = static_cast<bool>(std::getline(std::cin, line));
+  if (tty) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::cerr << "\n";
+  }
+  if (!got) throw UsageError("no password given (standard input ended)");
+  return line;
+}
+
+int runPasswd(const PasswdOptions& o) {
+  std::string file = o.usersFile;
+  if (file.empty()) {
+    auto settings = Settings::load(o.config.empty() ? std::nullopt : std::optional<std::filesystem::path>(o.config));
+    file = settings.get("proxy.users_file");
+  }
+  if (file.empty()) throw UsageError("no users file: give --users-file FILE or set proxy.users_file");
+  const auto password = readPassword("Password: ");
+  if (password.empty()) throw UsageError("the password is empty");
+  if (isatty(STDIN_FILENO) && readPassword("Again: ") != password) throw UsageError("the passwords differ");
+  proxy::scram::Users::set(file, o.user, proxy::scram::Verifier::make(password));
+  std::cout << fmt::format("{}: password of user {} set (SCRAM-SHA-256)\n", file, o.user);
+  return exitcode::Ok;
+}
+
+} // namespace
+
+void registerPasswd(CLI::App& app, Action& action) {
+  auto o = std::make_shared<PasswdOptions>();
+  auto* cmd = app.add_subcommand("passwd", "Set a proxy user's password in the users file (a salted SCRAM-SHA-256 "
+                                           "verifier, never the password)");
+  cmd->add_option("USER", o->user, "the user name clients connect as")->required();
+  cmd->add_option("--users-file", o->usersFile, "the users file (default proxy.users_file from --config)");
+  cmd->add_option("--config", o->config, "TOML config file whose proxy.users_file to use")->envname("KLUSTER_CONFIG");
+  cmd->footer("Reads the password from the terminal without echo, twice; or one line from standard input when it "
+              "is not a terminal. The file is written whole and renamed into place, mode 600. The proxy reads it "
+              "when it starts.");
+  cmd->callback([o, &action] { action = [o] { return runPasswd(*o); }; });
+}
+
+} // namespace kluster::commands
