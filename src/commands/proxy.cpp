@@ -43,6 +43,13 @@ int runProxy(const ProxyOptions& o) {
   const auto& trust = settings.get("proxy.trust_loopback");
   if (trust != "true" && trust != "false") throw UsageError("proxy.trust_loopback must be true or false");
   so.trustLoopback = trust == "true";
+  so.startupTimeout = settings.getDuration("proxy.startup_timeout");
+  if (so.startupTimeout.count() <= 0) throw UsageError("proxy.startup_timeout must be positive");
+  so.tlsCert = settings.get("proxy.tls_cert");
+  so.tlsKey = settings.get("proxy.tls_key");
+  const auto& tlsRequired = settings.get("proxy.tls_required");
+  if (tlsRequired != "true" && tlsRequired != "false") throw UsageError("proxy.tls_required must be true or false");
+  so.session.tlsRequired = tlsRequired == "true";
   if (const auto& users = settings.get("proxy.users_file"); !users.empty())
     so.session.users = std::make_shared<const proxy::scram::Users>(proxy::scram::Users::load(users));
   const auto waitText = o.wait.empty() ? settings.get("proxy.wait") : o.wait;

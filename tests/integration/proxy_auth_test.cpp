@@ -89,3 +89,59 @@ TEST_CASE("the proxy asks for passwords (SCRAM-SHA-256) and refuses wrong ones c
   CHECK(again.out == "still here\n");
   CHECK(proxy.running());
 }
+
+TEST_CASE("TLS: the proxy answers SSLRequest with S, and can refuse clients that do not use it", "[proxy][tls]") {
+  TestCluster cluster;
+  const auto dir = cluster.workDir();
+  auto cert = run({programPath("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                   dir + "/proxy-key.pem", "-out", dir + "/proxy-cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1"},
+                  std::chrono::seconds(60));
+  INFO(cert.err);
+  REQUIRE(cert.exitCode == 0);
+  const auto users = dir + "/proxy-users";
+  REQUIRE(TestCluster::klusterctl({"passwd", "app", "--users-file", users}, std::chrono::seconds(30), "pw over tls\n")
+              .exitCode == 0);
+  const auto config = dir + "/proxy.toml";
+  std::ofstream(config) << fmt::format("[proxy]\nusers_file = \"{0}/proxy-users\"\ntrust_loopback = false\n"
+                                       "tls_cert = \"{0}/proxy-cert.pem\"\ntls_key = \"{0}/proxy-key.pem\"\n"
+                                       "tls_required = true\nstartup_timeout = \"2s\"\n",
+                                       dir);
+  TestProxy proxy(cluster, {"--config", config});
+  const auto psql = [&](const std::string& sslmode, const std::vector<std::string>& args) {
+    std::vector<std::string> argv{
+        programPath("psql"),
+        "-X",
+        "-A",
+        "-t",
+        "-d",
+        fmt::format("host=127.0.0.1 port={} dbname=kluster user=app sslmode={}", proxy.port(), sslmode)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, std::chrono::seconds(60), {{"PGPASSWORD", "pw over tls"}, {"PGCONNECT_TIMEOUT", "10"}});
+  };
+
+  auto secure = psql("require", {"-c", "SELECT 'over tls'", "-c", "\\conninfo"});
+  INFO(secure.out << secure.err << proxy.log());
+  CHECK(secure.exitCode == 0);
+  CHECK(secure.out.find("over tls") != std::string::npos);
+  CHECK(secure.out.find("SSL connection (protocol: TLSv1.") != std::string::npos);
+
+  auto plain = psql("disable", {"-c", "SELECT 1"});
+  CHECK(plain.exitCode == 2);
+  CHECK(plain.err.find("accepts only TLS connections") != std::string::npos);
+
+  // Startup bytes sent right behind the SSLRequest, before the answer (CVE-2021-23214's pattern): refused.
+  const int fd = connectTo(proxy.port());
+  const std::string params = std::string("user") + '\0' + "app" + '\0' + '\0';
+  sendAll(fd, be32(8) + be32(80877103) + be32(static_cast<std::uint32_t>(8 + params.size())) + be32(196608) + params);
+  const auto answer = readAll(fd);
+  ::close(fd);
+  CHECK(answer.find("unencrypted data after SSL request") != std::string::npos);
+
+  // A client that connects and says nothing is closed after proxy.startup_timeout.
+  const int silent = connectTo(proxy.port());
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(readAll(silent).empty());
+  ::close(silent);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(8)); // 2 s, not the read timeout of 10
+  CHECK(psql("require", {"-c", "SELECT 'still serving'"}).out == "still serving\n");
+}

@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 #include <fmt/format.h>
 #include <openssl/rand.h>
 
@@ -103,6 +104,7 @@ struct Shared {
   std::size_t live = 0;
   std::int32_t nextPid = 1;
   std::unordered_map<std::int32_t, std::weak_ptr<Connection>> byPid;
+  std::unique_ptr<asio::ssl::context> tls; ///< when proxy.tls_cert and tls_key are set
   asio::io_context io;
 };
 
@@ -115,7 +117,7 @@ std::int32_t randomKey() {
 
 class Connection : public std::enable_shared_from_this<Connection> {
 public:
-  Connection(Shared& shared, tcp::socket socket) : shared_(shared), socket_(std::move(socket)) {}
+  Connection(Shared& shared, tcp::socket socket) : shared_(shared), socket_(std::move(socket)), deadline_(shared.io) {}
 
   ~Connection() {
     --shared_.live;
@@ -171,6 +173,15 @@ public:
       }
     };
     shared_.byPid[pid_] = weak;
+    // A client that connects and then says nothing (or stalls in TLS or SCRAM) does not keep its slot.
+    deadline_.expires_after(shared_.options.startupTimeout);
+    deadline_.async_wait([weak](asio::error_code waited) {
+      auto self = weak.lock();
+      if (waited || !self || self->session_->started()) return;
+      KLOG(Info, "proxy", "connection {}: no startup within {} ms: closed", self->pid_,
+           self->shared_.options.startupTimeout.count());
+      self->shut();
+    });
     read();
   }
 
@@ -180,13 +191,17 @@ public:
       writing_ = true;
       outgoing_.swap(pending_);
       pending_.clear();
-      asio::async_write(socket_, asio::buffer(outgoing_),
-                        [self = shared_from_this()](asio::error_code ec, std::size_t) {
-                          self->writing_ = false;
-                          self->outgoing_.clear();
-                          if (ec) return self->shut();
-                          self->flush();
-                        });
+      auto done = [self = shared_from_this()](asio::error_code ec, std::size_t) {
+        self->writing_ = false;
+        self->outgoing_.clear();
+        if (ec) return self->shut();
+        if (self->session_->tlsPending() && !self->tls_) return self->handshake(); // after the 'S'
+        self->flush();
+      };
+      if (tls_)
+        asio::async_write(*tls_, asio::buffer(outgoing_), done);
+      else
+        asio::async_write(socket_, asio::buffer(outgoing_), done);
       return;
     }
     if (!writing_ && pending_.empty() && session_->closing()) return shut();
@@ -202,15 +217,32 @@ private:
 
   void read() {
     if (closed_) return;
-    socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](asio::error_code ec, std::size_t n) {
+    auto got = [self = shared_from_this()](asio::error_code ec, std::size_t n) {
       if (ec) return self->shut(); // the client went away (mid-message too): nothing is sent for it
       self->session_->received(std::string_view(self->buffer_.data(), n));
       self->flush();
-      if (self->closed_ || self->session_->closing()) return;
+      if (self->closed_ || self->session_->closing() || self->session_->tlsPending()) return;
       if (self->session_->buffered() >= self->readLimit())
         self->paused_ = true; // stop reading until the session consumed its input
       else
         self->read();
+    };
+    if (tls_)
+      tls_->async_read_some(asio::buffer(buffer_), got);
+    else
+      socket_.async_read_some(asio::buffer(buffer_), got);
+  }
+
+  // The SSLRequest was answered 'S': TLS from here on, then the startup packet inside it.
+  void handshake() {
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *shared_.tls);
+    tls_->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](asio::error_code ec) {
+      if (ec) {
+        KLOG(Info, "proxy", "connection {}: TLS handshake failed: {}", self->pid_, ec.message());
+        return self->shut();
+      }
+      self->session_->tlsStarted();
+      self->read();
     });
   }
 
@@ -218,12 +250,15 @@ private:
     if (closed_) return;
     closed_ = true;
     asio::error_code ec;
+    deadline_.cancel();
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
   }
 
   Shared& shared_;
   tcp::socket socket_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_; // after a successful SSLRequest
+  asio::steady_timer deadline_;
   std::unique_ptr<Session> session_;
   std::array<char, 16384> buffer_{};
   std::string pending_, outgoing_;
@@ -241,6 +276,22 @@ public:
     shared_.waiter = &waiter_;
     if (!shared_.options.session.describeCache)
       shared_.options.session.describeCache = std::make_shared<DescribeCache>();
+    if (!shared_.options.tlsCert.empty() || !shared_.options.tlsKey.empty()) {
+      if (shared_.options.tlsCert.empty() || shared_.options.tlsKey.empty())
+        throw UsageError("TLS needs both proxy.tls_cert and proxy.tls_key");
+      shared_.tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+      shared_.tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                               asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                               asio::ssl::context::no_tlsv1_1);
+      asio::error_code ec;
+      shared_.tls->use_certificate_chain_file(shared_.options.tlsCert, ec);
+      if (ec) throw UsageError(fmt::format("proxy.tls_cert {}: {}", shared_.options.tlsCert, ec.message()));
+      shared_.tls->use_private_key_file(shared_.options.tlsKey, asio::ssl::context::pem, ec);
+      if (ec) throw UsageError(fmt::format("proxy.tls_key {}: {}", shared_.options.tlsKey, ec.message()));
+      shared_.options.session.tlsAvailable = true;
+    } else if (shared_.options.session.tlsRequired) {
+      throw UsageError("proxy.tls_required needs proxy.tls_cert and proxy.tls_key");
+    }
     for (const auto& text : shared_.options.listen) {
       const auto [host, port] = parseAddress(text);
       asio::error_code ec;

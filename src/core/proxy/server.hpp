@@ -15,6 +15,9 @@ struct ServerOptions {
   std::vector<std::string> listen{"127.0.0.1:6432"}; ///< HOST:PORT each; port 0 picks a free one
   std::size_t maxConnections = 100;
   bool trustLoopback = true; ///< loopback peers connect without a password; others need SCRAM (session.users)
+  std::string tlsCert;       ///< PEM certificate chain (proxy.tls_cert); with tlsKey, SSLRequest gets TLS
+  std::string tlsKey;        ///< PEM private key (proxy.tls_key)
+  std::chrono::milliseconds startupTimeout{std::chrono::seconds(30)}; ///< TLS handshake, startup and password
   SessionOptions session;
 };
 

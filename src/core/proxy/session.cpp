@@ -26,7 +26,7 @@ void Session::received(std::string_view bytes) {
 }
 
 void Session::process() {
-  while (!busy_ && !closing_ && phase_ != Phase::Closed) {
+  while (!busy_ && !closing_ && !tlsPending_ && phase_ != Phase::Closed) {
     std::optional<wire::FramingError> err;
     auto m = wire::take(in_, phase_ == Phase::Startup, options_.maxMessageBytes, err);
     if (err) {
@@ -100,8 +100,16 @@ void Session::handle(wire::Message& m) {
 void Session::startup(wire::Message& m) {
   auto s = wire::parseStartup(m.body);
   if (!s) return fatal("08P01", "invalid startup packet layout");
+  if (s->code == wire::kSslRequest && options_.tlsAvailable && !tls_) {
+    // Bytes sent after the SSLRequest, before the handshake, would be read as if they came through TLS
+    // (CVE-2021-23214): a client must wait for the answer.
+    if (!in_.empty()) return fatal("08P01", "received unencrypted data after SSL request");
+    out_.sslAnswer('S');
+    tlsPending_ = true;
+    return;
+  }
   if (s->code == wire::kSslRequest || s->code == wire::kGssEncRequest) {
-    out_.sslAnswer('N'); // TLS is not configured; the client continues in plain text or gives up
+    out_.sslAnswer('N'); // no TLS here (or GSSAPI): the client continues in plain text or gives up
     return;
   }
   if (s->code == wire::kCancelRequest) {
@@ -113,6 +121,8 @@ void Session::startup(wire::Message& m) {
     return fatal("0A000", fmt::format("unsupported frontend protocol {}.{}: server supports 3.0", s->code >> 16,
                                       s->code & 0xffff));
   if (!s->params.count("user")) return fatal("28000", "no PostgreSQL user name specified in startup packet");
+  if (options_.tlsRequired && !tls_)
+    return fatal("28000", "the proxy accepts only TLS connections (proxy.tls_required): connect with sslmode=require");
   if (refuse_) {
     out_.error(*refuse_);
     return terminate();

@@ -51,6 +51,8 @@ struct SessionOptions {
   std::shared_ptr<DescribeCache> describeCache;
   /// SCRAM-SHA-256 verifiers by user (proxy.users_file): peers that are not trusted authenticate with them.
   std::shared_ptr<const scram::Users> users;
+  bool tlsAvailable = false; ///< an SSLRequest is answered 'S' and the server starts TLS (proxy.tls_cert)
+  bool tlsRequired = false;  ///< a startup outside TLS is refused (proxy.tls_required)
 };
 
 class Session {
@@ -81,6 +83,15 @@ public:
   void cancel();
 
   const std::map<std::string, std::string>& startupParams() const { return startupParams_; }
+  /// The session answered an SSLRequest with 'S': once that byte is written, the server runs the TLS
+  /// handshake, calls tlsStarted(), and only then reads again.
+  bool tlsPending() const { return tlsPending_; }
+  void tlsStarted() {
+    tlsPending_ = false;
+    tls_ = true;
+  }
+  /// Startup and authentication are over (the deadline for them no longer applies).
+  bool started() const { return phase_ == Phase::Ready; }
 
 private:
   enum class Phase { Startup, Auth, Ready, Closed };
@@ -159,6 +170,8 @@ private:
   std::map<std::string, std::string> startupParams_;
   std::unique_ptr<scram::Exchange> scram_; // the SCRAM exchange under way (Phase::Auth)
   bool scramFirst_ = true;
+  bool tlsPending_ = false;
+  bool tls_ = false;
   std::map<std::string, std::string> settings_; // SET in this session
   char txStatus_ = 'I';
   std::optional<std::int64_t> seenAll_; // read-your-writes: highest allOffset of this session's writes
