@@ -1,21 +1,17 @@
 #include "core/auth.hpp"
 
 #include "core/errors.hpp"
+#include "core/sql/analyzer.hpp"
 #include "core/util.hpp"
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <sys/stat.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace kluster::auth {
 namespace {
@@ -71,16 +67,7 @@ void sign(Request& r, const std::string& key, std::int64_t nowMs) {
 }
 
 Clients Clients::load(const std::filesystem::path& file) {
-  struct stat st {};
-  if (::stat(file.c_str(), &st) != 0)
-    throw UsageError(fmt::format("cannot read clients file {}: {}", file.string(), std::strerror(errno)));
-  if ((st.st_mode & 077) != 0)
-    throw UsageError(fmt::format("clients file {} holds secret keys but others may read it (mode {:o}): chmod 600 {}",
-                                 file.string(), st.st_mode & 0777, file.string()));
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse(text.str(), file.string());
+  return parse(util::readSecretFile(file.string(), "clients file"), file.string());
 }
 
 Clients Clients::parse(std::string_view text, const std::string& name) {
@@ -197,10 +184,8 @@ std::optional<Denial> authorize(const std::string& clientId, const Rule& rule, b
   if (rule.access == Rule::Access::Read && writes)
     return Denial{std::string(code::Forbidden), fmt::format("client '{}' may only read", clientId),
                   "send reads to ONE, or give the client access = \"write\" in the clients file"};
-  static const std::vector<std::string> dml = {"SelectStmt", "InsertStmt",  "UpdateStmt",      "DeleteStmt",
-                                               "MergeStmt",  "ExplainStmt", "VariableShowStmt"};
   for (const auto& kind : statementKinds) {
-    if (std::find(dml.begin(), dml.end(), kind) != dml.end()) continue;
+    if (sql::isPlainDml(kind)) continue;
     if (!rule.ddl)
       return Denial{std::string(code::Forbidden),
                     fmt::format("client '{}' may not change the schema ({})", clientId, kind),

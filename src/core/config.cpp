@@ -14,7 +14,6 @@
 #include <fstream>
 #include <sstream>
 #include <string_view>
-#include <sys/stat.h>
 
 extern char** environ;
 
@@ -217,13 +216,7 @@ std::string clientKey(const Settings& settings) {
   if (const auto& key = settings.get("security.client_key"); !key.empty()) return key;
   const auto& file = settings.get("security.client_key_file");
   if (file.empty()) return {};
-  struct stat st {};
-  if (::stat(file.c_str(), &st) != 0)
-    throw UsageError(fmt::format("cannot read security.client_key_file {}: {}", file, std::strerror(errno)));
-  if ((st.st_mode & 077) != 0)
-    throw UsageError(
-        fmt::format("security.client_key_file {} holds a secret but others may read it: chmod 600 {}", file, file));
-  std::ifstream in(file);
+  std::istringstream in(util::readSecretFile(file, "security.client_key_file"));
   std::string key;
   std::getline(in, key);
   if (key.empty()) throw UsageError(fmt::format("security.client_key_file {} is empty", file));

@@ -5,11 +5,16 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 namespace kluster::util {
 
@@ -139,6 +144,19 @@ std::string tailFile(const std::string& path, int lines) {
   std::string out;
   for (const auto& l : last) out += l + "\n";
   return out;
+}
+
+std::string readSecretFile(const std::string& path, std::string_view what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw UsageError(fmt::format("cannot read {} {}: {}", what, path, std::strerror(errno)));
+  if ((st.st_mode & 077) != 0)
+    throw UsageError(fmt::format("{} {} holds secrets but others may read it (mode {:o}): chmod 600 {}", what, path,
+                                 st.st_mode & 0777, path));
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 } // namespace kluster::util

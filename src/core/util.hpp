@@ -25,6 +25,9 @@ bool validUtf8(std::string_view text);
 std::string sha256Hex(std::string_view data);
 /// An ISO-8601 UTC rendering of epoch milliseconds, e.g. 2026-11-26T07:00:00.123Z.
 std::string isoMillis(std::int64_t epochMillis);
+/// The whole of a file that holds secrets (`what` names it in errors); refuses one that others than its owner
+/// may read (mode & 077) with a hint to chmod 600. Throws UsageError.
+std::string readSecretFile(const std::string& path, std::string_view what);
 /// The last `lines` lines of a text file (for error messages about a child process's log); empty when unreadable.
 std::string tailFile(const std::string& path, int lines);
 

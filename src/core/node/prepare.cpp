@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <set>
 
 namespace kluster::node {
 namespace {
@@ -354,10 +353,8 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
       return;
     }
   }
-  static const std::set<std::string> kDml = {"SelectStmt", "InsertStmt",  "UpdateStmt",      "DeleteStmt",
-                                             "MergeStmt",  "ExplainStmt", "VariableShowStmt"};
   for (const auto* st : statements)
-    if (!kDml.count(st->kind)) p.changesSchema = true;
+    if (!sql::isPlainDml(st->kind)) p.changesSchema = true;
   p.work.statements.reserve(statements.size());
   for (std::size_t k = 0; k < statements.size(); ++k) {
     const auto& st = *statements[k];

@@ -1,6 +1,7 @@
 #include "core/proxy/scram.hpp"
 
 #include "core/errors.hpp"
+#include "core/util.hpp"
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
@@ -185,16 +186,7 @@ std::optional<std::string> Exchange::clientFinal(std::string_view message, std::
 }
 
 Users Users::load(const std::filesystem::path& file) {
-  struct stat st {};
-  if (::stat(file.c_str(), &st) != 0)
-    throw UsageError(fmt::format("cannot read users file {}: {}", file.string(), std::strerror(errno)));
-  if ((st.st_mode & 077) != 0)
-    throw UsageError(fmt::format("users file {} may be read by others (mode {:o}): chmod 600 {}", file.string(),
-                                 st.st_mode & 0777, file.string()));
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse(text.str(), file.string());
+  return parse(util::readSecretFile(file.string(), "users file"), file.string());
 }
 
 Users Users::parse(std::string_view text, const std::string& name) {

@@ -449,4 +449,9 @@ bool isReadOnly(std::string_view sql) noexcept {
   }
 }
 
+bool isPlainDml(std::string_view kind) {
+  return kind == "SelectStmt" || kind == "InsertStmt" || kind == "UpdateStmt" || kind == "DeleteStmt" ||
+         kind == "MergeStmt" || kind == "ExplainStmt" || kind == "VariableShowStmt";
+}
+
 } // namespace kluster::sql

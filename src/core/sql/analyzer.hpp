@@ -93,6 +93,10 @@ struct OrderRequirement {
   std::optional<Defaults> onlyIfDrawnDefaults;
 };
 
+/// Whether a statement kind (a parse-tree node name, Statement::kind) is plain DML or a read: SELECT, INSERT,
+/// UPDATE, DELETE, MERGE, EXPLAIN, SHOW. Anything else may change the schema (DDL, TRUNCATE, ...).
+bool isPlainDml(std::string_view kind);
+
 /// What a request (one or more statements) does, decided from syntax alone.
 struct Analysis {
   /// The request's statements in order; empty or whitespace/comment-only input has none.
