@@ -51,7 +51,7 @@ int runProxy(const ProxyOptions& o) {
   if (tlsRequired != "true" && tlsRequired != "false") throw UsageError("proxy.tls_required must be true or false");
   so.session.tlsRequired = tlsRequired == "true";
   if (const auto& users = settings.get("proxy.users_file"); !users.empty())
-    so.session.users = std::make_shared<const proxy::scram::Users>(proxy::scram::Users::load(users));
+    so.session.users = std::make_shared<const proxy::Users>(proxy::Users::load(users));
   const auto waitText = o.wait.empty() ? settings.get("proxy.wait") : o.wait;
   so.session.writeWait = client::WaitPolicy::parse(waitText);
   if (so.session.writeWait.kind == client::WaitPolicy::Kind::None)

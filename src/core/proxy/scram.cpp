@@ -8,16 +8,30 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <sys/stat.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 namespace kluster::proxy::scram {
 namespace {
+
+// The attributes of a SCRAM message ("a=value,b=value"), in order.
+std::vector<std::pair<char, std::string>> attributes(std::string_view message) {
+  std::vector<std::pair<char, std::string>> out;
+  std::size_t i = 0;
+  while (i <= message.size()) {
+    auto comma = message.find(',', i);
+    if (comma == std::string_view::npos) comma = message.size();
+    const auto part = message.substr(i, comma - i);
+    if (part.size() >= 2 && part[1] == '=')
+      out.emplace_back(part[0], std::string(part.substr(2)));
+    else
+      out.emplace_back('\0', std::string(part));
+    i = comma + 1;
+  }
+  return out;
+}
+
+} // namespace
 
 std::string hmac(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -40,25 +54,6 @@ std::string randomBytes(std::size_t n) {
     throw KlusterError(code::NodeError, "no random bytes from OpenSSL");
   return out;
 }
-
-// The attributes of a SCRAM message ("a=value,b=value"), in order.
-std::vector<std::pair<char, std::string>> attributes(std::string_view message) {
-  std::vector<std::pair<char, std::string>> out;
-  std::size_t i = 0;
-  while (i <= message.size()) {
-    auto comma = message.find(',', i);
-    if (comma == std::string_view::npos) comma = message.size();
-    const auto part = message.substr(i, comma - i);
-    if (part.size() >= 2 && part[1] == '=')
-      out.emplace_back(part[0], std::string(part.substr(2)));
-    else
-      out.emplace_back('\0', std::string(part));
-    i = comma + 1;
-  }
-  return out;
-}
-
-} // namespace
 
 std::string base64(std::string_view raw) {
   std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
@@ -122,10 +117,8 @@ Verifier Verifier::make(std::string_view password, int iterations, std::optional
   return v;
 }
 
-Exchange::Exchange(std::optional<Verifier> verifier, std::string serverNonce)
-    : known_(verifier.has_value()), serverNonce_(std::move(serverNonce)) {
-  // An unknown user gets a verifier nobody's password matches.
-  verifier_ = verifier ? *verifier : Verifier{4096, randomBytes(16), randomBytes(32), randomBytes(32)};
+Exchange::Exchange(Verifier verifier, bool known, std::string serverNonce)
+    : verifier_(std::move(verifier)), known_(known), serverNonce_(std::move(serverNonce)) {
   if (serverNonce_.empty()) serverNonce_ = base64(randomBytes(18));
 }
 
@@ -183,55 +176,6 @@ std::optional<std::string> Exchange::clientFinal(std::string_view message, std::
     return std::nullopt;
   }
   return "v=" + base64(hmac(verifier_.serverKey, authMessage));
-}
-
-Users Users::load(const std::filesystem::path& file) {
-  return parse(util::readSecretFile(file.string(), "users file"), file.string());
-}
-
-Users Users::parse(std::string_view text, const std::string& name) {
-  Users u;
-  std::istringstream in{std::string(text)};
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.empty() || line[0] == '#') continue;
-    const auto colon = line.find(':');
-    auto v = colon == std::string::npos ? std::nullopt : Verifier::parse(line.substr(colon + 1));
-    if (colon == 0 || !v)
-      throw UsageError(fmt::format("users file {} line {}: expected USER:SCRAM-SHA-256$... (klusterctl passwd "
-                                   "writes it)",
-                                   name, n));
-    u.users_[line.substr(0, colon)] = *v;
-  }
-  return u;
-}
-
-const Verifier* Users::find(const std::string& user) const {
-  auto it = users_.find(user);
-  return it == users_.end() ? nullptr : &it->second;
-}
-
-void Users::set(const std::filesystem::path& file, const std::string& user, const Verifier& verifier) {
-  if (user.empty() || user.find_first_of(":\n") != std::string::npos)
-    throw UsageError("a user name must not be empty or contain ':' or a newline");
-  std::vector<std::string> lines;
-  if (std::filesystem::exists(file)) {
-    Users::load(file); // refuses a malformed or readable-by-others file before touching it
-    std::ifstream in(file);
-    for (std::string line; std::getline(in, line);)
-      if (line.rfind(user + ":", 0) != 0) lines.push_back(line);
-  } else {
-    lines.push_back("# klusterctl proxy users: USER:SCRAM verifier (klusterctl passwd USER --users-file FILE)");
-  }
-  lines.push_back(user + ":" + verifier.text());
-  const auto tmp = file.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    ::chmod(tmp.c_str(), 0600);
-    for (const auto& l : lines) out << l << "\n";
-    if (!out) throw UsageError(fmt::format("cannot write {}", tmp));
-  }
-  std::filesystem::rename(tmp, file);
 }
 
 } // namespace kluster::proxy::scram

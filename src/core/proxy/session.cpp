@@ -133,8 +133,9 @@ void Session::startup(wire::Message& m) {
     return fatal("28000", "the proxy trusts only loopback connections and has no users file for passwords: set "
                           "proxy.users_file (klusterctl passwd USER --users-file FILE)");
   // SCRAM-SHA-256, an unknown user included (the exchange fails at its end, as for a wrong password).
-  const auto* verifier = options_.users->find(s->params.at("user"));
-  scram_ = std::make_unique<scram::Exchange>(verifier ? std::optional<scram::Verifier>(*verifier) : std::nullopt);
+  const auto& user = s->params.at("user");
+  const auto* verifier = options_.users->find(user);
+  scram_ = std::make_unique<scram::Exchange>(verifier ? *verifier : options_.users->mock(user), verifier != nullptr);
   out_.authenticationSasl({"SCRAM-SHA-256"});
   phase_ = Phase::Auth;
 }

@@ -4,6 +4,7 @@
 // Sender whose completion the server delivers back on the connection's event loop.
 #include "core/client/client.hpp"
 #include "core/proxy/scram.hpp"
+#include "core/proxy/users.hpp"
 #include "core/proxy/wire.hpp"
 #include "core/sql/analyzer.hpp"
 
@@ -50,7 +51,7 @@ struct SessionOptions {
   /// Descriptions by SQL text, shared by every session of one proxy.
   std::shared_ptr<DescribeCache> describeCache;
   /// SCRAM-SHA-256 verifiers by user (proxy.users_file): peers that are not trusted authenticate with them.
-  std::shared_ptr<const scram::Users> users;
+  std::shared_ptr<const Users> users;
   bool tlsAvailable = false; ///< an SSLRequest is answered 'S' and the server starts TLS (proxy.tls_cert)
   bool tlsRequired = false;  ///< a startup outside TLS is refused (proxy.tls_required)
 };
