@@ -82,7 +82,9 @@ const std::vector<Example>& commandExamples(const std::string& path) {
          "klusterctl bench apply --node-config node1.toml --rows 100000"}}},
       {"passwd",
        {{"Let user app connect to the proxy with a password (SCRAM-SHA-256), typed at the prompt:",
-         "klusterctl passwd app --users-file /etc/kluster/proxy-users"}}},
+         "klusterctl passwd app --users-file /etc/kluster/proxy-users"},
+        {"From a script: the password is one line on standard input, never an argument:",
+         "printf '%s\\n' \"$APP_PASSWORD\" | klusterctl passwd app --users-file /etc/kluster/proxy-users"}}},
       {"proxy",
        {{"Serve PostgreSQL's protocol on 127.0.0.1:6432 and connect with psql:",
          "klusterctl proxy --config kluster.toml\npsql \"host=127.0.0.1 port=6432 dbname=kluster user=app "

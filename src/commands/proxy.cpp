@@ -40,9 +40,7 @@ int runProxy(const ProxyOptions& o) {
   const int maxConnections = o.maxConnections >= 0 ? o.maxConnections : settings.getInt("proxy.max_connections");
   if (maxConnections < 1) throw UsageError("--max-connections must be at least 1");
   so.maxConnections = static_cast<std::size_t>(maxConnections);
-  const auto& trust = settings.get("proxy.trust_loopback");
-  if (trust != "true" && trust != "false") throw UsageError("proxy.trust_loopback must be true or false");
-  so.trustLoopback = trust == "true";
+  so.trust = proxy::TrustList::parse(settings.get("proxy.trust"));
   so.startupTimeout = settings.getDuration("proxy.startup_timeout");
   if (so.startupTimeout.count() <= 0) throw UsageError("proxy.startup_timeout must be positive");
   so.tlsCert = settings.get("proxy.tls_cert");
@@ -67,6 +65,12 @@ int runProxy(const ProxyOptions& o) {
   for (const auto& a : server.addresses()) std::cout << "listening on " << a << std::endl;
   KLOG(Info, "proxy", "cluster {} at {}: serving PostgreSQL clients (writes wait for {})", copts.cluster, copts.brokers,
        waitText);
+  KLOG(Info, "proxy", "without a password: {}; SCRAM-SHA-256 users: {}; TLS: {}",
+       so.trust.empty() ? "nobody" : so.trust.text(),
+       so.session.users ? std::to_string(so.session.users->size()) : "none (no proxy.users_file)",
+       so.tlsCert.empty()       ? "off"
+       : so.session.tlsRequired ? "required"
+                                : "offered");
   server.run(true);
   KLOG(Info, "proxy", "stopped");
   return exitcode::Ok;
@@ -88,9 +92,10 @@ void registerProxy(CLI::App& app, Action& action) {
                   "responses a write waits for: first, all, quorum or N (default proxy.wait, first)");
   cmd->add_option("--timeout", o->timeout, "how long a request waits for its responses (default proxy.timeout, 10s)");
   cmd->footer("Connect with any PostgreSQL client, e.g. psql \"host=127.0.0.1 port=6432 dbname=kluster\". Reads go to "
-              "ONE and see the connection's own earlier writes; everything else goes to ALL. Clients on loopback "
-              "addresses connect without a password (proxy.trust_loopback); the others authenticate with "
-              "SCRAM-SHA-256 against proxy.users_file (klusterctl passwd). See README \"Connecting applications\".");
+              "ONE and see the connection's own earlier writes; everything else goes to ALL. Clients from the "
+              "addresses in proxy.trust (loopback by default) connect without a password; the others "
+              "authenticate with SCRAM-SHA-256 against proxy.users_file (klusterctl passwd). TLS with "
+              "proxy.tls_cert and proxy.tls_key. See README \"Connecting applications\".");
   cmd->callback([o, &action] { action = [o] { return runProxy(*o); }; });
 }
 

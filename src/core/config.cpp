@@ -56,8 +56,9 @@ const std::vector<SettingSpec>& settingSpecs() {
       {"proxy.tls_key", "KLUSTER_PROXY_TLS_KEY", "", "proxy: PEM private key of tls_cert"},
       {"proxy.tls_required", "KLUSTER_PROXY_TLS_REQUIRED", "false",
        "proxy: true refuses clients that do not start TLS (needs tls_cert and tls_key)"},
-      {"proxy.trust_loopback", "KLUSTER_PROXY_TRUST_LOOPBACK", "true",
-       "proxy: true lets loopback clients in without a password; false asks everyone for one"},
+      {"proxy.trust", "KLUSTER_PROXY_TRUST", "127.0.0.1/32,::1/128",
+       "proxy: addresses and CIDR networks whose clients connect without a password, comma-separated (\"\" or none: "
+       "nobody; the others use SCRAM-SHA-256)"},
       {"proxy.wait", "KLUSTER_PROXY_WAIT", "first", "proxy: responses a write waits for (first, all, quorum, N)"},
       {"proxy.timeout", "KLUSTER_PROXY_TIMEOUT", "10s", "proxy: how long a request waits for its responses"},
       {"log.format", "KLUSTER_LOG_FORMAT", "text",

@@ -1,7 +1,7 @@
-// klusterctl proxy with passwords: SCRAM-SHA-256 against a users file made by `klusterctl passwd`, with loopback
-// trust turned off. psql with the right password gets in; a wrong password and an unknown user get 28P01; a
-// client that answers the SASL request with another mechanism, or with garbage, is closed cleanly; and the proxy
-// keeps serving the others throughout.
+// klusterctl proxy with passwords: SCRAM-SHA-256 against a users file made by `klusterctl passwd`, with
+// proxy.trust = "" (loopback too must authenticate). psql with the right password gets in; a wrong password and an
+// unknown user get 28P01; a client that answers the SASL request with another mechanism, or with garbage, is closed
+// cleanly; and the proxy keeps serving the others throughout.
 #include "support/cluster.hpp"
 #include "support/proxy.hpp"
 
@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 using namespace kluster::test;
@@ -17,9 +18,9 @@ using namespace kluster::test;
 namespace {
 
 CommandResult psqlAs(const TestProxy& proxy, const std::string& user, const std::string& password,
-                     const std::string& sql) {
+                     const std::string& sql, const std::string& extra = {}) {
   const auto conninfo =
-      fmt::format("host=127.0.0.1 port={} dbname=kluster user={} sslmode=disable", proxy.port(), user);
+      fmt::format("host=127.0.0.1 port={} dbname=kluster user={} sslmode=disable {}", proxy.port(), user, extra);
   return run({programPath("psql"), "-X", "-A", "-t", "-d", conninfo, "-c", sql}, std::chrono::seconds(60),
              {{"PGPASSWORD", password}, {"PGCONNECT_TIMEOUT", "10"}});
 }
@@ -36,6 +37,40 @@ std::pair<std::string, std::string> startupThen(int port, const std::string& use
   auto rest = readAll(fd);
   ::close(fd);
   return {first, rest};
+}
+
+// One backend message (type, body), read whole.
+std::pair<char, std::string> readMessage(int fd) {
+  std::string got;
+  const auto need = [&](std::size_t n) {
+    char buf[4096];
+    while (got.size() < n) {
+      const auto r = ::recv(fd, buf, std::min(sizeof buf, n - got.size()), 0);
+      if (r <= 0) return false;
+      got.append(buf, static_cast<std::size_t>(r));
+    }
+    return true;
+  };
+  if (!need(5)) return {'\0', got};
+  const auto* b = reinterpret_cast<const unsigned char*>(got.data()) + 1;
+  const std::size_t len = (std::size_t{b[0]} << 24) | (std::size_t{b[1]} << 16) | (std::size_t{b[2]} << 8) | b[3];
+  if (len < 4 || !need(1 + len)) return {'\0', got};
+  return {got[0], got.substr(5)};
+}
+
+// The salt and iteration count ("s=...,i=...") the proxy's server-first-message gives `user`.
+std::string saltFor(int port, const std::string& user) {
+  const int fd = connectTo(port);
+  const std::string params = std::string("user") + '\0' + user + '\0' + "database" + '\0' + "kluster" + '\0' + '\0';
+  sendAll(fd, be32(static_cast<std::uint32_t>(8 + params.size())) + be32(196608) + params);
+  readMessage(fd); // AuthenticationSASL
+  const std::string first = "n,,n=,r=fyko+d2lbbFgONRv9qkxdawL";
+  sendAll(fd, "p" + be32(static_cast<std::uint32_t>(4 + 14 + 4 + first.size())) + "SCRAM-SHA-256" + '\0' +
+                  be32(static_cast<std::uint32_t>(first.size())) + first);
+  const auto [type, body] = readMessage(fd); // AuthenticationSASLContinue: int32 11, server-first-message
+  ::close(fd);
+  const auto at = body.find(",s=");
+  return type == 'R' && at != std::string::npos ? body.substr(at + 1) : "no server-first-message: " + body;
 }
 
 } // namespace
@@ -55,7 +90,7 @@ TEST_CASE("the proxy asks for passwords (SCRAM-SHA-256) and refuses wrong ones c
     CHECK(text.str().find("battery") == std::string::npos); // never the password itself
   }
   const auto config = cluster.workDir() + "/proxy.toml";
-  std::ofstream(config) << fmt::format("[proxy]\nusers_file = \"{}\"\ntrust_loopback = false\n", users);
+  std::ofstream(config) << fmt::format("[proxy]\nusers_file = \"{}\"\ntrust = \"\"\n", users);
   TestProxy proxy(cluster, {"--config", config});
 
   auto good = psqlAs(proxy, "app", "correct horse battery staple", "SELECT 40 + 2");
@@ -69,6 +104,17 @@ TEST_CASE("the proxy asks for passwords (SCRAM-SHA-256) and refuses wrong ones c
   auto unknown = psqlAs(proxy, "mallory", "correct horse battery staple", "SELECT 1");
   CHECK(unknown.exitCode == 2);
   CHECK(unknown.err.find("password authentication failed for user \"mallory\"") != std::string::npos);
+  // An unknown user gets a salt as stable as a known user's, so that the salt does not tell them apart.
+  const auto appSalt = saltFor(proxy.port(), "app"), mallorySalt = saltFor(proxy.port(), "mallory");
+  CHECK(appSalt.rfind("s=", 0) == 0);
+  CHECK(mallorySalt.rfind("s=", 0) == 0);
+  CHECK(saltFor(proxy.port(), "app") == appSalt);
+  CHECK(saltFor(proxy.port(), "mallory") == mallorySalt);
+  CHECK(mallorySalt != appSalt);
+  // A client that insists on channel binding (SCRAM-SHA-256-PLUS, not offered) stops with libpq's own message.
+  auto binding = psqlAs(proxy, "app", "correct horse battery staple", "SELECT 1", "channel_binding=require");
+  CHECK(binding.exitCode == 2);
+  CHECK(binding.err.find("channel binding") != std::string::npos);
 
   // Raw clients: the first answer is AuthenticationSASL (R, code 10) naming SCRAM-SHA-256 only.
   auto [asked, closed] =
@@ -88,6 +134,17 @@ TEST_CASE("the proxy asks for passwords (SCRAM-SHA-256) and refuses wrong ones c
   auto again = psqlAs(proxy, "app", "correct horse battery staple", "SELECT 'still here'");
   CHECK(again.out == "still here\n");
   CHECK(proxy.running());
+
+  // Nobody trusted and no users file: every client is refused, with a hint of what to set.
+  const auto noUsers = cluster.workDir() + "/proxy-nousers.toml";
+  std::ofstream(noUsers) << "[proxy]\ntrust = \"\"\n";
+  TestProxy locked(cluster, {"--config", noUsers});
+  auto refused = psqlAs(locked, "app", "correct horse battery staple", "SELECT 1");
+  INFO(refused.err);
+  CHECK(refused.exitCode == 2);
+  CHECK(refused.err.find("address is not in proxy.trust") != std::string::npos);
+  CHECK(refused.err.find("proxy.users_file") != std::string::npos);
+  CHECK(locked.running());
 }
 
 TEST_CASE("TLS: the proxy answers SSLRequest with S, and can refuse clients that do not use it", "[proxy][tls]") {
@@ -102,7 +159,7 @@ TEST_CASE("TLS: the proxy answers SSLRequest with S, and can refuse clients that
   REQUIRE(TestCluster::klusterctl({"passwd", "app", "--users-file", users}, std::chrono::seconds(30), "pw over tls\n")
               .exitCode == 0);
   const auto config = dir + "/proxy.toml";
-  std::ofstream(config) << fmt::format("[proxy]\nusers_file = \"{0}/proxy-users\"\ntrust_loopback = false\n"
+  std::ofstream(config) << fmt::format("[proxy]\nusers_file = \"{0}/proxy-users\"\ntrust = \"\"\n"
                                        "tls_cert = \"{0}/proxy-cert.pem\"\ntls_key = \"{0}/proxy-key.pem\"\n"
                                        "tls_required = true\nstartup_timeout = \"2s\"\n",
                                        dir);

@@ -27,8 +27,20 @@ std::string programPath(const std::string& name) {
   throw std::runtime_error(name + " is not on PATH (scripts/setup.sh installs it)");
 }
 
+namespace {
+
+// proxy.log, then proxy-2.log...: a log of its own for each proxy of a cluster, so that the port read from it is
+// this proxy's.
+std::string freshLogFile(const std::string& dir) {
+  std::string path = dir + "/proxy.log";
+  for (int n = 2; ::access(path.c_str(), F_OK) == 0; ++n) path = fmt::format("{}/proxy-{}.log", dir, n);
+  return path;
+}
+
+} // namespace
+
 TestProxy::TestProxy(TestCluster& cluster, const std::vector<std::string>& extraArgs)
-    : cluster_(cluster), logFile_(cluster.workDir() + "/proxy.log") {
+    : cluster_(cluster), logFile_(freshLogFile(cluster.workDir())) {
   std::vector<std::string> argv = {klusterctlPath(), "proxy",        "--brokers", cluster.brokers(),
                                    "--cluster",      cluster.name(), "--listen",  "127.0.0.1:0"};
   argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());

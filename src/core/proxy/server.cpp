@@ -130,7 +130,7 @@ public:
     secret_ = randomKey();
     asio::error_code ec;
     const auto peer = socket_.remote_endpoint(ec);
-    const bool trusted = !ec && shared_.options.trustLoopback && peer.address().is_loopback();
+    const bool trusted = !ec && shared_.options.trust.contains(peer.address().to_string());
     socket_.set_option(tcp::no_delay(true), ec);
     std::optional<wire::Writer::Notice> refuse;
     if (shared_.live > shared_.options.maxConnections) {

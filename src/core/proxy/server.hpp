@@ -4,6 +4,7 @@
 // to the loop. Not a thread per connection: one thread serves them all.
 #include "core/client/client.hpp"
 #include "core/proxy/session.hpp"
+#include "core/proxy/trust.hpp"
 
 #include <memory>
 #include <string>
@@ -14,9 +15,10 @@ namespace kluster::proxy {
 struct ServerOptions {
   std::vector<std::string> listen{"127.0.0.1:6432"}; ///< HOST:PORT each; port 0 picks a free one
   std::size_t maxConnections = 100;
-  bool trustLoopback = true; ///< loopback peers connect without a password; others need SCRAM (session.users)
-  std::string tlsCert;       ///< PEM certificate chain (proxy.tls_cert); with tlsKey, SSLRequest gets TLS
-  std::string tlsKey;        ///< PEM private key (proxy.tls_key)
+  /// Peers that connect without a password (proxy.trust); the others need SCRAM (session.users).
+  TrustList trust = TrustList::parse("127.0.0.1/32,::1/128");
+  std::string tlsCert; ///< PEM certificate chain (proxy.tls_cert); with tlsKey, SSLRequest gets TLS
+  std::string tlsKey;  ///< PEM private key (proxy.tls_key)
   std::chrono::milliseconds startupTimeout{std::chrono::seconds(30)}; ///< TLS handshake, startup and password
   SessionOptions session;
 };

@@ -129,9 +129,16 @@ void Session::startup(wire::Message& m) {
   }
   startupParams_ = s->params;
   if (trusted_) return accept();
-  if (!options_.users)
-    return fatal("28000", "the proxy trusts only loopback connections and has no users file for passwords: set "
-                          "proxy.users_file (klusterctl passwd USER --users-file FILE)");
+  if (!options_.users) {
+    wire::Writer::Notice n;
+    n.severity = "FATAL";
+    n.sqlState = "28000";
+    n.message = "the client's address is not in proxy.trust, and the proxy has no users file for passwords";
+    n.hint = "set proxy.users_file (klusterctl passwd USER --users-file FILE), or add the client's address to "
+             "proxy.trust";
+    out_.error(n);
+    return terminate();
+  }
   // SCRAM-SHA-256, an unknown user included (the exchange fails at its end, as for a wrong password).
   const auto& user = s->params.at("user");
   const auto* verifier = options_.users->find(user);

@@ -62,7 +62,7 @@ public:
   /// Sends a request; `done` is called later, on the thread that runs this session.
   using Sender = std::function<void(Request, client::Target, client::WaitPolicy, std::chrono::milliseconds, Done)>;
 
-  /// `trusted`: the peer may connect without a password. `refuse`: answer the startup with this FATAL
+  /// `trusted`: the peer may connect without a password (proxy.trust). `refuse`: answer the startup with this FATAL
   /// error (e.g. too many connections) and close.
   Session(SessionOptions options, Sender sender, std::int32_t pid, std::int32_t secret, bool trusted,
           std::optional<wire::Writer::Notice> refuse = std::nullopt);
