@@ -6,7 +6,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <iostream>
+#include <iterator>
 
 namespace kluster::commands {
 namespace {
@@ -17,21 +19,36 @@ struct PasswdOptions {
   std::string usersFile;
 };
 
+// The terminal's settings while echo is off, for the signal handler: Ctrl-C at the prompt must not leave the
+// terminal without echo.
+termios savedTerminal{};
+
+extern "C" void restoreTerminal(int sig) {
+  tcsetattr(STDIN_FILENO, TCSANOW, &savedTerminal); // async-signal-safe
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
 // One line from standard input; without echo when it is a terminal.
 std::string readPassword(const char* prompt) {
-  const bool tty = isatty(STDIN_FILENO);
-  termios saved{};
+  const bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &savedTerminal) == 0;
+  constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  struct sigaction previous[std::size(kSignals)]{};
   if (tty) {
     std::cerr << prompt << std::flush;
-    tcgetattr(STDIN_FILENO, &saved);
-    termios quiet = saved;
+    struct sigaction restore {};
+    restore.sa_handler = restoreTerminal;
+    sigemptyset(&restore.sa_mask);
+    for (std::size_t i = 0; i < std::size(kSignals); ++i) sigaction(kSignals[i], &restore, &previous[i]);
+    termios quiet = savedTerminal;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
   }
   std::string line;
   const bool got = static_cast<bool>(std::getline(std::cin, line));
   if (tty) {
-    tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    tcsetattr(STDIN_FILENO, TCSANOW, &savedTerminal);
+    for (std::size_t i = 0; i < std::size(kSignals); ++i) sigaction(kSignals[i], &previous[i], nullptr);
     std::cerr << "\n";
   }
   if (!got) throw UsageError("no password given (standard input ended)");

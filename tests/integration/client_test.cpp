@@ -5,14 +5,13 @@
 #include "core/util.hpp"
 #include "support/cluster.hpp"
 #include "support/helpers.hpp"
+#include "support/terminal.hpp"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <nlohmann/json.hpp>
-#include <poll.h>
-#include <pty.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -366,81 +365,6 @@ TEST_CASE("a ONE read with --after or --session never sees data older than the w
   for (int i = 2; i <= 3; ++i) CHECK(waitUntil([&] { return cluster.tableChecksum(i, "t", "id") == reference; }, 20s));
   std::filesystem::remove(session);
 }
-
-namespace {
-
-// A child process on a pseudo-terminal, driven like a person at a keyboard.
-class Terminal {
-public:
-  Terminal(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
-    winsize size{};
-    size.ws_row = 40;
-    size.ws_col = 200;
-    pid_ = forkpty(&fd_, nullptr, nullptr, &size);
-    if (pid_ < 0) throw std::runtime_error("forkpty failed");
-    if (pid_ == 0) {
-      for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      _exit(127);
-    }
-  }
-  ~Terminal() {
-    if (pid_ > 0 && !status_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    ::close(fd_);
-  }
-  void type(const std::string& keys) {
-    if (::write(fd_, keys.data(), keys.size()) != static_cast<ssize_t>(keys.size())) throw std::runtime_error("write");
-  }
-  /// Waits until `text` appears after what earlier expectations consumed.
-  bool expect(const std::string& text, std::chrono::milliseconds timeout = 20s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      const auto at = screen_.find(text, mark_);
-      if (at != std::string::npos) {
-        mark_ = at + text.size();
-        return true;
-      }
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0 || !readSome(left)) return false;
-    }
-  }
-  /// Waits for the process to end; returns its exit status.
-  int wait(std::chrono::milliseconds timeout = 20s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!status_ && std::chrono::steady_clock::now() < deadline) {
-      readSome(100ms);
-      int st = 0;
-      if (::waitpid(pid_, &st, WNOHANG) == pid_) status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    }
-    return status_.value_or(-1);
-  }
-  const std::string& screen() const { return screen_; }
-
-private:
-  bool readSome(std::chrono::milliseconds timeout) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(std::min<long>(timeout.count(), 200))) <= 0) return true;
-    char buf[4096];
-    const auto n = ::read(fd_, buf, sizeof buf);
-    if (n <= 0) return false; // the terminal closed
-    screen_.append(buf, static_cast<std::size_t>(n));
-    return true;
-  }
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  std::optional<int> status_;
-  std::string screen_;
-  std::size_t mark_ = 0;
-};
-
-} // namespace
 
 TEST_CASE("the interactive prompt: multi-line statements, meta-commands, history", "[client]") {
   ClusterOptions options;

@@ -4,13 +4,16 @@
 // cleanly; and the proxy keeps serving the others throughout.
 #include "support/cluster.hpp"
 #include "support/proxy.hpp"
+#include "support/terminal.hpp"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 using namespace kluster::test;
@@ -201,4 +204,50 @@ TEST_CASE("TLS: the proxy answers SSLRequest with S, and can refuse clients that
   ::close(silent);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(8)); // 2 s, not the read timeout of 10
   CHECK(psql("require", {"-c", "SELECT 'still serving'"}).out == "still serving\n");
+}
+
+TEST_CASE("klusterctl passwd at a terminal: no echo, asked twice, the terminal given back after Ctrl-C",
+          "[proxy][passwd]") {
+  const auto dir = std::string(TEST_WORK_DIR) + "/passwd-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const auto users = dir + "/users";
+  const std::vector<std::string> argv{klusterctlPath(), "passwd", "app", "--users-file", users};
+  {
+    Terminal t(argv, {});
+    INFO(t.screen());
+    REQUIRE(t.expect("Password: "));
+    REQUIRE(waitUntil([&] { return !t.echoing(); }, std::chrono::seconds(10)));
+    t.type("s3cret-at-the-prompt\n");
+    REQUIRE(t.expect("Again: "));
+    t.type("s3cret-at-the-prompt\n");
+    CHECK(t.wait() == 0);
+    CHECK(t.screen().find("password of user app set") != std::string::npos);
+    CHECK(t.screen().find("s3cret") == std::string::npos); // never echoed
+  }
+  {
+    Terminal t(argv, {});
+    INFO(t.screen());
+    REQUIRE(t.expect("Password: "));
+    t.type("one\n");
+    REQUIRE(t.expect("Again: "));
+    t.type("another\n");
+    CHECK(t.wait() == 2);
+    CHECK(t.screen().find("the passwords differ") != std::string::npos);
+  }
+  {
+    Terminal t(argv, {});
+    REQUIRE(t.expect("Password: "));
+    REQUIRE(waitUntil([&] { return !t.echoing(); }, std::chrono::seconds(10)));
+    t.type("\x03"); // Ctrl-C
+    CHECK(t.wait() == 128 + SIGINT);
+    CHECK(t.echoing()); // the terminal echoes again
+  }
+  std::ifstream in(users);
+  std::stringstream text;
+  text << in.rdbuf();
+  CHECK(text.str().find("app:SCRAM-SHA-256$4096:") != std::string::npos); // the first password, set once
+  CHECK(text.str().find("s3cret") == std::string::npos);
+  CHECK((std::filesystem::status(users).permissions() & std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+  std::filesystem::remove_all(dir);
 }
