@@ -204,6 +204,34 @@ TEST_CASE("TLS: the proxy answers SSLRequest with S, and can refuse clients that
   ::close(silent);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(8)); // 2 s, not the read timeout of 10
   CHECK(psql("require", {"-c", "SELECT 'still serving'"}).out == "still serving\n");
+
+  // GSSENCRequest: answered N, and the connection goes on in plain text (here refused: TLS is required).
+  const int gss = connectTo(proxy.port());
+  sendAll(gss, be32(8) + be32(80877104));
+  char no = 0;
+  CHECK(::recv(gss, &no, 1, 0) == 1);
+  CHECK(no == 'N');
+  sendAll(gss, be32(static_cast<std::uint32_t>(8 + params.size())) + be32(196608) + params);
+  CHECK(readAll(gss).find("accepts only TLS connections") != std::string::npos);
+  ::close(gss);
+
+  // TLS offered, not required, loopback trusted (the default): sslmode=prefer gets TLS, disable plain text.
+  const auto offered = dir + "/proxy-offered.toml";
+  std::ofstream(offered) << fmt::format("[proxy]\ntls_cert = \"{0}/proxy-cert.pem\"\ntls_key = \"{0}/proxy-key.pem\"\n",
+                                        dir);
+  TestProxy optional(cluster, {"--config", offered});
+  const auto conninfo = [&](const std::string& sslmode) {
+    return fmt::format("host=127.0.0.1 port={} dbname=kluster user=app sslmode={}", optional.port(), sslmode);
+  };
+  auto prefer = run({programPath("psql"), "-X", "-A", "-t", "-d", conninfo("prefer"), "-c", "\\conninfo"},
+                    std::chrono::seconds(60), {{"PGCONNECT_TIMEOUT", "10"}});
+  INFO(prefer.out << prefer.err << optional.log());
+  CHECK(prefer.out.find("SSL connection (protocol: TLSv1.") != std::string::npos);
+  auto clear = run({programPath("psql"), "-X", "-A", "-t", "-d", conninfo("disable"), "-c", "\\conninfo"},
+                   std::chrono::seconds(60), {{"PGCONNECT_TIMEOUT", "10"}});
+  CHECK(clear.exitCode == 0);
+  CHECK(clear.out.find("You are connected") != std::string::npos);
+  CHECK(clear.out.find("SSL connection") == std::string::npos);
 }
 
 TEST_CASE("klusterctl passwd at a terminal: no echo, asked twice, the terminal given back after Ctrl-C",

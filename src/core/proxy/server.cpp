@@ -7,6 +7,7 @@
 #include <asio/ssl.hpp>
 #include <fmt/format.h>
 #include <openssl/rand.h>
+#include <sys/stat.h>
 
 #include <array>
 #include <condition_variable>
@@ -288,6 +289,12 @@ public:
       if (ec) throw UsageError(fmt::format("proxy.tls_cert {}: {}", shared_.options.tlsCert, ec.message()));
       shared_.tls->use_private_key_file(shared_.options.tlsKey, asio::ssl::context::pem, ec);
       if (ec) throw UsageError(fmt::format("proxy.tls_key {}: {}", shared_.options.tlsKey, ec.message()));
+      // As PostgreSQL: no renegotiation, which would let a client make the proxy redo handshakes at will.
+      SSL_CTX_set_options(shared_.tls->native_handle(), SSL_OP_NO_RENEGOTIATION);
+      struct stat key {};
+      if (::stat(shared_.options.tlsKey.c_str(), &key) == 0 && (key.st_mode & 007) != 0)
+        KLOG(Warn, "proxy", "proxy.tls_key {} may be read by every user of this machine: chmod 600 {}",
+             shared_.options.tlsKey, shared_.options.tlsKey);
       shared_.options.session.tlsAvailable = true;
     } else if (shared_.options.session.tlsRequired) {
       throw UsageError("proxy.tls_required needs proxy.tls_cert and proxy.tls_key");
