@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <unistd.h>
@@ -154,6 +156,11 @@ public:
 
   ~Impl() {
     stop_.store(true);
+    {
+      std::lock_guard lock(membersMutex_); // a refresher between its check and its wait sees stop_ or the wake-up
+    }
+    refresh_.notify_all();
+    if (refresher_.joinable()) refresher_.join();
     if (reader_.joinable()) reader_.join();
     if (poller_.joinable()) poller_.join();
     consumer_->close();
@@ -226,14 +233,23 @@ public:
     producer_->produce(topic, partition, request.messageId, payload);
   }
 
+  // The live nodes, for --wait all and quorum. Listing the groups is a broker round trip (a slow one on a busy
+  // broker), so it is never done on the sender's path after the first time: a stale list (older than a
+  // second) is returned as it is while the refresher thread lists the groups again.
   std::vector<std::string> members() {
-    std::lock_guard lock(membersMutex_);
-    // Membership is cached briefly so thousands of requests in flight do not each list the groups.
-    if (clock::now() - membersAt_ > std::chrono::seconds(1)) {
-      std::vector<std::pair<std::string, bool>> groups;
-      for (const auto& g : admin_->listGroups()) groups.emplace_back(g.groupId, g.active());
-      members_ = membersFromGroups(topics_, groups);
+    std::unique_lock lock(membersMutex_);
+    if (membersAt_ == clock::time_point{}) {
+      lock.unlock();
+      auto nodes = listMembers(); // the first time: nothing to answer with yet, so the caller waits
+      lock.lock();
+      members_ = std::move(nodes);
       membersAt_ = clock::now();
+      return members_;
+    }
+    if (clock::now() - membersAt_ > std::chrono::seconds(1) && !refreshWanted_) {
+      refreshWanted_ = true;
+      if (!refresher_.joinable()) refresher_ = std::thread([this] { refreshLoop(); });
+      refresh_.notify_one();
     }
     return members_;
   }
@@ -245,6 +261,31 @@ public:
   }
 
 private:
+  std::vector<std::string> listMembers() {
+    std::vector<std::pair<std::string, bool>> groups;
+    for (const auto& g : admin_->listGroups()) groups.emplace_back(g.groupId, g.active());
+    return membersFromGroups(topics_, groups);
+  }
+
+  void refreshLoop() {
+    std::unique_lock lock(membersMutex_);
+    for (;;) {
+      refresh_.wait(lock, [&] { return refreshWanted_ || stop_.load(); });
+      if (stop_.load()) return;
+      lock.unlock();
+      std::optional<std::vector<std::string>> nodes;
+      try {
+        nodes = listMembers();
+      } catch (const std::exception& e) {
+        KLOG(Warn, "client", "listing the cluster's nodes: {} (using the list from before)", e.what());
+      }
+      lock.lock();
+      if (nodes) members_ = std::move(*nodes);
+      membersAt_ = clock::now(); // a failure too: tried again a second later, not at every request
+      refreshWanted_ = false;
+    }
+  }
+
   void readLoop() {
     while (!stop_.load()) {
       std::unique_ptr<RdKafka::Message> msg(consumer_->consume(20));
@@ -348,6 +389,9 @@ private:
   std::unordered_map<std::string, std::unique_ptr<Pending>> pending_;
   std::multimap<clock::time_point, std::string> deadlines_; // the pending requests' deadlines, soonest first
   std::mutex membersMutex_;
+  std::condition_variable refresh_;
+  bool refreshWanted_ = false;
+  std::thread refresher_; // started by the first stale members()
   std::vector<std::string> members_;
   clock::time_point membersAt_{};
 };

@@ -10,8 +10,6 @@
 #include <sys/stat.h>
 
 #include <array>
-#include <condition_variable>
-#include <future>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -41,66 +39,30 @@ using asio::ip::tcp;
 
 class Connection;
 
-// Waits for the client's futures on one thread and hands each result to its callback, which posts it to
-// the loop. One thread for every request in flight, whatever the number of connections.
-class Waiter {
+// Where the client's reader thread hands results to the loop. Closed before the loop goes away: a result
+// that comes later (the client answers what is pending as it closes) is dropped, not posted to a dead loop.
+class Mailbox {
 public:
-  Waiter() : thread_([this] { loop(); }) {}
-  ~Waiter() {
-    {
-      std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_one();
-    thread_.join();
+  explicit Mailbox(asio::io_context& io) : io_(&io) {}
+  template <typename F> void post(F&& f) {
+    std::lock_guard lock(mutex_);
+    if (io_) asio::post(*io_, std::forward<F>(f));
   }
-  void add(std::future<client::Result> future, std::function<void(client::Result)> done) {
-    {
-      std::lock_guard lock(mutex_);
-      added_.emplace_back(std::move(future), std::move(done));
-    }
-    wake_.notify_one();
+  void close() {
+    std::lock_guard lock(mutex_);
+    io_ = nullptr;
   }
 
 private:
-  void loop() {
-    std::vector<std::pair<std::future<client::Result>, std::function<void(client::Result)>>> waiting;
-    for (;;) {
-      {
-        std::unique_lock lock(mutex_);
-        if (waiting.empty()) wake_.wait(lock, [&] { return stop_ || !added_.empty(); });
-        if (stop_) return;
-        for (auto& a : added_) waiting.push_back(std::move(a));
-        added_.clear();
-      }
-      bool any = false;
-      for (auto it = waiting.begin(); it != waiting.end();) {
-        if (it->first.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
-          it->second(it->first.get());
-          it = waiting.erase(it);
-          any = true;
-        } else {
-          ++it;
-        }
-      }
-      // The client completes futures from its own thread; polling them briefly keeps the added latency
-      // to a fraction of a millisecond.
-      if (!any && !waiting.empty()) std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-  }
-
   std::mutex mutex_;
-  std::condition_variable wake_;
-  std::vector<std::pair<std::future<client::Result>, std::function<void(client::Result)>>> added_;
-  bool stop_ = false;
-  std::thread thread_;
+  asio::io_context* io_;
 };
 
 // What every connection shares. The loop is the last member: destroying it destroys the connections its
 // pending handlers hold, which still update the counters.
 struct Shared {
   client::Client* client = nullptr;
-  Waiter* waiter = nullptr;
+  std::shared_ptr<Mailbox> mailbox;
   ServerOptions options;
   std::size_t live = 0;
   std::int32_t nextPid = 1;
@@ -145,10 +107,9 @@ public:
     std::weak_ptr<Connection> weak = shared_from_this();
     auto sender = [this, weak](Request req, client::Target target, client::WaitPolicy wait,
                                std::chrono::milliseconds timeout, Session::Done done) {
-      auto& io = shared_.io;
-      auto deliver = [weak, &io, done = std::move(done)](client::Result r) {
+      auto deliver = [weak, mailbox = shared_.mailbox, done = std::move(done)](client::Result r) {
         // On the client's reader thread: hand the result to the loop, which drops it if the connection is gone.
-        asio::post(io, [weak, done, r = std::move(r)]() mutable {
+        mailbox->post([weak, done, r = std::move(r)]() mutable {
           if (auto self = weak.lock()) {
             done(std::move(r));
             self->flush();
@@ -156,7 +117,7 @@ public:
         });
       };
       try {
-        shared_.waiter->add(shared_.client->send(std::move(req), target, wait, timeout), deliver);
+        shared_.client->sendAsync(std::move(req), target, wait, timeout, deliver);
       } catch (const std::exception& e) {
         KLOG(Warn, "proxy", "sending a request failed: {}", e.what());
         client::Result r;
@@ -274,7 +235,7 @@ public:
   Impl(ServerOptions options, client::Client& client) : signals_(shared_.io) {
     shared_.options = std::move(options);
     shared_.client = &client;
-    shared_.waiter = &waiter_;
+    shared_.mailbox = std::make_shared<Mailbox>(shared_.io);
     if (!shared_.options.session.describeCache)
       shared_.options.session.describeCache = std::make_shared<DescribeCache>();
     if (!shared_.options.tlsCert.empty() || !shared_.options.tlsKey.empty()) {
@@ -337,6 +298,8 @@ public:
     shared_.io.run();
   }
 
+  ~Impl() { shared_.mailbox->close(); }
+
   void stop() {
     asio::post(shared_.io, [this] {
       for (auto& a : acceptors_) {
@@ -361,7 +324,6 @@ private:
   }
 
   Shared shared_;
-  Waiter waiter_; // after shared_: its thread is joined before the loop goes away
   asio::signal_set signals_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
 };
