@@ -38,7 +38,7 @@ void Session::parse(wire::Reader& r) {
   st->sql = query;
   st->paramOids = std::move(oids);
   try {
-    st->statements = sql::analyze(query).statements;
+    st->statements = options_.analyses->get(query)->statements;
   } catch (const sql::SyntaxError& e) {
     auto e2 = errorNotice("42601", e.error().message);
     e2.position = e.error().cursorPosition;
@@ -246,7 +246,7 @@ void Session::describePortal(Portal& portal) {
     return;
   }
   if (local(stmt, Mode::Describe)) return;
-  if (sql::isReadOnly(stmt.sql)) {
+  if (stmt.readOnly) {
     // A read runs now: its rows bring their columns, and Execute sends them.
     const std::string name = [&] {
       for (auto& [n, p] : portals_)

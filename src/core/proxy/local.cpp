@@ -349,7 +349,7 @@ bool Session::transactionBlock(const sql::Statement& st, Mode mode) {
     txStatus_ = 'T';
     return handled;
   }
-  if (sql::isReadOnly(st.sql)) {
+  if (st.readOnly) {
     if (txWrites_.empty()) return false; // runs now, as any read
     return fail(
         errorNotice("0A000", "a read after a write in the same transaction block is not supported by the proxy",

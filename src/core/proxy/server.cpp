@@ -238,6 +238,7 @@ public:
     shared_.mailbox = std::make_shared<Mailbox>(shared_.io);
     if (!shared_.options.session.describeCache)
       shared_.options.session.describeCache = std::make_shared<DescribeCache>();
+    if (!shared_.options.session.analyses) shared_.options.session.analyses = std::make_shared<sql::AnalysisCache>();
     if (!shared_.options.tlsCert.empty() || !shared_.options.tlsKey.empty()) {
       if (shared_.options.tlsCert.empty() || shared_.options.tlsKey.empty())
         throw UsageError("TLS needs both proxy.tls_cert and proxy.tls_key");

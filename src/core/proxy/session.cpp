@@ -17,6 +17,7 @@ Session::Session(SessionOptions options, Sender sender, std::int32_t pid, std::i
     : options_(std::move(options)), sender_(std::move(sender)), pid_(pid), secret_(secret), trusted_(trusted),
       refuse_(std::move(refuse)) {
   if (!options_.describeCache) options_.describeCache = std::make_shared<DescribeCache>();
+  if (!options_.analyses) options_.analyses = std::make_shared<sql::AnalysisCache>();
 }
 
 void Session::received(std::string_view bytes) {
@@ -206,7 +207,7 @@ void Session::accept() {
 void Session::simpleQuery(const std::string& text) {
   sql::Analysis analysis;
   try {
-    analysis = sql::analyze(text);
+    analysis = *options_.analyses->get(text);
   } catch (const sql::SyntaxError& e) {
     wire::Writer::Notice n;
     n.sqlState = "42601";
@@ -256,7 +257,7 @@ void Session::run(std::vector<sql::Statement> statements, nlohmann::json params,
   bool readOnly = true, schema = false;
   Request req;
   for (auto& st : statements) {
-    readOnly = readOnly && sql::isReadOnly(st.sql);
+    readOnly = readOnly && st.readOnly;
     schema = schema || changesSchema(st);
     req.statements.push_back(st.sql);
   }

@@ -6,6 +6,7 @@
 #include "core/proxy/scram.hpp"
 #include "core/proxy/users.hpp"
 #include "core/proxy/wire.hpp"
+#include "core/sql/analysis_cache.hpp"
 #include "core/sql/analyzer.hpp"
 
 #include <chrono>
@@ -50,6 +51,9 @@ struct SessionOptions {
   std::string serverVersion = "15.0 (Kluster)";
   /// Descriptions by SQL text, shared by every session of one proxy.
   std::shared_ptr<DescribeCache> describeCache;
+  /// Analyses by SQL text, shared by every session: a text sent again (a driver's Parse of the same
+  /// statement, an application's usual queries) is parsed once.
+  std::shared_ptr<sql::AnalysisCache> analyses;
   /// SCRAM-SHA-256 verifiers by user (proxy.users_file): peers that are not trusted authenticate with them.
   std::shared_ptr<const Users> users;
   bool tlsAvailable = false; ///< an SSLRequest is answered 'S' and the server starts TLS (proxy.tls_cert)

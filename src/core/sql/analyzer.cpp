@@ -399,12 +399,14 @@ Parsed parseAndCollect(std::string_view sql) {
     const auto len = static_cast<std::size_t>(intField(raw, "stmt_len")); // 0: up to the end
     c.facts = {};
     c.walk(*stmt, {});
+    const bool readOnly = isReadOnlyStatement(type, *body, c.facts);
     a.statements.push_back({std::string(trimmed(sql.substr(location, len == 0 ? std::string_view::npos : len))),
                             std::string(type),
                             c.facts.maxParam,
                             c.facts.usedParams,
-                            {}});
-    a.readOnly = a.readOnly && isReadOnlyStatement(type, *body, c.facts);
+                            {},
+                            readOnly});
+    a.readOnly = a.readOnly && readOnly;
     a.locks = a.locks || c.facts.locking;
     a.transactionControl = a.transactionControl || isTransactionControl(type, *body);
     a.nonTransactional = a.nonTransactional || isNonTransactional(type, *body);

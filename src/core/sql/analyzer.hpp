@@ -57,6 +57,9 @@ struct Statement {
   /// The text to run on ALL when it differs from `sql`: its gen_random_uuid() calls made deterministic
   /// (pinRandomUuid()), computed once per text so that cached analyses carry it. Empty otherwise.
   std::string allSql;
+  /// This statement only reads data, by the rule of Analysis::readOnly (which is true when every
+  /// statement's is).
+  bool readOnly = true;
 };
 
 /// Why a request cannot be applied deterministically on ALL (see determinism.hpp).

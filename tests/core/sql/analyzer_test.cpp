@@ -41,6 +41,17 @@ TEST_CASE("routing: plain reads are read-only", "[sql][routing]") {
   }
 }
 
+TEST_CASE("routing: each statement says whether it only reads", "[sql][routing]") {
+  const auto a = analyze("SELECT 1; INSERT INTO t VALUES (1); SHOW work_mem; SELECT * FROM t FOR UPDATE");
+  REQUIRE(a.statements.size() == 4);
+  CHECK(a.statements[0].readOnly);
+  CHECK_FALSE(a.statements[1].readOnly);
+  CHECK(a.statements[2].readOnly);
+  CHECK_FALSE(a.statements[3].readOnly);
+  CHECK_FALSE(a.readOnly);
+  CHECK(analyze("SELECT 1; SHOW work_mem").readOnly);
+}
+
 TEST_CASE("routing: writes, locks and everything else are not read-only", "[sql][routing]") {
   for (const char* sql : {"INSERT INTO t VALUES (1)",
                           "UPDATE t SET a = 1",
