@@ -7,6 +7,9 @@
 #   pgpool    pgpool-II native replication over three independent PostgreSQL servers (Debian's pgpool2)
 #   kluster   Kluster: Kafka and three nodes, each with its own PostgreSQL, `bench load --wait all`
 #   kluster-async  the same with node.synchronous_commit = "off" (ALL as the durable copy, README Reliability)
+#   proxy     Kluster as above behind `klusterctl proxy` (proxy.wait = "all"), driven by pgbench -M prepared (the
+#             statement prepared once, its values bound each time, as drivers do and as bench load sends it):
+#             what an application with a PostgreSQL driver gets, next to bench load's client library
 # The peers are driven by pgbench, Kluster by `klusterctl bench load`. Every PostgreSQL gets the same settings
 # (fsync on, synchronous_commit on, shared_buffers 128MB). Prints one table with the ratios to syncrep and
 # writes it to bench/RESULTS.md (--out). See bench/README.md.
@@ -23,8 +26,10 @@ Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--
 
   --clients LIST   client counts to measure (default "1 16 64")
   --duration S     seconds per measurement (default 20)
-  --only SETUPS    a comma-separated subset of direct,syncrep,pgpool,kluster,kluster-async (default: all five)
+  --only SETUPS    a comma-separated subset of direct,syncrep,pgpool,kluster,kluster-async,proxy (default: all)
   --out FILE       where the Markdown table goes (default bench/RESULTS.md; the smoke form: a temp file)
+  --warmup S       Kluster's setups: seconds of load at the largest client count before the first point, not
+                   measured (default 10): the broker's JIT compiler and caches warm, as the peers' need not
   --smoke          seconds-long form (2 s per point, clients "1 4"): proves the script works, measures nothing
   --klusterctl BIN the klusterctl to measure (default: build it, Release, in --build-dir)
   --build-dir DIR  Release build directory (default build-bench)
@@ -40,7 +45,8 @@ EOF
 
 CLIENTS="1 16 64"
 DURATION=20
-ONLY=direct,syncrep,pgpool,kluster,kluster-async
+ONLY=direct,syncrep,pgpool,kluster,kluster-async,proxy
+WARMUP=10
 OUT=""
 SMOKE=""
 KLUSTERCTL=""
@@ -52,6 +58,7 @@ while (($#)); do
     --clients) CLIENTS=${2:?--clients needs a value}; shift 2 ;;
     --duration) DURATION=${2:?--duration needs a value}; shift 2 ;;
     --only) ONLY=${2:?--only needs a value}; shift 2 ;;
+    --warmup) WARMUP=${2:?--warmup needs a value}; shift 2 ;;
     --out) OUT=$(abspath "${2:?--out needs a file}"); shift 2 ;;
     --smoke) SMOKE=1; shift ;;
     --klusterctl) KLUSTERCTL=$(abspath "${2:?--klusterctl needs a binary}"); shift 2 ;;
@@ -65,12 +72,14 @@ done
 if [[ -n $SMOKE ]]; then
   CLIENTS="1 4"
   DURATION=2
+  WARMUP=1
 fi
+[[ $WARMUP =~ ^[0-9]+$ ]] || die "--warmup must be a whole number of seconds"
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "--duration must be a whole number of seconds"
 for c in $CLIENTS; do [[ $c =~ ^[1-9][0-9]*$ ]] && ((c <= 64)) || die "--clients: $c is not in 1..64"; done
 IFS=, read -r -a SETUPS <<<"$ONLY"
 for s in "${SETUPS[@]}"; do
-  case $s in direct | syncrep | pgpool | kluster | kluster-async) ;; *) die "--only: unknown setup $s" ;; esac
+  case $s in direct | syncrep | pgpool | kluster | kluster-async | proxy) ;; *) die "--only: unknown setup $s" ;; esac
 done
 MAX_CLIENTS=0
 for c in $CLIENTS; do ((c > MAX_CLIENTS)) && MAX_CLIENTS=$c; done
@@ -128,18 +137,18 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------------------ PostgreSQL servers ----
-# new_pg DIR [conf lines...]: initdb and start a server with the settings every setup shares; prints its port.
+# new_pg DIR [conf lines...]: initdb and start a server with the settings every setup shares; sets PORT. (Not
+# in a $(...) subshell: start_pg records the server in PG_DATA, so that stop_everything stops it.)
 new_pg() {
-  local d=$1 port
+  local d=$1
   shift
   mkdir -p "$(dirname "$d")"
   ((EUID != 0)) || chown "$RUN_USER:" "$(dirname "$d")"
   as_pg "$PGBIN/initdb" -D "$d" -U postgres -E UTF8 --locale=C.UTF-8 --auth=trust --no-sync >"$d.initdb.log" 2>&1 ||
     die "initdb $d failed (see $d.initdb.log)"
-  port=$(pick_port)
-  write_pg_conf "$d" "$port" "$@"
+  PORT=$(pick_port)
+  write_pg_conf "$d" "$PORT" "$@"
   start_pg "$d"
-  printf '%s' "$port"
 }
 
 write_pg_conf() { # DIR PORT [conf lines...]
@@ -158,8 +167,18 @@ start_pg() {
   as_pg "$PGBIN/pg_ctl" -D "$1" -l "$1.log" -w -t 60 start >/dev/null || die "PostgreSQL $1 did not start (see $1.log)"
 }
 
-psql_at() { # PORT SQL
-  "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$2"
+psql_at() { # PORT SQL (the database: $PSQL_DB, default postgres)
+  "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d "${PSQL_DB:-postgres}" -c "$2"
+}
+
+# wait_for_sql PORT NAME LOG SECONDS: until the server just started (the last of PIDS) answers a query.
+wait_for_sql() {
+  local deadline=$(($(now_s) + $4))
+  until psql_at "$1" "SELECT 1" >/dev/null 2>&1; do
+    kill -0 "${PIDS[-1]}" 2>/dev/null || { tail -n 20 "$3" >&2; die "$2 exited"; }
+    (($(now_s) < deadline)) || die "$2 did not answer within $4 s (see $3)"
+    sleep 0.2
+  done
 }
 
 # The table and its digest, the same for every setup (kluster's is created by bench load itself).
@@ -175,14 +194,18 @@ cat >"$WORK/insert.sql" <<'EOF'
 \set id random(1, 9000000000000000)
 INSERT INTO kv (id, client, n) VALUES (:id * 64 + :client_id, :client_id, :id % 1000);
 EOF
+# The same for -M prepared, where each :variable is a parameter whose type PostgreSQL infers from the
+# expression around it ($1 * 64: integer, too small for the ids): the bigint is said.
+sed 's/(:id \* 64/(:id::bigint * 64/; s/:id % 1000/:id::bigint % 1000/' "$WORK/insert.sql" >"$WORK/insert-prepared.sql"
 
-# pgbench_point SETUP PORT CLIENTS: sets TPS P50 P99 TXNS (percentiles from pgbench's per-transaction log).
+# pgbench_point SETUP PORT CLIENTS [SECONDS]: sets TPS P50 P99 TXNS (percentiles from pgbench's per-transaction
+# log). The database is $PSQL_DB (default postgres), the query protocol $PGBENCH_MODE (default simple).
 pgbench_point() {
   local setup=$1 port=$2 c=$3 dir=$WORK/$1-c$3 jobs
   jobs=$((c < 2 ? c : 2))
   mkdir -p "$dir"
-  (cd "$dir" && "$PGBIN/pgbench" -n -M simple -c "$c" -j "$jobs" -T "$DURATION" --log --log-prefix="$dir/tx" \
-    -f "$WORK/insert.sql" -h 127.0.0.1 -p "$port" -U postgres postgres) >"$dir/pgbench.out" 2>&1 ||
+  (cd "$dir" && "$PGBIN/pgbench" -n -M "${PGBENCH_MODE:-simple}" -c "$c" -j "$jobs" -T "${4:-$DURATION}" --log --log-prefix="$dir/tx" \
+    -f "$WORK/insert${PGBENCH_MODE:+-$PGBENCH_MODE}.sql" -h 127.0.0.1 -p "$port" -U postgres "${PSQL_DB:-postgres}") >"$dir/pgbench.out" 2>&1 ||
     { tail -n 20 "$dir/pgbench.out" >&2; die "$setup: pgbench failed"; }
   TPS=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$dir/pgbench.out" | head -n 1 | awk '{ printf "%.1f", $1 }')
   TXNS=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$dir/pgbench.out")
@@ -236,7 +259,8 @@ sleep_until_same() {
 
 setup_direct() {
   local port
-  port=$(new_pg "$WORK/direct/pg")
+  new_pg "$WORK/direct/pg"
+  port=$PORT
   create_kv "$port"
   peer direct "$port" "$port"
   stop_everything
@@ -244,8 +268,8 @@ setup_direct() {
 
 setup_syncrep() {
   local primary s port ports=()
-  primary=$(new_pg "$WORK/syncrep/primary" "synchronous_standby_names = 'ANY 2 (s1, s2)'" \
-    "synchronous_commit = remote_apply")
+  new_pg "$WORK/syncrep/primary" "synchronous_standby_names = 'ANY 2 (s1, s2)'" "synchronous_commit = remote_apply"
+  primary=$PORT
   for s in s1 s2; do
     as_pg "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$primary" -U postgres -D "$WORK/syncrep/$s" -X stream -c fast \
       >"$WORK/syncrep/$s.basebackup.log" 2>&1 || die "pg_basebackup for $s failed"
@@ -275,7 +299,8 @@ setup_pgpool() {
   # The package may start its own service; it is not ours and is left alone (it listens elsewhere).
   local i ports=() pool pcp dir=$WORK/pgpool
   for i in 0 1 2; do
-    ports+=("$(new_pg "$dir/b$i")")
+    new_pg "$dir/b$i"
+    ports+=("$PORT")
     create_kv "${ports[i]}"
   done
   pool=$(pick_port)
@@ -319,43 +344,47 @@ EOF
     pgpool -n -D -f "$dir/pgpool.conf" -F "$dir/pcp.conf" >"$dir/pgpool.log" 2>&1 &
   fi
   PIDS+=("$!")
-  local deadline=$(($(now_s) + 60))
-  until psql_at "$pool" "SELECT 1" >/dev/null 2>&1; do
-    kill -0 "${PIDS[-1]}" 2>/dev/null || { tail -n 20 "$dir/pgpool.log" >&2; die "pgpool exited"; }
-    (($(now_s) < deadline)) || die "pgpool did not answer within 60 s (see $dir/pgpool.log)"
-    sleep 0.2
-  done
+  wait_for_sql "$pool" pgpool "$dir/pgpool.log" 60
   peer pgpool "$pool" "${ports[@]}"
   stop_everything
 }
 
 setup_kluster() { run_kluster kluster ""; }
 setup_kluster-async() { run_kluster kluster-async 'synchronous_commit = "off"\n'; }
+setup_proxy() { run_kluster proxy ""; }
+
+# bench_load NAME CLIENTS SECONDS OUT: bench load --wait all against the cluster in $BROKERS/$CLUSTER.
+bench_load() {
+  "$KLUSTERCTL" bench load --brokers "$BROKERS" --cluster "$CLUSTER" --clients "$2" --duration "$3s" --wait all \
+    -o json >"$4" 2>"${4%.json}.err" || { cat "${4%.json}.err" "$4" >&2; die "$1: bench load failed"; }
+}
 
 run_kluster() { # NAME EXTRA_NODE_CONFIG
-  local name=$1 extra=$2 dir=$WORK/$1 i port brokers cluster=compare$RANDOM c out
+  local name=$1 extra=$2 dir=$WORK/$1 i port c out
+  BROKERS="" CLUSTER=compare$RANDOM
   mkdir -p "$dir"
   KAFKA_DIR=$dir/kafka
   # The broker with its JIT fully on (the scripts' default stops at C1 for a quick start).
   KLUSTER_KAFKA_JVM_OPTS="-XX:TieredStopAtLevel=4 ${KLUSTER_KAFKA_JVM_OPTS:-}" \
     scripts/kafka.sh start --dir "$KAFKA_DIR" >"$dir/kafka.out" 2>"$dir/kafka.err" ||
     { cat "$dir/kafka.err" >&2; die "Kafka did not start"; }
-  brokers=$(<"$KAFKA_DIR/bootstrap")
+  BROKERS=$(<"$KAFKA_DIR/bootstrap")
   local nodes_bin=${NODE_KLUSTERCTL:-$KLUSTERCTL}
-  "$nodes_bin" init --brokers "$brokers" --cluster "$cluster" >/dev/null
+  "$nodes_bin" init --brokers "$BROKERS" --cluster "$CLUSTER" >/dev/null
   local ports=()
   for i in 1 2 3; do
-    port=$(new_pg "$dir/pg$i")
+    new_pg "$dir/pg$i"
+    port=$PORT
     ports+=("$port")
     psql_at "$port" "CREATE DATABASE kluster" >/dev/null
     printf '[cluster]\nname = "%s"\nbrokers = "%s"\n\n[node]\nid = "node%s"\n%b\n[database]\nurl = "%s"\n' \
-      "$cluster" "$brokers" "$i" "$extra" "postgresql://postgres@127.0.0.1:$port/kluster" >"$dir/node$i.toml"
+      "$CLUSTER" "$BROKERS" "$i" "$extra" "postgresql://postgres@127.0.0.1:$port/kluster" >"$dir/node$i.toml"
     "$nodes_bin" node run --config "$dir/node$i.toml" >"$dir/node$i.log" 2>&1 &
     PIDS+=("$!")
   done
   local deadline=$(($(now_s) + 90))
   # Ready when all three apply ALL: one request answered by three nodes.
-  until "$KLUSTERCTL" exec --brokers "$brokers" --cluster "$cluster" --to ALL --wait 3 --timeout 3s -o json \
+  until "$KLUSTERCTL" exec --brokers "$BROKERS" --cluster "$CLUSTER" --to ALL --wait 3 --timeout 3s -o json \
     "SELECT 1" >/dev/null 2>&1; do
     for i in 1 2 3; do
       kill -0 "${PIDS[-$i]}" 2>/dev/null || { tail -n 20 "$dir"/node*.log >&2; die "a node exited"; }
@@ -363,19 +392,57 @@ run_kluster() { # NAME EXTRA_NODE_CONFIG
     (($(now_s) < deadline)) || die "the three nodes did not become active within 90 s (see $dir/node*.log)"
     sleep 0.5
   done
-  for c in $CLIENTS; do
-    for port in "${ports[@]}"; do psql_at "$port" CHECKPOINT >/dev/null; done
-    log "$name: bench load, $c client(s), ${DURATION}s, --wait all"
-    out=$dir/load-c$c.json
-    "$KLUSTERCTL" bench load --brokers "$brokers" --cluster "$cluster" --clients "$c" --duration "${DURATION}s" \
-      --wait all -o json >"$out" 2>"$dir/load-c$c.err" || {
-      cat "$dir/load-c$c.err" "$out" >&2
-      die "$name: bench load failed"
-    }
-    ROWS+=("$name|$c|$(jq -r '.throughput * 10 | round / 10' "$out")|$(jq -r '.latency.p50_ms * 100 | round / 100' \
-      "$out")|$(jq -r '.latency.p99_ms * 100 | round / 100' "$out")|$(jq -r 'if .check.passed then "3 copies identical, exactly the applied requests (bench load check)" else "CHECK FAILED" end' "$out")")
-  done
+  if [[ $name == proxy ]]; then
+    run_proxy "$dir" "${ports[@]}"
+  else
+    if ((WARMUP > 0)); then
+      log "$name: warming up, bench load, $MAX_CLIENTS client(s), ${WARMUP}s (not measured)"
+      bench_load "$name" "$MAX_CLIENTS" "$WARMUP" "$dir/warmup.json"
+    fi
+    for c in $CLIENTS; do
+      for port in "${ports[@]}"; do psql_at "$port" CHECKPOINT >/dev/null; done
+      log "$name: bench load, $c client(s), ${DURATION}s, --wait all"
+      out=$dir/load-c$c.json
+      bench_load "$name" "$c" "$DURATION" "$out"
+      ROWS+=("$name|$c|$(jq -r '.throughput * 10 | round / 10' "$out")|$(jq -r '.latency.p50_ms * 100 | round / 100' \
+        "$out")|$(jq -r '.latency.p99_ms * 100 | round / 100' "$out")|$(jq -r 'if .check.passed then "3 copies identical, exactly the applied requests (bench load check)" else "CHECK FAILED" end' "$out")")
+    done
+  fi
   stop_everything
+}
+
+# run_proxy DIR NODE_PORTS...: klusterctl proxy in front of the running cluster, every write waiting for all
+# three nodes (proxy.wait = "all", as bench load --wait all), pgbench through it with the peers' script.
+run_proxy() {
+  local dir=$1 pport c total=0 p d first check
+  shift
+  pport=$(pick_port)
+  printf '[cluster]\nname = "%s"\nbrokers = "%s"\n\n[proxy]\nlisten = "127.0.0.1:%s"\nwait = "all"\nmax_connections = %s\n' \
+    "$CLUSTER" "$BROKERS" "$pport" "$((MAX_CLIENTS + 8))" >"$dir/proxy.toml"
+  "$KLUSTERCTL" proxy --config "$dir/proxy.toml" >"$dir/proxy.log" 2>&1 &
+  PIDS+=("$!")
+  wait_for_sql "$pport" "klusterctl proxy" "$dir/proxy.log" 30
+  create_kv "$pport"
+  if ((WARMUP > 0)); then
+    log "proxy: warming up, pgbench, $MAX_CLIENTS client(s), ${WARMUP}s (not measured)"
+    PGBENCH_MODE=prepared pgbench_point proxy-warmup "$pport" "$MAX_CLIENTS" "$WARMUP"
+    total=$TXNS
+  fi
+  for c in $CLIENTS; do
+    PSQL_DB=kluster checkpoint "$@"
+    log "proxy: pgbench -M prepared through klusterctl proxy, $c client(s), ${DURATION}s, proxy.wait = all"
+    PGBENCH_MODE=prepared pgbench_point proxy "$pport" "$c"
+    total=$((total + TXNS))
+    # Every write waited for all three nodes: the copies are complete when pgbench returns.
+    check="" first=""
+    for p in "$@"; do
+      d=$(PSQL_DB=kluster kv_digest "$p")
+      [[ -n $first ]] || first=$d
+      [[ $d == "$first" ]] || check="copies DIFFER"
+    done
+    [[ ${first%% *} == "$total" ]] || check="${check:+$check; }rows ${first%% *}, pgbench counted $total"
+    ROWS+=("proxy|$c|$TPS|$P50|$P99|${check:-3 copies identical, ${first%% *} rows}")
+  done
 }
 
 # ------------------------------------------------------------------------------------------- main ----
@@ -414,6 +481,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%
       "$(ratio "$tps" "$(value syncrep "$c" 3)")" "$(ratio "$p50" "$(value syncrep "$c" 4)")" \
       "$(ratio "$p99" "$(value syncrep "$c" 5)")" "$check"
   done
+  if [[ " ${SETUPS[*]} " == *" proxy "* && " ${SETUPS[*]} " == *" kluster "* ]]; then
+    printf '\nThe proxy next to the client library (pgbench through `klusterctl proxy` vs `bench load`, both waiting for\n'
+    printf 'all three nodes), writes/s:'
+    for c in $CLIENTS; do printf ' %s client(s) %s;' "$c" "$(ratio "$(value proxy "$c" 3)" "$(value kluster "$c" 3)")"; done
+    printf '\n'
+  fi
 } >"$WORK/table.md"
 cat "$WORK/table.md"
 if [[ $OUT == "$KLUSTER_REPO_ROOT/bench/RESULTS.md" && -f $OUT ]] && grep -q '^## ' "$OUT"; then
