@@ -11,8 +11,8 @@ namespace kluster::node {
 namespace {
 
 // librdkafka waits 5 ms by default for more messages before it sends a batch: 5 ms added to every answer.
-// A batch's responses are produced together, so half a millisecond still gathers them into few requests.
-// A `linger.ms` in the node's [kafka] table wins.
+// The ALL responses are sent at once anyway (sendLoop flushes); the ONE workers' answers wait at most half a
+// millisecond. A `linger.ms` in the node's [kafka] table wins.
 kafka::Properties withLinger(kafka::Properties props) {
   props.emplace("linger.ms", "0.5");
   return props;
@@ -52,19 +52,26 @@ void Responder::sendLoop() {
   for (;;) {
     changed_.wait(lock, [&] { return !outbox_.empty() || closing_; });
     if (outbox_.empty()) return; // closing, and everything is sent
-    auto batch = std::move(outbox_.front());
-    outbox_.pop_front();
+    // Every batch queued meanwhile goes out together: while the last ones were being sent, the applier
+    // committed more, and their responses share one produce request instead of one each.
+    auto batches = std::move(outbox_);
+    outbox_.clear();
     sending_ = true;
     changed_.notify_all();
     lock.unlock();
-    for (auto& r : batch) {
-      try {
-        send(r);
-      } catch (const std::exception& e) {
-        // The request is applied; its client will time out and may retry, and then gets DUPLICATE.
-        KLOG(Error, "node", "cannot answer request {}: {}", r.requestId, e.what());
+    for (auto& batch : batches)
+      for (auto& r : batch) {
+        try {
+          send(r);
+        } catch (const std::exception& e) {
+          // The request is applied; its client will time out and may retry, and then gets DUPLICATE.
+          KLOG(Error, "node", "cannot answer request {}: {}", r.requestId, e.what());
+        }
       }
-    }
+    // Sent now rather than after linger.ms: librdkafka sends at once while a flush() runs. Bounded to a
+    // millisecond, which is enough to wake its broker thread; the acknowledgement is not waited for, so the
+    // batches committed meanwhile are not held back behind it.
+    producer_.flush(std::chrono::milliseconds(1));
     lock.lock();
     sending_ = false;
     changed_.notify_all();
