@@ -2,6 +2,7 @@
 #include "commands/command.hpp"
 #include "core/client/client.hpp"
 #include "core/log.hpp"
+#include "core/proxy/metrics.hpp"
 #include "core/proxy/server.hpp"
 #include "core/util.hpp"
 #include "core/version.hpp"
@@ -20,6 +21,7 @@ struct ProxyOptions {
   int maxConnections = -1;
   std::string wait;
   std::string timeout;
+  std::string metricsAddress;
 };
 
 std::vector<std::string> splitList(const std::string& text) {
@@ -58,10 +60,19 @@ int runProxy(const ProxyOptions& o) {
   so.session.timeout = util::parseDuration(so.session.timeoutText);
   if (so.session.timeout.count() <= 0) throw UsageError("--timeout must be positive (e.g. 10s)");
   so.session.serverVersion = fmt::format("15.0 (Kluster {})", kVersion);
+  const auto metricsAddress = o.metricsAddress.empty() ? settings.get("proxy.metrics_address") : o.metricsAddress;
+  if (!metricsAddress.empty()) metrics::parseListenAddress(metricsAddress); // fail before connecting
 
   auto copts = clientOptions(settings, fmt::format("proxy-{}", util::uuid4().substr(0, 8)));
   auto client = std::make_unique<client::Client>(copts);
+  so.session.metrics = std::make_shared<proxy::Metrics>(copts.cluster);
   proxy::Server server(so, *client);
+  std::unique_ptr<metrics::HttpServer> endpoint; // after the server: stopped before it goes
+  if (!metricsAddress.empty()) {
+    endpoint = proxy::serveMetrics(metricsAddress, so.session.metrics,
+                                   [&server] { return server.responsive(std::chrono::seconds(2)); });
+    KLOG(Info, "proxy", "serving /metrics and /health on {}", endpoint->url());
+  }
   for (const auto& a : server.addresses()) std::cout << "listening on " << a << std::endl;
   KLOG(Info, "proxy", "cluster {} at {}: serving PostgreSQL clients (writes wait for {})", copts.cluster, copts.brokers,
        waitText);
@@ -91,6 +102,10 @@ void registerProxy(CLI::App& app, Action& action) {
   cmd->add_option("--wait", o->wait,
                   "responses a write waits for: first, all, quorum or N (default proxy.wait, first)");
   cmd->add_option("--timeout", o->timeout, "how long a request waits for its responses (default proxy.timeout, 10s)");
+  cmd->add_option("--metrics-address", o->metricsAddress,
+                  "serve Prometheus /metrics and /health on HOST:PORT (default proxy.metrics_address: off; port 0: "
+                  "any free port, logged)")
+      ->type_name("HOST:PORT");
   cmd->footer("Connect with any PostgreSQL client, e.g. psql \"host=127.0.0.1 port=6432 dbname=kluster\". Reads go to "
               "ONE and see the connection's own earlier writes; everything else goes to ALL. Clients from the "
               "addresses in proxy.trust (loopback by default) connect without a password; the others "

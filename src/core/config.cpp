@@ -48,6 +48,8 @@ const std::vector<SettingSpec>& settingSpecs() {
       {"proxy.listen", "KLUSTER_PROXY_LISTEN", "127.0.0.1:6432",
        "proxy: HOST:PORT addresses to listen on, comma-separated"},
       {"proxy.max_connections", "KLUSTER_PROXY_MAX_CONNECTIONS", "100", "proxy: client connections served at once"},
+      {"proxy.metrics_address", "KLUSTER_PROXY_METRICS_ADDRESS", "",
+       "proxy: HOST:PORT where it serves /metrics and /health (empty: off)"},
       {"proxy.users_file", "KLUSTER_PROXY_USERS_FILE", "",
        "proxy: USER:SCRAM-SHA-256 verifiers (klusterctl passwd), mode 600: password authentication"},
       {"proxy.startup_timeout", "KLUSTER_PROXY_STARTUP_TIMEOUT", "30s",

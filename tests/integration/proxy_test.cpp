@@ -1,5 +1,5 @@
-// klusterctl proxy against a real cluster: psql (simple query, scripts, \x, catalog commands, \copy),
-// pgbench in simple, extended and prepared mode, and raw bytes a broken client might send.
+// klusterctl proxy against a real cluster: psql (simple query, scripts, \x, catalog commands, \copy) and the
+// proxy's /metrics after it, pgbench in simple, extended and prepared mode, and raw bytes a broken client might send.
 #include "support/cluster.hpp"
 #include "support/proxy.hpp"
 
@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <fstream>
 
 using namespace kluster::test;
@@ -29,11 +30,20 @@ void checkIdentical(const TestCluster& c, const std::string& table, const std::s
   for (int i = 2; i <= c.size(); ++i) CHECK(c.tableChecksum(i, table, orderBy) == first);
 }
 
+/// The value of the sample `series` (name and labels as printed) in a scrape, NaN when absent.
+double sampleValue(const std::string& text, const std::string& series) {
+  const auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return std::nan("");
+  const auto from = at + series.size() + 2;
+  return std::stod(text.substr(from, text.find('\n', from) - from));
+}
+
 } // namespace
 
-TEST_CASE("psql through the proxy: statements, tags, errors, scripts, \\x, catalog commands", "[proxy]") {
+TEST_CASE("psql through the proxy: statements, tags, errors, scripts, \\x, catalog commands; its /metrics count them",
+          "[proxy]") {
   TestCluster cluster;
-  TestProxy proxy(cluster);
+  TestProxy proxy(cluster, {"--metrics-address", "127.0.0.1:0"});
 
   auto create = proxy.psql({"-c", "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, price numeric(10,2), "
                                   "at timestamptz)"});
@@ -124,6 +134,43 @@ TEST_CASE("psql through the proxy: statements, tags, errors, scripts, \\x, catal
     CHECK(cluster.scalar(i, "SELECT string_agg(id::text, ',' ORDER BY id) FROM items") == "1,2,4,6,7");
   checkIdentical(cluster, "items", "id");
   CHECK(proxy.running());
+
+  // What the statements above count, as Prometheus would scrape it: every psql has exited, so no connection stays
+  // open and no request in flight (the proxy notices a closed connection at its next read).
+  const int metricsPort = proxy.metricsPort();
+  REQUIRE(metricsPort > 0);
+  CHECK(httpGet(metricsPort, "/health") == std::pair<int, std::string>{200, "{\"status\":\"up\"}\n"});
+  const std::string labels = fmt::format("cluster=\"{}\"", cluster.name());
+  std::pair<int, std::string> scrape;
+  auto value = [&](const std::string& name, const std::string& extra = {}) {
+    return sampleValue(scrape.second, name + "{" + labels + extra + "}");
+  };
+  CHECK(waitUntil(
+      [&] {
+        scrape = httpGet(metricsPort, "/metrics");
+        return value("kluster_proxy_connections_open") == 0;
+      },
+      std::chrono::seconds(10)));
+  INFO(scrape.second);
+  REQUIRE(scrape.first == 200);
+  CHECK(value("kluster_proxy_connections_accepted_total") >= 18); // one per psql above
+  CHECK(value("kluster_proxy_connections_refused_total", ",reason=\"too_many\"") == 0);
+  CHECK(value("kluster_proxy_authentications_total", ",method=\"trust\",outcome=\"ok\"") >= 18);
+  auto requests = [&](const std::string& route, const std::string& outcome) {
+    return value("kluster_proxy_requests_total", fmt::format(",route=\"{}\",outcome=\"{}\"", route, outcome));
+  };
+  CHECK(requests("ALL", "ok") >= 5);      // CREATE, INSERT, UPDATE, the script's first INSERT, COMMIT
+  CHECK(requests("ALL", "error") >= 3);   // the duplicate keys
+  CHECK(requests("ONE", "ok") >= 3);      // the SELECTs, \dt
+  CHECK(requests("ONE", "error") >= 1);   // no_such_table
+  CHECK(requests("local", "ok") >= 6);    // SET, SHOW, BEGIN, the block's INSERTs...
+  CHECK(requests("local", "error") >= 3); // the syntax error, SET TimeZone, COPY
+  CHECK(requests("ALL", "timeout") == 0);
+  CHECK(requests("ALL", "diverged") == 0);
+  CHECK(value("kluster_proxy_requests_in_flight") == 0);
+  CHECK(value("kluster_proxy_request_duration_seconds_count", ",route=\"ALL\"") >= 8);
+  CHECK(value("kluster_proxy_request_duration_seconds_count", ",route=\"ONE\"") >= 5);
+  CHECK(value("kluster_proxy_request_duration_seconds_sum", ",route=\"ALL\"") > 0);
 }
 
 TEST_CASE("pgbench through the proxy: simple, extended and prepared, 16 clients, no failures", "[proxy]") {

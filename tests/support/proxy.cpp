@@ -66,6 +66,13 @@ std::string TestProxy::log() const {
   return ss.str();
 }
 
+int TestProxy::metricsPort() const {
+  std::smatch m;
+  const auto text = log();
+  if (!std::regex_search(text, m, std::regex(R"(serving /metrics and /health on http://127\.0\.0\.1:(\d+))"))) return 0;
+  return std::stoi(m[1]);
+}
+
 std::string TestProxy::conninfo(const std::string& extra) const {
   return fmt::format("host=127.0.0.1 port={} dbname=kluster user=app sslmode=disable {}", port_, extra);
 }
@@ -105,6 +112,21 @@ std::string readAll(int fd) {
     out.append(buf, static_cast<std::size_t>(n));
   }
   return out;
+}
+
+std::pair<int, std::string> httpGet(int port, const std::string& path) {
+  const int fd = connectTo(port);
+  std::string response;
+  try {
+    sendAll(fd, "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    response = readAll(fd);
+  } catch (const std::exception&) {
+  }
+  ::close(fd);
+  std::smatch m;
+  if (!std::regex_search(response, m, std::regex(R"(^HTTP/1\.[01] (\d{3}) )"))) return {0, {}};
+  const auto body = response.find("\r\n\r\n");
+  return {std::stoi(m[1]), body == std::string::npos ? std::string() : response.substr(body + 4)};
 }
 
 std::string be32(std::uint32_t v) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kluster::test {
@@ -17,6 +18,9 @@ int connectTo(int port);
 void sendAll(int fd, const std::string& bytes);
 std::string readAll(int fd);
 std::string be32(std::uint32_t v);
+/// GET `path` from an HTTP server on loopback `port` (HTTP/1.0, so it closes): its status, 0 when it did not
+/// answer, and its body.
+std::pair<int, std::string> httpGet(int port, const std::string& path);
 
 class TestProxy {
 public:
@@ -31,6 +35,8 @@ public:
   /// Runs psql against it (-X, no .psqlrc; -v ON_ERROR_STOP=1 when given in args).
   CommandResult psql(const std::vector<std::string>& args, const std::string& input = {}) const;
   bool running() { return process_.running(); }
+  /// The port of its /metrics (given --metrics-address 127.0.0.1:0), from its log; 0 when it serves none.
+  int metricsPort() const;
   std::string log() const;
 
 private:

@@ -2,7 +2,8 @@
 // A node's Prometheus metrics: counters and histograms that the apply loop, the ONE workers and the
 // responder bump on their hot paths (relaxed atomics only, no lock and no allocation), rendered in the
 // Prometheus text exposition format when scraped. README.md ("Metrics and health") documents each one.
-#include <array>
+#include "core/metrics/prometheus.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -13,26 +14,6 @@
 #include <vector>
 
 namespace kluster::node {
-
-/// A histogram with fixed upper bounds. Values are kept as integers in a unit (`scale` per rendered unit,
-/// e.g. 1e6 for seconds observed in microseconds) so that every update is a plain atomic add.
-class Histogram {
-public:
-  /// `bounds` ascending, in rendered units; +Inf is implicit.
-  Histogram(std::vector<double> bounds, double scale);
-  void observe(std::uint64_t value); ///< in integer units (value / scale rendered units)
-  /// Appends `name_bucket`, `name_sum` and `name_count` lines (cumulative buckets) with `labels`.
-  void render(std::string& out, std::string_view name, std::string_view labels) const;
-  std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
-
-private:
-  std::vector<double> bounds_;
-  std::vector<std::uint64_t> scaledBounds_;
-  double scale_;
-  std::vector<std::atomic<std::uint64_t>> buckets_; ///< per bucket, not cumulative; the last one is +Inf
-  std::atomic<std::uint64_t> sum_{0};
-  std::atomic<std::uint64_t> count_{0};
-};
 
 /// A counter per stable result code (core/errors.hpp), plus one for any other code.
 class CodeCounters {
@@ -96,11 +77,8 @@ private:
   std::atomic<std::int64_t> lastCheckMs_{0};
   std::atomic<bool> databaseConnected_{false};
   std::atomic<std::int64_t> lastTimestampMs_{0};
-  Histogram batchSize_;
-  Histogram applySeconds_;
+  metrics::Histogram batchSize_;
+  metrics::Histogram applySeconds_;
 };
-
-/// Escapes a Prometheus label value (backslash, double quote, newline).
-std::string escapeLabel(std::string_view value);
 
 } // namespace kluster::node

@@ -75,7 +75,7 @@ Node::Node(NodeOptions options)
                                  options_.nodeId));
   if (!std::regex_match(options_.cluster, idPattern))
     throw UsageError(fmt::format("invalid cluster name '{}'", options_.cluster));
-  if (!options_.metricsAddress.empty()) parseListenAddress(options_.metricsAddress); // fail before connecting
+  if (!options_.metricsAddress.empty()) metrics::parseListenAddress(options_.metricsAddress); // fail before connecting
   if (options_.databaseUrl.empty())
     throw UsageError("no database URL: set [database] url in the config or KLUSTER_DATABASE_URL");
   if (options_.batchMax < 1 || options_.oneWorkers < 1)

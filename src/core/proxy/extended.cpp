@@ -37,24 +37,23 @@ void Session::parse(wire::Reader& r) {
   auto st = std::make_shared<Prepared>();
   st->sql = query;
   st->paramOids = std::move(oids);
+  // A statement the proxy refuses counts as answered locally, as in a simple query: no Execute will run it.
+  auto refuse = [this](const wire::Writer::Notice& notice) {
+    error(notice);
+    skipToSync_ = true;
+    options_.metrics->answeredLocally(Outcome::Error);
+  };
   try {
     st->statements = options_.analyses->get(query)->statements;
   } catch (const sql::SyntaxError& e) {
     auto e2 = errorNotice("42601", e.error().message);
     e2.position = e.error().cursorPosition;
-    error(e2);
-    skipToSync_ = true;
-    return;
+    return refuse(e2);
   } catch (const std::exception& e) {
-    error(errorNotice("54000", e.what()));
-    skipToSync_ = true;
-    return;
+    return refuse(errorNotice("54000", e.what()));
   }
-  if (st->statements.size() > 1) {
-    error(errorNotice("42601", "cannot insert multiple commands into a prepared statement"));
-    skipToSync_ = true;
-    return;
-  }
+  if (st->statements.size() > 1)
+    return refuse(errorNotice("42601", "cannot insert multiple commands into a prepared statement"));
   if (!name.empty() && statements_.count(name)) {
     error(errorNotice("42P05", fmt::format("prepared statement \"{}\" already exists", name)));
     skipToSync_ = true;
@@ -293,7 +292,7 @@ void Session::executePortal(Portal& portal, std::int32_t maxRows) {
   auto st = portal.statement;
   if (st->statements.empty()) return out_.emptyQueryResponse();
   if (portal.result) return emitPortal(portal, maxRows);
-  if (local(st->statements.front(), Mode::Execute)) return;
+  if (answerLocally(st->statements.front(), Mode::Execute)) return;
   std::string name;
   for (auto& [n, p] : portals_)
     if (&p == &portal) name = n;

@@ -178,6 +178,14 @@ void Session::localResult(Mode mode, const std::string& tag,
   if (mode == Mode::Simple) ready();
 }
 
+bool Session::answerLocally(const sql::Statement& st, Mode mode) {
+  const auto sent = sent_, errors = errors_;
+  if (!local(st, mode)) return false;
+  if (mode != Mode::Describe && sent_ == sent) // its Execute counts a described statement
+    options_.metrics->answeredLocally(errors_ == errors ? Outcome::Ok : Outcome::Error);
+  return true;
+}
+
 bool Session::local(const sql::Statement& st, Mode mode) {
   if (st.kind == "CopyStmt") {
     if (mode == Mode::Describe) return out_.noData(), true;

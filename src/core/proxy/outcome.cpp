@@ -245,4 +245,12 @@ std::optional<wire::Writer::Notice> failure(const client::Result& result, std::s
   return n;
 }
 
+Outcome outcomeOf(const client::Result& result) {
+  if (result.diverged) return Outcome::Diverged;
+  if (result.responses.empty()) return Outcome::Timeout;
+  const auto& r = result.responses.front();
+  if (r.ok()) return Outcome::Ok;
+  return r.resultCode == code::Timeout ? Outcome::Timeout : Outcome::Error;
+}
+
 } // namespace kluster::proxy

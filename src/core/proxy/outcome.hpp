@@ -1,6 +1,7 @@
 #pragma once
 // A node's response as the wire protocol reports it: command tags, and errors with their SQLSTATE.
 #include "core/client/client.hpp"
+#include "core/proxy/metrics.hpp"
 #include "core/proxy/wire.hpp"
 #include "core/sql/analyzer.hpp"
 
@@ -38,5 +39,7 @@ std::string sqlStateFor(std::string_view resultCode, std::string_view sqlState =
 /// The error a client sees for a failed request, or nullopt when it succeeded: a timeout (57014), a
 /// divergence (XX001), no response at all, or the first response's error.
 std::optional<wire::Writer::Notice> failure(const client::Result& result, std::string_view timeoutText);
+/// The same result as the proxy's metrics count it: diverged, timeout (no response, or a node's TIMEOUT), error or ok.
+Outcome outcomeOf(const client::Result& result);
 
 } // namespace kluster::proxy

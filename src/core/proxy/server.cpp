@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <array>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -69,6 +70,7 @@ struct Shared {
   std::unordered_map<std::int32_t, std::weak_ptr<Connection>> byPid;
   std::unique_ptr<asio::ssl::context> tls; ///< when proxy.tls_cert and tls_key are set
   asio::io_context io;
+  Metrics& metrics() { return *options.session.metrics; }
 };
 
 std::int32_t randomKey() {
@@ -84,11 +86,13 @@ public:
 
   ~Connection() {
     --shared_.live;
+    shared_.metrics().connectionClosed();
     shared_.byPid.erase(pid_);
   }
 
   void start() {
     ++shared_.live;
+    shared_.metrics().connectionOpened();
     pid_ = shared_.nextPid++;
     secret_ = randomKey();
     asio::error_code ec;
@@ -142,6 +146,7 @@ public:
       if (waited || !self || self->session_->started()) return;
       KLOG(Info, "proxy", "connection {}: no startup within {} ms: closed", self->pid_,
            self->shared_.options.startupTimeout.count());
+      self->shared_.metrics().refused(Refusal::StartupTimeout);
       self->shut();
     });
     read();
@@ -201,6 +206,7 @@ private:
     tls_->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](asio::error_code ec) {
       if (ec) {
         KLOG(Info, "proxy", "connection {}: TLS handshake failed: {}", self->pid_, ec.message());
+        self->shared_.metrics().refused(Refusal::TlsHandshake);
         return self->shut();
       }
       self->session_->tlsStarted();
@@ -239,6 +245,7 @@ public:
     if (!shared_.options.session.describeCache)
       shared_.options.session.describeCache = std::make_shared<DescribeCache>();
     if (!shared_.options.session.analyses) shared_.options.session.analyses = std::make_shared<sql::AnalysisCache>();
+    if (!shared_.options.session.metrics) shared_.options.session.metrics = std::make_shared<Metrics>();
     if (!shared_.options.tlsCert.empty() || !shared_.options.tlsKey.empty()) {
       if (shared_.options.tlsCert.empty() || shared_.options.tlsKey.empty())
         throw UsageError("TLS needs both proxy.tls_cert and proxy.tls_key");
@@ -301,6 +308,13 @@ public:
 
   ~Impl() { shared_.mailbox->close(); }
 
+  bool responsive(std::chrono::milliseconds within) {
+    auto ran = std::make_shared<std::promise<void>>();
+    auto done = ran->get_future();
+    asio::post(shared_.io, [ran] { ran->set_value(); });
+    return done.wait_for(within) == std::future_status::ready;
+  }
+
   void stop() {
     asio::post(shared_.io, [this] {
       for (auto& a : acceptors_) {
@@ -335,5 +349,6 @@ Server::~Server() = default;
 std::vector<std::string> Server::addresses() const { return impl_->addresses(); }
 void Server::run(bool signals) { impl_->run(signals); }
 void Server::stop() { impl_->stop(); }
+bool Server::responsive(std::chrono::milliseconds within) { return impl_->responsive(within); }
 
 } // namespace kluster::proxy

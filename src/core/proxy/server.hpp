@@ -20,7 +20,7 @@ struct ServerOptions {
   std::string tlsCert; ///< PEM certificate chain (proxy.tls_cert); with tlsKey, SSLRequest gets TLS
   std::string tlsKey;  ///< PEM private key (proxy.tls_key)
   std::chrono::milliseconds startupTimeout{std::chrono::seconds(30)}; ///< TLS handshake, startup and password
-  SessionOptions session;
+  SessionOptions session; ///< session.metrics: the counters the server and its sessions update
 };
 
 class Server {
@@ -35,6 +35,8 @@ public:
   /// Serves until stop() (from any thread) or SIGINT/SIGTERM when `signals`.
   void run(bool signals);
   void stop();
+  /// Whether the event loop runs a task posted to it within `within` (from any thread but the loop's): /health.
+  bool responsive(std::chrono::milliseconds within);
 
 private:
   class Impl;

@@ -18,6 +18,11 @@ Session::Session(SessionOptions options, Sender sender, std::int32_t pid, std::i
       refuse_(std::move(refuse)) {
   if (!options_.describeCache) options_.describeCache = std::make_shared<DescribeCache>();
   if (!options_.analyses) options_.analyses = std::make_shared<sql::AnalysisCache>();
+  if (!options_.metrics) options_.metrics = std::make_shared<Metrics>();
+}
+
+Session::~Session() {
+  if (busy_) options_.metrics->requestDone(inFlightRoute_, Outcome::Cancelled, std::nullopt);
 }
 
 void Session::received(std::string_view bytes) {
@@ -52,7 +57,8 @@ wire::Writer::Notice errorNotice(std::string sqlState, std::string message, std:
   return n;
 }
 
-void Session::fatal(const std::string& sqlState, const std::string& message) {
+void Session::fatal(const std::string& sqlState, const std::string& message, Refusal why) {
+  if (phase_ == Phase::Startup || phase_ == Phase::Auth) options_.metrics->refused(why);
   wire::Writer::Notice n;
   n.severity = "FATAL";
   n.sqlState = sqlState;
@@ -67,7 +73,10 @@ void Session::terminate() {
   in_.clear();
 }
 
-void Session::error(const wire::Writer::Notice& n) { out_.error(n); }
+void Session::error(const wire::Writer::Notice& n) {
+  ++errors_;
+  out_.error(n);
+}
 
 void Session::ready() { out_.readyForQuery(txStatus_); }
 
@@ -123,14 +132,20 @@ void Session::startup(wire::Message& m) {
                                       s->code & 0xffff));
   if (!s->params.count("user")) return fatal("28000", "no PostgreSQL user name specified in startup packet");
   if (options_.tlsRequired && !tls_)
-    return fatal("28000", "the proxy accepts only TLS connections (proxy.tls_required): connect with sslmode=require");
+    return fatal("28000", "the proxy accepts only TLS connections (proxy.tls_required): connect with sslmode=require",
+                 Refusal::TlsRequired);
   if (refuse_) {
+    options_.metrics->refused(Refusal::TooMany);
     out_.error(*refuse_);
     return terminate();
   }
   startupParams_ = s->params;
-  if (trusted_) return accept();
+  if (trusted_) {
+    options_.metrics->authenticated(AuthMethod::Trust, true);
+    return accept();
+  }
   if (!options_.users) {
+    options_.metrics->refused(Refusal::AuthFailed);
     wire::Writer::Notice n;
     n.severity = "FATAL";
     n.sqlState = "28000";
@@ -158,8 +173,11 @@ void Session::authenticate(wire::Message& m) {
     const auto length = r.int32();
     if (r.failed() || length < 0 || static_cast<std::size_t>(length) != r.remaining())
       return fatal("08P01", "invalid SASLInitialResponse");
-    if (mechanism != "SCRAM-SHA-256")
-      return fatal("28000", fmt::format("SASL mechanism {} is not supported: use SCRAM-SHA-256", mechanism));
+    if (mechanism != "SCRAM-SHA-256") {
+      options_.metrics->authenticated(AuthMethod::Scram, false);
+      return fatal("28000", fmt::format("SASL mechanism {} is not supported: use SCRAM-SHA-256", mechanism),
+                   Refusal::AuthFailed);
+    }
     data = r.bytes(static_cast<std::size_t>(length));
   } else { // SASLResponse: client-final-message
     data = std::string(m.body);
@@ -168,7 +186,8 @@ void Session::authenticate(wire::Message& m) {
   auto answer = scramFirst_ ? scram_->clientFirst(data, why) : scram_->clientFinal(data, why);
   if (!answer) {
     KLOG(Info, "proxy", "password authentication of user \"{}\" failed: {}", user, why);
-    return fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user));
+    options_.metrics->authenticated(AuthMethod::Scram, false);
+    return fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user), Refusal::AuthFailed);
   }
   if (scramFirst_) {
     scramFirst_ = false;
@@ -177,6 +196,7 @@ void Session::authenticate(wire::Message& m) {
   }
   out_.authenticationSaslFinal(*answer);
   scram_.reset();
+  options_.metrics->authenticated(AuthMethod::Scram, true);
   accept();
 }
 
@@ -215,22 +235,25 @@ void Session::simpleQuery(const std::string& text) {
     n.position = e.error().cursorPosition;
     error(n);
     if (txStatus_ == 'T') txStatus_ = 'E';
+    options_.metrics->answeredLocally(Outcome::Error);
     return ready();
   } catch (const std::exception& e) {
     error({"ERROR", "54000", e.what(), "", "", 0});
+    options_.metrics->answeredLocally(Outcome::Error);
     return ready();
   }
   if (analysis.statements.empty()) {
     out_.emptyQueryResponse();
     return ready();
   }
-  if (analysis.statements.size() == 1 && local(analysis.statements.front(), Mode::Simple)) return;
+  if (analysis.statements.size() == 1 && answerLocally(analysis.statements.front(), Mode::Simple)) return;
   if (txStatus_ != 'I') {
     error({"ERROR", txStatus_ == 'E' ? "25P02" : "0A000",
            txStatus_ == 'E' ? "current transaction is aborted, commands ignored until end of transaction block"
                             : "a query of several statements inside a transaction block is not supported by the proxy",
            "", "send them one at a time, or as one query outside BEGIN ... COMMIT", 0});
     txStatus_ = 'E';
+    options_.metrics->answeredLocally(Outcome::Error);
     return ready();
   }
   simpleInFlight_ = true;
@@ -274,11 +297,17 @@ void Session::run(std::vector<sql::Statement> statements, nlohmann::json params,
 void Session::send(Request req, client::Target target, std::function<void(const client::Result&)> then) {
   const client::WaitPolicy wait = target == client::Target::One ? client::WaitPolicy{} : options_.writeWait;
   busy_ = true;
+  ++sent_;
+  inFlightRoute_ = target == client::Target::One ? Route::One : Route::All;
+  inFlightSince_ = std::chrono::steady_clock::now();
+  options_.metrics->requestSent();
   const auto generation = generation_;
   sender_(std::move(req), target, wait, options_.timeout,
           [this, generation, target, then = std::move(then)](client::Result r) {
             if (generation != generation_) return; // cancelled: already answered
             busy_ = false;
+            options_.metrics->requestDone(inFlightRoute_, outcomeOf(r),
+                                          std::chrono::steady_clock::now() - inFlightSince_);
             if (target == client::Target::All)
               if (const auto offset = r.allOffset()) seenAll_ = std::max(seenAll_.value_or(-1), *offset);
             then(r);
@@ -290,6 +319,7 @@ void Session::cancel() {
   if (!busy_) return;
   ++generation_;
   busy_ = false;
+  options_.metrics->requestDone(inFlightRoute_, Outcome::Cancelled, std::nullopt);
   wire::Writer::Notice n;
   n.sqlState = "57014";
   n.message = "canceling statement due to user request";

@@ -3,6 +3,7 @@
 // requests. No I/O: the server feeds it bytes and writes what it produces; requests go out through a
 // Sender whose completion the server delivers back on the connection's event loop.
 #include "core/client/client.hpp"
+#include "core/proxy/metrics.hpp"
 #include "core/proxy/scram.hpp"
 #include "core/proxy/users.hpp"
 #include "core/proxy/wire.hpp"
@@ -58,6 +59,8 @@ struct SessionOptions {
   std::shared_ptr<const Users> users;
   bool tlsAvailable = false; ///< an SSLRequest is answered 'S' and the server starts TLS (proxy.tls_cert)
   bool tlsRequired = false;  ///< a startup outside TLS is refused (proxy.tls_required)
+  /// The proxy's counters, shared by every session (a session without one counts into its own).
+  std::shared_ptr<Metrics> metrics;
 };
 
 class Session {
@@ -70,6 +73,10 @@ public:
   /// error (e.g. too many connections) and close.
   Session(SessionOptions options, Sender sender, std::int32_t pid, std::int32_t secret, bool trusted,
           std::optional<wire::Writer::Notice> refuse = std::nullopt);
+  /// A request still in flight counts as cancelled: its answer will not reach the client.
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   /// Consumes bytes from the client and processes every complete message it can.
   void received(std::string_view bytes);
@@ -120,7 +127,8 @@ private:
   void authenticate(wire::Message& m); // SASLInitialResponse, SASLResponse
   void accept();                       // AuthenticationOk, ParameterStatus..., BackendKeyData, ReadyForQuery
   void simpleQuery(const std::string& text);
-  void fatal(const std::string& sqlState, const std::string& message);
+  // A FATAL error that closes the connection; before the session started, counted as refused for `why`.
+  void fatal(const std::string& sqlState, const std::string& message, Refusal why = Refusal::Protocol);
   void error(const wire::Writer::Notice& n);
   void ready();
   void terminate();
@@ -142,6 +150,8 @@ private:
   // local statements and transaction blocks (local.cpp); true when handled without a request
   enum class Mode { Simple, Describe, Execute }; // Simple: a Query; Describe/Execute: of a portal
   bool local(const sql::Statement& st, Mode mode);
+  // local(), counted in the metrics as answered by the proxy (unless it sent a request: COMMIT of a block's writes).
+  bool answerLocally(const sql::Statement& st, Mode mode);
   void localResult(Mode mode, const std::string& tag, const std::optional<std::pair<std::string, std::string>>& row);
   bool transactionBlock(const sql::Statement& st, Mode mode);
   std::optional<std::string> setting(const std::string& name) const;
@@ -168,6 +178,10 @@ private:
   std::string in_;
   wire::Writer out_;
   bool busy_ = false; // a request is in flight; processing waits for it
+  Route inFlightRoute_ = Route::All;
+  std::chrono::steady_clock::time_point inFlightSince_;
+  std::uint64_t sent_ = 0;   // requests sent, and
+  std::uint64_t errors_ = 0; // ErrorResponses written, by this session (the metrics tell local outcomes by them)
   bool closing_ = false;
   bool simpleInFlight_ = false;  // the request in flight answers a simple Query (ReadyForQuery follows it)
   bool skipToSync_ = false;      // extended query: an error discards messages until Sync

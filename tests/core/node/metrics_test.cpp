@@ -97,12 +97,12 @@ TEST_CASE("metrics render in the Prometheus text format with cumulative histogra
 }
 
 TEST_CASE("listen addresses are HOST:PORT or [IPv6]:PORT") {
-  CHECK(parseListenAddress("127.0.0.1:9187") == std::pair<std::string, int>{"127.0.0.1", 9187});
-  CHECK(parseListenAddress("[::1]:0") == std::pair<std::string, int>{"::1", 0});
-  CHECK(parseListenAddress("localhost:80") == std::pair<std::string, int>{"localhost", 80});
+  CHECK(metrics::parseListenAddress("127.0.0.1:9187") == std::pair<std::string, int>{"127.0.0.1", 9187});
+  CHECK(metrics::parseListenAddress("[::1]:0") == std::pair<std::string, int>{"::1", 0});
+  CHECK(metrics::parseListenAddress("localhost:80") == std::pair<std::string, int>{"localhost", 80});
   for (const auto* bad : {"", "9187", ":9187", "127.0.0.1:", "127.0.0.1:x", "127.0.0.1:70000", "[::1:9"}) {
     INFO(bad);
-    CHECK_THROWS_AS(parseListenAddress(bad), UsageError);
+    CHECK_THROWS_AS(metrics::parseListenAddress(bad), UsageError);
   }
 }
 

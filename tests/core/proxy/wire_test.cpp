@@ -1,4 +1,5 @@
 // The proxy's protocol codec, value formats and command tags, without a cluster.
+#include "core/proxy/frontend.hpp"
 #include "core/proxy/outcome.hpp"
 #include "core/proxy/pg_types.hpp"
 #include "core/proxy/session.hpp"
@@ -8,13 +9,9 @@
 
 using namespace kluster;
 using namespace kluster::proxy;
+using kluster::proxy::test::be32;
 
 namespace {
-
-std::string be32(std::int32_t v) {
-  const auto u = static_cast<std::uint32_t>(v);
-  return {static_cast<char>(u >> 24), static_cast<char>(u >> 16), static_cast<char>(u >> 8), static_cast<char>(u)};
-}
 
 sql::Statement statement(const std::string& text) { return sql::analyze(text).statements.at(0); }
 
