@@ -9,7 +9,8 @@
 #   kluster-async  the same with node.synchronous_commit = "off" (ALL as the durable copy, README Reliability)
 #   proxy     Kluster as above behind `klusterctl proxy` (proxy.wait = "all"), driven by pgbench -M prepared (the
 #             statement prepared once, its values bound each time, as drivers do and as bench load sends it):
-#             what an application with a PostgreSQL driver gets, next to bench load's client library
+#             what an application with a PostgreSQL driver gets; at each client count `bench load` runs
+#             first on the same cluster (rows "library"), the client library it is compared with
 # The peers are driven by pgbench, Kluster by `klusterctl bench load`. Every PostgreSQL gets the same settings
 # (fsync on, synchronous_commit on, shared_buffers 128MB). Prints one table with the ratios to syncrep and
 # writes it to bench/RESULTS.md (--out). See bench/README.md.
@@ -198,8 +199,8 @@ EOF
 # expression around it ($1 * 64: integer, too small for the ids): the bigint is said.
 sed 's/(:id \* 64/(:id::bigint * 64/; s/:id % 1000/:id::bigint % 1000/' "$WORK/insert.sql" >"$WORK/insert-prepared.sql"
 
-# pgbench_point SETUP PORT CLIENTS [SECONDS]: sets TPS P50 P99 TXNS (percentiles from pgbench's per-transaction
-# log). The database is $PSQL_DB (default postgres), the query protocol $PGBENCH_MODE (default simple).
+# pgbench_point SETUP PORT CLIENTS [SECONDS]: sets TPS P50 P99 TXNS (TPS and TXNS of this run; the percentiles
+# from the per-transaction logs of every run of SETUP at CLIENTS, which share a directory). The database is $PSQL_DB (default postgres), the query protocol $PGBENCH_MODE (default simple).
 pgbench_point() {
   local setup=$1 port=$2 c=$3 dir=$WORK/$1-c$3 jobs
   jobs=$((c < 2 ? c : 2))
@@ -220,25 +221,33 @@ percentile() { # FILE PCT: the nearest-rank percentile of sorted microseconds, i
 }
 
 # peer SETUP PORT DIGEST_PORTS...: every client count against PORT, the copies compared after each.
-# The table may hold $ROWS_BEFORE rows already (the proxy's warm-up); PSQL_DB and PGBENCH_MODE apply throughout.
 peer() {
-  local setup=$1 port=$2 c p first check total=${ROWS_BEFORE:-0}
+  local setup=$1 port=$2 c total=0
   shift 2
   for c in $CLIENTS; do
     checkpoint "$@"
     log "$setup: pgbench -M ${PGBENCH_MODE:-simple}, $c client(s), ${DURATION}s"
     pgbench_point "$setup" "$port" "$c"
     total=$((total + TXNS))
-    check="" first=""
-    sleep_until_same "$@"
-    for p in "$@"; do
-      d=$(kv_digest "$p")
-      [[ -n $first ]] || first=$d
-      [[ $d == "$first" ]] || check="copies DIFFER"
-    done
-    [[ ${first%% *} == "$total" ]] || check="${check:+$check; }rows ${first%% *}, pgbench counted $total"
-    ROWS+=("$setup|$c|$TPS|$P50|$P99|${check:-$# copies identical, ${first%% *} rows}")
+    check_copies "$total" "$@"
+    ROWS+=("$setup|$c|$TPS|$P50|$P99|$CHECK")
   done
+}
+
+# check_copies ROWS DIGEST_PORTS...: sets CHECK to what comparing the servers' kv tables says (every copy the
+# same, holding the ROWS rows that pgbench counted).
+check_copies() {
+  local total=$1 p d first=""
+  shift
+  CHECK=""
+  sleep_until_same "$@"
+  for p in "$@"; do
+    d=$(kv_digest "$p")
+    [[ -n $first ]] || first=$d
+    [[ $d == "$first" ]] || CHECK="copies DIFFER"
+  done
+  [[ ${first%% *} == "$total" ]] || CHECK="${CHECK:+$CHECK; }rows ${first%% *}, pgbench counted $total"
+  CHECK=${CHECK:-$# copies identical, ${first%% *} rows}
 }
 
 # Standbys apply asynchronously after remote_apply has returned for every commit: nothing to wait for, but a
@@ -354,6 +363,13 @@ setup_kluster() { run_kluster kluster ""; }
 setup_kluster-async() { run_kluster kluster-async 'synchronous_commit = "off"\n'; }
 setup_proxy() { run_kluster proxy ""; }
 
+# load_row OUT: writes/s|p50|p99|check of a bench load JSON result.
+load_row() {
+  printf '%s|%s|%s|%s' "$(jq -r '.throughput * 10 | round / 10' "$1")" "$(jq -r '.latency.p50_ms * 100 | round / 100' "$1")" \
+    "$(jq -r '.latency.p99_ms * 100 | round / 100' "$1")" \
+    "$(jq -r 'if .check.passed then "3 copies identical, exactly the applied requests (bench load check)" else "CHECK FAILED" end' "$1")"
+}
+
 # bench_load NAME CLIENTS SECONDS OUT: bench load --wait all against the cluster in $BROKERS/$CLUSTER.
 bench_load() {
   "$KLUSTERCTL" bench load --brokers "$BROKERS" --cluster "$CLUSTER" --clients "$2" --duration "$3s" --wait all \
@@ -405,17 +421,19 @@ run_kluster() { # NAME EXTRA_NODE_CONFIG
       log "$name: bench load, $c client(s), ${DURATION}s, --wait all"
       out=$dir/load-c$c.json
       bench_load "$name" "$c" "$DURATION" "$out"
-      ROWS+=("$name|$c|$(jq -r '.throughput * 10 | round / 10' "$out")|$(jq -r '.latency.p50_ms * 100 | round / 100' \
-        "$out")|$(jq -r '.latency.p99_ms * 100 | round / 100' "$out")|$(jq -r 'if .check.passed then "3 copies identical, exactly the applied requests (bench load check)" else "CHECK FAILED" end' "$out")")
+      ROWS+=("$name|$c|$(load_row "$out")")
     done
   fi
   stop_everything
 }
 
 # run_proxy DIR NODE_PORTS...: klusterctl proxy in front of the running cluster, every write waiting for all
-# three nodes (proxy.wait = "all", as bench load --wait all), pgbench through it with the peers' script.
+# three nodes (proxy.wait = "all", as bench load --wait all), pgbench -M prepared through it with the peers'
+# script, and bench load on the same cluster (rows "library"): the two ways in, side by side. At each client
+# count they alternate library, proxy, proxy, library, half the duration each (an ABBA order: a drift of this
+# machine's speed during the point weighs on both alike); each row gives the mean of its two halves.
 run_proxy() {
-  local dir=$1 pport rows=0
+  local dir=$1 pport total=0 c half tps1 p50a p50b p99a p99b
   shift
   pport=$(pick_port)
   printf '[cluster]\nname = "%s"\nbrokers = "%s"\n\n[proxy]\nlisten = "127.0.0.1:%s"\nwait = "all"\nmax_connections = %s\n' \
@@ -424,14 +442,34 @@ run_proxy() {
   PIDS+=("$!")
   wait_for_sql "$pport" "klusterctl proxy" "$dir/proxy.log" 30
   create_kv "$pport"
+  export PSQL_DB=kluster PGBENCH_MODE=prepared
   if ((WARMUP > 0)); then
-    log "proxy: warming up, pgbench, $MAX_CLIENTS client(s), ${WARMUP}s (not measured)"
-    PGBENCH_MODE=prepared pgbench_point proxy-warmup "$pport" "$MAX_CLIENTS" "$WARMUP"
-    rows=$TXNS
+    log "proxy: warming up, bench load then pgbench, $MAX_CLIENTS client(s), ${WARMUP}s each (not measured)"
+    bench_load library "$MAX_CLIENTS" "$WARMUP" "$dir/warmup.json"
+    pgbench_point proxy-warmup "$pport" "$MAX_CLIENTS" "$WARMUP"
+    total=$TXNS
   fi
-  # Every write waited for all three nodes: the copies are complete when pgbench returns.
-  ROWS_BEFORE=$rows PSQL_DB=kluster PGBENCH_MODE=prepared peer proxy "$pport" "$@"
+  half=$(((DURATION + 1) / 2))
+  for c in $CLIENTS; do
+    checkpoint "$@"
+    log "library/proxy: bench load, pgbench, pgbench, bench load; $c client(s), ${half}s each"
+    bench_load library "$c" "$half" "$dir/library-c$c-a.json"
+    pgbench_point proxy "$pport" "$c" "$half"
+    tps1=$TPS total=$((total + TXNS))
+    pgbench_point proxy "$pport" "$c" "$half" # its percentiles: of both halves' transactions
+    total=$((total + TXNS))
+    bench_load library "$c" "$half" "$dir/library-c$c-b.json"
+    IFS='|' read -r _ p50a p99a _ <<<"$(load_row "$dir/library-c$c-a.json")"
+    IFS='|' read -r _ p50b p99b _ <<<"$(load_row "$dir/library-c$c-b.json")"
+    ROWS+=("library|$c|$(mean "$(jq .throughput "$dir/library-c$c-a.json")" "$(jq .throughput "$dir/library-c$c-b.json")" 1)|$(mean "$p50a" "$p50b" 2)|$(mean "$p99a" "$p99b" 2)|$(jq -r --slurp 'if all(.check.passed) then "3 copies identical, exactly the applied requests (bench load check)" else "CHECK FAILED" end' "$dir/library-c$c-a.json" "$dir/library-c$c-b.json")")
+    # Every write waited for all three nodes: the copies are complete when pgbench returns.
+    check_copies "$total" "$@"
+    ROWS+=("proxy|$c|$(mean "$tps1" "$TPS" 1)|$P50|$P99|$CHECK")
+  done
+  unset PSQL_DB PGBENCH_MODE
 }
+
+mean() { awk -v a="$1" -v b="$2" -v d="$3" 'BEGIN { printf "%.*f", d, (a + b) / 2 }'; } # A B DECIMALS
 
 # ------------------------------------------------------------------------------------------- main ----
 if [[ -z $KLUSTERCTL && " ${SETUPS[*]} " == *" kluster"* ]]; then
@@ -469,10 +507,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%
       "$(ratio "$tps" "$(value syncrep "$c" 3)")" "$(ratio "$p50" "$(value syncrep "$c" 4)")" \
       "$(ratio "$p99" "$(value syncrep "$c" 5)")" "$check"
   done
-  if [[ " ${SETUPS[*]} " == *" proxy "* && " ${SETUPS[*]} " == *" kluster "* ]]; then
-    printf '\nThe proxy next to the client library (pgbench through `klusterctl proxy` vs `bench load`, both waiting for\n'
-    printf 'all three nodes), writes/s:'
-    for c in $CLIENTS; do printf ' %s client(s) %s;' "$c" "$(ratio "$(value proxy "$c" 3)" "$(value kluster "$c" 3)")"; done
+  if [[ " ${SETUPS[*]} " == *" proxy "* ]]; then
+    printf '\nThe proxy next to the client library on the same cluster (pgbench -M prepared through `klusterctl proxy` vs\n'
+    printf '`bench load`, alternating library, proxy, proxy, library at each client count, all waiting for all three nodes), writes/s:'
+    for c in $CLIENTS; do printf ' %s client(s) %s;' "$c" "$(ratio "$(value proxy "$c" 3)" "$(value library "$c" 3)")"; done
     printf '\n'
   fi
 } >"$WORK/table.md"
