@@ -1,6 +1,6 @@
 // The client side end to end: exec's routing and exit codes, waiting on live members, divergence,
-// read-your-writes (--after, --session), the client library under 10,000 requests in flight, and the
-// interactive prompt on a pseudo-terminal.
+// read-your-writes (--after, --session), the client library under 10,000 requests in flight and read by
+// the caller's own loop (no reader thread), and the interactive prompt on a pseudo-terminal.
 #include "core/client/client.hpp"
 #include "core/util.hpp"
 #include "support/cluster.hpp"
@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <nlohmann/json.hpp>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -23,6 +24,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 using namespace kluster;
 using namespace kluster::test;
@@ -239,6 +241,56 @@ TEST_CASE("10,000 requests in flight from one client complete with bounded memor
   CHECK(result.allOk());
   CHECK(result.responses.size() == 3);
   CHECK(client.inFlight() == 0);
+}
+
+// How the proxy's event loop uses the client: no reader thread of the client's own, a descriptor that
+// becomes readable when responses arrive, and results handed over on the thread that reads them.
+TEST_CASE("without a reader thread, results come on the thread that reads the client's descriptor", "[client]") {
+  TestCluster cluster;
+  auto client = makeClient(cluster, false);
+  const auto self = std::this_thread::get_id();
+  int done = 0, ok = 0, elsewhere = 0;
+  auto send = [&](const std::string& sql, std::chrono::milliseconds timeout, client::Result* out) {
+    Request r;
+    r.statements = {sql};
+    client.sendAsync(r, client::Target::All, client::WaitPolicy::parse("all"), timeout, [&, out](client::Result res) {
+      ++done;
+      ok += res.allOk() ? 1 : 0;
+      elsewhere += std::this_thread::get_id() == self ? 0 : 1;
+      if (out) *out = std::move(res);
+    });
+  };
+  // Reads until `want` results came; each wait for the descriptor is bounded, so deadlines are served too.
+  auto readUntil = [&](int want, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (done < want && std::chrono::steady_clock::now() < deadline) {
+      pollfd pfd{client.readFd(), POLLIN, 0};
+      ::poll(&pfd, 1, 20);
+      client.readResponses();
+    }
+  };
+
+  for (int i = 0; i < 200; ++i) send(fmt::format("SELECT {} AS n", i), 60s, nullptr);
+  // The descriptor signals the first responses; none is handed over until this thread reads them.
+  pollfd pfd{client.readFd(), POLLIN, 0};
+  REQUIRE(::poll(&pfd, 1, 60000) == 1);
+  CHECK(done == 0);
+  readUntil(200, 60s);
+  CHECK(done == 200);
+  CHECK(ok == 200);
+  CHECK(elsewhere == 0);
+  CHECK(client.inFlight() == 0);
+
+  // A request past its deadline is answered by readResponses() although no response comes.
+  cluster.signalNode(3, SIGSTOP);
+  client::Result late;
+  send("SELECT 2 AS two", 1s, &late);
+  readUntil(201, 30s);
+  cluster.signalNode(3, SIGCONT);
+  REQUIRE(done == 201);
+  CHECK(late.timedOut);
+  CHECK(late.missingNodes == std::vector<std::string>{"node3"});
+  CHECK(elsewhere == 0);
 }
 
 // Read-your-writes, made deterministic: node 3 is made to lag by a lock a direct connection holds on a

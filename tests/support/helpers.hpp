@@ -15,11 +15,12 @@ inline nlohmann::json parseJson(const std::string& text) {
 }
 
 /// A client of the test cluster (a little producer batching: tests send many requests at once).
-inline client::Client makeClient(const TestCluster& c) {
+inline client::Client makeClient(const TestCluster& c, bool readerThread = true) {
   client::ClientOptions o;
   o.brokers = c.brokers();
   o.cluster = c.name();
   o.lingerMs = 5;
+  o.readerThread = readerThread;
   return client::Client(o);
 }
 

@@ -8,7 +8,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -146,7 +150,22 @@ public:
     producer_ =
         std::make_unique<kafka::Producer>(producerProps, true, [this](const RdKafka::Message& m) { delivered(m); });
     producer_->warmUp({topics_.all(), topics_.one()}, std::chrono::seconds(5));
-    reader_ = std::thread([this] { readLoop(); });
+    if (options_.readerThread) {
+      reader_ = std::thread([this] { readLoop(); });
+    } else {
+      int fds[2];
+      if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
+        throw KlusterError(code::NodeError, fmt::format("pipe: {}", std::strerror(errno)));
+      wakeRead_ = fds[0];
+      wakeWrite_ = fds[1];
+      // The consumer's queue (fetched messages land there: the partition is assigned, not subscribed).
+      queue_ = rd_kafka_queue_get_consumer(consumer_->c_ptr());
+      rd_kafka_queue_io_event_enable(queue_, wakeWrite_, "1", 1);
+      // librdkafka writes only when its queue goes from empty to not empty: what it already holds is
+      // taken now, or no byte would ever come.
+      while (!readResponses(1024)) {
+      }
+    }
     // Delivery reports are served as they come (not every time the reader's consume() returns), so a
     // delivery failure is seen at once and a traced request's broker acknowledgement is timed right.
     poller_ = std::thread([this] {
@@ -163,7 +182,13 @@ public:
     if (refresher_.joinable()) refresher_.join();
     if (reader_.joinable()) reader_.join();
     if (poller_.joinable()) poller_.join();
+    if (queue_) {
+      rd_kafka_queue_io_event_enable(queue_, -1, nullptr, 0);
+      rd_kafka_queue_destroy(queue_);
+    }
     consumer_->close();
+    for (int fd : {wakeRead_, wakeWrite_})
+      if (fd >= 0) ::close(fd);
     producer_.reset(); // flushes; its delivery reports come to delivered(), which needs the members below
     Finished finished;
     {
@@ -258,6 +283,32 @@ public:
   std::size_t inFlight() const {
     std::lock_guard lock(mutex_);
     return pending_.size();
+  }
+
+  int readFd() const {
+    if (wakeRead_ < 0) throw std::logic_error("Client::readFd: the client reads with a thread of its own");
+    return wakeRead_;
+  }
+
+  bool readResponses(std::size_t max) {
+    if (wakeRead_ < 0) throw std::logic_error("Client::readResponses: the client reads with a thread of its own");
+    char bytes[256];
+    while (::read(wakeRead_, bytes, sizeof bytes) > 0) {
+    }
+    bool drained = false;
+    for (std::size_t i = 0; i < max; ++i) {
+      std::unique_ptr<RdKafka::Message> msg(consumer_->consume(0));
+      if (msg->err() == RdKafka::ERR__TIMED_OUT) {
+        drained = true;
+        break;
+      }
+      if (msg->err() == RdKafka::ERR_NO_ERROR)
+        handle(*msg);
+      else if (msg->err() != RdKafka::ERR__PARTITION_EOF)
+        KLOG(Warn, "client", "reading {}: {}", topics_.responses(), msg->errstr());
+    }
+    expire();
+    return drained;
   }
 
 private:
@@ -394,6 +445,9 @@ private:
   std::thread refresher_; // started by the first stale members()
   std::vector<std::string> members_;
   clock::time_point membersAt_{};
+  // Without a reader thread: the pipe librdkafka writes to when responses arrive, and its consumer queue.
+  int wakeRead_ = -1, wakeWrite_ = -1;
+  rd_kafka_queue_t* queue_ = nullptr;
 };
 
 Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -411,5 +465,7 @@ void Client::sendAsync(Request request, Target target, WaitPolicy wait, std::chr
 std::vector<std::string> Client::liveNodes() { return impl_->members(); }
 const std::string& Client::clientId() const { return impl_->clientId(); }
 std::size_t Client::inFlight() const { return impl_->inFlight(); }
+int Client::readFd() const { return impl_->readFd(); }
+bool Client::readResponses(std::size_t max) { return impl_->readResponses(max); }
 
 } // namespace kluster::client

@@ -59,6 +59,9 @@ struct ClientOptions {
   /// Bounds each call made while connecting (topic metadata, watermarks), so unreachable brokers fail
   /// the constructor with a KlusterError(NODE_ERROR) instead of librdkafka retrying forever.
   std::chrono::milliseconds connectTimeout{10000};
+  /// false: no reader thread of the client's own; the caller's event loop reads the responses (readFd(),
+  /// readResponses()), and the results come on its thread: one thread hand-over less per response.
+  bool readerThread = true;
 };
 
 class Client {
@@ -75,9 +78,9 @@ public:
   std::future<Result> send(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout);
   using Callback = std::function<void(Result)>;
   /// Like send(), but calls `done` with the result instead of completing a future: on the client's reader
-  /// thread (on the calling thread for --wait none, or when the client is closing), never while holding a
-  /// lock of the client's, so `done` may send the next request. Thousands of requests in flight need no
-  /// thread each.
+  /// thread, or the thread that calls readResponses() (on the calling thread for --wait none, or when the
+  /// client is closing), never while holding a lock of the client's, so `done` may send the next request.
+  /// Thousands of requests in flight need no thread each.
   void sendAsync(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout, Callback done);
   /// The nodes currently members of the cluster: the active `<cluster>.node.<id>` consumer groups.
   std::vector<std::string> liveNodes();
@@ -85,6 +88,15 @@ public:
   /// Requests sent whose result is not yet complete (they are tracked until then; never longer than
   /// their timeout).
   std::size_t inFlight() const;
+
+  /// Without a reader thread (ClientOptions::readerThread false): a non-blocking descriptor that becomes
+  /// readable when responses have arrived (librdkafka writes a byte to it when its queue stops being empty).
+  int readFd() const;
+  /// Without a reader thread: drains readFd(), handles the responses that have arrived (up to `max`), calls
+  /// the callbacks of the requests they complete and those of requests past their deadline, on this thread.
+  /// Returns false when responses may be left (call again soon: no new byte will come for them). Call it
+  /// when readFd() is readable and at least every few tens of milliseconds (deadlines).
+  bool readResponses(std::size_t max = 1024);
 
 private:
   class Impl;
