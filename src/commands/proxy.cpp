@@ -64,6 +64,7 @@ int runProxy(const ProxyOptions& o) {
   if (!metricsAddress.empty()) metrics::parseListenAddress(metricsAddress); // fail before connecting
 
   auto copts = clientOptions(settings, fmt::format("proxy-{}", util::uuid4().substr(0, 8)));
+  copts.readerThread = false; // the server's loop reads the responses
   auto client = std::make_unique<client::Client>(copts);
   so.session.metrics = std::make_shared<proxy::Metrics>(copts.cluster);
   proxy::Server server(so, *client);

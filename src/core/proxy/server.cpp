@@ -8,12 +8,17 @@
 #include <fmt/format.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 namespace kluster::proxy {
 
@@ -40,23 +45,38 @@ using asio::ip::tcp;
 
 class Connection;
 
-// Where the client's reader thread hands results to the loop. Closed before the loop goes away: a result
-// that comes later (the client answers what is pending as it closes) is dropped, not posted to a dead loop.
-class Mailbox {
+// Where the client's reader thread hands results to the loop. Results that come while the loop has not yet
+// taken the last ones join them: one wake-up of the loop for a whole fetch of responses (a node answers a
+// committed batch at once), not one per result. Closed before the loop goes away: a result that comes later
+// (the client answers what is pending as it closes) is dropped, not posted to a dead loop.
+class Mailbox : public std::enable_shared_from_this<Mailbox> {
 public:
   explicit Mailbox(asio::io_context& io) : io_(&io) {}
-  template <typename F> void post(F&& f) {
+  void post(std::function<void()> f) {
     std::lock_guard lock(mutex_);
-    if (io_) asio::post(*io_, std::forward<F>(f));
+    if (!io_) return;
+    queue_.push_back(std::move(f));
+    if (queue_.size() == 1) asio::post(*io_, [self = shared_from_this()] { self->drain(); });
   }
   void close() {
     std::lock_guard lock(mutex_);
     io_ = nullptr;
+    queue_.clear();
   }
 
 private:
+  void drain() {
+    std::vector<std::function<void()>> batch;
+    {
+      std::lock_guard lock(mutex_);
+      batch.swap(queue_);
+    }
+    for (auto& f : batch) f();
+  }
+
   std::mutex mutex_;
   asio::io_context* io_;
+  std::vector<std::function<void()>> queue_;
 };
 
 // What every connection shares. The loop is the last member: destroying it destroys the connections its
@@ -113,9 +133,9 @@ public:
                                std::chrono::milliseconds timeout, Session::Done done) {
       auto deliver = [weak, mailbox = shared_.mailbox, done = std::move(done)](client::Result r) {
         // On the client's reader thread: hand the result to the loop, which drops it if the connection is gone.
-        mailbox->post([weak, done, r = std::move(r)]() mutable {
+        mailbox->post([weak, done, r = std::make_shared<client::Result>(std::move(r))] {
           if (auto self = weak.lock()) {
-            done(std::move(r));
+            done(std::move(*r));
             self->flush();
           }
         });
@@ -238,9 +258,19 @@ private:
 
 class Server::Impl {
 public:
-  Impl(ServerOptions options, client::Client& client) : signals_(shared_.io) {
+  Impl(ServerOptions options, client::Client& client)
+      : signals_(shared_.io), responses_(shared_.io), tick_(shared_.io) {
     shared_.options = std::move(options);
     shared_.client = &client;
+    int fd = -1;
+    try {
+      fd = ::dup(client.readFd());
+    } catch (const std::logic_error&) {
+      throw std::logic_error("proxy::Server needs a client made with readerThread = false: its loop reads the "
+                             "client's responses");
+    }
+    if (fd < 0) throw KlusterError(code::NodeError, fmt::format("dup: {}", std::strerror(errno)));
+    responses_.assign(fd);
     shared_.mailbox = std::make_shared<Mailbox>(shared_.io);
     if (!shared_.options.session.describeCache)
       shared_.options.session.describeCache = std::make_shared<DescribeCache>();
@@ -296,6 +326,8 @@ public:
 
   void run(bool signals) {
     for (auto& a : acceptors_) accept(*a);
+    awaitResponses();
+    tick();
     if (signals) {
       signals_.add(SIGINT);
       signals_.add(SIGTERM);
@@ -326,6 +358,30 @@ public:
   }
 
 private:
+  // The client's responses are read on this loop: results reach their connections without a thread
+  // hand-over. librdkafka writes a byte to the client's descriptor when responses arrive.
+  void awaitResponses() {
+    responses_.async_wait(asio::posix::stream_descriptor::wait_read, [this](asio::error_code ec) {
+      if (ec) return;
+      readResponses();
+      awaitResponses();
+    });
+  }
+
+  void readResponses() {
+    if (!shared_.client->readResponses()) asio::post(shared_.io, [this] { readResponses(); }); // more are left
+  }
+
+  // Requests past their deadline are answered even when no response comes.
+  void tick() {
+    tick_.expires_after(std::chrono::milliseconds(20));
+    tick_.async_wait([this](asio::error_code ec) {
+      if (ec) return;
+      readResponses();
+      tick();
+    });
+  }
+
   void accept(tcp::acceptor& acceptor) {
     acceptor.async_accept([this, &acceptor](asio::error_code ec, tcp::socket socket) {
       if (ec) {
@@ -340,6 +396,8 @@ private:
 
   Shared shared_;
   asio::signal_set signals_;
+  asio::posix::stream_descriptor responses_; ///< a duplicate of the client's readFd()
+  asio::steady_timer tick_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
 };
 

@@ -25,6 +25,8 @@ struct ServerOptions {
 
 class Server {
 public:
+  /// `client` must be made with ClientOptions::readerThread false: the server's loop reads its responses
+  /// (results reach their connections without a hand-over between threads). It must outlive the server.
   Server(ServerOptions options, client::Client& client);
   ~Server();
   Server(const Server&) = delete;
