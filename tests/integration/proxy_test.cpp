@@ -327,10 +327,26 @@ public:
     sendAll(fd_, message('Q', sql + '\0'));
     return untilReady();
   }
-
-private:
-  // Messages up to and including ReadyForQuery (or until the connection closes or 30 s pass).
-  std::vector<std::pair<char, std::string>> untilReady() {
+  void send(const std::string& bytes) { sendAll(fd_, bytes); }
+  // The types of the messages that came in the proxy's first write after `bytes` were sent (what one recv()
+  // gives on loopback; nothing must be buffered yet).
+  std::string firstWrite(const std::string& bytes) {
+    REQUIRE(buffer_.empty());
+    sendAll(fd_, bytes);
+    char buf[16384];
+    const auto n = ::recv(fd_, buf, sizeof buf, 0);
+    REQUIRE(n > 0);
+    buffer_.assign(buf, static_cast<std::size_t>(n));
+    std::string types;
+    std::size_t at = 0;
+    for (; at + 5 <= buffer_.size() && at + 1 + readBe32(buffer_, at + 1) <= buffer_.size();
+         at += 1 + readBe32(buffer_, at + 1))
+      types += buffer_[at];
+    buffer_.erase(0, at); // read
+    return types;
+  }
+  // Messages up to and including the first of type `last` (or until the connection closes or 30 s pass).
+  std::vector<std::pair<char, std::string>> until(char last) {
     std::vector<std::pair<char, std::string>> out;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     for (;;) {
@@ -338,15 +354,18 @@ private:
         const auto len = readBe32(buffer_, 1);
         out.emplace_back(buffer_[0], buffer_.substr(5, len - 4));
         buffer_.erase(0, 1 + len);
-        if (out.back().first == 'Z') return out;
+        if (out.back().first == last) return out;
       }
       char buf[4096];
       const auto n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0 && std::chrono::steady_clock::now() > deadline) FAIL("no ReadyForQuery");
+      if (n <= 0 && std::chrono::steady_clock::now() > deadline) FAIL("no message of type " << last);
       if (n == 0) FAIL("the proxy closed the connection");
       if (n > 0) buffer_.append(buf, static_cast<std::size_t>(n));
     }
   }
+
+private:
+  std::vector<std::pair<char, std::string>> untilReady() { return until('Z'); }
   int fd_;
   std::string buffer_;
 };
@@ -391,4 +410,37 @@ TEST_CASE("describe before bind: a node describes parameters and columns, errors
   const auto rows = client.query("SELECT count(*) FROM pets");
   CHECK(rows.front().first == 'T');
   CHECK(proxy.running());
+}
+
+TEST_CASE("extended query: answers are written at Sync or Flush, one write per round trip", "[proxy]") {
+  TestCluster cluster;
+  TestProxy proxy(cluster);
+  RawClient client(proxy.port());
+  REQUIRE(client.query("CREATE TABLE marks (id int PRIMARY KEY)").front().first == 'C');
+  auto insert = [](int id) {
+    return message('P', std::string(1, '\0') + fmt::format("INSERT INTO marks VALUES ({})", id) + '\0' + be16(0)) +
+           message('B', std::string(2, '\0') + be16(0) + be16(0) + be16(0)) +
+           message('E', std::string(1, '\0') + be32(0));
+  };
+  auto types = [](const std::vector<std::pair<char, std::string>>& messages) {
+    std::string out;
+    for (const auto& m : messages) out += m.first;
+    return out;
+  };
+  // As from PostgreSQL: ParseComplete and BindComplete wait for the write's result and ReadyForQuery, and all
+  // come in one write (a client is woken once per round trip, not once for them and again for the result).
+  CHECK(client.firstWrite(insert(1) + message('S', "")) == "12CZ");
+  // Flush: what the messages before it produced comes at once, without waiting for a Sync.
+  client.send(insert(2) + message('H', ""));
+  CHECK(types(client.until('C')) == "12C");
+  client.send(message('S', ""));
+  CHECK(types(client.until('Z')) == "Z");
+  // An error is written at once too, and the messages up to Sync are skipped.
+  client.send(insert(2) + message('H', ""));
+  const auto failed = client.until('E');
+  CHECK(types(failed) == "12E");
+  CHECK(failed.back().second.find(std::string("C23505", 6)) != std::string::npos);
+  CHECK(client.firstWrite(insert(3) + message('S', "")) == "Z");
+  CHECK(types(client.query("SELECT count(*) FROM marks")) == "TDCZ");
+  checkIdentical(cluster, "marks", "id");
 }

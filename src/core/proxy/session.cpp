@@ -76,11 +76,16 @@ void Session::terminate() {
 void Session::error(const wire::Writer::Notice& n) {
   ++errors_;
   out_.error(n);
+  flush_ = true; // as PostgreSQL, which flushes an error at once
 }
 
-void Session::ready() { out_.readyForQuery(txStatus_); }
+void Session::ready() {
+  out_.readyForQuery(txStatus_);
+  flush_ = true;
+}
 
 void Session::handle(wire::Message& m) {
+  if (phase_ != Phase::Ready) flush_ = true; // the client waits for each answer of the startup and SCRAM
   if (phase_ == Phase::Startup) return startup(m);
   if (phase_ == Phase::Auth) return authenticate(m);
   wire::Reader r(m.body);
@@ -97,7 +102,7 @@ void Session::handle(wire::Message& m) {
   case 'E': return execute(r);
   case 'C': return close(r);
   case 'S': return sync();
-  case 'H': return; // Flush: every message is written as soon as it is produced
+  case 'H': flush_ = true; return; // Flush: what the messages before it produced is written now
   case 'X': return terminate();
   case 'd':
   case 'c':

@@ -81,8 +81,15 @@ public:
   /// Consumes bytes from the client and processes every complete message it can.
   void received(std::string_view bytes);
   /// Output produced since the last call.
-  std::string takeOutput() { return out_.take(); }
-  bool hasOutput() const { return !out_.empty(); }
+  std::string takeOutput() {
+    flush_ = false;
+    return out_.take();
+  }
+  /// Output to write now. As a PostgreSQL backend, the session holds what the extended query protocol answers
+  /// before a Sync (ParseComplete, BindComplete...) until ReadyForQuery, a Flush message, an error, or a
+  /// packet's worth of it: one write, and one wake-up of the client, per round trip. The startup and
+  /// authentication exchange and a closing session are written at once.
+  bool hasOutput() const { return !out_.empty() && (flush_ || closing_ || out_.size() >= kFlushBytes); }
   /// Close once the output is written (Terminate, a FATAL error).
   bool closing() const { return closing_; }
   /// Bytes received and not yet processed (the server stops reading above a limit).
@@ -174,10 +181,12 @@ private:
   std::int32_t secret_;
   bool trusted_;
   std::optional<wire::Writer::Notice> refuse_;
+  static constexpr std::size_t kFlushBytes = 8192; // as PostgreSQL's output buffer
   Phase phase_ = Phase::Startup;
   std::string in_;
   wire::Writer out_;
-  bool busy_ = false; // a request is in flight; processing waits for it
+  bool flush_ = false; // out_ holds a flush point (see hasOutput)
+  bool busy_ = false;  // a request is in flight; processing waits for it
   Route inFlightRoute_ = Route::All;
   std::chrono::steady_clock::time_point inFlightSince_;
   std::uint64_t sent_ = 0;   // requests sent, and

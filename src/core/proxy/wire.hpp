@@ -73,6 +73,7 @@ class Writer {
 public:
   std::string& buffer() { return out_; }
   bool empty() const { return out_.empty(); }
+  std::size_t size() const { return out_.size(); }
   std::string take();
 
   void authenticationOk();
