@@ -293,6 +293,48 @@ TEST_CASE("without a reader thread, results come on the thread that reads the cl
   CHECK(elsewhere == 0);
 }
 
+TEST_CASE("Dispatch::Batched: requests wait up to batchLinger for each other and reach ALL together", "[client]") {
+  TestCluster cluster;
+  client::ClientOptions o;
+  o.brokers = cluster.brokers();
+  o.cluster = cluster.name();
+  o.batchLinger = 200ms; // long enough that the requests sent at once all wait, whatever this machine's load
+  client::Client client(o);
+  Request create;
+  create.statements = {"CREATE TABLE marks (id int PRIMARY KEY, how text NOT NULL)"};
+  REQUIRE(client.send(create, client::Target::All, client::WaitPolicy::parse("all"), 60s).get().allOk());
+  std::vector<std::future<client::Result>> batched, now;
+  std::vector<std::promise<client::Result>> promises(40);
+  for (int i = 0; i < 40; ++i) {
+    const auto dispatch = i % 2 ? client::Dispatch::Batched : client::Dispatch::Now;
+    Request r;
+    r.statements = {fmt::format("INSERT INTO marks VALUES ({}, '{}')", i, i % 2 ? "batched" : "now")};
+    (i % 2 ? batched : now).push_back(promises[i].get_future());
+    client.sendAsync(
+        r, client::Target::All, client::WaitPolicy::parse("all"), 60s,
+        [&promises, i](client::Result res) { promises[i].set_value(std::move(res)); }, dispatch);
+  }
+  std::set<std::int64_t> batchedAt, nowAt;
+  for (auto& f : batched) {
+    auto r = f.get();
+    CHECK(r.allOk());
+    if (r.allOffset()) batchedAt.insert(*r.allOffset());
+  }
+  for (auto& f : now) {
+    auto r = f.get();
+    CHECK(r.allOk());
+    if (r.allOffset()) nowAt.insert(*r.allOffset());
+  }
+  REQUIRE(batchedAt.size() == 20);
+  REQUIRE(nowAt.size() == 20);
+  // The batched ones were held while the others went at once, then appended together: after every one
+  // of the others, one after another (requests sent in different ways are not ordered as they were sent).
+  CHECK(*batchedAt.begin() > *nowAt.rbegin());
+  CHECK(*batchedAt.rbegin() - *batchedAt.begin() == 19);
+  for (int i = 1; i <= cluster.size(); ++i)
+    CHECK(cluster.scalar(i, "SELECT count(*) || ' ' || count(*) FILTER (WHERE how = 'batched') FROM marks") == "40 20");
+}
+
 // Read-your-writes, made deterministic: node 3 is made to lag by a lock a direct connection holds on a
 // table `blocker` in node 3's database only. An ALL write to `blocker` stalls node 3's apply loop (and,
 // as ALL applies in order, everything after it), while its ONE server keeps answering reads of `t`, which

@@ -150,6 +150,13 @@ public:
     producer_ =
         std::make_unique<kafka::Producer>(producerProps, true, [this](const RdKafka::Message& m) { delivered(m); });
     producer_->warmUp({topics_.all(), topics_.one()}, std::chrono::seconds(5));
+    if (options_.batchLinger.count() > 0) {
+      auto batchProps = base;
+      batchProps["linger.ms"] = std::to_string(options_.batchLinger.count());
+      batchProducer_ =
+          std::make_unique<kafka::Producer>(batchProps, true, [this](const RdKafka::Message& m) { delivered(m); });
+      batchProducer_->warmUp({topics_.all(), topics_.one()}, std::chrono::seconds(5));
+    }
     if (options_.readerThread) {
       reader_ = std::thread([this] { readLoop(); });
     } else {
@@ -171,6 +178,10 @@ public:
     poller_ = std::thread([this] {
       while (!stop_.load()) producer_->poll(50);
     });
+    if (batchProducer_)
+      batchPoller_ = std::thread([this] {
+        while (!stop_.load()) batchProducer_->poll(50);
+      });
   }
 
   ~Impl() {
@@ -182,6 +193,7 @@ public:
     if (refresher_.joinable()) refresher_.join();
     if (reader_.joinable()) reader_.join();
     if (poller_.joinable()) poller_.join();
+    if (batchPoller_.joinable()) batchPoller_.join();
     if (queue_) {
       rd_kafka_queue_io_event_enable(queue_, -1, nullptr, 0);
       rd_kafka_queue_destroy(queue_);
@@ -189,6 +201,7 @@ public:
     consumer_->close();
     for (int fd : {wakeRead_, wakeWrite_})
       if (fd >= 0) ::close(fd);
+    batchProducer_.reset();
     producer_.reset(); // flushes; its delivery reports come to delivered(), which needs the members below
     Finished finished;
     {
@@ -203,7 +216,8 @@ public:
     deliver(finished);
   }
 
-  void send(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout, Callback done) {
+  void send(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout, Callback done,
+            Dispatch dispatch = Dispatch::Now) {
     request.clientId = options_.clientId;
     if (request.messageId.empty()) request.messageId = options_.clientId + "." + util::uuid4();
     if (!request.timeoutMs) {
@@ -255,7 +269,8 @@ public:
       if (p->traced) traced_.fetch_add(1);
       pending_.emplace(request.messageId, std::move(p));
     }
-    producer_->produce(topic, partition, request.messageId, payload);
+    auto& producer = dispatch == Dispatch::Batched && batchProducer_ ? *batchProducer_ : *producer_;
+    producer.produce(topic, partition, request.messageId, payload);
   }
 
   // The live nodes, for --wait all and quorum. Listing the groups is a broker round trip (a slow one on a busy
@@ -431,8 +446,10 @@ private:
   std::unique_ptr<kafka::Admin> admin_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<kafka::Producer> producer_;
+  std::unique_ptr<kafka::Producer> batchProducer_; // Dispatch::Batched, with linger.ms = batchLinger
   std::thread reader_;
   std::thread poller_;
+  std::thread batchPoller_;
   std::atomic<bool> stop_{false};
   std::atomic<int> traced_{0}; // traced requests in flight (delivery reports matter only then)
   mutable std::mutex mutex_;
@@ -459,8 +476,8 @@ std::future<Result> Client::send(Request request, Target target, WaitPolicy wait
   return future;
 }
 void Client::sendAsync(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout,
-                       Callback done) {
-  impl_->send(std::move(request), target, wait, timeout, std::move(done));
+                       Callback done, Dispatch dispatch) {
+  impl_->send(std::move(request), target, wait, timeout, std::move(done), dispatch);
 }
 std::vector<std::string> Client::liveNodes() { return impl_->members(); }
 const std::string& Client::clientId() const { return impl_->clientId(); }

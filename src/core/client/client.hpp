@@ -18,6 +18,13 @@ namespace kluster::client {
 
 enum class Target { All, One };
 
+/// How a request leaves for Kafka. Batched: through a second producer that waits up to
+/// ClientOptions::batchLinger for more requests to share its produce request (one append to the topic, one
+/// fetch and one database transaction on the nodes for all of them), for a caller that knows others are about
+/// to come; Now without a batchLinger. Requests sent in different ways may reach the topic in another order
+/// than they were sent: a caller that needs one request ordered after another waits for the first's result.
+enum class Dispatch { Now, Batched };
+
 /// How many responses to wait for.
 struct WaitPolicy {
   enum class Kind { First, All, Quorum, Count, None };
@@ -56,6 +63,8 @@ struct ClientOptions {
   std::string key;
   kafka::Properties kafka; ///< pass-through librdkafka properties
   int lingerMs = 0;        ///< producer batching delay (0 for lowest latency)
+  /// The linger of the producer that Dispatch::Batched requests go through (0: no such producer).
+  std::chrono::milliseconds batchLinger{0};
   /// Bounds each call made while connecting (topic metadata, watermarks), so unreachable brokers fail
   /// the constructor with a KlusterError(NODE_ERROR) instead of librdkafka retrying forever.
   std::chrono::milliseconds connectTimeout{10000};
@@ -81,7 +90,8 @@ public:
   /// thread, or the thread that calls readResponses() (on the calling thread for --wait none, or when the
   /// client is closing), never while holding a lock of the client's, so `done` may send the next request.
   /// Thousands of requests in flight need no thread each.
-  void sendAsync(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout, Callback done);
+  void sendAsync(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout, Callback done,
+                 Dispatch dispatch = Dispatch::Now);
   /// The nodes currently members of the cluster: the active `<cluster>.node.<id>` consumer groups.
   std::vector<std::string> liveNodes();
   const std::string& clientId() const;
