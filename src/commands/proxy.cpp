@@ -45,6 +45,8 @@ int runProxy(const ProxyOptions& o) {
   so.trust = proxy::TrustList::parse(settings.get("proxy.trust"));
   so.startupTimeout = settings.getDuration("proxy.startup_timeout");
   if (so.startupTimeout.count() <= 0) throw UsageError("proxy.startup_timeout must be positive");
+  so.batchWindow = settings.getDuration("proxy.batch_window");
+  if (so.batchWindow > std::chrono::seconds(1)) throw UsageError("proxy.batch_window must be at most 1s (e.g. 1ms)");
   so.tlsCert = settings.get("proxy.tls_cert");
   so.tlsKey = settings.get("proxy.tls_key");
   const auto& tlsRequired = settings.get("proxy.tls_required");
@@ -65,6 +67,7 @@ int runProxy(const ProxyOptions& o) {
 
   auto copts = clientOptions(settings, fmt::format("proxy-{}", util::uuid4().substr(0, 8)));
   copts.readerThread = false; // the server's loop reads the responses
+  copts.batchLinger = so.batchWindow;
   auto client = std::make_unique<client::Client>(copts);
   so.session.metrics = std::make_shared<proxy::Metrics>(copts.cluster);
   proxy::Server server(so, *client);

@@ -47,6 +47,9 @@ const std::vector<SettingSpec>& settingSpecs() {
       // klusterctl proxy
       {"proxy.listen", "KLUSTER_PROXY_LISTEN", "127.0.0.1:6432",
        "proxy: HOST:PORT addresses to listen on, comma-separated"},
+      {"proxy.batch_window", "KLUSTER_PROXY_BATCH_WINDOW", "1ms",
+       "proxy: while other clients are active, how long a request may wait for theirs, to go to Kafka together "
+       "(0: each at once)"},
       {"proxy.max_connections", "KLUSTER_PROXY_MAX_CONNECTIONS", "100", "proxy: client connections served at once"},
       {"proxy.metrics_address", "KLUSTER_PROXY_METRICS_ADDRESS", "",
        "proxy: HOST:PORT where it serves /metrics and /health (empty: off)"},

@@ -168,6 +168,7 @@ TEST_CASE("psql through the proxy: statements, tags, errors, scripts, \\x, catal
   CHECK(requests("ALL", "timeout") == 0);
   CHECK(requests("ALL", "diverged") == 0);
   CHECK(value("kluster_proxy_requests_in_flight") == 0);
+  CHECK(value("kluster_proxy_requests_batched_total") == 0); // one client at a time: nothing waits for others
   CHECK(value("kluster_proxy_request_duration_seconds_count", ",route=\"ALL\"") >= 8);
   CHECK(value("kluster_proxy_request_duration_seconds_count", ",route=\"ONE\"") >= 5);
   CHECK(value("kluster_proxy_request_duration_seconds_sum", ",route=\"ALL\"") > 0);
@@ -175,7 +176,7 @@ TEST_CASE("psql through the proxy: statements, tags, errors, scripts, \\x, catal
 
 TEST_CASE("pgbench through the proxy: simple, extended and prepared, 16 clients, no failures", "[proxy]") {
   TestCluster cluster;
-  TestProxy proxy(cluster);
+  TestProxy proxy(cluster, {"--metrics-address", "127.0.0.1:0"});
   REQUIRE(proxy.psql({"-c", "CREATE TABLE bench (id bigint PRIMARY KEY, v bigint NOT NULL, mode text NOT NULL)"})
               .exitCode == 0);
   int expected = 0;
@@ -203,6 +204,12 @@ TEST_CASE("pgbench through the proxy: simple, extended and prepared, 16 clients,
   for (int i = 1; i <= cluster.size(); ++i)
     CHECK(cluster.scalar(i, "SELECT count(*) FROM bench") == std::to_string(expected));
   checkIdentical(cluster, "bench", "id");
+  // 16 clients at once: requests went in batches (proxy.batch_window), every one of them answered.
+  const auto scrape = httpGet(proxy.metricsPort(), "/metrics").second;
+  INFO(scrape);
+  const std::string labels = fmt::format("{{cluster=\"{}\"}}", cluster.name());
+  CHECK(sampleValue(scrape, "kluster_proxy_requests_batched_total" + labels) > 0);
+  CHECK(sampleValue(scrape, "kluster_proxy_requests_in_flight" + labels) == 0);
 }
 
 TEST_CASE("raw bytes: malformed startup, huge lengths, dropped connections get a clean close", "[proxy]") {

@@ -59,6 +59,9 @@ std::string Metrics::render() const {
            fmt::format(",route=\"{}\",outcome=\"{}\"", kRouteNames[r], kOutcomeNames[o]), load(requests_[r][o]));
   header(out, "kluster_proxy_requests_in_flight", "gauge", "Requests sent to the cluster and not answered yet.");
   line("kluster_proxy_requests_in_flight", "", load(inFlight_));
+  header(out, "kluster_proxy_requests_batched_total", "counter",
+         "Requests sent to wait (at most proxy.batch_window) for the other clients' that were expected.");
+  line("kluster_proxy_requests_batched_total", "", load(batched_));
   header(out, "kluster_proxy_request_duration_seconds", "histogram",
          "Time from handing a request to the client library to its result, by route.");
   latencyAll_.render(out, "kluster_proxy_request_duration_seconds", labels_ + ",route=\"ALL\"");

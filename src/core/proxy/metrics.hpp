@@ -39,6 +39,8 @@ public:
   }
   /// A request handed to the client library (in flight until requestDone).
   void requestSent() { inFlight_.fetch_add(1, std::memory_order_relaxed); }
+  /// A request sent through the batching producer (other clients' requests were expected to join it).
+  void requestBatched() { batched_.fetch_add(1, std::memory_order_relaxed); }
   /// A request sent to ALL or ONE ended; `latency` from its sending to its result (none when cancelled).
   void requestDone(Route route, Outcome outcome, std::optional<std::chrono::steady_clock::duration> latency);
   /// A statement the proxy answered itself (SET, SHOW, BEGIN, a refused statement...).
@@ -58,6 +60,7 @@ private:
   Counter accepted_{0};
   std::atomic<std::int64_t> open_{0};
   std::atomic<std::int64_t> inFlight_{0};
+  Counter batched_{0};
   std::array<Counter, kRefusals> refused_{};
   std::array<Counter, 4> authentications_{}; ///< by method, then ok/failed
   std::array<std::array<Counter, kOutcomes>, 3> requests_{};

@@ -2,6 +2,7 @@
 
 #include "core/errors.hpp"
 #include "core/log.hpp"
+#include "core/proxy/batcher.hpp"
 
 #include <asio.hpp>
 #include <asio/ssl.hpp>
@@ -84,6 +85,7 @@ private:
 struct Shared {
   client::Client* client = nullptr;
   std::shared_ptr<Mailbox> mailbox;
+  RequestBatcher batcher{std::chrono::microseconds(0)}; ///< which requests wait for others (batchWindow)
   ServerOptions options;
   std::size_t live = 0;
   std::int32_t nextPid = 1;
@@ -105,6 +107,7 @@ public:
   Connection(Shared& shared, tcp::socket socket) : shared_(shared), socket_(std::move(socket)), deadline_(shared.io) {}
 
   ~Connection() {
+    shared_.batcher.forget(pid_);
     --shared_.live;
     shared_.metrics().connectionClosed();
     shared_.byPid.erase(pid_);
@@ -135,13 +138,23 @@ public:
         // On the client's reader thread: hand the result to the loop, which drops it if the connection is gone.
         mailbox->post([weak, done, r = std::make_shared<client::Result>(std::move(r))] {
           if (auto self = weak.lock()) {
+            const auto sent = self->sent_;
             done(std::move(*r));
             self->flush();
+            // Answered, with nothing more to send: its client is expected to reply soon.
+            if (self->sent_ == sent) self->shared_.batcher.answered(self->pid_, RequestBatcher::Clock::now());
           }
         });
       };
+      ++sent_;
+      // Others in flight or about to reply: this request may wait for theirs, to share a produce request.
+      auto dispatch = client::Dispatch::Now;
+      if (shared_.batcher.batch(pid_, RequestBatcher::Clock::now(), shared_.client->inFlight())) {
+        dispatch = client::Dispatch::Batched;
+        shared_.metrics().requestBatched();
+      }
       try {
-        shared_.client->sendAsync(std::move(req), target, wait, timeout, deliver);
+        shared_.client->sendAsync(std::move(req), target, wait, timeout, deliver, dispatch);
       } catch (const std::exception& e) {
         KLOG(Warn, "proxy", "sending a request failed: {}", e.what());
         client::Result r;
@@ -252,6 +265,7 @@ private:
   std::string pending_, outgoing_;
   bool writing_ = false, closed_ = false, paused_ = false;
   std::int32_t pid_ = 0, secret_ = 0;
+  std::uint64_t sent_ = 0; // requests this connection sent
 };
 
 } // namespace
@@ -262,6 +276,7 @@ public:
       : signals_(shared_.io), responses_(shared_.io), tick_(shared_.io) {
     shared_.options = std::move(options);
     shared_.client = &client;
+    shared_.batcher = RequestBatcher(shared_.options.batchWindow);
     int fd = -1;
     try {
       fd = ::dup(client.readFd());

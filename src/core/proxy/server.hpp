@@ -20,6 +20,10 @@ struct ServerOptions {
   std::string tlsCert; ///< PEM certificate chain (proxy.tls_cert); with tlsKey, SSLRequest gets TLS
   std::string tlsKey;  ///< PEM private key (proxy.tls_key)
   std::chrono::milliseconds startupTimeout{std::chrono::seconds(30)}; ///< TLS handshake, startup and password
+  /// How long after its answer a client counts as about to reply: a request sent while others are expected
+  /// goes through the client's batching producer (proxy.batch_window, which is also the client's
+  /// batchLinger; 0: every request at once). See RequestBatcher.
+  std::chrono::milliseconds batchWindow{1};
   SessionOptions session; ///< session.metrics: the counters the server and its sessions update
 };
 
