@@ -311,17 +311,7 @@ public:
     while (::read(wakeRead_, bytes, sizeof bytes) > 0) {
     }
     bool drained = false;
-    for (std::size_t i = 0; i < max; ++i) {
-      std::unique_ptr<RdKafka::Message> msg(consumer_->consume(0));
-      if (msg->err() == RdKafka::ERR__TIMED_OUT) {
-        drained = true;
-        break;
-      }
-      if (msg->err() == RdKafka::ERR_NO_ERROR)
-        handle(*msg);
-      else if (msg->err() != RdKafka::ERR__PARTITION_EOF)
-        KLOG(Warn, "client", "reading {}: {}", topics_.responses(), msg->errstr());
-    }
+    for (std::size_t i = 0; i < max && !drained; ++i) drained = !consumeOne(0);
     expire();
     return drained;
   }
@@ -354,13 +344,20 @@ private:
 
   void readLoop() {
     while (!stop_.load()) {
-      std::unique_ptr<RdKafka::Message> msg(consumer_->consume(20));
-      if (msg->err() == RdKafka::ERR_NO_ERROR)
-        handle(*msg);
-      else if (msg->err() != RdKafka::ERR__TIMED_OUT && msg->err() != RdKafka::ERR__PARTITION_EOF)
-        KLOG(Warn, "client", "reading {}: {}", topics_.responses(), msg->errstr());
+      consumeOne(20);
       expire();
     }
+  }
+
+  // Takes one message from RESPONSES (waiting up to timeoutMs) and handles it; false when none came in time.
+  bool consumeOne(int timeoutMs) {
+    std::unique_ptr<RdKafka::Message> msg(consumer_->consume(timeoutMs));
+    if (msg->err() == RdKafka::ERR__TIMED_OUT) return false;
+    if (msg->err() == RdKafka::ERR_NO_ERROR)
+      handle(*msg);
+    else if (msg->err() != RdKafka::ERR__PARTITION_EOF)
+      KLOG(Warn, "client", "reading {}: {}", topics_.responses(), msg->errstr());
+    return true;
   }
 
   // A delivery report of one of this client's requests: the broker acknowledged it (traced requests note when).

@@ -46,10 +46,12 @@ using asio::ip::tcp;
 
 class Connection;
 
-// Where the client's reader thread hands results to the loop. Results that come while the loop has not yet
-// taken the last ones join them: one wake-up of the loop for a whole fetch of responses (a node answers a
-// committed batch at once), not one per result. Closed before the loop goes away: a result that comes later
-// (the client answers what is pending as it closes) is dropped, not posted to a dead loop.
+// Where results wait for the loop. They come on the loop's own thread (readResponses, a send that failed),
+// or from the thread that closes the client at the end; those that come before the loop takes the first one
+// join it: one turn of the loop for a whole fetch of responses (a node answers a committed batch at once),
+// and never a connection's callback run inside the client's readResponses() or sendAsync(). Closed before the
+// loop goes away: a result that comes later (the client answers what is pending as it closes) is dropped,
+// not posted to a dead loop.
 class Mailbox : public std::enable_shared_from_this<Mailbox> {
 public:
   explicit Mailbox(asio::io_context& io) : io_(&io) {}
