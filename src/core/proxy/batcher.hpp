@@ -11,7 +11,9 @@
 // No I/O and no clock of its own: the server's loop tells it what happens.
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <unordered_map>
+#include <utility>
 
 namespace kluster::proxy {
 
@@ -34,7 +36,8 @@ public:
 
 private:
   std::chrono::microseconds window_;
-  std::unordered_map<std::int32_t, Clock::time_point> expected_; // by connection: when answered
+  std::unordered_map<std::int32_t, Clock::time_point> expected_;   // by connection: when answered
+  std::deque<std::pair<Clock::time_point, std::int32_t>> answers_; // in time order, to expire the oldest first
 };
 
 } // namespace kluster::proxy

@@ -31,6 +31,18 @@ TEST_CASE("request batching: a request waits for others only while other clients
     CHECK_FALSE(b.batch(1, t0 + 1000us, 0));
     CHECK(b.expected(t0 + 1000us) == 0);
   }
+  SECTION("a client answered again before it replied is expected until the window after its last answer") {
+    b.answered(7, t0);
+    b.answered(7, t0 + 800us);
+    CHECK(b.expected(t0 + 1000us) == 1);
+    CHECK(b.batch(1, t0 + 1700us, 0));
+    CHECK(b.expected(t0 + 1800us) == 0);
+  }
+  SECTION("many connections answered over time: only those within the window count") {
+    for (int id = 0; id < 1000; ++id) b.answered(id, t0 + std::chrono::microseconds(id * 10));
+    CHECK(b.expected(t0 + 9990us) == 100); // answered at 9,000 us and later
+    CHECK(b.expected(t0 + 11000us) == 0);
+  }
   SECTION("a closed connection is not waited for") {
     b.answered(7, t0);
     b.forget(7);
