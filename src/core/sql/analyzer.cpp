@@ -312,6 +312,47 @@ bool isTransactionControl(std::string_view type, const json& body) {
   return std::find(kNames.begin(), kNames.end(), name) != kNames.end();
 }
 
+// READ ONLY among a BEGIN's or a SET TRANSACTION's modes: the parser writes it as an integer constant.
+bool readOnlyMode(const json& body, const char* listKey) {
+  const json* def = findOption(body, listKey, "transaction_read_only");
+  if (def == nullptr) return false;
+  const json* arg = field(*def, "arg");
+  if (arg == nullptr) return false;
+  if (const auto [type, constant] = unwrap(*arg); type == "A_Const" && constant != nullptr) {
+    const json* ival = field(*constant, "ival");
+    return ival != nullptr && intField(*ival, "ival") == 1;
+  }
+  return defElemBool(*def).value_or(false);
+}
+
+std::optional<Statement::TransactionControl> transactionControlOf(std::string_view type, const json& body) {
+  using Action = Statement::TransactionControl::Action;
+  if (!isTransactionControl(type, body)) return std::nullopt;
+  Statement::TransactionControl tc;
+  if (type != "TransactionStmt") {
+    tc.action = Action::Set;
+    tc.readOnly = readOnlyMode(body, "args");
+    return tc;
+  }
+  const std::string_view kind = stringField(body, "kind");
+  static const std::pair<std::string_view, Action> kinds[] = {
+      {"TRANS_STMT_BEGIN", Action::Begin},
+      {"TRANS_STMT_START", Action::Begin},
+      {"TRANS_STMT_COMMIT", Action::Commit},
+      {"TRANS_STMT_ROLLBACK", Action::Rollback},
+      {"TRANS_STMT_SAVEPOINT", Action::Savepoint},
+      {"TRANS_STMT_RELEASE", Action::Release},
+      {"TRANS_STMT_ROLLBACK_TO", Action::RollbackTo},
+  };
+  tc.action = Action::Prepared; // PREPARE TRANSACTION, COMMIT PREPARED, ROLLBACK PREPARED
+  for (const auto& [name, action] : kinds)
+    if (kind == name) tc.action = action;
+  tc.savepoint = std::string(stringField(body, "savepoint_name"));
+  tc.readOnly = readOnlyMode(body, "options");
+  tc.chain = boolField(body, "chain");
+  return tc;
+}
+
 bool isNonTransactional(std::string_view type, const json& body) {
   if (type == "VacuumStmt") return boolField(body, "is_vacuumcmd");
   if (type == "CreatedbStmt" || type == "DropdbStmt" || type == "CreateTableSpaceStmt" ||
@@ -405,14 +446,23 @@ Parsed parseAndCollect(std::string_view sql) {
                             c.facts.maxParam,
                             c.facts.usedParams,
                             {},
-                            readOnly});
+                            readOnly,
+                            true,
+                            std::nullopt});
     a.readOnly = a.readOnly && readOnly;
     a.locks = a.locks || c.facts.locking;
-    a.transactionControl = a.transactionControl || isTransactionControl(type, *body);
+    a.statements.back().transaction = transactionControlOf(type, *body);
+    a.transactionControl = a.transactionControl || a.statements.back().transaction.has_value();
     a.nonTransactional = a.nonTransactional || isNonTransactional(type, *body);
     const bool write = type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" || type == "MergeStmt" ||
                        type == "CreateTableAsStmt" || c.facts.modifying || c.facts.into;
     checkDeterminism(type, *stmt, write, a);
+    if (!write) { // what the same read needs when a transaction's commit compares its result on every node
+      Analysis asWrite;
+      checkDeterminism(type, *stmt, true, asWrite);
+      a.statements.back().validatable = !asWrite.nondeterministic;
+      for (auto& r : asWrite.orderRequirements) a.readOrderRequirements.push_back(std::move(r));
+    }
     if (!a.serverAccess) a.serverAccess = serverAccess(type, *body);
     if (!a.unsupported) a.unsupported = copyWithoutData(type, *body);
   }

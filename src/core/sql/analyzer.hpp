@@ -60,6 +60,19 @@ struct Statement {
   /// This statement only reads data, by the rule of Analysis::readOnly (which is true when every
   /// statement's is).
   bool readOnly = true;
+  /// Its result is decided by the data alone, as a write's must be: false for a read that the determinism
+  /// rules would refuse in a write from its syntax (catalogs, system columns, unpinned settings...). An
+  /// interactive transaction's commit validates only such results (README "Transactions").
+  bool validatable = true;
+  /// Transaction control as the parse tree says it (a TransactionStmt, or SET TRANSACTION and its kin).
+  struct TransactionControl {
+    enum class Action { Begin, Commit, Rollback, Savepoint, Release, RollbackTo, Prepared, Set };
+    Action action = Action::Begin;
+    std::string savepoint; ///< SAVEPOINT / RELEASE / ROLLBACK TO: its name
+    bool readOnly = false; ///< BEGIN / SET TRANSACTION ... READ ONLY
+    bool chain = false;    ///< COMMIT / ROLLBACK AND CHAIN
+  };
+  std::optional<TransactionControl> transaction;
 };
 
 /// Why a request cannot be applied deterministically on ALL (see determinism.hpp).
@@ -193,6 +206,9 @@ struct Analysis {
   std::optional<Refusal> nondeterministic;
   /// Row orders the request's writes depend on, to check against the catalog's unique keys.
   std::vector<OrderRequirement> orderRequirements;
+  /// Row orders its reads depend on: an interactive transaction's commit compares what its reads return, so
+  /// there they must be total too.
+  std::vector<OrderRequirement> readOrderRequirements;
 
   /// The request reaches past the database into its server: COPY to/from a file or PROGRAM, LOAD, ALTER SYSTEM,
   /// SET ROLE / SESSION AUTHORIZATION, role management, functions and DO blocks in untrusted languages,
