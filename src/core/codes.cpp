@@ -30,6 +30,9 @@ const std::vector<CodeInfo>& resultCodes() {
       {code::Unauthenticated, K::Request,
        "a clients file is in effect and the request is not signed, its signature matches no key of its client id, "
        "or it was signed more than 5 minutes away from when it was published"},
+      {code::SerializationFailure, K::Refused,
+       "an interactive transaction (BEGIN ... COMMIT through the proxy) saw results that its statements no longer "
+       "give at its position in ALL: nothing of it is applied; retry the whole transaction (SQLSTATE 40001)"},
       {code::SyntaxError, K::Sql, "PostgreSQL reports a syntax error (SQLSTATE 42601)"},
       {code::UndefinedObject, K::Sql, "a table, column, function or schema does not exist"},
       {code::ConstraintViolation, K::Sql, "a unique, foreign key, check or not-null constraint was violated"},

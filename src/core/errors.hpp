@@ -27,6 +27,9 @@ inline constexpr std::string_view NotCaughtUp = "NOT_CAUGHT_UP";
 inline constexpr std::string_view Duplicate = "DUPLICATE";
 inline constexpr std::string_view Forbidden = "FORBIDDEN";
 inline constexpr std::string_view Unauthenticated = "UNAUTHENTICATED";
+// An interactive transaction's reads (and row counts) are not what they were when the client saw them: nothing of
+// it is applied; the client retries the whole transaction (SQLSTATE 40001).
+inline constexpr std::string_view SerializationFailure = "SERIALIZATION_FAILURE";
 // The SQL ran and PostgreSQL refused it (deterministic on every node). sqlState carries the exact SQLSTATE.
 inline constexpr std::string_view SyntaxError = "SYNTAX_ERROR";
 inline constexpr std::string_view UndefinedObject = "UNDEFINED_OBJECT";

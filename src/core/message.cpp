@@ -37,6 +37,16 @@ std::string Request::toJson() const {
   if (minAllOffset) j["minAllOffset"] = *minAllOffset;
   if (timeoutMs) j["timeoutMs"] = *timeoutMs;
   if (trace) j["trace"] = true;
+  if (transaction) {
+    ojson t;
+    t["time"] = transaction->timeMs;
+    t["seed"] = transaction->seed;
+    t["uuidKey"] = transaction->uuidKey;
+    if (!transaction->params.empty()) t["params"] = transaction->params;
+    t["expect"] = transaction->expect;
+    if (!transaction->sequences.empty()) t["sequences"] = transaction->sequences;
+    j["transaction"] = std::move(t);
+  }
   return j.dump();
 }
 
@@ -100,6 +110,53 @@ bool parseDescribe(const json& j, ParsedRequest& parsed) {
     }
     req.paramTypes.push_back(t.get<std::uint32_t>());
   }
+  return true;
+}
+
+// An interactive transaction's speculation or commit (Request::Transaction).
+bool parseTransaction(const json& t, ParsedRequest& parsed) {
+  Request& req = parsed.request;
+  auto bad = [&](std::string why) {
+    fail(parsed, code::BadRequest, "'transaction': " + why);
+    return false;
+  };
+  if (!t.is_object()) return bad("must be an object");
+  if (req.describe || !req.params.empty()) return bad("takes its parameters in 'transaction.params'");
+  Request::Transaction tx;
+  const auto time = t.find("time"), seed = t.find("seed"), key = t.find("uuidKey");
+  if (time == t.end() || !time->is_number_integer()) return bad("'time' must be milliseconds since 1970");
+  if (seed == t.end() || !seed->is_number() || seed->get<double>() < -1 || seed->get<double>() > 1)
+    return bad("'seed' must be a number from -1 to 1");
+  if (key == t.end() || !key->is_string()) return bad("'uuidKey' must be a string");
+  tx.timeMs = time->get<std::int64_t>();
+  tx.seed = seed->get<double>();
+  tx.uuidKey = key->get<std::string>();
+  if (auto p = t.find("params"); p != t.end()) {
+    if (!p->is_array() || p->size() > req.statements.size()) return bad("'params' must be an array per statement");
+    for (const auto& one : *p) {
+      if (!one.is_array()) return bad("'params' must be an array per statement");
+      for (const auto& v : one)
+        if (v.is_object() || v.is_array())
+          return fail(parsed, code::ParamMismatch, "a parameter must be a string, number, boolean or null"), false;
+      tx.params.push_back(one);
+    }
+  }
+  if (auto e = t.find("expect"); e != t.end()) {
+    if (!e->is_array() || e->size() > req.statements.size())
+      return bad("'expect' must be an array of at most one digest per statement");
+    for (const auto& d : *e) {
+      if (!d.is_string()) return bad("'expect' must hold strings");
+      tx.expect.push_back(d.get<std::string>());
+    }
+  }
+  if (auto q = t.find("sequences"); q != t.end()) {
+    if (!q->is_object()) return bad("'sequences' must map sequence names to their first values");
+    for (const auto& [name, first] : q->items()) {
+      if (!first.is_number_integer()) return bad("'sequences' must map sequence names to their first values");
+      tx.sequences[name] = first.get<std::int64_t>();
+    }
+  }
+  req.transaction = std::move(tx);
   return true;
 }
 
@@ -230,6 +287,7 @@ ParsedRequest parseRequest(std::string_view payload, std::size_t maxBytes) {
     if (!it->is_boolean()) return fail(parsed, code::BadRequest, "'trace' must be a boolean"), parsed;
     req.trace = it->get<bool>();
   }
+  if (auto it = j.find("transaction"); it != j.end() && !it->is_null() && !parseTransaction(*it, parsed)) return parsed;
   return parsed;
 }
 
@@ -283,6 +341,8 @@ ojson Response::toOrderedJson() const {
   if (allOffset) j["allOffset"] = *allOffset;
   if (appliedAllOffset) j["appliedAllOffset"] = *appliedAllOffset;
   if (!resultHash.empty()) j["resultHash"] = resultHash;
+  if (!digests.empty()) j["digests"] = digests;
+  if (!drawn.empty()) j["drawn"] = drawn;
   j["timestamp"] = timestamp;
   j["durationMs"] = durationMs;
   if (trace)
@@ -366,6 +426,8 @@ std::string Response::toJson() const {
   if (allOffset) num("allOffset", *allOffset);
   if (appliedAllOffset) num("appliedAllOffset", *appliedAllOffset);
   if (!resultHash.empty()) str("resultHash", resultHash);
+  if (!digests.empty()) nested("digests", ojson(digests));
+  if (!drawn.empty()) nested("drawn", ojson(drawn));
   num("timestamp", timestamp);
   num("durationMs", durationMs);
   if (trace)
@@ -395,6 +457,12 @@ Response Response::fromJson(std::string_view payload) {
   if (auto it = j.find("appliedAllOffset"); it != j.end() && it->is_number_integer())
     r.appliedAllOffset = it->get<std::int64_t>();
   r.resultHash = j.value("resultHash", "");
+  if (auto it = j.find("digests"); it != j.end() && it->is_array())
+    for (const auto& d : *it)
+      if (d.is_string()) r.digests.push_back(d.get<std::string>());
+  if (auto it = j.find("drawn"); it != j.end() && it->is_object())
+    for (const auto& [name, last] : it->items())
+      if (last.is_number_integer()) r.drawn[name] = last.get<std::int64_t>();
   r.errorMessage = j.value("errorMessage", "");
   r.sqlState = j.value("sqlState", "");
   r.hint = j.value("hint", "");

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +46,27 @@ struct Request {
   /// response's `result`). `paramTypes` are the types the client declared (0: let the database infer it).
   bool describe = false;
   std::vector<std::uint32_t> paramTypes;
+  /// An interactive transaction's statements (README "Transactions"), one statement per entry of `statements`.
+  /// On ONE, a speculation: the node runs them in a transaction it always rolls back and answers each one's
+  /// result and digest. On ALL, its commit: the node applies them atomically, and only if each statement's result
+  /// digest equals `expect`'s (else SERIALIZATION_FAILURE, nothing applied). The values Kluster pins come from
+  /// here, not from the Kafka message, so the speculation and the commit compute the same ones.
+  struct Transaction {
+    std::int64_t timeMs = 0;            ///< the pinned current time (ms since 1970 UTC): when the transaction began
+    double seed = 0;                    ///< random()'s seed, in [-1, 1]
+    std::string uuidKey;                ///< what gen_random_uuid() derives from
+    std::vector<nlohmann::json> params; ///< per statement (`params` stays empty); missing entries: none
+    std::vector<std::string> expect;    ///< the digests of the first expect.size() statements' results
+    /// Sequences the transaction draws from, each with the first value it draws: a block of values its client
+    /// reserved through ALL, so that concurrent transactions never draw the same ones. Others draw what a commit
+    /// at the node's position would.
+    std::map<std::string, std::int64_t> sequences;
+  };
+  std::optional<Transaction> transaction;
+  /// ONE: requests with the same routing key go to the same partition, so the same node answers them while
+  /// ONE's group is stable (an interactive transaction's speculations, a session's catalog reads). Empty: the
+  /// messageId spreads them. The client library's; not part of the message.
+  std::string routingKey;
 
   std::string toJson() const;
 };
@@ -108,6 +130,10 @@ struct Response {
   std::optional<std::int64_t> allOffset;        ///< ALL offset at which the request was applied
   std::optional<std::int64_t> appliedAllOffset; ///< ONE: the node's applied ALL offset when it answered
   std::string resultHash;                       ///< digest of the outcome, equal on every node for the same request
+  /// A transaction's speculation: each statement's result digest (see Request::Transaction).
+  std::vector<std::string> digests;
+  /// A transaction's speculation: the last value it drew from each sequence (by name, schema-qualified).
+  std::map<std::string, std::int64_t> drawn;
   std::string errorMessage;
   std::string sqlState;
   std::string hint;

@@ -60,6 +60,15 @@ struct Work {
   /// When set, what the UUIDs this request draws through _kluster.gen_random_uuid() (sql::pinRandomUuid()) are
   /// derived from: "<ALL offset>/<messageId>"; the request's n-th UUID is md5("<key>/<n>") as a version-4 UUID.
   std::optional<std::string> uuidKey;
+  /// An interactive transaction (Request::Transaction): the digests its statements' results must have, for the
+  /// first expect.size() statements. A difference is the request's outcome SERIALIZATION_FAILURE: on ALL its
+  /// effects are undone like those of a request that failed.
+  std::vector<std::string> expect;
+  /// Put each statement's result digest in the outcome (Outcome::digests).
+  bool digests = false;
+  /// An interactive transaction's reserved sequence values: the statements draw from each named sequence from the
+  /// given value on; the sequence's own state is as before once they ran (Request::Transaction::sequences).
+  std::map<std::string, std::int64_t> sequenceStarts;
 };
 
 /// What the objects of a database (column DEFAULTs, mostly) read from the request that writes, beyond its SQL.
@@ -79,9 +88,19 @@ struct Outcome {
   ojson columns; ///< [{"name","type"}] when the last statement returned rows
   ojson results; ///< per statement, when there were several
   std::int64_t rowsAffected = 0;
+  std::vector<std::string> digests;          ///< each statement's result digest, when the work asked for them
+  std::map<std::string, std::int64_t> drawn; ///< a speculation: the last value drawn from each sequence
   bool ok() const { return resultCode == code::Ok; }
   static Outcome error(std::string_view code, std::string message, std::string sqlState = {}, std::string hint = {});
 };
+
+/// A statement's result as an interactive transaction's validation compares it (Work::expect): its rows as a
+/// multiset (a row order that no ORDER BY fixes may differ between nodes and between runs), or its row count.
+std::string resultDigest(const ojson& statementResult);
+/// The digests of each statement of an outcome (its `results`, or its `result` alone).
+std::vector<std::string> resultDigests(const Outcome& outcome);
+/// Compares an outcome's statements with `work.expect`; returns the index of the first that differs.
+std::optional<std::size_t> firstMismatch(const Work& work, const std::vector<std::string>& digests);
 
 /// The ALL position a node's database holds: the last applied offset and request.
 struct Position {
@@ -190,6 +209,12 @@ public:
   /// with its SQLSTATE; transient and node errors throw DbError. `atLeast` as for query().
   virtual Outcome describe(const std::string& sql, const std::vector<std::uint32_t>& paramTypes,
                            const ReadFloor* atLeast) = 0;
+  /// Runs an interactive transaction's statements so far (ONE: its speculation) in a transaction that is always
+  /// rolled back, and answers each statement's result and digest. It never holds a lock long enough to stall the
+  /// apply loop: a statement waiting for a lock gives up quickly, and so does one that runs long; both answer
+  /// SERIALIZATION_FAILURE, as does a result that differs from `work.expect`. Sequences draw the values they would
+  /// draw at the database's position, and nothing of it stays. `atLeast` as for query().
+  virtual Outcome speculate(const Work& work, const ReadFloor* atLeast) = 0;
 
   /// Whether commit() returns only once the batch is durable (the default). With false, a crash of the database
   /// server may lose the last commits; loadPosition() then shows a position behind the node's, and the node

@@ -53,6 +53,60 @@ BEGIN
   END LOOP;
   RETURN n;
 END $f$;
+-- An interactive transaction's speculation (ONE, PgConnection::speculate) draws from every sequence what its commit
+-- would draw, and keeps nothing: unlike nextval() and setval(), ALTER SEQUENCE ... RESTART is transactional (the
+-- sequence gets a new file in the transaction), so the draws that follow it in the same transaction are rolled back
+-- with it. A sequence restarts at the value the transaction reserved for it (`reserved`: {"schema.name": value}),
+-- else at its saved state, which is the one at the snapshot's position. It holds the apply loop's nextval() on these
+-- sequences only until the speculation ends (a lock_timeout bounds its waits).
+CREATE OR REPLACE FUNCTION _kluster.speculate_sequences(reserved jsonb) RETURNS int LANGUAGE plpgsql AS $f$
+DECLARE m record; n int := 0;
+BEGIN
+  FOR m IN SELECT s.name, s.last_value, s.is_called, q.seqincrement, q.seqrelid
+           FROM _kluster.sequences s JOIN pg_sequence q ON q.seqrelid = to_regclass(s.name) LOOP
+    EXECUTE format('ALTER SEQUENCE %s RESTART WITH %s', m.seqrelid::regclass,
+                   coalesce((reserved->>m.name)::bigint,
+                            CASE WHEN m.is_called THEN m.last_value + m.seqincrement ELSE m.last_value END));
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END $f$;
+-- After a speculation's statements: the last value drawn from each sequence (restarted by speculate_sequences(), so
+-- any value is this transaction's), for those counting by 1, which the client can reserve blocks of.
+CREATE OR REPLACE FUNCTION _kluster.drawn_sequences() RETURNS jsonb LANGUAGE sql AS $f$
+  SELECT coalesce(jsonb_object_agg(s.name, pg_sequence_last_value(q.seqrelid)), '{}')
+  FROM _kluster.sequences s JOIN pg_sequence q ON q.seqrelid = to_regclass(s.name)
+  WHERE q.seqincrement = 1 AND pg_sequence_last_value(q.seqrelid) IS NOT NULL
+$f$;
+-- A transaction's commit (ALL) draws from the values its client reserved: borrow_sequences() restarts each sequence
+-- of `starts` there and keeps its own state aside; return_sequences(), after the request's statements, puts it back.
+-- Both transactional (ALTER SEQUENCE ... RESTART), so a request that fails leaves everything as it was.
+CREATE OR REPLACE FUNCTION _kluster.borrow_sequences(starts jsonb) RETURNS int LANGUAGE plpgsql AS $f$
+DECLARE k text; v text; r regclass; last bigint; called boolean; inc bigint; saved jsonb := '{}'; n int := 0;
+BEGIN
+  FOR k, v IN SELECT * FROM jsonb_each_text(starts) LOOP
+    SELECT s.seqrelid::regclass, s.seqincrement INTO r, inc
+      FROM _kluster.sequences m JOIN pg_sequence s ON s.seqrelid = to_regclass(m.name) WHERE m.name = k;
+    CONTINUE WHEN r IS NULL;
+    EXECUTE format('SELECT last_value, is_called FROM %s', r) INTO last, called;
+    saved := saved || jsonb_build_object(r::text, CASE WHEN called THEN last + inc ELSE last END);
+    EXECUTE format('ALTER SEQUENCE %s RESTART WITH %s', r, v::bigint);
+    n := n + 1;
+  END LOOP;
+  PERFORM set_config('kluster.borrowed', saved::text, true);
+  RETURN n;
+END $f$;
+CREATE OR REPLACE FUNCTION _kluster.return_sequences() RETURNS int LANGUAGE plpgsql AS $f$
+DECLARE k text; v text; n int := 0;
+BEGIN
+  FOR k, v IN SELECT * FROM jsonb_each_text(coalesce(nullif(current_setting('kluster.borrowed', true), ''), '{}')::jsonb)
+  LOOP
+    EXECUTE format('ALTER SEQUENCE %s RESTART WITH %s', k::regclass, v::bigint);
+    n := n + 1;
+  END LOOP;
+  PERFORM set_config('kluster.borrowed', '', true);
+  RETURN n;
+END $f$;
 )";
 
 bool PgConnection::mayHaveSequences() const { return hasSequences_.value_or(true) || unreusableInBatch_; }

@@ -335,6 +335,10 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
            {*w.uuidKey});
       sent.push_back({i, true});
     }
+    if (!w.sequenceStarts.empty()) { // a transaction's commit draws from the values its client reserved
+      send("SELECT _kluster.borrow_sequences($1::jsonb)", {nlohmann::json(w.sequenceStarts).dump()});
+      sent.push_back({i, true});
+    }
     for (const auto& st : w.statements) {
       if (writing_ && !st.reusable) unreusableInBatch_ = true;
       if (st.reusable) {
@@ -344,6 +348,10 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
       }
       sent.push_back({i, false});
     }
+    if (!w.sequenceStarts.empty()) {
+      send("SELECT _kluster.return_sequences()", {});
+      sent.push_back({i, true});
+    }
   }
   if (!PQpipelineSync(conn_)) throwConnectionLost("pipeline sync");
   flushAndWait();
@@ -352,7 +360,19 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
   std::string controlError;
   std::vector<PGresult*> itemResults;
   auto finishItem = [&](std::size_t item) {
-    if (outcomes && !failure) (*outcomes)[item] = toOutcome(itemResults);
+    if (outcomes && !failure) {
+      Outcome& o = (*outcomes)[item] = toOutcome(itemResults);
+      const Work& w = *work[item];
+      if (w.digests || !w.expect.empty()) {
+        o.digests = resultDigests(o);
+        if (const auto bad = firstMismatch(w, o.digests))
+          failure = Failure{item, "40001",
+                            fmt::format("statement {} of the transaction now gives a different result than the one "
+                                        "its client saw: the data it read changed before the transaction committed",
+                                        *bad + 1),
+                            "retry the whole transaction", true};
+      }
+    }
     for (auto* r : itemResults) PQclear(r);
     itemResults.clear();
   };
@@ -391,6 +411,10 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
 std::vector<Outcome> PgConnection::execute(const std::vector<const Work*>& work) {
   std::vector<Outcome> outcomes(work.size());
   auto requestError = [&](const Failure& f) {
+    if (f.validation) {
+      outcomes[f.item] = Outcome::error(code::SerializationFailure, f.message, f.sqlState, f.hint);
+      return;
+    }
     // Writes run read-write on ALL: a read-only refusal means this node's database is read-only (a standby,
     // default_transaction_read_only), which the other nodes are not.
     auto kind = f.sqlState == "25006" ? ErrorKind::Node : classifySqlState(f.sqlState);
@@ -499,9 +523,9 @@ void PgConnection::setDurableCommits(bool durable) {
   durable_ = durable;
 }
 
-std::optional<Outcome> PgConnection::beginRead(const ReadFloor* atLeast) {
+std::optional<Outcome> PgConnection::beginRead(const ReadFloor* atLeast, const char* begin) {
   if (!atLeast) {
-    exec("BEGIN TRANSACTION READ ONLY");
+    exec(begin);
     return std::nullopt;
   }
   // BEGIN and the position check in one round trip. In READ COMMITTED each later statement's snapshot
@@ -509,9 +533,9 @@ std::optional<Outcome> PgConnection::beginRead(const ReadFloor* atLeast) {
   std::unique_ptr<char, decltype(&PQfreemem)> name(
       PQescapeLiteral(conn_, atLeast->cluster.data(), atLeast->cluster.size()), &PQfreemem);
   if (!name) throw DbError(ErrorKind::Transient, code::NodeError, PQerrorMessage(conn_), "");
-  ResultGuard g{PQexec(conn_, fmt::format("BEGIN TRANSACTION READ ONLY; SELECT coalesce((SELECT all_offset FROM "
+  ResultGuard g{PQexec(conn_, fmt::format("{}; SELECT coalesce((SELECT all_offset FROM "
                                           "_kluster.position WHERE cluster = {}), -1)",
-                                          name.get())
+                                          begin, name.get())
                                   .c_str())};
   if (PQresultStatus(g.res) != PGRES_TUPLES_OK) {
     rollback();

@@ -46,6 +46,7 @@ public:
   void rollback() noexcept override;
   void forgetStatements() override { forget_ = true; }
   Outcome query(const Work& work, const ReadFloor* atLeast) override;
+  Outcome speculate(const Work& work, const ReadFloor* atLeast) override; // pg_speculate.cpp
   Outcome describe(const std::string& sql, const std::vector<std::uint32_t>& paramTypes,
                    const ReadFloor* atLeast) override;
   void setDurableCommits(bool durable) override;
@@ -62,11 +63,12 @@ private:
   struct Failure {
     std::size_t item;
     std::string sqlState, message, hint;
+    bool validation = false; // an interactive transaction's result differs from what its client saw
   };
 
   // Starts a read-only transaction; with `atLeast`, checks the database's ALL position in it first and
   // answers NOT_CAUGHT_UP (rolled back) when it is behind.
-  std::optional<Outcome> beginRead(const ReadFloor* atLeast);
+  std::optional<Outcome> beginRead(const ReadFloor* atLeast, const char* begin = "BEGIN TRANSACTION READ ONLY");
   // A request-level error of a read (rolled back), or DbError for the others.
   Outcome readError(const std::string& sqlState, const std::string& message, const std::string& hint);
   // Runs simple commands outside a pipeline; throws DbError on failure.

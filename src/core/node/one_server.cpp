@@ -155,8 +155,9 @@ void Node::OneServer::serve(const Fetched& fetched, db::Connection*& conn, std::
         }
         const db::ReadFloor floor{node_.options_.cluster, req.minAllOffset.value_or(-1)};
         const auto* atLeast = req.minAllOffset ? &floor : nullptr;
-        outcome = prepared.describe ? conn->describe(req.statements.front(), req.paramTypes, atLeast)
-                                    : conn->query(prepared.work, atLeast);
+        outcome = prepared.describe    ? conn->describe(req.statements.front(), req.paramTypes, atLeast)
+                  : prepared.speculate ? conn->speculate(prepared.work, atLeast)
+                                       : conn->query(prepared.work, atLeast);
         // The node's memory said caught up, its database did not (it lost commits, and the node has not
         // noticed yet): wait for the apply loop to bring it back, within the request's deadline.
         if (outcome.resultCode == code::NotCaughtUp) node_.positionDoubted_.store(true);

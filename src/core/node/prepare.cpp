@@ -68,7 +68,9 @@ Prepared Preparer::forAll(std::string_view payload, std::int64_t offset, std::in
                                    "send it to ONE: it changes nothing");
     return p;
   }
-  analyze(p, true, offset, timestampMs, rule);
+  // An interactive transaction's commit pins the time its speculation used: when the transaction began.
+  const auto& tx = p.parsed.request.transaction;
+  analyze(p, true, offset, tx ? tx->timeMs : timestampMs, rule);
   return p;
 }
 
@@ -151,6 +153,12 @@ Prepared Preparer::forOne(std::string_view payload) {
     return p;
   }
   if (p.describe) return p;
+  if (const auto& tx = p.parsed.request.transaction) {
+    // Prepared as its commit on ALL will be, with the values the transaction pinned when it began.
+    p.speculate = true;
+    analyze(p, true, 0, tx->timeMs, rule);
+    return p;
+  }
   analyze(p, false, 0, 0, rule);
   return p;
 }
@@ -163,8 +171,10 @@ void FunctionCheck::apply(Prepared& p) {
     if (!inputs_ && conn_) inputs_ = conn_->requestInputs();
     const db::RequestInputs in = inputs_.value_or(db::RequestInputs{});
     if (in.time && !p.work.requestTimeMs) p.work.requestTimeMs = p.timestampMs;
-    if (in.uuid && !p.work.uuidKey) p.work.uuidKey = uuidKeyFor(p.offset, p.parsed.request.messageId);
-    if (in.random && !p.work.randomSeed) p.work.randomSeed = randomSeedFor(p.offset);
+    const auto& tx = p.parsed.request.transaction;
+    if (in.uuid && !p.work.uuidKey)
+      p.work.uuidKey = tx ? tx->uuidKey : uuidKeyFor(p.offset, p.parsed.request.messageId);
+    if (in.random && !p.work.randomSeed) p.work.randomSeed = tx ? tx->seed : randomSeedFor(p.offset);
   }
   if (!p.functions.empty()) {
     std::vector<std::string> unknown;
@@ -208,33 +218,38 @@ void FunctionCheck::checkOrder(Prepared& p) {
       return !d.listed || std::find(d.given.begin(), d.given.end(), column) == d.given.end();
     });
   };
+  // A transaction's commit compares what its reads returned: their row orders count as a write's.
+  const bool reads = p.parsed.request.transaction.has_value();
   for (const auto& analysis : p.ordered)
-    for (const auto& req : analysis->orderRequirements)
-      if (applies(req) && !sql::orderIsTotal(req, keys)) {
-        std::string tables;
-        for (const auto& t : req.tables) tables += (tables.empty() ? "" : ", ") + t.name;
-        if (req.unordered) {
+    for (const auto* list : {&analysis->orderRequirements, reads ? &analysis->readOrderRequirements : nullptr})
+      for (const auto& req : list ? *list : std::vector<sql::OrderRequirement>{})
+        if (applies(req) && !sql::orderIsTotal(req, keys)) {
+          std::string tables;
+          for (const auto& t : req.tables) tables += (tables.empty() ? "" : ", ") + t.name;
+          if (req.unordered) {
+            p.refusal = db::Outcome::error(
+                code::Nondeterministic,
+                fmt::format("{}: the rows come from a UNION, subquery, CTE or function, in an order that differs "
+                            "between nodes",
+                            req.what),
+                "", "select from the tables themselves with an ORDER BY that covers a unique key");
+            return;
+          }
           p.refusal = db::Outcome::error(
               code::Nondeterministic,
-              fmt::format("{}: the rows come from a UNION, subquery, CTE or function, in an order that differs "
-                          "between nodes",
+              fmt::format("{} in a write takes rows in an order that is not total: nodes store their rows in different "
+                          "physical orders and would pick or number different rows",
                           req.what),
-              "", "select from the tables themselves with an ORDER BY that covers a unique key");
+              "",
+              fmt::format("add an ORDER BY that covers a unique NOT NULL key (e.g. the primary key) of {}", tables));
           return;
         }
-        p.refusal = db::Outcome::error(
-            code::Nondeterministic,
-            fmt::format("{} in a write takes rows in an order that is not total: nodes store their rows in different "
-                        "physical orders and would pick or number different rows",
-                        req.what),
-            "", fmt::format("add an ORDER BY that covers a unique NOT NULL key (e.g. the primary key) of {}", tables));
-        return;
-      }
 }
 
 void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64_t timestampMs,
                        const auth::Rule* rule) {
   const Request& req = p.parsed.request;
+  const auto& tx = req.transaction; // an interactive transaction: its own pinned values, parameters per statement
   std::vector<std::shared_ptr<const sql::Analysis>> analyses; // keeps `statements` alive
   std::vector<const sql::Statement*> statements;
   bool usesTime = false, storesTime = false, defaultsTime = false, readOnly = true, usesRandom = false,
@@ -261,7 +276,8 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
       if (!serverAccess && a.serverAccess) serverAccess = &*a.serverAccess;
       if (!unsupported && a.unsupported) unsupported = &*a.unsupported;
       if (!sessionState && a.sessionState) sessionState = &*a.sessionState;
-      if (forAll && !a.orderRequirements.empty()) p.ordered.push_back(analyses.back());
+      if (forAll && (!a.orderRequirements.empty() || (tx && !a.readOrderRequirements.empty())))
+        p.ordered.push_back(analyses.back());
     }
   } catch (const sql::SyntaxError& e) {
     p.refusal = db::Outcome::error(code::SyntaxError, e.what(), "42601");
@@ -298,7 +314,33 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
     statementParams.push_back(st->maxParam);
     maxParam = std::max(maxParam, statementParams.back());
   }
-  if (static_cast<std::size_t>(maxParam) != req.params.size()) {
+  if (tx) {
+    if (statements.size() != req.statements.size()) {
+      p.refusal = db::Outcome::error(code::BadRequest, "a transaction request takes one statement per entry");
+      return;
+    }
+    for (std::size_t k = 0; k < statements.size(); ++k) {
+      const std::size_t given = k < tx->params.size() ? tx->params[k].size() : 0;
+      if (static_cast<std::size_t>(statementParams[k]) != given) {
+        p.refusal = db::Outcome::error(code::ParamMismatch,
+                                       fmt::format("statement {} uses {} parameter(s) but the transaction gives it {}",
+                                                   k + 1, statementParams[k], given),
+                                       "", "pass one value per $n placeholder");
+        return;
+      }
+    }
+    if (forAll && !p.speculate)
+      for (std::size_t k = 0; k < statements.size(); ++k)
+        if (!statements[k]->validatable) {
+          p.refusal = db::Outcome::error(
+              code::Nondeterministic,
+              fmt::format("statement {} of the transaction reads what differs between nodes (a catalog, a system "
+                          "column, a setting), so its commit cannot compare it",
+                          k + 1),
+              "", "read it outside the transaction, or leave it out of the statements to commit");
+          return;
+        }
+  } else if (static_cast<std::size_t>(maxParam) != req.params.size()) {
     p.refusal = db::Outcome::error(
         code::ParamMismatch,
         fmt::format("the SQL uses {} parameter(s) but the request gives {}", maxParam, req.params.size()), "",
@@ -307,13 +349,18 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
   }
   // A NUL character cannot travel in a text parameter (the client library would cut the value there, and
   // PostgreSQL's text cannot hold one): refused rather than stored shortened.
-  for (std::size_t i = 0; i < req.params.size(); ++i)
-    if (req.params[i].is_string() && req.params[i].get_ref<const std::string&>().find('\0') != std::string::npos) {
-      p.refusal = db::Outcome::error(
-          code::InvalidUtf8, fmt::format("parameter ${} contains a NUL character, which text cannot hold", i + 1), "",
-          "remove the NUL characters, or send binary data as a hex or base64 string (e.g. decode(..., 'hex'))");
-      return;
-    }
+  const auto paramsOf = [&](std::size_t k) -> const nlohmann::json& {
+    static const nlohmann::json none = nlohmann::json::array();
+    return !tx ? req.params : k < tx->params.size() ? tx->params[k] : none;
+  };
+  for (std::size_t k = 0; k < (tx ? tx->params.size() : 1); ++k)
+    for (std::size_t i = 0; i < paramsOf(k).size(); ++i)
+      if (paramsOf(k)[i].is_string() && paramsOf(k)[i].get_ref<const std::string&>().find('\0') != std::string::npos) {
+        p.refusal = db::Outcome::error(
+            code::InvalidUtf8, fmt::format("parameter ${} contains a NUL character, which text cannot hold", i + 1), "",
+            "remove the NUL characters, or send binary data as a hex or base64 string (e.g. decode(..., 'hex'))");
+        return;
+      }
   if (serverAccess) { // on ONE too: a node is not a shell on its database server
     p.refusal = db::Outcome::error(code::Forbidden, serverAccess->message, "", serverAccess->hint);
     return;
@@ -363,19 +410,26 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
     s.sql = (forAll && defaultsTime) ? sql::pinDefaultTime(text) : text;
     if (forAll && usesTime) s.sql = sql::pinCurrentTime(s.sql, timestampMs);
     // Pinned texts differ per request, and DDL must not run against statements prepared before it.
-    s.reusable = forAll && !usesTime && !p.changesSchema; // a UUID's text is the same for every request
+    // (not on ONE's connections, which DDL does not reach: forgetStatements())
+    s.reusable = forAll && !p.speculate && !usesTime && !p.changesSchema; // a UUID's text is the same every time
     s.params.reserve(static_cast<std::size_t>(statementParams[k]));
     if (std::find(st.usedParams.begin(), st.usedParams.end(), false) != st.usedParams.end()) {
       s.unusedParams = st.usedParams;
       s.unusedParams.flip();
     }
-    for (int i = 0; i < statementParams[k]; ++i) s.params.push_back(paramText(req.params[static_cast<std::size_t>(i)]));
+    for (int i = 0; i < statementParams[k]; ++i)
+      s.params.push_back(paramText(paramsOf(k)[static_cast<std::size_t>(i)]));
     p.work.statements.push_back(std::move(s));
   }
-  if (forAll && usesRandom) p.work.randomSeed = randomSeedFor(offset);
-  if (forAll && drawsUuid) p.work.uuidKey = uuidKeyFor(offset, req.messageId);
+  if (forAll && usesRandom) p.work.randomSeed = tx ? tx->seed : randomSeedFor(offset);
+  if (forAll && drawsUuid) p.work.uuidKey = tx ? tx->uuidKey : uuidKeyFor(offset, req.messageId);
+  if (tx) {
+    p.work.expect = tx->expect;
+    p.work.digests = true;
+    p.work.sequenceStarts = tx->sequences;
+  }
   if (forAll) {
-    p.writes = !readOnly;
+    p.writes = !readOnly || tx; // a transaction's reads decide its commit: judged as writes
     p.timestampMs = timestampMs;
     p.offset = offset;
     // The request defines such a DEFAULT (ALTER TABLE ... ADD COLUMN fills the existing rows with it).

@@ -26,6 +26,7 @@ struct Prepared {
   db::Work work;
   bool control = false;               ///< Kluster's own message (fingerprint): no response
   bool describe = false;              ///< ONE: a describe request (parsed.request.statements[0], paramTypes)
+  bool speculate = false;             ///< ONE: an interactive transaction's statements so far (Connection::speculate)
   bool changesSchema = false;         ///< not plain DML: ends an ALL batch (functions may change)
   std::vector<std::string> functions; ///< ALL: functions called, for FunctionCheck
   /// ALL: analyses whose writes depend on a row order (sql::OrderRequirement), for FunctionCheck.

@@ -104,6 +104,8 @@ Response Responder::build(const ParsedRequest& request, const std::string& reque
   r.errorMessage = std::move(outcome.errorMessage);
   r.sqlState = std::move(outcome.sqlState);
   r.hint = std::move(outcome.hint);
+  r.digests = std::move(outcome.digests);
+  r.drawn = std::move(outcome.drawn);
   r.timestamp = util::nowMillis();
   r.durationMs = startedMs ? r.timestamp - startedMs : 0;
   r.resultHash = outcomeHash(r);

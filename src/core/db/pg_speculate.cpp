@@ -1,0 +1,66 @@
+// An interactive transaction's speculation (README "Transactions"): its statements so far run at this node's
+// position in a transaction that is always rolled back, and each one's result and digest are answered. The
+// commit on ALL runs them again and compares the digests (runPipeline), so what the client saw is what the
+// transaction does at its position in the log.
+#include "core/db/postgres.hpp"
+
+#include <fmt/format.h>
+
+namespace kluster::db {
+namespace {
+
+// How long the speculation may wait for a lock, and run one statement: the apply loop waits for it at most that
+// long when both touch the same rows (and PostgreSQL's deadlock_timeout, 1 s, never picks the apply loop first).
+constexpr const char* kLimits = "SET LOCAL lock_timeout = '100ms'; SET LOCAL statement_timeout = '1s'; "
+                                "SET LOCAL idle_in_transaction_session_timeout = '5s'";
+
+// A lock that was not had in time, a statement that ran too long, a write that met a concurrent one: what the
+// transaction read is changing; the client retries it.
+bool conflict(const std::string& sqlState) {
+  return sqlState == "55P03" || sqlState == "57014" || sqlState == "40001" || sqlState == "40P01";
+}
+
+} // namespace
+
+Outcome PgConnection::speculate(const Work& work, const ReadFloor* atLeast) {
+  // One snapshot for every statement: the results are those of one position of the log.
+  if (auto behind = beginRead(atLeast, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ WRITE")) return *behind;
+  Work statements = work;
+  statements.sequenceStarts.clear(); // restarted below, with the others
+  std::vector<const Work*> items{&statements};
+  std::vector<Outcome> outcomes(1);
+  std::optional<Failure> failure;
+  try {
+    exec(kLimits);
+    ResultGuard g{
+        execParams("SELECT _kluster.speculate_sequences($1::jsonb)", {nlohmann::json(work.sequenceStarts).dump()})};
+    if (PQresultStatus(g.res) != PGRES_TUPLES_OK) throwFromResult(g.res, "restarting the sequences");
+    failure = runPipeline(items, 0, 1, &outcomes);
+    if (!failure) { // what it drew: the client reserves blocks of values from these
+      ResultGuard d{PQexec(conn_, "SELECT _kluster.drawn_sequences()")};
+      if (PQresultStatus(d.res) != PGRES_TUPLES_OK) throwFromResult(d.res, "reading the sequences drawn");
+      const auto drawn = nlohmann::json::parse(PQgetvalue(d.res, 0, 0));
+      for (const auto& [name, last] : drawn.items())
+        if (last.is_number_integer()) outcomes[0].drawn[name] = last.get<std::int64_t>();
+    }
+  } catch (const DbError& e) {
+    rollback();
+    if (!conflict(e.sqlState())) throw;
+    return Outcome::error(code::SerializationFailure,
+                          std::string("the transaction could not run beside the writes being applied: ") + e.what(),
+                          "40001", "retry the whole transaction");
+  } catch (...) {
+    rollback();
+    throw;
+  }
+  if (!failure || failure->validation || conflict(failure->sqlState)) rollback(); // always: the commit is on ALL
+  if (!failure) return outcomes[0];
+  if (failure->validation || conflict(failure->sqlState))
+    return Outcome::error(code::SerializationFailure,
+                          failure->validation ? failure->message
+                                              : "the transaction met a concurrent write: " + failure->message,
+                          "40001", "retry the whole transaction");
+  return readError(failure->sqlState, failure->message, failure->hint);
+}
+
+} // namespace kluster::db
