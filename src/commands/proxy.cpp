@@ -62,6 +62,12 @@ int runProxy(const ProxyOptions& o) {
   so.session.timeout = util::parseDuration(so.session.timeoutText);
   if (so.session.timeout.count() <= 0) throw UsageError("--timeout must be positive (e.g. 10s)");
   so.session.serverVersion = fmt::format("15.0 (Kluster {})", kVersion);
+  const int maxStatements = settings.getInt("proxy.transaction_max_statements");
+  if (maxStatements < 1) throw UsageError("proxy.transaction_max_statements must be at least 1");
+  so.session.transactionLimits.maxStatements = static_cast<std::size_t>(maxStatements);
+  // The commit request carries the statements, their parameters and digests: room for the latter.
+  so.session.transactionLimits.maxBytes = static_cast<std::size_t>(settings.getInt("node.max_request_bytes")) / 4 * 3;
+  so.session.transactionIdleTimeout = settings.getDuration("proxy.transaction_idle_timeout");
   const auto metricsAddress = o.metricsAddress.empty() ? settings.get("proxy.metrics_address") : o.metricsAddress;
   if (!metricsAddress.empty()) metrics::parseListenAddress(metricsAddress); // fail before connecting
 

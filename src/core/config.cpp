@@ -66,6 +66,12 @@ const std::vector<SettingSpec>& settingSpecs() {
        "nobody; the others use SCRAM-SHA-256)"},
       {"proxy.wait", "KLUSTER_PROXY_WAIT", "first", "proxy: responses a write waits for (first, all, quorum, N)"},
       {"proxy.timeout", "KLUSTER_PROXY_TIMEOUT", "10s", "proxy: how long a request waits for its responses"},
+      {"proxy.transaction_max_statements", "KLUSTER_PROXY_TRANSACTION_MAX_STATEMENTS", "1000",
+       "proxy: statements one interactive transaction may hold (each is run again at every later statement and at "
+       "COMMIT)"},
+      {"proxy.transaction_idle_timeout", "KLUSTER_PROXY_TRANSACTION_IDLE_TIMEOUT", "60s",
+       "proxy: a connection idle that long inside a transaction is closed (25P03), as "
+       "idle_in_transaction_session_timeout; 0: never"},
       {"log.format", "KLUSTER_LOG_FORMAT", "text",
        "text, or json: one object per line (time, level, module, message) for log collectors"},
       {"metrics.address", "KLUSTER_METRICS_ADDRESS", "",

@@ -245,9 +245,10 @@ public:
     const auto payload = request.toJson();
     const auto& topic = target == Target::All ? topics_.all() : topics_.one();
     const int partition = target == Target::All ? 0 : -1;
+    const auto& key = target == Target::One && !request.routingKey.empty() ? request.routingKey : request.messageId;
     if (wait.kind == WaitPolicy::Kind::None) {
       p->result.sentUs = util::nowMicros();
-      producer_->produce(topic, partition, request.messageId, payload);
+      producer_->produce(topic, partition, key, payload);
       p->result.timedOut = !producer_->flush(timeout); // not even delivered to Kafka in time
       p->result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - p->started);
       p->done(std::move(p->result));
@@ -270,7 +271,7 @@ public:
       pending_.emplace(request.messageId, std::move(p));
     }
     auto& producer = dispatch == Dispatch::Batched && batchProducer_ ? *batchProducer_ : *producer_;
-    producer.produce(topic, partition, request.messageId, payload);
+    producer.produce(topic, partition, key, payload);
   }
 
   // The live nodes, for --wait all and quorum. Listing the groups is a broker round trip (a slow one on a busy

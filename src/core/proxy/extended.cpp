@@ -245,8 +245,9 @@ void Session::describePortal(Portal& portal) {
     return;
   }
   if (local(stmt, Mode::Describe)) return;
-  if (stmt.readOnly) {
-    // A read runs now: its rows bring their columns, and Execute sends them.
+  if (stmt.readOnly || tx_.open()) {
+    // A read runs now: its rows bring their columns, and Execute sends them. So does every statement of a
+    // transaction, which may use what the transaction created (the nodes cannot describe that).
     const std::string name = [&] {
       for (auto& [n, p] : portals_)
         if (&p == &portal) return n;
@@ -258,7 +259,7 @@ void Session::describePortal(Portal& portal) {
       if (auto n = failure(r, options_.timeoutText)) {
         error(*n);
         skipToSync_ = true;
-        if (txStatus_ == 'T') txStatus_ = 'E';
+        tx_.fail();
         return;
       }
       it->second.result = r;
@@ -301,7 +302,7 @@ void Session::executePortal(Portal& portal, std::int32_t maxRows) {
     if (auto n = failure(r, options_.timeoutText)) {
       error(*n);
       skipToSync_ = true;
-      if (txStatus_ == 'T') txStatus_ = 'E';
+      tx_.fail();
       return;
     }
     if (it == portals_.end()) return;

@@ -1,5 +1,5 @@
-// Statements the proxy answers itself: SET/RESET/SHOW of session settings and transaction blocks
-// (BEGIN ... COMMIT sends the block's writes as one atomic request at COMMIT).
+// Statements the proxy answers itself: SET/RESET/SHOW of session settings. Transaction blocks are in
+// session_transaction.cpp.
 #include "core/proxy/outcome.hpp"
 #include "core/proxy/session.hpp"
 
@@ -100,6 +100,11 @@ bool harmless(const std::string& n) {
       "lc_messages",
       "intervalstyle",
       "default_transaction_read_only",
+      "default_transaction_isolation",
+      "default_transaction_deferrable",
+      "transaction_isolation",
+      "transaction_read_only",
+      "transaction_deferrable",
   };
   return std::find(names.begin(), names.end(), n) != names.end();
 }
@@ -193,14 +198,18 @@ bool Session::local(const sql::Statement& st, Mode mode) {
         errorNotice("0A000", "COPY is not supported by the proxy",
                     "insert the rows with INSERT statements (several rows per INSERT ... VALUES, or a multi-statement "
                     "query, are applied atomically)"));
-    if (txStatus_ == 'T') txStatus_ = 'E';
+    tx_.fail();
     if (mode == Mode::Simple)
       ready();
     else
       skipToSync_ = true;
     return true;
   }
-  if (st.kind == "TransactionStmt" || txStatus_ != 'I') return transactionBlock(st, mode);
+  if (st.transaction || tx_.active()) return transactionBlock(st, mode);
+  return sessionSetting(st, mode);
+}
+
+bool Session::sessionSetting(const sql::Statement& st, Mode mode) {
   auto fail = [&](wire::Writer::Notice n) {
     if (mode == Mode::Describe) {
       // The error comes when it runs; described, it returns nothing.
@@ -208,6 +217,7 @@ bool Session::local(const sql::Statement& st, Mode mode) {
       return true;
     }
     error(n);
+    tx_.fail();
     if (mode == Mode::Simple)
       ready();
     else
@@ -218,6 +228,7 @@ bool Session::local(const sql::Statement& st, Mode mode) {
     auto t = tokens(st.sql);
     std::string name = t.size() >= 2 ? t[1] : "";
     if (lower(name) == "time" && t.size() >= 3 && lower(t[2]) == "zone") name = "TimeZone";
+    if (lower(name) == "transaction" && t.size() >= 3 && lower(t[2]) == "isolation") name = "transaction_isolation";
     name = canonical(name);
     auto value = setting(name);
     if (!value) return fail(errorNotice("42704", fmt::format("unrecognized configuration parameter \"{}\"", name)));
@@ -271,116 +282,6 @@ bool Session::local(const sql::Statement& st, Mode mode) {
     settings_.erase(name);
   if (reported(name)) out_.parameterStatus(name, setting(name).value_or(""));
   localResult(mode, reset ? "RESET" : "SET", std::nullopt);
-  return true;
-}
-
-bool Session::transactionBlock(const sql::Statement& st, Mode mode) {
-  auto finish = [&](const std::string& tag) {
-    if (mode == Mode::Describe) return out_.noData();
-    out_.commandComplete(tag);
-    if (mode == Mode::Simple) ready();
-  };
-  auto fail = [&](wire::Writer::Notice n) {
-    if (mode == Mode::Describe) return out_.noData(), true;
-    error(n);
-    if (txStatus_ == 'T') txStatus_ = 'E';
-    if (mode == Mode::Simple)
-      ready();
-    else
-      skipToSync_ = true;
-    return true;
-  };
-  const auto words = tokens(st.sql);
-  const auto verb = words.empty() ? std::string() : lower(words[0]);
-  if (st.kind == "TransactionStmt") {
-    if (mode == Mode::Describe) return finish(""), true;
-    if (verb == "begin" || verb == "start") {
-      if (txStatus_ != 'I') {
-        wire::Writer::Notice w = errorNotice("25001", "there is already a transaction in progress");
-        w.severity = "WARNING";
-        out_.notice(w);
-      }
-      if (txStatus_ == 'I') txWrites_.clear();
-      if (txStatus_ == 'I') txStatus_ = 'T';
-      return finish("BEGIN"), true;
-    }
-    if (verb == "commit" || verb == "end") {
-      if (txStatus_ == 'I') {
-        wire::Writer::Notice w = errorNotice("25P01", "there is no transaction in progress");
-        w.severity = "WARNING";
-        out_.notice(w);
-        return finish("COMMIT"), true;
-      }
-      if (txStatus_ == 'E' || txWrites_.empty()) {
-        const bool failed = txStatus_ == 'E';
-        txStatus_ = 'I';
-        txWrites_.clear();
-        return finish(failed ? "ROLLBACK" : "COMMIT"), true;
-      }
-      auto writes = std::move(txWrites_);
-      txWrites_.clear();
-      if (mode == Mode::Simple) simpleInFlight_ = true;
-      run(writes, nlohmann::json::array(), [this, mode](const client::Result& r) {
-        simpleInFlight_ = false;
-        txStatus_ = 'I';
-        if (auto n = failure(r, options_.timeoutText)) {
-          error(*n);
-          if (mode == Mode::Execute) skipToSync_ = true;
-        } else {
-          out_.commandComplete("COMMIT");
-        }
-        if (mode == Mode::Simple) ready();
-      });
-      return true;
-    }
-    if ((verb == "rollback" || verb == "abort") && !(words.size() > 1 && lower(words[1]) == "to") &&
-        !(words.size() > 2 && lower(words[2]) == "to")) {
-      if (txStatus_ == 'I') {
-        wire::Writer::Notice w = errorNotice("25P01", "there is no transaction in progress");
-        w.severity = "WARNING";
-        out_.notice(w);
-      }
-      txStatus_ = 'I';
-      txWrites_.clear();
-      return finish("ROLLBACK"), true;
-    }
-    return fail(errorNotice("0A000", fmt::format("{} is not supported by the proxy", commandTag(st, 0)),
-                            "savepoints and two-phase commit are not supported; use BEGIN ... COMMIT"));
-  }
-  if (txStatus_ == 'E')
-    return fail(
-        errorNotice("25P02", "current transaction is aborted, commands ignored until end of transaction block"));
-  // Inside BEGIN ... COMMIT.
-  if (st.kind == "VariableShowStmt" || st.kind == "VariableSetStmt") {
-    txStatus_ = 'I'; // answered as outside a block: the session state is the proxy's
-    const bool handled = local(st, mode);
-    txStatus_ = 'T';
-    return handled;
-  }
-  if (st.readOnly) {
-    if (txWrites_.empty()) return false; // runs now, as any read
-    return fail(
-        errorNotice("0A000", "a read after a write in the same transaction block is not supported by the proxy",
-                    "the block's writes are sent together at COMMIT; read before the first write or after COMMIT"));
-  }
-  std::int64_t rows = -1;
-  if (st.kind == "InsertStmt")
-    rows = insertedRows(st);
-  else if (st.kind != "UpdateStmt" && st.kind != "DeleteStmt" && st.kind != "MergeStmt" && st.kind != "SelectStmt" &&
-           st.kind != "CopyStmt" && !returnsRows(st))
-    rows = 0; // DDL and the like: the tag names the command only
-  if (rows < 0)
-    return fail(errorNotice("0A000",
-                            fmt::format("{} inside a transaction block is not supported by the proxy: its row count is "
-                                        "known only when the block is applied at COMMIT",
-                                        commandTag(st, 0).substr(0, commandTag(st, 0).find(' '))),
-                            "run it outside BEGIN ... COMMIT (autocommit), or as one multi-statement query"));
-  if (st.maxParam > 0)
-    return fail(errorNotice("0A000", "parameters inside a transaction block are not supported by the proxy yet",
-                            "run it outside BEGIN ... COMMIT (autocommit)"));
-  if (mode == Mode::Describe) return out_.noData(), true;
-  txWrites_.push_back(st);
-  finish(commandTag(st, rows));
   return true;
 }
 

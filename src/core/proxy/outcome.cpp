@@ -193,6 +193,9 @@ const std::vector<SqlStateMapping>& sqlStateMappings() {
       {code::Unauthenticated, "28000",
        "invalid_authorization_specification: the proxy's requests are not signed "
        "as the clients file in effect wants (security.client_id, client_key)"},
+      {code::SerializationFailure, "40001",
+       "serialization_failure: the transaction saw data that changed before it committed; nothing was applied, retry "
+       "it"},
       {code::SyntaxError, "42601", "the node's SQLSTATE (class 42)"},
       {code::UndefinedObject, "42P01", "the node's SQLSTATE (42P01, 42703, 42883, ...)"},
       {code::ConstraintViolation, "23000", "the node's SQLSTATE (23505, 23503, 23502, 23514, ...)"},

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace kluster::proxy {
 
 Session::Session(SessionOptions options, Sender sender, std::int32_t pid, std::int32_t secret, bool trusted,
@@ -80,7 +82,11 @@ void Session::error(const wire::Writer::Notice& n) {
 }
 
 void Session::ready() {
-  out_.readyForQuery(txStatus_);
+  if (!simpleQueue_.empty()) {
+    if (errors_ == simpleErrors_) return nextSimple(); // the query string goes on
+    simpleQueue_.clear();                              // an error ends it, as in PostgreSQL
+  }
+  out_.readyForQuery(tx_.status());
   flush_ = true;
 }
 
@@ -89,6 +95,11 @@ void Session::handle(wire::Message& m) {
   if (phase_ == Phase::Startup) return startup(m);
   if (phase_ == Phase::Auth) return authenticate(m);
   wire::Reader r(m.body);
+  const auto now = std::chrono::steady_clock::now();
+  if (tx_.active() && options_.transactionIdleTimeout.count() > 0 &&
+      now - lastMessage_ > options_.transactionIdleTimeout && m.type != 'X')
+    return fatal("25P03", "terminating connection due to idle-in-transaction timeout");
+  lastMessage_ = now;
   if (skipToSync_ && m.type != 'S' && m.type != 'X') return; // extended query after an error
   switch (m.type) {
   case 'Q': {
@@ -239,7 +250,7 @@ void Session::simpleQuery(const std::string& text) {
     n.message = e.error().message;
     n.position = e.error().cursorPosition;
     error(n);
-    if (txStatus_ == 'T') txStatus_ = 'E';
+    tx_.fail();
     options_.metrics->answeredLocally(Outcome::Error);
     return ready();
   } catch (const std::exception& e) {
@@ -251,22 +262,37 @@ void Session::simpleQuery(const std::string& text) {
     out_.emptyQueryResponse();
     return ready();
   }
-  if (analysis.statements.size() == 1 && answerLocally(analysis.statements.front(), Mode::Simple)) return;
-  if (txStatus_ != 'I') {
-    error({"ERROR", txStatus_ == 'E' ? "25P02" : "0A000",
-           txStatus_ == 'E' ? "current transaction is aborted, commands ignored until end of transaction block"
-                            : "a query of several statements inside a transaction block is not supported by the proxy",
-           "", "send them one at a time, or as one query outside BEGIN ... COMMIT", 0});
-    txStatus_ = 'E';
+  const bool control = std::any_of(analysis.statements.begin(), analysis.statements.end(),
+                                   [](const sql::Statement& st) { return st.transaction.has_value(); });
+  if (analysis.statements.size() == 1 || control) {
+    // One at a time: BEGIN; ...; COMMIT in one query string is a transaction block, as in PostgreSQL.
+    simpleQueue_.assign(analysis.statements.begin(), analysis.statements.end());
+    simpleErrors_ = errors_;
+    return nextSimple();
+  }
+  if (tx_.active() && !tx_.open()) {
+    error(errorNotice("25P02", "current transaction is aborted, commands ignored until end of transaction block"));
     options_.metrics->answeredLocally(Outcome::Error);
     return ready();
   }
+  runSimple(std::move(analysis.statements));
+}
+
+void Session::nextSimple() {
+  auto st = std::move(simpleQueue_.front());
+  simpleQueue_.pop_front();
+  if (answerLocally(st, Mode::Simple)) return;
+  runSimple({std::move(st)});
+}
+
+void Session::runSimple(std::vector<sql::Statement> statements) {
   simpleInFlight_ = true;
-  run(analysis.statements, nlohmann::json::array(), [this, statements = analysis.statements](const client::Result& r) {
+  auto sent = statements;
+  run(std::move(sent), nlohmann::json::array(), [this, statements = std::move(statements)](const client::Result& r) {
     simpleInFlight_ = false;
     if (auto n = failure(r, options_.timeoutText)) {
       error(*n);
-      if (txStatus_ == 'T') txStatus_ = 'E';
+      tx_.fail();
     } else {
       const auto& resp = r.responses.front();
       for (std::size_t i = 0; i < statements.size(); ++i) {
@@ -282,16 +308,21 @@ void Session::simpleQuery(const std::string& text) {
 
 void Session::run(std::vector<sql::Statement> statements, nlohmann::json params,
                   std::function<void(const client::Result&)> then) {
-  bool readOnly = true, schema = false;
+  if (tx_.active()) return speculate(std::move(statements), std::move(params), std::move(then));
+  bool readOnly = true, schema = false, catalog = false;
   Request req;
   for (auto& st : statements) {
     readOnly = readOnly && st.readOnly;
     schema = schema || changesSchema(st);
+    catalog = catalog || !st.validatable;
     req.statements.push_back(st.sql);
   }
   req.params = std::move(params);
   const auto target = readOnly ? client::Target::One : client::Target::All;
   if (target == client::Target::One && seenAll_) req.minAllOffset = seenAll_; // read-your-writes
+  // Reads of the catalog feed object ids into each other (psql's \d, drivers' type look-ups), and ids differ
+  // between nodes: one node answers all of a session's.
+  if (target == client::Target::One && catalog) req.routingKey = fmt::format("session/{}/{}", pid_, secret_);
   if (!schema || target == client::Target::One) return send(std::move(req), target, std::move(then));
   send(std::move(req), target, [this, then = std::move(then)](const client::Result& r) {
     options_.describeCache->invalidate(r.allOffset()); // even after an error: a timed-out DDL may apply
@@ -330,7 +361,7 @@ void Session::cancel() {
   n.message = "canceling statement due to user request";
   n.hint = "a write that was sent may still be applied by the cluster";
   error(n);
-  if (txStatus_ == 'T') txStatus_ = 'E';
+  tx_.fail();
   if (simpleInFlight_)
     ready();
   else

@@ -5,6 +5,7 @@
 #include "core/client/client.hpp"
 #include "core/proxy/metrics.hpp"
 #include "core/proxy/scram.hpp"
+#include "core/proxy/transaction.hpp"
 #include "core/proxy/users.hpp"
 #include "core/proxy/wire.hpp"
 #include "core/sql/analysis_cache.hpp"
@@ -12,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -61,6 +63,10 @@ struct SessionOptions {
   bool tlsRequired = false;  ///< a startup outside TLS is refused (proxy.tls_required)
   /// The proxy's counters, shared by every session (a session without one counts into its own).
   std::shared_ptr<Metrics> metrics;
+  /// Interactive transactions: how many statements and bytes one may hold (proxy.transaction_max_statements,
+  /// node.max_request_bytes), and how long one may stay idle (proxy.transaction_idle_timeout; 0: no limit).
+  Transaction::Limits transactionLimits;
+  std::chrono::milliseconds transactionIdleTimeout{0};
 };
 
 class Session {
@@ -134,6 +140,10 @@ private:
   void authenticate(wire::Message& m); // SASLInitialResponse, SASLResponse
   void accept();                       // AuthenticationOk, ParameterStatus..., BackendKeyData, ReadyForQuery
   void simpleQuery(const std::string& text);
+  // A query string's statements run together (one request, atomic), as PostgreSQL's implicit transaction does.
+  void runSimple(std::vector<sql::Statement> statements);
+  // A query string that holds transaction control runs one statement at a time (simpleQueue_).
+  void nextSimple();
   // A FATAL error that closes the connection; before the session started, counted as refused for `why`.
   void fatal(const std::string& sqlState, const std::string& message, Refusal why = Refusal::Protocol);
   void error(const wire::Writer::Notice& n);
@@ -160,7 +170,16 @@ private:
   // local(), counted in the metrics as answered by the proxy (unless it sent a request: COMMIT of a block's writes).
   bool answerLocally(const sql::Statement& st, Mode mode);
   void localResult(Mode mode, const std::string& tag, const std::optional<std::pair<std::string, std::string>>& row);
+  // interactive transactions (session_transaction.cpp)
   bool transactionBlock(const sql::Statement& st, Mode mode);
+  // SET, RESET and SHOW of the session's settings (local.cpp); false for other statements.
+  bool sessionSetting(const sql::Statement& st, Mode mode);
+  void commitTransaction(Mode mode);
+  // Runs statements inside the transaction: a speculation on ONE of the transaction so far and them.
+  void speculate(std::vector<sql::Statement> statements, nlohmann::json params,
+                 std::function<void(const client::Result&)> then);
+  // Reserves a block of values of each sequence through ALL; `then` gets the failed result, or null.
+  void reserveSequences(std::vector<std::string> names, std::function<void(const client::Result*)> then);
   std::optional<std::string> setting(const std::string& name) const;
 
   // requests
@@ -201,11 +220,20 @@ private:
   bool tlsPending_ = false;
   bool tls_ = false;
   std::map<std::string, std::string> settings_; // SET in this session
-  char txStatus_ = 'I';
-  std::optional<std::int64_t> seenAll_; // read-your-writes: highest allOffset of this session's writes
+  Transaction tx_;
+  // Blocks of sequence values this session reserved through ALL, which its transactions draw from (a transaction
+  // that inserts SERIAL keys then never draws the values another one drew).
+  struct SequenceBlock {
+    std::int64_t next = 0, last = 0;
+  };
+  std::map<std::string, SequenceBlock> sequenceBlocks_;
+  std::map<std::string, std::int64_t> blockSizes_;    // by sequence: doubled when a transaction needed more
+  std::chrono::steady_clock::time_point lastMessage_; // for proxy.transaction_idle_timeout
+  std::deque<sql::Statement> simpleQueue_;            // the rest of a query string run one statement at a time
+  std::uint64_t simpleErrors_ = 0;                    // errors_ when that query string began: one more stops it
+  std::optional<std::int64_t> seenAll_;               // read-your-writes: highest allOffset of this session's writes
   std::map<std::string, std::shared_ptr<Prepared>> statements_;
   std::map<std::string, Portal> portals_;
-  std::vector<sql::Statement> txWrites_; // BEGIN ... COMMIT: the block's writes, sent as one request at COMMIT
   friend class SessionTestAccess;
 };
 
