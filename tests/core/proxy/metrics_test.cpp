@@ -110,14 +110,23 @@ TEST_CASE("a session counts requests by route and outcome, authentications and r
     sent[5].done(answered("OK")); // too late: not counted again
     CHECK(requests("ONE", "ok") == 1);
 
-    // BEGIN ... COMMIT: the block's statements are answered by the proxy, COMMIT sends one request to ALL.
+    // BEGIN ... COMMIT: BEGIN is answered by the proxy, each statement by a speculation on ONE, COMMIT by one
+    // request to ALL.
     session.received(query("BEGIN"));
+    CHECK(requests("local", "ok") == 3);
     session.received(query("INSERT INTO t VALUES (3)"));
-    CHECK(requests("local", "ok") == 4);
-    session.received(query("COMMIT"));
     REQUIRE(sent.size() == 7);
-    CHECK(requests("local", "ok") == 4);
-    sent[6].done(answered("OK"));
+    CHECK(sent[6].target == client::Target::One);
+    auto speculated = answered("OK");
+    speculated.responses[0].result = ojson{{"rowsAffected", 1}};
+    speculated.responses[0].digests = {"d1"};
+    sent[6].done(speculated);
+    CHECK(requests("ONE", "ok") == 2);
+    session.received(query("COMMIT"));
+    REQUIRE(sent.size() == 8);
+    CHECK(sent[7].target == client::Target::All);
+    CHECK(requests("local", "ok") == 3);
+    sent[7].done(answered("OK"));
     CHECK(requests("ALL", "ok") == 1);
 
     session.received(query("SELECT 4"));
@@ -126,7 +135,7 @@ TEST_CASE("a session counts requests by route and outcome, authentications and r
   CHECK(value(inFlight) == 0);
   CHECK(requests("ONE", "cancelled") == 2);
   const auto text = metrics->render();
-  CHECK(sampleValue(text, R"(kluster_proxy_request_duration_seconds_count{cluster="c1",route="ONE"})") == 3);
+  CHECK(sampleValue(text, R"(kluster_proxy_request_duration_seconds_count{cluster="c1",route="ONE"})") == 4);
   CHECK(sampleValue(text, R"(kluster_proxy_request_duration_seconds_count{cluster="c1",route="ALL"})") == 3);
 
   auto refused = [&](const std::string& reason) {
