@@ -61,4 +61,10 @@ if(KLUSTER_BUILD_TESTS)
   add_test(NAME docs.every_flag COMMAND ${_kluster_docs_test} every-flag $<TARGET_FILE:klusterctl>)
   set_tests_properties(docs.up_to_date docs.man_lint docs.bash_completion docs.fish_completion docs.every_flag
                        PROPERTIES TIMEOUT 120)
+  # Every relative link in README.md, ARCHITECTURE.md, SECURITY.md, docs/, bench/ and scripts/ names a file
+  # that exists and, with #anchor, a heading in it.
+  find_package(Python3 REQUIRED COMPONENTS Interpreter)
+  add_test(NAME docs.links COMMAND Python3::Interpreter ${PROJECT_SOURCE_DIR}/tests/docs/links_test.py
+                                   ${PROJECT_SOURCE_DIR})
+  set_tests_properties(docs.links PROPERTIES TIMEOUT 60)
 endif()

@@ -13,7 +13,9 @@ install(FILES ${KLUSTER_DOCS_DIR}/completions/klusterctl.fish
         DESTINATION ${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d)
 install(FILES examples/node1.toml examples/prometheus.yml DESTINATION ${KLUSTER_INSTALL_DOCDIR}/examples)
 install(DIRECTORY examples/grafana DESTINATION ${KLUSTER_INSTALL_DOCDIR}/examples)
-install(FILES README.md DESTINATION ${KLUSTER_INSTALL_DOCDIR})
+# The manual: README.md links to the pages in docs/, which link to SECURITY.md.
+install(FILES README.md SECURITY.md DESTINATION ${KLUSTER_INSTALL_DOCDIR})
+install(DIRECTORY docs/ DESTINATION ${KLUSTER_INSTALL_DOCDIR}/docs FILES_MATCHING PATTERN "*.md")
 
 # systemd looks in <prefix>/lib/systemd/system for /usr and /usr/local alike (not in the multiarch libdir).
 # The unit names the binary by its installed path, so it is written at install time, when the prefix is

@@ -145,7 +145,8 @@ klusterctl bench exec \-\-cluster shop \-\-count 50
 )roff";
 
 const char* const seeAlso = R"roff(\fBpsql\fR(1), \fBkcat\fR(1), \fBpostgres\fR(1).
-The README in the source tree describes the message format and the design.
+The pages in docs/ of the source tree describe the configuration, the message format and the
+guarantees; ARCHITECTURE.md describes the design.
 )roff";
 
 } // namespace kluster::commands::docs::text

@@ -120,7 +120,7 @@ void registerProxy(CLI::App& app, Action& action) {
               "ONE and see the connection's own earlier writes; everything else goes to ALL. Clients from the "
               "addresses in proxy.trust (loopback by default) connect without a password; the others "
               "authenticate with SCRAM-SHA-256 against proxy.users_file (klusterctl passwd). TLS with "
-              "proxy.tls_cert and proxy.tls_key. See README \"Connecting applications\".");
+              "proxy.tls_cert and proxy.tls_key. See docs/proxy.md in the source tree.");
   cmd->callback([o, &action] { action = [o] { return runProxy(*o); }; });
 }
 

@@ -156,7 +156,7 @@ const Rule* Clients::find(const std::string& clientId) const {
 
 std::optional<Denial> Clients::authenticate(const Request& r, std::int64_t referenceMs, std::int64_t windowMs) const {
   const std::string hint = "sign requests with the client's key: set security.client_id and security.client_key "
-                           "(or KLUSTER_CLIENT_KEY); see README \"Security\"";
+                           "(or KLUSTER_CLIENT_KEY); see docs/security.md";
   const auto* rule = find(r.clientId);
   if (!r.auth) return Denial{std::string(code::Unauthenticated), "the request is not signed", hint};
   if (!rule) return Denial{std::string(code::Unauthenticated), fmt::format("unknown client id '{}'", r.clientId), hint};

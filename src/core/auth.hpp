@@ -1,5 +1,5 @@
 #pragma once
-// Signed requests and per-client permissions (README "Security", SECURITY.md). A client with a key signs each
+// Signed requests and per-client permissions (docs/security.md, SECURITY.md). A client with a key signs each
 // request: HMAC-SHA256, keyed by its secret, over a canonical form of every field that affects what the
 // request does, plus the time it was signed. The nodes hold a clients file (keys and permissions per client id)
 // that takes effect at one ALL position on every node: the position of a `security` request that carries the
@@ -75,7 +75,7 @@ bool keepCopy(const std::filesystem::path& file, const std::string& digest);
 std::optional<Denial> authorize(const std::string& clientId, const Rule& rule, bool writes,
                                 const std::vector<std::string>& statementKinds);
 
-/// How far a request's signing time may be from its reference time (README "Security").
+/// How far a request's signing time may be from its reference time (docs/security.md).
 inline constexpr std::int64_t kWindowMs = 5 * 60 * 1000;
 
 } // namespace kluster::auth

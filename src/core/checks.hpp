@@ -1,5 +1,5 @@
 #pragma once
-// Continuous verification (README "Continuous verification"): at checkpoints that every node picks alike from
+// Continuous verification (docs/operations.md): at checkpoints that every node picks alike from
 // ALL, each node checksums its tables in a snapshot taken right after the checkpoint's commit and publishes
 // the sums as a response on RESPONSES (client id kluster.checks, request topic CHECK). Nodes and `monitor`
 // compare the sums of one ALL offset: a node outside the majority has diverged.

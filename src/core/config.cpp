@@ -31,7 +31,8 @@ const std::vector<SettingSpec>& settingSpecs() {
        "continuous verification: checksum every table at an ALL offset once per period, the same on every node "
        "(0: off)"},
       {"node.synchronous_commit", "KLUSTER_SYNCHRONOUS_COMMIT", "on",
-       "off: batches commit without waiting for the database's WAL flush; ALL is the durable copy (README)"},
+       "off: batches commit without waiting for the database's WAL flush; ALL is the durable copy "
+       "(docs/reliability.md)"},
       {"node.max_request_bytes", "KLUSTER_MAX_REQUEST_BYTES", "1048576", "larger requests are refused (TOO_LARGE)"},
       {"database.type", "KLUSTER_DATABASE_TYPE", "postgresql", "database adapter"},
       {"database.url", "KLUSTER_DATABASE_URL", "", "database connection URL", true},

@@ -1,5 +1,5 @@
 #pragma once
-// The JSON messages exchanged through Kafka (format version 1; see README "Message format").
+// The JSON messages exchanged through Kafka (format version 1; see docs/messages.md).
 #include <nlohmann/json.hpp>
 
 #include <cstdint>

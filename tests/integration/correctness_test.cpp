@@ -206,7 +206,7 @@ TEST_CASE("gen_random_uuid() draws the same UUIDs on every node, derived from th
         std::multiset<std::string>{"CONSTRAINT_VIOLATION", "CONSTRAINT_VIOLATION", "CONSTRAINT_VIOLATION"});
   CHECK(codes["u3"] == std::multiset<std::string>{"OK", "OK", "OK"});
 
-  // Exactly what the README says a UUID is derived from: the n-th UUID a request draws is md5 of
+  // Exactly what docs/determinism.md says a UUID is derived from: the n-th UUID a request draws is md5 of
   // '<ALL offset>/<messageId>/<n>' with the version (4) and variant bits set.
   const std::string derived =
       "(SELECT (substr(h, 1, 12) || '4' || substr(h, 14, 3) || substr('89ab', (position(substr(h, 17, 1) IN "

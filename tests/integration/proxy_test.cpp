@@ -102,7 +102,7 @@ TEST_CASE("psql through the proxy: statements, tags, errors, scripts, \\x, catal
   CHECK(dt.exitCode == 0);
   CHECK(dt.out.find("items") != std::string::npos);
   // \d TABLE feeds one query's oid into the next; oids differ between nodes, so when its queries reach
-  // different nodes psql may find no such relation, or another one (README). It must still end cleanly.
+  // different nodes psql may find no such relation, or another one (docs/proxy.md). It must still end cleanly.
   auto d = proxy.psql({"-c", "\\d items"});
   INFO(d.out << d.err);
   CHECK((d.exitCode == 0 || d.exitCode == 1));

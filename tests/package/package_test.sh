@@ -41,6 +41,9 @@ EXPECTED=(
   share/doc/klusterctl/examples/node1.toml
   share/doc/klusterctl/examples/prometheus.yml
   share/doc/klusterctl/examples/grafana/kluster.json
+  share/doc/klusterctl/README.md
+  share/doc/klusterctl/docs/configuration.md
+  share/doc/klusterctl/docs/proxy.md
   lib/systemd/system/kluster-node@.service
 )
 

@@ -14,7 +14,7 @@
 
 namespace kluster::db {
 
-/// How an error must be handled (see README "Error classes").
+/// How an error must be handled (see docs/messages.md, "Error classes").
 enum class ErrorKind {
   Request,   ///< every node hits it identically: it is the request's outcome
   Transient, ///< retry the same work after a back-off (serialization failure, deadlock, lost connection)

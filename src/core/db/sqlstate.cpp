@@ -1,5 +1,5 @@
 // Which SQLSTATEs are a request's own outcome, which are worth retrying, and which are this node's problem.
-// The table is documented in the README ("Error classes"); keep the two in step.
+// The table is documented in docs/messages.md ("Error classes"); keep the two in step.
 #include "core/db/adapter.hpp"
 
 namespace kluster::db {

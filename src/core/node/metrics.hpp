@@ -1,7 +1,7 @@
 #pragma once
 // A node's Prometheus metrics: counters and histograms that the apply loop, the ONE workers and the
 // responder bump on their hot paths (relaxed atomics only, no lock and no allocation), rendered in the
-// Prometheus text exposition format when scraped. README.md ("Metrics and health") documents each one.
+// Prometheus text exposition format when scraped. docs/operations.md ("Metrics and health") documents each one.
 #include "core/metrics/prometheus.hpp"
 
 #include <atomic>

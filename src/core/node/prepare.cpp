@@ -98,7 +98,7 @@ void Preparer::security(Prepared& p, std::int64_t offset, std::int64_t timestamp
       return;
     }
   }
-  if (offset == skipPublication_) { // the way past a publication no node can take (README "Security")
+  if (offset == skipPublication_) { // the way past a publication no node can take (docs/security.md)
     p.refusal = db::Outcome::error(code::Forbidden,
                                    fmt::format("the security request at ALL offset {} is skipped by this node's "
                                                "security.skip_publication",
@@ -125,7 +125,7 @@ void Preparer::security(Prepared& p, std::int64_t offset, std::int64_t timestamp
   }
   clients_->set(next);
   inEffect_ = next;
-  auth::keepCopy(clientsFile_, digest); // for catching up after a later publication (README "Security")
+  auth::keepCopy(clientsFile_, digest); // for catching up after a later publication (docs/security.md)
   p.security = std::pair{cluster_, digest};
   p.timestampMs = timestampMs;
   p.offset = offset;

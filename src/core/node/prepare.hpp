@@ -95,7 +95,7 @@ private:
   std::shared_ptr<const auth::Clients> inEffect_; ///< keeps the rule a request was checked against alive
 };
 
-/// The determinism rules that need the catalog (README "Determinism"): refuses ALL requests that call a
+/// The determinism rules that need the catalog (docs/determinism.md): refuses ALL requests that call a
 /// function whose result is not decided by the request and the data (volatile ones other than those Kluster
 /// pins, STABLE built-ins that read the backend or the server, see sql::functionRefusal), and writes whose
 /// row order (LIMIT, DISTINCT ON, row_number(), string_agg()...) is not made total by an ORDER BY over a

@@ -72,7 +72,7 @@ struct MonitorSnapshot {
 MonitorSnapshot assess(const ClusterPositions& positions, const ActivityTracker& activity, const Thresholds& thresholds,
                        std::int64_t nowMs);
 
-/// The JSON form of a snapshot (documented in the README, "klusterctl monitor").
+/// The JSON form of a snapshot (documented in docs/operations.md, "klusterctl monitor").
 ojson toJson(const MonitorSnapshot& snapshot);
 
 } // namespace kluster::ops

@@ -1,7 +1,7 @@
 #pragma once
 // The proxy's Prometheus metrics: connections, authentications, requests by route and outcome, request latency.
 // Updated on the event loop with relaxed atomics only (no lock), read by the metrics endpoint's threads when
-// scraped. README.md ("Connecting applications") documents each one.
+// scraped. docs/proxy.md documents each one.
 #include "core/metrics/http_server.hpp"
 #include "core/metrics/prometheus.hpp"
 

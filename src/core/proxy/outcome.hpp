@@ -26,7 +26,7 @@ bool changesSchema(const sql::Statement& statement);
 std::int64_t insertedRows(const sql::Statement& statement);
 
 /// How a Kluster result code reaches a PostgreSQL client: the SQLSTATE it is reported with (the
-/// README's table). Errors PostgreSQL raised keep the node's own SQLSTATE.
+/// table in docs/proxy.md). Errors PostgreSQL raised keep the node's own SQLSTATE.
 struct SqlStateMapping {
   std::string_view code;
   std::string_view sqlState;

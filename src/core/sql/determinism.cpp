@@ -213,7 +213,7 @@ private:
   }
 
   void node(std::string_view type, const json& body, const json* select, std::vector<Item>& stack) {
-    // Stored definitions are evaluated later, by whatever reads them (see README limits).
+    // Stored definitions are evaluated later, by whatever reads them (see docs/determinism.md, "Limits").
     if (type == "ViewStmt" || type == "CreateFunctionStmt" || type == "PrepareStmt" || type == "RuleStmt" ||
         type == "CreateTrigStmt" || type == "CreatePolicyStmt" || type == "AlterPolicyStmt")
       return;

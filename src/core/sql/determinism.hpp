@@ -1,5 +1,5 @@
 // Determinism rules for requests on ALL: what makes a statement's effect depend on something other than
-// the database contents and the request itself (see README "Determinism").
+// the database contents and the request itself (see docs/determinism.md).
 //
 // Syntax-only rules are decided by analyze() (Analysis::nondeterministic); the rules that need the
 // catalog (which functions a name resolves to, which unique keys a table has) are decided by the node

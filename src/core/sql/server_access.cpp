@@ -1,7 +1,7 @@
 // Statements that would reach past the database into its server: files, programs, shared libraries,
 // roles and the server's own configuration. A node must not be a remote shell on its database server, so
-// these are refused on ALL and ONE alike, decided from syntax alone (identical on every node). README
-// "Security" lists them; SECURITY.md explains why.
+// these are refused on ALL and ONE alike, decided from syntax alone (identical on every node).
+// docs/security.md lists them; SECURITY.md explains why.
 #include "core/sql/parse_tree.hpp"
 
 #include <algorithm>

@@ -159,7 +159,7 @@ TEST_CASE("the endpoint serves /metrics, /health and /ready (503 until ready)") 
   CHECK_THROWS_AS(MetricsServer("127.0.0.1:" + std::to_string(server.port()), m, {}), UsageError);
 }
 
-TEST_CASE("every metric is documented in the README, and the dashboard and Prometheus examples use only real ones") {
+TEST_CASE("every metric is documented in docs/operations.md; the dashboard and Prometheus use only real ones") {
   NodeMetrics m("c", "n");
   m.countRequest("ALL", "OK");
   m.countNodeError("NODE_ERROR");
@@ -177,7 +177,7 @@ TEST_CASE("every metric is documented in the README, and the dashboard and Prome
     ss << in.rdbuf();
     return ss.str();
   };
-  const auto readme = slurp("README.md");
+  const auto readme = slurp("docs/operations.md"); // "Metrics and health"
   for (const auto& f : families) {
     INFO(f);
     CHECK(std::regex_search(readme, std::regex("\\| `" + f + "(\\{[a-z,]+\\})?` \\| (gauge|counter|histogram) \\|")));

@@ -1,5 +1,5 @@
 // The proxy's metrics: what a session counts for each way a request or a connection ends (a fake sender stands
-// in for the cluster), the rendering, and the README's list. tests/integration/proxy_test.cpp scrapes a real proxy.
+// in for the cluster), the rendering, and docs/proxy.md's list. tests/integration/proxy_test.cpp scrapes a real proxy.
 #include "core/proxy/frontend.hpp"
 #include "core/proxy/metrics.hpp"
 #include "core/proxy/session.hpp"
@@ -194,8 +194,8 @@ TEST_CASE("the proxy's metrics render every series from the start, in the Promet
     CHECK(std::regex_match(one, line));
   }
 
-  // Every family is documented in the README, with its type.
-  std::ifstream in(std::string(KLUSTER_SOURCE_DIR) + "/README.md");
+  // Every family is documented in docs/proxy.md, with its type.
+  std::ifstream in(std::string(KLUSTER_SOURCE_DIR) + "/docs/proxy.md");
   REQUIRE(in);
   std::stringstream readme;
   readme << in.rdbuf();

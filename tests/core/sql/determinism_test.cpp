@@ -1,4 +1,4 @@
-// The determinism rules of README "Determinism", one section per rule: what analyze() refuses from syntax
+// The determinism rules of docs/determinism.md, one section per rule: what analyze() refuses from syntax
 // alone, the row orders it leaves to the catalog check, and the function classes.
 #include <catch2/catch.hpp>
 

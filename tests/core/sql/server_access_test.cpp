@@ -1,4 +1,4 @@
-// What no request may do, on ALL or ONE: reach past the database into its server (README "Security").
+// What no request may do, on ALL or ONE: reach past the database into its server (docs/security.md).
 #include <catch2/catch.hpp>
 
 #include <string>
