@@ -13,7 +13,9 @@
 #             first on the same cluster (rows "library"), the client library it is compared with
 # The peers are driven by pgbench, Kluster by `klusterctl bench load`. Every PostgreSQL gets the same settings
 # (fsync on, synchronous_commit on, shared_buffers 128MB). Prints one table with the ratios to syncrep and
-# writes it to bench/RESULTS.md (--out). See bench/README.md.
+# writes it to bench/RESULTS.md (--out). At every point it also measures the CPU time each process of the
+# setup used per write (bench load's --cpu-pid; bench/cpu.py around pgbench) and, for Kluster, the mean ALL
+# batch the nodes applied (their /metrics): a second table under the first. See bench/README.md.
 set -euo pipefail
 
 # shellcheck source=../scripts/lib.sh
@@ -39,6 +41,9 @@ Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--
                    load is this one: the node side's before and after, one run each (--only kluster)
   --keep           keep the scratch directory (logs, pgbench outputs)
 
+Every point also gets the CPU time per write of each process it started (broker, nodes, database servers with
+their backends, proxy or pgpool, the client) and of the whole machine: a second table (bench/README.md).
+Needs python3 (bench/cpu.py), jq and curl.
 Runs as root or as a user that can run PostgreSQL's initdb (root: the servers run as 'postgres').
 Installs Debian's pgpool2 when it is missing. Everything it starts is stopped at the end, also on Ctrl-C.
 EOF
@@ -188,8 +193,15 @@ kv_digest() { psql_at "$1" "SELECT count(*) || ' ' || coalesce(md5(string_agg(id
 checkpoint() { local p; for p in "$@"; do psql_at "$p" CHECKPOINT >/dev/null; done; }
 
 # ------------------------------------------------------------------------------------ measurements ----
-# A row: setup|clients|writes/s|p50 ms|p99 ms|check
+# A row: setup|clients|writes/s|p50 ms|p99 ms|check|CPU file|mean ALL batch. The CPU file: the CPU used per
+# write by each process of CPU_PIDS (NAME=PID, set by each setup: its trees are summed, a postmaster with its
+# backends) and by the client, in the shape of bench load's "cpu" (bench/cpu.py).
 ROWS=()
+CPU_PIDS=()
+CPU_FILE=""
+CPU_N=0
+CPU_PY=$KLUSTER_REPO_ROOT/bench/cpu.py
+pg_pid() { head -n 1 "$1/postmaster.pid"; } # DIR: the postmaster's pid
 
 cat >"$WORK/insert.sql" <<'EOF'
 \set id random(1, 9000000000000000)
@@ -205,11 +217,16 @@ pgbench_point() {
   local setup=$1 port=$2 c=$3 dir=$WORK/$1-c$3 jobs
   jobs=$((c < 2 ? c : 2))
   mkdir -p "$dir"
-  (cd "$dir" && "$PGBIN/pgbench" -n -M "${PGBENCH_MODE:-simple}" -c "$c" -j "$jobs" -T "${4:-$DURATION}" --log --log-prefix="$dir/tx" \
+  CPU_N=$((CPU_N + 1))
+  CPU_FILE=$dir/cpu-$CPU_N.json
+  local cpu_args=() p
+  for p in "${CPU_PIDS[@]}"; do cpu_args+=(--pid "$p"); done
+  (cd "$dir" && python3 "$CPU_PY" run --out "$CPU_FILE" "${cpu_args[@]}" -- "$PGBIN/pgbench" -n -M "${PGBENCH_MODE:-simple}" -c "$c" -j "$jobs" -T "${4:-$DURATION}" --log --log-prefix="$dir/tx" \
     -f "$WORK/insert${PGBENCH_MODE:+-$PGBENCH_MODE}.sql" -h 127.0.0.1 -p "$port" -U postgres "${PSQL_DB:-postgres}") >"$dir/pgbench.out" 2>&1 ||
     { tail -n 20 "$dir/pgbench.out" >&2; die "$setup: pgbench failed"; }
   TPS=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$dir/pgbench.out" | head -n 1 | awk '{ printf "%.1f", $1 }')
   TXNS=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$dir/pgbench.out")
+  python3 "$CPU_PY" per-write --writes "$TXNS" "$CPU_FILE"
   cat "$dir"/tx* | awk '{print $3}' | sort -n >"$dir/latency_us"
   P50=$(percentile "$dir/latency_us" 50)
   P99=$(percentile "$dir/latency_us" 99)
@@ -230,7 +247,7 @@ peer() {
     pgbench_point "$setup" "$port" "$c"
     total=$((total + TXNS))
     check_copies "$total" "$@"
-    ROWS+=("$setup|$c|$TPS|$P50|$P99|$CHECK")
+    ROWS+=("$setup|$c|$TPS|$P50|$P99|$CHECK|$CPU_FILE|-")
   done
 }
 
@@ -271,6 +288,7 @@ setup_direct() {
   local port
   new_pg "$WORK/direct/pg"
   port=$PORT
+  CPU_PIDS=("pg=$(pg_pid "$WORK/direct/pg")")
   create_kv "$port"
   peer direct "$port" "$port"
   stop_everything
@@ -295,6 +313,8 @@ setup_syncrep() {
     (($(now_s) < deadline)) || die "syncrep: the two standbys did not become synchronous within 60 s"
     sleep 0.2
   done
+  CPU_PIDS=("pg-primary=$(pg_pid "$WORK/syncrep/primary")" "pg-s1=$(pg_pid "$WORK/syncrep/s1")"
+    "pg-s2=$(pg_pid "$WORK/syncrep/s2")")
   create_kv "$primary"
   peer syncrep "$primary" "$primary" "${ports[@]}"
   stop_everything
@@ -354,6 +374,8 @@ EOF
     pgpool -n -D -f "$dir/pgpool.conf" -F "$dir/pcp.conf" >"$dir/pgpool.log" 2>&1 &
   fi
   PIDS+=("$!")
+  CPU_PIDS=("pgpool=$!")
+  for i in 0 1 2; do CPU_PIDS+=("pg$((i + 1))=$(pg_pid "$dir/b$i")"); done
   wait_for_sql "$pool" pgpool "$dir/pgpool.log" 60
   peer pgpool "$pool" "${ports[@]}"
   stop_everything
@@ -371,13 +393,33 @@ load_row() {
 }
 
 # bench_load NAME CLIENTS SECONDS OUT: bench load --wait all against the cluster in $BROKERS/$CLUSTER.
+# The CPU per write of CPU_PIDS and of bench load itself go to OUT's "cpu", and to CPU_FILE.
 bench_load() {
+  local cpu_args=() p
+  for p in "${CPU_PIDS[@]}"; do cpu_args+=(--cpu-pid "$p"); done
   "$KLUSTERCTL" bench load --brokers "$BROKERS" --cluster "$CLUSTER" --clients "$2" --duration "$3s" --wait all \
-    -o json >"$4" 2>"${4%.json}.err" || { cat "${4%.json}.err" "$4" >&2; die "$1: bench load failed"; }
+    "${cpu_args[@]}" -o json >"$4" 2>"${4%.json}.err" || { cat "${4%.json}.err" "$4" >&2; die "$1: bench load failed"; }
+  CPU_FILE=${4%.json}.cpu.json
+  python3 "$CPU_PY" merge "$CPU_FILE" "$4"
+}
+
+# batch_totals: "SUM COUNT" of kluster_apply_batch_size over the nodes' /metrics (METRICS_PORTS).
+METRICS_PORTS=()
+batch_totals() {
+  local p
+  for p in "${METRICS_PORTS[@]}"; do curl -sf "http://127.0.0.1:$p/metrics" || echo "metrics of port $p missing" >&2; done |
+    awk '/^kluster_apply_batch_size_sum[{ ]/ { s += $NF } /^kluster_apply_batch_size_count[{ ]/ { c += $NF }
+      END { printf "%d %d\n", s, c }'
+}
+# mean_batch FROM TO [FROM TO]: the mean ALL batch between two batch_totals ("SUM COUNT"), or over two spans.
+mean_batch() {
+  awk -v a="$1" -v b="$2" -v c="${3:-0 0}" -v d="${4:-0 0}" 'BEGIN { split(a, w, " "); split(b, x, " ")
+    split(c, y, " "); split(d, z, " "); n = x[2] - w[2] + z[2] - y[2]
+    if (n > 0) printf "%.1f", (x[1] - w[1] + z[1] - y[1]) / n; else printf "-" }'
 }
 
 run_kluster() { # NAME EXTRA_NODE_CONFIG
-  local name=$1 extra=$2 dir=$WORK/$1 i port c out
+  local name=$1 extra=$2 dir=$WORK/$1 i port c out b0
   BROKERS="" CLUSTER=compare$RANDOM
   mkdir -p "$dir"
   KAFKA_DIR=$dir/kafka
@@ -388,16 +430,22 @@ run_kluster() { # NAME EXTRA_NODE_CONFIG
   BROKERS=$(<"$KAFKA_DIR/bootstrap")
   local nodes_bin=${NODE_KLUSTERCTL:-$KLUSTERCTL}
   "$nodes_bin" init --brokers "$BROKERS" --cluster "$CLUSTER" >/dev/null
-  local ports=()
+  local ports=() mport
+  CPU_PIDS=("broker=$(<"$KAFKA_DIR/broker1/pid")")
+  METRICS_PORTS=()
   for i in 1 2 3; do
     new_pg "$dir/pg$i"
     port=$PORT
     ports+=("$port")
+    CPU_PIDS+=("pg$i=$(pg_pid "$dir/pg$i")")
     psql_at "$port" "CREATE DATABASE kluster" >/dev/null
-    printf '[cluster]\nname = "%s"\nbrokers = "%s"\n\n[node]\nid = "node%s"\n%b\n[database]\nurl = "%s"\n' \
-      "$CLUSTER" "$BROKERS" "$i" "$extra" "postgresql://postgres@127.0.0.1:$port/kluster" >"$dir/node$i.toml"
+    mport=$(pick_port)
+    METRICS_PORTS+=("$mport")
+    printf '[cluster]\nname = "%s"\nbrokers = "%s"\n\n[node]\nid = "node%s"\n%b\n[database]\nurl = "%s"\n\n[metrics]\naddress = "127.0.0.1:%s"\n' \
+      "$CLUSTER" "$BROKERS" "$i" "$extra" "postgresql://postgres@127.0.0.1:$port/kluster" "$mport" >"$dir/node$i.toml"
     "$nodes_bin" node run --config "$dir/node$i.toml" >"$dir/node$i.log" 2>&1 &
     PIDS+=("$!")
+    CPU_PIDS+=("node$i=$!")
   done
   local deadline=$(($(now_s) + 90))
   # Ready when all three apply ALL: one request answered by three nodes.
@@ -420,8 +468,9 @@ run_kluster() { # NAME EXTRA_NODE_CONFIG
       for port in "${ports[@]}"; do psql_at "$port" CHECKPOINT >/dev/null; done
       log "$name: bench load, $c client(s), ${DURATION}s, --wait all"
       out=$dir/load-c$c.json
+      b0=$(batch_totals)
       bench_load "$name" "$c" "$DURATION" "$out"
-      ROWS+=("$name|$c|$(load_row "$out")")
+      ROWS+=("$name|$c|$(load_row "$out")|$CPU_FILE|$(mean_batch "$b0" "$(batch_totals)")")
     done
   fi
   stop_everything
@@ -433,13 +482,14 @@ run_kluster() { # NAME EXTRA_NODE_CONFIG
 # count they alternate library, proxy, proxy, library, half the duration each (an ABBA order: a drift of this
 # machine's speed during the point weighs on both alike); each row gives the mean of its two halves.
 run_proxy() {
-  local dir=$1 pport total=0 c half tps1 p50a p50b p99a p99b
+  local dir=$1 pport total=0 c half tps1 p50a p50b p99a p99b b0 b1 b2 b3 cpu1
   shift
   pport=$(pick_port)
   printf '[cluster]\nname = "%s"\nbrokers = "%s"\n\n[proxy]\nlisten = "127.0.0.1:%s"\nwait = "all"\nmax_connections = %s\n' \
     "$CLUSTER" "$BROKERS" "$pport" "$((MAX_CLIENTS + 8))" >"$dir/proxy.toml"
   "$KLUSTERCTL" proxy --config "$dir/proxy.toml" >"$dir/proxy.log" 2>&1 &
   PIDS+=("$!")
+  CPU_PIDS+=("proxy=$!")
   wait_for_sql "$pport" "klusterctl proxy" "$dir/proxy.log" 30
   create_kv "$pport"
   export PSQL_DB=kluster PGBENCH_MODE=prepared
@@ -453,18 +503,24 @@ run_proxy() {
   for c in $CLIENTS; do
     checkpoint "$@"
     log "library/proxy: bench load, pgbench, pgbench, bench load; $c client(s), ${half}s each"
+    b0=$(batch_totals)
     bench_load library "$c" "$half" "$dir/library-c$c-a.json"
+    b1=$(batch_totals)
     pgbench_point proxy "$pport" "$c" "$half"
-    tps1=$TPS total=$((total + TXNS))
+    tps1=$TPS total=$((total + TXNS)) cpu1=$CPU_FILE
     pgbench_point proxy "$pport" "$c" "$half" # its percentiles: of both halves' transactions
     total=$((total + TXNS))
+    python3 "$CPU_PY" merge "$dir/proxy-c$c.cpu.json" "$cpu1" "$CPU_FILE"
+    b2=$(batch_totals)
     bench_load library "$c" "$half" "$dir/library-c$c-b.json"
+    b3=$(batch_totals)
+    python3 "$CPU_PY" merge "$dir/library-c$c.cpu.json" "$dir/library-c$c-a.json" "$dir/library-c$c-b.json"
     IFS='|' read -r _ p50a p99a _ <<<"$(load_row "$dir/library-c$c-a.json")"
     IFS='|' read -r _ p50b p99b _ <<<"$(load_row "$dir/library-c$c-b.json")"
-    ROWS+=("library|$c|$(mean "$(jq .throughput "$dir/library-c$c-a.json")" "$(jq .throughput "$dir/library-c$c-b.json")" 1)|$(mean "$p50a" "$p50b" 2)|$(mean "$p99a" "$p99b" 2)|$(jq -r --slurp 'if all(.check.passed) then "3 copies identical, exactly the applied requests (bench load check)" else "CHECK FAILED" end' "$dir/library-c$c-a.json" "$dir/library-c$c-b.json")")
+    ROWS+=("library|$c|$(mean "$(jq .throughput "$dir/library-c$c-a.json")" "$(jq .throughput "$dir/library-c$c-b.json")" 1)|$(mean "$p50a" "$p50b" 2)|$(mean "$p99a" "$p99b" 2)|$(jq -r --slurp 'if all(.check.passed) then "3 copies identical, exactly the applied requests (bench load check)" else "CHECK FAILED" end' "$dir/library-c$c-a.json" "$dir/library-c$c-b.json")|$dir/library-c$c.cpu.json|$(mean_batch "$b0" "$b1" "$b2" "$b3")")
     # Every write waited for all three nodes: the copies are complete when pgbench returns.
     check_copies "$total" "$@"
-    ROWS+=("proxy|$c|$(mean "$tps1" "$TPS" 1)|$P50|$P99|$CHECK")
+    ROWS+=("proxy|$c|$(mean "$tps1" "$TPS" 1)|$P50|$P99|$CHECK|$dir/proxy-c$c.cpu.json|$(mean_batch "$b1" "$b2")")
   done
   unset PSQL_DB PGBENCH_MODE
 }
@@ -491,6 +547,21 @@ value() { # SETUP CLIENTS FIELD(3..5)
   done
   echo NA
 }
+# cpu_cells FILE: "CPU µs/write|machine µs/write" of a row's CPU file (bench load's "cpu" shape).
+cpu_cells() {
+  [[ -s $1 ]] || { echo "-|-"; return; }
+  jq -r '"\(.total_us_per_write | round)|\(.machine_us_per_write | round)"' "$1"
+}
+# cpu_breakdown FILE: the processes grouped (client, broker, nodes, database servers, proxy or pgpool), what is
+# not named, and every process on its own, in µs per write.
+cpu_breakdown() {
+  [[ -s $1 ]] || { echo "-|-|-|-|-|-|-|-"; return; }
+  jq -r 'def group(f): [.processes[] | select(.name | f) | .us_per_write] | if length == 0 then "-" else add | round | tostring end;
+    [group(. == "client"), group(. == "broker"), group(startswith("node")), group(startswith("pg") and . != "pgpool"),
+     group(. == "proxy" or . == "pgpool"), (.unattributed_us_per_write | round | tostring),
+     (.kafka_requests_per_write | if . == null then "-" else . * 100 | round / 100 | tostring end),
+     ([.processes[] | "\(.name) \(.us_per_write | round)"] | join(", "))] | join("|")' "$1"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else printf "-" }'; }
 
 {
@@ -499,13 +570,26 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%
     "$(nproc)" "$(uname -m)" "$("$PGBIN/postgres" --version | awk '{print $3}')" "$DURATION" \
     "${SMOKE:+ (smoke form: not a measurement)}" "$("$KLUSTERCTL" --version 2>/dev/null || echo '?')" \
     "${NODE_KLUSTERCTL:+, nodes run by $NODE_KLUSTERCTL}"
-  printf '| setup | clients | writes/s | p50 ms | p99 ms | writes/s vs syncrep | p50 vs syncrep | p99 vs syncrep | check |\n'
-  printf '|---|---:|---:|---:|---:|---:|---:|---:|---|\n'
+  printf '| setup | clients | writes/s | p50 ms | p99 ms | writes/s vs syncrep | p50 vs syncrep | p99 vs syncrep | CPU µs/write | machine µs/write | check |\n'
+  printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n'
   for r in "${ROWS[@]}"; do
-    IFS='|' read -r s c tps p50 p99 check <<<"$r"
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" "$c" "$tps" "$p50" "$p99" \
+    IFS='|' read -r s c tps p50 p99 check cpu batch <<<"$r"
+    IFS='|' read -r cpu_named cpu_machine <<<"$(cpu_cells "$cpu")"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" "$c" "$tps" "$p50" "$p99" \
       "$(ratio "$tps" "$(value syncrep "$c" 3)")" "$(ratio "$p50" "$(value syncrep "$c" 4)")" \
-      "$(ratio "$p99" "$(value syncrep "$c" 5)")" "$check"
+      "$(ratio "$p99" "$(value syncrep "$c" 5)")" "$cpu_named" "$cpu_machine" "$check"
+  done
+  printf '\nCPU time per write, µs, by process (user + system from /proc, each process with its descendants, in the\n'
+  printf 'measured time; "CPU µs/write" above sums the processes named, "machine" is /proc/stat'"'"'s busy time of the\n'
+  printf 'whole machine, so "not named" is what ran besides them). The mean ALL batch: kluster_apply_batch_size of the\n'
+  printf 'three nodes over the point; Kafka requests: those bench load'"'"'s client sent to the broker, per write (librdkafka\n'
+  printf 'statistics).\n\n'
+  printf '| setup | clients | client | broker | nodes | database servers | proxy / pgpool | not named | Kafka requests/write | mean ALL batch | each process |\n'
+  printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n'
+  for r in "${ROWS[@]}"; do
+    IFS='|' read -r s c tps p50 p99 check cpu batch <<<"$r"
+    printf '| %s | %s | %s |\n' "$s" "$c" "$(cpu_breakdown "$cpu" | awk -F'|' -v b="$batch" 'BEGIN { OFS = " | " }
+      { print $1, $2, $3, $4, $5, $6, $7, b, $8 }')"
   done
   if [[ " ${SETUPS[*]} " == *" proxy "* ]]; then
     printf '\nThe proxy next to the client library on the same cluster (pgbench -M prepared through `klusterctl proxy` vs\n'
@@ -524,4 +608,11 @@ else
 fi
 log "table written to $OUT; $(($(now_s) - T0)) s in all"
 grep -q 'DIFFER\|CHECK FAILED' "$WORK/table.md" && die "a setup's copies differ (see the table)"
+# Every point measured CPU: the named processes' and the machine's time per write, and the client's, all > 0.
+for r in "${ROWS[@]}"; do
+  IFS='|' read -r s c _ _ _ _ cpu _ <<<"$r"
+  [[ -s $cpu ]] && jq -e '.total_us_per_write > 0 and .machine_us_per_write > 0 and
+    ([.processes[] | select(.name == "client") | .us_per_write] | length == 1 and .[0] > 0)' "$cpu" >/dev/null ||
+    die "$s, $c client(s): no CPU per write measured (${cpu:-no file}: $(cat "$cpu" 2>/dev/null))"
+done
 exit 0

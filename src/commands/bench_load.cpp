@@ -4,12 +4,15 @@
 #include "commands/output.hpp"
 #include "commands/progress.hpp"
 
+#include "core/bench/cpu.hpp"
 #include "core/bench/load_bench.hpp"
+#include "core/errors.hpp"
 #include "core/util.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 namespace kluster::commands {
@@ -27,6 +30,7 @@ struct BenchLoadOptions {
   int hotRows = 100;
   bool breakdown = false;
   std::string table;
+  std::vector<std::string> cpuPids, cpuMatches;
   std::string output;
 };
 
@@ -48,6 +52,77 @@ void printHistogram(const std::string& label, const bench::Histogram& h) {
              h.mean() / 1000.0, h.count());
 }
 
+/// --cpu-pid and --cpu-match as targets, each checked against the processes running now.
+std::vector<bench::CpuTarget> cpuTargets(const BenchLoadOptions& o) {
+  std::vector<bench::CpuTarget> out;
+  for (const auto& spec : o.cpuPids) {
+    auto t = bench::parseCpuTarget(spec, true);
+    if (!bench::readProcStat(t.pid)) throw UsageError(fmt::format("--cpu-pid {}: no process {}", spec, t.pid));
+    out.push_back(std::move(t));
+  }
+  for (const auto& spec : o.cpuMatches) {
+    auto t = bench::parseCpuTarget(spec, false);
+    if (bench::matchCommandLine(t.regex, ::getpid()).empty())
+      throw UsageError(fmt::format("--cpu-match {}: no process's command line matches", spec));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+/// The CPU of each named process tree, everything named, and the machine, per write; null when unmeasured.
+ojson cpuJson(const bench::LoadResult& r) {
+  if (!r.cpuError.empty() || r.cpu.empty()) return ojson(nullptr);
+  double named = 0;
+  ojson processes = ojson::array();
+  for (const auto& u : r.cpu) {
+    named += u.micros;
+    processes.push_back({{"name", u.name},
+                         {"pids", u.pids},
+                         {"cpu_us", u.micros},
+                         {"cores", r.seconds > 0 ? u.micros / 1e6 / r.seconds : 0},
+                         {"us_per_write", bench::perWrite(u.micros, r.writes())}});
+  }
+  return {{"writes", r.writes()},
+          {"seconds", r.seconds},
+          {"processes", processes},
+          {"total_us_per_write", bench::perWrite(named, r.writes())},
+          {"machine_us", r.machineCpuUs},
+          {"machine_us_per_write", bench::perWrite(r.machineCpuUs, r.writes())},
+          {"kafka_requests_per_write", r.kafkaCounted && r.writes() > 0 ? ojson(static_cast<double>(r.kafkaRequests) /
+                                                                                static_cast<double>(r.writes()))
+                                                                        : ojson(nullptr)},
+          {"unattributed_us_per_write", bench::perWrite(std::max(r.machineCpuUs - named, 0.0), r.writes())}};
+}
+
+void printCpu(const bench::LoadResult& r) {
+  if (!r.cpuError.empty()) {
+    fmt::print("cpu        not measured: {}\n", r.cpuError);
+    return;
+  }
+  fmt::print("cpu        per write ({} writes in {:.0f} s), CPU time of each process tree from /proc\n", r.writes(),
+             r.seconds);
+  fmt::print("  {:<16} {:>10} {:>7} {:>10}  {}\n", "process", "cpu s", "cores", "us/write", "pids");
+  double named = 0;
+  for (const auto& u : r.cpu) {
+    named += u.micros;
+    fmt::print("  {:<16} {:>10.2f} {:>7.2f} {:>10.1f}  {}\n", u.name, u.micros / 1e6,
+               r.seconds > 0 ? u.micros / 1e6 / r.seconds : 0, bench::perWrite(u.micros, r.writes()),
+               fmt::join(u.pids, " "));
+  }
+  auto line = [&](const std::string& label, double us) {
+    fmt::print("  {:<16} {:>10.2f} {:>7.2f} {:>10.1f}\n", label, us / 1e6, r.seconds > 0 ? us / 1e6 / r.seconds : 0,
+               bench::perWrite(us, r.writes()));
+  };
+  line("total (named)", named);
+  line("machine (busy)", r.machineCpuUs);
+  line("not named", std::max(r.machineCpuUs - named, 0.0));
+  if (r.kafkaCounted && r.writes() > 0)
+    fmt::print("kafka      {:.2f} requests sent to the brokers per write by this client ({} requests, {} responses; "
+               "librdkafka statistics)\n",
+               static_cast<double>(r.kafkaRequests) / static_cast<double>(r.writes()), r.kafkaRequests,
+               r.kafkaResponses);
+}
+
 int runBenchLoad(const BenchLoadOptions& o) {
   const auto settings = o.flags.resolve();
   bench::LoadOptions opts;
@@ -63,6 +138,7 @@ int runBenchLoad(const BenchLoadOptions& o) {
   opts.hotRows = o.hotRows;
   opts.breakdown = o.breakdown;
   opts.table = o.table;
+  opts.cpu = cpuTargets(o);
   Progress progress("bench load");
   if (progress.enabled()) opts.progress = [&progress](const std::string& line) { progress.show(line, true); };
   const auto r = bench::runLoad(opts);
@@ -88,6 +164,7 @@ int runBenchLoad(const BenchLoadOptions& o) {
             {"latency", histogramJson(r.latencyUs)},
             {"sent", r.sent},
             {"resent", r.resent},
+            {"cpu", cpuJson(r)},
             {"check", {{"passed", r.checkPassed}, {"nodes", r.checkLines}}}};
     if (o.workload == "mix") {
       j["writes"] = histogramJson(r.writeUs);
@@ -131,6 +208,7 @@ int runBenchLoad(const BenchLoadOptions& o) {
       for (const auto& s : r.stages)
         fmt::print("  {:<40} {:>8.3f} {:>8.3f}\n", s.name, ms(s.us.percentile(0.5)), ms(s.us.percentile(0.99)));
     }
+    printCpu(r);
     fmt::print("check      {} requests sent, {} re-sent after no answer\n", r.sent, r.resent);
     for (const auto& line : r.checkLines) fmt::print("  {}\n", line);
     fmt::print("check      {}\n",
@@ -170,6 +248,13 @@ void addBenchLoad(CLI::App* bench, Action& action) {
   load->add_flag("--breakdown", o->breakdown,
                  "trace the requests and print where the time goes: median and p99 of each stage");
   load->add_option("--table", o->table, "the benchmark's table (default: a fresh name; dropped at the end)");
+  load->add_option("--cpu-pid", o->cpuPids,
+                   "NAME=PID: report the CPU time this process and its descendants use in the measured time, per "
+                   "write (repeatable; the same NAME twice sums them)")
+      ->type_name("NAME=PID");
+  load->add_option("--cpu-match", o->cpuMatches,
+                   "NAME=REGEX: the same for every process whose command line matches when the run starts")
+      ->type_name("NAME=REGEX");
   addOutputFlag(load, o->output, "default table; csv: one row per latency series");
   load->footer(
       "Creates its tables through ALL, runs the clients through one client library instance, and prints "
@@ -177,7 +262,9 @@ void addBenchLoad(CLI::App* bench, Action& action) {
       "request's latency from when it was due, so stalls are not hidden. At the end, requests that got no answer "
       "are sent again with their ids until answered (DUPLICATE when applied already), every node is asked through "
       "ALL for a digest of the tables, and the digests are compared with the applied requests; exit status 4 when "
-      "a node differs. The tables are dropped at the end.");
+      "a node differs. The tables are dropped at the end. The CPU time (user + system, /proc/PID/stat) that "
+      "this process (\"client\"), each --cpu-pid/--cpu-match process with its descendants, and the whole machine "
+      "(/proc/stat, busy) use in the measured time is printed divided by the writes sent in it.");
   load->callback([o, &action] { action = [o] { return runBenchLoad(*o); }; });
 }
 

@@ -137,6 +137,47 @@ TEST_CASE("bench load runs concurrent clients, breaks the latency down by stage 
       CHECK(cluster.scalar(i, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'kluster_load_%'") == "0");
   }
 
+  SECTION("the CPU per write of a node given by its pid, of the client and of the machine") {
+    const auto pid = std::to_string(cluster.nodePid(1));
+    auto r = load({"--clients", "4", "--duration", "2s", "--warmup", "1s", "--cpu-pid", "node1=" + pid, "-o", "json"});
+    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    REQUIRE(r.exitCode == 0);
+    auto j = nlohmann::json::parse(r.out);
+    const auto& cpu = j["cpu"];
+    REQUIRE(cpu.is_object());
+    CHECK(cpu["writes"] == j["completed"]);
+    REQUIRE(cpu["processes"].size() == 2); // node1, then the client (bench load itself)
+    const auto& node = cpu["processes"][0];
+    CHECK(node["name"] == "node1");
+    CHECK(node["pids"] == nlohmann::json::array({cluster.nodePid(1)}));
+    CHECK(node["cpu_us"].get<double>() > 0);
+    CHECK(node["us_per_write"].get<double>() > 0);
+    CHECK(node["us_per_write"].get<double>() == Approx(node["cpu_us"].get<double>() / cpu["writes"].get<double>()));
+    CHECK(cpu["processes"][1]["name"] == "client");
+    CHECK(cpu["processes"][1]["us_per_write"].get<double>() > 0);
+    const double total = cpu["total_us_per_write"].get<double>();
+    CHECK(total == Approx(node["us_per_write"].get<double>() + cpu["processes"][1]["us_per_write"].get<double>()));
+    // The machine did at least what the named processes did (ticks round: a little slack).
+    CHECK(cpu["machine_us_per_write"].get<double>() > 0);
+    CHECK(cpu["machine_us_per_write"].get<double>() >= total * 0.9);
+    // The client's Kafka requests, from librdkafka's statistics: at least one produce request per write's
+    // batch, and fetches of the responses.
+    REQUIRE(cpu["kafka_requests_per_write"].is_number());
+    CHECK(cpu["kafka_requests_per_write"].get<double>() > 0);
+
+    // The table format prints the same rows; a pid that does not exist is a usage error.
+    auto text = load({"--clients", "2", "--duration", "1s", "--warmup", "0s", "--cpu-match",
+                      "nodes=node run --config " + cluster.workDir()}); // this test's nodes only
+    INFO("stdout:\n" << text.out << "\nstderr:\n" << text.err);
+    REQUIRE(text.exitCode == 0);
+    CHECK(!findLine(text.out, "  nodes +" + kNumber + " +" + kNumber + " +" + kNumber + "  [0-9]+ [0-9]+").empty());
+    CHECK(!findLine(text.out, "  client +" + kNumber + " +" + kNumber + " +" + kNumber + "  [0-9]+").empty());
+    CHECK(!findLine(text.out, "  machine \\(busy\\) +" + kNumber + " +" + kNumber + " +" + kNumber).empty());
+    auto bad = load({"--duration", "1s", "--cpu-pid", "node1=999999999"});
+    CHECK(bad.exitCode == 2);
+    CHECK(bad.err.find("no process 999999999") != std::string::npos);
+  }
+
   SECTION("the other workloads, in the table format") {
     for (const std::string workload : {"update", "multi", "read", "mix"}) {
       auto r = load({"--workload", workload, "--clients", "3", "--duration", "1s", "--warmup", "0s"});

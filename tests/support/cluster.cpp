@@ -146,6 +146,7 @@ int TestCluster::stopNode(int i) { return nodes_.at(static_cast<std::size_t>(i -
 void TestCluster::killNode(int i) { nodes_.at(static_cast<std::size_t>(i - 1)).kill(); }
 void TestCluster::signalNode(int i, int sig) { nodes_.at(static_cast<std::size_t>(i - 1)).signal(sig); }
 bool TestCluster::nodeRunning(int i) { return nodes_.at(static_cast<std::size_t>(i - 1)).running(); }
+int TestCluster::nodePid(int i) const { return nodes_.at(static_cast<std::size_t>(i - 1)).pid(); }
 
 bool TestCluster::waitForMembers(int count, std::chrono::milliseconds timeout) {
   kafka::Admin admin(kafka::clientProperties(brokers(), {}));

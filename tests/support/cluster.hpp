@@ -55,6 +55,8 @@ public:
   void killNode(int i);
   void signalNode(int i, int sig);
   bool nodeRunning(int i);
+  /// The process id of node i's `klusterctl node run` (-1 when it was never started).
+  int nodePid(int i) const;
   std::string nodeLog(int i) const;
   /// This test's directory (node configs and logs), for files a test writes.
   const std::string& workDir() const { return dir_; }

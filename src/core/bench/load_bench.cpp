@@ -1,6 +1,7 @@
 #include "core/bench/load_bench.hpp"
 
 #include "core/errors.hpp"
+#include "core/kafka/statistics.hpp"
 #include "core/util.hpp"
 
 #include <fmt/format.h>
@@ -12,6 +13,8 @@
 #include <optional>
 #include <random>
 #include <thread>
+
+#include <unistd.h>
 
 namespace kluster::bench {
 namespace {
@@ -129,11 +132,13 @@ public:
     const auto start = Clock::now();
     measureFrom_ = start + o_.warmup;
     endAt_ = measureFrom_ + o_.duration;
+    std::thread cpuThread([this] { sampleCpu(); });
     if (o_.rate > 0)
       openLoop();
     else
       for (int i = 0; i < o_.clients; ++i) issue(i, Clock::now());
     reportProgress();
+    cpuThread.join();
     {
       // Every request still in flight ends by its timeout at the latest.
       std::unique_lock lock(mutex_);
@@ -153,6 +158,31 @@ public:
   LoadResult& result() { return result_; }
 
 private:
+  // The CPU time of the processes named, of this one and of the machine, at the start and the end of the
+  // measured time.
+  void sampleCpu() {
+    auto targets = o_.cpu;
+    targets.push_back({"client", static_cast<int>(::getpid()), {}});
+    CpuSampler sampler(std::move(targets));
+    try {
+      std::this_thread::sleep_until(measureFrom_);
+      sampler.start();
+      const auto kafka0 = kafka::requestCounts();
+      std::this_thread::sleep_until(endAt_);
+      sampler.stop();
+      const auto kafka1 = kafka::requestCounts();
+      if (kafka0.clients > 0 && kafka1.clients == kafka0.clients) {
+        result_.kafkaCounted = true;
+        result_.kafkaRequests = kafka1.sent - kafka0.sent;
+        result_.kafkaResponses = kafka1.received - kafka0.received;
+      }
+      result_.cpu = sampler.usage();
+      result_.machineCpuUs = sampler.machineMicros();
+    } catch (const std::exception& e) {
+      result_.cpuError = e.what();
+    }
+  }
+
   // Closed loop: client `i` sends its next request when the last is answered, until the end.
   void issue(int i, Clock::time_point due) {
     if (Clock::now() >= endAt_) return;
@@ -405,7 +435,10 @@ std::string workloadName(Workload w) {
 LoadResult runLoad(const LoadOptions& o) {
   if (o.wait.kind == client::WaitPolicy::Kind::None)
     throw UsageError("bench load measures answered requests: use --wait first, all, quorum or a number");
-  client::Client c(o.client);
+  auto clientOptions = o.client;
+  // Reports of the Kafka requests sent (kafka::requestCounts), unless the user set their own interval.
+  clientOptions.kafka.emplace("statistics.interval.ms", "100");
+  client::Client c(clientOptions);
   const auto nodes = c.liveNodes();
   if (nodes.empty())
     throw KlusterError(code::NodeError, fmt::format("no node of cluster {} is running", o.client.cluster),

@@ -4,6 +4,7 @@
 // or an open loop (requests sent at a fixed rate whatever the answers, latency counted from when each was due,
 // so a stall is not hidden by coordinated omission). At the end it checks that every node holds exactly the
 // effects of the requests sent.
+#include "core/bench/cpu.hpp"
 #include "core/bench/histogram.hpp"
 #include "core/client/client.hpp"
 
@@ -38,6 +39,9 @@ struct LoadOptions {
   int hotRows = 100;
   bool breakdown = false; ///< trace requests and measure each stage of their way
   std::string table;      ///< empty: a fresh name; the benchmark's tables are dropped at the end
+  /// Processes whose CPU time is sampled at the start and the end of the measured time (the client's own
+  /// process, "client", always is; so is the machine's busy time).
+  std::vector<CpuTarget> cpu;
   std::function<void(const std::string&)> progress; ///< a line per second while it runs (may be empty)
 };
 
@@ -57,12 +61,22 @@ struct LoadResult {
   Histogram latencyUs;                         ///< every completed request
   Histogram writeUs, readUs;                   ///< by target (mix)
   std::vector<Stage> stages;                   ///< with breakdown
+  /// CPU used in the measured time by each process (tree) of LoadOptions::cpu and by this one ("client"),
+  /// and by the whole machine, for the writes (ALL requests) sent in it: writeUs.count().
+  std::vector<CpuSampler::Usage> cpu;
+  double machineCpuUs = 0;
+  std::string cpuError; ///< why there are no CPU numbers (empty: there are)
+  /// Kafka requests this process's clients sent to the brokers (and responses received) in the measured time,
+  /// from librdkafka's statistics (reported every 100 ms, so the window's edges are that coarse).
+  std::uint64_t kafkaRequests = 0, kafkaResponses = 0;
+  bool kafkaCounted = false;
   /// The end check: requests sent, re-sent (unanswered ones, with their ids, until answered), and what
   /// every node holds against what the answered requests imply.
   std::uint64_t sent = 0, resent = 0;
   bool checked = false, checkPassed = false;
   std::vector<std::string> checkLines;
   double throughput() const { return seconds > 0 ? static_cast<double>(completed) / seconds : 0; }
+  std::uint64_t writes() const { return writeUs.count(); }
 };
 
 /// Creates the tables through ALL, runs the load, checks every node, drops the tables.

@@ -1,4 +1,5 @@
 #include "core/kafka/kafka.hpp"
+#include "core/kafka/statistics.hpp"
 
 #include "core/errors.hpp"
 #include "core/log.hpp"
@@ -15,6 +16,8 @@ std::unique_ptr<RdKafka::Conf> makeConf(const Properties& props) {
     if (conf->set(key, value, err) != RdKafka::Conf::CONF_OK)
       throw UsageError(fmt::format("Kafka property '{}': {}", key, err));
   }
+  if (auto it = props.find("statistics.interval.ms"); it != props.end() && it->second != "0")
+    conf->set("event_cb", statisticsCollector(), err); // requestCounts() sums the reports
   return conf;
 }
 
