@@ -57,7 +57,8 @@ TEST_CASE("psql: BEGIN; ...; COMMIT in one string, reads of the block's own writ
                          "SELECT sum(balance) FROM accounts; COMMIT;"});
   INFO(one.out << one.err << proxy.log());
   CHECK(one.exitCode == 0);
-  CHECK(one.out == "70\n120\n"); // RETURNING and the sum: the block's own writes, before COMMIT
+  // RETURNING and the sum see the block's own writes, before COMMIT.
+  CHECK(one.out == "BEGIN\nINSERT 0 2\n70\nUPDATE 1\n120\nCOMMIT\n");
   for (int i = 1; i <= cluster.size(); ++i)
     CHECK(waitUntil([&] { return cluster.scalar(i, "SELECT sum(balance) FROM accounts") == "120"; },
                     std::chrono::seconds(30)));

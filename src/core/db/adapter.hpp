@@ -66,6 +66,9 @@ struct Work {
   std::vector<std::string> expect;
   /// Put each statement's result digest in the outcome (Outcome::digests).
   bool digests = false;
+  /// Every statement only reads: a speculation runs them all in one snapshot (a transaction that only reads
+  /// commits without a request, so what it read must be one position of the log).
+  bool readOnly = false;
   /// An interactive transaction's reserved sequence values: the statements draw from each named sequence from the
   /// given value on; the sequence's own state is as before once they ran (Request::Transaction::sequences).
   std::map<std::string, std::int64_t> sequenceStarts;

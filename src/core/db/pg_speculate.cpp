@@ -23,8 +23,13 @@ bool conflict(const std::string& sqlState) {
 } // namespace
 
 Outcome PgConnection::speculate(const Work& work, const ReadFloor* atLeast) {
-  // One snapshot for every statement: the results are those of one position of the log.
-  if (auto behind = beginRead(atLeast, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ WRITE")) return *behind;
+  // Reads only: one snapshot for every statement, so the results are those of one position of the log (such a
+  // transaction commits without a request). With writes, READ COMMITTED: an UPDATE of a row the apply loop changed
+  // since the transaction's first statement waits for it and updates the newest version (REPEATABLE READ would fail
+  // it); the commit on ALL validates every result at one position anyway.
+  if (auto behind = beginRead(atLeast, work.readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ WRITE"
+                                                     : "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE"))
+    return *behind;
   Work statements = work;
   statements.sequenceStarts.clear(); // restarted below, with the others
   std::vector<const Work*> items{&statements};
@@ -32,11 +37,13 @@ Outcome PgConnection::speculate(const Work& work, const ReadFloor* atLeast) {
   std::optional<Failure> failure;
   try {
     exec(kLimits);
-    ResultGuard g{
-        execParams("SELECT _kluster.speculate_sequences($1::jsonb)", {nlohmann::json(work.sequenceStarts).dump()})};
-    if (PQresultStatus(g.res) != PGRES_TUPLES_OK) throwFromResult(g.res, "restarting the sequences");
+    if (!work.readOnly) {
+      ResultGuard g{
+          execParams("SELECT _kluster.speculate_sequences($1::jsonb)", {nlohmann::json(work.sequenceStarts).dump()})};
+      if (PQresultStatus(g.res) != PGRES_TUPLES_OK) throwFromResult(g.res, "restarting the sequences");
+    }
     failure = runPipeline(items, 0, 1, &outcomes);
-    if (!failure) { // what it drew: the client reserves blocks of values from these
+    if (!failure && !work.readOnly) { // what it drew: the client reserves blocks of values from these
       ResultGuard d{PQexec(conn_, "SELECT _kluster.drawn_sequences()")};
       if (PQresultStatus(d.res) != PGRES_TUPLES_OK) throwFromResult(d.res, "reading the sequences drawn");
       const auto drawn = nlohmann::json::parse(PQgetvalue(d.res, 0, 0));

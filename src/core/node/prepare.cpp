@@ -427,6 +427,7 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
     p.work.expect = tx->expect;
     p.work.digests = true;
     p.work.sequenceStarts = tx->sequences;
+    p.work.readOnly = readOnly;
   }
   if (forAll) {
     p.writes = !readOnly || tx; // a transaction's reads decide its commit: judged as writes

@@ -205,6 +205,30 @@ bool Session::local(const sql::Statement& st, Mode mode) {
       skipToSync_ = true;
     return true;
   }
+  if (st.kind == "DeallocateStmt") {
+    // A driver's named statements are the proxy's (Parse, Close): DEALLOCATE drops them here, as PostgreSQL would
+    // drop its own (psycopg sends DEALLOCATE ALL when it clears its prepared statements).
+    if (mode == Mode::Describe) return out_.noData(), true;
+    auto t = tokens(st.sql);
+    std::size_t i = 1;
+    if (i < t.size() && lower(t[i]) == "prepare") ++i;
+    std::string name = i < t.size() ? t[i] : "";
+    if (!name.empty() && name.front() == '"') name.erase(0, 1); // tokens() marks quoted names
+    if (lower(name) == "all") {
+      statements_.clear();
+      localResult(mode, "DEALLOCATE ALL", std::nullopt);
+    } else if (statements_.erase(name) || statements_.erase(lower(name))) {
+      localResult(mode, "DEALLOCATE", std::nullopt);
+    } else {
+      error(errorNotice("26000", fmt::format("prepared statement \"{}\" does not exist", name)));
+      tx_.fail();
+      if (mode == Mode::Simple)
+        ready();
+      else
+        skipToSync_ = true;
+    }
+    return true;
+  }
   if (st.transaction || tx_.active()) return transactionBlock(st, mode);
   return sessionSetting(st, mode);
 }

@@ -264,3 +264,16 @@ TEST_CASE("a transaction drawing from a sequence reserves a block of values thro
   f.sent[4].done(tooMany);
   CHECK(f.out() == "C:BEGIN Z:T E:40001 Z:E");
 }
+
+TEST_CASE("DEALLOCATE is the proxy's: its named statements go, an unknown name is 26000", "[proxy]") {
+  Fixture f;
+  const std::string sql = "SELECT 1";
+  const std::string parse = "P" + be32(static_cast<std::int32_t>(4 + 7 + sql.size() + 1 + 2)) + "_pg3_0" + '\0' + sql +
+                            '\0' + std::string(2, '\0');
+  f.session.received(parse + "S" + be32(4));
+  f.session.received(query("DEALLOCATE _pg3_0"));
+  f.session.received(query("DEALLOCATE _pg3_0"));
+  f.session.received(query("DEALLOCATE ALL"));
+  CHECK(f.sent.empty());
+  CHECK(f.out() == "1 Z:I C:DEALLOCATE Z:I E:26000 Z:I C:DEALLOCATE ALL Z:I");
+}

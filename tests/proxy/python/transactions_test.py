@@ -11,6 +11,7 @@ runs in a transaction the driver opens) and SQLAlchemy 2.0's ORM. Usage: transac
 Prints OK (and a line of figures) at the end; exits non-zero on a failed check."""
 import sys
 import threading
+import time
 
 import psycopg
 from psycopg import errors
@@ -83,11 +84,9 @@ def lost_update():
     for t in threads:
         t.join()
     assert not failures, failures
-    with psycopg.connect(url, autocommit=True) as conn:
-        final = conn.execute("SELECT n FROM tx_counter WHERE id = 1").fetchone()[0]
-    commits = clients * each
-    print(f"commits {commits} retries {sum(retries)} final {final}")
-    assert final == commits, (final, commits)
+    # The caller checks that every node's counter equals the commits (a new connection may read a node that has
+    # not applied the last ones yet).
+    print(f"commits {clients * each} retries {sum(retries)}")
     print("OK")
 
 
@@ -107,8 +106,10 @@ def write_skew():
             raise AssertionError("write skew: both transactions committed")
         except errors.SerializationFailure as e:
             assert e.sqlstate == "40001", e.sqlstate
-    with psycopg.connect(url, autocommit=True) as conn:
-        assert conn.execute("SELECT count(*) FROM tx_doctors WHERE on_call").fetchone() == (1,)
+        bob.rollback()
+        # Alice reads her own commit; Bob's retry sees it too, and stays on call.
+        assert alice.execute("SELECT count(*) FROM tx_doctors WHERE on_call").fetchone() == (1,)
+        alice.rollback()
     print("OK")
 
 
@@ -214,11 +215,15 @@ def orm_serial():
     for t in threads:
         t.join()
     assert not failures, failures
-    with Session(engine) as session:
-        from sqlalchemy import func, select
-        count = session.scalar(select(func.count()).select_from(Event))
-        distinct = session.scalar(select(func.count(func.distinct(Event.id))))
+    from sqlalchemy import func, select
     commits = clients * each
+    for _ in range(300):  # a pooled connection may read a node that has not applied the last commits yet
+        with Session(engine) as session:
+            count = session.scalar(select(func.count()).select_from(Event))
+            distinct = session.scalar(select(func.count(func.distinct(Event.id))))
+        if count == commits:
+            break
+        time.sleep(0.1)
     assert count == commits and distinct == commits, (count, distinct)
     print(f"commits {commits} retries {sum(retries)} retry rate {sum(retries) / (commits + sum(retries)):.3f}")
     print("OK")
