@@ -246,6 +246,20 @@ TEST_CASE("a node restarted 5 times in 5 s takes its place at once: --wait all w
   REQUIRE(waitUntil([&] { return timesServing(cluster, 2) > before; }, 30s, 20ms));
   REQUIRE(waitUntil([&] { return live() == "node1,node2,node3"; }, 30s, 100ms));
   writer.write("node1,node2,node3", "after node2 started again");
+
+  // A second process run with node2's id takes its place; the first, fenced, stops with an error.
+  {
+    Process twin({klusterctlPath(), "node", "run", "--config", cluster.configPath(2)}, {},
+                 cluster.workDir() + "/node2-twin.log");
+    CHECK(waitUntil([&] { return !cluster.nodeRunning(2); }, 30s, 100ms));
+    CHECK(cluster.stopNode(2) != 0);
+    CHECK(cluster.nodeLog(2).find("fenced") != std::string::npos);
+    step("a second node2 started: the first one stopped, fenced");
+    CHECK(twin.running());
+    CHECK(twin.stop() == 0);
+  }
+  cluster.startNode(2);
+  REQUIRE(waitUntil([&] { return live() == "node1,node2,node3"; }, 30s, 100ms));
   finish(w, "node-restarts");
 }
 
