@@ -4,6 +4,7 @@
 // with a minimum offset was stale. KLUSTER_FAULTS_SCALE=N (default 1) repeats each fault N times as often
 // (the soak mode, tests/faults/soak.sh, raises it).
 #include "core/client/client.hpp"
+#include "core/errors.hpp"
 #include "core/kafka/admin.hpp"
 #include "core/util.hpp"
 #include "faults/faults.hpp"
@@ -135,6 +136,131 @@ TEST_CASE("a node SIGKILLed again and again at random moments loses and doubles 
     requireProgress(w, 5, 120s, fmt::format("after kill {} of node{}", k + 1, victim));
   }
   finish(w, "node-kill");
+}
+
+namespace {
+
+/// How often node i's log says it started serving (its log is appended to by every instance).
+std::size_t timesServing(TestCluster& c, int i) {
+  const auto log = c.nodeLog(i);
+  std::size_t n = 0;
+  for (auto at = log.find("serving cluster"); at != std::string::npos; at = log.find("serving cluster", at + 1)) ++n;
+  return n;
+}
+
+std::string joined(std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
+  return out;
+}
+
+/// Writes on ALL with `--wait all`, each of which must be answered OK by exactly the nodes `expected` within 2 s.
+struct WaitAllWriter {
+  Workload& workload;
+  client::Client& client;
+  std::string prefix = "w" + util::uuid4().substr(0, 8);
+  int sent = 0;
+  void write(const std::string& expected, const std::string& when) {
+    const auto id = fmt::format("{}-{}", prefix, sent++);
+    Request r;
+    r.messageId = "app-" + id;
+    r.statements = {fmt::format("INSERT INTO appends VALUES ('{}', 98)", id)};
+    workload.recordAppend(id, false);
+    const auto res = client.send(r, client::Target::All, client::WaitPolicy::parse("all"), 2s).get();
+    std::vector<std::string> answered;
+    for (const auto& x : res.responses) {
+      answered.push_back(x.nodeId);
+      if (x.resultCode == code::Ok || x.resultCode == code::Duplicate) workload.recordAppend(id, true);
+    }
+    const auto line =
+        fmt::format("{}: write {} expected {}, answered by {} in {} ms{}", when, id, joined(res.expectedNodes),
+                    joined(answered), res.elapsed.count(), res.timedOut ? " (timed out)" : "");
+    step(line);
+    INFO(line);
+    CHECK_FALSE(res.timedOut);
+    CHECK(res.allOk());
+    CHECK(joined(res.expectedNodes) == expected);
+    CHECK(joined(answered) == expected);
+  }
+};
+
+} // namespace
+
+// Issue 27: a node SIGKILLed and started again and again used to leave its dead instances in its ALL group until
+// their sessions timed out, each expiry a rebalance, so the instance that finally ran got ALL ~10 s later and
+// every `--wait all` write waited for it. Nodes are static members of their groups (group.instance.id = node id):
+// an instance takes the place of the one before at once.
+TEST_CASE("a node restarted 5 times in 5 s takes its place at once: --wait all writes answered by every node in 2 s",
+          "[faults][node-restarts]") {
+  TestCluster cluster;
+  Workload w(cluster);
+  w.start();
+  requireProgress(w, 20, 60s, "at the start");
+  client::ClientOptions o;
+  o.brokers = cluster.brokers();
+  o.cluster = cluster.name();
+  client::Client client(o);
+  WaitAllWriter writer{w, client};
+  const auto live = [&] { return joined(client.liveNodes()); };
+  writer.write("node1,node2,node3", "before the restarts");
+  for (int round = 0; round < scale(); ++round) {
+    const auto begin = std::chrono::steady_clock::now();
+    for (int k = 1; k <= 5; ++k) {
+      const auto before = timesServing(cluster, 2);
+      cluster.killNode(2);
+      cluster.startNode(2);
+      // Each instance runs until it serves (it has subscribed to its groups); the next restart comes on the second.
+      REQUIRE(waitUntil([&] { return timesServing(cluster, 2) > before; }, 30s, 20ms));
+      const auto next = begin + k * 1s;
+      if (k < 5) waitUntil([&] { return std::chrono::steady_clock::now() >= next; }, 2s, 10ms);
+    }
+    step(fmt::format("node2 SIGKILLed and started 5 times in {:.1f} s",
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count()));
+    for (int i = 0; i < 5; ++i) writer.write("node1,node2,node3", fmt::format("after restart round {}", round + 1));
+    requireProgress(w, 5, 60s, "after the restarts");
+  }
+
+  // A clean stop leaves the groups at once (a static member would keep its place until its session timed out).
+  REQUIRE(cluster.stopNode(2) == 0);
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(waitUntil([&] { return live() == "node1,node3"; }, 5s, 100ms));
+  step(fmt::format(
+      "node2 stopped: no longer a live node after {} ms",
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()));
+  writer.write("node1,node3", "with node2 stopped");
+  cluster.startNode(2);
+  REQUIRE(waitUntil([&] { return live() == "node1,node2,node3"; }, 30s, 100ms));
+  writer.write("node1,node2,node3", "after node2 started again");
+
+  // A node that really died drops out once its session times out (session.timeout.ms, 10 s).
+  cluster.killNode(2);
+  t0 = std::chrono::steady_clock::now();
+  CHECK(waitUntil([&] { return live() == "node1,node3"; }, 30s, 200ms));
+  step(fmt::format(
+      "node2 killed: no longer a live node after {} ms",
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()));
+  writer.write("node1,node3", "with node2 dead");
+  const auto before = timesServing(cluster, 2);
+  cluster.startNode(2);
+  REQUIRE(waitUntil([&] { return timesServing(cluster, 2) > before; }, 30s, 20ms));
+  REQUIRE(waitUntil([&] { return live() == "node1,node2,node3"; }, 30s, 100ms));
+  writer.write("node1,node2,node3", "after node2 started again");
+
+  // A second process run with node2's id takes its place; the first, fenced, stops with an error.
+  {
+    Process twin({klusterctlPath(), "node", "run", "--config", cluster.configPath(2)}, {},
+                 cluster.workDir() + "/node2-twin.log");
+    CHECK(waitUntil([&] { return !cluster.nodeRunning(2); }, 30s, 100ms));
+    CHECK(cluster.stopNode(2) != 0);
+    CHECK(cluster.nodeLog(2).find("fenced") != std::string::npos);
+    step("a second node2 started: the first one stopped, fenced");
+    CHECK(twin.running());
+    CHECK(twin.stop() == 0);
+  }
+  cluster.startNode(2);
+  REQUIRE(waitUntil([&] { return live() == "node1,node2,node3"; }, 30s, 100ms));
+  finish(w, "node-restarts");
 }
 
 namespace {

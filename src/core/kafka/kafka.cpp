@@ -4,6 +4,7 @@
 #include "core/errors.hpp"
 #include "core/log.hpp"
 
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -121,6 +122,30 @@ std::unique_ptr<RdKafka::KafkaConsumer> makeConsumer(const Properties& props, Rd
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!consumer) throw KlusterError(code::NodeError, "cannot create Kafka consumer: " + err);
   return consumer;
+}
+
+void leaveAndDestroy(std::unique_ptr<RdKafka::KafkaConsumer> consumer, std::chrono::milliseconds leaveWait,
+                     std::chrono::milliseconds destroyWait) {
+  if (!consumer) return;
+  std::string fatal;
+  if (consumer->fatal_error(fatal) == RdKafka::ERR_NO_ERROR && consumer->unsubscribe() == RdKafka::ERR_NO_ERROR) {
+    // librdkafka clears the member id when it sends LeaveGroup (the id is then void), so an empty id means
+    // the request is on its way (or the consumer had not joined): close() waits for the broker's answer.
+    const auto deadline = std::chrono::steady_clock::now() + leaveWait;
+    while (!consumer->memberid().empty() && std::chrono::steady_clock::now() < deadline)
+      delete consumer->consume(20); // serves the revocation; a message read now is dropped (read again later)
+  }
+  consumer->close();
+  const auto name = consumer->name();
+  auto destroyed = std::make_shared<std::promise<void>>();
+  auto done = destroyed->get_future();
+  std::thread([c = std::move(consumer), destroyed]() mutable {
+    c.reset();
+    destroyed->set_value();
+  }).detach();
+  if (done.wait_for(destroyWait) != std::future_status::ready)
+    KLOG(Info, "kafka", "{}: librdkafka has not released the closed consumer after {} ms; going on without it", name,
+         destroyWait.count());
 }
 
 } // namespace kluster::kafka

@@ -58,6 +58,17 @@ private:
 std::unique_ptr<RdKafka::KafkaConsumer> makeConsumer(const Properties& props,
                                                      RdKafka::RebalanceCb* rebalance = nullptr);
 
+/// Leaves the consumer's group now, closes the consumer and destroys it. close() alone does not make a
+/// static member (group.instance.id) leave: it keeps its place for a restart until its session times out
+/// (KIP-345). Unsubscribing first does: librdkafka revokes the partitions (rebalance callbacks are served
+/// here) and then sends LeaveGroup, which close() waits for; it is waited for at most `leaveWait`.
+/// The destruction is waited for at most `destroyWait`: librdkafka 2.0 can hang in it after close() (a leaked
+/// partition reference keeps a broker thread alive; librdkafka issue 4674), when the group is already left
+/// and the offsets committed. The handle is then left to a detached thread, so a stop never hangs on it.
+void leaveAndDestroy(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
+                     std::chrono::milliseconds leaveWait = std::chrono::seconds(5),
+                     std::chrono::milliseconds destroyWait = std::chrono::seconds(2));
+
 /// Throws KlusterError(NODE_ERROR) when `err` is not NO_ERROR.
 void check(RdKafka::ErrorCode err, const std::string& what);
 

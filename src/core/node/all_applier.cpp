@@ -34,8 +34,11 @@ Node::AllApplier::AllApplier(Node& node, const kafka::Properties& base, Responde
   props["auto.offset.reset"] = "earliest";
   props["enable.partition.eof"] = "false";
   props.emplace("fetch.wait.max.ms", "100");
-  // A crashed node's place in its group is freed after the session timeout; keep it short so a restarted
-  // node gets ALL back quickly (a clean stop leaves the group at once).
+  // A static member (ARCHITECTURE.md, "The apply loop"): an instance started again after a crash takes the
+  // place of the one before at once, without a rebalance. A crashed node that does not come back stays a
+  // member until its session times out, so keep that short: it still counts as live (exec --wait all, monitor)
+  // until then. A clean stop leaves the group at once (leaveAndDestroy).
+  props["group.instance.id"] = node_.options_.nodeId;
   props.emplace("session.timeout.ms", "10000");
   props.emplace("heartbeat.interval.ms", "1000");
   props.emplace("client.id", "kluster-" + node_.options_.nodeId + "-all");
@@ -47,7 +50,7 @@ Node::AllApplier::AllApplier(Node& node, const kafka::Properties& base, Responde
 }
 
 Node::AllApplier::~AllApplier() {
-  if (consumer_) consumer_->close(); // leaves the group: the node shows as stopped
+  kafka::leaveAndDestroy(std::move(consumer_)); // the node shows as stopped at once
 }
 
 void Node::AllApplier::openDatabase() {
@@ -278,6 +281,7 @@ void Node::AllApplier::readLoop() {
       }
       MessagePtr msg(consumer_->consume(100));
       if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) continue;
+      if (msg->err() == RdKafka::ERR__FATAL) failFatally();
       if (msg->err() != RdKafka::ERR_NO_ERROR) {
         KLOG(Warn, "node", "reading {}: {}", node_.topics_.all(), msg->errstr());
         continue;
@@ -310,6 +314,18 @@ void Node::AllApplier::readLoop() {
     readerFailure_ = std::current_exception();
     queued_.notify_one();
   }
+}
+
+void Node::AllApplier::failFatally() {
+  std::string reason;
+  const auto err = consumer_->fatal_error(reason);
+  if (err == RdKafka::ERR_FENCED_INSTANCE_ID)
+    throw KlusterError(code::NodeError,
+                       fmt::format("another process joined {} as node {}: this one stops ({})",
+                                   node_.topics_.nodeGroup(node_.options_.nodeId), node_.options_.nodeId, reason),
+                       "run each node id once; a node started again while the old process still ran replaces it");
+  throw KlusterError(code::NodeError, fmt::format("reading {}: {}", node_.topics_.all(), reason),
+                     "check the node's [kafka] settings and the brokers' logs, then start the node again");
 }
 
 std::vector<Node::AllApplier::Item> Node::AllApplier::takeBatch() {

@@ -164,6 +164,11 @@ void Node::run() {
   applying_.store(false);
   one.stop();
   responder.flush(std::chrono::seconds(10));
+  if (oneFailed_.load())
+    throw KlusterError(
+        code::NodeError,
+        fmt::format("node {} stopped: reading {} failed for good (see above)", options_.nodeId, topics_.one()),
+        "run each node id once; a node started again while the old process still ran replaces it");
   KLOG(Info, "node", "node {} stopped at ALL offset {}", options_.nodeId, applied_.get());
 }
 

@@ -85,9 +85,10 @@ private:
   std::atomic<bool> positionDoubted_{false};
   sql::AnalysisCache analyses_; ///< shared by ALL and ONE: each distinct SQL text is analyzed once
   NodeMetrics metrics_;
-  ClientsInEffect clients_;           ///< signed requests and permissions (none until a security request)
-  Checker* checker_ = nullptr;        ///< continuous verification, when on (owned by run())
-  std::atomic<bool> applying_{false}; ///< the apply loop runs (for /ready)
+  ClientsInEffect clients_;            ///< signed requests and permissions (none until a security request)
+  Checker* checker_ = nullptr;         ///< continuous verification, when on (owned by run())
+  std::atomic<bool> applying_{false};  ///< the apply loop runs (for /ready)
+  std::atomic<bool> oneFailed_{false}; ///< ONE's consumer hit a fatal error (fenced): the node stops with an error
   /// What /metrics and /ready report besides the counters (asks Kafka for ALL's end).
   NodeGauges probe(kafka::Admin& admin) const;
 };

@@ -17,6 +17,9 @@ Node::OneServer::OneServer(Node& node, const kafka::Properties& base, Responder&
   props_["enable.auto.offset.store"] = "false";
   props_["auto.offset.reset"] = "earliest";
   props_.emplace("fetch.wait.max.ms", "100");
+  // A static member, like the ALL consumer: a node started again after a crash gets its ONE partitions back
+  // at once, and the group does not rebalance (stopping every node's reads) for each instance that died.
+  props_["group.instance.id"] = node_.options_.nodeId;
   props_.emplace("session.timeout.ms", "10000");
   props_.emplace("heartbeat.interval.ms", "1000");
   props_.emplace("client.id", "kluster-" + node_.options_.nodeId + "-one");
@@ -38,10 +41,7 @@ void Node::OneServer::stop() {
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
-  if (consumer_) {
-    consumer_->close();
-    consumer_.reset();
-  }
+  kafka::leaveAndDestroy(std::move(consumer_)); // the other nodes take this node's partitions at once
 }
 
 void Node::OneServer::dispatchLoop() {
@@ -72,6 +72,12 @@ void Node::OneServer::dispatchLoop() {
     MessagePtr msg(consumer_->consume(50));
     const auto fetchedUs = util::nowMicros();
     if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) continue;
+    if (msg->err() == RdKafka::ERR__FATAL) { // fenced by another process with this node id
+      KLOG(Error, "node", "reading {}: {}; the node stops", node_.topics_.one(), msg->errstr());
+      node_.oneFailed_.store(true);
+      node_.stop_.store(true);
+      return;
+    }
     if (msg->err() != RdKafka::ERR_NO_ERROR) {
       KLOG(Warn, "node", "reading {}: {}", node_.topics_.one(), msg->errstr());
       continue;

@@ -52,6 +52,8 @@ private:
   std::optional<nlohmann::json> firstFingerprintInLog(const kafka::Properties& base);
   /// The reader thread: consumes ALL, prepares each request and queues it.
   void readLoop();
+  /// The consumer hit a fatal error (fenced by another process with this node id): stops the node.
+  [[noreturn]] void failFatally();
   /// Waits briefly for queued requests and takes the next batch: up to batch_max requests, ending after
   /// one that changes the schema. Empty when nothing came.
   std::vector<Item> takeBatch();
