@@ -59,7 +59,7 @@ TEST_CASE("drivers through the proxy: psycopg 3, asyncpg, Go pgx, Java pgjdbc, N
     runDriver(proxy, {kDrivers + "/go/pgx_test", url, "go_items"});
     checkIdentical(cluster, "go_items", "8");
   }
-  SECTION("Java pgjdbc: prepared statements of several types, executeBatch, Statement.cancel()") {
+  SECTION("Java pgjdbc: prepared statements of several types, executeBatch, Statement.cancel(), autocommit=false") {
     const auto jdbc = fmt::format("jdbc:postgresql://127.0.0.1:{}/kluster?user=app&sslmode=disable", proxy.port());
     runDriver(proxy, {programPath("java"), "-cp", kDrivers + "/java/classes:" + kDrivers + "/java/postgresql.jar",
                       "JdbcTest", jdbc, "java_items"});

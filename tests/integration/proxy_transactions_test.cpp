@@ -34,11 +34,16 @@ std::string python(TestProxy& proxy, const std::string& which) {
   return r.out;
 }
 
-// Every node holds the same rows: the ALL writes wait for the first node only, so wait for the others.
+// Every node holds the same rows: the ALL writes wait for the first node only, so wait until the nodes agree.
 void checkIdentical(const TestCluster& c, const std::string& table, const std::string& orderBy) {
-  const auto count = c.scalar(1, "SELECT count(*) FROM " + table);
-  for (int i = 2; i <= c.size(); ++i)
-    CHECK(waitUntil([&] { return c.scalar(i, "SELECT count(*) FROM " + table) == count; }, std::chrono::seconds(30)));
+  CHECK(waitUntil(
+      [&] {
+        const auto count = c.scalar(1, "SELECT count(*) FROM " + table);
+        for (int i = 2; i <= c.size(); ++i)
+          if (c.scalar(i, "SELECT count(*) FROM " + table) != count) return false;
+        return true;
+      },
+      std::chrono::seconds(30)));
   const auto first = c.tableChecksum(1, table, orderBy);
   for (int i = 2; i <= c.size(); ++i) CHECK(c.tableChecksum(i, table, orderBy) == first);
 }

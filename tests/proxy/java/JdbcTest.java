@@ -1,7 +1,8 @@
 // Java pgjdbc through klusterctl proxy: plain JDBC in autocommit, prepared statements with parameters of
 // several types (past pgjdbc's prepareThreshold, so both unnamed and named server-side statements),
 // executeBatch, its own writes read back, a unique violation seen as 23505, Statement.cancel() of a read in
-// flight seen as 57014 with the connection usable after it.
+// flight seen as 57014 with the connection usable after it; then autocommit=false: a transaction that reads,
+// updates from what it read and commits, and one rolled back.
 // Usage: java -cp CLASSPATH JdbcTest URL TABLE. Prints OK at the end.
 import java.math.BigDecimal;
 import java.sql.Connection;
@@ -100,6 +101,36 @@ public class JdbcTest {
           check(rs.next() && rs.getLong(1) == 10, "count after the cancel");
         }
       }
+      // autocommit=false, as most JDBC code runs: read, update from what was read, read it back, commit; then a
+      // delete rolled back.
+      conn.setAutoCommit(false);
+      long big;
+      try (PreparedStatement ps = conn.prepareStatement("SELECT big FROM " + table + " WHERE id = ?")) {
+        ps.setInt(1, 1);
+        try (ResultSet rs = ps.executeQuery()) {
+          check(rs.next(), "row 1");
+          big = rs.getLong(1);
+        }
+      }
+      try (PreparedStatement ps = conn.prepareStatement("UPDATE " + table + " SET big = ? WHERE id = ?")) {
+        ps.setLong(1, big + 1);
+        ps.setInt(2, 1);
+        check(ps.executeUpdate() == 1, "update in the transaction");
+      }
+      try (Statement st = conn.createStatement();
+           ResultSet rs = st.executeQuery("SELECT big FROM " + table + " WHERE id = 1")) {
+        check(rs.next() && rs.getLong(1) == big + 1, "the transaction's own write");
+      }
+      conn.commit();
+      try (Statement st = conn.createStatement()) {
+        check(st.executeUpdate("DELETE FROM " + table + " WHERE id = 2") == 1, "delete in the transaction");
+      }
+      conn.rollback();
+      try (Statement st = conn.createStatement();
+           ResultSet rs = st.executeQuery("SELECT count(*), max(big) FILTER (WHERE id = 1) FROM " + table)) {
+        check(rs.next() && rs.getLong(1) == 10 && rs.getLong(2) == big + 1, "after the commit and the rollback");
+      }
+      conn.commit();
     }
     System.out.println("OK");
   }
