@@ -181,11 +181,32 @@ TEST_CASE("pgbench -i, then the TPC-B-like script with 8 clients and retries: no
   INFO(bench.out << bench.err << proxy.log());
   CHECK(bench.exitCode == 0);
   CHECK(bench.out.find("number of failed transactions: 0 (0.000%)") != std::string::npos);
-  std::smatch tps, retried;
-  CHECK(std::regex_search(bench.out, tps, std::regex("tps = ([0-9.]+)")));
-  std::regex_search(bench.out, retried, std::regex("number of transactions retried: ([0-9]+) \\(([0-9.]+)%\\)"));
-  WARN("pgbench tpcb-like through the proxy, 8 clients: tps " << tps[1] << ", retried " << retried[1] << " ("
-                                                              << retried[2] << "%)");
+  auto figures = [](const std::string& out) {
+    std::smatch tps, retried;
+    std::regex_search(out, tps, std::regex("tps = ([0-9.]+)"));
+    std::regex_search(out, retried, std::regex("number of transactions retried: ([0-9]+) \\(([0-9.]+)%\\)"));
+    return fmt::format("{} transactions/s, {} retried ({}%)", tps[1].str(), retried[1].str(), retried[2].str());
+  };
+  CHECK(bench.out.find("tps = ") != std::string::npos);
+  const auto kluster = figures(bench.out);
+
+  // Beside it, in the same run, one PostgreSQL at SERIALIZABLE: a benchmark, printed, not asserted.
+  const auto direct = cluster.name() + "_direct";
+  cluster.serverExec(1, "CREATE DATABASE " + direct);
+  const auto server = cluster.serverUrl(1);
+  const auto url = server.substr(0, server.rfind('/') + 1) + direct;
+  auto directInit = run({programPath("pgbench"), "-i", "-I", "dtGp", "-s", "1", url}, std::chrono::minutes(5));
+  INFO(directInit.out << directInit.err);
+  CHECK(directInit.exitCode == 0);
+  auto directRun =
+      run({programPath("env"), "PGOPTIONS=-c default_transaction_isolation=serializable", programPath("pgbench"), "-n",
+           "-b", "tpcb-like", "-M", "prepared", "-c", "8", "-j", "2", "--max-tries", "10", "-T", seconds, url},
+          std::chrono::minutes(5));
+  INFO(directRun.out << directRun.err);
+  CHECK(directRun.exitCode == 0);
+  cluster.serverExec(1, "DROP DATABASE " + direct);
+  WARN("pgbench tpcb-like -M prepared, 8 clients, " << seconds << " s: through the proxy (3 nodes) " << kluster
+                                                    << "; one PostgreSQL at SERIALIZABLE " << figures(directRun.out));
   for (const auto* table : {"pgbench_branches", "pgbench_tellers", "pgbench_accounts"})
     checkIdentical(cluster, table,
                    table == std::string("pgbench_accounts")  ? "aid"
