@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <regex>
 
 namespace kluster::proxy {
 namespace {
@@ -109,6 +110,12 @@ bool harmless(const std::string& n) {
   return std::find(names.begin(), names.end(), n) != names.end();
 }
 
+// Settings pg_dump's plain output sets that change nothing a restore through the proxy needs.
+bool skippedForDumps(const std::string& n) {
+  return n == "check_function_bodies" || n == "xmloption" || n == "row_security" || n == "default_tablespace" ||
+         n == "default_table_access_method";
+}
+
 std::string defaultOf(const std::string& name) {
   static const std::map<std::string, std::string> d = {
       {"TimeZone", "UTC"},
@@ -205,6 +212,7 @@ bool Session::local(const sql::Statement& st, Mode mode) {
       skipToSync_ = true;
     return true;
   }
+  if (auto answer = dumpPreamble(st, mode)) return *answer;
   if (st.kind == "DeallocateStmt") {
     // A driver's named statements are the proxy's (Parse, Close): DEALLOCATE drops them here, as PostgreSQL would
     // drop its own (psycopg sends DEALLOCATE ALL when it clears its prepared statements).
@@ -231,6 +239,36 @@ bool Session::local(const sql::Statement& st, Mode mode) {
   }
   if (st.transaction || tx_.active()) return transactionBlock(st, mode);
   return sessionSetting(st, mode);
+}
+
+std::optional<bool> Session::dumpPreamble(const sql::Statement& st, Mode mode) {
+  // pg_dump's plain output: `SELECT pg_catalog.set_config('search_path', '', false)` (every name it writes after it
+  // is schema-qualified, so the nodes' search_path serves) and `ALTER ... OWNER TO role` (the nodes' roles are
+  // theirs): both skipped with a notice, so a dump loads through the proxy.
+  static const std::regex searchPath(
+      R"(^\s*SELECT\s+(pg_catalog\s*\.\s*)?set_config\s*\(\s*'search_path'\s*,\s*''\s*,\s*false\s*\)\s*$)",
+      std::regex::icase);
+  static const std::regex owner(R"(^\s*ALTER\s+[^;]*\sOWNER\s+TO\s+("[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)\s*$)",
+                                std::regex::icase);
+  const bool setsPath = st.kind == "SelectStmt" && std::regex_match(st.sql, searchPath);
+  const bool ownerTo = (st.kind == "AlterTableStmt" || st.kind == "AlterOwnerStmt") && std::regex_match(st.sql, owner);
+  if (!setsPath && !ownerTo) return std::nullopt;
+  if (mode == Mode::Describe) {
+    localResult(mode, "",
+                setsPath ? std::make_optional(std::pair<std::string, std::string>{"set_config", ""}) : std::nullopt);
+    return true;
+  }
+  wire::Writer::Notice n = errorNotice(
+      "00000", setsPath ? "set_config('search_path', '', false) is skipped by the proxy: the nodes keep their "
+                          "search_path, and a dump names every object with its schema"
+                        : "OWNER TO is skipped by the proxy: what Kluster creates belongs to each node's own role");
+  n.severity = "NOTICE";
+  out_.notice(n);
+  if (setsPath)
+    localResult(mode, "SELECT 1", std::pair<std::string, std::string>{"set_config", ""});
+  else
+    localResult(mode, commandTag(st, 0), std::nullopt);
+  return true;
 }
 
 bool Session::sessionSetting(const sql::Statement& st, Mode mode) {
@@ -293,6 +331,18 @@ bool Session::sessionSetting(const sql::Statement& st, Mode mode) {
                                           *value, name, defaultOf(name)),
                               "format or convert values in the query instead (e.g. AT TIME ZONE, to_char)"));
     value.reset(); // the node's value, shown as such
+  } else if (skippedForDumps(name)) {
+    // What pg_dump's output sets for its own restore: the nodes' settings serve as well (README "Moving a database
+    // in"). Not applied, said so, and the load goes on.
+    if (mode == Mode::Describe) return localResult(mode, "", std::nullopt), true;
+    wire::Writer::Notice n =
+        errorNotice("00000", fmt::format("SET {} is skipped by the proxy: the nodes keep their own "
+                                         "setting",
+                                         name));
+    n.severity = "NOTICE";
+    out_.notice(n);
+    localResult(mode, "SET", std::nullopt);
+    return true;
   } else if (!harmless(name)) {
     return fail(errorNotice(
         "0A000", fmt::format("SET {} is not supported by the proxy: the nodes would not run requests under it", name),

@@ -145,6 +145,12 @@ void Collector::node(std::string_view type, const json& body, Context ctx, std::
     } else if (const std::string_view name = lastName(field(body, "funcname")); !name.empty()) {
       functions.emplace_back(name);
     }
+    if (const json* fn = field(body, "funcname"); executed && fn != nullptr && fn->is_array() && !fn->empty() &&
+                                                  fn->size() <= 2 &&
+                                                  (fn->size() == 1 || stringNode((*fn)[0]) == "pg_catalog")) {
+      const std::string_view name = stringNode(fn->back());
+      if (name == "nextval" || name == "setval") facts.draws = true; // moves a sequence: not a read
+    }
     if (isBuiltinCall(body, {"now", "transaction_timestamp", "statement_timestamp"}) && !callTarget) {
       TimeSite site;
       site.location = static_cast<int>(intField(body, "location"));
@@ -402,7 +408,7 @@ bool isNonTransactional(std::string_view type, const json& body) {
 }
 
 bool isReadOnlyStatement(std::string_view type, const json& body, const StatementFacts& facts) {
-  const bool cleanSelect = !facts.locking && !facts.modifying && !facts.into;
+  const bool cleanSelect = !facts.locking && !facts.modifying && !facts.into && !facts.draws;
   if (type == "SelectStmt") return cleanSelect;
   if (type == "VariableShowStmt") return true;
   if (type == "ExplainStmt") {
@@ -455,7 +461,7 @@ Parsed parseAndCollect(std::string_view sql) {
     a.transactionControl = a.transactionControl || a.statements.back().transaction.has_value();
     a.nonTransactional = a.nonTransactional || isNonTransactional(type, *body);
     const bool write = type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" || type == "MergeStmt" ||
-                       type == "CreateTableAsStmt" || c.facts.modifying || c.facts.into;
+                       type == "CreateTableAsStmt" || c.facts.modifying || c.facts.into || c.facts.draws;
     checkDeterminism(type, *stmt, write, a);
     if (!write) { // what the same read needs when a transaction's commit compares its result on every node
       Analysis asWrite;

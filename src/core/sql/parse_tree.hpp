@@ -176,6 +176,7 @@ struct StatementFacts {
   bool locking = false;         // executed LockingClause
   bool modifying = false;       // executed INSERT/UPDATE/DELETE/MERGE
   bool into = false;            // SELECT INTO
+  bool draws = false;           // executed nextval()/setval(): moves a sequence, so not a read
   int maxParam = 0;             // highest $n of the request's parameters
   std::vector<bool> usedParams; // [n - 1]: $n appears
 };

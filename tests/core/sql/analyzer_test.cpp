@@ -118,10 +118,21 @@ TEST_CASE("routing: row locks make a SELECT a write", "[sql][routing]") {
 
 TEST_CASE("routing: function calls are read-only by syntax but listed", "[sql][routing][functions]") {
   // Volatility is not visible in the syntax: the node checks `functions` against pg_proc.
-  const auto a = analyze("SELECT nextval('s')");
+  const auto a = analyze("SELECT my_func('s')");
   CHECK(a.readOnly);
-  CHECK(a.functions == std::vector<std::string>{"nextval"});
-  CHECK(isReadOnly("SELECT nextval('s')"));
+  CHECK(a.functions == std::vector<std::string>{"my_func"});
+  CHECK(isReadOnly("SELECT lower('s')"));
+}
+
+TEST_CASE("routing: nextval() and setval() move a sequence: not reads (pg_dump's setval goes to ALL)",
+          "[sql][routing][functions]") {
+  CHECK_FALSE(isReadOnly("SELECT nextval('s')"));
+  CHECK_FALSE(isReadOnly("SELECT pg_catalog.setval('public.t_id_seq', 3, true)"));
+  const auto a = analyze("SELECT nextval('s'); SELECT 1");
+  CHECK_FALSE(a.statements[0].readOnly);
+  CHECK(a.statements[1].readOnly);
+  CHECK(isReadOnly("EXPLAIN SELECT nextval('s')"));                   // only plans
+  CHECK(isReadOnly("CREATE VIEW v AS SELECT nextval('s')") == false); // DDL is not a read anyway
 }
 
 TEST_CASE("routing: unparsable SQL is not read-only", "[sql][routing]") {
