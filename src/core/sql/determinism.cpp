@@ -234,6 +234,11 @@ private:
                            sqlValueFunctionName(op)),
                "pass the value from the client");
       }
+    } else if (type == "RangeTableSample" && write_) {
+      refuse("TABLESAMPLE picks rows by their physical place in each node's own table files (even with "
+             "REPEATABLE): nodes would pick different rows",
+             "pick the rows by their values instead, e.g. WHERE abs(hashtext(id::text)) % 100 < 10, or ORDER BY a "
+             "unique key with LIMIT");
     } else if (type == "RangeVar") {
       rowsScanned_ = true;
       if (write_) catalogRule(body);
