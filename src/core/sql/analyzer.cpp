@@ -413,6 +413,7 @@ Parsed parseAndCollect(std::string_view sql) {
     const bool write = type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" || type == "MergeStmt" ||
                        type == "CreateTableAsStmt" || c.facts.modifying || c.facts.into;
     checkDeterminism(type, *stmt, write, a);
+    if (type == "DoStmt") checkDoBlock(*body, a, c.functions);
     if (!a.serverAccess) a.serverAccess = serverAccess(type, *body);
     if (!a.unsupported) a.unsupported = copyWithoutData(type, *body);
   }

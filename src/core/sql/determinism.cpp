@@ -123,6 +123,10 @@ public:
              "use ON COMMIT DROP (it lives for the request only), or a regular table");
     }
     if (type == "AlterTableStmt") alterTableRule(*unwrap(stmt).second);
+    if (type == "TruncateStmt")
+      if (const json* rels = field(*unwrap(stmt).second, "relations"); rels != nullptr && rels->is_array())
+        for (const json& r : *rels)
+          if (const auto [rt, rb] = unwrap(r); rt == "RangeVar") target(*rb);
     walk(stmt);
     if (write_ && !drawn_.empty() && (type == "UpdateStmt" || type == "DeleteStmt" || type == "MergeStmt")) {
       refuse(fmt::format("{}() in an UPDATE, DELETE or MERGE would be evaluated per row in each node's own "
@@ -265,11 +269,21 @@ private:
       if (it.key() == "relation" && it.value().is_object() && it.value().contains("relname")) {
         // INSERT/UPDATE/DELETE/MERGE targets: a plain RangeVar (not wrapped). An INSERT's is not scanned.
         if (type != "InsertStmt") rowsScanned_ = true;
+        if (type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" || type == "MergeStmt")
+          target(it.value());
         if (write_) catalogRule(it.value());
         continue;
       }
       stack.push_back({&it.value(), select, typed});
     }
+  }
+
+  void target(const json& rangeVar) {
+    TableRef t{std::string(stringField(rangeVar, "schemaname")), std::string(stringField(rangeVar, "relname")), {}};
+    t.alias = t.name;
+    for (const TableRef& known : out_.writeTargets)
+      if (known.schema == t.schema && known.name == t.name) return;
+    out_.writeTargets.push_back(std::move(t));
   }
 
   void catalogRule(const json& rangeVar) {
