@@ -437,10 +437,27 @@ TEST_CASE("the functions and triggers a write runs are judged by their bodies, w
   CHECK(cluster.scalar(1,
                        "SELECT string_agg(id || ':' || coalesce(a, -1) || ':' || coalesce(b, -1) || ':' || "
                        "coalesce(total, -1), ',' ORDER BY id) FROM t") == "4:42:8:50,6:6:16:22,7:42:15:57,8:12:16:28");
+  // Values drawn per call by a row-level trigger: the same on every node for rows in the request's order (random()
+  // seeded from the request, sequences in step with the log), refused for rows read from a table.
+  allOk(cluster, "CREATE TABLE rnd (id int PRIMARY KEY, r float8)");
+  allOk(cluster, "CREATE TABLE audit_seq (n bigserial PRIMARY KEY, row_id int)");
+  allOk(cluster, "CREATE FUNCTION draw() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.r := random(); INSERT INTO "
+                 "audit_seq (row_id) VALUES (NEW.id); RETURN NEW; END $$");
+  allOk(cluster, "CREATE TRIGGER draw BEFORE INSERT OR UPDATE ON rnd FOR EACH ROW EXECUTE FUNCTION draw()");
+  expectEverywhere(cluster, "INSERT INTO rnd (id) VALUES (1), (2), (3)", "OK");
+  refusedWith("UPDATE rnd SET id = id + 10", "trigger function public.draw() of table rnd, run by this write for each "
+                                             "row it reads, draws a value per call with random()");
+  allOk(cluster, "CREATE OR REPLACE FUNCTION draw() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO "
+                 "audit_seq (row_id) VALUES (NEW.id); RETURN NEW; END $$");
+  refusedWith("INSERT INTO rnd (id) SELECT id + 100 FROM rnd", "with the DEFAULT of audit_seq.n");
+  expectEverywhere(cluster, "INSERT INTO rnd (id) VALUES (4)", "OK");
+  CHECK(cluster.scalar(1, "SELECT count(DISTINCT r) || ':' || count(*) FROM rnd") == "3:4");
+  CHECK(cluster.scalar(1, "SELECT string_agg(n || '=' || row_id, ',' ORDER BY n) FROM audit_seq") == "1=1,2=2,3=3,4=4");
+
   CHECK(cluster.scalar(1, "SELECT count(*) FROM stamped") == "0");
   CHECK(cluster.scalar(1, "SELECT string_agg(id::text, ',' ORDER BY id) FROM parent") == "2");
   for (const auto& [table, order] : std::vector<std::pair<std::string, std::string>>{
-           {"t", "id"}, {"stamped", "id"}, {"parent", "id"}, {"audit_log", "id"}}) {
+           {"t", "id"}, {"stamped", "id"}, {"parent", "id"}, {"audit_log", "id"}, {"rnd", "id"}, {"audit_seq", "n"}}) {
     INFO(table);
     const auto reference = checksum(cluster, 1, table, order);
     for (int i = 2; i <= 3; ++i) CHECK(checksum(cluster, i, table, order) == reference);

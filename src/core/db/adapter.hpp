@@ -135,6 +135,7 @@ struct FunctionDefinition {
   std::string definition; ///< the statement that defines it (pg_get_functiondef()); empty for aggregates
   bool trusted = false;   ///< an operator vouched for this very definition through ALL (_kluster.trust_function())
   std::vector<std::string> calls; ///< an aggregate's support functions (names), judged in its place
+  bool perRow = true;             ///< a trigger's function: FOR EACH ROW (false: FOR EACH STATEMENT)
 };
 
 struct ServerInfo {

@@ -37,7 +37,7 @@ constexpr const char* kDefinitionColumns =
     "t.definition_md5 = md5(d.definition)), "
     "coalesce((SELECT json_agg(x.proname::text ORDER BY x.proname) FROM pg_aggregate a JOIN pg_proc x ON x.oid IN "
     "(a.aggtransfn::oid, a.aggfinalfn::oid, a.aggcombinefn::oid, a.aggmtransfn::oid, a.aggminvtransfn::oid, "
-    "a.aggmfinalfn::oid) WHERE a.aggfnoid = p.oid), '[]') ";
+    "a.aggmfinalfn::oid) WHERE a.aggfnoid = p.oid), '[]')";
 constexpr const char* kDefinitionJoins =
     "JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang "
     "CROSS JOIN LATERAL (SELECT format('%I.%I(%s)', n.nspname, p.proname, "
@@ -56,6 +56,7 @@ std::vector<FunctionDefinition> definitions(PGresult* res) {
     f.definition = PQgetvalue(res, r, 4);
     f.trusted = PQgetvalue(res, r, 5)[0] == 't';
     for (const auto& name : nlohmann::json::parse(PQgetvalue(res, r, 6))) f.calls.push_back(name.get<std::string>());
+    f.perRow = PQgetvalue(res, r, 7)[0] == 't';
     out.push_back(std::move(f));
   }
   return out;
@@ -64,7 +65,7 @@ std::vector<FunctionDefinition> definitions(PGresult* res) {
 } // namespace
 
 std::vector<FunctionDefinition> PgConnection::userFunctions(const std::string& name) {
-  ResultGuard g{execParams(std::string("SELECT ") + kDefinitionColumns + "FROM pg_proc p " + kDefinitionJoins +
+  ResultGuard g{execParams(std::string("SELECT ") + kDefinitionColumns + ", true FROM pg_proc p " + kDefinitionJoins +
                                "WHERE p.proname = $1 AND " + kUserNamespaces + "ORDER BY 1",
                            {name})};
   return definitions(g.res);
@@ -73,7 +74,8 @@ std::vector<FunctionDefinition> PgConnection::userFunctions(const std::string& n
 std::vector<FunctionDefinition> PgConnection::triggerFunctions(const std::string& schema, const std::string& table) {
   // Internal triggers (foreign keys) are PostgreSQL's own; 'D': disabled. 'R' (replica only) is counted too.
   ResultGuard g{execParams(std::string("SELECT ") + kDefinitionColumns +
-                               "FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid " + kDefinitionJoins +
+                               ", (tg.tgtype::int & 1) = 1 FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid " +
+                               kDefinitionJoins +
                                "WHERE tg.tgrelid = to_regclass(CASE WHEN $1 = '' THEN quote_ident($2) ELSE "
                                "quote_ident($1) || '.' || quote_ident($2) END) AND NOT tg.tgisinternal AND "
                                "tg.tgenabled <> 'D' AND " +

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <deque>
 #include <set>
 
@@ -32,6 +33,13 @@ const std::vector<db::FunctionDefinition>& FunctionCheck::triggers(const sql::Ta
   const auto id = std::pair{table.schema, table.name};
   auto it = triggers_.find(id);
   if (it == triggers_.end()) it = triggers_.emplace(id, conn_->triggerFunctions(table.schema, table.name)).first;
+  return it->second;
+}
+
+const std::vector<std::string>& FunctionCheck::drawnColumns(const sql::TableRef& table) {
+  const auto id = std::pair{table.schema, table.name};
+  auto it = drawn_.find(id);
+  if (it == drawn_.end()) it = drawn_.emplace(id, conn_->drawnDefaults(table.schema, table.name)).first;
   return it->second;
 }
 
@@ -73,6 +81,8 @@ const FunctionCheck::Verdict& FunctionCheck::verdict(const db::FunctionDefinitio
     v.calls.insert(v.calls.end(), body.functions.begin(), body.functions.end());
     v.writes = std::move(body.writeTargets);
     v.orders = std::move(body.orderRequirements);
+    v.draws = std::move(body.draws);
+    v.inserts = std::move(body.inserts);
   }
   return verdicts_.emplace(def.signature, std::move(v)).first->second;
 }
@@ -107,6 +117,29 @@ void FunctionCheck::checkClosure(Prepared& p) {
       refuse(fmt::format("{}{}, run by this write: {}", what, via, v.message), v.hint);
       return false;
     }
+    // Values drawn per call: the same on every node when the calls come in the request's order, not per row of a
+    // table (a statement-level trigger runs once).
+    std::string draws = v.draws;
+    for (const auto& insert : v.inserts) {
+      if (!draws.empty()) break;
+      for (const auto& column : drawnColumns(insert.target))
+        if (!insert.listed || std::find(insert.given.begin(), insert.given.end(), column) == insert.given.end()) {
+          draws =
+              fmt::format("the DEFAULT of {}.{} (it inserts into {})", insert.target.name, column, insert.target.name);
+          break;
+        }
+    }
+    if (!draws.empty() && def.perRow && p.scansRows) {
+      refuse(fmt::format("{}{}, run by this write for each row it reads, draws a value per call with {}: nodes read "
+                         "rows in their own physical order and would draw different values for different rows",
+                         what, via, draws),
+             "pass the values from the request instead of drawing them in the function (or give the table it "
+             "inserts into a key from the row, not a SERIAL); rows in the request's own order (INSERT ... VALUES) "
+             "may draw");
+      return false;
+    }
+    if (std::find(v.calls.begin(), v.calls.end(), "random") != v.calls.end() && !p.work.randomSeed)
+      p.work.randomSeed = randomSeedFor(p.offset); // the request's seed, as for random() in its text
     for (const auto& c : v.calls) names.push_back({c, what + via});
     for (const auto& t : v.writes) tables.push_back({t, what + via});
     for (const auto& o : v.orders) orders.push_back(&o);

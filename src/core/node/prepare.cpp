@@ -274,6 +274,7 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
       if (!sessionState && a.sessionState) sessionState = &*a.sessionState;
       if (forAll && !a.orderRequirements.empty()) p.ordered.push_back(analyses.back());
       if (forAll) p.targets.insert(p.targets.end(), a.writeTargets.begin(), a.writeTargets.end());
+      p.scansRows = p.scansRows || (forAll && a.scansRows);
     }
   } catch (const sql::SyntaxError& e) {
     p.refusal = db::Outcome::error(code::SyntaxError, e.what(), "42601");

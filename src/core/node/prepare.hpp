@@ -32,6 +32,7 @@ struct Prepared {
   std::vector<std::shared_ptr<const sql::Analysis>> ordered;
   /// ALL: the tables the request writes (sql::Analysis::writeTargets), whose triggers FunctionCheck judges.
   std::vector<sql::TableRef> targets;
+  bool scansRows = false;       ///< ALL: some write reads rows from a table (sql::Analysis::scansRows)
   bool writes = false;          ///< ALL: not read-only (may fire a DEFAULT of the current time)
   std::int64_t timestampMs = 0; ///< ALL: the request's pinned time
   std::int64_t offset = 0;      ///< ALL: the request's offset
@@ -126,7 +127,11 @@ private:
     std::vector<std::string> calls;
     std::vector<sql::TableRef> writes;
     std::vector<sql::OrderRequirement> orders;
+    std::string draws; ///< what the body draws per call ("nextval()"...), "" when nothing
+    std::vector<sql::OrderRequirement::Defaults> inserts; ///< tables it inserts into, whose DEFAULTs may draw
   };
+  /// The columns of a table whose DEFAULT draws a value per row (cached).
+  const std::vector<std::string>& drawnColumns(const sql::TableRef& table);
 
   void checkOrder(Prepared& p);
   /// The first of `requirements` whose row order is not total, as a refusal (closure.cpp).

@@ -196,6 +196,9 @@ struct Analysis {
   /// Tables the request inserts into, updates, deletes from, merges into or truncates (also in CTEs): their
   /// triggers run on its behalf, so the node judges their functions too (deduplicated, in order found).
   std::vector<TableRef> writeTargets;
+  /// Some write reads rows from a table (UPDATE, DELETE, MERGE, INSERT ... SELECT ... FROM t, a subquery): the
+  /// functions and triggers it runs per row run in each node's own physical row order.
+  bool scansRows = false;
 
   /// The request reaches past the database into its server: COPY to/from a file or PROGRAM, LOAD, ALTER SYSTEM,
   /// SET ROLE / SESSION AUTHORIZATION, role management, functions and DO blocks in untrusted languages,

@@ -134,6 +134,7 @@ public:
                          drawn_),
              "draw the values with INSERT ... SELECT ... ORDER BY a unique key, or compute them in the client");
     }
+    if (write_ && rowsScanned_) out_.scansRows = true;
     if (write_ && randomCalled_ && rowsScanned_) {
       refuse("random() would be evaluated once per row in each node's own physical row order: rows would get "
              "different values on different nodes",

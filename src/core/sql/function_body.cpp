@@ -80,17 +80,40 @@ public:
       if (contains(kOwnClock, f))
         refuse(fmt::format("{}() inside a function is each node's own transaction time, not the request's", f),
                "pass the time to the function as an argument from the request");
-      if (contains(kDrawnPerCall, f))
-        refuse(fmt::format("{}() inside a function draws a value per call, in an order that depends on how each "
-                           "node runs the statement that calls it (rows in each node's own physical order)",
-                           f),
-               fmt::format("call {}() in the request itself (the row-order rules then apply) and pass the value to "
-                           "the function as an argument",
-                           f));
+      if (contains(kDrawnPerCall, f) && out.draws.empty()) out.draws = f + "()";
       out.functions.push_back(f);
     }
+    collectInserts(stmt);
     for (TableRef& t : a.writeTargets) out.writeTargets.push_back(std::move(t));
     for (OrderRequirement& r : a.orderRequirements) out.orderRequirements.push_back(std::move(r));
+  }
+
+  // INSERT statements anywhere in `stmt` (CTEs too): their tables and the columns they give.
+  void collectInserts(const json& stmt) {
+    std::vector<const json*> pending{&stmt};
+    while (!pending.empty()) {
+      const json* v = pending.back();
+      pending.pop_back();
+      if (v->is_object()) {
+        if (const json* insert = detail::field(*v, "InsertStmt"); insert != nullptr && insert->is_object())
+          if (const json* rel = detail::field(*insert, "relation")) {
+            OrderRequirement::Defaults d;
+            d.target = {std::string(detail::stringField(*rel, "schemaname")),
+                        std::string(detail::stringField(*rel, "relname")),
+                        {}};
+            if (const json* cols = detail::field(*insert, "cols"); cols != nullptr && cols->is_array()) {
+              d.listed = !cols->empty();
+              for (const json& c : *cols)
+                if (const auto [ct, cb] = detail::unwrap(c); ct == "ResTarget")
+                  d.given.emplace_back(detail::stringField(*cb, "name"));
+            }
+            out.inserts.push_back(std::move(d));
+          }
+      }
+      if (v->is_structured())
+        for (const json& child : *v)
+          if (child.is_structured()) pending.push_back(&child);
+    }
   }
 
   // A PL/pgSQL expression's text: a statement (INSERT ..., SELECT ... with its INTO taken out), an assignment

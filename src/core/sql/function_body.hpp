@@ -18,9 +18,8 @@ namespace kluster::sql {
 struct FunctionBody {
   /// The first rule the body breaks, or nullopt: a rule of a write's statements (determinism.hpp, decided as
   /// for a write whatever the body's statements are), the node's own clock (now(), CURRENT_TIMESTAMP & co. in a
-  /// body read each node's own transaction time, not the request's), values drawn per call (random(),
-  /// nextval(), gen_random_uuid()...: drawn in an order that depends on how each node runs the statement), or an
-  /// opaque body (below).
+  /// body read each node's own transaction time, not the request's), gen_random_uuid() (each node's own random
+  /// source), or an opaque body (below).
   std::optional<Refusal> refusal;
   /// The body cannot be judged: EXECUTE of dynamic SQL, a language other than sql and plpgsql, or a body
   /// Kluster's parser cannot read. An operator may vouch for such a function (README: trust_function).
@@ -31,6 +30,12 @@ struct FunctionBody {
   std::vector<TableRef> writeTargets;
   /// Row orders the body's statements depend on, to check against unique keys as a write's are.
   std::vector<OrderRequirement> orderRequirements;
+  /// What the body draws per call, in the order calls come ("nextval()", "random()"...; "" when nothing): the
+  /// same on every node when the calls come in the request's order, not when they come per row of a table.
+  std::string draws;
+  /// The tables the body inserts into (and the columns it gives): a DEFAULT drawn per row (SERIAL, IDENTITY...)
+  /// of a column it does not give draws per call as well.
+  std::vector<OrderRequirement::Defaults> inserts;
 };
 
 /// Judges the body of a function in `language` (pg_language.lanname): "sql" bodies from `source` (pg_proc.prosrc)

@@ -344,3 +344,14 @@ TEST_CASE("TABLESAMPLE in a write is refused: it picks rows by their physical pl
   // A read changes nothing (its answers are compared): not refused by this rule.
   CHECK_FALSE(refused("SELECT * FROM t TABLESAMPLE SYSTEM (10)"));
 }
+
+TEST_CASE("writes that read rows from a table are marked: what they run per row runs in physical order",
+          "[sql][determinism]") {
+  CHECK_FALSE(analyze("INSERT INTO t VALUES (1), (2)").scansRows);
+  CHECK_FALSE(analyze("INSERT INTO t SELECT g FROM generate_series(1, 5) g").scansRows);
+  CHECK_FALSE(analyze("SELECT * FROM t").scansRows); // a read runs nothing that writes
+  CHECK(analyze("UPDATE t SET v = 1 WHERE id = 1").scansRows);
+  CHECK(analyze("DELETE FROM t").scansRows);
+  CHECK(analyze("INSERT INTO n SELECT * FROM t ORDER BY id").scansRows);
+  CHECK(analyze("INSERT INTO n VALUES ((SELECT max(id) FROM t))").scansRows);
+}

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "core/sql/function_body.hpp"
 
@@ -46,12 +47,14 @@ TEST_CASE("SQL bodies: the functions they call are listed for the node to judge,
     CHECK_FALSE(b.opaque);
     CHECK(b.refusal->message.find("transaction time") != std::string::npos);
   }
-  // Values drawn per call, in an order the calling statement decides.
-  for (const char* src :
-       {"SELECT random()", "SELECT nextval('s')", "SELECT setval('s', 1)", "SELECT gen_random_uuid()"}) {
-    INFO(src);
-    CHECK(sqlFn(src).refusal);
-  }
+  // Values drawn per call, in an order the calling statement decides: the node refuses them when the calls come
+  // per row of a table. gen_random_uuid() draws from each node's own random source: refused.
+  CHECK(sqlFn("SELECT random()").draws == "random()");
+  CHECK(sqlFn("SELECT nextval('s')").draws == "nextval()");
+  CHECK(sqlFn("SELECT setval('s', 1)").draws == "setval()");
+  CHECK_FALSE(sqlFn("SELECT nextval('s')").refusal);
+  CHECK(sqlFn("SELECT gen_random_uuid()").refusal);
+  CHECK(sqlFn("SELECT $1 + 1").draws.empty());
   // The rules of a write apply even to a SELECT: it feeds one.
   CHECK(sqlFn("SELECT id FROM t LIMIT 1").orderRequirements.size() == 1);
   CHECK(sqlFn("SELECT ctid FROM t").refusal); // a system column
@@ -70,6 +73,11 @@ TEST_CASE("SQL bodies: the functions they call are listed for the node to judge,
   REQUIRE(audit.writeTargets.size() == 2);
   CHECK(audit.writeTargets[0].name == "audit");
   CHECK(audit.writeTargets[1].name == "totals");
+  // The tables it inserts into, with the columns given: the node checks their drawn DEFAULTs (SERIAL...).
+  REQUIRE(audit.inserts.size() == 1);
+  CHECK(audit.inserts[0].target.name == "audit");
+  CHECK(audit.inserts[0].listed);
+  CHECK(audit.inserts[0].given == std::vector<std::string>{"what"});
 }
 
 TEST_CASE("SQL-standard bodies (BEGIN ATOMIC, RETURN) are read from the definition", "[sql][closure]") {
@@ -104,7 +112,7 @@ TEST_CASE("PL/pgSQL bodies: every statement and expression is judged", "[sql][cl
                  "  END LOOP;\n  RETURN 0;\nEND"),
               "timeofday"));
   CHECK(calls(pl("BEGIN\n  PERFORM pg_sleep(1);\n  RETURN 0;\nEND"), "pg_sleep"));
-  CHECK(pl("DECLARE x float8;\nBEGIN\n  x := random();\n  RETURN x::int;\nEND").refusal);
+  CHECK(pl("DECLARE x float8;\nBEGIN\n  x := random();\n  RETURN x::int;\nEND").draws == "random()");
   CHECK(pl("DECLARE x int;\nBEGIN\n  SELECT id INTO x FROM t LIMIT 1;\n  RETURN x;\nEND").orderRequirements.size() ==
         1);
   // Harmless: arithmetic on the row, reads by key, writes to other tables.
