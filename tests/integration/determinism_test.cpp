@@ -390,6 +390,23 @@ TEST_CASE("the functions and triggers a write runs are judged by their bodies, w
   refusedWith("INSERT INTO stamped (id) VALUES (1)", "trigger function public.stamp() of table stamped, run by this "
                                                      "write, calls clock_timestamp()");
   refusedWith("INSERT INTO parent VALUES (1)", "trigger function public.stamp() of table audit_log");
+  // A trigger's WHEN condition is judged too (one calling clock_timestamp() is refused when created; a function that
+  // reads the clock only after it was replaced is caught when a write runs it).
+  allOk(cluster, "CREATE TABLE guarded (id int PRIMARY KEY)");
+  allOk(cluster, "CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$");
+  allOk(cluster,
+        "CREATE FUNCTION epoch() RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$SELECT 'epoch'::timestamptz$$");
+  expectEverywhere(cluster,
+                   "CREATE TRIGGER guard BEFORE INSERT ON guarded FOR EACH ROW WHEN (clock_timestamp() > "
+                   "'2000-01-01') EXECUTE FUNCTION keep()",
+                   refused);
+  allOk(cluster, "CREATE TRIGGER guard BEFORE INSERT ON guarded FOR EACH ROW WHEN (epoch() < '2000-01-01') EXECUTE "
+                 "FUNCTION keep()");
+  expectEverywhere(cluster, "INSERT INTO guarded VALUES (1)", "OK");
+  allOk(cluster, "CREATE OR REPLACE FUNCTION epoch() RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$SELECT "
+                 "clock_timestamp()$$");
+  refusedWith("INSERT INTO guarded VALUES (2)", "function public.epoch() (called by the WHEN condition of the "
+                                                "trigger function public.keep() of table guarded)");
   // A disabled trigger does not run.
   allOk(cluster, "ALTER TABLE audit_log DISABLE TRIGGER stamp");
   expectEverywhere(cluster, "INSERT INTO parent VALUES (2)", "OK");
@@ -456,8 +473,13 @@ TEST_CASE("the functions and triggers a write runs are judged by their bodies, w
 
   CHECK(cluster.scalar(1, "SELECT count(*) FROM stamped") == "0");
   CHECK(cluster.scalar(1, "SELECT string_agg(id::text, ',' ORDER BY id) FROM parent") == "2");
-  for (const auto& [table, order] : std::vector<std::pair<std::string, std::string>>{
-           {"t", "id"}, {"stamped", "id"}, {"parent", "id"}, {"audit_log", "id"}, {"rnd", "id"}, {"audit_seq", "n"}}) {
+  for (const auto& [table, order] : std::vector<std::pair<std::string, std::string>>{{"t", "id"},
+                                                                                     {"stamped", "id"},
+                                                                                     {"parent", "id"},
+                                                                                     {"audit_log", "id"},
+                                                                                     {"rnd", "id"},
+                                                                                     {"audit_seq", "n"},
+                                                                                     {"guarded", "id"}}) {
     INFO(table);
     const auto reference = checksum(cluster, 1, table, order);
     for (int i = 2; i <= 3; ++i) CHECK(checksum(cluster, i, table, order) == reference);

@@ -136,6 +136,7 @@ struct FunctionDefinition {
   bool trusted = false;   ///< an operator vouched for this very definition through ALL (_kluster.trust_function())
   std::vector<std::string> calls; ///< an aggregate's support functions (names), judged in its place
   bool perRow = true;             ///< a trigger's function: FOR EACH ROW (false: FOR EACH STATEMENT)
+  std::string trigger;            ///< a trigger's function: the trigger's CREATE TRIGGER (its WHEN condition)
 };
 
 struct ServerInfo {

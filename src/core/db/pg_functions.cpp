@@ -57,6 +57,7 @@ std::vector<FunctionDefinition> definitions(PGresult* res) {
     f.trusted = PQgetvalue(res, r, 5)[0] == 't';
     for (const auto& name : nlohmann::json::parse(PQgetvalue(res, r, 6))) f.calls.push_back(name.get<std::string>());
     f.perRow = PQgetvalue(res, r, 7)[0] == 't';
+    f.trigger = PQgetvalue(res, r, 8);
     out.push_back(std::move(f));
   }
   return out;
@@ -65,8 +66,8 @@ std::vector<FunctionDefinition> definitions(PGresult* res) {
 } // namespace
 
 std::vector<FunctionDefinition> PgConnection::userFunctions(const std::string& name) {
-  ResultGuard g{execParams(std::string("SELECT ") + kDefinitionColumns + ", true FROM pg_proc p " + kDefinitionJoins +
-                               "WHERE p.proname = $1 AND " + kUserNamespaces + "ORDER BY 1",
+  ResultGuard g{execParams(std::string("SELECT ") + kDefinitionColumns + ", true, '' FROM pg_proc p " +
+                               kDefinitionJoins + "WHERE p.proname = $1 AND " + kUserNamespaces + "ORDER BY 1",
                            {name})};
   return definitions(g.res);
 }
@@ -74,7 +75,8 @@ std::vector<FunctionDefinition> PgConnection::userFunctions(const std::string& n
 std::vector<FunctionDefinition> PgConnection::triggerFunctions(const std::string& schema, const std::string& table) {
   // Internal triggers (foreign keys) are PostgreSQL's own; 'D': disabled. 'R' (replica only) is counted too.
   ResultGuard g{execParams(std::string("SELECT ") + kDefinitionColumns +
-                               ", (tg.tgtype::int & 1) = 1 FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid " +
+                               ", (tg.tgtype::int & 1) = 1, pg_get_triggerdef(tg.oid) FROM pg_trigger tg JOIN pg_proc "
+                               "p ON p.oid = tg.tgfoid " +
                                kDefinitionJoins +
                                "WHERE tg.tgrelid = to_regclass(CASE WHEN $1 = '' THEN quote_ident($2) ELSE "
                                "quote_ident($1) || '.' || quote_ident($2) END) AND NOT tg.tgisinternal AND "

@@ -6,6 +6,7 @@
 #include "core/node/prepare.hpp"
 
 #include "core/errors.hpp"
+#include "core/sql/analyzer.hpp"
 #include "core/sql/determinism.hpp"
 #include "core/sql/function_body.hpp"
 
@@ -20,6 +21,29 @@ namespace kluster::node {
 namespace {
 
 bool compiled(const db::FunctionDefinition& def) { return def.language == "c" || def.language == "internal"; }
+
+struct When {
+  std::string message, hint;
+  std::vector<std::string> calls;
+};
+
+// A trigger's WHEN condition, from its CREATE TRIGGER statement: the functions it calls, or why it is refused.
+When whenClause(const std::string& createTrigger) {
+  When w;
+  if (createTrigger.empty()) return w;
+  try {
+    const sql::Analysis a = sql::analyze(createTrigger);
+    w.calls = a.functions;
+    if (a.storesCurrentTime) {
+      w.message = "the current time in it is each node's own transaction time, not the request's";
+      w.hint = "compare with a column the request fills instead";
+    }
+  } catch (const std::exception& e) {
+    w.message = fmt::format("Kluster cannot read it ({})", e.what());
+    w.hint = "drop the WHEN condition and test it in the trigger function";
+  }
+  return w;
+}
 
 } // namespace
 
@@ -151,8 +175,17 @@ void FunctionCheck::checkClosure(Prepared& p) {
       tables.pop_front();
       if (!seenTables.insert({t.table.schema, t.table.name}).second) continue;
       const std::string via = t.writer.empty() ? "" : fmt::format(" (table written by {})", t.writer);
-      for (const auto& def : triggers(t.table))
-        if (!judge(def, fmt::format("trigger function {} of table {}", def.signature, t.table.name), via)) return;
+      for (const auto& def : triggers(t.table)) {
+        const std::string what = fmt::format("trigger function {} of table {}", def.signature, t.table.name);
+        if (!judge(def, what, via)) return;
+        // The trigger's WHEN condition runs per row too: the functions it calls are judged as the body's.
+        const auto when = whenClause(def.trigger);
+        if (!when.message.empty()) {
+          refuse(fmt::format("the WHEN condition of the {}{}: {}", what, via, when.message), when.hint);
+          return;
+        }
+        for (const auto& c : when.calls) names.push_back({c, "the WHEN condition of the " + what + via});
+      }
       continue;
     }
     const Name n = std::move(names.front());
