@@ -338,3 +338,150 @@ TEST_CASE("DEFAULT now(), SERIAL, IDENTITY, nextval() and gen_random_uuid() colu
   // Written by hand on one node, outside Kluster, such a default is an error rather than that node's clock.
   CHECK_THROWS(cluster.query(2, "INSERT INTO events (id) VALUES (-1)"));
 }
+
+TEST_CASE("the functions and triggers a write runs are judged by their bodies, whatever their declared volatility",
+          "[determinism][closure]") {
+  TestCluster cluster;
+  const std::string refused = "NONDETERMINISTIC";
+  // Refused by every node, with a message that contains `why` (it names the function and what in it is refused).
+  const auto refusedWith = [&](const std::string& sql, const std::string& why) {
+    auto r = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json", sql});
+    INFO(sql << "\n" << r.out << r.err);
+    CHECK(r.exitCode == 1);
+    const auto responses = parseJson(r.out);
+    REQUIRE(responses.is_array());
+    REQUIRE(responses.size() == 3);
+    for (const auto& response : responses) {
+      CHECK(response["resultCode"] == refused);
+      CHECK(response.value("errorMessage", std::string()).find(why) != std::string::npos);
+      CHECK_FALSE(response.value("hint", std::string()).empty());
+    }
+  };
+  allOk(cluster, "CREATE TABLE t (id int PRIMARY KEY, a int, b int, total int, at text)");
+  allOk(cluster, "CREATE TABLE stamped (id int PRIMARY KEY, at text)");
+  allOk(cluster, "CREATE TABLE parent (id int PRIMARY KEY)");
+  allOk(cluster, "CREATE TABLE audit_log (id int, at text)");
+
+  // An SQL function declared IMMUTABLE that reads the clock; a PL/pgSQL one reading now() (each node's own
+  // transaction time inside a body, not the request's) or calling the first.
+  allOk(cluster,
+        "CREATE FUNCTION sql_clock() RETURNS timestamptz LANGUAGE sql IMMUTABLE AS 'SELECT clock_timestamp()'");
+  allOk(cluster,
+        "CREATE FUNCTION pl_now() RETURNS text LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN now()::text; END $$");
+  allOk(cluster, "CREATE FUNCTION pl_clock(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN x + "
+                 "extract(microseconds FROM sql_clock())::int; END $$");
+  refusedWith("INSERT INTO t (id, at) VALUES (1, sql_clock()::text)",
+              "function public.sql_clock(), run by this write, calls clock_timestamp()");
+  refusedWith("INSERT INTO t (id, at) VALUES (2, pl_now())",
+              "function public.pl_now(), run by this write: the current time");
+  refusedWith("INSERT INTO t (id, a) VALUES (3, pl_clock(1))",
+              "function public.sql_clock() (called by function public.pl_clock(integer))");
+  expectEverywhere(cluster, "UPDATE t SET a = pl_clock(a)", refused);
+
+  // A trigger that stamps rows with the clock: every write to its table is refused, and so is a write whose
+  // trigger writes that table.
+  allOk(cluster, "CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.at := "
+                 "clock_timestamp()::text; RETURN NEW; END $$");
+  allOk(cluster, "CREATE TRIGGER stamp BEFORE INSERT OR UPDATE ON stamped FOR EACH ROW EXECUTE FUNCTION stamp()");
+  allOk(cluster, "CREATE TRIGGER stamp BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION stamp()");
+  allOk(cluster, "CREATE FUNCTION log_parent() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit_log "
+                 "(id) VALUES (NEW.id); RETURN NEW; END $$");
+  allOk(cluster, "CREATE TRIGGER log_parent AFTER INSERT ON parent FOR EACH ROW EXECUTE FUNCTION log_parent()");
+  refusedWith("INSERT INTO stamped (id) VALUES (1)", "trigger function public.stamp() of table stamped, run by this "
+                                                     "write, calls clock_timestamp()");
+  refusedWith("INSERT INTO parent VALUES (1)", "trigger function public.stamp() of table audit_log");
+  // A trigger's WHEN condition is judged too (one calling clock_timestamp() is refused when created; a function that
+  // reads the clock only after it was replaced is caught when a write runs it).
+  allOk(cluster, "CREATE TABLE guarded (id int PRIMARY KEY)");
+  allOk(cluster, "CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$");
+  allOk(cluster,
+        "CREATE FUNCTION epoch() RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$SELECT 'epoch'::timestamptz$$");
+  expectEverywhere(cluster,
+                   "CREATE TRIGGER guard BEFORE INSERT ON guarded FOR EACH ROW WHEN (clock_timestamp() > "
+                   "'2000-01-01') EXECUTE FUNCTION keep()",
+                   refused);
+  allOk(cluster, "CREATE TRIGGER guard BEFORE INSERT ON guarded FOR EACH ROW WHEN (epoch() < '2000-01-01') EXECUTE "
+                 "FUNCTION keep()");
+  expectEverywhere(cluster, "INSERT INTO guarded VALUES (1)", "OK");
+  allOk(cluster, "CREATE OR REPLACE FUNCTION epoch() RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$SELECT "
+                 "clock_timestamp()$$");
+  refusedWith("INSERT INTO guarded VALUES (2)", "function public.epoch() (called by the WHEN condition of the "
+                                                "trigger function public.keep() of table guarded)");
+  // A disabled trigger does not run.
+  allOk(cluster, "ALTER TABLE audit_log DISABLE TRIGGER stamp");
+  expectEverywhere(cluster, "INSERT INTO parent VALUES (2)", "OK");
+
+  // TABLESAMPLE picks rows by their physical place.
+  expectEverywhere(cluster, "INSERT INTO t (id, a) SELECT id + 100, a FROM t TABLESAMPLE SYSTEM (50) REPEATABLE (1)",
+                   refused);
+
+  // Dynamic SQL cannot be judged: refused as opaque until an operator vouches for it through ALL, for this very
+  // definition.
+  const std::string dynamic = "CREATE OR REPLACE FUNCTION dyn(x int) RETURNS int LANGUAGE plpgsql STABLE AS $$ DECLARE "
+                              "r int; BEGIN EXECUTE 'SELECT $1 * {}' INTO r USING x; RETURN r; END $$";
+  allOk(cluster, fmt::format(fmt::runtime(dynamic), 2));
+  auto r = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json", "INSERT INTO t (id, a) VALUES (4, dyn(21))"});
+  INFO(r.out << r.err);
+  const auto opaque = parseJson(r.out);
+  REQUIRE(opaque.is_array());
+  REQUIRE(opaque.size() == 3);
+  for (const auto& response : opaque) {
+    CHECK(response["resultCode"] == refused);
+    CHECK(response.value("errorMessage", std::string()).find("EXECUTE") != std::string::npos);
+    CHECK(response.value("hint", std::string()).find("_kluster.trust_function('public.dyn(integer)')") !=
+          std::string::npos);
+  }
+  allOk(cluster, "CALL _kluster.trust_function('dyn(int)')");
+  expectEverywhere(cluster, "INSERT INTO t (id, a) VALUES (4, dyn(21))", "OK");
+  allOk(cluster, fmt::format(fmt::runtime(dynamic), 3)); // a new definition is not trusted
+  expectEverywhere(cluster, "INSERT INTO t (id, a) VALUES (5, dyn(21))", refused);
+  allOk(cluster, "CALL _kluster.trust_function('dyn(int)')");
+  allOk(cluster, "CALL _kluster.distrust_function('dyn(int)')");
+  expectEverywhere(cluster, "INSERT INTO t (id, a) VALUES (5, dyn(21))", refused);
+
+  // Harmless bodies are applied, with identical data everywhere: a PL/pgSQL function of its arguments, a trigger
+  // computing a column from the row, an SQL function reading a table by key.
+  allOk(cluster,
+        "CREATE FUNCTION twice(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN x * 2; END $$");
+  allOk(cluster, "CREATE FUNCTION a_of(k int) RETURNS int LANGUAGE sql STABLE AS 'SELECT a FROM t WHERE id = k'");
+  allOk(cluster, "CREATE FUNCTION totals() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.total := NEW.a + NEW.b; "
+                 "RETURN NEW; END $$");
+  allOk(cluster, "CREATE TRIGGER totals BEFORE INSERT OR UPDATE ON t FOR EACH ROW EXECUTE FUNCTION totals()");
+  expectEverywhere(cluster, "INSERT INTO t (id, a, b) VALUES (6, twice(3), 4), (7, a_of(4), 1)", "OK");
+  expectEverywhere(cluster, "UPDATE t SET b = coalesce(b, 0) + twice(id)", "OK");
+  expectEverywhere(cluster, "INSERT INTO t (id, a, b) SELECT 8, twice(a), b FROM t WHERE id = 6", "OK");
+
+  CHECK(cluster.scalar(1,
+                       "SELECT string_agg(id || ':' || coalesce(a, -1) || ':' || coalesce(b, -1) || ':' || "
+                       "coalesce(total, -1), ',' ORDER BY id) FROM t") == "4:42:8:50,6:6:16:22,7:42:15:57,8:12:16:28");
+  // Values drawn per call by a row-level trigger: the same on every node for rows in the request's order (random()
+  // seeded from the request, sequences in step with the log), refused for rows read from a table.
+  allOk(cluster, "CREATE TABLE rnd (id int PRIMARY KEY, r float8)");
+  allOk(cluster, "CREATE TABLE audit_seq (n bigserial PRIMARY KEY, row_id int)");
+  allOk(cluster, "CREATE FUNCTION draw() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.r := random(); INSERT INTO "
+                 "audit_seq (row_id) VALUES (NEW.id); RETURN NEW; END $$");
+  allOk(cluster, "CREATE TRIGGER draw BEFORE INSERT OR UPDATE ON rnd FOR EACH ROW EXECUTE FUNCTION draw()");
+  expectEverywhere(cluster, "INSERT INTO rnd (id) VALUES (1), (2), (3)", "OK");
+  refusedWith("UPDATE rnd SET id = id + 10", "trigger function public.draw() of table rnd, run by this write for each "
+                                             "row it reads, draws a value per call with random()");
+  allOk(cluster, "CREATE OR REPLACE FUNCTION draw() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO "
+                 "audit_seq (row_id) VALUES (NEW.id); RETURN NEW; END $$");
+  refusedWith("INSERT INTO rnd (id) SELECT id + 100 FROM rnd", "with the DEFAULT of audit_seq.n");
+  expectEverywhere(cluster, "INSERT INTO rnd (id) VALUES (4)", "OK");
+  CHECK(cluster.scalar(1, "SELECT count(DISTINCT r) || ':' || count(*) FROM rnd") == "3:4");
+  CHECK(cluster.scalar(1, "SELECT string_agg(n || '=' || row_id, ',' ORDER BY n) FROM audit_seq") == "1=1,2=2,3=3,4=4");
+
+  CHECK(cluster.scalar(1, "SELECT count(*) FROM stamped") == "0");
+  CHECK(cluster.scalar(1, "SELECT string_agg(id::text, ',' ORDER BY id) FROM parent") == "2");
+  for (const auto& [table, order] : std::vector<std::pair<std::string, std::string>>{{"t", "id"},
+                                                                                     {"stamped", "id"},
+                                                                                     {"parent", "id"},
+                                                                                     {"audit_log", "id"},
+                                                                                     {"rnd", "id"},
+                                                                                     {"audit_seq", "n"},
+                                                                                     {"guarded", "id"}}) {
+    INFO(table);
+    const auto reference = checksum(cluster, 1, table, order);
+    for (int i = 2; i <= 3; ++i) CHECK(checksum(cluster, i, table, order) == reference);
+  }
+}

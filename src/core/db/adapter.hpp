@@ -147,6 +147,20 @@ struct FunctionVolatility {
   char user = '\0';
 };
 
+/// A user-defined function (or procedure, aggregate) as the determinism closure judges it (README "Determinism"):
+/// not one of the DBMS's own (pg_catalog, information_schema) nor Kluster's (_kluster).
+struct FunctionDefinition {
+  std::string signature;  ///< schema.name(argument types), as _kluster.trust_function() records it
+  std::string language;   ///< sql, plpgsql, c, internal, plpython3u...
+  char volatility = 'v';  ///< 'i', 's' or 'v', as declared
+  std::string source;     ///< the body as stored (PostgreSQL: prosrc; empty for SQL-standard bodies)
+  std::string definition; ///< the statement that defines it (pg_get_functiondef()); empty for aggregates
+  bool trusted = false;   ///< an operator vouched for this very definition through ALL (_kluster.trust_function())
+  std::vector<std::string> calls; ///< an aggregate's support functions (names), judged in its place
+  bool perRow = true;             ///< a trigger's function: FOR EACH ROW (false: FOR EACH STATEMENT)
+  std::string trigger;            ///< a trigger's function: the trigger's CREATE TRIGGER (its WHEN condition)
+};
+
 struct ServerInfo {
   std::string product; ///< e.g. "PostgreSQL"
   std::string version; ///< e.g. "15.18"
@@ -234,6 +248,11 @@ public:
   /// The columns of a table (schema "" : the search_path) whose DEFAULT draws a new value per row (SERIAL,
   /// IDENTITY, nextval(), random(), gen_random_uuid()): an INSERT ... SELECT fills them in the order rows come.
   virtual std::vector<std::string> drawnDefaults(const std::string& schema, const std::string& table) = 0;
+  /// The user-defined functions named `name` (every overload, in signature order), for the determinism closure.
+  virtual std::vector<FunctionDefinition> userFunctions(const std::string& name) = 0;
+  /// The functions of the enabled user triggers of a table (schema "" : the search_path), in trigger name order;
+  /// empty when it has none or does not exist. Built-in trigger functions are left out.
+  virtual std::vector<FunctionDefinition> triggerFunctions(const std::string& schema, const std::string& table) = 0;
   /// Which request inputs some object of the database (a column DEFAULT...) reads: writes must set them.
   virtual RequestInputs requestInputs() = 0;
 

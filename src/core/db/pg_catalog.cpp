@@ -71,13 +71,16 @@ void PgConnection::ensureSchema() {
   if (std::string(PQgetvalue(g.res, 0, 0)) != "t") {
     exec(kSchema);
     exec(kSequenceSchema);
+    exec(kTrustSchema);
     return;
   }
   ResultGuard s{execParams("SELECT to_regprocedure('_kluster.restore_sequences()') IS NOT NULL, "
                            "to_regprocedure('_kluster.gen_random_uuid()') IS NOT NULL, "
-                           "to_regclass('_kluster.security') IS NOT NULL",
+                           "to_regclass('_kluster.security') IS NOT NULL, "
+                           "to_regprocedure('_kluster.distrust_function(regprocedure)') IS NOT NULL",
                            {})};
   if (std::string(PQgetvalue(s.res, 0, 0)) != "t") exec(kSequenceSchema);
+  if (std::string(PQgetvalue(s.res, 0, 3)) != "t") exec(kTrustSchema); // databases from before the closure
   // Databases from before UUIDs were drawn, or before signed requests.
   if (std::string(PQgetvalue(s.res, 0, 1)) != "t" || std::string(PQgetvalue(s.res, 0, 2)) != "t") exec(kSchema);
   // Databases created before message ids were compared bytewise: a collation-aware text key made every
@@ -92,9 +95,11 @@ void PgConnection::ensureSchema() {
 std::map<std::string, FunctionVolatility> PgConnection::functionVolatility(const std::vector<std::string>& names) {
   std::map<std::string, FunctionVolatility> found;
   if (names.empty()) return found;
-  // Built-in objects have oids below FirstNormalObjectId (16384); 'v' > 's' > 'i' as text.
+  // Built-in objects have oids below FirstNormalObjectId (16384); 'v' > 's' > 'i' as text. Kluster's own functions
+  // (_kluster: trust_function(), request_time()...) are the same on every node and counted as neither.
   ResultGuard g{execParams("SELECT proname, coalesce(max(provolatile::text) FILTER (WHERE oid < 16384), ''), "
-                           "coalesce(max(provolatile::text) FILTER (WHERE oid >= 16384), '') FROM pg_proc "
+                           "coalesce(max(provolatile::text) FILTER (WHERE oid >= 16384 AND pronamespace IS DISTINCT "
+                           "FROM to_regnamespace('_kluster')::oid), '') FROM pg_proc "
                            "WHERE proname IN (SELECT json_array_elements_text($1::json)) GROUP BY proname",
                            {nlohmann::json(names).dump()})};
   for (int r = 0; r < PQntuples(g.res); ++r)

@@ -21,6 +21,8 @@ std::string pgRowsDigestSql(const std::string& md5Column);
 
 /// Kluster's tables and functions for sequences (pg_sequences.cpp), created by ensureSchema().
 extern const char* const kSequenceSchema;
+/// Kluster's record of the functions an operator vouched for (pg_functions.cpp), created by ensureSchema().
+extern const char* const kTrustSchema;
 
 /// Clears a libpq result at the end of its scope.
 struct ResultGuard {
@@ -54,6 +56,8 @@ public:
   std::vector<std::vector<std::string>> uniqueKeys(const std::string& schema, const std::string& table) override;
   std::vector<std::string> drawnDefaults(const std::string& schema, const std::string& table) override;
   RequestInputs requestInputs() override;
+  std::vector<FunctionDefinition> userFunctions(const std::string& name) override;
+  std::vector<FunctionDefinition> triggerFunctions(const std::string& schema, const std::string& table) override;
   std::int64_t openSnapshot(const std::string& cluster) override;
   std::vector<TableChecksum> snapshotChecksums() override;
   void closeSnapshot() noexcept override { rollback(); }

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <initializer_list>
 
 namespace kluster::node {
 namespace {
@@ -182,8 +183,10 @@ void FunctionCheck::apply(Prepared& p) {
       if (!refusals_.count(f)) unknown.push_back(f);
     if (!unknown.empty() && conn_) {
       for (const auto& [name, v] : conn_->functionVolatility(unknown)) { // unknown names are asked again next time
-        const bool isVolatile = v.builtin == 'v' || v.user == 'v';
-        auto why = sql::functionRefusal(name, {v.builtin, v.user});
+        // A user-defined function an operator vouched for (_kluster.trust_function()) is not judged by its volatility.
+        const char user = v.user == 'v' && allTrusted(name) ? '\0' : v.user;
+        const bool isVolatile = v.builtin == 'v' || user == 'v';
+        auto why = sql::functionRefusal(name, {v.builtin, user});
         refusals_[name] = {why, isVolatile ? why : std::string()};
       }
     }
@@ -196,9 +199,22 @@ void FunctionCheck::apply(Prepared& p) {
       }
   }
   if (!p.ordered.empty()) checkOrder(p);
+  if (!p.refusal && p.writes && conn_) checkClosure(p);
 }
 
 void FunctionCheck::checkOrder(Prepared& p) {
+  std::vector<const sql::OrderRequirement*> requirements;
+  // A transaction's commit compares what its reads returned: their row orders count as a write's.
+  const bool reads = p.parsed.request.transaction.has_value();
+  for (const auto& analysis : p.ordered) {
+    for (const auto& req : analysis->orderRequirements) requirements.push_back(&req);
+    if (reads)
+      for (const auto& req : analysis->readOrderRequirements) requirements.push_back(&req);
+  }
+  if (auto refusal = orderRefusal(requirements)) p.refusal = std::move(refusal);
+}
+
+std::optional<db::Outcome> FunctionCheck::orderRefusal(const std::vector<const sql::OrderRequirement*>& requirements) {
   const sql::UniqueKeys keys = [&](const sql::TableRef& t) -> std::vector<std::vector<std::string>> {
     const auto id = std::pair{t.schema, t.name};
     auto it = keys_.find(id);
@@ -218,32 +234,28 @@ void FunctionCheck::checkOrder(Prepared& p) {
       return !d.listed || std::find(d.given.begin(), d.given.end(), column) == d.given.end();
     });
   };
-  // A transaction's commit compares what its reads returned: their row orders count as a write's.
-  const bool reads = p.parsed.request.transaction.has_value();
-  for (const auto& analysis : p.ordered)
-    for (const auto* list : {&analysis->orderRequirements, reads ? &analysis->readOrderRequirements : nullptr})
-      for (const auto& req : list ? *list : std::vector<sql::OrderRequirement>{})
-        if (applies(req) && !sql::orderIsTotal(req, keys)) {
-          std::string tables;
-          for (const auto& t : req.tables) tables += (tables.empty() ? "" : ", ") + t.name;
-          if (req.unordered) {
-            p.refusal = db::Outcome::error(
-                code::Nondeterministic,
-                fmt::format("{}: the rows come from a UNION, subquery, CTE or function, in an order that differs "
-                            "between nodes",
-                            req.what),
-                "", "select from the tables themselves with an ORDER BY that covers a unique key");
-            return;
-          }
-          p.refusal = db::Outcome::error(
-              code::Nondeterministic,
-              fmt::format("{} in a write takes rows in an order that is not total: nodes store their rows in different "
-                          "physical orders and would pick or number different rows",
-                          req.what),
-              "",
-              fmt::format("add an ORDER BY that covers a unique NOT NULL key (e.g. the primary key) of {}", tables));
-          return;
-        }
+  for (const sql::OrderRequirement* r : requirements) {
+    const sql::OrderRequirement& req = *r;
+    if (applies(req) && !sql::orderIsTotal(req, keys)) {
+      std::string tables;
+      for (const auto& t : req.tables) tables += (tables.empty() ? "" : ", ") + t.name;
+      if (req.unordered) {
+        return db::Outcome::error(
+            code::Nondeterministic,
+            fmt::format("{}: the rows come from a UNION, subquery, CTE or function, in an order that differs "
+                        "between nodes",
+                        req.what),
+            "", "select from the tables themselves with an ORDER BY that covers a unique key");
+      }
+      return db::Outcome::error(
+          code::Nondeterministic,
+          fmt::format("{} in a write takes rows in an order that is not total: nodes store their rows in different "
+                      "physical orders and would pick or number different rows",
+                      req.what),
+          "", fmt::format("add an ORDER BY that covers a unique NOT NULL key (e.g. the primary key) of {}", tables));
+    }
+  }
+  return std::nullopt;
 }
 
 void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64_t timestampMs,
@@ -278,6 +290,8 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
       if (!sessionState && a.sessionState) sessionState = &*a.sessionState;
       if (forAll && (!a.orderRequirements.empty() || (tx && !a.readOrderRequirements.empty())))
         p.ordered.push_back(analyses.back());
+      if (forAll) p.targets.insert(p.targets.end(), a.writeTargets.begin(), a.writeTargets.end());
+      p.scansRows = p.scansRows || (forAll && a.scansRows);
     }
   } catch (const sql::SyntaxError& e) {
     p.refusal = db::Outcome::error(code::SyntaxError, e.what(), "42601");
@@ -390,6 +404,22 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
     }
     if (nondeterministic) {
       p.refusal = db::Outcome::error(code::Nondeterministic, nondeterministic->message, "", nondeterministic->hint);
+      return;
+    }
+    // The node judges the functions and triggers a write runs from the catalog before the request runs: one that
+    // the same request defines would run unjudged.
+    const auto kindIs = [&](std::initializer_list<std::string_view> kinds) {
+      return std::any_of(statements.begin(), statements.end(), [&](const sql::Statement* st) {
+        return std::find(kinds.begin(), kinds.end(), st->kind) != kinds.end();
+      });
+    };
+    if (kindIs({"CreateFunctionStmt", "CreateTrigStmt"}) &&
+        kindIs({"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "CallStmt", "DoStmt", "SelectStmt"})) {
+      p.refusal = db::Outcome::error(
+          code::Nondeterministic,
+          "this request defines a function or trigger and runs statements that could call it: Kluster judges what a "
+          "write runs from the definitions in place before the request",
+          "", "send CREATE FUNCTION / CREATE TRIGGER in a request of their own, then the statements that use them");
       return;
     }
     if (storesTime) {

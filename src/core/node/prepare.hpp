@@ -31,6 +31,9 @@ struct Prepared {
   std::vector<std::string> functions; ///< ALL: functions called, for FunctionCheck
   /// ALL: analyses whose writes depend on a row order (sql::OrderRequirement), for FunctionCheck.
   std::vector<std::shared_ptr<const sql::Analysis>> ordered;
+  /// ALL: the tables the request writes (sql::Analysis::writeTargets), whose triggers FunctionCheck judges.
+  std::vector<sql::TableRef> targets;
+  bool scansRows = false;       ///< ALL: some write reads rows from a table (sql::Analysis::scansRows)
   bool writes = false;          ///< ALL: not read-only (may fire a DEFAULT of the current time)
   std::int64_t timestampMs = 0; ///< ALL: the request's pinned time
   std::int64_t offset = 0;      ///< ALL: the request's offset
@@ -110,12 +113,40 @@ public:
     keys_.clear();
     drawn_.clear();
     inputs_.reset();
+    definitions_.clear();
+    triggers_.clear();
+    verdicts_.clear();
+    bodyRefusals_.clear();
   }
   /// Sets `p.refusal` when `p` breaks one of these rules. Throws DbError when a look-up fails.
   void apply(Prepared& p);
 
 private:
+  /// What a user-defined function's own body breaks ("" when nothing), and what it runs in turn.
+  struct Verdict {
+    std::string message, hint;
+    std::vector<std::string> calls;
+    std::vector<sql::TableRef> writes;
+    std::vector<sql::OrderRequirement> orders;
+    std::string draws; ///< what the body draws per call ("nextval()"...), "" when nothing
+    std::vector<sql::OrderRequirement::Defaults> inserts; ///< tables it inserts into, whose DEFAULTs may draw
+  };
+  /// The columns of a table whose DEFAULT draws a value per row (cached).
+  const std::vector<std::string>& drawnColumns(const sql::TableRef& table);
+
   void checkOrder(Prepared& p);
+  /// The first of `requirements` whose row order is not total, as a refusal (closure.cpp).
+  std::optional<db::Outcome> orderRefusal(const std::vector<const sql::OrderRequirement*>& requirements);
+  /// Determinism by closure (closure.cpp, README "Determinism"): the bodies of the user-defined functions a write
+  /// calls and of the triggers of the tables it writes, and everything they call and write in turn.
+  void checkClosure(Prepared& p);
+  const std::vector<db::FunctionDefinition>& definitions(const std::string& name);
+  const std::vector<db::FunctionDefinition>& triggers(const sql::TableRef& table);
+  const Verdict& verdict(const db::FunctionDefinition& def);
+  /// Why calling the built-in `name` from a function body is refused ("" when it is not).
+  const std::string& bodyRefusal(const std::string& name);
+  /// Every user-defined function named `name` was vouched for by an operator (and there is one).
+  bool allTrusted(const std::string& name);
 
   db::Connection* conn_;
   /// Function name -> why it is refused in a write, and in a read on ALL ("" when allowed). A read changes no
@@ -125,6 +156,10 @@ private:
   std::map<std::pair<std::string, std::string>, std::vector<std::vector<std::string>>> keys_; ///< unique keys
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> drawn_; ///< columns drawing defaults
   std::optional<db::RequestInputs> inputs_; ///< what the database's DEFAULTs read from the request
+  std::map<std::string, std::vector<db::FunctionDefinition>> definitions_; ///< user functions by name
+  std::map<std::pair<std::string, std::string>, std::vector<db::FunctionDefinition>> triggers_; ///< by table
+  std::map<std::string, Verdict> verdicts_;                                                     ///< by signature
+  std::map<std::string, std::string> bodyRefusals_; ///< built-ins called from bodies, by name
 };
 
 /// The seed random() gets for the request at an ALL offset: the same on every node.

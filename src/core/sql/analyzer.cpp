@@ -469,6 +469,7 @@ Parsed parseAndCollect(std::string_view sql) {
       a.statements.back().validatable = !asWrite.nondeterministic;
       for (auto& r : asWrite.orderRequirements) a.readOrderRequirements.push_back(std::move(r));
     }
+    if (type == "DoStmt") checkDoBlock(*body, a, c.functions);
     if (!a.serverAccess) a.serverAccess = serverAccess(type, *body);
     if (!a.unsupported) a.unsupported = copyWithoutData(type, *body);
   }

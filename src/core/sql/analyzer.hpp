@@ -161,7 +161,7 @@ struct Analysis {
   /// quoted ones keep their case ("MyFunc"() stays MyFunc, so it can be looked up in
   /// pg_proc.proname as is). Includes the functions PostgreSQL 15 uses for SQL syntax such as
   /// EXTRACT, AT TIME ZONE (timezone), SUBSTRING, TRIM (btrim), OVERLAY, POSITION. Bodies given
-  /// as strings (CREATE FUNCTION ... AS $$...$$, DO) are not looked into.
+  /// as strings to CREATE FUNCTION are not looked into; those of DO blocks are (the functions they call, too).
   std::vector<std::string> functions;
 
   /// A current-time value is evaluated when this request runs: now(), transaction_timestamp(),
@@ -209,6 +209,12 @@ struct Analysis {
   /// Row orders its reads depend on: an interactive transaction's commit compares what its reads return, so
   /// there they must be total too.
   std::vector<OrderRequirement> readOrderRequirements;
+  /// Tables the request inserts into, updates, deletes from, merges into or truncates (also in CTEs): their
+  /// triggers run on its behalf, so the node judges their functions too (deduplicated, in order found).
+  std::vector<TableRef> writeTargets;
+  /// Some write reads rows from a table (UPDATE, DELETE, MERGE, INSERT ... SELECT ... FROM t, a subquery): the
+  /// functions and triggers it runs per row run in each node's own physical row order.
+  bool scansRows = false;
 
   /// The request reaches past the database into its server: COPY to/from a file or PROGRAM, LOAD, ALTER SYSTEM,
   /// SET ROLE / SESSION AUTHORIZATION, role management, functions and DO blocks in untrusted languages,

@@ -123,6 +123,10 @@ public:
              "use ON COMMIT DROP (it lives for the request only), or a regular table");
     }
     if (type == "AlterTableStmt") alterTableRule(*unwrap(stmt).second);
+    if (type == "TruncateStmt")
+      if (const json* rels = field(*unwrap(stmt).second, "relations"); rels != nullptr && rels->is_array())
+        for (const json& r : *rels)
+          if (const auto [rt, rb] = unwrap(r); rt == "RangeVar") target(*rb);
     walk(stmt);
     if (write_ && !drawn_.empty() && (type == "UpdateStmt" || type == "DeleteStmt" || type == "MergeStmt")) {
       refuse(fmt::format("{}() in an UPDATE, DELETE or MERGE would be evaluated per row in each node's own "
@@ -130,6 +134,7 @@ public:
                          drawn_),
              "draw the values with INSERT ... SELECT ... ORDER BY a unique key, or compute them in the client");
     }
+    if (write_ && rowsScanned_) out_.scansRows = true;
     if (write_ && randomCalled_ && rowsScanned_) {
       refuse("random() would be evaluated once per row in each node's own physical row order: rows would get "
              "different values on different nodes",
@@ -234,6 +239,11 @@ private:
                            sqlValueFunctionName(op)),
                "pass the value from the client");
       }
+    } else if (type == "RangeTableSample" && write_) {
+      refuse("TABLESAMPLE picks rows by their physical place in each node's own table files (even with "
+             "REPEATABLE): nodes would pick different rows",
+             "pick the rows by their values instead, e.g. WHERE abs(hashtext(id::text)) % 100 < 10, or ORDER BY a "
+             "unique key with LIMIT");
     } else if (type == "RangeVar") {
       rowsScanned_ = true;
       if (write_) catalogRule(body);
@@ -260,11 +270,21 @@ private:
       if (it.key() == "relation" && it.value().is_object() && it.value().contains("relname")) {
         // INSERT/UPDATE/DELETE/MERGE targets: a plain RangeVar (not wrapped). An INSERT's is not scanned.
         if (type != "InsertStmt") rowsScanned_ = true;
+        if (type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" || type == "MergeStmt")
+          target(it.value());
         if (write_) catalogRule(it.value());
         continue;
       }
       stack.push_back({&it.value(), select, typed});
     }
+  }
+
+  void target(const json& rangeVar) {
+    TableRef t{std::string(stringField(rangeVar, "schemaname")), std::string(stringField(rangeVar, "relname")), {}};
+    t.alias = t.name;
+    for (const TableRef& known : out_.writeTargets)
+      if (known.schema == t.schema && known.name == t.name) return;
+    out_.writeTargets.push_back(std::move(t));
   }
 
   void catalogRule(const json& rangeVar) {

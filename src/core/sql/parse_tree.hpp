@@ -211,6 +211,11 @@ private:
 // Analysis::nondeterministic and Analysis::orderRequirements (determinism.cpp).
 void checkDeterminism(std::string_view type, const json& stmt, bool write, Analysis& out);
 
+// A DO block (`body` of a DoStmt) judged as the body of a function the request runs (function_body.cpp): its
+// refusal goes to Analysis::nondeterministic, the functions it calls to `functions`, the tables it writes and its
+// row orders to the analysis, for the node to judge with the catalog.
+void checkDoBlock(const json& body, Analysis& out, std::vector<std::string>& functions);
+
 // The parsed request plus everything the walk found.
 struct Parsed {
   json tree;

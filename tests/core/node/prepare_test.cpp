@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+
 using namespace kluster;
 
 namespace {
@@ -226,4 +228,30 @@ TEST_CASE("a describe request is left to the database on ONE and refused on ALL"
   REQUIRE(all.refusal);
   CHECK(all.refusal->resultCode == code::BadRequest);
   CHECK_FALSE(prep.forOne(request("SELECT 1")).describe);
+}
+
+TEST_CASE("ALL requests name the tables they write, whose triggers FunctionCheck judges; a request may not define a "
+          "function or trigger and write in one go") {
+  node::Preparer prep(1 << 20);
+  auto p = prep.forAll(request("WITH d AS (DELETE FROM a RETURNING id) INSERT INTO b SELECT id FROM d; UPDATE s.c SET "
+                               "v = 1; TRUNCATE e"),
+                       1, 1);
+  REQUIRE_FALSE(p.refusal);
+  std::vector<std::string> targets;
+  for (const auto& t : p.targets) targets.push_back(t.schema.empty() ? t.name : t.schema + "." + t.name);
+  std::sort(targets.begin(), targets.end());
+  CHECK(targets == std::vector<std::string>{"a", "b", "e", "s.c"});
+  for (const char* sql :
+       {"CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'; INSERT INTO t VALUES (f())",
+        "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION g(); INSERT INTO t VALUES (1)"}) {
+    INFO(sql);
+    auto mixed = prep.forAll(request(sql), 2, 1);
+    REQUIRE(mixed.refusal);
+    CHECK(mixed.refusal->resultCode == code::Nondeterministic);
+    CHECK_FALSE(mixed.refusal->hint.empty());
+  }
+  CHECK_FALSE(prep.forAll(request("CREATE TABLE t (id int); CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT "
+                                  "1'; CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION g()"),
+                          3, 1)
+                  .refusal);
 }

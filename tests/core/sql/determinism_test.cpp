@@ -330,3 +330,28 @@ TEST_CASE("ALTER TABLE that fills existing rows with values drawn per row is ref
   CHECK_FALSE(refused("ALTER TABLE t ALTER COLUMN u SET DEFAULT gen_random_uuid()"));
   CHECK_FALSE(refused("CREATE TABLE n (id bigserial PRIMARY KEY, u uuid DEFAULT gen_random_uuid())"));
 }
+
+TEST_CASE("TABLESAMPLE in a write is refused: it picks rows by their physical place", "[sql][determinism]") {
+  CHECK(refused("INSERT INTO n SELECT * FROM t TABLESAMPLE SYSTEM (10)"));
+  CHECK(refused("INSERT INTO n SELECT * FROM t TABLESAMPLE BERNOULLI (50) REPEATABLE (42)"));
+  CHECK(refused("DELETE FROM n WHERE id IN (SELECT id FROM t TABLESAMPLE SYSTEM (1) REPEATABLE (7))"));
+  CHECK(refused("WITH s AS (SELECT id FROM t TABLESAMPLE BERNOULLI (5)) UPDATE n SET v = 1 FROM s WHERE n.id = s.id"));
+  CHECK(refused("CREATE TABLE c AS SELECT * FROM t TABLESAMPLE SYSTEM (10) REPEATABLE (1)"));
+  const auto why = analyze("INSERT INTO n SELECT * FROM t TABLESAMPLE SYSTEM (10) REPEATABLE (1)").nondeterministic;
+  REQUIRE(why);
+  CHECK(why->message.find("TABLESAMPLE") != std::string::npos);
+  CHECK(why->hint.find("hashtext") != std::string::npos);
+  // A read changes nothing (its answers are compared): not refused by this rule.
+  CHECK_FALSE(refused("SELECT * FROM t TABLESAMPLE SYSTEM (10)"));
+}
+
+TEST_CASE("writes that read rows from a table are marked: what they run per row runs in physical order",
+          "[sql][determinism]") {
+  CHECK_FALSE(analyze("INSERT INTO t VALUES (1), (2)").scansRows);
+  CHECK_FALSE(analyze("INSERT INTO t SELECT g FROM generate_series(1, 5) g").scansRows);
+  CHECK_FALSE(analyze("SELECT * FROM t").scansRows); // a read runs nothing that writes
+  CHECK(analyze("UPDATE t SET v = 1 WHERE id = 1").scansRows);
+  CHECK(analyze("DELETE FROM t").scansRows);
+  CHECK(analyze("INSERT INTO n SELECT * FROM t ORDER BY id").scansRows);
+  CHECK(analyze("INSERT INTO n VALUES ((SELECT max(id) FROM t))").scansRows);
+}

@@ -1,0 +1,89 @@
+// The catalog side of determinism by closure (README "Determinism"): the user-defined functions a write runs
+// (called by name, or as triggers of the tables it writes), with their bodies for sql::analyzeFunctionBody(),
+// and the functions an operator vouched for through ALL (_kluster.trusted_functions).
+#include "core/db/postgres.hpp"
+
+namespace kluster::db {
+
+// A trust is recorded for one definition: replacing the function (CREATE OR REPLACE) ends it. Signatures are
+// schema-qualified names with argument types, never oids, which differ between nodes.
+const char* const kTrustSchema = R"(
+CREATE TABLE IF NOT EXISTS _kluster.trusted_functions (
+  signature      text PRIMARY KEY, -- schema.name(argument types)
+  definition_md5 text NOT NULL     -- md5 of the definition vouched for (pg_get_functiondef)
+);
+CREATE OR REPLACE PROCEDURE _kluster.trust_function(f regprocedure) LANGUAGE plpgsql AS $f$
+BEGIN
+  INSERT INTO _kluster.trusted_functions (signature, definition_md5)
+  SELECT format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes)),
+         md5(CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid) ELSE '' END)
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = f
+  ON CONFLICT (signature) DO UPDATE SET definition_md5 = EXCLUDED.definition_md5;
+END $f$;
+CREATE OR REPLACE PROCEDURE _kluster.distrust_function(f regprocedure) LANGUAGE plpgsql AS $f$
+BEGIN
+  DELETE FROM _kluster.trusted_functions t USING pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+   WHERE p.oid = f AND t.signature = format('%I.%I(%s)', n.nspname, p.proname,
+                                            oidvectortypes(p.proargtypes));
+END $f$;
+)";
+
+namespace {
+
+// The columns of FunctionDefinition for `p` (pg_proc) joined with `n` (pg_namespace) and `l` (pg_language).
+constexpr const char* kDefinitionColumns =
+    "d.signature, l.lanname::text, p.provolatile::text, p.prosrc, d.definition, "
+    "EXISTS (SELECT 1 FROM _kluster.trusted_functions t WHERE t.signature = d.signature AND "
+    "t.definition_md5 = md5(d.definition)), "
+    "coalesce((SELECT json_agg(x.proname::text ORDER BY x.proname) FROM pg_aggregate a JOIN pg_proc x ON x.oid IN "
+    "(a.aggtransfn::oid, a.aggfinalfn::oid, a.aggcombinefn::oid, a.aggmtransfn::oid, a.aggminvtransfn::oid, "
+    "a.aggmfinalfn::oid) WHERE a.aggfnoid = p.oid), '[]')";
+constexpr const char* kDefinitionJoins =
+    "JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang "
+    "CROSS JOIN LATERAL (SELECT format('%I.%I(%s)', n.nspname, p.proname, "
+    "oidvectortypes(p.proargtypes)) AS signature, CASE WHEN p.prokind IN ('f', 'p') THEN "
+    "pg_get_functiondef(p.oid) ELSE '' END AS definition) d ";
+constexpr const char* kUserNamespaces = "n.nspname NOT IN ('pg_catalog', 'information_schema', '_kluster') ";
+
+std::vector<FunctionDefinition> definitions(PGresult* res) {
+  std::vector<FunctionDefinition> out;
+  for (int r = 0; r < PQntuples(res); ++r) {
+    FunctionDefinition f;
+    f.signature = PQgetvalue(res, r, 0);
+    f.language = PQgetvalue(res, r, 1);
+    f.volatility = PQgetvalue(res, r, 2)[0];
+    f.source = PQgetvalue(res, r, 3);
+    f.definition = PQgetvalue(res, r, 4);
+    f.trusted = PQgetvalue(res, r, 5)[0] == 't';
+    for (const auto& name : nlohmann::json::parse(PQgetvalue(res, r, 6))) f.calls.push_back(name.get<std::string>());
+    f.perRow = PQgetvalue(res, r, 7)[0] == 't';
+    f.trigger = PQgetvalue(res, r, 8);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+} // namespace
+
+std::vector<FunctionDefinition> PgConnection::userFunctions(const std::string& name) {
+  ResultGuard g{execParams(std::string("SELECT ") + kDefinitionColumns + ", true, '' FROM pg_proc p " +
+                               kDefinitionJoins + "WHERE p.proname = $1 AND " + kUserNamespaces + "ORDER BY 1",
+                           {name})};
+  return definitions(g.res);
+}
+
+std::vector<FunctionDefinition> PgConnection::triggerFunctions(const std::string& schema, const std::string& table) {
+  // Internal triggers (foreign keys) are PostgreSQL's own; 'D': disabled. 'R' (replica only) is counted too.
+  ResultGuard g{execParams(std::string("SELECT ") + kDefinitionColumns +
+                               ", (tg.tgtype::int & 1) = 1, pg_get_triggerdef(tg.oid) FROM pg_trigger tg JOIN pg_proc "
+                               "p ON p.oid = tg.tgfoid " +
+                               kDefinitionJoins +
+                               "WHERE tg.tgrelid = to_regclass(CASE WHEN $1 = '' THEN quote_ident($2) ELSE "
+                               "quote_ident($1) || '.' || quote_ident($2) END) AND NOT tg.tgisinternal AND "
+                               "tg.tgenabled <> 'D' AND " +
+                               kUserNamespaces + "ORDER BY tg.tgname",
+                           {schema, table})};
+  return definitions(g.res);
+}
+
+} // namespace kluster::db

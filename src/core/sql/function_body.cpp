@@ -1,0 +1,261 @@
+// Determinism by closure: the body of a user-defined function judged with the rules of a write's statements
+// (see function_body.hpp). SQL bodies are parsed as statements; PL/pgSQL bodies with PostgreSQL's own PL/pgSQL
+// parser (libpg_query), whose every SQL statement and expression is then parsed and judged the same way.
+#include "core/sql/function_body.hpp"
+
+#include "core/sql/parse_tree.hpp"
+
+#include <pg_query.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace kluster::sql {
+
+namespace {
+
+using detail::json;
+
+// In a body these are not pinned: each node's own transaction or statement time.
+constexpr std::string_view kOwnClock[] = {"now", "statement_timestamp", "transaction_timestamp"};
+// Drawn per call, in the order calls happen, which the statement running the body decides (rows in each node's own
+// physical order): the request's seed and sequence positions are the same everywhere, the order is not.
+constexpr std::string_view kDrawnPerCall[] = {"nextval", "random", "setseed", "setval"};
+
+template <std::size_t N> bool contains(const std::string_view (&list)[N], std::string_view name) {
+  return std::find(std::begin(list), std::end(list), name) != std::end(list);
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+class BodyJudge {
+public:
+  FunctionBody out;
+
+  void refuse(std::string message, std::string hint, bool opaque = false) {
+    if (out.refusal) return;
+    out.refusal = Refusal{std::move(message), std::move(hint)};
+    out.opaque = opaque;
+  }
+  void opaque(const std::string& why) {
+    refuse(why,
+           "write the body in SQL or PL/pgSQL without EXECUTE, or, if it is deterministic, have an operator "
+           "vouch for it through ALL: CALL _kluster.trust_function('name(argument types)')",
+           true);
+  }
+
+  // SQL text of one or more statements.
+  void sqlText(const std::string& text) {
+    const json tree = detail::parseTree(text);
+    if (const json* stmts = detail::field(tree, "stmts"); stmts != nullptr && stmts->is_array())
+      for (const json& raw : *stmts)
+        if (const json* stmt = detail::field(raw, "stmt")) statement(*stmt);
+  }
+
+  // One statement node ({"InsertStmt": {...}}), judged as a write: whatever it is, it feeds one.
+  void statement(const json& stmt) {
+    const auto [type, body] = detail::unwrap(stmt);
+    if (body == nullptr) return;
+    detail::Collector c;
+    c.walk(stmt, {});
+    Analysis a;
+    detail::checkDeterminism(type, stmt, true, a);
+    if (a.nondeterministic) refuse(a.nondeterministic->message, a.nondeterministic->hint);
+    if (auto access = detail::serverAccess(type, *body)) refuse(access->message, access->hint);
+    for (const detail::TimeSite& site : c.sites)
+      if (!site.stored)
+        refuse("the current time (now(), CURRENT_TIMESTAMP & co.) inside a function is each node's own transaction "
+               "time, not the request's: nodes would compute different values",
+               "pass the time to the function as an argument from the request (now() in the request itself is the "
+               "request's time, the same on every node)");
+    if (!c.uuidSites.empty())
+      refuse("gen_random_uuid() inside a function draws from each node's own random source",
+             "call gen_random_uuid() in the request itself (it draws the same UUIDs on every node) and pass the value "
+             "to the function as an argument");
+    for (const std::string& f : c.functions) {
+      if (contains(kOwnClock, f))
+        refuse(fmt::format("{}() inside a function is each node's own transaction time, not the request's", f),
+               "pass the time to the function as an argument from the request");
+      if (contains(kDrawnPerCall, f) && out.draws.empty()) out.draws = f + "()";
+      out.functions.push_back(f);
+    }
+    collectInserts(stmt);
+    for (TableRef& t : a.writeTargets) out.writeTargets.push_back(std::move(t));
+    for (OrderRequirement& r : a.orderRequirements) out.orderRequirements.push_back(std::move(r));
+  }
+
+  // INSERT statements anywhere in `stmt` (CTEs too): their tables and the columns they give.
+  void collectInserts(const json& stmt) {
+    std::vector<const json*> pending{&stmt};
+    while (!pending.empty()) {
+      const json* v = pending.back();
+      pending.pop_back();
+      if (v->is_object()) {
+        if (const json* insert = detail::field(*v, "InsertStmt"); insert != nullptr && insert->is_object())
+          if (const json* rel = detail::field(*insert, "relation")) {
+            OrderRequirement::Defaults d;
+            d.target = {std::string(detail::stringField(*rel, "schemaname")),
+                        std::string(detail::stringField(*rel, "relname")),
+                        {}};
+            if (const json* cols = detail::field(*insert, "cols"); cols != nullptr && cols->is_array()) {
+              d.listed = !cols->empty();
+              for (const json& c : *cols)
+                if (const auto [ct, cb] = detail::unwrap(c); ct == "ResTarget")
+                  d.given.emplace_back(detail::stringField(*cb, "name"));
+            }
+            out.inserts.push_back(std::move(d));
+          }
+      }
+      if (v->is_structured())
+        for (const json& child : *v)
+          if (child.is_structured()) pending.push_back(&child);
+    }
+  }
+
+  // A PL/pgSQL expression's text: a statement (INSERT ..., SELECT ... with its INTO taken out), an assignment
+  // ("NEW.total := NEW.a + NEW.b", "x = 1") or an expression ("x > 0").
+  void plpgsqlExpression(const std::string& query, bool assignment) {
+    if (assignment) {
+      std::size_t at = query.find(":=");
+      std::size_t skip = 2;
+      if (at == std::string::npos) at = query.find('='), skip = 1;
+      if (at == std::string::npos) return opaque("an assignment in the PL/pgSQL body cannot be read");
+      return sqlText("SELECT " + query.substr(at + skip));
+    }
+    if (detail::parses(query)) return sqlText(query);
+    sqlText("SELECT " + query);
+  }
+
+  void plpgsql(const std::string& definition) {
+    PgQueryPlpgsqlParseResult result = pg_query_parse_plpgsql(definition.c_str());
+    struct Free {
+      PgQueryPlpgsqlParseResult& r;
+      ~Free() { pg_query_free_plpgsql_parse_result(r); }
+    } freeResult{result};
+    if (result.error != nullptr || result.plpgsql_funcs == nullptr)
+      return opaque(fmt::format("the PL/pgSQL body cannot be read by Kluster's parser ({})",
+                                result.error != nullptr && result.error->message != nullptr ? result.error->message
+                                                                                            : "no function"));
+    const json funcs = json::parse(result.plpgsql_funcs);
+    struct Item {
+      const json* value;
+      std::string_view owner; // the nearest enclosing node type
+    };
+    std::vector<Item> stack{{&funcs, {}}};
+    while (!stack.empty()) {
+      const Item item = stack.back();
+      stack.pop_back();
+      if (item.value->is_array()) {
+        for (auto it = item.value->rbegin(); it != item.value->rend(); ++it)
+          if (it->is_structured()) stack.push_back({&*it, item.owner});
+        continue;
+      }
+      if (!item.value->is_object()) continue;
+      std::vector<Item> children;
+      for (auto it = item.value->begin(); it != item.value->end(); ++it) {
+        const std::string& key = it.key();
+        if (key == "PLpgSQL_stmt_dynexecute" || key == "PLpgSQL_stmt_dynfors" || key == "dynquery")
+          return opaque("the function runs dynamic SQL (EXECUTE), which Kluster cannot judge before it runs");
+        if (key == "PLpgSQL_expr" && it.value().is_object()) {
+          const std::string_view query = detail::stringField(it.value(), "query");
+          plpgsqlExpression(std::string(query), item.owner == "PLpgSQL_stmt_assign");
+          continue;
+        }
+        if (!it.value().is_structured()) continue;
+        const bool typed = detail::isNodeTypeName(key) && it.value().is_object();
+        children.push_back({&it.value(), typed ? std::string_view(key) : item.owner});
+      }
+      for (auto it = children.rbegin(); it != children.rend(); ++it) stack.push_back(*it); // in text order
+    }
+  }
+
+  // SQL-standard bodies: the statements of CREATE FUNCTION's sql_body (BEGIN ATOMIC ... END, or RETURN expr).
+  void sqlStandard(const std::string& definition) {
+    const json tree = detail::parseTree(definition);
+    const json* stmts = detail::field(tree, "stmts");
+    if (stmts == nullptr || !stmts->is_array() || stmts->size() != 1)
+      return opaque("the SQL function's definition cannot be read");
+    const json* stmt = detail::field((*stmts)[0], "stmt");
+    const auto [type, create] = stmt != nullptr ? detail::unwrap(*stmt) : std::pair<std::string_view, const json*>{};
+    const json* body = create != nullptr ? detail::field(*create, "sql_body") : nullptr;
+    if (type != "CreateFunctionStmt" || body == nullptr) return opaque("the SQL function's body cannot be read");
+    std::vector<const json*> pending{body};
+    while (!pending.empty()) {
+      const json* node = pending.back();
+      pending.pop_back();
+      const auto [t, b] = detail::unwrap(*node);
+      if (t == "List") {
+        if (const json* items = detail::field(*b, "items"); items != nullptr && items->is_array())
+          for (auto it = items->rbegin(); it != items->rend(); ++it) pending.push_back(&*it);
+      } else if (b != nullptr) {
+        statement(*node);
+      }
+    }
+  }
+};
+
+} // namespace
+
+FunctionBody analyzeFunctionBody(std::string_view language, std::string_view source, std::string_view definition) {
+  const std::string lang = lower(language);
+  BodyJudge judge;
+  try {
+    detail::onParserStack(source.size() + definition.size(), [&] {
+      if (lang == "sql") {
+        const bool empty = std::all_of(source.begin(), source.end(),
+                                       [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
+        if (empty) {
+          judge.sqlStandard(std::string(definition));
+        } else {
+          detail::checkText(source);
+          judge.sqlText(std::string(source));
+        }
+      } else if (lang == "plpgsql") {
+        detail::checkText(definition);
+        judge.plpgsql(std::string(definition));
+      } else {
+        judge.opaque(fmt::format("the function is written in {}, whose code Kluster cannot judge", language));
+      }
+      return 0;
+    });
+  } catch (const std::exception& e) {
+    judge.opaque(fmt::format("the function's body cannot be read ({})", e.what()));
+  }
+  FunctionBody out = std::move(judge.out);
+  std::sort(out.functions.begin(), out.functions.end());
+  out.functions.erase(std::unique(out.functions.begin(), out.functions.end()), out.functions.end());
+  return out;
+}
+
+namespace detail {
+
+void checkDoBlock(const json& body, Analysis& out, std::vector<std::string>& functions) {
+  std::string language = "plpgsql", code;
+  if (const json* args = field(body, "args"); args != nullptr && args->is_array())
+    for (const json& a : *args)
+      if (const auto [t, b] = unwrap(a); t == "DefElem") {
+        const json* arg = field(*b, "arg");
+        if (arg == nullptr) continue;
+        if (stringField(*b, "defname") == "as") code = std::string(stringNode(*arg));
+        if (stringField(*b, "defname") == "language") language = lower(stringNode(*arg));
+      }
+  // The block as the function PostgreSQL runs it: a PL/pgSQL body without arguments.
+  std::string tag = "$kluster_do$";
+  while (code.find(tag) != std::string::npos) tag.insert(tag.size() - 1, "_");
+  const std::string definition =
+      "CREATE FUNCTION kluster_do() RETURNS void LANGUAGE " + language + " AS " + tag + code + tag;
+  FunctionBody judged = analyzeFunctionBody(language, code, definition);
+  if (judged.refusal && !out.nondeterministic)
+    out.nondeterministic = Refusal{"in the DO block: " + judged.refusal->message, judged.refusal->hint};
+  functions.insert(functions.end(), judged.functions.begin(), judged.functions.end());
+  for (TableRef& t : judged.writeTargets) out.writeTargets.push_back(std::move(t));
+  for (OrderRequirement& r : judged.orderRequirements) out.orderRequirements.push_back(std::move(r));
+}
+
+} // namespace detail
+
+} // namespace kluster::sql
