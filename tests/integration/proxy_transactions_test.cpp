@@ -17,8 +17,7 @@ const std::string kSource = KLUSTER_SOURCE_DIR;
 const std::string kDrivers = KLUSTER_DRIVERS_DIR;
 
 void installDrivers() {
-  static const CommandResult setup =
-      run({programPath("bash"), kSource + "/tests/proxy/setup.sh", kDrivers}, std::chrono::minutes(10));
+  const auto& setup = installProxyDrivers(kSource, kDrivers);
   INFO(setup.out << setup.err);
   REQUIRE(setup.exitCode == 0);
 }

@@ -17,6 +17,12 @@
 
 namespace kluster::test {
 
+const CommandResult& installProxyDrivers(const std::string& sourceDir, const std::string& dir) {
+  static const CommandResult setup =
+      run({programPath("bash"), sourceDir + "/tests/proxy/setup.sh", dir}, std::chrono::minutes(10));
+  return setup;
+}
+
 std::string programPath(const std::string& name) {
   const char* path = std::getenv("PATH");
   std::stringstream dirs(path ? path : "/usr/bin:/bin");

@@ -12,6 +12,10 @@ namespace kluster::test {
 /// The full path of a program on PATH (test processes are started with execve); throws when missing.
 std::string programPath(const std::string& name);
 
+/// Installs the drivers the proxy's tests use (tests/proxy/setup.sh, from their registries) into `dir`, once per
+/// test process; the result of that one run.
+const CommandResult& installProxyDrivers(const std::string& sourceDir, const std::string& dir);
+
 /// Raw protocol bytes, for tests of what broken clients send: a loopback connection to `port` (reads time out
 /// after 10 s), all of `bytes` sent, everything read until the peer closes (or the timeout), a big-endian int32.
 int connectTo(int port);

@@ -198,20 +198,24 @@ bool Session::answerLocally(const sql::Statement& st, Mode mode) {
   return true;
 }
 
+bool Session::refuseLocally(const wire::Writer::Notice& n, Mode mode) {
+  if (mode == Mode::Describe) return out_.noData(), true; // the error comes when it runs; described, it returns nothing
+  error(n);
+  tx_.fail();
+  if (mode == Mode::Simple)
+    ready();
+  else
+    skipToSync_ = true;
+  return true;
+}
+
 bool Session::local(const sql::Statement& st, Mode mode) {
-  if (st.kind == "CopyStmt") {
-    if (mode == Mode::Describe) return out_.noData(), true;
-    error(
+  if (st.kind == "CopyStmt")
+    return refuseLocally(
         errorNotice("0A000", "COPY is not supported by the proxy",
                     "insert the rows with INSERT statements (several rows per INSERT ... VALUES, or a multi-statement "
-                    "query, are applied atomically)"));
-    tx_.fail();
-    if (mode == Mode::Simple)
-      ready();
-    else
-      skipToSync_ = true;
-    return true;
-  }
+                    "query, are applied atomically)"),
+        mode);
   if (auto answer = dumpPreamble(st, mode)) return *answer;
   if (st.kind == "DeallocateStmt") {
     // A driver's named statements are the proxy's (Parse, Close): DEALLOCATE drops them here, as PostgreSQL would
@@ -228,12 +232,7 @@ bool Session::local(const sql::Statement& st, Mode mode) {
     } else if (statements_.erase(name) || statements_.erase(lower(name))) {
       localResult(mode, "DEALLOCATE", std::nullopt);
     } else {
-      error(errorNotice("26000", fmt::format("prepared statement \"{}\" does not exist", name)));
-      tx_.fail();
-      if (mode == Mode::Simple)
-        ready();
-      else
-        skipToSync_ = true;
+      return refuseLocally(errorNotice("26000", fmt::format("prepared statement \"{}\" does not exist", name)), mode);
     }
     return true;
   }
@@ -272,20 +271,7 @@ std::optional<bool> Session::dumpPreamble(const sql::Statement& st, Mode mode) {
 }
 
 bool Session::sessionSetting(const sql::Statement& st, Mode mode) {
-  auto fail = [&](wire::Writer::Notice n) {
-    if (mode == Mode::Describe) {
-      // The error comes when it runs; described, it returns nothing.
-      out_.noData();
-      return true;
-    }
-    error(n);
-    tx_.fail();
-    if (mode == Mode::Simple)
-      ready();
-    else
-      skipToSync_ = true;
-    return true;
-  };
+  auto fail = [&](const wire::Writer::Notice& n) { return refuseLocally(n, mode); };
   if (st.kind == "VariableShowStmt") {
     auto t = tokens(st.sql);
     std::string name = t.size() >= 2 ? t[1] : "";

@@ -172,6 +172,8 @@ private:
   void localResult(Mode mode, const std::string& tag, const std::optional<std::pair<std::string, std::string>>& row);
   // interactive transactions (session_transaction.cpp)
   bool transactionBlock(const sql::Statement& st, Mode mode);
+  // Answers `n` for a statement the proxy refuses itself (a Describe of it: NoData); the transaction fails. True.
+  bool refuseLocally(const wire::Writer::Notice& n, Mode mode);
   // pg_dump's set_config('search_path', '', false) and ALTER ... OWNER TO, skipped with a notice; nullopt otherwise.
   std::optional<bool> dumpPreamble(const sql::Statement& st, Mode mode);
   // SET, RESET and SHOW of the session's settings (local.cpp); false for other statements.

@@ -33,16 +33,7 @@ bool Session::transactionBlock(const sql::Statement& st, Mode mode) {
     out_.commandComplete(tag);
     if (mode == Mode::Simple) ready();
   };
-  auto fail = [&](wire::Writer::Notice n) {
-    if (mode == Mode::Describe) return out_.noData(), true;
-    error(n);
-    tx_.fail();
-    if (mode == Mode::Simple)
-      ready();
-    else
-      skipToSync_ = true;
-    return true;
-  };
+  auto fail = [&](const wire::Writer::Notice& n) { return refuseLocally(n, mode); };
   auto warn = [&](const char* sqlState, const char* message) {
     wire::Writer::Notice w = errorNotice(sqlState, message);
     w.severity = "WARNING";
