@@ -1,4 +1,5 @@
-// Moving an existing database into a cluster: pg_dump's plain output (with INSERTs) of a source PostgreSQL database
+// Moving an existing database into a cluster: pg_dump's plain output (its data as COPY FROM stdin, or as INSERTs) of a
+// source PostgreSQL database
 // with pgbench's tables and a schema of its own (SERIAL and IDENTITY sequences, a foreign key, an index, a view, a
 // trigger, a comment), loaded with psql through klusterctl proxy: every node's tables equal the source's.
 #include "support/cluster.hpp"
@@ -38,6 +39,8 @@ std::string checksumSql(const std::string& table, const std::string& orderBy) {
 } // namespace
 
 TEST_CASE("pg_dump of an existing database loaded through the proxy: every node equals the source", "[proxy]") {
+  const bool inserts = GENERATE(false, true); // pg_dump's default (COPY), and --inserts
+  INFO((inserts ? "pg_dump --inserts" : "pg_dump (COPY)"));
   TestCluster cluster;
   TestProxy proxy(cluster);
   const auto source = cluster.name() + "_source";
@@ -56,10 +59,11 @@ TEST_CASE("pg_dump of an existing database loaded through the proxy: every node 
   INFO(schema.err);
   REQUIRE(schema.exitCode == 0);
 
-  // The commands a user runs (docs/proxy.md, "Moving a database in").
+  // The commands a user runs (docs/proxy.md, "Moving an existing database into Kluster").
   const auto dump = cluster.workDir() + "/source.sql";
-  auto dumped =
-      run({programPath("pg_dump"), "--inserts", "--rows-per-insert", "1000", "-f", dump, url}, std::chrono::minutes(2));
+  std::vector<std::string> pgDump = {programPath("pg_dump"), "-f", dump, url};
+  if (inserts) pgDump.insert(pgDump.begin() + 1, {"--inserts", "--rows-per-insert", "1000"});
+  auto dumped = run(pgDump, std::chrono::minutes(2));
   INFO(dumped.err);
   REQUIRE(dumped.exitCode == 0);
   auto load = proxy.psql({"-v", "ON_ERROR_STOP=1", "-f", dump});

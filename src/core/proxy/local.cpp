@@ -210,12 +210,25 @@ bool Session::refuseLocally(const wire::Writer::Notice& n, Mode mode) {
 }
 
 bool Session::local(const sql::Statement& st, Mode mode) {
-  if (st.kind == "CopyStmt")
-    return refuseLocally(
-        errorNotice("0A000", "COPY is not supported by the proxy",
-                    "insert the rows with INSERT statements (several rows per INSERT ... VALUES, or a multi-statement "
-                    "query, are applied atomically)"),
-        mode);
+  if (st.kind == "CopyStmt") {
+    const auto& copy = st.copyFrom;
+    if (copy && mode == Mode::Simple && !tx_.active() && !copy->binary && copy->unsupported.empty()) {
+      startCopy(*copy);
+      return true;
+    }
+    const std::string why = !copy          ? "COPY ... TO STDOUT is not supported by the proxy yet"
+                            : tx_.active() ? "COPY inside a transaction block is not supported by the proxy"
+                            : copy->binary ? "COPY in binary format is not supported by the proxy"
+                            : mode != Mode::Simple
+                                ? "COPY through the extended query protocol is not supported by "
+                                  "the proxy"
+                                : "COPY option " + copy->unsupported + " is not supported by the proxy";
+    return refuseLocally(errorNotice("0A000", why,
+                                     !copy ? "read the rows with SELECT"
+                                           : "COPY FROM STDIN in text or CSV format, outside BEGIN ... COMMIT, as a "
+                                             "simple query (psql's \\copy does so)"),
+                         mode);
+  }
   if (auto answer = dumpPreamble(st, mode)) return *answer;
   if (st.kind == "DeallocateStmt") {
     // A driver's named statements are the proxy's (Parse, Close): DEALLOCATE drops them here, as PostgreSQL would

@@ -94,6 +94,7 @@ void Session::handle(wire::Message& m) {
   if (phase_ != Phase::Ready) flush_ = true; // the client waits for each answer of the startup and SCRAM
   if (phase_ == Phase::Startup) return startup(m);
   if (phase_ == Phase::Auth) return authenticate(m);
+  if (copy_) return copyMessage(m);
   wire::Reader r(m.body);
   const auto now = std::chrono::steady_clock::now();
   if (tx_.active() && options_.transactionIdleTimeout.count() > 0 &&
@@ -362,6 +363,7 @@ void Session::cancel() {
   n.hint = "a write that was sent may still be applied by the cluster";
   error(n);
   tx_.fail();
+  copy_.reset(); // the rows sent before the cancel stay applied
   if (simpleInFlight_)
     ready();
   else

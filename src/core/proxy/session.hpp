@@ -3,6 +3,7 @@
 // requests. No I/O: the server feeds it bytes and writes what it produces; requests go out through a
 // Sender whose completion the server delivers back on the connection's event loop.
 #include "core/client/client.hpp"
+#include "core/proxy/copy.hpp"
 #include "core/proxy/metrics.hpp"
 #include "core/proxy/scram.hpp"
 #include "core/proxy/transaction.hpp"
@@ -170,6 +171,17 @@ private:
   // local(), counted in the metrics as answered by the proxy (unless it sent a request: COMMIT of a block's writes).
   bool answerLocally(const sql::Statement& st, Mode mode);
   void localResult(Mode mode, const std::string& tag, const std::optional<std::pair<std::string, std::string>>& row);
+  // COPY ... FROM STDIN (session_copy.cpp): the rows go to ALL as INSERTs of bounded size, in order.
+  struct CopyIn {
+    sql::Statement::CopyFrom options;
+    CopyParser parser;
+    std::int64_t rows = 0; // applied so far
+  };
+  void startCopy(const sql::Statement::CopyFrom& options);
+  void copyMessage(wire::Message& m);
+  void sendCopyRows(bool last);
+  void endCopy(std::optional<wire::Writer::Notice> error); // CommandComplete (or the error), ReadyForQuery
+
   // interactive transactions (session_transaction.cpp)
   bool transactionBlock(const sql::Statement& st, Mode mode);
   // Answers `n` for a statement the proxy refuses itself (a Describe of it: NoData); the transaction fails. True.
@@ -225,6 +237,7 @@ private:
   bool tls_ = false;
   std::map<std::string, std::string> settings_; // SET in this session
   Transaction tx_;
+  std::unique_ptr<CopyIn> copy_; // COPY FROM STDIN under way
   // Blocks of sequence values this session reserved through ALL, which its transactions draw from (a transaction
   // that inserts SERIAL keys then never draws the values another one drew).
   struct SequenceBlock {

@@ -292,6 +292,14 @@ void Writer::parameterDescription(const std::vector<std::uint32_t>& oids) {
   end(m);
 }
 
+void Writer::copyInResponse(std::int16_t columns) {
+  const auto m = begin('G');
+  out_.push_back('\0'); // text
+  int16(columns);
+  for (std::int16_t i = 0; i < columns; ++i) int16(0);
+  end(m);
+}
+
 void Writer::sslAnswer(char answer) { out_.push_back(answer); }
 
 } // namespace kluster::proxy::wire

@@ -113,6 +113,8 @@ public:
   void closeComplete();
   void portalSuspended();
   void parameterDescription(const std::vector<std::uint32_t>& oids);
+  /// CopyInResponse: text format, `columns` columns (0 when not known).
+  void copyInResponse(std::int16_t columns);
   /// The single byte answering an SSLRequest or GSSENCRequest ('S' or 'N').
   void sslAnswer(char answer);
 

@@ -73,6 +73,20 @@ struct Statement {
     bool chain = false;    ///< COMMIT / ROLLBACK AND CHAIN
   };
   std::optional<TransactionControl> transaction;
+  /// COPY ... FROM STDIN: what the proxy needs to turn the rows its client sends into INSERTs.
+  struct CopyFrom {
+    std::string table;                ///< quoted, schema-qualified when written so: "shop"."orders"
+    std::vector<std::string> columns; ///< quoted; empty: every column, in order
+    bool csv = false;
+    bool binary = false;
+    char delimiter = '\t';    ///< ',' in CSV
+    std::string null = "\\N"; ///< "" in CSV
+    bool header = false;
+    char quote = '"';        ///< CSV
+    char escape = '"';       ///< CSV
+    std::string unsupported; ///< an option the proxy does not handle (FORCE_NOT_NULL, ENCODING...), else empty
+  };
+  std::optional<CopyFrom> copyFrom;
 };
 
 /// Why a request cannot be applied deterministically on ALL (see determinism.hpp).
