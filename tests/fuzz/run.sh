@@ -72,8 +72,9 @@ for t in "${targets[@]}"; do
   corpus=$build/corpus/$t
   seeds "$t" "$corpus"
   printf '==== fuzz %s for %ss (seeds: %s)\n' "$t" "$seconds" "$(find "$corpus" -type f | wc -l)"
-  # ASan's leak check runs at exit; -rss_limit_mb catches runaway memory; -timeout a hang on one input.
-  if ! "$build/${t}_fuzz" -seed="$seed" -max_total_time="$seconds" -max_len=65536 -timeout=25 -rss_limit_mb=4096 \
+  # ASan's leak check runs at exit (lsan.supp: a leak inside libpg_query); -rss_limit_mb catches runaway memory;
+  # -timeout a hang on one input.
+  if ! LSAN_OPTIONS="suppressions=$here/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}" "$build/${t}_fuzz" -seed="$seed" -max_total_time="$seconds" -max_len=65536 -timeout=25 -rss_limit_mb=4096 \
     -print_final_stats=1 -artifact_prefix="$build/findings/$t-" "$corpus" 2>"$build/$t.log"; then
     status=1
     tail -n 60 "$build/$t.log" >&2

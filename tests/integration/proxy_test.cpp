@@ -1,4 +1,4 @@
-// klusterctl proxy against a real cluster: psql (simple query, scripts, \x, catalog commands, \copy) and the
+// klusterctl proxy against a real cluster: psql (simple query, scripts, \x, catalog commands, \copy from) and the
 // proxy's /metrics after it, pgbench in simple, extended and prepared mode, and raw bytes a broken client might send.
 #include "support/cluster.hpp"
 #include "support/proxy.hpp"
@@ -107,10 +107,20 @@ TEST_CASE("psql through the proxy: statements, tags, errors, scripts, \\x, catal
   INFO(d.out << d.err);
   CHECK((d.exitCode == 0 || d.exitCode == 1));
 
-  // \copy is refused with a clear error, and nothing is applied.
-  auto copy = proxy.psql({"-c", "\\copy items from stdin"}, "9\tx\t1\t\\N\n\\.\n");
-  CHECK(copy.exitCode != 0);
-  CHECK(copy.err.find("COPY is not supported") != std::string::npos);
+  // \copy FROM stdin: its rows reach every node; a bad row is refused with the row count applied before it.
+  auto copy = proxy.psql({"-c", "\\copy items from stdin"}, "9\tx\t1\t\\N\n10\ty\t\\N\t\\N\n\\.\n");
+  INFO(copy.err);
+  CHECK(copy.exitCode == 0);
+  CHECK(copy.out == "COPY 2\n");
+  auto badCopy = proxy.psql({"-c", "\\copy items (id, name) from stdin with (format csv)"}, "11,\"a, b\"\n1,dup\n");
+  CHECK(badCopy.exitCode != 0);
+  CHECK(badCopy.err.find("duplicate key") != std::string::npos);
+  auto copyOut = proxy.psql({"-c", "\\copy items to stdout"});
+  CHECK(copyOut.err.find("COPY ... TO STDOUT is not supported") != std::string::npos);
+  for (int i = 1; i <= cluster.size(); ++i)
+    CHECK(waitUntil([&] { return cluster.scalar(i, "SELECT count(*) FROM items WHERE id IN (9, 10)") == "2"; },
+                    std::chrono::seconds(30)));
+  CHECK(proxy.psql({"-c", "DELETE FROM items WHERE id IN (9, 10)"}).exitCode == 0);
 
   // SET/SHOW of session settings, BEGIN ... COMMIT as one atomic request.
   auto settings = proxy.psql(

@@ -210,6 +210,7 @@ public:
     // Reading resumes once a request's completion drained what was waiting.
     if (paused_ && session_->buffered() < readLimit()) {
       paused_ = false;
+      const auto self = std::move(keepAlive_); // the read holds it from here on
       read();
     }
   }
@@ -224,10 +225,12 @@ private:
       self->session_->received(std::string_view(self->buffer_.data(), n));
       self->flush();
       if (self->closed_ || self->session_->closing() || self->session_->tlsPending()) return;
-      if (self->session_->buffered() >= self->readLimit())
-        self->paused_ = true; // stop reading until the session consumed its input
-      else
+      if (self->session_->buffered() >= self->readLimit()) {
+        self->paused_ = true;    // stop reading until the session consumed its input
+        self->keepAlive_ = self; // no read holds the connection meanwhile, and its requests hold it weakly
+      } else {
         self->read();
+      }
     };
     if (tls_)
       tls_->async_read_some(asio::buffer(buffer_), got);
@@ -250,6 +253,7 @@ private:
   }
 
   void shut() {
+    const auto self = std::move(keepAlive_); // released when shut() returns, not in the middle of it
     if (closed_) return;
     closed_ = true;
     asio::error_code ec;
@@ -266,6 +270,7 @@ private:
   std::array<char, 16384> buffer_{};
   std::string pending_, outgoing_;
   bool writing_ = false, closed_ = false, paused_ = false;
+  std::shared_ptr<Connection> keepAlive_; // set while paused: what keeps the connection alive then
   std::int32_t pid_ = 0, secret_ = 0;
   std::uint64_t sent_ = 0; // requests this connection sent
 };

@@ -174,3 +174,31 @@ TEST_CASE("a session runs COPY FROM STDIN as INSERTs through ALL, in order, and 
   CHECK(failed.find("0A000") != std::string::npos);
   CHECK(failed.back() == 'E');
 }
+
+TEST_CASE("a COPY larger than the proxy's read buffer goes through in order", "[proxy][copy]") {
+  std::vector<Sent> sent;
+  Session session(
+      SessionOptions{},
+      [&](Request req, client::Target target, client::WaitPolicy, std::chrono::milliseconds, Session::Done done) {
+        sent.push_back({std::move(req), target, std::move(done)});
+      },
+      1, 2, true);
+  session.received(startup());
+  session.takeOutput();
+  session.received(message('Q', std::string("COPY t (a, b, c, f) FROM STDIN") + '\0'));
+  session.takeOutput();
+  std::string data;
+  for (int i = 1; i <= 100000; ++i) data += std::to_string(i) + "\t1\t0\t" + std::string(84, ' ') + "\n";
+  std::string messages;
+  for (std::size_t at = 0; at < data.size(); at += 8192) messages += message('d', data.substr(at, 8192));
+  session.received(messages + message('c', ""));
+  CHECK_FALSE(session.closing());
+  // Each INSERT is answered in turn; the next goes out only then.
+  for (std::size_t answered = 0; answered < sent.size(); ++answered) {
+    const auto rows = static_cast<std::int64_t>(sent[answered].request.params.size() / 4);
+    sent[answered].done(applied(rows));
+  }
+  CHECK(sent.size() == 100);
+  const auto out = session.takeOutput();
+  CHECK(out.find(std::string("COPY 100000") + '\0') != std::string::npos);
+}
