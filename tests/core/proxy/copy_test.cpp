@@ -122,18 +122,27 @@ client::Result applied(std::int64_t rows) {
   return r;
 }
 
+// A session past its startup, whose requests are kept for the test to answer.
+struct CopyFixture {
+  std::vector<Sent> sent;
+  Session session{
+      SessionOptions{},
+      [this](Request req, client::Target target, client::WaitPolicy, std::chrono::milliseconds, Session::Done done) {
+        sent.push_back({std::move(req), target, std::move(done)});
+      },
+      1, 2, true};
+  CopyFixture() {
+    session.received(startup());
+    session.takeOutput();
+  }
+};
+
 } // namespace
 
 TEST_CASE("a session runs COPY FROM STDIN as INSERTs through ALL, in order, and answers COPY n", "[proxy][copy]") {
-  std::vector<Sent> sent;
-  Session session(
-      SessionOptions{},
-      [&](Request req, client::Target target, client::WaitPolicy, std::chrono::milliseconds, Session::Done done) {
-        sent.push_back({std::move(req), target, std::move(done)});
-      },
-      1, 2, true);
-  session.received(startup());
-  session.takeOutput();
+  CopyFixture f;
+  auto& sent = f.sent;
+  auto& session = f.session;
   session.received(message('Q', std::string("COPY t (a, b) FROM STDIN") + '\0'));
   const auto response = session.takeOutput();
   REQUIRE(response.size() >= 1);
@@ -176,15 +185,9 @@ TEST_CASE("a session runs COPY FROM STDIN as INSERTs through ALL, in order, and 
 }
 
 TEST_CASE("a COPY larger than the proxy's read buffer goes through in order", "[proxy][copy]") {
-  std::vector<Sent> sent;
-  Session session(
-      SessionOptions{},
-      [&](Request req, client::Target target, client::WaitPolicy, std::chrono::milliseconds, Session::Done done) {
-        sent.push_back({std::move(req), target, std::move(done)});
-      },
-      1, 2, true);
-  session.received(startup());
-  session.takeOutput();
+  CopyFixture f;
+  auto& sent = f.sent;
+  auto& session = f.session;
   session.received(message('Q', std::string("COPY t (a, b, c, f) FROM STDIN") + '\0'));
   session.takeOutput();
   std::string data;

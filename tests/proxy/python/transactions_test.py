@@ -19,6 +19,24 @@ from psycopg import errors
 url, case = sys.argv[1], sys.argv[2]
 
 
+def run_clients(clients, client):
+    """Runs client(k) for k in 0..clients-1, each on a thread of its own; fails with what any of them raised."""
+    failures = []
+
+    def guarded(k):
+        try:
+            client(k)
+        except Exception as e:  # reported by the main thread
+            failures.append(repr(e))
+
+    threads = [threading.Thread(target=guarded, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures
+
+
 def retrying(conn, work, tries=100):
     """Runs work(cur) in a transaction until it commits; returns how many times it was retried."""
     for attempt in range(tries):
@@ -64,26 +82,18 @@ def lost_update():
         conn.execute("CREATE TABLE tx_counter (id int PRIMARY KEY, n int NOT NULL)")
         conn.execute("INSERT INTO tx_counter VALUES (1, 0)")
     clients, each = 16, 5
-    retries, failures = [0] * clients, []
+    retries = [0] * clients
 
     def client(k):
-        try:
-            with psycopg.connect(url) as conn:
-                def increment(cur):
-                    cur.execute("SELECT n FROM tx_counter WHERE id = 1")
-                    (n,) = cur.fetchone()
-                    cur.execute("UPDATE tx_counter SET n = %s WHERE id = 1", (n + 1,))
-                for _ in range(each):
-                    retries[k] += retrying(conn, increment)
-        except Exception as e:  # reported by the main thread
-            failures.append(repr(e))
+        with psycopg.connect(url) as conn:
+            def increment(cur):
+                cur.execute("SELECT n FROM tx_counter WHERE id = 1")
+                (n,) = cur.fetchone()
+                cur.execute("UPDATE tx_counter SET n = %s WHERE id = 1", (n + 1,))
+            for _ in range(each):
+                retries[k] += retrying(conn, increment)
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures, failures
+    run_clients(clients, client)
     # The caller checks that every node's counter equals the commits (a new connection may read a node that has
     # not applied the last ones yet).
     print(f"commits {clients * each} retries {sum(retries)}")
@@ -186,35 +196,27 @@ def orm_serial():
     engine = orm_engine()
     Base.metadata.create_all(engine)
     clients, each = 16, 10
-    retries, failures = [0] * clients, []
+    retries = [0] * clients
 
     def client(k):
-        try:
-            for i in range(each):
-                for attempt in range(100):
-                    try:
-                        with Session(engine) as session:
-                            event = Event(what=f"client {k} event {i}")
-                            session.add(event)
-                            session.flush()
-                            assert event.id is not None
-                            session.commit()
-                        break
-                    except OperationalError as e:
-                        if getattr(e.orig, "sqlstate", None) != "40001":
-                            raise
-                        retries[k] += 1
-                else:
-                    raise AssertionError("no commit in 100 tries")
-        except Exception as e:
-            failures.append(repr(e))
+        for i in range(each):
+            for attempt in range(100):
+                try:
+                    with Session(engine) as session:
+                        event = Event(what=f"client {k} event {i}")
+                        session.add(event)
+                        session.flush()
+                        assert event.id is not None
+                        session.commit()
+                    break
+                except OperationalError as e:
+                    if getattr(e.orig, "sqlstate", None) != "40001":
+                        raise
+                    retries[k] += 1
+            else:
+                raise AssertionError("no commit in 100 tries")
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures, failures
+    run_clients(clients, client)
     from sqlalchemy import func, select
     commits = clients * each
     for _ in range(300):  # a pooled connection may read a node that has not applied the last commits yet
