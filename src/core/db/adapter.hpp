@@ -194,6 +194,11 @@ public:
   virtual std::optional<SecurityRecord> loadSecurity(const std::string& cluster) = 0;
   /// The statement that records a security request's digest at `offset` (run in its batch).
   virtual Statement recordSecurity(const std::string& cluster, const std::string& digest, std::int64_t offset) = 0;
+  /// Records (committed at once) that the node process `token` serves `cluster` with this database now: a process
+  /// started later with the same node id claims it in turn (see processClaim).
+  virtual void claimProcess(const std::string& cluster, const std::string& token) = 0;
+  /// The token of the node process that claimed `cluster` last (empty when none did).
+  virtual std::string processClaim(const std::string& cluster) = 0;
   /// Which of these request ids were already applied, with what they recorded.
   virtual std::map<std::string, AppliedRecord> findApplied(const std::vector<std::string>& messageIds) = 0;
 

@@ -41,6 +41,8 @@ public:
   std::optional<std::string> loadFingerprint(const std::string& cluster) override;
   std::optional<SecurityRecord> loadSecurity(const std::string& cluster) override;
   Statement recordSecurity(const std::string& cluster, const std::string& digest, std::int64_t offset) override;
+  void claimProcess(const std::string& cluster, const std::string& token) override;
+  std::string processClaim(const std::string& cluster) override;
   std::map<std::string, AppliedRecord> findApplied(const std::vector<std::string>& messageIds) override;
   void begin() override;
   std::vector<Outcome> execute(const std::vector<const Work*>& work) override;
