@@ -40,9 +40,8 @@ NodeOptions NodeOptions::fromSettings(const Settings& settings) {
   opts.cluster = settings.get("cluster.name");
   opts.brokers = settings.get("cluster.brokers");
   opts.nodeId = settings.get("node.id");
-  if (settings.get("database.type") != "postgresql")
-    throw UsageError(
-        fmt::format("database type '{}' is not supported (only postgresql)", settings.get("database.type")));
+  opts.databaseType = settings.get("database.type");
+  db::adapter(opts.databaseType); // an unknown type fails here, before anything starts
   opts.databaseUrl = settings.get("database.url");
   opts.kafka = settings.kafka();
   opts.oneWorkers = settings.getInt("node.one_workers");
@@ -120,7 +119,7 @@ bool Node::replacedByAnother() const {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   for (;;) {
     try {
-      const auto claim = db::connect(options_.databaseUrl)->processClaim(options_.cluster);
+      const auto claim = db::connect(options_.databaseType, options_.databaseUrl)->processClaim(options_.cluster);
       if (claim.empty() || claim == processToken_) return false;
       KLOG(Error, "node", "another process (token {}) was started as node {} after this one ({})", claim,
            options_.nodeId, processToken_);
@@ -165,9 +164,10 @@ void Node::run() {
   responder.countInto(&metrics_);
   std::unique_ptr<Checker> checker;
   if (options_.checkInterval.count() > 0) {
-    checker = std::make_unique<Checker>(Checker::Options{options_.cluster, options_.nodeId, options_.databaseUrl,
-                                                         options_.checkInterval, responsePartitions},
-                                        base, responder, metrics_);
+    checker =
+        std::make_unique<Checker>(Checker::Options{options_.cluster, options_.nodeId, options_.databaseType,
+                                                   options_.databaseUrl, options_.checkInterval, responsePartitions},
+                                  base, responder, metrics_);
     checker_ = checker.get();
   }
   AllApplier applier(*this, base, responder);
