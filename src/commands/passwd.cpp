@@ -35,7 +35,6 @@ std::string readPassword(const char* prompt) {
   constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
   struct sigaction previous[std::size(kSignals)]{};
   if (tty) {
-    std::cerr << prompt << std::flush;
     struct sigaction restore {};
     restore.sa_handler = restoreTerminal;
     sigemptyset(&restore.sa_mask);
@@ -43,6 +42,7 @@ std::string readPassword(const char* prompt) {
     termios quiet = savedTerminal;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    std::cerr << prompt << std::flush; // only once echo is off: what is typed at the prompt is never shown
   }
   std::string line;
   const bool got = static_cast<bool>(std::getline(std::cin, line));
