@@ -24,6 +24,14 @@ extern const char* const kSequenceSchema;
 /// Kluster's record of the functions an operator vouched for (pg_functions.cpp), created by ensureSchema().
 extern const char* const kTrustSchema;
 
+/// The options (`-c name=value ...`) that pin a connection's session settings, whatever the server's defaults
+/// (pg_session.cpp).
+const char* sessionOptions();
+/// What cannot be pinned by options, because it needs a superuser (lc_messages, session_replication_role), set
+/// after connecting; throws DbError (Node) when session_replication_role is not `origin` and cannot be made so. The
+/// caller closes the connection.
+void pinSession(PGconn* conn);
+
 /// Clears a libpq result at the end of its scope.
 struct ResultGuard {
   PGresult* res;

@@ -92,6 +92,19 @@ TEST_CASE("the node's own role and database names are refused; pinned settings m
   CHECK_FALSE(refused("INSERT INTO log VALUES (current_schema)"));
 }
 
+// Found by the random differential test: settings a node's database may default otherwise, which change what a
+// write stores (format('%I') with quote_all_identifiers, triggers and foreign keys with session_replication_role)
+// or whether it runs; the node pins them, so reading them is deterministic.
+TEST_CASE("settings pinned after the differential test's findings may be read", "[sql][determinism][differential]") {
+  for (const char* name :
+       {"quote_all_identifiers", "session_replication_role", "check_function_bodies", "row_security", "backslash_quote",
+        "default_transaction_read_only", "exit_on_error", "default_transaction_isolation"}) {
+    INFO(name);
+    CHECK_FALSE(refused(std::string("INSERT INTO log VALUES (current_setting('") + name + "'))"));
+  }
+  CHECK(refused("INSERT INTO log VALUES (current_setting('enable_hashjoin'))"));
+}
+
 TEST_CASE("session SET, RESET and set_config() are refused; SET LOCAL is the request's own", "[sql][determinism]") {
   CHECK(refused("SET TimeZone = 'Europe/Paris'"));
   CHECK(refused("SET search_path = other"));
