@@ -63,6 +63,7 @@ public:
   std::map<std::string, FunctionVolatility> functionVolatility(const std::vector<std::string>& names) override;
   std::vector<std::vector<std::string>> uniqueKeys(const std::string& schema, const std::string& table) override;
   std::vector<std::string> drawnDefaults(const std::string& schema, const std::string& table) override;
+  std::vector<std::string> immediateUniqueColumns(const std::string& schema, const std::string& table) override;
   RequestInputs requestInputs() override;
   std::vector<FunctionDefinition> userFunctions(const std::string& name) override;
   std::vector<FunctionDefinition> triggerFunctions(const std::string& schema, const std::string& table) override;

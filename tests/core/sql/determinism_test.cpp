@@ -368,3 +368,32 @@ TEST_CASE("writes that read rows from a table are marked: what they run per row 
   CHECK(analyze("INSERT INTO n SELECT * FROM t ORDER BY id").scansRows);
   CHECK(analyze("INSERT INTO n VALUES ((SELECT max(id) FROM t))").scansRows);
 }
+
+// Found by the random differential test: PostgreSQL checks a unique index that is not DEFERRABLE row by row, so
+// `UPDATE t SET id = id + 1` collides or not depending on the order rows are visited in. The analysis lists each
+// UPDATE's target, the columns it SETs and those its WHERE pins to a constant; the node refuses the update when
+// it SETs a column of such an index and the pinned columns cover no unique key (tests/integration/determinism).
+TEST_CASE("UPDATEs list the columns they set, for the unique-key-checked-row-by-row hazard",
+          "[sql][determinism][differential]") {
+  using Columns = std::vector<std::string>;
+  auto shift = analyze("UPDATE t2 a SET id = a.id + 1 WHERE a.grp = 3 AND a.f > 0.5");
+  REQUIRE(shift.keyUpdates.size() == 1);
+  CHECK(shift.keyUpdates[0].table.name == "t2");
+  CHECK(shift.keyUpdates[0].table.alias == "a");
+  CHECK(shift.keyUpdates[0].columns == Columns{"id"});
+  CHECK(shift.keyUpdates[0].pinned == Columns{"grp"});
+
+  auto one = analyze("UPDATE s.t SET (k, v) = (1, $2) WHERE t.id = $1::int AND 7 = other");
+  REQUIRE(one.keyUpdates.size() == 1);
+  CHECK(one.keyUpdates[0].table.schema == "s");
+  CHECK(one.keyUpdates[0].columns == Columns{"k", "v"});
+  CHECK(one.keyUpdates[0].pinned == Columns{"id", "other"});
+
+  // An OR pins nothing; a CTE's UPDATE counts; reads and other writes have none.
+  CHECK(analyze("UPDATE t SET id = 2 WHERE id = 1 OR id = 3").keyUpdates.at(0).pinned.empty());
+  CHECK(
+      analyze("WITH u AS (UPDATE t SET id = id + 1 RETURNING id) INSERT INTO log SELECT id FROM u").keyUpdates.size() ==
+      1);
+  CHECK(analyze("SELECT * FROM t").keyUpdates.empty());
+  CHECK(analyze("DELETE FROM t WHERE id > 3").keyUpdates.empty());
+}
