@@ -20,10 +20,11 @@ const char* sessionOptions() {
          "-c plan_cache_mode=force_custom_plan "
          // Found by the random differential test (issue 26): format('%I') and quote_ident() quote every name with
          // quote_all_identifiers; check_function_bodies=off accepts a function the others refuse; row_security=off
-         // refuses what a policy would filter; backslash_quote=off refuses E'\''; a read-only default refuses every
-         // write; exit_on_error ends the connection on any error; the isolation level of the apply loop's transactions.
+         // refuses what a policy would filter; backslash_quote=off refuses E'\''; exit_on_error ends the connection
+         // on any error; the isolation level of the apply loop's transactions. Not default_transaction_read_only: a
+         // database an operator made read-only gives a node error (retried, reported on ERRORS), not writes.
          "-c quote_all_identifiers=off -c check_function_bodies=on -c row_security=on -c backslash_quote=safe_encoding "
-         "-c default_transaction_read_only=off -c exit_on_error=off -c default_transaction_isolation=read\\ committed";
+         "-c exit_on_error=off -c default_transaction_isolation=read\\ committed";
 }
 
 void pinSession(PGconn* conn) {

@@ -42,7 +42,6 @@ constexpr std::string_view kPinnedSettings[] = {
     "check_function_bodies",
     "row_security",
     "backslash_quote",
-    "default_transaction_read_only",
     "exit_on_error",
     "default_transaction_isolation",
     "session_replication_role",

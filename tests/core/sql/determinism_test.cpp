@@ -96,9 +96,8 @@ TEST_CASE("the node's own role and database names are refused; pinned settings m
 // write stores (format('%I') with quote_all_identifiers, triggers and foreign keys with session_replication_role)
 // or whether it runs; the node pins them, so reading them is deterministic.
 TEST_CASE("settings pinned after the differential test's findings may be read", "[sql][determinism][differential]") {
-  for (const char* name :
-       {"quote_all_identifiers", "session_replication_role", "check_function_bodies", "row_security", "backslash_quote",
-        "default_transaction_read_only", "exit_on_error", "default_transaction_isolation"}) {
+  for (const char* name : {"quote_all_identifiers", "session_replication_role", "check_function_bodies", "row_security",
+                           "backslash_quote", "exit_on_error", "default_transaction_isolation"}) {
     INFO(name);
     CHECK_FALSE(refused(std::string("INSERT INTO log VALUES (current_setting('") + name + "'))"));
   }
@@ -396,4 +395,25 @@ TEST_CASE("UPDATEs list the columns they set, for the unique-key-checked-row-by-
       1);
   CHECK(analyze("SELECT * FROM t").keyUpdates.empty());
   CHECK(analyze("DELETE FROM t WHERE id > 3").keyUpdates.empty());
+}
+
+// Found by the random differential test: a value drawn per row in an ORDER BY (or WHERE...) over table rows is
+// drawn in each node's own scan order, before the sort, even when the ORDER BY ends with the key.
+TEST_CASE("values drawn per row in the ORDER BY or WHERE of a query over table rows are refused",
+          "[sql][determinism][differential]") {
+  CHECK(refused("INSERT INTO t2 SELECT a.id FROM t1 a ORDER BY gen_random_uuid()::text, a.id LIMIT 2"));
+  CHECK(refused("INSERT INTO log SELECT a.id FROM t1 a WHERE nextval('s') % 2 = 0 ORDER BY a.id"));
+  CHECK(refused("INSERT INTO log SELECT a.id FROM t1 a JOIN t2 b ON b.id = a.id GROUP BY a.id, gen_random_uuid()"));
+  // In the SELECT list over rows in a total order, or over the request's own rows, they are drawn in order.
+  CHECK_FALSE(refused("INSERT INTO log SELECT gen_random_uuid(), a.id FROM t1 a ORDER BY a.id"));
+  CHECK_FALSE(refused("INSERT INTO log SELECT g FROM generate_series(1, 5) g ORDER BY gen_random_uuid()"));
+  CHECK_FALSE(refused("SELECT id FROM t1 ORDER BY gen_random_uuid()")); // a read changes nothing
+}
+
+TEST_CASE("values drawn per row in an output column the query sorts or groups by are refused",
+          "[sql][determinism][differential]") {
+  CHECK(refused("INSERT INTO log SELECT a.id, gen_random_uuid() AS u FROM t1 a ORDER BY u, a.id LIMIT 2"));
+  CHECK(refused("INSERT INTO log SELECT a.id, nextval('s') FROM t1 a ORDER BY 2, 1"));
+  CHECK(refused("INSERT INTO log SELECT gen_random_uuid() AS u, count(*) FROM t1 a GROUP BY u"));
+  CHECK_FALSE(refused("INSERT INTO log SELECT a.id, gen_random_uuid() AS u FROM t1 a ORDER BY a.id, 1"));
 }

@@ -195,7 +195,9 @@ std::string Generator::numExpr(const Scope& s, int depth) {
   switch (below(6)) {
   case 0: return fmt::format("round({}, {})", numExpr(s, depth - 1), below(3));
   case 1: return fmt::format("({} * 1.5 + {})", numExpr(s, depth - 1), intExpr(s, depth - 1));
-  case 2: return fmt::format("({} / nullif({}, 0))", numExpr(s, depth - 1), numExpr(s, depth - 1));
+  // A quotient's scale depends on its operands: equal quotients may print differently (the known limit of
+  // docs/determinism.md, which DISTINCT would hit). Rounded to a fixed scale, they print alike.
+  case 2: return fmt::format("round({} / nullif({}, 0), 6)", numExpr(s, depth - 1), numExpr(s, depth - 1));
   case 3: return fmt::format("{}::numeric", column(s, "float"));
   case 4: return fmt::format("({}->'arr'->>1)::numeric", column(s, "json"));
   default: return fmt::format("(SELECT max(y{}.n) FROM t3 y{} WHERE y{}.grp = {})", depth, depth, depth, intExpr(s, 0));
