@@ -213,7 +213,7 @@ TEST_CASE("random writes leave identical data on a node whose settings, row orde
     } else if (client::responsesDiverge(w.responses)) {
       failure = where + "the nodes answered differently:\n" + describe(w);
     } else if (d.responses.size() != 3 || !d.allOk()) {
-      failure = where + "after it, the nodes' data differ (digests of t1, t2, t3, sink):\n" + describe(d);
+      failure = where + "after it, the nodes' data differ (digests of t1, t2, t3, sink, t4):\n" + describe(d);
       dataDiverged = true;
     } else {
       const auto& r = w.responses.front();
