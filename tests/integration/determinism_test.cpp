@@ -32,7 +32,12 @@ void unusualSettings(TestCluster& c, int i) {
        {"timezone = 'Pacific/Chatham'", "datestyle = 'SQL, DMY'", "intervalstyle = 'sql_standard'",
         "extra_float_digits = -3", "search_path = shadow, public", "bytea_output = 'escape'",
         "default_text_search_config = 'pg_catalog.simple'", "transform_null_equals = on", "lc_time = 'C.utf8'",
-        "statement_timeout = '1h'"}) {
+        "statement_timeout = '1h'",
+        // Found by the random differential test (tests/integration/differential_test.cpp): triggers and foreign
+        // keys off, every identifier quoted, function bodies unchecked, and the rest of what the node pins.
+        "session_replication_role = replica", "quote_all_identifiers = on", "check_function_bodies = off",
+        "row_security = off", "backslash_quote = off", "default_transaction_isolation = 'serializable'",
+        "exit_on_error = on"}) {
     c.serverExec(i, fmt::format("ALTER DATABASE \"{}\" SET {}", db, setting));
   }
   c.query(i, "CREATE SCHEMA shadow; CREATE TABLE shadow.sink (tag text, v text)");
@@ -102,16 +107,40 @@ TEST_CASE("a node whose database has other default settings stores and answers e
            "TZ'))",
            "INSERT INTO sink VALUES ('null-equals', (NULL::int = NULL)::text)",
            "INSERT INTO sink SELECT 'typed', t::text FROM typed t",
+           "INSERT INTO sink VALUES ('quote_all_identifiers', format('%I', 'typed') || quote_ident('sink'))",
+           "INSERT INTO sink VALUES ('backslash_quote', E'it\\'s')",
        }) {
     allOk(cluster, sql);
   }
   // Everything went to public.sink, not node2's shadow.sink.
   CHECK(cluster.scalar(2, "SELECT count(*) FROM shadow.sink") == "0");
   const auto reference = checksum(cluster, 1, "sink", "tag, v");
-  CHECK(reference.rfind("10:", 0) == 0); // the ten INSERTs above
+  CHECK(reference.rfind("12:", 0) == 0); // the twelve INSERTs above
+
+  // session_replication_role = replica would turn triggers and foreign keys' actions off on node2.
+  allOk(cluster, "CREATE TABLE parent (id int PRIMARY KEY, changes int NOT NULL DEFAULT 0)");
+  allOk(cluster, "CREATE TABLE child (id int PRIMARY KEY, parent int REFERENCES parent ON DELETE CASCADE)");
+  allOk(cluster, "CREATE FUNCTION count_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                 "NEW.changes := OLD.changes + 1; RETURN NEW; END $$");
+  allOk(cluster, "CREATE TRIGGER count_change BEFORE UPDATE ON parent FOR EACH ROW EXECUTE FUNCTION count_change()");
+  allOk(cluster, "INSERT INTO parent (id) VALUES (1), (2); INSERT INTO child VALUES (10, 1), (20, 2)");
+  allOk(cluster, "UPDATE parent SET changes = changes");
+  allOk(cluster, "DELETE FROM parent WHERE id = 1");
+  expectEverywhere(cluster, "INSERT INTO child VALUES (30, 3)", "CONSTRAINT_VIOLATION");
+  // check_function_bodies = off would accept on node2 what the others refuse.
+  {
+    auto r = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json",
+                           "CREATE FUNCTION broken() RETURNS int LANGUAGE sql AS 'SELECT no_such_column FROM typed'"});
+    INFO(r.out << r.err);
+    const auto responses = parseJson(r.out);
+    REQUIRE(responses.size() == 3);
+    for (const auto& response : responses) CHECK(response["sqlState"] == "42703");
+  }
   for (int i = 2; i <= 3; ++i) {
     CHECK(checksum(cluster, i, "sink", "tag, v") == reference);
     CHECK(checksum(cluster, i, "typed", "id") == checksum(cluster, 1, "typed", "id"));
+    CHECK(checksum(cluster, i, "parent", "id") == checksum(cluster, 1, "parent", "id"));
+    CHECK(checksum(cluster, i, "child", "id") == checksum(cluster, 1, "child", "id"));
   }
   // A read on ALL gets the same answer from every node (exit 4 would be a divergence).
   allOk(cluster, "SELECT at, d, iv, f, b, at::text AS t, to_char(at, 'TZ') AS zone FROM typed");
@@ -217,6 +246,11 @@ TEST_CASE("hazardous statements are refused everywhere or leave identical data, 
       {"INSERT INTO sink VALUES ('float', (0.1::float8 + 0.2)::text)", ok},
       {"INSERT INTO sink VALUES ('tsvector', to_tsvector('The quick foxes are running')::text)", ok},
       {"UPDATE items SET price = price * 2 WHERE grp = 6", ok},
+      // A unique key updated row by row (found by the random differential test): refused unless one row.
+      {"UPDATE items SET id = id + 1 WHERE id > 190", refused},
+      {"UPDATE items SET name = name || '!' WHERE grp = 5", refused},
+      {"UPDATE items SET id = 1200 WHERE id = 200", ok},
+      {"UPDATE items SET name = 'renamed' WHERE grp = 1 AND name = 'item1'", ok},
   };
   REQUIRE(statements.size() >= 40);
   int refusals = 0;

@@ -26,6 +26,7 @@ public:
   std::map<std::string, db::FunctionVolatility> volatility;
   std::map<std::string, std::vector<std::vector<std::string>>> keys;    ///< "schema.table" -> unique keys
   std::map<std::string, std::vector<std::string>> drawn;                ///< "schema.table" -> columns
+  std::map<std::string, std::vector<std::string>> immediate;            ///< "schema.table" -> unique-checked columns
   std::map<std::string, std::vector<db::FunctionDefinition>> functions; ///< name -> overloads
   std::map<std::string, std::vector<db::FunctionDefinition>> triggers;  ///< "schema.table" -> functions
   db::RequestInputs inputs;
@@ -103,6 +104,9 @@ public:
   }
   std::vector<std::string> drawnDefaults(const std::string& schema, const std::string& table) override {
     return lookup(drawn, schema, table);
+  }
+  std::vector<std::string> immediateUniqueColumns(const std::string& schema, const std::string& table) override {
+    return lookup(immediate, schema, table);
   }
   std::vector<db::FunctionDefinition> userFunctions(const std::string& name) override {
     auto it = functions.find(name);

@@ -264,6 +264,9 @@ public:
   /// The columns of a table (schema "" : the search_path) whose DEFAULT draws a new value per row (SERIAL,
   /// IDENTITY, nextval(), random(), gen_random_uuid()): an INSERT ... SELECT fills them in the order rows come.
   virtual std::vector<std::string> drawnDefaults(const std::string& schema, const std::string& table) = 0;
+  /// The columns of a table (schema "" : the search_path) that some unique index checks row by row (not
+  /// DEFERRABLE): its key columns and the columns its expressions and predicate read.
+  virtual std::vector<std::string> immediateUniqueColumns(const std::string& schema, const std::string& table) = 0;
   /// The user-defined functions named `name` (every overload, in signature order), for the determinism closure.
   virtual std::vector<FunctionDefinition> userFunctions(const std::string& name) = 0;
   /// The functions of the enabled user triggers of a table (schema "" : the search_path), in trigger name order;

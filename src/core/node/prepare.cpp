@@ -209,6 +209,8 @@ void FunctionCheck::apply(Prepared& p) {
   }
   if (!p.ordered.empty()) checkOrder(p);
   if (!p.refusal && p.writes && conn_) checkClosure(p);
+  if (!p.refusal && !p.ordered.empty())
+    if (auto refusal = keyUpdateRefusal(p.ordered)) p.refusal = std::move(refusal);
 }
 
 void FunctionCheck::checkOrder(Prepared& p) {
@@ -221,6 +223,44 @@ void FunctionCheck::checkOrder(Prepared& p) {
       for (const auto& req : analysis->readOrderRequirements) requirements.push_back(&req);
   }
   if (auto refusal = orderRefusal(requirements)) p.refusal = std::move(refusal);
+}
+
+std::optional<db::Outcome>
+FunctionCheck::keyUpdateRefusal(const std::vector<std::shared_ptr<const sql::Analysis>>& analyses) {
+  for (const auto& analysis : analyses) {
+    for (const sql::KeyUpdate& u : analysis->keyUpdates) {
+      const auto id = std::pair{u.table.schema, u.table.name};
+      auto it = immediate_.find(id);
+      if (it == immediate_.end())
+        it = immediate_.emplace(id, conn_ ? conn_->immediateUniqueColumns(id.first, id.second) : decltype(it->second){})
+                 .first;
+      const auto& checked = it->second;
+      const auto set = std::find_if(u.columns.begin(), u.columns.end(), [&](const std::string& c) {
+        return std::find(checked.begin(), checked.end(), c) != checked.end();
+      });
+      if (set == u.columns.end()) continue;
+      // One row at most: its WHERE gives every column of a unique key.
+      auto keys = keys_.find(id);
+      if (keys == keys_.end())
+        keys = keys_.emplace(id, conn_ ? conn_->uniqueKeys(id.first, id.second) : decltype(keys->second){}).first;
+      const bool oneRow = std::any_of(keys->second.begin(), keys->second.end(), [&](const auto& key) {
+        return std::all_of(key.begin(), key.end(), [&](const std::string& c) {
+          return std::find(u.pinned.begin(), u.pinned.end(), c) != u.pinned.end();
+        });
+      });
+      if (oneRow) continue;
+      return db::Outcome::error(
+          code::Nondeterministic,
+          fmt::format("UPDATE of {}.{}: PostgreSQL checks a unique index that is not DEFERRABLE row by row, so whether "
+                      "changing the key of several rows collides on the way depends on the order each node visits "
+                      "its rows in",
+                      u.table.name, *set),
+          "",
+          "update one row per statement, by its key (WHERE id = ...), or make the constraint DEFERRABLE (ALTER TABLE "
+          "... ADD CONSTRAINT ... UNIQUE (...) DEFERRABLE), which PostgreSQL checks at the end of the statement");
+    }
+  }
+  return std::nullopt;
 }
 
 std::optional<db::Outcome> FunctionCheck::orderRefusal(const std::vector<const sql::OrderRequirement*>& requirements) {
@@ -297,7 +337,7 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
       if (!serverAccess && a.serverAccess) serverAccess = &*a.serverAccess;
       if (!unsupported && a.unsupported) unsupported = &*a.unsupported;
       if (!sessionState && a.sessionState) sessionState = &*a.sessionState;
-      if (forAll && (!a.orderRequirements.empty() || (tx && !a.readOrderRequirements.empty())))
+      if (forAll && (!a.orderRequirements.empty() || !a.keyUpdates.empty() || (tx && !a.readOrderRequirements.empty())))
         p.ordered.push_back(analyses.back());
       if (forAll) p.targets.insert(p.targets.end(), a.writeTargets.begin(), a.writeTargets.end());
       p.scansRows = p.scansRows || (forAll && a.scansRows);

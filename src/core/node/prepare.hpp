@@ -116,6 +116,7 @@ public:
     refusals_.clear();
     keys_.clear();
     drawn_.clear();
+    immediate_.clear();
     inputs_.reset();
     definitions_.clear();
     triggers_.clear();
@@ -139,6 +140,8 @@ private:
   const std::vector<std::string>& drawnColumns(const sql::TableRef& table);
 
   void checkOrder(Prepared& p);
+  /// An UPDATE of several rows that SETs columns of a unique index checked row by row, as a refusal.
+  std::optional<db::Outcome> keyUpdateRefusal(const std::vector<std::shared_ptr<const sql::Analysis>>& analyses);
   /// The first of `requirements` whose row order is not total, as a refusal (closure.cpp).
   std::optional<db::Outcome> orderRefusal(const std::vector<const sql::OrderRequirement*>& requirements);
   /// Determinism by closure (closure.cpp, README "Determinism"): the bodies of the user-defined functions a write
@@ -160,6 +163,8 @@ private:
   std::map<std::string, std::pair<std::string, std::string>> refusals_;
   std::map<std::pair<std::string, std::string>, std::vector<std::vector<std::string>>> keys_; ///< unique keys
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> drawn_; ///< columns drawing defaults
+  /// Columns that a unique index checked row by row reads, by table.
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> immediate_;
   std::optional<db::RequestInputs> inputs_; ///< what the database's DEFAULTs read from the request
   std::map<std::string, std::vector<db::FunctionDefinition>> definitions_; ///< user functions by name
   std::map<std::pair<std::string, std::string>, std::vector<db::FunctionDefinition>> triggers_; ///< by table

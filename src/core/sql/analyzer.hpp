@@ -106,6 +106,17 @@ struct TableRef {
 /// function or aggregate): deterministic only when `columns` (ORDER BY, plus the PARTITION BY / GROUP BY
 /// columns that are constant within the ordered set) cover a unique, non-null key of every table.
 /// Deciding it needs the catalog's unique indexes: the node checks it (FunctionCheck).
+/// An UPDATE that assigns columns of its target table (docs/determinism.md): PostgreSQL checks a unique index that is
+/// not DEFERRABLE row by row, so when the update changes the key columns of several rows, whether a row collides on
+/// the way depends on the order rows are updated in. Deciding it needs the catalog: the node checks it.
+struct KeyUpdate {
+  TableRef table;
+  std::vector<std::string> columns; ///< the columns it SETs
+  /// Columns its WHERE equates with a constant or a parameter (top-level ANDs): when they cover a unique key, the
+  /// update changes one row at most.
+  std::vector<std::string> pinned;
+};
+
 struct OrderRequirement {
   std::string what; ///< e.g. "LIMIT", "DISTINCT ON", "row_number() OVER", "string_agg()"
   std::vector<TableRef> tables;
@@ -223,6 +234,8 @@ struct Analysis {
   /// Row orders its reads depend on: an interactive transaction's commit compares what its reads return, so
   /// there they must be total too.
   std::vector<OrderRequirement> readOrderRequirements;
+  /// The request's UPDATEs (also in CTEs), to check the columns they SET against unique indexes.
+  std::vector<KeyUpdate> keyUpdates;
   /// Tables the request inserts into, updates, deletes from, merges into or truncates (also in CTEs): their
   /// triggers run on its behalf, so the node judges their functions too (deduplicated, in order found).
   std::vector<TableRef> writeTargets;

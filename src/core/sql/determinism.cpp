@@ -225,6 +225,7 @@ private:
     if (type == "SelectStmt") {
       select = &body;
       if (write_) selectRules(body);
+      if (write_ && !out_.nondeterministic) out_.nondeterministic = drawnBeforeSort(body);
     } else if (type == "FuncCall") {
       funcCall(body, select);
     } else if (type == "InsertStmt" && write_) {

@@ -38,6 +38,13 @@ constexpr std::string_view kPinnedSettings[] = {
     "xmlbinary",
     "xmloption",
     "array_nulls",
+    "quote_all_identifiers",
+    "check_function_bodies",
+    "row_security",
+    "backslash_quote",
+    "exit_on_error",
+    "default_transaction_isolation",
+    "session_replication_role",
 };
 
 constexpr std::string_view kPinnedVolatile[] = {"now",     "pg_notify",           "random",

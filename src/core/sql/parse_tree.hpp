@@ -121,6 +121,11 @@ std::optional<Refusal> serverFunction(const std::vector<std::string>& functions)
 // COPY FROM STDIN / TO STDOUT, which a request cannot feed or drain.
 std::optional<Refusal> copyWithoutData(std::string_view type, const json& body);
 
+// A value drawn per call in the ORDER BY, WHERE, GROUP BY... of a query over table rows (drawn_order.cpp).
+std::optional<Refusal> drawnBeforeSort(const json& select);
+// The UPDATEs in a statement, anywhere (CTEs too), with the columns they SET (key_updates.cpp).
+void collectKeyUpdates(const json& stmt, Analysis& out);
+
 // ---------------------------------------------------------------------------------------------
 // Current-time sites.
 

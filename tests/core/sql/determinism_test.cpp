@@ -92,6 +92,18 @@ TEST_CASE("the node's own role and database names are refused; pinned settings m
   CHECK_FALSE(refused("INSERT INTO log VALUES (current_schema)"));
 }
 
+// Found by the random differential test: settings a node's database may default otherwise, which change what a
+// write stores (format('%I') with quote_all_identifiers, triggers and foreign keys with session_replication_role)
+// or whether it runs; the node pins them, so reading them is deterministic.
+TEST_CASE("settings pinned after the differential test's findings may be read", "[sql][determinism][differential]") {
+  for (const char* name : {"quote_all_identifiers", "session_replication_role", "check_function_bodies", "row_security",
+                           "backslash_quote", "exit_on_error", "default_transaction_isolation"}) {
+    INFO(name);
+    CHECK_FALSE(refused(std::string("INSERT INTO log VALUES (current_setting('") + name + "'))"));
+  }
+  CHECK(refused("INSERT INTO log VALUES (current_setting('enable_hashjoin'))"));
+}
+
 TEST_CASE("session SET, RESET and set_config() are refused; SET LOCAL is the request's own", "[sql][determinism]") {
   CHECK(refused("SET TimeZone = 'Europe/Paris'"));
   CHECK(refused("SET search_path = other"));
@@ -354,4 +366,54 @@ TEST_CASE("writes that read rows from a table are marked: what they run per row 
   CHECK(analyze("DELETE FROM t").scansRows);
   CHECK(analyze("INSERT INTO n SELECT * FROM t ORDER BY id").scansRows);
   CHECK(analyze("INSERT INTO n VALUES ((SELECT max(id) FROM t))").scansRows);
+}
+
+// Found by the random differential test: PostgreSQL checks a unique index that is not DEFERRABLE row by row, so
+// `UPDATE t SET id = id + 1` collides or not depending on the order rows are visited in. The analysis lists each
+// UPDATE's target, the columns it SETs and those its WHERE pins to a constant; the node refuses the update when
+// it SETs a column of such an index and the pinned columns cover no unique key (tests/integration/determinism).
+TEST_CASE("UPDATEs list the columns they set, for the unique-key-checked-row-by-row hazard",
+          "[sql][determinism][differential]") {
+  using Columns = std::vector<std::string>;
+  auto shift = analyze("UPDATE t2 a SET id = a.id + 1 WHERE a.grp = 3 AND a.f > 0.5");
+  REQUIRE(shift.keyUpdates.size() == 1);
+  CHECK(shift.keyUpdates[0].table.name == "t2");
+  CHECK(shift.keyUpdates[0].table.alias == "a");
+  CHECK(shift.keyUpdates[0].columns == Columns{"id"});
+  CHECK(shift.keyUpdates[0].pinned == Columns{"grp"});
+
+  auto one = analyze("UPDATE s.t SET (k, v) = (1, $2) WHERE t.id = $1::int AND 7 = other");
+  REQUIRE(one.keyUpdates.size() == 1);
+  CHECK(one.keyUpdates[0].table.schema == "s");
+  CHECK(one.keyUpdates[0].columns == Columns{"k", "v"});
+  CHECK(one.keyUpdates[0].pinned == Columns{"id", "other"});
+
+  // An OR pins nothing; a CTE's UPDATE counts; reads and other writes have none.
+  CHECK(analyze("UPDATE t SET id = 2 WHERE id = 1 OR id = 3").keyUpdates.at(0).pinned.empty());
+  CHECK(
+      analyze("WITH u AS (UPDATE t SET id = id + 1 RETURNING id) INSERT INTO log SELECT id FROM u").keyUpdates.size() ==
+      1);
+  CHECK(analyze("SELECT * FROM t").keyUpdates.empty());
+  CHECK(analyze("DELETE FROM t WHERE id > 3").keyUpdates.empty());
+}
+
+// Found by the random differential test: a value drawn per row in an ORDER BY (or WHERE...) over table rows is
+// drawn in each node's own scan order, before the sort, even when the ORDER BY ends with the key.
+TEST_CASE("values drawn per row in the ORDER BY or WHERE of a query over table rows are refused",
+          "[sql][determinism][differential]") {
+  CHECK(refused("INSERT INTO t2 SELECT a.id FROM t1 a ORDER BY gen_random_uuid()::text, a.id LIMIT 2"));
+  CHECK(refused("INSERT INTO log SELECT a.id FROM t1 a WHERE nextval('s') % 2 = 0 ORDER BY a.id"));
+  CHECK(refused("INSERT INTO log SELECT a.id FROM t1 a JOIN t2 b ON b.id = a.id GROUP BY a.id, gen_random_uuid()"));
+  // In the SELECT list over rows in a total order, or over the request's own rows, they are drawn in order.
+  CHECK_FALSE(refused("INSERT INTO log SELECT gen_random_uuid(), a.id FROM t1 a ORDER BY a.id"));
+  CHECK_FALSE(refused("INSERT INTO log SELECT g FROM generate_series(1, 5) g ORDER BY gen_random_uuid()"));
+  CHECK_FALSE(refused("SELECT id FROM t1 ORDER BY gen_random_uuid()")); // a read changes nothing
+}
+
+TEST_CASE("values drawn per row in an output column the query sorts or groups by are refused",
+          "[sql][determinism][differential]") {
+  CHECK(refused("INSERT INTO log SELECT a.id, gen_random_uuid() AS u FROM t1 a ORDER BY u, a.id LIMIT 2"));
+  CHECK(refused("INSERT INTO log SELECT a.id, nextval('s') FROM t1 a ORDER BY 2, 1"));
+  CHECK(refused("INSERT INTO log SELECT gen_random_uuid() AS u, count(*) FROM t1 a GROUP BY u"));
+  CHECK_FALSE(refused("INSERT INTO log SELECT a.id, gen_random_uuid() AS u FROM t1 a ORDER BY a.id, 1"));
 }

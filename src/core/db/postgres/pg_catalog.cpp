@@ -148,6 +148,22 @@ std::vector<std::vector<std::string>> PgConnection::uniqueKeys(const std::string
   return keys;
 }
 
+std::vector<std::string> PgConnection::immediateUniqueColumns(const std::string& schema, const std::string& table) {
+  // Key columns from indkey; what expressions and predicates read from pg_depend (where a constraint's index,
+  // whose columns are plain, records none).
+  ResultGuard g{execParams(
+      "SELECT DISTINCT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum > 0 "
+      "AND (a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1]) OR a.attnum IN (SELECT d.refobjsubid FROM "
+      "pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid AND d.refclassid = "
+      "'pg_class'::regclass AND d.refobjid = i.indrelid)) WHERE i.indrelid = to_regclass(CASE WHEN $1 = '' THEN "
+      "quote_ident($2) ELSE quote_ident($1) || '.' || quote_ident($2) END) AND i.indisunique AND i.indimmediate "
+      "ORDER BY 1",
+      {schema, table})};
+  std::vector<std::string> columns;
+  for (int r = 0; r < PQntuples(g.res); ++r) columns.emplace_back(PQgetvalue(g.res, r, 0));
+  return columns;
+}
+
 RequestInputs PgConnection::requestInputs() {
   // Kluster's own functions are recorded in pg_depend; built-ins such as random() are pinned and never are, so
   // DEFAULTs that call random() are found by their text (column and domain defaults).

@@ -13,21 +13,6 @@
 namespace kluster::db {
 namespace {
 
-// Session settings pinned on every connection so every node formats, parses and computes values identically,
-// whatever its server's postgresql.conf or ALTER DATABASE/ROLE ... SET say (options sent at connection
-// start override both). Keep in step with sql::isPinnedSetting() (src/core/sql/function_lists.cpp).
-constexpr const char* kSessionOptions =
-    "-c TimeZone=UTC -c DateStyle=ISO,MDY -c IntervalStyle=postgres -c extra_float_digits=1 "
-    "-c search_path=public -c bytea_output=hex -c standard_conforming_strings=on -c client_min_messages=warning "
-    "-c lc_monetary=C -c lc_numeric=C -c lc_time=C -c timezone_abbreviations=Default "
-    "-c default_text_search_config=pg_catalog.english -c xmloption=content -c xmlbinary=base64 "
-    "-c transform_null_equals=off -c array_nulls=on -c gin_fuzzy_search_limit=0 "
-    // A timeout set on one node's server would cancel there what the others apply.
-    "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0 "
-    // Prepared statements are planned for their parameters every time, as unnamed ones are: a generic
-    // plan could raise an error (or not) where a custom plan would not, and nodes would differ.
-    "-c plan_cache_mode=force_custom_plan";
-
 // Prepared statements kept per connection; past this many (texts with literals spliced in) they are
 // dropped and prepared again as needed.
 constexpr std::size_t kMaxStatements = 1000;
@@ -82,7 +67,7 @@ struct PgConnection::Sent {
 
 PgConnection::PgConnection(const std::string& url) : url_(url) {
   const char* keys[] = {"dbname", "options", "application_name", "client_encoding", "connect_timeout", nullptr};
-  const char* values[] = {url.c_str(), kSessionOptions, "kluster", "UTF8", "10", nullptr};
+  const char* values[] = {url.c_str(), sessionOptions(), "kluster", "UTF8", "10", nullptr};
   conn_ = PQconnectdbParams(keys, values, 1);
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string msg = PQerrorMessage(conn_);
@@ -91,9 +76,13 @@ PgConnection::PgConnection(const std::string& url) : url_(url) {
     conn_ = nullptr;
     throw DbError(ErrorKind::Transient, code::NodeError, "cannot connect to the database: " + msg, "08006");
   }
-  // Error messages are part of responses; lc_messages needs a superuser, so it is pinned when the node's role
-  // may (otherwise the server's own value stays: messages may then differ in language, never codes).
-  PQclear(PQexec(conn_, "SET lc_messages = 'C'"));
+  try {
+    pinSession(conn_);
+  } catch (...) {
+    PQfinish(conn_);
+    conn_ = nullptr;
+    throw;
+  }
 }
 
 PgConnection::~PgConnection() {

@@ -44,6 +44,14 @@ extern const char* const kSequenceSchema;
 /// Kluster's record of the functions an operator vouched for (pg_functions.cpp), created by ensureSchema().
 extern const char* const kTrustSchema;
 
+/// The options (`-c name=value ...`) that pin a connection's session settings, whatever the server's defaults
+/// (pg_session.cpp).
+const char* sessionOptions();
+/// What cannot be pinned by options, because it needs a superuser (lc_messages, session_replication_role), set
+/// after connecting; throws DbError (Node) when session_replication_role is not `origin` and cannot be made so. The
+/// caller closes the connection.
+void pinSession(PGconn* conn);
+
 /// Clears a libpq result at the end of its scope.
 struct ResultGuard {
   PGresult* res;
@@ -76,6 +84,7 @@ public:
   std::map<std::string, FunctionVolatility> functionVolatility(const std::vector<std::string>& names) override;
   std::vector<std::vector<std::string>> uniqueKeys(const std::string& schema, const std::string& table) override;
   std::vector<std::string> drawnDefaults(const std::string& schema, const std::string& table) override;
+  std::vector<std::string> immediateUniqueColumns(const std::string& schema, const std::string& table) override;
   RequestInputs requestInputs() override;
   std::vector<FunctionDefinition> userFunctions(const std::string& name) override;
   std::vector<FunctionDefinition> triggerFunctions(const std::string& schema, const std::string& table) override;
