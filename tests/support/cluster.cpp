@@ -40,6 +40,10 @@ const Services& Services::get() {
       if (key == "KLUSTER_TEST_SASL_CA") s.saslCa = value;
       if (key == "KLUSTER_TEST_SASL_USER") s.saslUser = value;
       if (key == "KLUSTER_TEST_SASL_PASSWORD_FILE") s.saslPasswordFile = value;
+      if (key == "KLUSTER_TEST_MARIADB_URLS") {
+        std::istringstream words(value);
+        for (std::string url; words >> url;) s.mariadbUrls.push_back(url);
+      }
       if (key == "KLUSTER_TEST_PG_URLS") {
         std::istringstream words(value);
         for (std::string url; words >> url;) s.pgUrls.push_back(url);

@@ -15,6 +15,8 @@ namespace kluster::test {
 struct Services {
   std::string brokers;
   std::vector<std::string> pgUrls;
+  /// The MariaDB servers (services.sh up --mariadb N), mariadb://kluster@127.0.0.1:PORT/kluster.
+  std::vector<std::string> mariadbUrls;
   /// The brokers' SASL_SSL listener (services.sh up --sasl-ssl): PLAIN or SCRAM-SHA-512 over TLS.
   std::string saslSslBrokers, saslCa, saslUser, saslPasswordFile;
   static const Services& get();
