@@ -1,5 +1,7 @@
 #include "core/db/postgres.hpp"
 
+#include "core/db/mariadb/mariadb.hpp"
+
 #include "core/log.hpp"
 
 #include <fmt/format.h>
@@ -578,6 +580,7 @@ Outcome PgConnection::query(const Work& work, const ReadFloor* atLeast) {
 std::unique_ptr<Connection> connect(const std::string& url) {
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)
     return std::make_unique<PgConnection>(url);
+  if (url.rfind("mariadb://", 0) == 0) return mariadb::connect(url);
   throw UsageError(fmt::format("unsupported database URL '{}': use postgresql://user@host:port/dbname",
                                url.substr(0, url.find(':'))));
 }
