@@ -95,7 +95,7 @@ int runConfigCheck(const CheckOptions& o) {
 
   // 3. The database: it accepts the connection (nothing is written).
   try {
-    auto conn = db::connect(options->databaseUrl);
+    auto conn = db::connect(options->databaseType, options->databaseUrl);
     const auto info = conn->serverInfo();
     ok(fmt::format("database {}: {} {} ({}, collation {})", maskUrl(options->databaseUrl), info.product, info.version,
                    info.encoding, info.collation));

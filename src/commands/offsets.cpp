@@ -64,7 +64,7 @@ std::vector<DatabasePosition> readDatabasePositions(const std::vector<std::strin
                                    node.source("database.url").substr(4)));
     DatabasePosition p{id, std::nullopt, {}};
     try {
-      p.position = db::connect(url)->loadPosition(cluster);
+      p.position = db::connect(node.get("database.type"), url)->loadPosition(cluster);
     } catch (const std::exception& e) {
       p.error = e.what();
       std::cerr << fmt::format("klusterctl: cannot read the position of {} from {}: {}\n", id, maskUrl(url), e.what());

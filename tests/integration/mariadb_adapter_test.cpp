@@ -45,7 +45,7 @@ struct Database {
     }
   }
   std::unique_ptr<db::Connection> connect() const {
-    auto c = db::connect(url);
+    auto c = db::connect("mariadb", url);
     c->ensureSchema();
     return c;
   }
@@ -78,9 +78,12 @@ TEST_CASE("db::connect opens the MariaDB adapter for mariadb:// URLs", "[mariadb
   CHECK(c->loadPosition("c1").offset == -1);
   CHECK_FALSE(c->loadFingerprint("c1"));
   CHECK_FALSE(c->loadSecurity("c1"));
-  CHECK_THROWS_AS(db::connect("mariadb://kluster@127.0.0.1:notaport/x"), UsageError);
+  CHECK_THROWS_AS(db::connect("mariadb", "mariadb://kluster@127.0.0.1:notaport/x"), UsageError);
+  CHECK_THROWS_AS(db::connect("mariadb", "postgresql://kluster@127.0.0.1/x"), UsageError);
+  CHECK(db::adapter("mariadb").type() == "mariadb");
+  CHECK(db::adapter("mariadb").sqlStateFor(code::Duplicate) == "23000");
   try {
-    db::connect("mariadb://kluster@127.0.0.1:1/x");
+    db::connect("mariadb", "mariadb://kluster@127.0.0.1:1/x");
     FAIL("connecting to a closed port succeeded");
   } catch (const db::DbError& e) {
     CHECK(e.kind() == db::ErrorKind::Transient);
@@ -259,9 +262,9 @@ TEST_CASE("catalog facts and checksums for the determinism rules and verificatio
   CHECK(c->uniqueKeys("", "u").empty());
   CHECK(c->drawnDefaults("", "t") == std::vector<std::string>{"id"});
   auto v = c->functionVolatility({"uuid", "concat", "sysdate"});
-  CHECK(v["uuid"].builtin == 'v');
-  CHECK(v["sysdate"].builtin == 'v');
-  CHECK(v["concat"].builtin == 'i');
+  CHECK(v["uuid"].builtin == db::Volatility::Volatile);
+  CHECK(v["sysdate"].builtin == db::Volatility::Volatile);
+  CHECK(v["concat"].builtin == db::Volatility::Immutable);
 
   auto cb = b.connect();
   CHECK(c->openSnapshot("c1") == -1);

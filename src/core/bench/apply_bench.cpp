@@ -192,7 +192,7 @@ ApplyBenchResult runApplyBench(const ApplyBenchOptions& o) {
   kafka::Admin admin(kafka::clientProperties(settings.get("cluster.brokers"), settings.kafka()));
   checkNodeStopped(admin, topics, r.nodeId);
 
-  auto db = db::connect(url);
+  auto db = db::connect(settings.get("database.type"), url);
   db->ensureSchema(); // what the node does first anyway; lets the position be read before it ran
   const auto before = position(*db, r.cluster);
   const auto high = admin.watermarks(topics.all(), 0).high;

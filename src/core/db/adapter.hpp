@@ -1,6 +1,8 @@
 #pragma once
-// The database adapter interface: everything the node asks of a DBMS. One implementation per DBMS
-// (PostgreSQL first); the node's apply loop knows nothing of SQL dialects or drivers.
+// The database adapter interface: everything the node asks of a DBMS, in Kluster's own terms (result codes,
+// error kinds, volatility). One implementation per DBMS in a folder of its own (db/postgres/), chosen once by
+// the configured database type (db::adapter()); the node's apply loop knows nothing of SQL dialects or drivers.
+// ARCHITECTURE.md has the checklist of what an adapter implements.
 #include "core/errors.hpp"
 #include "core/message.hpp"
 
@@ -10,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kluster::db {
@@ -21,7 +24,9 @@ enum class ErrorKind {
   Node       ///< local to this node (disk full, permission denied, ...): retry, report on ERRORS, stop if it lasts
 };
 
-/// A database error with its classification.
+/// A database error, classified by the adapter: Kluster's kind and result code decide what happens; the SQLSTATE
+/// the DBMS reported (SQL's standard five characters; empty when it gave none) is only passed on, in messages and
+/// error reports. Each adapter classifies its DBMS's own errors (PostgreSQL: postgres/sqlstate.cpp).
 class DbError : public KlusterError {
 public:
   DbError(ErrorKind kind, std::string_view code, const std::string& message, std::string sqlState)
@@ -34,11 +39,8 @@ private:
   std::string sqlState_;
 };
 
-/// Classifies a SQLSTATE into an error kind and a stable result code.
-ErrorKind classifySqlState(const std::string& sqlState);
-std::string_view resultCodeForSqlState(const std::string& sqlState);
-
-/// One statement to run, with the parameters it takes.
+/// One statement to run, with the parameters it takes. Parameters are Kluster's `$1`, `$2`... in the text (a
+/// request's syntax); an adapter whose DBMS uses other placeholders translates them.
 struct Statement {
   std::string sql;
   std::vector<std::optional<std::string>> params; ///< text values; nullopt is SQL NULL
@@ -53,7 +55,10 @@ struct Statement {
 /// A request as the database runs it: its statements, applied atomically.
 struct Work {
   std::vector<Statement> statements;
-  std::optional<double> randomSeed; ///< when set, random() is seeded first (in [-1, 1])
+  /// When set, the DBMS's random number generator is seeded first. Kluster's seed is a real in [-1, 1] derived
+  /// from the log (randomSeedFor(), or a transaction's `seed`); each adapter maps it onto its DBMS's own seed
+  /// (PostgreSQL's setseed() takes it as it is).
+  std::optional<double> randomSeed;
   /// When set, the request's pinned time (ms since 1970 UTC) that defaults rewritten by sql::pinDefaultTime()
   /// read through _kluster.request_time() while this request writes.
   std::optional<std::int64_t> requestTimeMs;
@@ -140,19 +145,27 @@ struct AppliedEntry {
   std::int64_t rowsAffected;
 };
 
-/// pg_proc-like facts about a function name: the most volatile overload ('i', 's', 'v') among the
-/// DBMS's built-in functions and among the others (user-defined, extensions); '\0' when there is none.
+/// What a function's result depends on, as its DBMS declares it.
+enum class Volatility {
+  None,      ///< no such function
+  Immutable, ///< its arguments only
+  Stable,    ///< its arguments and the database's contents, within one statement
+  Volatile   ///< anything: it may differ at every call
+};
+
+/// The most volatile overload of a function name among the DBMS's built-in functions and among the others
+/// (user-defined, extensions).
 struct FunctionVolatility {
-  char builtin = '\0';
-  char user = '\0';
+  Volatility builtin = Volatility::None;
+  Volatility user = Volatility::None;
 };
 
 /// A user-defined function (or procedure, aggregate) as the determinism closure judges it (README "Determinism"):
 /// not one of the DBMS's own (pg_catalog, information_schema) nor Kluster's (_kluster).
 struct FunctionDefinition {
-  std::string signature;  ///< schema.name(argument types), as _kluster.trust_function() records it
-  std::string language;   ///< sql, plpgsql, c, internal, plpython3u...
-  char volatility = 'v';  ///< 'i', 's' or 'v', as declared
+  std::string signature; ///< schema.name(argument types), as _kluster.trust_function() records it
+  std::string language;  ///< sql, plpgsql, c, internal, plpython3u...
+  Volatility volatility = Volatility::Volatile; ///< as declared
   std::string source;     ///< the body as stored (PostgreSQL: prosrc; empty for SQL-standard bodies)
   std::string definition; ///< the statement that defines it (pg_get_functiondef()); empty for aggregates
   bool trusted = false;   ///< an operator vouched for this very definition through ALL (_kluster.trust_function())
@@ -192,8 +205,6 @@ public:
   virtual std::optional<std::string> loadFingerprint(const std::string& cluster) = 0;
   /// The clients file in effect for `cluster` (a security request applied), if any.
   virtual std::optional<SecurityRecord> loadSecurity(const std::string& cluster) = 0;
-  /// The statement that records a security request's digest at `offset` (run in its batch).
-  virtual Statement recordSecurity(const std::string& cluster, const std::string& digest, std::int64_t offset) = 0;
   /// Which of these request ids were already applied, with what they recorded.
   virtual std::map<std::string, AppliedRecord> findApplied(const std::vector<std::string>& messageIds) = 0;
 
@@ -266,7 +277,34 @@ public:
   virtual void closeSnapshot() noexcept = 0;
 };
 
-/// Opens a connection for a database URL; the scheme picks the adapter (postgresql://, postgres://).
-std::unique_ptr<Connection> connect(const std::string& url);
+/// A DBMS as Kluster uses it, apart from any connection: what a node decides without asking the database (the
+/// statements of its bookkeeping, the SQLSTATEs of its own refusals) and how to connect. One per database type;
+/// stateless and shared by every thread.
+class Adapter {
+public:
+  virtual ~Adapter() = default;
+  /// The configured `[database] type` it serves ("postgresql").
+  virtual std::string_view type() const = 0;
+  /// Opens a connection; throws UsageError for a URL it cannot use, DbError when the database cannot be reached.
+  virtual std::unique_ptr<Connection> connect(const std::string& url) const = 0;
+  /// The SQLSTATE a response carries for a refusal the node decides itself with result code `resultCode`
+  /// (SYNTAX_ERROR from the analysis, FEATURE_NOT_SUPPORTED, ...), as the DBMS would have reported it; empty when
+  /// the DBMS has none for it.
+  virtual std::string sqlStateFor(std::string_view resultCode) const = 0;
+  /// The statement that records the cluster's database fingerprint (JSON text) the first time one is applied
+  /// (later ones change nothing), run in its batch.
+  virtual Statement recordFingerprint(const std::string& cluster, const std::string& fingerprint,
+                                      std::int64_t timestampMs) const = 0;
+  /// The statement that records a security request's digest at `offset` (run in its batch).
+  virtual Statement recordSecurity(const std::string& cluster, const std::string& digest,
+                                   std::int64_t offset) const = 0;
+};
+
+/// The database types Kluster has an adapter for, in the order the help lists them.
+std::vector<std::string> databaseTypes();
+/// The adapter of a configured database type; throws UsageError naming the supported ones.
+const Adapter& adapter(std::string_view type);
+/// adapter(type).connect(url).
+std::unique_ptr<Connection> connect(std::string_view type, const std::string& url);
 
 } // namespace kluster::db

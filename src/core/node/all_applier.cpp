@@ -18,8 +18,8 @@ namespace kluster::node {
 
 Node::AllApplier::AllApplier(Node& node, const kafka::Properties& base, Responder& responder)
     : node_(node), responder_(responder), retrier_(responder, node.stop_, node.options_.maxRetry),
-      preparer_(node.options_.maxRequestBytes, &node.analyses_), schedule_(node.options_.checkInterval),
-      functionCheck_(nullptr) {
+      preparer_(db::adapter(node.options_.databaseType), node.options_.maxRequestBytes, &node.analyses_),
+      schedule_(node.options_.checkInterval), functionCheck_(db::adapter(node.options_.databaseType), nullptr) {
   preparer_.setCluster(node_.options_.cluster);
   preparer_.setClients(&node_.clients_, node_.options_.clientsFile, node_.options_.skipPublication);
   openDatabase();
@@ -57,7 +57,7 @@ void Node::AllApplier::openDatabase() {
   retrier_.run(
       "connecting to the database",
       [&] {
-        db_ = db::connect(node_.options_.databaseUrl);
+        db_ = db::connect(node_.options_.databaseType, node_.options_.databaseUrl);
         db_->ensureSchema();
         if (!node_.options_.durableCommits) db_->setDurableCommits(false);
         auto info = db_->serverInfo();
@@ -544,7 +544,8 @@ bool Node::AllApplier::tryBatch(std::vector<Item>& batch, bool careful, Answers&
   if (!db_->commit(node_.options_.cluster, entries, {last.msg->offset(), last.prepared.parsed.request.messageId})) {
     if (careful) // every id was looked up first: someone else writes to _kluster.applied
       throw db::DbError(db::ErrorKind::Transient, code::NodeError,
-                        "a request id looked up as new was recorded meanwhile", "23505");
+                        "a request id looked up as new was recorded meanwhile",
+                        db::adapter(node_.options_.databaseType).sqlStateFor(code::Duplicate));
     KLOG(Info, "node", "ALL offsets {}..{} hold a request applied before: applying the batch again without it",
          batch.front().msg->offset(), last.msg->offset());
     return false;

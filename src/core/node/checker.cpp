@@ -62,7 +62,7 @@ void Checker::checkpoint(std::int64_t offset) {
   }
   std::optional<std::int64_t> taken;
   try {
-    if (!db_) db_ = db::connect(options_.databaseUrl);
+    if (!db_) db_ = db::connect(options_.databaseType, options_.databaseUrl);
     const auto held = db_->openSnapshot(options_.cluster);
     if (held == offset)
       taken = offset;

@@ -25,6 +25,7 @@ public:
   struct Options {
     std::string cluster;
     std::string nodeId;
+    std::string databaseType;
     std::string databaseUrl;
     std::chrono::milliseconds interval{0};
     int responsePartitions = 1;

@@ -77,8 +77,10 @@ const std::string& FunctionCheck::bodyRefusal(const std::string& name) {
   if (it != bodyRefusals_.end()) return it->second;
   std::string why;
   const auto found = conn_->functionVolatility({name});
-  if (const auto f = found.find(name); f != found.end() && f->second.builtin != '\0')
-    why = sql::functionRefusal(name, {f->second.builtin, '\0'}); // the user-defined ones are judged by their bodies
+  if (const auto f = found.find(name); f != found.end() && f->second.builtin != db::Volatility::None)
+    why = sql::functionRefusal(
+        name,
+        functionKind(f->second.builtin, db::Volatility::None)); // the user-defined ones are judged by their bodies
   return bodyRefusals_.emplace(name, std::move(why)).first->second;
 }
 
@@ -90,7 +92,7 @@ const FunctionCheck::Verdict& FunctionCheck::verdict(const db::FunctionDefinitio
   if (def.trusted) {
     v.calls.clear(); // vouched for, with everything it runs
   } else if (compiled(def)) {
-    if (def.volatility == 'v')
+    if (def.volatility == db::Volatility::Volatile)
       v.message = "it is volatile compiled code (language " + def.language + "): nodes may compute different values";
     v.hint = "call it outside writes, or have an operator vouch for it through ALL: CALL "
              "_kluster.trust_function('" +

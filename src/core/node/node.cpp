@@ -39,9 +39,8 @@ NodeOptions NodeOptions::fromSettings(const Settings& settings) {
   opts.cluster = settings.get("cluster.name");
   opts.brokers = settings.get("cluster.brokers");
   opts.nodeId = settings.get("node.id");
-  if (settings.get("database.type") != "postgresql")
-    throw UsageError(
-        fmt::format("database type '{}' is not supported (only postgresql)", settings.get("database.type")));
+  opts.databaseType = settings.get("database.type");
+  db::adapter(opts.databaseType); // an unknown type fails here, before anything starts
   opts.databaseUrl = settings.get("database.url");
   opts.kafka = settings.kafka();
   opts.oneWorkers = settings.getInt("node.one_workers");
@@ -141,9 +140,10 @@ void Node::run() {
   responder.countInto(&metrics_);
   std::unique_ptr<Checker> checker;
   if (options_.checkInterval.count() > 0) {
-    checker = std::make_unique<Checker>(Checker::Options{options_.cluster, options_.nodeId, options_.databaseUrl,
-                                                         options_.checkInterval, responsePartitions},
-                                        base, responder, metrics_);
+    checker =
+        std::make_unique<Checker>(Checker::Options{options_.cluster, options_.nodeId, options_.databaseType,
+                                                   options_.databaseUrl, options_.checkInterval, responsePartitions},
+                                  base, responder, metrics_);
     checker_ = checker.get();
   }
   AllApplier applier(*this, base, responder);

@@ -26,6 +26,7 @@ struct NodeOptions {
   std::string cluster = "kluster";
   std::string brokers;
   std::string nodeId;
+  std::string databaseType = "postgresql"; ///< [database] type: picks the adapter (db::adapter())
   std::string databaseUrl;
   kafka::Properties kafka; ///< pass-through librdkafka properties
   int oneWorkers = 4;

@@ -121,7 +121,7 @@ void Node::OneServer::serve(const Fetched& fetched, db::Connection*& conn, std::
   const auto& msg = *fetched.msg;
   const auto startedUs = util::nowMicros();
   const auto started = startedUs / 1000;
-  Preparer preparer(node_.options_.maxRequestBytes, &node_.analyses_);
+  Preparer preparer(db::adapter(node_.options_.databaseType), node_.options_.maxRequestBytes, &node_.analyses_);
   preparer.setClients(&node_.clients_, {});
   auto prepared = preparer.forOne(std::string_view(static_cast<const char*>(msg.payload()), msg.len()));
   if (!prepared.parsed.hasRequestId()) {
@@ -156,7 +156,7 @@ void Node::OneServer::serve(const Fetched& fetched, db::Connection*& conn, std::
     for (;;) {
       try {
         if (!conn) {
-          owned = db::connect(node_.options_.databaseUrl);
+          owned = db::connect(node_.options_.databaseType, node_.options_.databaseUrl);
           conn = owned.get();
         }
         const db::ReadFloor floor{node_.options_.cluster, req.minAllOffset.value_or(-1)};

@@ -28,8 +28,21 @@ std::string uuidKeyFor(std::int64_t offset, const std::string& messageId) {
   return fmt::format("{}/{}", offset, messageId);
 }
 
+sql::FunctionKind functionKind(db::Volatility builtin, db::Volatility user) {
+  auto letter = [](db::Volatility v) {
+    switch (v) {
+    case db::Volatility::Immutable: return 'i';
+    case db::Volatility::Stable: return 's';
+    case db::Volatility::Volatile: return 'v';
+    case db::Volatility::None: break;
+    }
+    return '\0';
+  };
+  return {letter(builtin), letter(user)};
+}
+
 double randomSeedFor(std::int64_t offset) {
-  // A fixed mapping of the offset into setseed's range [-1, 1].
+  // A fixed mapping of the offset into Kluster's seed range [-1, 1].
   auto x = static_cast<std::uint64_t>(offset) * 0x9E3779B97F4A7C15ULL;
   return static_cast<double>(x >> 11) / static_cast<double>(1ULL << 53) * 2.0 - 1.0;
 }
@@ -45,12 +58,7 @@ Prepared Preparer::forAll(std::string_view payload, std::int64_t offset, std::in
     // The first fingerprint in the log becomes the cluster's record, identically on every node.
     p.control = true;
     p.changesSchema = true; // the node checks its own server against the record right after the commit
-    p.work.statements.push_back(
-        {"INSERT INTO _kluster.cluster_info (cluster, fingerprint, recorded_at) VALUES ($1, $2::jsonb, $3) "
-         "ON CONFLICT (cluster) DO NOTHING",
-         {cluster_, fp->dump(), std::to_string(timestampMs)},
-         false,
-         {}});
+    p.work.statements.push_back(adapter_->recordFingerprint(cluster_, fp->dump(), timestampMs));
     return p;
   }
   if (p.parsed.request.tick) {
@@ -167,7 +175,7 @@ Prepared Preparer::forOne(std::string_view payload) {
 void FunctionCheck::apply(Prepared& p) {
   if (p.refusal) return;
   if (p.security && p.work.statements.empty() && conn_)
-    p.work.statements.push_back(conn_->recordSecurity(p.security->first, p.security->second, p.offset));
+    p.work.statements.push_back(adapter_->recordSecurity(p.security->first, p.security->second, p.offset));
   if (p.writes) { // what the database's DEFAULTs read from the request
     if (!inputs_ && conn_) inputs_ = conn_->requestInputs();
     const db::RequestInputs in = inputs_.value_or(db::RequestInputs{});
@@ -184,9 +192,10 @@ void FunctionCheck::apply(Prepared& p) {
     if (!unknown.empty() && conn_) {
       for (const auto& [name, v] : conn_->functionVolatility(unknown)) { // unknown names are asked again next time
         // A user-defined function an operator vouched for (_kluster.trust_function()) is not judged by its volatility.
-        const char user = v.user == 'v' && allTrusted(name) ? '\0' : v.user;
-        const bool isVolatile = v.builtin == 'v' || user == 'v';
-        auto why = sql::functionRefusal(name, {v.builtin, user});
+        using db::Volatility;
+        const Volatility user = v.user == Volatility::Volatile && allTrusted(name) ? Volatility::None : v.user;
+        const bool isVolatile = v.builtin == Volatility::Volatile || user == Volatility::Volatile;
+        auto why = sql::functionRefusal(name, functionKind(v.builtin, user));
         refusals_[name] = {why, isVolatile ? why : std::string()};
       }
     }
@@ -294,7 +303,7 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
       p.scansRows = p.scansRows || (forAll && a.scansRows);
     }
   } catch (const sql::SyntaxError& e) {
-    p.refusal = db::Outcome::error(code::SyntaxError, e.what(), "42601");
+    p.refusal = db::Outcome::error(code::SyntaxError, e.what(), adapter_->sqlStateFor(code::SyntaxError));
     return;
   } catch (const std::length_error& e) {
     p.refusal = db::Outcome::error(code::TooLarge, e.what());
@@ -380,7 +389,8 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
     return;
   }
   if (unsupported) {
-    p.refusal = db::Outcome::error(code::FeatureNotSupported, unsupported->message, "0A000", unsupported->hint);
+    p.refusal = db::Outcome::error(code::FeatureNotSupported, unsupported->message,
+                                   adapter_->sqlStateFor(code::FeatureNotSupported), unsupported->hint);
     return;
   }
   if (txControl) {

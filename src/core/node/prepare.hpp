@@ -11,6 +11,7 @@
 #include "core/db/adapter.hpp"
 #include "core/message.hpp"
 #include "core/sql/analysis_cache.hpp"
+#include "core/sql/determinism.hpp"
 
 #include <filesystem>
 #include <map>
@@ -65,9 +66,10 @@ private:
 /// Parses and analyzes requests. Needs no database; safe to use from one thread at a time.
 class Preparer {
 public:
-  /// `cache` (shared, thread-safe) keeps analyses by SQL text; without one every text is analyzed.
-  explicit Preparer(std::size_t maxRequestBytes, sql::AnalysisCache* cache = nullptr)
-      : maxBytes_(maxRequestBytes), cache_(cache) {}
+  /// `adapter` is the database's (the statements of bookkeeping, the SQLSTATEs of refusals); `cache` (shared,
+  /// thread-safe) keeps analyses by SQL text; without one every text is analyzed.
+  Preparer(const db::Adapter& adapter, std::size_t maxRequestBytes, sql::AnalysisCache* cache = nullptr)
+      : adapter_(&adapter), maxBytes_(maxRequestBytes), cache_(cache) {}
   void setCluster(std::string cluster) { cluster_ = std::move(cluster); }
   /// Requests are authenticated and authorized by `clients` (when it holds a file); `file` is this node's
   /// clients file, read again at each security request (empty: none configured).
@@ -89,6 +91,7 @@ private:
   bool authenticate(Prepared& p, std::int64_t referenceMs, const auth::Rule*& rule);
   void security(Prepared& p, std::int64_t offset, std::int64_t timestampMs);
 
+  const db::Adapter* adapter_;
   std::size_t maxBytes_;
   sql::AnalysisCache* cache_;
   std::string cluster_;
@@ -106,7 +109,8 @@ private:
 /// (re)define functions and indexes. Identical on every node: the schema comes from the same log.
 class FunctionCheck {
 public:
-  explicit FunctionCheck(db::Connection* conn) : conn_(conn) {}
+  /// Without a connection, nothing is known of the catalog (unit tests).
+  FunctionCheck(const db::Adapter& adapter, db::Connection* conn) : adapter_(&adapter), conn_(conn) {}
   void setConnection(db::Connection* conn) { conn_ = conn; }
   void invalidate() {
     refusals_.clear();
@@ -148,6 +152,7 @@ private:
   /// Every user-defined function named `name` was vouched for by an operator (and there is one).
   bool allTrusted(const std::string& name);
 
+  const db::Adapter* adapter_;
   db::Connection* conn_;
   /// Function name -> why it is refused in a write, and in a read on ALL ("" when allowed). A read changes no
   /// data, so only volatile functions are refused there (its answers are compared, not stored); STABLE
@@ -162,8 +167,10 @@ private:
   std::map<std::string, std::string> bodyRefusals_; ///< built-ins called from bodies, by name
 };
 
-/// The seed random() gets for the request at an ALL offset: the same on every node.
+/// The seed random() gets for the request at an ALL offset: the same on every node (db::Work::randomSeed).
 double randomSeedFor(std::int64_t offset);
+/// Volatilities as the determinism rules of the SQL analysis take them (pg_proc's letters).
+sql::FunctionKind functionKind(db::Volatility builtin, db::Volatility user);
 /// What the UUIDs drawn by the request at an ALL offset derive from (db::Work::uuidKey): "<offset>/<messageId>".
 std::string uuidKeyFor(std::int64_t offset, const std::string& messageId);
 

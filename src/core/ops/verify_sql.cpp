@@ -1,7 +1,7 @@
 // The SQL `verify` sends through ALL. Only immutable or stable functions (md5, substr, sum, count, ntile,
 // row_number, lag, format_type, json_agg): a node refuses volatile ones on ALL. Text keys are compared with
 // COLLATE "C", so nodes whose databases have different collations still cut the same ranges.
-#include "core/db/postgres.hpp"
+#include "core/db/postgres/postgres.hpp"
 #include "core/ops/pg_tools.hpp"
 #include "core/ops/verify.hpp"
 

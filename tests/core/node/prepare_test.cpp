@@ -14,7 +14,7 @@ std::string request(const std::string& sql, const std::string& params = "[]") {
 } // namespace
 
 TEST_CASE("ALL requests are refused identically before they run when they cannot be applied exactly once") {
-  node::Preparer prep(1 << 20);
+  node::Preparer prep(db::adapter("postgresql"), 1 << 20);
   struct Case {
     std::string sql;
     std::string_view code;
@@ -37,7 +37,7 @@ TEST_CASE("ALL requests are refused identically before they run when they cannot
 }
 
 TEST_CASE("current time is pinned to the message timestamp and random() is seeded from the offset") {
-  node::Preparer prep(1 << 20);
+  node::Preparer prep(db::adapter("postgresql"), 1 << 20);
   auto p = prep.forAll(request("INSERT INTO t VALUES (now(), random())"), 41, 1764140400123);
   REQUIRE_FALSE(p.refusal);
   REQUIRE(p.work.statements.size() == 1);
@@ -51,7 +51,7 @@ TEST_CASE("current time is pinned to the message timestamp and random() is seede
 }
 
 TEST_CASE("parameters bind per statement and multi-statement requests split") {
-  node::Preparer prep(1 << 20);
+  node::Preparer prep(db::adapter("postgresql"), 1 << 20);
   auto p = prep.forAll(request("INSERT INTO t VALUES ($1, $2); UPDATE t SET b = $2", R"([1, null])"), 1, 1);
   REQUIRE_FALSE(p.refusal);
   REQUIRE(p.work.statements.size() == 2);
@@ -62,7 +62,7 @@ TEST_CASE("parameters bind per statement and multi-statement requests split") {
 }
 
 TEST_CASE("ONE requests are not refused for writing: PostgreSQL refuses them read-only") {
-  node::Preparer prep(1 << 20);
+  node::Preparer prep(db::adapter("postgresql"), 1 << 20);
   auto p = prep.forOne(request("INSERT INTO t VALUES (1)"));
   CHECK_FALSE(p.refusal);
   CHECK(p.work.statements.size() == 1);
@@ -70,8 +70,8 @@ TEST_CASE("ONE requests are not refused for writing: PostgreSQL refuses them rea
 
 TEST_CASE("each distinct SQL text is analyzed once; requests prepared from the cache are the same") {
   sql::AnalysisCache cache;
-  node::Preparer cached(1 << 20, &cache);
-  node::Preparer plain(1 << 20);
+  node::Preparer cached(db::adapter("postgresql"), 1 << 20, &cache);
+  node::Preparer plain(db::adapter("postgresql"), 1 << 20);
   const auto text = request("INSERT INTO t VALUES ($1, now())", R"(["a"])");
   auto first = cached.forAll(text, 7, 1764140400123);
   auto second = cached.forAll(text, 8, 1764140400999);
@@ -106,11 +106,11 @@ TEST_CASE("the analysis cache starts over when full") {
 }
 
 TEST_CASE("ALL requests name the functions they call for the volatility check; ONE requests do not") {
-  node::Preparer prep(1 << 20);
+  node::Preparer prep(db::adapter("postgresql"), 1 << 20);
   auto all = prep.forAll(request("INSERT INTO t VALUES (clock_timestamp(), lower($1))", R"(["X"])"), 1, 1);
   CHECK_FALSE(all.refusal); // refused by FunctionCheck, which asks the database
   CHECK(all.functions == std::vector<std::string>{"clock_timestamp", "lower"});
-  node::FunctionCheck check(nullptr); // without a connection nothing is known to be volatile
+  node::FunctionCheck check(db::adapter("postgresql"), nullptr); // without a connection nothing is known to be volatile
   check.apply(all);
   CHECK_FALSE(all.refusal);
   auto one = prep.forOne(request("SELECT gen_random_uuid()"));
@@ -118,7 +118,7 @@ TEST_CASE("ALL requests name the functions they call for the volatility check; O
 }
 
 TEST_CASE("gen_random_uuid() on ALL calls Kluster's generator, keyed by the request's offset and messageId") {
-  node::Preparer prep(1 << 20);
+  node::Preparer prep(db::adapter("postgresql"), 1 << 20);
   auto all = prep.forAll(
       R"j({"messageId":"m-1","clientId":"c","sqlString":"INSERT INTO t VALUES (gen_random_uuid())"})j", 42, 1);
   REQUIRE_FALSE(all.refusal);
@@ -133,7 +133,7 @@ TEST_CASE("gen_random_uuid() on ALL calls Kluster's generator, keyed by the requ
 }
 
 TEST_CASE("a statement that skips some of $1..$n declares the skipped ones, which the server cannot infer") {
-  node::Preparer prep(1 << 20);
+  node::Preparer prep(db::adapter("postgresql"), 1 << 20);
   auto p = prep.forAll(request("INSERT INTO a VALUES ($1); INSERT INTO b VALUES ($2)", R"([1, 2])"), 1, 1);
   REQUIRE_FALSE(p.refusal);
   REQUIRE(p.work.statements.size() == 2);
@@ -143,7 +143,7 @@ TEST_CASE("a statement that skips some of $1..$n declares the skipped ones, whic
 }
 
 TEST_CASE("ALL refuses what the determinism rules refuse from syntax, with a hint; ONE answers it") {
-  node::Preparer prep(1 << 20);
+  node::Preparer prep(db::adapter("postgresql"), 1 << 20);
   for (const char* sql :
        {"UPDATE t SET v = random()", "INSERT INTO log SELECT ctid::text FROM t",
         "INSERT INTO log VALUES (current_user)", "INSERT INTO log SELECT * FROM (SELECT id FROM t) s LIMIT 1"}) {
@@ -157,7 +157,7 @@ TEST_CASE("ALL refuses what the determinism rules refuse from syntax, with a hin
 }
 
 TEST_CASE("session state is refused on ONE too: its connections serve every client's reads") {
-  node::Preparer prep(1 << 20);
+  node::Preparer prep(db::adapter("postgresql"), 1 << 20);
   for (const char* sql : {"SET TimeZone = 'UTC'", "SET search_path = evil", "PREPARE p AS SELECT 1", "RESET ALL"}) {
     INFO(sql);
     for (const auto& p : {prep.forAll(request(sql), 1, 1), prep.forOne(request(sql))}) {
@@ -170,7 +170,7 @@ TEST_CASE("session state is refused on ONE too: its connections serve every clie
 }
 
 TEST_CASE("server access is refused on ALL and ONE; a NUL in a text parameter is refused, not cut") {
-  node::Preparer prep(1 << 20);
+  node::Preparer prep(db::adapter("postgresql"), 1 << 20);
   for (const char* sql : {"COPY t TO PROGRAM 'id'", "SELECT pg_read_file('/etc/passwd')", "SET ROLE postgres"}) {
     INFO(sql);
     for (const auto& p : {prep.forAll(request(sql), 1, 1), prep.forOne(request(sql))}) {
@@ -185,11 +185,11 @@ TEST_CASE("server access is refused on ALL and ONE; a NUL in a text parameter is
 }
 
 TEST_CASE("a write's row order is checked against the unique keys the database reports") {
-  node::Preparer prep(1 << 20);
+  node::Preparer prep(db::adapter("postgresql"), 1 << 20);
   auto p = prep.forAll(request("INSERT INTO log SELECT id FROM t ORDER BY id LIMIT 1"), 1, 1);
   REQUIRE_FALSE(p.refusal);
   REQUIRE(p.ordered.size() == 1);
-  node::FunctionCheck check(nullptr); // without a connection no table has a unique key
+  node::FunctionCheck check(db::adapter("postgresql"), nullptr); // without a connection no table has a unique key
   check.apply(p);
   REQUIRE(p.refusal);
   CHECK(p.refusal->resultCode == code::Nondeterministic);
@@ -202,7 +202,7 @@ TEST_CASE("a write's row order is checked against the unique keys the database r
 }
 
 TEST_CASE("DEFAULT now() is rewritten to the request's time, which the request that defines it sets") {
-  node::Preparer prep(1 << 20);
+  node::Preparer prep(db::adapter("postgresql"), 1 << 20);
   auto p = prep.forAll(request("CREATE TABLE e (id int PRIMARY KEY, at timestamptz DEFAULT now())"), 7, 1764140400123);
   REQUIRE_FALSE(p.refusal);
   CHECK(p.work.statements.at(0).sql.find("_kluster.request_time()") != std::string::npos);
@@ -217,7 +217,7 @@ TEST_CASE("DEFAULT now() is rewritten to the request's time, which the request t
 }
 
 TEST_CASE("a describe request is left to the database on ONE and refused on ALL") {
-  node::Preparer prep(1 << 20);
+  node::Preparer prep(db::adapter("postgresql"), 1 << 20);
   const std::string describe =
       R"({"messageId":"m","clientId":"c","kind":"describe","sqlString":"SELEC oops $1","paramTypes":[23]})";
   auto one = prep.forOne(describe);
@@ -232,7 +232,7 @@ TEST_CASE("a describe request is left to the database on ONE and refused on ALL"
 
 TEST_CASE("ALL requests name the tables they write, whose triggers FunctionCheck judges; a request may not define a "
           "function or trigger and write in one go") {
-  node::Preparer prep(1 << 20);
+  node::Preparer prep(db::adapter("postgresql"), 1 << 20);
   auto p = prep.forAll(request("WITH d AS (DELETE FROM a RETURNING id) INSERT INTO b SELECT id FROM d; UPDATE s.c SET "
                                "v = 1; TRUNCATE e"),
                        1, 1);

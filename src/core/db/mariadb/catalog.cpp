@@ -39,11 +39,11 @@ std::map<std::string, FunctionVolatility> MariaDbConnection::functionVolatility(
                    in + ")",
                "looking up functions");
   for (const auto& row : r.back().rows)
-    if (row[0]) out[*row[0]].user = 'v';
+    if (row[0]) out[*row[0]].user = Volatility::Volatile;
   for (const auto& n : names) {
     std::string lower = n;
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-    out[n].builtin = kVolatileBuiltins.count(lower) ? 'v' : 'i';
+    out[n].builtin = kVolatileBuiltins.count(lower) ? Volatility::Volatile : Volatility::Immutable;
   }
   return out;
 }
@@ -142,6 +142,29 @@ std::vector<TableChecksum> MariaDbConnection::snapshotChecksums() {
   return out;
 }
 
-std::unique_ptr<Connection> connect(const std::string& url) { return std::make_unique<MariaDbConnection>(url); }
+std::unique_ptr<Connection> MariaDbAdapter::connect(const std::string& url) const {
+  if (url.rfind("mariadb://", 0) != 0)
+    throw UsageError(fmt::format("unsupported database URL '{}' for a MariaDB database: use "
+                                 "mariadb://user[:password]@host:port/database",
+                                 url.substr(0, url.find(':'))));
+  return std::make_unique<MariaDbConnection>(url);
+}
+
+std::string MariaDbAdapter::sqlStateFor(std::string_view resultCode) const {
+  if (resultCode == code::SyntaxError) return "42000"; // ER_PARSE_ERROR's
+  if (resultCode == code::FeatureNotSupported)
+    return "0A000";                                  // MariaDB's ER_NOT_SUPPORTED_YET is 42000; 0A000 is SQL's
+  if (resultCode == code::Duplicate) return "23000"; // ER_DUP_ENTRY's, _kluster_applied's primary key
+  return {};
+}
 
 } // namespace kluster::db::mariadb
+
+namespace kluster::db {
+
+const Adapter& mariadbAdapter() {
+  static const mariadb::MariaDbAdapter instance;
+  return instance;
+}
+
+} // namespace kluster::db

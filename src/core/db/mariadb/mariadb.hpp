@@ -24,15 +24,27 @@ ojson resultToJson(const Result& result, ojson* columns);
 /// its server's configuration says (one SET statement).
 extern const char* const kSessionSettings;
 
-/// The statements the node's bookkeeping runs in a batch (the seam's db::Adapter takes these).
+/// The statements the node's bookkeeping runs in a batch (MariaDbAdapter gives them).
 Statement recordSecurityStatement(const std::string& cluster, const std::string& digest, std::int64_t offset);
 Statement recordFingerprintStatement(const std::string& cluster, const std::string& fingerprint,
                                      std::int64_t timestampMs);
 /// MariaDB's @@rand_seed1 and @@rand_seed2 for Kluster's seed in [-1, 1] (each in [0, 2^30 - 2]).
 std::pair<std::uint32_t, std::uint32_t> randSeeds(double seed);
 
-/// Opens a MariaDB connection for a mariadb:// URL (catalog.cpp).
-std::unique_ptr<Connection> connect(const std::string& url);
+/// The MariaDB adapter: `[database] type = "mariadb"`, mariadb:// URLs (catalog.cpp).
+class MariaDbAdapter final : public Adapter {
+public:
+  std::string_view type() const override { return "mariadb"; }
+  std::unique_ptr<Connection> connect(const std::string& url) const override;
+  std::string sqlStateFor(std::string_view resultCode) const override;
+  Statement recordFingerprint(const std::string& cluster, const std::string& fingerprint,
+                              std::int64_t timestampMs) const override {
+    return recordFingerprintStatement(cluster, fingerprint, timestampMs);
+  }
+  Statement recordSecurity(const std::string& cluster, const std::string& digest, std::int64_t offset) const override {
+    return recordSecurityStatement(cluster, digest, offset);
+  }
+};
 
 class MariaDbConnection final : public Connection {
 public:
@@ -43,9 +55,6 @@ public:
   Position loadPosition(const std::string& cluster) override;
   std::optional<std::string> loadFingerprint(const std::string& cluster) override;
   std::optional<SecurityRecord> loadSecurity(const std::string& cluster) override;
-  Statement recordSecurity(const std::string& cluster, const std::string& digest, std::int64_t offset) override {
-    return recordSecurityStatement(cluster, digest, offset);
-  }
   std::map<std::string, AppliedRecord> findApplied(const std::vector<std::string>& messageIds) override;
   void begin() override;
   std::vector<Outcome> execute(const std::vector<const Work*>& work) override;

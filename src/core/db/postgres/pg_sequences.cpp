@@ -3,7 +3,7 @@
 // would hand out different values from then on. So the adapter keeps a transactional copy of every
 // sequence's state in _kluster.sequences, written with each commit (and before each savepoint), and puts
 // the sequences back from it after every rollback of a write batch and on every new connection.
-#include "core/db/postgres.hpp"
+#include "core/db/postgres/postgres.hpp"
 
 #include "core/log.hpp"
 

@@ -9,6 +9,25 @@
 
 namespace kluster::db {
 
+/// PostgreSQL's errors in Kluster's terms (sqlstate.cpp): the kind of a SQLSTATE, and the result code of a
+/// request-level one.
+ErrorKind classifySqlState(const std::string& sqlState);
+std::string_view resultCodeForSqlState(const std::string& sqlState);
+
+/// pg_proc.provolatile ('i', 's', 'v'; anything else: None) in Kluster's terms.
+Volatility volatilityOf(char provolatile);
+
+/// The adapter of `[database] type = "postgresql"` (postgresAdapter() is how db::adapter() reaches it).
+class PgAdapter final : public Adapter {
+public:
+  std::string_view type() const override { return "postgresql"; }
+  std::unique_ptr<Connection> connect(const std::string& url) const override;
+  std::string sqlStateFor(std::string_view resultCode) const override;
+  Statement recordFingerprint(const std::string& cluster, const std::string& fingerprint,
+                              std::int64_t timestampMs) const override;
+  Statement recordSecurity(const std::string& cluster, const std::string& digest, std::int64_t offset) const override;
+};
+
 /// Converts one PostgreSQL text value of type `oid` to JSON (numbers that fit exactly, booleans, json, or text).
 ojson pgValueToJson(unsigned oid, const char* text, int length);
 /// A readable type name for common built-in type oids; empty when unknown.
@@ -40,7 +59,6 @@ public:
   Position loadPosition(const std::string& cluster) override;
   std::optional<std::string> loadFingerprint(const std::string& cluster) override;
   std::optional<SecurityRecord> loadSecurity(const std::string& cluster) override;
-  Statement recordSecurity(const std::string& cluster, const std::string& digest, std::int64_t offset) override;
   std::map<std::string, AppliedRecord> findApplied(const std::vector<std::string>& messageIds) override;
   void begin() override;
   std::vector<Outcome> execute(const std::vector<const Work*>& work) override;

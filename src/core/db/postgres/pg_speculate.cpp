@@ -2,7 +2,7 @@
 // position in a transaction that is always rolled back, and each one's result and digest are answered. The
 // commit on ALL runs them again and compares the digests (runPipeline), so what the client saw is what the
 // transaction does at its position in the log.
-#include "core/db/postgres.hpp"
+#include "core/db/postgres/postgres.hpp"
 
 #include <fmt/format.h>
 

@@ -1,7 +1,7 @@
 // The catalog side of determinism by closure (README "Determinism"): the user-defined functions a write runs
 // (called by name, or as triggers of the tables it writes), with their bodies for sql::analyzeFunctionBody(),
 // and the functions an operator vouched for through ALL (_kluster.trusted_functions).
-#include "core/db/postgres.hpp"
+#include "core/db/postgres/postgres.hpp"
 
 namespace kluster::db {
 
@@ -51,7 +51,7 @@ std::vector<FunctionDefinition> definitions(PGresult* res) {
     FunctionDefinition f;
     f.signature = PQgetvalue(res, r, 0);
     f.language = PQgetvalue(res, r, 1);
-    f.volatility = PQgetvalue(res, r, 2)[0];
+    f.volatility = volatilityOf(PQgetvalue(res, r, 2)[0]);
     f.source = PQgetvalue(res, r, 3);
     f.definition = PQgetvalue(res, r, 4);
     f.trusted = PQgetvalue(res, r, 5)[0] == 't';

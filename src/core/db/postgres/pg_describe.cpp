@@ -1,5 +1,5 @@
 // Describe requests (ONE): the statement is prepared as libpq's unnamed statement and described, never run.
-#include "core/db/postgres.hpp"
+#include "core/db/postgres/postgres.hpp"
 
 namespace kluster::db {
 namespace {

@@ -1,6 +1,6 @@
 // Which SQLSTATEs are a request's own outcome, which are worth retrying, and which are this node's problem.
 // The table is documented in docs/messages.md ("Error classes"); keep the two in step.
-#include "core/db/adapter.hpp"
+#include "core/db/postgres/postgres.hpp"
 
 namespace kluster::db {
 
@@ -35,16 +35,6 @@ std::string_view resultCodeForSqlState(const std::string& s) {
   if (cls == "0A") return code::FeatureNotSupported;
   if (cls == "P0") return code::RaisedException;
   return code::SqlError;
-}
-
-Outcome Outcome::error(std::string_view c, std::string message, std::string sqlState, std::string hint) {
-  Outcome o;
-  o.resultCode = std::string(c);
-  o.errorMessage = std::move(message);
-  o.sqlState = std::move(sqlState);
-  o.hint = std::move(hint);
-  o.result = nullptr;
-  return o;
 }
 
 } // namespace kluster::db

@@ -1,4 +1,4 @@
-#include "core/db/adapter.hpp"
+#include "core/db/postgres/postgres.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -33,4 +33,23 @@ TEST_CASE("result codes name the error family") {
   CHECK(db::resultCodeForSqlState("22P02") == code::DataException);
   CHECK(db::resultCodeForSqlState("25006") == code::ReadOnly);
   CHECK(db::resultCodeForSqlState("42P07") == code::SqlError);
+}
+
+TEST_CASE("the configured database type picks the adapter, which gives the node's own refusals their SQLSTATE") {
+  const db::Adapter& pg = db::adapter("postgresql");
+  CHECK(pg.type() == "postgresql");
+  CHECK(db::databaseTypes() == std::vector<std::string>{"postgresql"});
+  CHECK_THROWS_WITH(db::adapter("oracle"),
+                    Catch::Contains("'oracle' is not supported") && Catch::Contains("postgresql"));
+  // What the wire carried before the seam: the analysis's syntax errors and unsupported statements, and the
+  // apply loop's own duplicate detection, with PostgreSQL's codes.
+  CHECK(pg.sqlStateFor(code::SyntaxError) == "42601");
+  CHECK(pg.sqlStateFor(code::FeatureNotSupported) == "0A000");
+  CHECK(pg.sqlStateFor(code::Duplicate) == "23505");
+  CHECK(pg.sqlStateFor(code::Forbidden).empty());
+  CHECK_THROWS_WITH(pg.connect("mysql://x@localhost/db"), Catch::Contains("unsupported database URL 'mysql'"));
+  CHECK(db::volatilityOf('v') == db::Volatility::Volatile);
+  CHECK(db::volatilityOf('s') == db::Volatility::Stable);
+  CHECK(db::volatilityOf('i') == db::Volatility::Immutable);
+  CHECK(db::volatilityOf('\0') == db::Volatility::None);
 }

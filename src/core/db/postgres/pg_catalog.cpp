@@ -1,6 +1,6 @@
 // Kluster's own schema in each database (_kluster: position, applied requests, the cluster's record, the
 // functions rewritten SQL calls) and the catalog look-ups the determinism rules need.
-#include "core/db/postgres.hpp"
+#include "core/db/postgres/postgres.hpp"
 
 namespace kluster::db {
 namespace {
@@ -92,6 +92,15 @@ void PgConnection::ensureSchema() {
     exec("ALTER TABLE _kluster.applied ALTER COLUMN message_id TYPE text COLLATE \"C\"");
 }
 
+Volatility volatilityOf(char provolatile) {
+  switch (provolatile) {
+  case 'i': return Volatility::Immutable;
+  case 's': return Volatility::Stable;
+  case 'v': return Volatility::Volatile;
+  default: return Volatility::None;
+  }
+}
+
 std::map<std::string, FunctionVolatility> PgConnection::functionVolatility(const std::vector<std::string>& names) {
   std::map<std::string, FunctionVolatility> found;
   if (names.empty()) return found;
@@ -103,7 +112,8 @@ std::map<std::string, FunctionVolatility> PgConnection::functionVolatility(const
                            "WHERE proname IN (SELECT json_array_elements_text($1::json)) GROUP BY proname",
                            {nlohmann::json(names).dump()})};
   for (int r = 0; r < PQntuples(g.res); ++r)
-    found[PQgetvalue(g.res, r, 0)] = {PQgetvalue(g.res, r, 1)[0], PQgetvalue(g.res, r, 2)[0]};
+    found[PQgetvalue(g.res, r, 0)] = {volatilityOf(PQgetvalue(g.res, r, 1)[0]),
+                                      volatilityOf(PQgetvalue(g.res, r, 2)[0])};
   return found;
 }
 

@@ -1,4 +1,4 @@
-#include "core/db/postgres.hpp"
+#include "core/db/postgres/postgres.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
 // PostgreSQL results as JSON: rows as objects in column order, SQL NULL as null, numbers as JSON numbers
 // only when they fit exactly, json/jsonb embedded, everything else as the server's text.
-#include "core/db/postgres.hpp"
+#include "core/db/postgres/postgres.hpp"
 
 #include <charconv>
 #include <cmath>

@@ -1,7 +1,7 @@
 // Continuous verification on PostgreSQL: a REPEATABLE READ snapshot taken right after a checkpoint's commit,
 // and each user table's row count and digest in it. The row text (r.*)::text depends on the session's
 // DateStyle, TimeZone and extra_float_digits, which every Kluster connection pins to the same values.
-#include "core/db/postgres.hpp"
+#include "core/db/postgres/postgres.hpp"
 
 #include <fmt/format.h>
 
