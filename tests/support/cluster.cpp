@@ -1,5 +1,6 @@
 #include "support/cluster.hpp"
 
+#include "core/db/mariadb/client.hpp"
 #include "core/errors.hpp"
 #include "core/kafka/admin.hpp"
 
@@ -95,19 +96,25 @@ TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)),
                                                      clientBrokers, kafkaTable);
   }
   for (int i = 1; i <= options_.nodes; ++i) {
-    const auto& server = services.pgUrls[static_cast<std::size_t>(i - 1) % services.pgUrls.size()];
     const auto db = fmt::format("{}_n{}", name_, i);
-    PgConn admin(server);
-    PGresult* r = PQexec(admin.conn, fmt::format("CREATE DATABASE \"{}\"", db).c_str());
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    std::string err = PQresultErrorMessage(r);
-    PQclear(r);
-    if (!ok) throw std::runtime_error("CREATE DATABASE failed: " + err);
-    dbUrls_.push_back(withDatabase(server, db));
+    if (mariadb()) {
+      serverExec(i, "CREATE DATABASE `" + db + "`");
+      dbUrls_.push_back(withDatabase(serverUrl(i), db));
+    } else {
+      const auto& server = serverUrl(i);
+      PgConn admin(server);
+      PGresult* r = PQexec(admin.conn, fmt::format("CREATE DATABASE \"{}\"", db).c_str());
+      bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+      std::string err = PQresultErrorMessage(r);
+      PQclear(r);
+      if (!ok) throw std::runtime_error("CREATE DATABASE failed: " + err);
+      dbUrls_.push_back(withDatabase(server, db));
+    }
     std::ofstream cfg(configPath(i));
     cfg << fmt::format("[cluster]\nname = \"{}\"\nbrokers = \"{}\"\n\n[node]\nid = \"{}\"\n{}\n\n"
-                       "[database]\ntype = \"postgresql\"\nurl = \"{}\"\n\n[log]\nlevel = \"info\"\n{}",
-                       name_, clientBrokers, nodeId(i), options_.extraNodeConfig, dbUrls_.back(), kafkaTable);
+                       "[database]\ntype = \"{}\"\nurl = \"{}\"\n\n[log]\nlevel = \"info\"\n{}",
+                       name_, clientBrokers, nodeId(i), options_.extraNodeConfig, options_.database, dbUrls_.back(),
+                       kafkaTable);
   }
   auto init = command({"init", "--one-partitions", std::to_string(options_.onePartitions)});
   if (init.exitCode != 0) throw std::runtime_error("klusterctl init failed: " + init.err);
@@ -123,6 +130,10 @@ TestCluster::~TestCluster() {
   std::cerr << "[cluster " << name_ << "] node logs in " << dir_ << "\n";
   for (std::size_t i = 0; i < dbUrls_.size(); ++i) {
     try {
+      if (mariadb()) {
+        serverExec(static_cast<int>(i) + 1, fmt::format("DROP DATABASE IF EXISTS `{}_n{}`", name_, i + 1));
+        continue;
+      }
       PgConn admin(Services::get().pgUrls[i % Services::get().pgUrls.size()]);
       PQclear(PQexec(admin.conn, fmt::format("DROP DATABASE IF EXISTS \"{}_n{}\" WITH (FORCE)", name_, i + 1).c_str()));
     } catch (const std::exception& e) {
@@ -197,6 +208,15 @@ CommandResult TestCluster::klusterctl(const std::vector<std::string>& args, std:
 }
 
 std::vector<Row> TestCluster::query(int i, const std::string& sql) const {
+  if (mariadb()) {
+    try {
+      db::mariadb::Client c(db::mariadb::Url::parse(databaseUrl(i)));
+      auto results = c.query(sql);
+      return results.empty() ? std::vector<Row>{} : results.back().rows;
+    } catch (const db::mariadb::Error& e) {
+      throw std::runtime_error(fmt::format("node{}: {}: {}", i, sql, e.what()));
+    }
+  }
   PgConn c(databaseUrl(i));
   PGresult* r = PQexec(c.conn, sql.c_str());
   auto st = PQresultStatus(r);
@@ -223,11 +243,20 @@ std::string TestCluster::scalar(int i, const std::string& sql) const {
 }
 
 std::string TestCluster::serverUrl(int i) const {
-  const auto& urls = Services::get().pgUrls;
+  const auto& urls = mariadb() ? Services::get().mariadbUrls : Services::get().pgUrls;
+  if (urls.empty()) throw std::runtime_error("no MariaDB server in the services env (services.sh up --mariadb 1)");
   return urls[static_cast<std::size_t>(i - 1) % urls.size()];
 }
 
 void TestCluster::serverExec(int i, const std::string& sql) const {
+  if (mariadb()) {
+    try {
+      db::mariadb::Client(db::mariadb::Url::parse(serverUrl(i))).exec(sql);
+      return;
+    } catch (const db::mariadb::Error& e) {
+      throw std::runtime_error(fmt::format("{}: {}", sql, e.what()));
+    }
+  }
   PgConn c(serverUrl(i));
   PGresult* r = PQexec(c.conn, sql.c_str());
   auto st = PQresultStatus(r);
