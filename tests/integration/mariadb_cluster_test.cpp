@@ -120,6 +120,21 @@ TEST_CASE("RAND() in a write gives the same values on every MariaDB node", "[mar
   CHECK(rows[0][0][1] != rows[0][0][2]); // one stream per request, drawn in order
 }
 
+TEST_CASE("a write calling a volatile MariaDB built-in is refused on every node", "[mariadb]") {
+  TestCluster cluster(mariadbCluster());
+  REQUIRE(
+      cluster.exec({"--to", "ALL", "--wait", "all", "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(64))"}).exitCode ==
+      0);
+  for (const char* call : {"UUID()", "CONNECTION_ID()", "DATABASE()", "SYSDATE()"}) {
+    auto r =
+        cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json", fmt::format("INSERT INTO t VALUES (1, {})", call)});
+    INFO(call << "\n" << r.out << r.err);
+    CHECK(r.exitCode != 0);
+    for (const auto& response : parseJson(r.out)) CHECK(response["resultCode"] == "NONDETERMINISTIC");
+  }
+  for (int i = 1; i <= 3; ++i) CHECK(cluster.scalar(i, "SELECT count(*) FROM t") == "0");
+}
+
 TEST_CASE("a MariaDB node killed during the writes restarts from its position, exactly once", "[mariadb]") {
   TestCluster cluster(mariadbCluster());
   REQUIRE(
