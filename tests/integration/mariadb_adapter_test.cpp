@@ -284,3 +284,26 @@ TEST_CASE("catalog facts and checksums for the determinism rules and verificatio
   CHECK(changed[0] == sumsA[0]);
   CHECK(changed[1].checksum != sumsA[1].checksum);
 }
+
+TEST_CASE("a connection lost during a batch is a transient error; DDL gets a batch of its own", "[mariadb]") {
+  Database d;
+  auto c = d.connect();
+  mdb::Client admin(mdb::Url::parse(d.url));
+  admin.exec("CREATE TABLE t (id INT PRIMARY KEY)");
+  const auto id = c->query(work({"SELECT CONNECTION_ID() AS id"}), nullptr).result.at(0).at("id").get<std::int64_t>();
+  c->begin();
+  admin.exec(fmt::format("KILL CONNECTION {}", id));
+  auto w = work({"INSERT INTO t VALUES (1)"});
+  try {
+    c->execute({&w});
+    FAIL("a batch on a killed connection did not throw");
+  } catch (const db::DbError& e) {
+    CHECK(e.kind() == db::ErrorKind::Transient);
+    CHECK(e.code() == code::NodeError);
+  }
+  c->rollback(); // on a dead connection: no throw
+  CHECK(admin.scalar("SELECT count(*) FROM t") == "0");
+  // MariaDB's DDL commits implicitly: the node must not batch it after other requests.
+  CHECK_FALSE(db::adapter("mariadb").transactionalDdl());
+  CHECK(db::adapter("postgresql").transactionalDdl());
+}

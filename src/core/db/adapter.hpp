@@ -298,6 +298,10 @@ public:
   /// The statement that records a security request's digest at `offset` (run in its batch).
   virtual Statement recordSecurity(const std::string& cluster, const std::string& digest,
                                    std::int64_t offset) const = 0;
+  /// Whether DDL runs inside the batch's transaction (PostgreSQL). When not (MariaDB commits implicitly before and
+  /// after DDL), the node applies a request that changes the schema in a batch of its own: the requests before it
+  /// would otherwise be committed by it without their position, and applied again after a crash.
+  virtual bool transactionalDdl() const { return true; }
 };
 
 /// The database types Kluster has an adapter for, in the order the help lists them.

@@ -44,6 +44,7 @@ public:
   Statement recordSecurity(const std::string& cluster, const std::string& digest, std::int64_t offset) const override {
     return recordSecurityStatement(cluster, digest, offset);
   }
+  bool transactionalDdl() const override { return false; } // DDL commits implicitly
 };
 
 class MariaDbConnection final : public Connection {
