@@ -14,7 +14,7 @@ Usage: scripts/services.sh up DIR [--brokers N] [--pg N] [--mariadb N] [--heap S
 
 up    stops anything an earlier run left in DIR, then starts N Kafka brokers
       (default 1) in DIR/kafka and N PostgreSQL instances (default 3, with
-      --fast durability settings) in DIR/pg and N MariaDB servers (default 0,
+      --fast durability settings; 0: none) in DIR/pg and N MariaDB servers (default 0,
       --fast; scripts/mariadb.sh) in DIR/mariadb, in parallel, and writes DIR/env:
         KLUSTER_TEST_BROKERS=127.0.0.1:p1[,...]
         KLUSTER_TEST_PG_URLS=url1 url2 url3   (space separated, not quoted)
@@ -88,9 +88,12 @@ mkdir -p "$DIR"
 printf '%s\n' "created by scripts/services.sh; stop with: scripts/services.sh down $DIR" >"$DIR/.kluster-services"
 down >/dev/null 2>&1 || true
 
-# PostgreSQL comes up in the background while Kafka starts.
-"$SCRIPTS/pg.sh" start --dir "$DIR/pg" --count "$PGS" --fast >"$DIR/pg.out" 2>"$DIR/pg.err" &
-pg_pid=$!
+# PostgreSQL (and MariaDB) come up in the background while Kafka starts.
+pg_pid=""
+if ((PGS > 0)); then
+  "$SCRIPTS/pg.sh" start --dir "$DIR/pg" --count "$PGS" --fast >"$DIR/pg.out" 2>"$DIR/pg.err" &
+  pg_pid=$!
+fi
 mdb_pid=""
 if ((MARIADBS > 0)); then
   "$SCRIPTS/mariadb.sh" start --dir "$DIR/mariadb" --count "$MARIADBS" --fast >"$DIR/mariadb.out" 2>"$DIR/mariadb.err" &
@@ -100,7 +103,7 @@ krc=0
 "$SCRIPTS/kafka.sh" start --dir "$DIR/kafka" --brokers "$BROKERS" --heap "$HEAP" "${PROXIED[@]}" "${SASL_SSL[@]}" \
   >"$DIR/kafka.out" 2>"$DIR/kafka.err" || krc=$?
 prc=0
-wait "$pg_pid" || prc=$?
+[[ -z $pg_pid ]] || wait "$pg_pid" || prc=$?
 mrc=0
 [[ -z $mdb_pid ]] || wait "$mdb_pid" || mrc=$?
 
@@ -113,7 +116,8 @@ if ((krc != 0 || prc != 0 || mrc != 0)); then
 fi
 
 brokers=$(<"$DIR/kafka/bootstrap")
-mapfile -t urls <"$DIR/pg/urls"
+urls=()
+((PGS == 0)) || mapfile -t urls <"$DIR/pg/urls"
 mdb_urls=()
 ((MARIADBS == 0)) || mapfile -t mdb_urls <"$DIR/mariadb/urls"
 {
