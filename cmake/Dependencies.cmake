@@ -1,8 +1,10 @@
 # Every dependency comes from Debian 12's packages (scripts/setup.sh installs them).
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka++ rdkafka)
-pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx libpq)
-# The MariaDB adapter: MariaDB Connector/C (libmariadb-dev).
+# PostgreSQL's client library, for the PostgreSQL adapter (src/core/db/postgres) only. libpqxx is not used:
+# ARCHITECTURE.md says why.
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
+# The MariaDB adapter (src/core/db/mariadb): MariaDB Connector/C (libmariadb-dev).
 pkg_check_modules(MARIADB REQUIRED IMPORTED_TARGET libmariadb)
 find_package(fmt REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)

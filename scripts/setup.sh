@@ -9,7 +9,7 @@ PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config git clang-format
   # libraries
-  librdkafka-dev libpqxx-dev libpq-dev libssl-dev libcli11-dev libfmt-dev nlohmann-json3-dev
+  librdkafka-dev libpq-dev libssl-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   libtomlplusplus-dev catch2 libpg-query-dev libedit-dev libjemalloc-dev
   # klusterctl proxy: the event loop (standalone asio)
   libasio-dev

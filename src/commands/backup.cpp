@@ -3,7 +3,7 @@
 #include "commands/command.hpp"
 #include "commands/output.hpp"
 #include "commands/progress.hpp"
-#include "core/ops/pg_tools.hpp"
+#include "core/ops/manifest.hpp"
 #include "core/util.hpp"
 
 #include <fmt/format.h>

@@ -3,6 +3,7 @@
 #include "commands/command.hpp"
 #include "commands/output.hpp"
 #include "core/client/client.hpp"
+#include "core/db/operations.hpp"
 #include "core/kafka/admin.hpp"
 #include "core/util.hpp"
 
@@ -123,7 +124,8 @@ int runVerify(const VerifyCommandOptions& o) {
   ops::verify::Options options;
   options.buckets = o.buckets;
   options.tables = o.tables;
-  auto report = ops::verify::run(ops::verify::clientAsk(client, timeout), options);
+  const auto& queries = db::adapter(settings.get("database.type")).operations().verifyQueries();
+  auto report = ops::verify::run(ops::verify::clientAsk(client, timeout), queries, options);
   report.cluster = topics.cluster;
 
   if (format == Format::Json || format == Format::Jsonl) {

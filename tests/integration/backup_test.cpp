@@ -2,9 +2,9 @@
 // client writes, a new node added from a backup, and every refusal (limited retention, a deleted log start,
 // a damaged backup, a running node, a database with data, a non-empty output directory).
 #include "core/client/client.hpp"
+#include "core/db/postgres/pg_tools.hpp"
 #include "core/kafka/admin.hpp"
 #include "core/ops/manifest.hpp"
-#include "core/ops/pg_tools.hpp"
 #include "core/util.hpp"
 #include "support/cluster.hpp"
 #include "support/helpers.hpp"
@@ -27,7 +27,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
 
 std::string backupDir(const TestCluster& c, const std::string& name) {
   return (fs::path(TEST_WORK_DIR) / c.name() / name).string();
@@ -53,16 +52,16 @@ CommandResult verify(const TestCluster& c) {
 
 // Drops node i's database and creates it again, empty, as an operator replacing a broken disk would.
 void recreateDatabase(const TestCluster& c, int i) {
-  const auto params = ops::ConnParams::parse(c.databaseUrl(i));
-  ops::PgSession server(params.withDatabase("kluster").conninfo(true));
-  server.exec(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", ops::quoteIdent(params.database())));
-  server.exec(fmt::format("CREATE DATABASE {}", ops::quoteIdent(params.database())));
+  const auto params = db::ConnParams::parse(c.databaseUrl(i));
+  db::PgSession server(params.withDatabase("kluster").conninfo(true));
+  server.exec(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", db::quoteIdent(params.database())));
+  server.exec(fmt::format("CREATE DATABASE {}", db::quoteIdent(params.database())));
 }
 
 void dropDatabase(const TestCluster& c, int i) {
-  const auto params = ops::ConnParams::parse(c.databaseUrl(i));
-  ops::PgSession server(params.withDatabase("kluster").conninfo(true));
-  server.exec(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", ops::quoteIdent(params.database())));
+  const auto params = db::ConnParams::parse(c.databaseUrl(i));
+  db::PgSession server(params.withDatabase("kluster").conninfo(true));
+  server.exec(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", db::quoteIdent(params.database())));
 }
 
 std::int64_t committedOffset(const TestCluster& c, int i) {

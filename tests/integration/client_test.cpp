@@ -2,6 +2,7 @@
 // read-your-writes (--after, --session), the client library under 10,000 requests in flight and read by
 // the caller's own loop (no reader thread), and the interactive prompt on a pseudo-terminal.
 #include "core/client/client.hpp"
+#include "core/db/postgres/pg_tools.hpp"
 #include "core/util.hpp"
 #include "support/cluster.hpp"
 #include "support/helpers.hpp"
@@ -9,7 +10,6 @@
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
-#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <nlohmann/json.hpp>
 #include <poll.h>
@@ -49,22 +49,6 @@ std::int64_t residentBytes() {
   statm >> size >> resident;
   return resident * ::sysconf(_SC_PAGESIZE);
 }
-
-// A connection of the test's own to one node's database, for holding a lock across requests.
-struct DirectConnection {
-  PGconn* conn;
-  explicit DirectConnection(const std::string& url) : conn(PQconnectdb(url.c_str())) {
-    if (PQstatus(conn) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn));
-  }
-  ~DirectConnection() { PQfinish(conn); }
-  void run(const std::string& sql) {
-    PGresult* r = PQexec(conn, sql.c_str());
-    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    std::string err = PQresultErrorMessage(r);
-    PQclear(r);
-    if (!ok) throw std::runtime_error(sql + ": " + err);
-  }
-};
 
 std::string tempPath(const std::string& name) {
   return (std::filesystem::temp_directory_path() / fmt::format("kluster-client-{}-{}", ::getpid(), name)).string();
@@ -344,9 +328,9 @@ TEST_CASE("a ONE read with --after or --session never sees data older than the w
   TestCluster cluster;
   REQUIRE(cluster.exec({"--wait", "all", "CREATE TABLE t (id int PRIMARY KEY, v text)"}).exitCode == 0);
   REQUIRE(cluster.exec({"--wait", "all", "CREATE TABLE blocker (id int)"}).exitCode == 0);
-  DirectConnection lock(cluster.databaseUrl(3));
-  lock.run("BEGIN");
-  lock.run("LOCK TABLE blocker IN ACCESS EXCLUSIVE MODE");
+  db::PgSession lock(cluster.databaseUrl(3)); // the test's own connection, holding a lock across requests
+  lock.exec("BEGIN");
+  lock.exec("LOCK TABLE blocker IN ACCESS EXCLUSIVE MODE");
   REQUIRE(cluster.exec({"--to", "ALL", "--wait", "quorum", "INSERT INTO blocker VALUES (1)"}).exitCode == 0);
 
   const auto session = tempPath("session.json");
@@ -419,7 +403,7 @@ TEST_CASE("a ONE read with --after or --session never sees data older than the w
         return steady >= 5;
       },
       20s));
-  lock.run("COMMIT");
+  lock.exec("COMMIT");
   int fromNode3 = 0;
   std::int64_t longestWait = 0;
   for (auto& f : reads) {

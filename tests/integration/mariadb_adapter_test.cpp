@@ -3,6 +3,7 @@
 // read-only ONE, checksums. Fails, never skips, when the server is missing.
 #include "core/db/mariadb/client.hpp"
 #include "core/db/mariadb/mariadb.hpp"
+#include "core/db/operations.hpp"
 #include "support/cluster.hpp"
 
 #include <catch2/catch.hpp>
@@ -232,23 +233,6 @@ TEST_CASE("ONE reads run read-only, check the read floor and report typed column
   CHECK(c->query(work({"SELEC 1"}), nullptr).resultCode == code::SyntaxError);
 }
 
-TEST_CASE("MariaDB error numbers map to Kluster's error classes", "[mariadb]") {
-  using db::ErrorKind;
-  CHECK(mdb::classifyError(1062, "23000") == ErrorKind::Request);
-  CHECK(mdb::resultCodeForError(1062, "23000") == code::ConstraintViolation);
-  CHECK(mdb::resultCodeForError(1146, "42S02") == code::UndefinedObject);
-  CHECK(mdb::resultCodeForError(1064, "42000") == code::SyntaxError);
-  CHECK(mdb::resultCodeForError(1644, "45000") == code::RaisedException);
-  CHECK(mdb::classifyError(1644, "45000") == ErrorKind::Request);
-  CHECK(mdb::classifyError(1213, "40001") == ErrorKind::Transient);
-  CHECK(mdb::classifyError(1205, "HY000") == ErrorKind::Transient);
-  CHECK(mdb::classifyError(2013, "HY000") == ErrorKind::Transient);
-  CHECK(mdb::classifyError(1142, "42000") == ErrorKind::Node); // grants differ on this node
-  CHECK(mdb::classifyError(1021, "HY000") == ErrorKind::Node);
-  CHECK(mdb::classifyError(9999, "HY000") == ErrorKind::Node); // unknown: never the request's outcome
-  CHECK(mdb::resultCodeForError(9998, "22003") == code::DataException);
-}
-
 TEST_CASE("catalog facts and checksums for the determinism rules and verification", "[mariadb]") {
   Database a, b;
   const char* setup = "CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, code VARCHAR(10) NOT NULL, maybe INT, "
@@ -306,4 +290,18 @@ TEST_CASE("a connection lost during a batch is a transient error; DDL gets a bat
   // MariaDB's DDL commits implicitly: the node must not batch it after other requests.
   CHECK_FALSE(db::adapter("mariadb").transactionalDdl());
   CHECK(db::adapter("postgresql").transactionalDdl());
+}
+
+TEST_CASE("the operations: bench apply's baseline runs; backup, restore and verify are refused", "[mariadb]") {
+  Database d;
+  const auto& ops = db::adapter("mariadb").operations();
+  CHECK(ops.timeInserts(d.url, "bench_baseline", 200, 50) > 0);
+  CHECK(d.scalar("SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()") == "0");
+  CHECK_FALSE(ops.reads("pg_dump", "custom"));
+  try {
+    ops.verifyQueries();
+    FAIL("verify on MariaDB did not refuse");
+  } catch (const KlusterError& e) {
+    CHECK(e.code() == code::FeatureNotSupported);
+  }
 }

@@ -42,38 +42,6 @@ struct Scratch {
 
 } // namespace
 
-TEST_CASE("MariaDB URLs parse into their parts", "[mariadb]") {
-  auto u = Url::parse("mariadb://kluster@127.0.0.1:3307/kdb");
-  CHECK(u.user == "kluster");
-  CHECK(u.password.empty());
-  CHECK(u.host == "127.0.0.1");
-  CHECK(u.port == 3307);
-  CHECK(u.database == "kdb");
-  auto p = Url::parse("mariadb://me:p%40ss%3Aw@db.example/");
-  CHECK(p.user == "me");
-  CHECK(p.password == "p@ss:w");
-  CHECK(p.host == "db.example");
-  CHECK(p.port == 3306);
-  CHECK(p.database.empty());
-  CHECK_THROWS_AS(Url::parse("postgresql://x@h/db"), std::invalid_argument);
-  CHECK_THROWS_AS(Url::parse("mariadb://x@h:99999/db"), std::invalid_argument);
-  CHECK_THROWS_AS(Url::parse("mariadb://x@:3306/db"), std::invalid_argument);
-}
-
-TEST_CASE("$n placeholders are found outside strings, identifiers and comments", "[mariadb]") {
-  auto at = [](std::string_view sql) {
-    std::vector<unsigned> ns;
-    for (const auto& p : findPlaceholders(sql)) ns.push_back(p.n);
-    return ns;
-  };
-  CHECK(at("SELECT $1, $2 + $10") == std::vector<unsigned>{1, 2, 10});
-  CHECK(at("SELECT '$1', \"$2\", `$3`, a$4, $5x") == std::vector<unsigned>{});
-  CHECK(at("SELECT 'it''s $1', 'a\\'$2', $3") == std::vector<unsigned>{3});
-  CHECK(at("SELECT 1 -- $1\n, $2 # $3\n, /* $4 */ $5") == std::vector<unsigned>{2, 5});
-  CHECK(at("SELECT 1 /*! + $1 */") == std::vector<unsigned>{1}); // executable comments run
-  CHECK(at("SELECT 5--$1") == std::vector<unsigned>{1});         // '--' without a space is minus minus
-}
-
 TEST_CASE("the client runs statements and reads typed results with NULLs", "[mariadb]") {
   Scratch db;
   Client c(Url::parse(db.url));

@@ -1,11 +1,11 @@
 #include "support/cluster.hpp"
 
 #include "core/db/mariadb/client.hpp"
+#include "core/db/postgres/pg_tools.hpp"
 #include "core/errors.hpp"
 #include "core/kafka/admin.hpp"
 
 #include <fmt/format.h>
-#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -69,18 +69,6 @@ std::string withDatabase(const std::string& url, const std::string& db) {
   return url.substr(0, slash + 1) + db;
 }
 
-struct PgConn {
-  PGconn* conn;
-  explicit PgConn(const std::string& url) : conn(PQconnectdb(url.c_str())) {
-    if (PQstatus(conn) != CONNECTION_OK) {
-      std::string msg = PQerrorMessage(conn);
-      PQfinish(conn);
-      throw std::runtime_error("cannot connect to " + url + ": " + msg);
-    }
-  }
-  ~PgConn() { PQfinish(conn); }
-};
-
 } // namespace
 
 TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)), name_(uniqueName()) {
@@ -96,19 +84,14 @@ TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)),
                                                      clientBrokers, kafkaTable);
   }
   for (int i = 1; i <= options_.nodes; ++i) {
-    const auto db = fmt::format("{}_n{}", name_, i);
+    const auto dbName = fmt::format("{}_n{}", name_, i);
     if (mariadb()) {
-      serverExec(i, "CREATE DATABASE `" + db + "`");
-      dbUrls_.push_back(withDatabase(serverUrl(i), db));
+      serverExec(i, "CREATE DATABASE `" + dbName + "`");
+      dbUrls_.push_back(withDatabase(serverUrl(i), dbName));
     } else {
       const auto& server = serverUrl(i);
-      PgConn admin(server);
-      PGresult* r = PQexec(admin.conn, fmt::format("CREATE DATABASE \"{}\"", db).c_str());
-      bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-      std::string err = PQresultErrorMessage(r);
-      PQclear(r);
-      if (!ok) throw std::runtime_error("CREATE DATABASE failed: " + err);
-      dbUrls_.push_back(withDatabase(server, db));
+      db::PgSession(server).exec(fmt::format("CREATE DATABASE {}", db::quoteIdent(dbName)));
+      dbUrls_.push_back(withDatabase(server, dbName));
     }
     std::ofstream cfg(configPath(i));
     cfg << fmt::format("[cluster]\nname = \"{}\"\nbrokers = \"{}\"\n\n[node]\nid = \"{}\"\n{}\n\n"
@@ -134,8 +117,8 @@ TestCluster::~TestCluster() {
         serverExec(static_cast<int>(i) + 1, fmt::format("DROP DATABASE IF EXISTS `{}_n{}`", name_, i + 1));
         continue;
       }
-      PgConn admin(Services::get().pgUrls[i % Services::get().pgUrls.size()]);
-      PQclear(PQexec(admin.conn, fmt::format("DROP DATABASE IF EXISTS \"{}_n{}\" WITH (FORCE)", name_, i + 1).c_str()));
+      db::PgSession(Services::get().pgUrls[i % Services::get().pgUrls.size()])
+          .exec(fmt::format("DROP DATABASE IF EXISTS \"{}_n{}\" WITH (FORCE)", name_, i + 1));
     } catch (const std::exception& e) {
       std::cerr << "cleanup: " << e.what() << "\n";
     }
@@ -208,32 +191,16 @@ CommandResult TestCluster::klusterctl(const std::vector<std::string>& args, std:
 }
 
 std::vector<Row> TestCluster::query(int i, const std::string& sql) const {
-  if (mariadb()) {
-    try {
+  try {
+    if (mariadb()) {
       db::mariadb::Client c(db::mariadb::Url::parse(databaseUrl(i)));
       auto results = c.query(sql);
       return results.empty() ? std::vector<Row>{} : results.back().rows;
-    } catch (const db::mariadb::Error& e) {
-      throw std::runtime_error(fmt::format("node{}: {}: {}", i, sql, e.what()));
     }
+    return db::PgSession(databaseUrl(i)).query(sql);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("node{}: {}: {}", i, sql, e.what()));
   }
-  PgConn c(databaseUrl(i));
-  PGresult* r = PQexec(c.conn, sql.c_str());
-  auto st = PQresultStatus(r);
-  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-    std::string err = PQresultErrorMessage(r);
-    PQclear(r);
-    throw std::runtime_error(fmt::format("node{}: {}: {}", i, sql, err));
-  }
-  std::vector<Row> rows;
-  for (int row = 0; row < PQntuples(r); ++row) {
-    Row cells;
-    for (int col = 0; col < PQnfields(r); ++col)
-      cells.push_back(PQgetisnull(r, row, col) ? std::nullopt : std::optional<std::string>(PQgetvalue(r, row, col)));
-    rows.push_back(std::move(cells));
-  }
-  PQclear(r);
-  return rows;
 }
 
 std::string TestCluster::scalar(int i, const std::string& sql) const {
@@ -249,20 +216,14 @@ std::string TestCluster::serverUrl(int i) const {
 }
 
 void TestCluster::serverExec(int i, const std::string& sql) const {
-  if (mariadb()) {
-    try {
+  try {
+    if (mariadb())
       db::mariadb::Client(db::mariadb::Url::parse(serverUrl(i))).exec(sql);
-      return;
-    } catch (const db::mariadb::Error& e) {
-      throw std::runtime_error(fmt::format("{}: {}", sql, e.what()));
-    }
+    else
+      db::PgSession(serverUrl(i)).exec(sql);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}: {}", sql, e.what()));
   }
-  PgConn c(serverUrl(i));
-  PGresult* r = PQexec(c.conn, sql.c_str());
-  auto st = PQresultStatus(r);
-  std::string err = PQresultErrorMessage(r);
-  PQclear(r);
-  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) throw std::runtime_error(fmt::format("{}: {}", sql, err));
 }
 
 std::string TestCluster::tableChecksum(int i, const std::string& table, const std::string& orderBy) const {

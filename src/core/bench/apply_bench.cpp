@@ -2,7 +2,7 @@
 
 #include "core/bench/child.hpp"
 #include "core/config.hpp"
-#include "core/db/adapter.hpp"
+#include "core/db/operations.hpp"
 #include "core/errors.hpp"
 #include "core/kafka/admin.hpp"
 #include "core/message.hpp"
@@ -10,10 +10,8 @@
 #include "core/util.hpp"
 
 #include <fmt/format.h>
-#include <libpq-fe.h>
 #include <unistd.h>
 
-#include <array>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -100,80 +98,15 @@ void checkNodeStopped(kafka::Admin& admin, const Topics& topics, const std::stri
                                    nodeId, g.groupId, g.state));
 }
 
-struct PgConn {
-  PGconn* conn;
-  explicit PgConn(const std::string& url) : conn(PQconnectdb(url.c_str())) {
-    if (PQstatus(conn) != CONNECTION_OK) {
-      std::string msg = PQerrorMessage(conn);
-      PQfinish(conn);
-      throw KlusterError(code::NodeError, "cannot connect to the node's database: " + msg,
-                         "check [database] url in the node's config");
-    }
-  }
-  ~PgConn() { PQfinish(conn); }
-  void exec(const std::string& sql) const {
-    PGresult* r = PQexec(conn, sql.c_str());
-    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    std::string err = PQresultErrorMessage(r);
-    PQclear(r);
-    if (!ok) throw KlusterError(code::SqlError, fmt::format("baseline: {}: {}", sql, err));
-  }
-  void expect(ExecStatusType status, const char* what) const {
-    PGresult* r = PQgetResult(conn);
-    const bool ok = r && PQresultStatus(r) == status;
-    std::string err = r ? PQresultErrorMessage(r) : PQerrorMessage(conn);
-    PQclear(r);
-    if (!ok) throw KlusterError(code::SqlError, fmt::format("baseline: {}: {}", what, err));
-  }
-};
-
 /// Writes out dirty buffers before a measured phase, so that neither phase pays for the other's writes
-/// (a checkpoint during the baseline made it vary by a third). Needs superuser or pg_checkpoint; without
-/// it the phases simply run as they are.
-void checkpoint(const std::string& url, const ApplyBenchOptions& o) {
-  PgConn c(url);
-  PGresult* r = PQexec(c.conn, "CHECKPOINT");
-  if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-    std::string err = PQresultErrorMessage(r);
-    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    say(o, fmt::format("note: no CHECKPOINT before the phase ({})", err));
-  }
-  PQclear(r);
+/// (a checkpoint during the baseline made it vary by a third). Without the privilege it needs the phases simply
+/// run as they are.
+void checkpoint(const db::Operations& ops, const std::string& url, const ApplyBenchOptions& o) {
+  if (auto why = ops.flushBuffers(url); !why.empty())
+    say(o, fmt::format("note: no CHECKPOINT before the phase ({})", why));
 }
 
 } // namespace
-
-double runInsertBaseline(const std::string& databaseUrl, const std::string& table, int rows, int txSize) {
-  PgConn c(databaseUrl);
-  c.exec(fmt::format("CREATE TABLE {} (id uuid PRIMARY KEY, n integer NOT NULL, note text NOT NULL)", table));
-  const std::string insert = fmt::format("INSERT INTO {} (id, n, note) VALUES ($1, $2, $3)", table);
-  std::vector<std::array<std::string, 3>> values;
-  for (int i = 0; i < rows; ++i) values.push_back({util::uuid4(), std::to_string(i), fmt::format("row {}", i)});
-
-  const auto started = Clock::now();
-  for (int done = 0; done < rows; done += txSize) {
-    const int n = std::min(txSize, rows - done);
-    // One round trip per transaction: BEGIN, the INSERTs and COMMIT go out together, then the results come back.
-    if (!PQenterPipelineMode(c.conn)) throw KlusterError(code::NodeError, "baseline: cannot enter pipeline mode");
-    PQsendQueryParams(c.conn, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0);
-    for (int i = done; i < done + n; ++i) {
-      const auto& v = values[static_cast<std::size_t>(i)];
-      const char* params[] = {v[0].c_str(), v[1].c_str(), v[2].c_str()};
-      PQsendQueryParams(c.conn, insert.c_str(), 3, nullptr, params, nullptr, nullptr, 0);
-    }
-    PQsendQueryParams(c.conn, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0);
-    if (!PQpipelineSync(c.conn)) throw KlusterError(code::NodeError, "baseline: pipeline sync failed");
-    for (int q = 0; q < n + 2; ++q) {
-      c.expect(PGRES_COMMAND_OK, "pipelined INSERT");
-      PQclear(PQgetResult(c.conn)); // the NULL that ends each query's results
-    }
-    c.expect(PGRES_PIPELINE_SYNC, "pipeline sync");
-    PQexitPipelineMode(c.conn);
-  }
-  const double seconds = secondsSince(started);
-  c.exec(fmt::format("DROP TABLE {}", table));
-  return seconds;
-}
 
 ApplyBenchResult runApplyBench(const ApplyBenchOptions& o) {
   if (o.rows < 1 || o.txSize < 1) throw UsageError("--rows and --tx-size must be at least 1");
@@ -192,7 +125,8 @@ ApplyBenchResult runApplyBench(const ApplyBenchOptions& o) {
   kafka::Admin admin(kafka::clientProperties(settings.get("cluster.brokers"), settings.kafka()));
   checkNodeStopped(admin, topics, r.nodeId);
 
-  auto db = db::connect(settings.get("database.type"), url);
+  const db::Adapter& adapter = db::adapter(settings.get("database.type"));
+  auto db = adapter.connect(url);
   db->ensureSchema(); // what the node does first anyway; lets the position be read before it ran
   const auto before = position(*db, r.cluster);
   const auto high = admin.watermarks(topics.all(), 0).high;
@@ -211,7 +145,7 @@ ApplyBenchResult runApplyBench(const ApplyBenchOptions& o) {
   r.lastOffset = admin.watermarks(topics.all(), 0).high - 1;
   r.firstOffset = r.lastOffset - o.rows;
 
-  checkpoint(url, o);
+  checkpoint(adapter.operations(), url, o);
   say(o, fmt::format("starting node {} (log: {})", r.nodeId, o.nodeLog));
   BackgroundChild node({o.klusterctl, "node", "run", "--config", o.nodeConfig}, o.nodeLog);
   const auto nodeStart = Clock::now();
@@ -242,9 +176,9 @@ ApplyBenchResult runApplyBench(const ApplyBenchOptions& o) {
   const int status = node.stop(std::chrono::seconds(30));
   if (status != 0) say(o, fmt::format("note: the node exited with status {} when stopped (see {})", status, o.nodeLog));
 
-  checkpoint(url, o);
+  checkpoint(adapter.operations(), url, o);
   say(o, fmt::format("baseline: {} INSERTs on one connection, pipelined, {} per transaction", o.rows, o.txSize));
-  r.baselineSeconds = runInsertBaseline(url, r.table + "_baseline", o.rows, o.txSize);
+  r.baselineSeconds = adapter.operations().timeInserts(url, r.table + "_baseline", o.rows, o.txSize);
   r.baselineRowsPerSecond = o.rows / r.baselineSeconds;
   r.ratio = r.nodeRowsPerSecond / r.baselineRowsPerSecond;
   return r;

@@ -46,8 +46,4 @@ struct ApplyBenchResult {
 /// Kafka, the database or the node fails.
 ApplyBenchResult runApplyBench(const ApplyBenchOptions& options);
 
-/// The baseline alone: `rows` INSERTs on one connection to `databaseUrl`, pipelined, `txSize` per transaction,
-/// into a fresh table `table` (dropped afterwards). Returns the seconds taken.
-double runInsertBaseline(const std::string& databaseUrl, const std::string& table, int rows, int txSize);
-
 } // namespace kluster::bench

@@ -277,6 +277,8 @@ public:
   virtual void closeSnapshot() noexcept = 0;
 };
 
+class Operations; // operations.hpp
+
 /// A DBMS as Kluster uses it, apart from any connection: what a node decides without asking the database (the
 /// statements of its bookkeeping, the SQLSTATEs of its own refusals) and how to connect. One per database type;
 /// stateless and shared by every thread.
@@ -298,6 +300,8 @@ public:
   /// The statement that records a security request's digest at `offset` (run in its batch).
   virtual Statement recordSecurity(const std::string& cluster, const std::string& digest,
                                    std::int64_t offset) const = 0;
+  /// What the operator commands need of it (backup, restore, verify, bench apply).
+  virtual const Operations& operations() const = 0;
   /// Whether DDL runs inside the batch's transaction (PostgreSQL). When not (MariaDB commits implicitly before and
   /// after DDL), the node applies a request that changes the schema in a batch of its own: the requests before it
   /// would otherwise be committed by it without their position, and applied again after a crash.

@@ -2,6 +2,7 @@
 // The node's two halves (private to src/core/node).
 #include "core/checks.hpp"
 #include "core/db/adapter.hpp"
+#include "core/node/batch.hpp"
 #include "core/node/node.hpp"
 #include "core/node/prepare.hpp"
 #include "core/node/responder.hpp"
@@ -35,11 +36,7 @@ private:
     std::int64_t fetchedUs = 0; ///< when the reader got it (for traced requests)
     bool checkpoint = false;    ///< continuous verification checks the state right after it (ends its batch)
   };
-  /// What a batch sends once it is committed.
-  struct Answers {
-    std::vector<Response> responses;
-    std::vector<NodeErrorReport> reports; ///< unreadable requests
-  };
+  using Answers = BatchAnswers;
   void openDatabase();
   /// Refuses to go on when this node's server differs from the fingerprint the cluster recorded.
   void checkFingerprint();

@@ -90,9 +90,14 @@ bool Responder::flush(std::chrono::milliseconds timeout) {
 
 Response Responder::build(const ParsedRequest& request, const std::string& requestTopic, db::Outcome outcome,
                           std::int64_t startedMs) const {
+  return buildResponse(nodeId_, request, requestTopic, std::move(outcome), startedMs);
+}
+
+Response buildResponse(const std::string& nodeId, const ParsedRequest& request, const std::string& requestTopic,
+                       db::Outcome outcome, std::int64_t startedMs) {
   Response r;
-  r.messageId = fmt::format("{}.{}", nodeId_, util::uuid4());
-  r.nodeId = nodeId_;
+  r.messageId = fmt::format("{}.{}", nodeId, util::uuid4());
+  r.nodeId = nodeId;
   r.requestId = request.request.messageId;
   r.clientId = request.request.clientId;
   r.requestTopic = requestTopic;

@@ -18,6 +18,10 @@
 
 namespace kluster::node {
 
+/// The response of node `nodeId` to a request, from its outcome (`startedMs`: when it began, for its duration).
+Response buildResponse(const std::string& nodeId, const ParsedRequest& request, const std::string& requestTopic,
+                       db::Outcome outcome, std::int64_t startedMs);
+
 class Responder {
 public:
   Responder(const Topics& topics, std::string nodeId, const kafka::Properties& props, int responsePartitions);

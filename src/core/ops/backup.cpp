@@ -1,7 +1,7 @@
 #include "core/ops/backup.hpp"
 
+#include "core/db/operations.hpp"
 #include "core/errors.hpp"
-#include "core/ops/pg_tools.hpp"
 #include "core/topics.hpp"
 #include "core/util.hpp"
 #include "core/version.hpp"
@@ -23,8 +23,8 @@ public:
     if (created_) {
       fs::remove_all(dir_, ec);
     } else {
-      for (const auto* name : {kDumpFile, kManifestFile}) fs::remove(dir_ / name, ec);
-      fs::remove(dir_ / (std::string(kManifestFile) + ".tmp"), ec);
+      // It was empty: what is in it now, the backup wrote.
+      for (const auto& entry : fs::directory_iterator(dir_, ec)) fs::remove_all(entry.path(), ec);
     }
   }
   PartialBackup(const PartialBackup&) = delete;
@@ -43,10 +43,10 @@ private:
 } // namespace
 
 NodeTarget NodeTarget::fromSettings(const Settings& s) {
-  NodeTarget t{s.get("cluster.name"), s.get("cluster.brokers"), s.kafka(), s.get("node.id"), s.get("database.url")};
+  NodeTarget t{s.get("cluster.name"), s.get("cluster.brokers"), s.kafka(),
+               s.get("node.id"),      s.get("database.type"),   s.get("database.url")};
   if (t.nodeId.empty()) throw UsageError("no node id: set [node] id in the node config (or KLUSTER_NODE_ID)");
-  if (s.get("database.type") != "postgresql")
-    throw UsageError(fmt::format("database type '{}' is not supported (only postgresql)", s.get("database.type")));
+  db::adapter(t.databaseType); // an unknown type fails here
   if (t.databaseUrl.empty())
     throw UsageError("no database URL: set [database] url in the node config (or KLUSTER_DATABASE_URL)");
   return t;
@@ -136,66 +136,29 @@ Manifest backup(const BackupOptions& o) {
                           o.target.nodeId)});
   }
 
-  const auto params = ConnParams::parse(o.target.databaseUrl);
-  PgSession db(params.conninfo(true));
-  const int major = db.serverVersionNum() / 10000;
-  const auto pgDump = findPgTool("pg_dump", major, o.pgBindir);
-  const auto toolVersion = runTool({pgDump.string(), "--version"}, {}).tail(1);
-
-  // The snapshot: the position read here and everything pg_dump reads are the same instant of the database.
-  db.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  const auto snapshot = db.scalar("SELECT pg_export_snapshot()");
-  auto info = db.query("SELECT current_database(), current_setting('server_version'), pg_encoding_to_char(encoding), "
-                       "datcollate, datctype, pg_database_size(current_database()) FROM pg_database "
-                       "WHERE datname = current_database()");
-  if (db.scalar("SELECT to_regclass('_kluster.position') IS NOT NULL") != "t")
-    refuse({fmt::format("database {} has no table _kluster.position: it is not a Kluster node's database",
-                        info.at(0)[0].value_or("")),
-            "check [database] url in the node config; a node creates the table when it first starts"});
+  PartialBackup partial(o.outDir);
   Manifest m;
-  auto position =
-      db.query("SELECT all_offset, message_id FROM _kluster.position WHERE cluster = $1", {o.target.cluster});
-  if (!position.empty()) {
-    m.allOffset = std::stoll(position[0][0].value_or("-1"));
-    m.messageId = position[0][1].value_or("");
-  }
-  if (auto r = positionRefusal(topics.all(), o.target.brokers, readLogFacts(admin, topics.all()), m.replayFrom()))
-    refuse(*r);
-
+  db::DumpRequest request{o.target.databaseUrl, o.target.cluster, o.outDir, o.pgBindir, {}, o.progress};
+  request.ready = [&](const db::Position& position) { // the snapshot is taken: its position must be replayable
+    m.allOffset = position.offset;
+    if (auto r = positionRefusal(topics.all(), o.target.brokers, readLogFacts(admin, topics.all()), m.replayFrom()))
+      refuse(*r);
+    partial.create();
+  };
+  const db::Dump dump = db::adapter(o.target.databaseType).operations().dump(request);
+  static_cast<db::DumpFacts&>(m) = dump.facts;
   m.cluster = o.target.cluster;
   m.node = o.target.nodeId;
+  m.allOffset = dump.position.offset;
+  m.messageId = dump.position.messageId;
   m.timeMs = util::nowMillis();
   m.nodeStopped = o.stopNode;
-  m.serverVersion = info.at(0)[1].value_or("");
-  m.serverMajor = major;
-  m.database = info.at(0)[0].value_or("");
-  m.encoding = info.at(0)[2].value_or("");
-  m.collation = info.at(0)[3].value_or("");
-  m.ctype = info.at(0)[4].value_or("");
-  m.databaseBytes = std::stoll(info.at(0)[5].value_or("0"));
-  m.toolVersion = toolVersion;
   m.klusterctlVersion = std::string(kVersion);
-
-  PartialBackup partial(o.outDir);
-  partial.create();
-  const auto dumpPath = o.outDir / kDumpFile;
-  // Custom format to a file (not a pipe), so the archive has its table of contents with data offsets and
-  // pg_restore can restore selectively or in parallel (-j).
-  auto result = runTool({pgDump.string(), "--format=custom", "--snapshot=" + snapshot, "--no-password",
-                         "--file=" + dumpPath.string(), "--dbname=" + params.conninfo(false)},
-                        toolEnvironment(params), {}, [&] {
-                          std::error_code ec;
-                          auto size = fs::file_size(dumpPath, ec);
-                          if (!ec && o.progress) o.progress(size);
-                        });
-  db.exec("COMMIT"); // the snapshot may go now
-  if (result.exitCode != 0)
-    throw KlusterError(code::SqlError,
-                       fmt::format("pg_dump failed (exit status {}):\n{}", result.exitCode, result.tail()),
-                       "see pg_dump's message above; nothing was kept in " + o.outDir.string());
-  syncFile(dumpPath);
-  m.files.push_back(hashFile(dumpPath));
-  if (o.progress) o.progress(m.files.back().bytes);
+  for (const auto& name : dump.files) {
+    syncFile(o.outDir / name);
+    m.files.push_back(hashFile(o.outDir / name));
+  }
+  if (o.progress) o.progress(m.totalBytes());
   m.durationMs = util::nowMillis() - started;
   writeManifest(o.outDir, m);
   partial.keep();

@@ -3,6 +3,7 @@
 // The position is read in the same REPEATABLE READ snapshot that pg_dump dumps (pg_export_snapshot), so the
 // dump holds exactly the effects of ALL up to that offset, and replay from the next offset makes it current.
 #include "core/config.hpp"
+#include "core/db/operations.hpp"
 #include "core/kafka/admin.hpp"
 #include "core/ops/manifest.hpp"
 
@@ -16,7 +17,7 @@
 namespace kluster::ops {
 
 /// Code of a refusal: doing what was asked would be unsafe, and nothing was changed (exit status 1).
-inline constexpr std::string_view kRefused = "REFUSED";
+using db::kRefused;
 
 /// The node a backup or restore is about, from its node config.
 struct NodeTarget {
@@ -24,6 +25,7 @@ struct NodeTarget {
   std::string brokers;
   kafka::Properties kafka; ///< pass-through librdkafka properties
   std::string nodeId;
+  std::string databaseType; ///< picks the adapter whose operations back up and restore
   std::string databaseUrl;
   /// From a node's settings (cluster.name, cluster.brokers, [kafka], node.id, database.url); throws UsageError
   /// when the node id or database URL is missing.

@@ -197,4 +197,15 @@ std::vector<std::string> verifyFiles(const fs::path& dir, const Manifest& manife
   return problems;
 }
 
+std::string formatBytes(std::uint64_t bytes) {
+  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, units[unit]);
+}
+
 } // namespace kluster::ops

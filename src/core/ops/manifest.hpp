@@ -2,6 +2,7 @@
 // A backup's manifest (DIR/manifest.json): what was backed up, at which ALL position, and the size and
 // SHA-256 of every file, so a restore can prove the files are the ones the backup wrote. A backup
 // directory without a manifest is incomplete: the manifest is written last.
+#include "core/db/operations.hpp"
 #include "core/message.hpp"
 
 #include <cstdint>
@@ -41,7 +42,13 @@ struct FileEntry {
 /// Size and SHA-256 of a file, read in chunks.
 FileEntry hashFile(const std::filesystem::path& path);
 
-struct Manifest {
+/// A backup's manifest: the dump's facts (method, format, the database's server and locale) and Kluster's.
+struct Manifest : db::DumpFacts {
+  Manifest() {
+    method = "pg_dump";
+    format = "custom";
+    product = "PostgreSQL";
+  }
   int formatVersion = kManifestVersion;
   std::string cluster;
   std::string node;
@@ -49,19 +56,7 @@ struct Manifest {
   std::string messageId;       ///< id of the request applied at allOffset
   std::int64_t timeMs = 0;     ///< when the snapshot was taken
   std::int64_t durationMs = 0;
-  std::string method = "pg_dump";
-  std::string format = "custom";
   bool nodeStopped = false; ///< taken with --stop-node
-  // The database.
-  std::string product = "PostgreSQL";
-  std::string serverVersion;
-  int serverMajor = 0;
-  std::string database;
-  std::string encoding;
-  std::string collation;
-  std::string ctype;
-  std::int64_t databaseBytes = 0; ///< pg_database_size when the snapshot was taken
-  std::string toolVersion;        ///< pg_dump --version
   std::string klusterctlVersion;
   std::vector<FileEntry> files;
 
@@ -81,5 +76,8 @@ std::vector<std::string> verifyFiles(const std::filesystem::path& dir, const Man
 
 /// Flushes a file's contents to stable storage.
 void syncFile(const std::filesystem::path& path);
+
+/// "1.5 MiB"
+std::string formatBytes(std::uint64_t bytes);
 
 } // namespace kluster::ops

@@ -33,9 +33,7 @@ struct RestoreReport {
   std::int64_t durationMs = 0;
 };
 
-/// A short description of what a database holds ("2 tables (public.a, public.b) and Kluster position 41"),
-/// empty when it holds no table and no position.
-std::string describeContents(const std::vector<std::string>& tables, std::int64_t position);
+using db::describeContents;
 
 /// Restores; checks everything it can first (checksums, node stopped, log still holds the position, database
 /// empty or --force) and throws KlusterError(kRefused) when one fails, before changing anything.

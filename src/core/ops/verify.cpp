@@ -40,10 +40,11 @@ void addUnique(std::vector<std::string>& into, const std::vector<std::string>& m
 
 class Verifier {
 public:
-  Verifier(const AskFn& ask, const Options& options, Report& report) : ask_(ask), o_(options), report_(report) {}
+  Verifier(const AskFn& ask, const db::VerifyQueries& queries, const Options& options, Report& report)
+      : ask_(ask), q_(queries), o_(options), report_(report) {}
 
   void run() {
-    auto catalog = askAll(catalogSql());
+    auto catalog = askAll(q_.catalog());
     if (catalog.rows.empty() && !catalog.errors.empty())
       throw KlusterError(code::SqlError, "every node refused verify's catalog query: " + catalog.errors.begin()->second,
                          "this is a bug in klusterctl verify; please report it with the message above");
@@ -139,7 +140,7 @@ private:
   }
 
   void checksum(const std::vector<TableInfo>& tables) {
-    auto a = askAll(checksumSql(tables));
+    auto a = askAll(q_.checksums(tables));
     if (report_.allOffset < 0) report_.allOffset = a.allOffset;
     for (const auto& [node, rows] : a.rows)
       for (const auto& row : rows)
@@ -199,12 +200,12 @@ private:
     std::string source = nodes.front();
     for (const auto& [node, s] : r.nodes)
       if (s.rows > r.nodes.at(source).rows) source = node;
-    auto b = askAll(boundariesSql(t.table, r.range, o_.buckets));
+    auto b = askAll(q_.boundaries(t.table, r.range, o_.buckets));
     if (!b.rows.count(source)) return std::nullopt;
     const auto bounds = parseKeys(b.rows[source], t.table.key.size());
     const auto parts = split(r.range, bounds);
     if (parts.size() <= 1) return std::nullopt;
-    auto c = askAll(rangeChecksumSql(t.table, r.range, bounds));
+    auto c = askAll(q_.rangeChecksums(t.table, r.range, bounds));
     std::vector<std::map<std::string, Sum>> sums(parts.size());
     for (auto& s : sums)
       for (const auto& node : nodes) s[node] = {0, ""};
@@ -227,7 +228,7 @@ private:
   }
 
   void listRows(TableReport& t, const RangeReport& r, const std::vector<std::string>& nodes) {
-    auto a = askAll(rowsSql(t.table, r.range, o_.rowListLimit * 4));
+    auto a = askAll(q_.rows(t.table, r.range, o_.rowListLimit * 4));
     std::map<std::vector<std::string>, std::map<std::string, std::string>> byKey;
     for (const auto& [node, rows] : a.rows) {
       const auto keys = parseKeys(rows, t.table.key.size());
@@ -240,6 +241,7 @@ private:
   }
 
   const AskFn& ask_;
+  const db::VerifyQueries& q_;
   const Options& o_;
   Report& report_;
   std::map<std::string, std::map<std::string, TableInfo>> tablesByNode_;
@@ -299,11 +301,11 @@ ojson Report::toJson() const {
           {"missingNodes", missing}, {"buckets", buckets},       {"tables", tablesJson}};
 }
 
-Report run(const AskFn& ask, const Options& options) {
+Report run(const AskFn& ask, const db::VerifyQueries& queries, const Options& options) {
   if (options.buckets < 2) throw UsageError("--buckets must be at least 2");
   Report report;
   report.buckets = options.buckets;
-  Verifier(ask, options, report).run();
+  Verifier(ask, queries, options, report).run();
   return report;
 }
 

@@ -4,6 +4,7 @@
 // write. Step 1 lists the user tables (with their primary keys), step 2 checksums each table, and for a
 // table that differs, key ranges are checksummed level by level (ntile over the sorted keys) until the
 // differing rows themselves can be listed.
+#include "core/db/operations.hpp"
 #include "core/message.hpp"
 
 #include <chrono>
@@ -19,24 +20,10 @@ class Client;
 
 namespace kluster::ops::verify {
 
-/// A column of the key used to order and range a table: its primary key, or the whole row as text.
-struct KeyColumn {
-  std::string name; ///< column name; empty for the whole-row key
-  std::string type; ///< format_type(), e.g. "uuid", "character varying(20)"
-  bool collatable = false;
-};
+using db::KeyColumn;
+using db::KeyRange;
+using db::TableInfo;
 
-struct TableInfo {
-  std::string schema;
-  std::string name;
-  std::string definition; ///< digest of the columns' names and types
-  std::vector<KeyColumn> key;
-  bool hasPrimaryKey = false;
-  std::string qualified() const { return schema + "." + name; }
-};
-
-/// Step 1: one row per user table (schema, name, definition, key) from pg_catalog.
-std::string catalogSql();
 /// Reads step 1's rows; tables without a primary key get the whole-row key.
 std::vector<TableInfo> parseCatalog(const ojson& rows);
 
@@ -48,27 +35,11 @@ struct Sum {
   bool operator==(const Sum& o) const { return rows == o.rows && checksum == o.checksum; }
 };
 
-/// Step 2: one row per table (schema, name, rows, checksum).
-std::string checksumSql(const std::vector<TableInfo>& tables);
-
-/// A half-open key range [lo, hi); an empty bound is unbounded. Values are the key columns as text.
-struct KeyRange {
-  std::vector<std::string> lo;
-  std::vector<std::string> hi;
-};
-
-/// The first key of each of `parts` equal slices of the rows in `range` (ntile over the sorted keys), as text.
-std::string boundariesSql(const TableInfo& table, const KeyRange& range, int parts);
 /// Reads boundary rows (k0, k1, ...) into key tuples.
 std::vector<std::vector<std::string>> parseKeys(const ojson& rows, std::size_t columns, const char* prefix = "k");
 /// The sub-ranges the boundaries cut `range` into: [lo, b1), [b1, b2), ..., [bn-1, hi) (the first boundary
 /// is `range`'s own first key, so it is not a cut).
 std::vector<KeyRange> split(const KeyRange& range, const std::vector<std::vector<std::string>>& bounds);
-/// Rows (part, rows, checksum) for each sub-range of `range` cut at `bounds`; part indexes split()'s result.
-std::string rangeChecksumSql(const TableInfo& table, const KeyRange& range,
-                             const std::vector<std::vector<std::string>>& bounds);
-/// Every row of a range: its key as text (k0, k1, ...) and the md5 of the row (h).
-std::string rowsSql(const TableInfo& table, const KeyRange& range, int limit);
 /// "id >= '1a' AND id < '3f'" for people; "all rows" for an unbounded range.
 std::string describeRange(const TableInfo& table, const KeyRange& range);
 
@@ -141,7 +112,7 @@ struct Options {
   std::vector<std::string> tables; ///< only these ("schema.table" or "table" for public); empty: all
 };
 
-/// Runs the comparison through `ask`.
-Report run(const AskFn& ask, const Options& options);
+/// Runs the comparison through `ask`, with the SQL of the cluster's DBMS.
+Report run(const AskFn& ask, const db::VerifyQueries& queries, const Options& options);
 
 } // namespace kluster::ops::verify

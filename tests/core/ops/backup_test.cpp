@@ -1,6 +1,6 @@
 // Backup and restore logic that needs no services: when ALL can replay, connection parameters, tools.
+#include "core/db/postgres/pg_tools.hpp"
 #include "core/ops/backup.hpp"
-#include "core/ops/pg_tools.hpp"
 #include "core/ops/restore.hpp"
 
 #include "core/errors.hpp"
@@ -15,6 +15,7 @@
 
 using namespace kluster;
 using namespace kluster::ops;
+using namespace kluster::db; // PostgreSQL's tools (db/postgres/pg_tools.hpp)
 namespace fs = std::filesystem;
 
 TEST_CASE("ALL can replay from a position while Kafka still has it") {

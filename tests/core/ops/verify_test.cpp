@@ -11,6 +11,8 @@ using namespace kluster::ops::verify;
 namespace {
 
 const std::vector<std::string> kNodes = {"node1", "node2", "node3"};
+// PostgreSQL's SQL, as a cluster of the default database type sends it.
+const db::VerifyQueries& pg = db::adapter("postgresql").operations().verifyQueries();
 
 TableInfo itemsTable() {
   return parseCatalog(ojson::parse(R"([{"schema":"public","name":"items","definition":"d1",
@@ -73,7 +75,7 @@ TEST_CASE("tables without a primary key are keyed by the whole row") {
   CHECK_FALSE(tables[1].hasPrimaryKey);
   REQUIRE(tables[1].key.size() == 1);
   CHECK(tables[1].key[0].name.empty());
-  CHECK_THAT(rowsSql(tables[1], {}, 10), Catch::Contains("ORDER BY (r.*)::text COLLATE \"C\""));
+  CHECK_THAT(pg.rows(tables[1], {}, 10), Catch::Contains("ORDER BY (r.*)::text COLLATE \"C\""));
 }
 
 TEST_CASE("boundaries cut a range into consecutive half-open parts") {
@@ -111,19 +113,19 @@ TEST_CASE("the SQL quotes names and values and compares text in the C collation"
   t.name = "it's";
   t.hasPrimaryKey = true;
   t.key = {{"code", "character varying(20)", true}, {"n", "integer", false}};
-  const auto sums = checksumSql({t, itemsTable()});
+  const auto sums = pg.checksums({t, itemsTable()});
   CHECK_THAT(sums, Catch::Contains("FROM \"we\"\"ird\".\"it's\" r") && Catch::Contains("'we\"ird' AS schema") &&
                        Catch::Contains("'it''s' AS name") && Catch::Contains("UNION ALL"));
-  const auto bounds = boundariesSql(t, {{"o'k", "1"}, {}}, 16);
+  const auto bounds = pg.boundaries(t, {{"o'k", "1"}, {}}, 16);
   CHECK_THAT(bounds, Catch::Contains("ntile(16)") &&
                          Catch::Contains("ROW(r.\"code\" COLLATE \"C\", r.\"n\") >= ROW(CAST('o''k' AS character "
                                          "varying(20)) COLLATE \"C\", CAST('1' AS integer))"));
-  const auto ranges = rangeChecksumSql(t, {}, {{"a", "1"}, {"m", "2"}});
+  const auto ranges = pg.rangeChecksums(t, {}, {{"a", "1"}, {"m", "2"}});
   CHECK_THAT(ranges, Catch::Contains("WHEN ROW(s.k0 COLLATE \"C\", s.k1) < ROW(CAST('m' AS character varying(20)) "
                                      "COLLATE \"C\", CAST('2' AS integer)) THEN 0 ELSE 1 END"));
-  CHECK_THAT(rowsSql(t, {}, 50), Catch::Contains("LIMIT 50") && Catch::Contains("WHERE true"));
+  CHECK_THAT(pg.rows(t, {}, 50), Catch::Contains("LIMIT 50") && Catch::Contains("WHERE true"));
   // Nothing a node would refuse on ALL: no volatile function.
-  for (const auto& sql : {catalogSql(), sums, bounds, ranges})
+  for (const auto& sql : {pg.catalog(), sums, bounds, ranges})
     for (const char* f : {"random(", "now(", "clock_timestamp(", "nextval("}) CHECK(sql.find(f) == std::string::npos);
 }
 
@@ -133,7 +135,7 @@ TEST_CASE("identical nodes give an identical report and exit 0") {
     fake.catalog[n] = ojson::array({catalogRow("a"), catalogRow("b")});
     fake.sums[n] = ojson::array({sumRow("a", 10, "x"), sumRow("b", 0, "y")});
   }
-  auto report = run(std::ref(fake), {});
+  auto report = run(std::ref(fake), pg, {});
   CHECK(report.identical());
   CHECK(report.exitCode() == 0);
   CHECK(report.nodes == kNodes);
@@ -154,7 +156,7 @@ TEST_CASE("a table missing or defined differently on one node is a divergence") 
   fake.catalog["node3"] = ojson::array({catalogRow("a")});
   for (const auto& n : kNodes) fake.sums[n] = ojson::array({sumRow("a", 1, "x")});
   Options only;
-  auto report = run(std::ref(fake), only);
+  auto report = run(std::ref(fake), pg, only);
   CHECK(report.exitCode() == 4);
   REQUIRE(report.tables.size() == 2);
   CHECK(report.tables[0].identical());
@@ -164,7 +166,7 @@ TEST_CASE("a table missing or defined differently on one node is a divergence") 
   CHECK(std::find(b.differing.begin(), b.differing.end(), "node3") != b.differing.end());
 
   only.tables = {"a"};
-  CHECK(run(std::ref(fake), only).exitCode() == 0);
+  CHECK(run(std::ref(fake), pg, only).exitCode() == 0);
 }
 
 TEST_CASE("a node that did not answer is a timeout unless something differs") {

@@ -45,6 +45,7 @@ public:
     return recordSecurityStatement(cluster, digest, offset);
   }
   bool transactionalDdl() const override { return false; } // DDL commits implicitly
+  const Operations& operations() const override;           // operations.cpp
 };
 
 class MariaDbConnection final : public Connection {

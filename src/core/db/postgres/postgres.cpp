@@ -1,5 +1,6 @@
 #include "core/db/postgres/postgres.hpp"
 
+#include "core/db/postgres/pg_operations.hpp"
 #include "core/log.hpp"
 
 #include <fmt/format.h>
@@ -596,6 +597,11 @@ Statement PgAdapter::recordSecurity(const std::string& cluster, const std::strin
           {cluster, digest, std::to_string(offset)},
           false,
           {}};
+}
+
+const Operations& PgAdapter::operations() const {
+  static const PgOperations instance;
+  return instance;
 }
 
 const Adapter& postgresAdapter() {

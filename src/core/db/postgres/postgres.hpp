@@ -26,6 +26,7 @@ public:
   Statement recordFingerprint(const std::string& cluster, const std::string& fingerprint,
                               std::int64_t timestampMs) const override;
   Statement recordSecurity(const std::string& cluster, const std::string& digest, std::int64_t offset) const override;
+  const Operations& operations() const override;
 };
 
 /// Converts one PostgreSQL text value of type `oid` to JSON (numbers that fit exactly, booleans, json, or text).

@@ -1,15 +1,13 @@
 // The SQL `verify` sends through ALL. Only immutable or stable functions (md5, substr, sum, count, ntile,
 // row_number, lag, format_type, json_agg): a node refuses volatile ones on ALL. Text keys are compared with
 // COLLATE "C", so nodes whose databases have different collations still cut the same ranges.
+#include "core/db/postgres/pg_operations.hpp"
+#include "core/db/postgres/pg_tools.hpp"
 #include "core/db/postgres/postgres.hpp"
-#include "core/ops/pg_tools.hpp"
-#include "core/ops/verify.hpp"
 
 #include <fmt/format.h>
 
-#include <algorithm>
-
-namespace kluster::ops::verify {
+namespace kluster::db {
 namespace {
 
 std::string tableRef(const TableInfo& t) { return quoteIdent(t.schema) + "." + quoteIdent(t.name); }
@@ -67,14 +65,9 @@ std::string textKeys(const std::vector<std::string>& exprs) {
   return out;
 }
 
-std::string cellText(const ojson& v) {
-  if (v.is_null()) return "";
-  return v.is_string() ? v.get<std::string>() : v.dump();
-}
-
 } // namespace
 
-std::string catalogSql() {
+std::string PgVerifyQueries::catalog() const {
   return "SELECT n.nspname AS schema, c.relname AS name, "
          "(SELECT md5(string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)) "
          "FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS definition, "
@@ -89,39 +82,18 @@ std::string catalogSql() {
          "ORDER BY 1, 2";
 }
 
-std::vector<TableInfo> parseCatalog(const ojson& rows) {
-  std::vector<TableInfo> tables;
-  if (!rows.is_array()) return tables;
-  for (const auto& row : rows) {
-    TableInfo t;
-    t.schema = cellText(row.value("schema", ojson()));
-    t.name = cellText(row.value("name", ojson()));
-    t.definition = cellText(row.value("definition", ojson()));
-    const auto key = row.value("key", ojson());
-    if (key.is_array() && !key.empty()) {
-      t.hasPrimaryKey = true;
-      for (const auto& k : key)
-        t.key.push_back({k.value("name", ""), k.value("type", "text"), k.value("collatable", false)});
-    } else {
-      t.key.push_back({"", "text", true}); // no primary key: the whole row, as text, is the key
-    }
-    tables.push_back(std::move(t));
-  }
-  return tables;
-}
-
-std::string checksumSql(const std::vector<TableInfo>& tables) {
+std::string PgVerifyQueries::checksums(const std::vector<TableInfo>& tables) const {
   std::string sql;
   for (const auto& t : tables) {
     if (!sql.empty()) sql += "\nUNION ALL\n";
     sql += fmt::format("SELECT {} AS schema, {} AS name, count(*) AS rows, {} AS checksum "
                        "FROM (SELECT md5((r.*)::text) AS h FROM {} r OFFSET 0) s",
-                       quoteLiteral(t.schema), quoteLiteral(t.name), db::pgRowsDigestSql("s.h"), tableRef(t));
+                       quoteLiteral(t.schema), quoteLiteral(t.name), pgRowsDigestSql("s.h"), tableRef(t));
   }
   return sql;
 }
 
-std::string boundariesSql(const TableInfo& t, const KeyRange& range, int parts) {
+std::string PgVerifyQueries::boundaries(const TableInfo& t, const KeyRange& range, int parts) const {
   const auto exprs = keyExprs(t, "r");
   std::string cols;
   for (std::size_t i = 0; i < t.key.size(); ++i) cols += fmt::format("{}k{}", i ? ", " : "", i);
@@ -132,29 +104,8 @@ std::string boundariesSql(const TableInfo& t, const KeyRange& range, int parts) 
                      cols, textKeys(exprs), parts, tableRef(t), rangeCondition(t, range, "r"), orderList(t, exprs));
 }
 
-std::vector<std::vector<std::string>> parseKeys(const ojson& rows, std::size_t columns, const char* prefix) {
-  std::vector<std::vector<std::string>> keys;
-  if (!rows.is_array()) return keys;
-  for (const auto& row : rows) {
-    std::vector<std::string> key;
-    for (std::size_t i = 0; i < columns; ++i)
-      key.push_back(cellText(row.value(fmt::format("{}{}", prefix, i), ojson())));
-    keys.push_back(std::move(key));
-  }
-  return keys;
-}
-
-std::vector<KeyRange> split(const KeyRange& range, const std::vector<std::vector<std::string>>& bounds) {
-  if (bounds.size() <= 1) return {range};
-  std::vector<KeyRange> parts;
-  parts.push_back({range.lo, bounds[1]});
-  for (std::size_t i = 1; i + 1 < bounds.size(); ++i) parts.push_back({bounds[i], bounds[i + 1]});
-  parts.push_back({bounds.back(), range.hi});
-  return parts;
-}
-
-std::string rangeChecksumSql(const TableInfo& t, const KeyRange& range,
-                             const std::vector<std::vector<std::string>>& bounds) {
+std::string PgVerifyQueries::rangeChecksums(const TableInfo& t, const KeyRange& range,
+                                            const std::vector<std::vector<std::string>>& bounds) const {
   std::vector<std::string> inner;
   for (std::size_t i = 0; i < t.key.size(); ++i) inner.push_back(fmt::format("s.k{}", i));
   std::string part = "0";
@@ -169,62 +120,13 @@ std::string rangeChecksumSql(const TableInfo& t, const KeyRange& range,
   for (std::size_t i = 0; i < exprs.size(); ++i) keys += fmt::format("{} AS k{}, ", exprs[i], i);
   return fmt::format("SELECT {} AS part, count(*) AS rows, {} AS checksum FROM (SELECT {}md5((r.*)::text) AS h "
                      "FROM {} r WHERE {} OFFSET 0) s GROUP BY 1 ORDER BY 1",
-                     part, db::pgRowsDigestSql("s.h"), keys, tableRef(t), rangeCondition(t, range, "r"));
+                     part, pgRowsDigestSql("s.h"), keys, tableRef(t), rangeCondition(t, range, "r"));
 }
 
-std::string rowsSql(const TableInfo& t, const KeyRange& range, int limit) {
+std::string PgVerifyQueries::rows(const TableInfo& t, const KeyRange& range, int limit) const {
   const auto exprs = keyExprs(t, "r");
   return fmt::format("SELECT {}, md5((r.*)::text) AS h FROM {} r WHERE {} ORDER BY {} LIMIT {}", textKeys(exprs),
                      tableRef(t), rangeCondition(t, range, "r"), orderList(t, exprs), limit);
 }
 
-std::string describeRange(const TableInfo& t, const KeyRange& range) {
-  if (range.lo.empty() && range.hi.empty()) return "all rows";
-  std::string cols;
-  for (std::size_t i = 0; i < t.key.size(); ++i)
-    cols += (i ? ", " : "") + (t.key[i].name.empty() ? "row" : t.key[i].name);
-  if (t.key.size() > 1) cols = "(" + cols + ")";
-  auto values = [&](const std::vector<std::string>& v) {
-    std::string out;
-    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + quoteLiteral(v[i]);
-    return v.size() > 1 ? "(" + out + ")" : out;
-  };
-  std::string out;
-  if (!range.lo.empty()) out = cols + " >= " + values(range.lo);
-  if (!range.hi.empty()) out += (out.empty() ? "" : " AND ") + cols + " < " + values(range.hi);
-  return out;
-}
-
-Agreement agree(const std::vector<std::string>& nodes, const std::map<std::string, std::string>& values) {
-  std::map<std::string, std::vector<std::string>> groups;
-  for (const auto& n : nodes) {
-    auto it = values.find(n);
-    groups[it == values.end() ? std::string("\x01"
-                                            "absent")
-                              : it->second]
-        .push_back(n); // absent ones agree
-  }
-  Agreement a;
-  std::size_t largest = 0, withLargest = 0;
-  for (const auto& [v, members] : groups) {
-    if (members.size() > largest) {
-      largest = members.size();
-      withLargest = 1;
-    } else if (members.size() == largest) {
-      ++withLargest;
-    }
-  }
-  for (const auto& [v, members] : groups) {
-    auto& into = (withLargest == 1 && members.size() == largest) ? a.agreeing : a.differing;
-    into.insert(into.end(), members.begin(), members.end());
-  }
-  if (groups.size() <= 1) {
-    a.agreeing = nodes;
-    a.differing.clear();
-  }
-  std::sort(a.agreeing.begin(), a.agreeing.end());
-  std::sort(a.differing.begin(), a.differing.end());
-  return a;
-}
-
-} // namespace kluster::ops::verify
+} // namespace kluster::db

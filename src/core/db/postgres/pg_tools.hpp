@@ -1,7 +1,8 @@
 #pragma once
-// What backup and restore need of PostgreSQL beyond the node's adapter: a plain libpq session for
-// administrative SQL, connection parameters split so that a password never reaches a command line,
-// and PostgreSQL's client tools (pg_dump, pg_restore) of the server's major version run as children.
+// PostgreSQL outside the hot path: a plain libpq session for administrative SQL (backup and restore, the
+// bench's baseline, the tests' support; the node's own connection is PgConnection), connection parameters
+// split so that a password never reaches a command line, and PostgreSQL's client tools (pg_dump, pg_restore)
+// of the server's major version run as children.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -13,7 +14,7 @@
 
 struct pg_conn;
 
-namespace kluster::ops {
+namespace kluster::db {
 
 /// A result row as text; SQL NULL is nullopt.
 using TextRow = std::vector<std::optional<std::string>>;
@@ -50,7 +51,8 @@ public:
   PgSession(const PgSession&) = delete;
   PgSession& operator=(const PgSession&) = delete;
 
-  /// Runs one statement with text parameters and returns its rows.
+  /// Runs one statement with text parameters and returns its rows (without parameters, the text may hold several
+  /// statements: the last one's rows).
   std::vector<TextRow> query(const std::string& sql, const std::vector<std::string>& params = {});
   /// The first column of the first row ("" when there is none or it is NULL).
   std::string scalar(const std::string& sql, const std::vector<std::string>& params = {});
@@ -58,6 +60,8 @@ public:
   void exec(const std::string& sql);
   /// server_version_num, e.g. 150018.
   int serverVersionNum();
+  /// The libpq connection, for what this class does not wrap (the bench's pipelined baseline).
+  pg_conn* native() { return conn_; }
 
 private:
   pg_conn* conn_ = nullptr;
@@ -90,7 +94,4 @@ ToolResult runTool(const std::vector<std::string>& argv, const std::map<std::str
 /// The environment a tool needs to connect with `params` (PGPASSWORD when there is a password).
 std::map<std::string, std::string> toolEnvironment(const ConnParams& params);
 
-/// "1.5 MiB"
-std::string formatBytes(std::uint64_t bytes);
-
-} // namespace kluster::ops
+} // namespace kluster::db

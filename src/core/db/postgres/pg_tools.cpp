@@ -1,4 +1,4 @@
-#include "core/ops/pg_tools.hpp"
+#include "core/db/postgres/pg_tools.hpp"
 
 #include "core/errors.hpp"
 
@@ -16,7 +16,7 @@
 
 extern char** environ;
 
-namespace kluster::ops {
+namespace kluster::db {
 namespace {
 
 std::string trimmed(std::string s) {
@@ -106,8 +106,10 @@ PgSession::~PgSession() {
 std::vector<TextRow> PgSession::query(const std::string& sql, const std::vector<std::string>& params) {
   std::vector<const char*> values;
   for (const auto& p : params) values.push_back(p.c_str());
-  PGresult* res =
-      PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0);
+  // Without parameters, the simple protocol: the text may hold several statements (the last one's rows count).
+  PGresult* res = values.empty() ? PQexec(conn_, sql.c_str())
+                                 : PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                                values.data(), nullptr, nullptr, 0);
   const auto status = PQresultStatus(res);
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
     std::string msg = trimmed(PQresultErrorMessage(res));
@@ -280,15 +282,4 @@ std::map<std::string, std::string> toolEnvironment(const ConnParams& params) {
   return env;
 }
 
-std::string formatBytes(std::uint64_t bytes) {
-  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
-  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, units[unit]);
-}
-
-} // namespace kluster::ops
+} // namespace kluster::db
