@@ -162,3 +162,51 @@ TEST_CASE("a MariaDB node killed during the writes restarts from its position, e
   CHECK(n2 == "200");
   CHECK(cluster.scalar(3, "SELECT n FROM t WHERE id = 1") == "200");
 }
+
+TEST_CASE("continuous verification on MariaDB: a row changed by hand on one node is reported", "[mariadb]") {
+  ClusterOptions options = mariadbCluster();
+  options.extraNodeConfig = "check_interval = \"2s\"";
+  TestCluster cluster(options);
+  REQUIRE(
+      cluster.exec({"--to", "ALL", "--wait", "all", "CREATE TABLE items (id INT PRIMARY KEY, label TEXT)"}).exitCode ==
+      0);
+  for (int i = 1; i <= 20; ++i)
+    REQUIRE(
+        cluster.exec({"--to", "ALL", "--wait", "all", "-p", std::to_string(i), "INSERT INTO items VALUES ($1, 'row')"})
+            .exitCode == 0);
+  auto monitor = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"monitor",  "--brokers", cluster.brokers(), "--cluster", cluster.name(),
+                                  "--window", "30s"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return TestCluster::klusterctl(argv, std::chrono::seconds(60));
+  };
+  auto state = [](const json& snap, const std::string& id) -> std::string {
+    for (const auto& n : snap["nodes"])
+      if (n["nodeId"] == id) return n["state"];
+    return "absent";
+  };
+  // Identical nodes: every node is ok after a few check periods.
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  auto healthy = monitor({"--once", "-o", "json"});
+  REQUIRE(healthy.exitCode == 0);
+  for (const char* n : {"node1", "node2", "node3"}) CHECK(state(parseJson(healthy.out), n) == "ok");
+
+  cluster.query(2, "UPDATE items SET label = 'changed by hand' WHERE id = 7");
+  json snap;
+  const bool seen = waitUntil(
+      [&] {
+        auto r = monitor({"--once", "-o", "json"});
+        if (r.exitCode != 0) return false;
+        snap = parseJson(r.out);
+        return state(snap, "node2") == "diverged";
+      },
+      std::chrono::seconds(60), std::chrono::milliseconds(500));
+  INFO(snap.dump(2));
+  REQUIRE(seen);
+  CHECK(state(snap, "node1") == "ok");
+  CHECK(state(snap, "node3") == "ok");
+  REQUIRE_FALSE(snap["divergences"].empty());
+  CHECK(snap["divergences"][0]["divergedNodes"] == json::array({"node2"}));
+  REQUIRE(snap["divergences"][0]["tables"].size() == 1);
+  CHECK(snap["divergences"][0]["tables"][0].get<std::string>().rfind("items:", 0) == 0);
+}
