@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <utility>
 
 namespace kluster::db::mariadb {
 
@@ -47,8 +48,19 @@ CREATE TABLE IF NOT EXISTS _kluster_security (
   cluster     VARCHAR(255) NOT NULL PRIMARY KEY,
   digest      VARCHAR(255) NOT NULL,
   all_offset  BIGINT NOT NULL
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+CREATE TABLE IF NOT EXISTS _kluster_autoinc (
+  table_name  VARCHAR(64) NOT NULL PRIMARY KEY,
+  next_value  BIGINT UNSIGNED NOT NULL
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin
 )";
+
+// The AUTO_INCREMENT counters as the batch leaves them, recorded with its position: InnoDB does not give values
+// back on rollback, so a batch rolled back and applied again would draw new ones on this node only.
+constexpr const char* kSaveAutoinc =
+    "REPLACE INTO _kluster_autoinc (table_name, next_value) SELECT TABLE_NAME, AUTO_INCREMENT FROM "
+    "information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND AUTO_INCREMENT IS NOT NULL AND TABLE_NAME NOT LIKE "
+    "'\\_kluster\\_%'";
 
 std::string literal(std::string_view s) {
   std::string out = "'";
@@ -176,7 +188,25 @@ std::map<std::string, AppliedRecord> MariaDbConnection::findApplied(const std::v
   return found;
 }
 
+void MariaDbConnection::restoreAutoinc() {
+  // The counters recorded with the position, put back where a rolled-back batch (or a crash) left them ahead.
+  // ALTER TABLE ... AUTO_INCREMENT commits implicitly: only ever between batches.
+  auto r = run("SELECT a.table_name, a.next_value FROM _kluster_autoinc a JOIN information_schema.TABLES t ON "
+               "t.TABLE_SCHEMA = DATABASE() AND t.TABLE_NAME = a.table_name WHERE t.AUTO_INCREMENT <> a.next_value",
+               "reading the AUTO_INCREMENT counters");
+  for (const auto& row : r.back().rows) {
+    std::string ident = "`";
+    for (char c : row[0].value_or("")) ident += c == '`' ? std::string("``") : std::string(1, c);
+    run(fmt::format("ALTER TABLE {}` AUTO_INCREMENT = {}", ident, row[1].value_or("1")),
+        "putting an AUTO_INCREMENT counter back");
+    KLOG(Info, "db", "AUTO_INCREMENT of {} put back to {} (a batch was rolled back)", row[0].value_or(""),
+         row[1].value_or(""));
+  }
+  autoincRestored_ = true;
+}
+
 void MariaDbConnection::begin() {
+  if (!autoincRestored_) restoreAutoinc(); // a new connection: a crash or a lost batch may have left them ahead
   beginPending_ = true; // START TRANSACTION goes out with the batch's statements: no round trip of its own
   inBatch_ = true;
   oneOff_ = false;
@@ -316,6 +346,8 @@ bool MariaDbConnection::commit(const std::string& cluster, const std::vector<App
     }
     sql += ";\n";
   }
+  sql += kSaveAutoinc;
+  sql += ";\n";
   sql += fmt::format("INSERT INTO _kluster_position (cluster, all_offset, message_id, updated_at) VALUES ({}, {}, {}, "
                      "UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE all_offset = VALUES(all_offset), message_id = "
                      "VALUES(message_id), updated_at = VALUES(updated_at);\nCOMMIT",
@@ -338,11 +370,20 @@ bool MariaDbConnection::commit(const std::string& cluster, const std::vector<App
 
 void MariaDbConnection::rollback() noexcept {
   beginPending_ = false;
-  inBatch_ = false;
+  const bool wrote = std::exchange(inBatch_, false);
   try {
     if (client_) client_->exec("ROLLBACK; SET timestamp = DEFAULT");
   } catch (const std::exception& e) {
     KLOG(Debug, "db", "rollback: {}", e.what());
+    autoincRestored_ = false; // before the next batch
+    return;
+  }
+  if (!wrote) return;
+  try {
+    restoreAutoinc();
+  } catch (const std::exception& e) {
+    autoincRestored_ = false;
+    KLOG(Warn, "db", "{}; trying again before the next batch", e.what());
   }
 }
 

@@ -87,12 +87,14 @@ private:
   void appendWork(const Work& w, std::string* sql, std::vector<bool>* own);
   Outcome requestOutcome(const Error& e) const;
   std::optional<Outcome> beginRead(const ReadFloor* atLeast);
+  void restoreAutoinc();
 
   std::string url_;
   std::unique_ptr<Client> client_;
   bool beginPending_ = false; // begin() was called; START TRANSACTION goes out with the first statements
   bool inBatch_ = false;
-  bool oneOff_ = false; // the batch ran a statement that is not plain DML (DDL commits implicitly)
+  bool autoincRestored_ = false; // the AUTO_INCREMENT counters were put back on this connection
+  bool oneOff_ = false;          // the batch ran a statement that is not plain DML (DDL commits implicitly)
 };
 
 } // namespace kluster::db::mariadb
