@@ -169,6 +169,17 @@ std::optional<SecurityRecord> PgConnection::loadSecurity(const std::string& clus
   return SecurityRecord{PQgetvalue(g.res, 0, 0), std::atoll(PQgetvalue(g.res, 0, 1))};
 }
 
+void PgConnection::claimProcess(const std::string& cluster, const std::string& token) {
+  ResultGuard g{execParams("INSERT INTO _kluster.node_process (cluster, token) VALUES ($1, $2) "
+                           "ON CONFLICT (cluster) DO UPDATE SET token = EXCLUDED.token, started_at = now()",
+                           {cluster, token})};
+}
+
+std::string PgConnection::processClaim(const std::string& cluster) {
+  ResultGuard g{execParams("SELECT token FROM _kluster.node_process WHERE cluster = $1", {cluster})};
+  return PQntuples(g.res) == 1 ? PQgetvalue(g.res, 0, 0) : "";
+}
+
 std::map<std::string, AppliedRecord> PgConnection::findApplied(const std::vector<std::string>& ids) {
   std::map<std::string, AppliedRecord> found;
   if (ids.empty()) return found;
