@@ -11,6 +11,8 @@
 #             statement prepared once, its values bound each time, as drivers do and as bench load sends it):
 #             what an application with a PostgreSQL driver gets; at each client count `bench load` runs
 #             first on the same cluster (rows "library"), the client library it is compared with
+#   batching  (only when named in --only) `bench load` with the client library's batching off (--batch-linger 0,
+#             rows "unbatched") and on (its default, rows "batched"), alternating on one cluster
 # The peers are driven by pgbench, Kluster by `klusterctl bench load`. Every PostgreSQL gets the same settings
 # (fsync on, synchronous_commit on, shared_buffers 128MB). Prints one table with the ratios to syncrep and
 # writes it to bench/RESULTS.md (--out). At every point it also measures the CPU time each process of the
@@ -29,7 +31,8 @@ Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--
 
   --clients LIST   client counts to measure (default "1 16 64")
   --duration S     seconds per measurement (default 20)
-  --only SETUPS    a comma-separated subset of direct,syncrep,pgpool,kluster,kluster-async,proxy (default: all)
+  --only SETUPS    a comma-separated subset of direct,syncrep,pgpool,kluster,kluster-async,proxy,batching
+                   (default: all but batching, which measures the client library with and without its batching)
   --out FILE       where the Markdown table goes (default bench/RESULTS.md; the smoke form: a temp file)
   --warmup S       Kluster's setups: seconds of load at the largest client count before the first point, not
                    measured (default 10): the broker's JIT compiler and caches warm, as the peers' need not
@@ -85,7 +88,7 @@ fi
 for c in $CLIENTS; do [[ $c =~ ^[1-9][0-9]*$ ]] && ((c <= 64)) || die "--clients: $c is not in 1..64"; done
 IFS=, read -r -a SETUPS <<<"$ONLY"
 for s in "${SETUPS[@]}"; do
-  case $s in direct | syncrep | pgpool | kluster | kluster-async | proxy) ;; *) die "--only: unknown setup $s" ;; esac
+  case $s in direct | syncrep | pgpool | kluster | kluster-async | proxy | batching) ;; *) die "--only: unknown setup $s" ;; esac
 done
 MAX_CLIENTS=0
 for c in $CLIENTS; do ((c > MAX_CLIENTS)) && MAX_CLIENTS=$c; done
@@ -385,6 +388,7 @@ EOF
 setup_kluster() { run_kluster kluster ""; }
 setup_kluster-async() { run_kluster kluster-async 'synchronous_commit = "off"\n'; }
 setup_proxy() { run_kluster proxy ""; }
+setup_batching() { run_kluster batching ""; }
 
 # load_row OUT: writes/s|p50|p99|check of a bench load JSON result.
 load_row() {
@@ -393,13 +397,14 @@ load_row() {
     "$(jq -r 'if .check.passed then "3 copies identical, exactly the applied requests (bench load check)" else "CHECK FAILED" end' "$1")"
 }
 
-# bench_load NAME CLIENTS SECONDS OUT: bench load --wait all against the cluster in $BROKERS/$CLUSTER.
+# bench_load NAME CLIENTS SECONDS OUT: bench load --wait all (and LOAD_ARGS) against the cluster in $BROKERS/$CLUSTER.
 # The CPU per write of CPU_PIDS and of bench load itself go to OUT's "cpu", and to CPU_FILE.
+LOAD_ARGS=()
 bench_load() {
   local cpu_args=() p
   for p in "${CPU_PIDS[@]}"; do cpu_args+=(--cpu-pid "$p"); done
   "$KLUSTERCTL" bench load --brokers "$BROKERS" --cluster "$CLUSTER" --clients "$2" --duration "$3s" --wait all \
-    "${cpu_args[@]}" -o json >"$4" 2>"${4%.json}.err" || { cat "${4%.json}.err" "$4" >&2; die "$1: bench load failed"; }
+    "${cpu_args[@]}" "${LOAD_ARGS[@]}" -o json >"$4" 2>"${4%.json}.err" || { cat "${4%.json}.err" "$4" >&2; die "$1: bench load failed"; }
   CPU_FILE=${4%.json}.cpu.json
   python3 "$CPU_PY" merge "$CPU_FILE" "$4"
 }
@@ -460,6 +465,8 @@ run_kluster() { # NAME EXTRA_NODE_CONFIG
   done
   if [[ $name == proxy ]]; then
     run_proxy "$dir" "${ports[@]}"
+  elif [[ $name == batching ]]; then
+    run_batching "$dir" "${ports[@]}"
   else
     if ((WARMUP > 0)); then
       log "$name: warming up, bench load, $MAX_CLIENTS client(s), ${WARMUP}s (not measured)"
@@ -515,10 +522,7 @@ run_proxy() {
     b2=$(batch_totals)
     bench_load library "$c" "$half" "$dir/library-c$c-b.json"
     b3=$(batch_totals)
-    python3 "$CPU_PY" merge "$dir/library-c$c.cpu.json" "$dir/library-c$c-a.json" "$dir/library-c$c-b.json"
-    IFS='|' read -r _ p50a p99a _ <<<"$(load_row "$dir/library-c$c-a.json")"
-    IFS='|' read -r _ p50b p99b _ <<<"$(load_row "$dir/library-c$c-b.json")"
-    ROWS+=("library|$c|$(mean "$(jq .throughput "$dir/library-c$c-a.json")" "$(jq .throughput "$dir/library-c$c-b.json")" 1)|$(mean "$p50a" "$p50b" 2)|$(mean "$p99a" "$p99b" 2)|$(jq -r --slurp 'if all(.check.passed) then "3 copies identical, exactly the applied requests (bench load check)" else "CHECK FAILED" end' "$dir/library-c$c-a.json" "$dir/library-c$c-b.json")|$dir/library-c$c.cpu.json|$(mean_batch "$b0" "$b1" "$b2" "$b3")")
+    halves_row library "$c" "$dir/library-c$c" "$(mean_batch "$b0" "$b1" "$b2" "$b3")"
     # Every write waited for all three nodes: the copies are complete when pgbench returns.
     check_copies "$total" "$@"
     ROWS+=("proxy|$c|$(mean "$tps1" "$TPS" 1)|$P50|$P99|$CHECK|$dir/proxy-c$c.cpu.json|$(mean_batch "$b1" "$b2")")
@@ -527,6 +531,47 @@ run_proxy() {
 }
 
 mean() { awk -v a="$1" -v b="$2" -v d="$3" 'BEGIN { printf "%.*f", d, (a + b) / 2 }'; } # A B DECIMALS
+
+# halves_row NAME CLIENTS BASE BATCH: the row of two bench load halves BASE-a.json and BASE-b.json (their means;
+# their CPU merged into BASE.cpu.json), with the mean ALL batch BATCH.
+halves_row() {
+  local p50a p50b p99a p99b
+  python3 "$CPU_PY" merge "$3.cpu.json" "$3-a.json" "$3-b.json"
+  IFS='|' read -r _ p50a p99a _ <<<"$(load_row "$3-a.json")"
+  IFS='|' read -r _ p50b p99b _ <<<"$(load_row "$3-b.json")"
+  ROWS+=("$1|$2|$(mean "$(jq .throughput "$3-a.json")" "$(jq .throughput "$3-b.json")" 1)|$(mean "$p50a" "$p50b" 2)|$(mean "$p99a" "$p99b" 2)|$(jq -r --slurp 'if all(.check.passed) then "3 copies identical, exactly the applied requests (bench load check)" else "CHECK FAILED" end' "$3-a.json" "$3-b.json")|$3.cpu.json|$4")
+}
+
+# run_batching DIR NODE_PORTS...: the client library's batching (issue 27) off and on, on one cluster: bench load
+# with --batch-linger 0 (every request at once, as before Dispatch::Auto; rows "unbatched") and with its default
+# (rows "batched"), alternating off, on, on, off at each client count, half the duration each.
+run_batching() {
+  local dir=$1 c half b0 b1 b2 b3
+  shift
+  if ((WARMUP > 0)); then
+    log "batching: warming up, bench load, $MAX_CLIENTS client(s), ${WARMUP}s (not measured)"
+    bench_load batched "$MAX_CLIENTS" "$WARMUP" "$dir/warmup.json"
+  fi
+  half=$(((DURATION + 1) / 2))
+  for c in $CLIENTS; do
+    checkpoint "$@"
+    log "batching: bench load unbatched, batched, batched, unbatched; $c client(s), ${half}s each"
+    b0=$(batch_totals)
+    LOAD_ARGS=(--batch-linger 0)
+    bench_load unbatched "$c" "$half" "$dir/unbatched-c$c-a.json"
+    b1=$(batch_totals)
+    LOAD_ARGS=()
+    bench_load batched "$c" "$half" "$dir/batched-c$c-a.json"
+    bench_load batched "$c" "$half" "$dir/batched-c$c-b.json"
+    b2=$(batch_totals)
+    LOAD_ARGS=(--batch-linger 0)
+    bench_load unbatched "$c" "$half" "$dir/unbatched-c$c-b.json"
+    b3=$(batch_totals)
+    LOAD_ARGS=()
+    halves_row unbatched "$c" "$dir/unbatched-c$c" "$(mean_batch "$b0" "$b1" "$b2" "$b3")"
+    halves_row batched "$c" "$dir/batched-c$c" "$(mean_batch "$b1" "$b2")"
+  done
+}
 
 # ------------------------------------------------------------------------------------------- main ----
 if [[ -z $KLUSTERCTL && " ${SETUPS[*]} " == *" kluster"* ]]; then

@@ -29,6 +29,7 @@ struct BenchLoadOptions {
   std::string workload = "insert";
   int hotRows = 100;
   bool breakdown = false;
+  std::string batchLinger = "1ms";
   std::string table;
   std::vector<std::string> cpuPids, cpuMatches;
   std::string output;
@@ -137,6 +138,7 @@ int runBenchLoad(const BenchLoadOptions& o) {
   opts.workload = bench::parseWorkload(o.workload);
   opts.hotRows = o.hotRows;
   opts.breakdown = o.breakdown;
+  opts.client.batchLinger = util::parseDuration(o.batchLinger);
   opts.table = o.table;
   opts.cpu = cpuTargets(o);
   Progress progress("bench load");
@@ -247,6 +249,10 @@ void addBenchLoad(CLI::App* bench, Action& action) {
       ->check(CLI::Range(1, 1000000));
   load->add_flag("--breakdown", o->breakdown,
                  "trace the requests and print where the time goes: median and p99 of each stage");
+  load->add_option("--batch-linger", o->batchLinger,
+                   "how long the client library's requests sent while others are in flight wait to share a Kafka "
+                   "produce request (0: every request goes at once)")
+      ->capture_default_str();
   load->add_option("--table", o->table, "the benchmark's table (default: a fresh name; dropped at the end)");
   load->add_option("--cpu-pid", o->cpuPids,
                    "NAME=PID: report the CPU time this process and its descendants use in the measured time, per "

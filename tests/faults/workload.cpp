@@ -30,6 +30,25 @@ std::int64_t asInt(const ojson& v) {
 void Ledger::note(const std::string& what) {
   // Called with the mutex held. Keeps the report readable when one fault causes many anomalies.
   if (anomalies.size() < 40) anomalies.push_back(what);
+  recent.push_back(what);
+  if (recent.size() > 12) recent.erase(recent.begin());
+}
+
+std::string Workload::diagnostics() {
+  std::string out = "the clients' latest notes:";
+  {
+    std::lock_guard lock(ledger_.mutex);
+    for (const auto& n : ledger_.recent) out += "\n  " + n;
+  }
+  for (int i = 1; i <= cluster_.size(); ++i) {
+    const auto log = cluster_.nodeLog(i);
+    // The last 15 lines of the node's log.
+    auto from = log.size();
+    for (int lines = 0; from > 0 && lines < 16; --from)
+      if (log[from - 1] == '\n') ++lines;
+    out += fmt::format("\nnode{} log, last lines:\n{}", i, log.substr(from));
+  }
+  return out;
 }
 
 Workload::Workload(TestCluster& cluster, WorkloadOptions options) : cluster_(cluster), options_(options) {}

@@ -43,6 +43,7 @@ struct Ledger {
   std::int64_t reads = 0, staleReads = 0, badTotals = 0, readsNotCaughtUp = 0, readsUnanswered = 0;
   std::int64_t retries = 0, rejected = 0;
   std::vector<std::string> anomalies; ///< human-readable descriptions (first few of each kind)
+  std::vector<std::string> recent;    ///< the last few notes, for a failure's report
   void note(const std::string& what);
 };
 
@@ -61,6 +62,8 @@ public:
   std::int64_t acked();
   /// Waits until at least `more` further writes were acknowledged (proves the cluster makes progress).
   bool waitForProgress(std::int64_t more, std::chrono::milliseconds timeout);
+  /// What a failed wait reports: the clients' latest notes and the tail of every node's log.
+  std::string diagnostics();
   /// Records an append made outside the workload (e.g. by a killed and re-run `klusterctl exec`).
   void recordAppend(const std::string& id, bool acknowledged);
   Ledger& ledger() { return ledger_; }

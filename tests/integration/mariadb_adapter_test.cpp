@@ -79,6 +79,10 @@ TEST_CASE("db::connect opens the MariaDB adapter for mariadb:// URLs", "[mariadb
   CHECK(c->loadPosition("c1").offset == -1);
   CHECK_FALSE(c->loadFingerprint("c1"));
   CHECK_FALSE(c->loadSecurity("c1"));
+  CHECK(c->processClaim("c1").empty());
+  c->claimProcess("c1", "process-a");
+  c->claimProcess("c1", "process-b");
+  CHECK(d.connect()->processClaim("c1") == "process-b"); // committed at once, seen by another connection
   CHECK_THROWS_AS(db::connect("mariadb", "mariadb://kluster@127.0.0.1:notaport/x"), UsageError);
   CHECK_THROWS_AS(db::connect("mariadb", "postgresql://kluster@127.0.0.1/x"), UsageError);
   CHECK(db::adapter("mariadb").type() == "mariadb");

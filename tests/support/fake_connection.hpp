@@ -30,6 +30,7 @@ public:
   std::map<std::string, std::vector<db::FunctionDefinition>> triggers;  ///< "schema.table" -> functions
   db::RequestInputs inputs;
   std::map<std::string, Script> scripts; ///< SQL text -> what running it does
+  std::string claim;                     ///< the node process that claimed the database last
 
   // What was asked.
   int begins = 0, commits = 0, rollbacks = 0, catalogLookups = 0;
@@ -42,6 +43,8 @@ public:
   db::Position loadPosition(const std::string&) override { return position; }
   std::optional<std::string> loadFingerprint(const std::string&) override { return std::nullopt; }
   std::optional<db::SecurityRecord> loadSecurity(const std::string&) override { return std::nullopt; }
+  void claimProcess(const std::string&, const std::string& token) override { claim = token; }
+  std::string processClaim(const std::string&) override { return claim; }
   std::map<std::string, db::AppliedRecord> findApplied(const std::vector<std::string>& ids) override {
     std::map<std::string, db::AppliedRecord> found;
     for (const auto& id : ids)

@@ -150,13 +150,7 @@ public:
     producer_ =
         std::make_unique<kafka::Producer>(producerProps, true, [this](const RdKafka::Message& m) { delivered(m); });
     producer_->warmUp({topics_.all(), topics_.one()}, std::chrono::seconds(5));
-    if (options_.batchLinger.count() > 0) {
-      auto batchProps = base;
-      batchProps["linger.ms"] = std::to_string(options_.batchLinger.count());
-      batchProducer_ =
-          std::make_unique<kafka::Producer>(batchProps, true, [this](const RdKafka::Message& m) { delivered(m); });
-      batchProducer_->warmUp({topics_.all(), topics_.one()}, std::chrono::seconds(5));
-    }
+    batchProps_ = base;
     if (options_.readerThread) {
       reader_ = std::thread([this] { readLoop(); });
     } else {
@@ -178,10 +172,6 @@ public:
     poller_ = std::thread([this] {
       while (!stop_.load()) producer_->poll(50);
     });
-    if (batchProducer_)
-      batchPoller_ = std::thread([this] {
-        while (!stop_.load()) batchProducer_->poll(50);
-      });
   }
 
   ~Impl() {
@@ -217,7 +207,7 @@ public:
   }
 
   void send(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout, Callback done,
-            Dispatch dispatch = Dispatch::Now) {
+            Dispatch dispatch = Dispatch::Auto) {
     request.clientId = options_.clientId;
     if (request.messageId.empty()) request.messageId = options_.clientId + "." + util::uuid4();
     if (!request.timeoutMs) {
@@ -270,8 +260,40 @@ public:
       if (p->traced) traced_.fetch_add(1);
       pending_.emplace(request.messageId, std::move(p));
     }
-    auto& producer = dispatch == Dispatch::Batched && batchProducer_ ? *batchProducer_ : *producer_;
-    producer.produce(topic, partition, key, payload);
+    if (dispatch == Dispatch::Now || options_.batchLinger.count() == 0) {
+      producer_->produce(topic, partition, key, payload);
+      return;
+    }
+    std::lock_guard lock(dispatchMutex_);
+    auto& batching = batchProducer();
+    if (dispatch == Dispatch::Auto) {
+      // Batched while others are in flight (this request is counted already). A switch waits until the other
+      // producer has nothing unacknowledged, so that requests reach the topic in the order they were sent.
+      const bool others = inFlight() > 1;
+      auto* want = others ? &batching : producer_.get();
+      auto* other = others ? producer_.get() : &batching;
+      if (other->handle().outq_len() > 0) want = other;
+      want->produce(topic, partition, key, payload);
+      if (want == &batching) batchedSends_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    batching.produce(topic, partition, key, payload);
+    batchedSends_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // The producer of Dispatch::Batched, made when first needed (most clients never batch); dispatchMutex_ held.
+  kafka::Producer& batchProducer() {
+    if (!batchProducer_) {
+      auto props = batchProps_;
+      props["linger.ms"] = std::to_string(options_.batchLinger.count());
+      batchProducer_ =
+          std::make_unique<kafka::Producer>(props, true, [this](const RdKafka::Message& m) { delivered(m); });
+      batchProducer_->warmUp({topics_.all(), topics_.one()}, std::chrono::seconds(5));
+      batchPoller_ = std::thread([this] {
+        while (!stop_.load()) batchProducer_->poll(50);
+      });
+    }
+    return *batchProducer_;
   }
 
   // The live nodes, for --wait all and quorum. Listing the groups is a broker round trip (a slow one on a busy
@@ -296,6 +318,7 @@ public:
   }
 
   const std::string& clientId() const { return options_.clientId; }
+  std::uint64_t batchedSends() const { return batchedSends_.load(); }
   std::size_t inFlight() const {
     std::lock_guard lock(mutex_);
     return pending_.size();
@@ -444,11 +467,14 @@ private:
   std::unique_ptr<kafka::Admin> admin_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<kafka::Producer> producer_;
+  kafka::Properties batchProps_;                   // the batching producer's, but for linger.ms
+  std::mutex dispatchMutex_;                       // which producer a request goes through, and making it
   std::unique_ptr<kafka::Producer> batchProducer_; // Dispatch::Batched, with linger.ms = batchLinger
   std::thread reader_;
   std::thread poller_;
   std::thread batchPoller_;
   std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> batchedSends_{0};
   std::atomic<int> traced_{0}; // traced requests in flight (delivery reports matter only then)
   mutable std::mutex mutex_;
   bool closing_ = false;
@@ -480,6 +506,7 @@ void Client::sendAsync(Request request, Target target, WaitPolicy wait, std::chr
 std::vector<std::string> Client::liveNodes() { return impl_->members(); }
 const std::string& Client::clientId() const { return impl_->clientId(); }
 std::size_t Client::inFlight() const { return impl_->inFlight(); }
+std::uint64_t Client::batchedSends() const { return impl_->batchedSends(); }
 int Client::readFd() const { return impl_->readFd(); }
 bool Client::readResponses(std::size_t max) { return impl_->readResponses(max); }
 

@@ -21,9 +21,12 @@ enum class Target { All, One };
 /// How a request leaves for Kafka. Batched: through a second producer that waits up to
 /// ClientOptions::batchLinger for more requests to share its produce request (one append to the topic, one
 /// fetch and one database transaction on the nodes for all of them), for a caller that knows others are about
-/// to come; Now without a batchLinger. Requests sent in different ways may reach the topic in another order
+/// to come; Now without a batchLinger. Requests sent Now and Batched may reach the topic in another order
 /// than they were sent: a caller that needs one request ordered after another waits for the first's result.
-enum class Dispatch { Now, Batched };
+/// Auto (the default): Batched while other requests of this client are in flight, so that concurrent callers
+/// share produce requests and a lone caller never waits; it never reorders: it switches producers only once
+/// the other one has no request left unacknowledged by the broker.
+enum class Dispatch { Now, Batched, Auto };
 
 /// How many responses to wait for.
 struct WaitPolicy {
@@ -63,8 +66,9 @@ struct ClientOptions {
   std::string key;
   kafka::Properties kafka; ///< pass-through librdkafka properties
   int lingerMs = 0;        ///< producer batching delay (0 for lowest latency)
-  /// The linger of the producer that Dispatch::Batched requests go through (0: no such producer).
-  std::chrono::milliseconds batchLinger{0};
+  /// The linger of the producer that Dispatch::Batched (and Auto) requests go through, made the first time one is
+  /// sent (0: no such producer; every request is sent Now).
+  std::chrono::milliseconds batchLinger{1};
   /// Bounds each call made while connecting (topic metadata, watermarks), so unreachable brokers fail
   /// the constructor with a KlusterError(NODE_ERROR) instead of librdkafka retrying forever.
   std::chrono::milliseconds connectTimeout{10000};
@@ -91,13 +95,15 @@ public:
   /// client is closing), never while holding a lock of the client's, so `done` may send the next request.
   /// Thousands of requests in flight need no thread each.
   void sendAsync(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout, Callback done,
-                 Dispatch dispatch = Dispatch::Now);
+                 Dispatch dispatch = Dispatch::Auto);
   /// The nodes currently members of the cluster: the active `<cluster>.node.<id>` consumer groups.
   std::vector<std::string> liveNodes();
   const std::string& clientId() const;
   /// Requests sent whose result is not yet complete (they are tracked until then; never longer than
   /// their timeout).
   std::size_t inFlight() const;
+  /// Requests sent so far through the batching producer (Dispatch::Batched, and Auto while others were in flight).
+  std::uint64_t batchedSends() const;
 
   /// Without a reader thread (ClientOptions::readerThread false): a non-blocking descriptor that becomes
   /// readable when responses have arrived (librdkafka writes a byte to it when its queue stops being empty).

@@ -205,6 +205,11 @@ public:
   virtual std::optional<std::string> loadFingerprint(const std::string& cluster) = 0;
   /// The clients file in effect for `cluster` (a security request applied), if any.
   virtual std::optional<SecurityRecord> loadSecurity(const std::string& cluster) = 0;
+  /// Records (committed at once) that the node process `token` serves `cluster` with this database now: a process
+  /// started later with the same node id claims it in turn (see processClaim).
+  virtual void claimProcess(const std::string& cluster, const std::string& token) = 0;
+  /// The token of the node process that claimed `cluster` last (empty when none did).
+  virtual std::string processClaim(const std::string& cluster) = 0;
   /// Which of these request ids were already applied, with what they recorded.
   virtual std::map<std::string, AppliedRecord> findApplied(const std::vector<std::string>& messageIds) = 0;
 

@@ -28,7 +28,8 @@ Node::AllApplier::AllApplier(Node& node, const kafka::Properties& base, Responde
   if (!fingerprintRecorded_) {
     if (auto first = firstFingerprintInLog(base); first && *first != ownFingerprint_) refuse(*first);
   }
-  kafka::Properties props = base;
+  auto& props = consumerProps_;
+  props = base;
   props["group.id"] = node_.topics_.nodeGroup(node_.options_.nodeId);
   props["enable.auto.commit"] = "false";
   props["auto.offset.reset"] = "earliest";
@@ -67,6 +68,10 @@ void Node::AllApplier::openDatabase() {
                            {"collation", info.collation},
                            {"ctype", info.ctype}};
         node_.metrics_.setDatabaseConnected(true);
+        if (!claimed_) { // once: a process that reconnects must not take the node back from a later one
+          db_->claimProcess(node_.options_.cluster, node_.processToken_);
+          claimed_ = true;
+        }
         auto position = db_->loadPosition(node_.options_.cluster);
         adoptDatabasePosition(position.offset, true);
         KLOG(Info, "node", "database {} {} ({}, {}); applied ALL up to offset {}", info.product, info.version,
@@ -281,7 +286,10 @@ void Node::AllApplier::readLoop() {
       }
       MessagePtr msg(consumer_->consume(100));
       if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) continue;
-      if (msg->err() == RdKafka::ERR__FATAL) failFatally();
+      if (msg->err() == RdKafka::ERR__FATAL) {
+        onFatalError();
+        continue;
+      }
       if (msg->err() != RdKafka::ERR_NO_ERROR) {
         KLOG(Warn, "node", "reading {}: {}", node_.topics_.all(), msg->errstr());
         continue;
@@ -316,14 +324,32 @@ void Node::AllApplier::readLoop() {
   }
 }
 
-void Node::AllApplier::failFatally() {
+void Node::AllApplier::onFatalError() {
   std::string reason;
   const auto err = consumer_->fatal_error(reason);
-  if (err == RdKafka::ERR_FENCED_INSTANCE_ID)
-    throw KlusterError(code::NodeError,
-                       fmt::format("another process joined {} as node {}: this one stops ({})",
-                                   node_.topics_.nodeGroup(node_.options_.nodeId), node_.options_.nodeId, reason),
-                       "run each node id once; a node started again while the old process still ran replaces it");
+  const auto group = node_.topics_.nodeGroup(node_.options_.nodeId);
+  if (err == RdKafka::ERR_FENCED_INSTANCE_ID) {
+    if (node_.replacedByAnother())
+      throw KlusterError(code::NodeError,
+                         fmt::format("another process joined {} as node {}: this one stops ({})", group,
+                                     node_.options_.nodeId, reason),
+                         "run each node id once; a node started again while the old process still ran replaces it");
+    KLOG(Warn, "node",
+         "reading {}: {}; no other process holds node {}'s place (the group's coordinator moved): "
+         "joining again",
+         node_.topics_.all(), reason, node_.options_.nodeId);
+    std::unique_ptr<RdKafka::KafkaConsumer> fenced;
+    {
+      std::lock_guard lock(consumerMutex_);
+      fenced = std::move(consumer_);
+    }
+    kafka::leaveAndDestroy(std::move(fenced)); // a fenced consumer is closed without leaving
+    auto fresh = kafka::makeConsumer(consumerProps_, this);
+    kafka::check(fresh->subscribe({node_.topics_.all()}), "subscribe to " + node_.topics_.all());
+    std::lock_guard lock(consumerMutex_);
+    consumer_ = std::move(fresh); // reading resumes after the database's position (rebalance_cb)
+    return;
+  }
   throw KlusterError(code::NodeError, fmt::format("reading {}: {}", node_.topics_.all(), reason),
                      "check the node's [kafka] settings and the brokers' logs, then start the node again");
 }
@@ -463,7 +489,10 @@ void Node::AllApplier::commitOffset(bool afterBatch) {
   const auto now = std::chrono::steady_clock::now();
   if (afterBatch && now - committedAt_ < kEvery) return;
   std::vector<RdKafka::TopicPartition*> offsets{RdKafka::TopicPartition::create(node_.topics_.all(), 0, applied + 1)};
-  consumer_->commitAsync(offsets);
+  {
+    std::lock_guard lock(consumerMutex_); // the reader may be replacing a fenced consumer
+    if (consumer_) consumer_->commitAsync(offsets);
+  }
   RdKafka::TopicPartition::destroy(offsets);
   committed_ = applied + 1;
   committedAt_ = now;

@@ -10,6 +10,7 @@
 
 #include <limits>
 #include <regex>
+#include <thread>
 
 namespace kluster::node {
 
@@ -67,7 +68,8 @@ NodeOptions NodeOptions::fromSettings(const Settings& settings) {
 }
 
 Node::Node(NodeOptions options)
-    : options_(std::move(options)), topics_{options_.cluster}, metrics_(options_.cluster, options_.nodeId) {
+    : options_(std::move(options)), topics_{options_.cluster}, metrics_(options_.cluster, options_.nodeId),
+      processToken_(util::uuid4().substr(0, 8)) {
   static const std::regex idPattern("[A-Za-z0-9][A-Za-z0-9._-]{0,99}");
   if (!std::regex_match(options_.nodeId, idPattern))
     throw UsageError(fmt::format("invalid node id '{}': use letters, digits, '.', '_' or '-' (set [node] id or --id)",
@@ -109,6 +111,28 @@ NodeGauges Node::probe(kafka::Admin& admin) const {
 }
 
 Node::~Node() = default;
+
+bool Node::replacedByAnother() const {
+  // The database may be restarting too: ask for a while; if it never answers, going on is what a broker restart
+  // needs, and a second process with this node id, fenced in turn, finds its own claim and goes on while this
+  // one, fenced again, finds the claim of the other.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  for (;;) {
+    try {
+      const auto claim = db::connect(options_.databaseType, options_.databaseUrl)->processClaim(options_.cluster);
+      if (claim.empty() || claim == processToken_) return false;
+      KLOG(Error, "node", "another process (token {}) was started as node {} after this one ({})", claim,
+           options_.nodeId, processToken_);
+      return true;
+    } catch (const std::exception& e) {
+      if (std::chrono::steady_clock::now() >= deadline || stop_.load()) {
+        KLOG(Warn, "node", "cannot tell whether another process serves node {}: {}", options_.nodeId, e.what());
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500)); // a back-off between attempts
+    }
+  }
+}
 
 void Node::stop() { stop_.store(true); }
 

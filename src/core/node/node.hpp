@@ -92,6 +92,13 @@ private:
   std::atomic<bool> oneFailed_{false}; ///< ONE's consumer hit a fatal error (fenced): the node stops with an error
   /// What /metrics and /ready report besides the counters (asks Kafka for ALL's end).
   NodeGauges probe(kafka::Admin& admin) const;
+  /// After one of this process's consumers was fenced (FENCED_INSTANCE_ID): whether another process was started
+  /// with this node id since (it claimed the node in the database: db::Connection::claimProcess), so this one
+  /// must stop. A static member is also fenced by its own rejoin when its group's coordinator moves (a broker
+  /// restarted); then nobody claimed the node, and the consumer is made again. The group's member list cannot
+  /// tell: the coordinator gives the new member the old one's client id and host.
+  bool replacedByAnother() const;
+  const std::string processToken_; ///< this process's, claimed in the database when the node starts
 };
 
 } // namespace kluster::node

@@ -72,8 +72,21 @@ void Node::OneServer::dispatchLoop() {
     MessagePtr msg(consumer_->consume(50));
     const auto fetchedUs = util::nowMicros();
     if (msg->err() == RdKafka::ERR__TIMED_OUT || msg->err() == RdKafka::ERR__PARTITION_EOF) continue;
-    if (msg->err() == RdKafka::ERR__FATAL) { // fenced by another process with this node id
-      KLOG(Error, "node", "reading {}: {}; the node stops", node_.topics_.one(), msg->errstr());
+    if (msg->err() == RdKafka::ERR__FATAL) {
+      std::string reason;
+      if (consumer_->fatal_error(reason) == RdKafka::ERR_FENCED_INSTANCE_ID && !node_.replacedByAnother()) {
+        // Fenced by its own rejoin when the group's coordinator moved: join again (reads in flight are answered;
+        // what was not stored is read again, and a read answered twice is dropped by its client).
+        KLOG(Warn, "node",
+             "reading {}: {}; no other process holds node {}'s place (the group's coordinator "
+             "moved): joining again",
+             node_.topics_.one(), reason, node_.options_.nodeId);
+        kafka::leaveAndDestroy(std::move(consumer_));
+        consumer_ = kafka::makeConsumer(props_);
+        kafka::check(consumer_->subscribe({node_.topics_.one()}), "subscribe to " + node_.topics_.one());
+        continue;
+      }
+      KLOG(Error, "node", "reading {}: {}; the node stops", node_.topics_.one(), reason); // another process
       node_.oneFailed_.store(true);
       node_.stop_.store(true);
       return;

@@ -49,8 +49,9 @@ private:
   std::optional<nlohmann::json> firstFingerprintInLog(const kafka::Properties& base);
   /// The reader thread: consumes ALL, prepares each request and queues it.
   void readLoop();
-  /// The consumer hit a fatal error (fenced by another process with this node id): stops the node.
-  [[noreturn]] void failFatally();
+  /// The consumer hit a fatal error. Fenced by another process with this node id: throws (the node stops).
+  /// Fenced by its own rejoin (a coordinator moved): makes the consumer again and returns. Else throws.
+  void onFatalError();
   /// Waits briefly for queued requests and takes the next batch: up to batch_max requests, ending after
   /// one that changes the schema. Empty when nothing came.
   std::vector<Item> takeBatch();
@@ -76,9 +77,13 @@ private:
   Preparer preparer_;           ///< reader thread only
   checks::Schedule schedule_;   ///< reader thread only
   FunctionCheck functionCheck_; ///< applying thread only (uses its connection)
+  kafka::Properties consumerProps_;
+  /// The reader replaces a consumer that its own rejoin fenced (onFatalError); the applier commits through it.
+  std::mutex consumerMutex_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   nlohmann::json ownFingerprint_;
   bool fingerprintRecorded_ = false;
+  bool claimed_ = false;        ///< this process's token is recorded in the database (db::Connection::claimProcess)
   bool careful_ = false;        ///< look duplicates up before running (after a failure)
   bool rewound_ = false;        ///< a reconnect found the database's position behind the applied offset
   std::int64_t committed_ = -1; ///< the offset last committed to Kafka

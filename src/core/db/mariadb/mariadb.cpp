@@ -49,6 +49,12 @@ CREATE TABLE IF NOT EXISTS _kluster_security (
   digest      VARCHAR(255) NOT NULL,
   all_offset  BIGINT NOT NULL
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+-- Which node process serves the cluster with this database (its token, written when it starts).
+CREATE TABLE IF NOT EXISTS _kluster_node_process (
+  cluster     VARCHAR(255) NOT NULL PRIMARY KEY,
+  token       VARCHAR(255) NOT NULL,
+  started_at  DATETIME(6) NOT NULL
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 CREATE TABLE IF NOT EXISTS _kluster_autoinc (
   table_name  VARCHAR(64) NOT NULL PRIMARY KEY,
   next_value  BIGINT UNSIGNED NOT NULL
@@ -171,6 +177,20 @@ std::optional<SecurityRecord> MariaDbConnection::loadSecurity(const std::string&
                "reading the security record");
   if (r.back().rows.empty()) return std::nullopt;
   return SecurityRecord{r.back().rows[0][0].value_or(""), std::atoll(r.back().rows[0][1].value_or("-1").c_str())};
+}
+
+void MariaDbConnection::claimProcess(const std::string& cluster, const std::string& token) {
+  run(fmt::format("SET timestamp = DEFAULT; INSERT INTO _kluster_node_process (cluster, token, started_at) VALUES ({}, "
+                  "{}, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE token = VALUES(token), started_at = "
+                  "VALUES(started_at)",
+                  literal(cluster), literal(token)),
+      "claiming the node");
+}
+
+std::string MariaDbConnection::processClaim(const std::string& cluster) {
+  auto r =
+      run("SELECT token FROM _kluster_node_process WHERE cluster = " + literal(cluster), "reading the node's claim");
+  return r.back().rows.empty() ? "" : r.back().rows[0][0].value_or("");
 }
 
 std::map<std::string, AppliedRecord> MariaDbConnection::findApplied(const std::vector<std::string>& ids) {

@@ -57,6 +57,8 @@ public:
   Position loadPosition(const std::string& cluster) override;
   std::optional<std::string> loadFingerprint(const std::string& cluster) override;
   std::optional<SecurityRecord> loadSecurity(const std::string& cluster) override;
+  void claimProcess(const std::string& cluster, const std::string& token) override;
+  std::string processClaim(const std::string& cluster) override;
   std::map<std::string, AppliedRecord> findApplied(const std::vector<std::string>& messageIds) override;
   void begin() override;
   std::vector<Outcome> execute(const std::vector<const Work*>& work) override;

@@ -25,6 +25,13 @@ CREATE TABLE IF NOT EXISTS _kluster.cluster_info (
   fingerprint  jsonb NOT NULL,
   recorded_at  bigint NOT NULL
 );
+-- Which node process serves the cluster with this database (its token, written when it starts): a process
+-- fenced out of its Kafka groups stops only when another one claimed the node since (Node::replacedByAnother).
+CREATE TABLE IF NOT EXISTS _kluster.node_process (
+  cluster     text PRIMARY KEY,
+  token       text NOT NULL,
+  started_at  timestamptz NOT NULL DEFAULT now()
+);
 CREATE TABLE IF NOT EXISTS _kluster.security (
   cluster     text PRIMARY KEY,
   digest      text NOT NULL,   -- of the clients file in effect (klusterctl security publish)
@@ -77,12 +84,15 @@ void PgConnection::ensureSchema() {
   ResultGuard s{execParams("SELECT to_regprocedure('_kluster.restore_sequences()') IS NOT NULL, "
                            "to_regprocedure('_kluster.gen_random_uuid()') IS NOT NULL, "
                            "to_regclass('_kluster.security') IS NOT NULL, "
-                           "to_regprocedure('_kluster.distrust_function(regprocedure)') IS NOT NULL",
+                           "to_regprocedure('_kluster.distrust_function(regprocedure)') IS NOT NULL, "
+                           "to_regclass('_kluster.node_process') IS NOT NULL",
                            {})};
   if (std::string(PQgetvalue(s.res, 0, 0)) != "t") exec(kSequenceSchema);
   if (std::string(PQgetvalue(s.res, 0, 3)) != "t") exec(kTrustSchema); // databases from before the closure
-  // Databases from before UUIDs were drawn, or before signed requests.
-  if (std::string(PQgetvalue(s.res, 0, 1)) != "t" || std::string(PQgetvalue(s.res, 0, 2)) != "t") exec(kSchema);
+  // Databases from before UUIDs were drawn, before signed requests, or before node processes were claimed.
+  if (std::string(PQgetvalue(s.res, 0, 1)) != "t" || std::string(PQgetvalue(s.res, 0, 2)) != "t" ||
+      std::string(PQgetvalue(s.res, 0, 4)) != "t")
+    exec(kSchema);
   // Databases created before message ids were compared bytewise: a collation-aware text key made every
   // batch's bookkeeping several times slower.
   ResultGuard c{execParams("SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
