@@ -4,6 +4,8 @@ pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka++ rdkafka)
 # PostgreSQL's client library, for the PostgreSQL adapter (src/core/db/postgres) only. libpqxx is not used:
 # ARCHITECTURE.md says why.
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
+# The MariaDB adapter (src/core/db/mariadb): MariaDB Connector/C (libmariadb-dev).
+pkg_check_modules(MARIADB REQUIRED IMPORTED_TARGET libmariadb)
 find_package(fmt REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(CLI11 REQUIRED)

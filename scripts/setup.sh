@@ -17,6 +17,8 @@ PACKAGES=(
   libcpp-httplib-dev
   # test services
   postgresql-15 postgresql-client-15 openjdk-17-jre-headless maven
+  # the MariaDB adapter (Connector/C) and its test servers (scripts/mariadb.sh)
+  libmariadb-dev mariadb-server mariadb-client
   # used by scripts/*.sh
   procps iproute2 util-linux coreutils findutils passwd ca-certificates
   # tests/docs/docs_test.sh (the man page check)

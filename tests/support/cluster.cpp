@@ -1,5 +1,6 @@
 #include "support/cluster.hpp"
 
+#include "core/db/mariadb/client.hpp"
 #include "core/db/postgres/pg_tools.hpp"
 #include "core/errors.hpp"
 #include "core/kafka/admin.hpp"
@@ -40,6 +41,10 @@ const Services& Services::get() {
       if (key == "KLUSTER_TEST_SASL_CA") s.saslCa = value;
       if (key == "KLUSTER_TEST_SASL_USER") s.saslUser = value;
       if (key == "KLUSTER_TEST_SASL_PASSWORD_FILE") s.saslPasswordFile = value;
+      if (key == "KLUSTER_TEST_MARIADB_URLS") {
+        std::istringstream words(value);
+        for (std::string url; words >> url;) s.mariadbUrls.push_back(url);
+      }
       if (key == "KLUSTER_TEST_PG_URLS") {
         std::istringstream words(value);
         for (std::string url; words >> url;) s.pgUrls.push_back(url);
@@ -79,14 +84,20 @@ TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)),
                                                      clientBrokers, kafkaTable);
   }
   for (int i = 1; i <= options_.nodes; ++i) {
-    const auto& server = services.pgUrls[static_cast<std::size_t>(i - 1) % services.pgUrls.size()];
     const auto dbName = fmt::format("{}_n{}", name_, i);
-    db::PgSession(server).exec(fmt::format("CREATE DATABASE {}", db::quoteIdent(dbName)));
-    dbUrls_.push_back(withDatabase(server, dbName));
+    if (mariadb()) {
+      serverExec(i, "CREATE DATABASE `" + dbName + "`");
+      dbUrls_.push_back(withDatabase(serverUrl(i), dbName));
+    } else {
+      const auto& server = serverUrl(i);
+      db::PgSession(server).exec(fmt::format("CREATE DATABASE {}", db::quoteIdent(dbName)));
+      dbUrls_.push_back(withDatabase(server, dbName));
+    }
     std::ofstream cfg(configPath(i));
     cfg << fmt::format("[cluster]\nname = \"{}\"\nbrokers = \"{}\"\n\n[node]\nid = \"{}\"\n{}\n\n"
-                       "[database]\ntype = \"postgresql\"\nurl = \"{}\"\n\n[log]\nlevel = \"info\"\n{}",
-                       name_, clientBrokers, nodeId(i), options_.extraNodeConfig, dbUrls_.back(), kafkaTable);
+                       "[database]\ntype = \"{}\"\nurl = \"{}\"\n\n[log]\nlevel = \"info\"\n{}",
+                       name_, clientBrokers, nodeId(i), options_.extraNodeConfig, options_.database, dbUrls_.back(),
+                       kafkaTable);
   }
   auto init = command({"init", "--one-partitions", std::to_string(options_.onePartitions)});
   if (init.exitCode != 0) throw std::runtime_error("klusterctl init failed: " + init.err);
@@ -102,6 +113,10 @@ TestCluster::~TestCluster() {
   std::cerr << "[cluster " << name_ << "] node logs in " << dir_ << "\n";
   for (std::size_t i = 0; i < dbUrls_.size(); ++i) {
     try {
+      if (mariadb()) {
+        serverExec(static_cast<int>(i) + 1, fmt::format("DROP DATABASE IF EXISTS `{}_n{}`", name_, i + 1));
+        continue;
+      }
       db::PgSession(Services::get().pgUrls[i % Services::get().pgUrls.size()])
           .exec(fmt::format("DROP DATABASE IF EXISTS \"{}_n{}\" WITH (FORCE)", name_, i + 1));
     } catch (const std::exception& e) {
@@ -177,6 +192,11 @@ CommandResult TestCluster::klusterctl(const std::vector<std::string>& args, std:
 
 std::vector<Row> TestCluster::query(int i, const std::string& sql) const {
   try {
+    if (mariadb()) {
+      db::mariadb::Client c(db::mariadb::Url::parse(databaseUrl(i)));
+      auto results = c.query(sql);
+      return results.empty() ? std::vector<Row>{} : results.back().rows;
+    }
     return db::PgSession(databaseUrl(i)).query(sql);
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("node{}: {}: {}", i, sql, e.what()));
@@ -190,13 +210,17 @@ std::string TestCluster::scalar(int i, const std::string& sql) const {
 }
 
 std::string TestCluster::serverUrl(int i) const {
-  const auto& urls = Services::get().pgUrls;
+  const auto& urls = mariadb() ? Services::get().mariadbUrls : Services::get().pgUrls;
+  if (urls.empty()) throw std::runtime_error("no MariaDB server in the services env (services.sh up --mariadb 1)");
   return urls[static_cast<std::size_t>(i - 1) % urls.size()];
 }
 
 void TestCluster::serverExec(int i, const std::string& sql) const {
   try {
-    db::PgSession(serverUrl(i)).exec(sql);
+    if (mariadb())
+      db::mariadb::Client(db::mariadb::Url::parse(serverUrl(i))).exec(sql);
+    else
+      db::PgSession(serverUrl(i)).exec(sql);
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("{}: {}", sql, e.what()));
   }

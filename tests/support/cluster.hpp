@@ -15,6 +15,8 @@ namespace kluster::test {
 struct Services {
   std::string brokers;
   std::vector<std::string> pgUrls;
+  /// The MariaDB servers (services.sh up --mariadb N), mariadb://kluster@127.0.0.1:PORT/kluster.
+  std::vector<std::string> mariadbUrls;
   /// The brokers' SASL_SSL listener (services.sh up --sasl-ssl): PLAIN or SCRAM-SHA-512 over TLS.
   std::string saslSslBrokers, saslCa, saslUser, saslPasswordFile;
   static const Services& get();
@@ -32,6 +34,9 @@ struct ClusterOptions {
   std::map<std::string, std::string> kafka;
   /// Environment of every node and klusterctl command the fixture runs (e.g. KLUSTER_X_SASL_PASSWORD).
   std::map<std::string, std::string> env;
+  /// The nodes' [database] type: "postgresql" (the fixture's PostgreSQL servers) or "mariadb" (its MariaDB servers,
+  /// services.sh --mariadb). query(), scalar(), serverExec() and serverUrl() speak to that DBMS.
+  std::string database = "postgresql";
 };
 
 using Row = std::vector<std::optional<std::string>>;
@@ -89,6 +94,7 @@ public:
   std::string tableChecksum(int i, const std::string& table, const std::string& orderBy) const;
 
 private:
+  bool mariadb() const { return options_.database == "mariadb"; }
   ClusterOptions options_;
   std::string name_;
   std::string dir_;

@@ -8,6 +8,7 @@ namespace kluster::db {
 
 // Each adapter's folder defines its one entry point.
 const Adapter& postgresAdapter(); // postgres/postgres.cpp
+const Adapter& mariadbAdapter();  // mariadb/catalog.cpp
 
 namespace {
 
@@ -16,7 +17,7 @@ struct Entry {
   const Adapter& (*get)();
 };
 
-constexpr Entry kAdapters[] = {{"postgresql", &postgresAdapter}};
+constexpr Entry kAdapters[] = {{"postgresql", &postgresAdapter}, {"mariadb", &mariadbAdapter}};
 
 } // namespace
 

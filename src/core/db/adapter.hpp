@@ -310,6 +310,10 @@ public:
                                    std::int64_t offset) const = 0;
   /// What the operator commands need of it (backup, restore, verify, bench apply).
   virtual const Operations& operations() const = 0;
+  /// Whether DDL runs inside the batch's transaction (PostgreSQL). When not (MariaDB commits implicitly before and
+  /// after DDL), the node applies a request that changes the schema in a batch of its own: the requests before it
+  /// would otherwise be committed by it without their position, and applied again after a crash.
+  virtual bool transactionalDdl() const { return true; }
 };
 
 /// The database types Kluster has an adapter for, in the order the help lists them.

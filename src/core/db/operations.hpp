@@ -52,6 +52,7 @@ struct Dump {
 };
 
 struct RestoreRequest {
+  std::string node; ///< the node's id, for messages
   std::string url;
   std::string cluster;
   std::filesystem::path dir; ///< the dump's directory

@@ -367,6 +367,9 @@ std::vector<Node::AllApplier::Item> Node::AllApplier::takeBatch() {
       if (!batch.empty()) break;
       throw KlusterError(code::NodeError, *queue_.front().prepared.fatal);
     }
+    if (!batch.empty() && queue_.front().prepared.changesSchema && !queue_.front().prepared.refusal &&
+        !db::adapter(node_.options_.databaseType).transactionalDdl())
+      break; // DDL that commits by itself (MariaDB) starts a batch of its own
     Item item = std::move(queue_.front());
     queue_.pop_front();
     queuedBytes_ -= item.msg->len();

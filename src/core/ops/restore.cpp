@@ -63,8 +63,8 @@ RestoreReport restore(const RestoreOptions& o) {
 
   // 3. The database: created when missing, refused when it holds data without --force; then the archive, loaded
   // all or nothing.
-  auto restored =
-      operations.restore({o.target.databaseUrl, o.target.cluster, o.from, m, o.force, o.pgBindir, o.progress});
+  auto restored = operations.restore(
+      {o.target.nodeId, o.target.databaseUrl, o.target.cluster, o.from, m, o.force, o.pgBindir, o.progress});
   report.database = restored.database;
   report.createdDatabase = restored.createdDatabase;
   report.dropped = std::move(restored.dropped);

@@ -1,5 +1,4 @@
-// Backup and restore logic that needs no services: when ALL can replay, connection parameters, tools.
-#include "core/db/postgres/pg_tools.hpp"
+// Backup and restore logic that needs no services: when ALL can replay, the target directory, the manifest's pieces.
 #include "core/ops/backup.hpp"
 #include "core/ops/restore.hpp"
 
@@ -15,7 +14,6 @@
 
 using namespace kluster;
 using namespace kluster::ops;
-using namespace kluster::db; // PostgreSQL's tools (db/postgres/pg_tools.hpp)
 namespace fs = std::filesystem;
 
 TEST_CASE("ALL can replay from a position while Kafka still has it") {
@@ -68,46 +66,6 @@ TEST_CASE("what a database holds is described briefly") {
   CHECK(describeContents({"public.a", "public.b", "public.c", "s.d"}, 7) ==
         "4 tables (public.a, public.b, public.c, ...) and Kluster position 7");
   CHECK(describeContents({}, 0) == "Kluster position 0");
-}
-
-TEST_CASE("connection parameters keep the password out of the conninfo given to tools") {
-  auto p = ConnParams::parse("postgresql://kluster:s3cr%27t@db.example:6543/node1?sslmode=require");
-  CHECK(p.password() == "s3cr't");
-  CHECK(p.database() == "node1");
-  const auto info = p.conninfo(false);
-  CHECK_THAT(info, Catch::Contains("host='db.example'") && Catch::Contains("port='6543'") &&
-                       Catch::Contains("dbname='node1'") && Catch::Contains("sslmode='require'") &&
-                       !Catch::Contains("s3cr"));
-  CHECK_THAT(p.conninfo(true), Catch::Contains("password='s3cr\\'t'"));
-  CHECK_THAT(p.withDatabase("postgres").conninfo(false), Catch::Contains("dbname='postgres'"));
-  CHECK(toolEnvironment(p).at("PGPASSWORD") == "s3cr't");
-  CHECK(toolEnvironment(ConnParams::parse("postgresql://u@h/d")).empty());
-  CHECK(ConnParams::parse("postgresql://alice@h").database() == "alice");
-  CHECK_THROWS_AS(ConnParams::parse("postgresql://h/d?bogus=1"), UsageError);
-}
-
-TEST_CASE("SQL quoting doubles quotes") {
-  CHECK(quoteIdent("items") == "\"items\"");
-  CHECK(quoteIdent("we\"ird") == "\"we\"\"ird\"");
-  CHECK(quoteLiteral("it's") == "'it''s'");
-}
-
-TEST_CASE("client tools: version, output and exit status") {
-  CHECK(toolMajorVersion("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)") == 15);
-  CHECK(toolMajorVersion("pg_restore (PostgreSQL) 9.6.24") == 9);
-  CHECK(toolMajorVersion("nonsense") == 0);
-
-  std::vector<std::string> seen;
-  int ticks = 0;
-  auto r = runTool(
-      {"/bin/sh", "-c", "echo one; echo two >&2; printf \"$KLUSTER_T\"; exit 3"}, {{"KLUSTER_T", "three"}},
-      [&](const std::string& line) { seen.push_back(line); }, [&] { ++ticks; });
-  CHECK(r.exitCode == 3);
-  CHECK(seen == std::vector<std::string>{"one", "two", "three"});
-  CHECK(r.tail(2) == "two\nthree");
-  CHECK(ticks >= 1);
-  CHECK_THROWS_AS(runTool({"/nonexistent/tool"}, {}), UsageError);
-  CHECK_THROWS_WITH(findPgTool("pg_dump", 15, "/nonexistent"), Catch::Contains("not found"));
 }
 
 TEST_CASE("sizes are shown in binary units") {

@@ -157,8 +157,8 @@ RestoreResult PgOperations::restore(const RestoreRequest& o) const {
   auto maintenance = openMaintenance(params);
   const int major = maintenance.serverVersionNum() / 10000;
   if (major < o.dump.serverMajor)
-    refuse(fmt::format("the backup comes from PostgreSQL {} but the node's server is PostgreSQL {}", o.dump.serverMajor,
-                       major),
+    refuse(fmt::format("the backup comes from PostgreSQL {} but node {}'s server is PostgreSQL {}", o.dump.serverMajor,
+                       o.node, major),
            "restore into a server of the same or a newer major version");
   const auto pgRestore = findPgTool("pg_restore", major, o.toolDir);
   const bool exists = !maintenance.query("SELECT 1 FROM pg_database WHERE datname = $1", {report.database}).empty();
