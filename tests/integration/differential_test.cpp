@@ -17,6 +17,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <deque>
 #include <fstream>
@@ -161,6 +162,15 @@ std::string differingRows(const TestCluster& c) {
   return out + "  (every table's rows on each node: " + c.workDir() + "/<table>.node<i>.txt)\n";
 }
 
+// Every node failed the write, with errors from the database that differ: a statement that fails on several rows
+// reports the error of the first row that fails, which each node meets in its own row order. Nothing was applied
+// anywhere; a known limit (docs/determinism.md), counted apart. Kluster's own refusals must be identical.
+bool failedWithOtherErrors(const std::vector<Response>& responses) {
+  return std::all_of(responses.begin(), responses.end(), [](const Response& r) {
+    return !r.ok() && r.resultCode != "NONDETERMINISTIC" && r.resultCode != "FORBIDDEN" && !r.sqlState.empty();
+  });
+}
+
 struct Sent {
   int n;
   std::string sql;
@@ -210,14 +220,17 @@ TEST_CASE("random writes leave identical data on a node whose settings, row orde
     const auto where = fmt::format("statement {} (seed {}):\n  {}\n", s.n, seed, s.sql);
     if (w.responses.size() != 3 || w.timedOut) {
       failure = where + "not every node answered the write:\n" + describe(w);
-    } else if (client::responsesDiverge(w.responses)) {
+    } else if (client::responsesDiverge(w.responses) && !failedWithOtherErrors(w.responses)) {
       failure = where + "the nodes answered differently:\n" + describe(w);
     } else if (d.responses.size() != 3 || !d.allOk()) {
       failure = where + "after it, the nodes' data differ (digests of t1, t2, t3, sink, t4):\n" + describe(d);
       dataDiverged = true;
     } else {
       const auto& r = w.responses.front();
-      outcomes[r.ok() ? "OK" : r.resultCode + " " + r.sqlState]++;
+      const bool otherErrors = client::responsesDiverge(w.responses); // and failedWithOtherErrors(), above
+      outcomes[otherErrors ? "failed with another first error per node (known)"
+               : r.ok()    ? "OK"
+                           : r.resultCode + " " + r.sqlState]++;
       const auto offset = d.allOffset();
       if (w.allOffset() >= offset || (lastOffset && offset <= lastOffset))
         failure = where + "the digest read was not applied right after the write";
