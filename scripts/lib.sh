@@ -122,3 +122,99 @@ as_root() {
     die "need root (or sudo) to run: $*"
   fi
 }
+
+# ---- Throwaway database servers (scripts/pg.sh, scripts/mariadb.sh) ----
+# The sourcing script sets DIR (where its servers live), MAX_SOCKET_PATH_LEN and:
+#   SERVER_USER      the system user the servers run as when started by root (created when missing)
+#   INSTANCE_PREFIX  the name of an instance's directory before its number (pg1, mdb1, ...)
+#   SOCKET_SUFFIX    how many characters a socket path adds to an instance's base directory
+#   BASE_TMP_NAME    the name of the /tmp directory used when DIR does not suit
+#   STOP_MODES       the stop modes of stop-instance, as a regex alternation (fast|immediate)
+# and parse_opts (its --dir and the like).
+RUN_USER=""
+# setup_run_user: RUN_USER is the invoking user, or SERVER_USER when root.
+setup_run_user() {
+  if ((EUID != 0)); then
+    RUN_USER=$(id -un)
+    return
+  fi
+  RUN_USER=$SERVER_USER
+  if ! id -u "$RUN_USER" >/dev/null 2>&1; then
+    log "creating system user $RUN_USER"
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin "$RUN_USER"
+  fi
+}
+
+# as_user CMD...: run CMD as RUN_USER (with a neutral working directory).
+as_user() {
+  if ((EUID == 0)); then
+    (cd / && runuser -u "$RUN_USER" -- "$@")
+  else
+    "$@"
+  fi
+}
+
+# owned_dir PATH: create PATH owned by RUN_USER.
+owned_dir() {
+  mkdir -p "$1"
+  ((EUID != 0)) || chown "$RUN_USER:" "$1"
+}
+
+# base_dir: where the instances live: DIR, or the /tmp directory in DIR/base.
+base_dir() {
+  if [[ -f $DIR/base ]]; then cat "$DIR/base"; else printf '%s' "$DIR"; fi
+}
+
+# instance_ids: the numbers of the instances set up under base_dir, in order.
+instance_ids() {
+  local base d
+  base=$(base_dir)
+  for d in "$base/$INSTANCE_PREFIX"*/; do
+    [[ -f $d/port ]] || continue
+    d=${d%/}
+    printf '%s\n' "${d##*/"$INSTANCE_PREFIX"}"
+  done | sort -n
+}
+
+# choose_base: pick DIR itself when RUN_USER can write there and socket paths
+# stay short, else a fresh directory under /tmp (recorded in DIR/base).
+choose_base() {
+  rm -f "$DIR/base"
+  local probe=$DIR/.probe.$$
+  owned_dir "$probe"
+  local ok=1
+  as_user test -w "$probe" || ok=0
+  rmdir "$probe"
+  ((${#DIR} + SOCKET_SUFFIX <= MAX_SOCKET_PATH_LEN)) || ok=0
+  if ((ok)); then
+    printf '%s' "$DIR"
+    return
+  fi
+  local tmp
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/$BASE_TMP_NAME.XXXXXX")
+  chmod 755 "$tmp"
+  ((EUID != 0)) || chown "$RUN_USER:" "$tmp"
+  printf '%s\n' "$tmp" >"$DIR/base"
+  log "using $tmp for the servers ($RUN_USER cannot use $DIR, or it is too long)"
+  printf '%s' "$tmp"
+}
+
+# instance_arg ARGS...: sets K (the instance) and MODE from `K [--mode M]` after --dir.
+instance_arg() {
+  K=""
+  MODE=fast
+  local -a rest=()
+  while (($#)); do
+    case $1 in
+      --mode) MODE=${2:?--mode needs a value}; shift 2 ;;
+      --mode=*) MODE=${1#--mode=}; shift ;;
+      --dir) rest+=("$1" "${2:?--dir needs a value}"); shift 2 ;;
+      --dir=*) rest+=("$1"); shift ;;
+      *) [[ -z $K ]] || die "unexpected argument $1"; K=$1; shift ;;
+    esac
+  done
+  parse_opts "${rest[@]}"
+  [[ $MODE =~ ^($STOP_MODES)$ ]] || die "--mode must be one of ${STOP_MODES//|/, }"
+  [[ $K =~ ^[0-9]+$ && -f $(base_dir)/$INSTANCE_PREFIX$K/port ]] || die "no instance $K in $DIR"
+}

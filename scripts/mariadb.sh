@@ -9,6 +9,8 @@ STOP_TIMEOUT=${KLUSTER_MARIADB_STOP_TIMEOUT:-30}
 START_TIMEOUT=${KLUSTER_MARIADB_START_TIMEOUT:-60}
 # A unix socket path (DIR/mdbNN/mariadb.sock) must stay below 108 bytes.
 MAX_SOCKET_PATH_LEN=103
+# The servers run as the invoking user, or as root as SERVER_USER, since mariadbd refuses root without --user (lib.sh).
+SERVER_USER=${KLUSTER_MARIADB_USER:-mysql} INSTANCE_PREFIX=mdb SOCKET_SUFFIX=25 STOP_MODES="fast|immediate" BASE_TMP_NAME=kluster-mariadb
 
 usage() {
   cat <<EOF
@@ -76,49 +78,6 @@ find_binaries() {
   command -v mariadb-admin >/dev/null || die "mariadb-admin not found (run scripts/setup.sh)"
 }
 
-# The unprivileged user that owns and runs the servers (mariadbd refuses to run as root without --user).
-RUN_USER=""
-setup_run_user() {
-  if ((EUID != 0)); then
-    RUN_USER=$(id -un)
-    return
-  fi
-  RUN_USER=${KLUSTER_MARIADB_USER:-mysql}
-  if ! id -u "$RUN_USER" >/dev/null 2>&1; then
-    log "creating system user $RUN_USER"
-    useradd --system --user-group --no-create-home --home-dir /nonexistent \
-      --shell /usr/sbin/nologin "$RUN_USER"
-  fi
-}
-
-# as_user CMD...: run CMD as RUN_USER (with a neutral working directory).
-as_user() {
-  if ((EUID == 0)); then
-    (cd / && runuser -u "$RUN_USER" -- "$@")
-  else
-    "$@"
-  fi
-}
-
-owned_dir() {
-  mkdir -p "$1"
-  ((EUID != 0)) || chown "$RUN_USER:" "$1"
-}
-
-base_dir() {
-  if [[ -f $DIR/base ]]; then cat "$DIR/base"; else printf '%s' "$DIR"; fi
-}
-
-instance_ids() {
-  local base d
-  base=$(base_dir)
-  for d in "$base"/mdb*/; do
-    [[ -f $d/port ]] || continue
-    d=${d%/}
-    printf '%s\n' "${d##*/mdb}"
-  done | sort -n
-}
-
 # server_pid IDIR: pid of the running mariadbd of instance dir IDIR, if any.
 server_pid() {
   local pid
@@ -126,27 +85,6 @@ server_pid() {
   pid=$(head -n 1 "$1/mariadbd.pid" 2>/dev/null) || return 1
   pid_running "$pid" "$1/my.cnf" || return 1
   printf '%s' "$pid"
-}
-
-choose_base() {
-  rm -f "$DIR/base"
-  local probe=$DIR/.probe.$$
-  owned_dir "$probe"
-  local ok=1
-  as_user test -w "$probe" || ok=0
-  rmdir "$probe"
-  ((${#DIR} + 25 <= MAX_SOCKET_PATH_LEN)) || ok=0
-  if ((ok)); then
-    printf '%s' "$DIR"
-    return
-  fi
-  local tmp
-  tmp=$(mktemp -d "${TMPDIR:-/tmp}/kluster-mariadb.XXXXXX")
-  chmod 755 "$tmp"
-  ((EUID != 0)) || chown "$RUN_USER:" "$tmp"
-  printf '%s\n' "$tmp" >"$DIR/base"
-  log "using $tmp for the servers ($RUN_USER cannot use $DIR, or it is too long)"
-  printf '%s' "$tmp"
 }
 
 write_config() { # IDIR PORT
@@ -337,24 +275,6 @@ cmd_status() {
     return 1
   fi
   return "$bad"
-}
-
-instance_arg() {
-  K=""
-  MODE=fast
-  local -a rest=()
-  while (($#)); do
-    case $1 in
-      --mode) MODE=${2:?--mode needs a value}; shift 2 ;;
-      --mode=*) MODE=${1#--mode=}; shift ;;
-      --dir) rest+=("$1" "${2:?--dir needs a value}"); shift 2 ;;
-      --dir=*) rest+=("$1"); shift ;;
-      *) [[ -z $K ]] || die "unexpected argument $1"; K=$1; shift ;;
-    esac
-  done
-  parse_opts "${rest[@]}"
-  [[ $MODE =~ ^(fast|immediate)$ ]] || die "--mode must be fast or immediate"
-  [[ $K =~ ^[0-9]+$ && -f $(base_dir)/mdb$K/port ]] || die "no server $K in $DIR"
 }
 
 cmd_stop_instance() {

@@ -10,6 +10,8 @@ STOP_TIMEOUT=${KLUSTER_PG_STOP_TIMEOUT:-30}
 START_TIMEOUT=${KLUSTER_PG_START_TIMEOUT:-60}
 # A unix socket path (DIR/pgNN/.s.PGSQL.NNNNN) must stay below 108 bytes.
 MAX_SOCKET_PATH_LEN=103
+# The servers run as the invoking user, or as root as SERVER_USER, since initdb refuses root (lib.sh).
+SERVER_USER=${KLUSTER_PG_USER:-postgres} INSTANCE_PREFIX=pg SOCKET_SUFFIX=20 STOP_MODES="fast|immediate|smart" BASE_TMP_NAME=kluster-pg
 
 usage() {
   cat <<EOF
@@ -62,51 +64,6 @@ pg_bindir() {
   printf '%s' "$d"
 }
 
-# The unprivileged user that owns and runs the servers (initdb refuses root).
-RUN_USER=""
-setup_run_user() {
-  if ((EUID != 0)); then
-    RUN_USER=$(id -un)
-    return
-  fi
-  RUN_USER=${KLUSTER_PG_USER:-postgres}
-  if ! id -u "$RUN_USER" >/dev/null 2>&1; then
-    log "creating system user $RUN_USER"
-    useradd --system --user-group --no-create-home --home-dir /nonexistent \
-      --shell /usr/sbin/nologin "$RUN_USER"
-  fi
-}
-
-# as_user CMD...: run CMD as RUN_USER (with a neutral working directory).
-as_user() {
-  if ((EUID == 0)); then
-    (cd / && runuser -u "$RUN_USER" -- "$@")
-  else
-    "$@"
-  fi
-}
-
-# owned_dir PATH: create PATH owned by RUN_USER.
-owned_dir() {
-  mkdir -p "$1"
-  ((EUID != 0)) || chown "$RUN_USER:" "$1"
-}
-
-# base_dir: where the instances live: DIR, or the /tmp directory in DIR/base.
-base_dir() {
-  if [[ -f $DIR/base ]]; then cat "$DIR/base"; else printf '%s' "$DIR"; fi
-}
-
-instance_ids() {
-  local base d
-  base=$(base_dir)
-  for d in "$base"/pg*/; do
-    [[ -f $d/port ]] || continue
-    d=${d%/}
-    printf '%s\n' "${d##*/pg}"
-  done | sort -n
-}
-
 # postmaster_pid DATADIR: pid of the running postmaster of DATADIR, if any.
 postmaster_pid() {
   local pid
@@ -114,29 +71,6 @@ postmaster_pid() {
   pid=$(head -n 1 "$1/postmaster.pid" 2>/dev/null) || return 1
   pid_running "$pid" "$1" || return 1
   printf '%s' "$pid"
-}
-
-# choose_base: pick DIR itself when RUN_USER can write there and socket paths
-# stay short, else a fresh directory under /tmp (recorded in DIR/base).
-choose_base() {
-  rm -f "$DIR/base"
-  local probe=$DIR/.probe.$$
-  owned_dir "$probe"
-  local ok=1
-  as_user test -w "$probe" || ok=0
-  rmdir "$probe"
-  ((${#DIR} + 20 <= MAX_SOCKET_PATH_LEN)) || ok=0
-  if ((ok)); then
-    printf '%s' "$DIR"
-    return
-  fi
-  local tmp
-  tmp=$(mktemp -d "${TMPDIR:-/tmp}/kluster-pg.XXXXXX")
-  chmod 755 "$tmp"
-  ((EUID != 0)) || chown "$RUN_USER:" "$tmp"
-  printf '%s\n' "$tmp" >"$DIR/base"
-  log "using $tmp for the instances ($RUN_USER cannot use $DIR, or it is too long)"
-  printf '%s' "$tmp"
 }
 
 write_config() { # DATADIR PORT SOCKDIR
@@ -300,25 +234,6 @@ cmd_status() {
     return 1
   fi
   return "$bad"
-}
-
-# instance_arg ARGS...: sets K (the instance) and MODE from `K [--mode M]` after --dir.
-instance_arg() {
-  K=""
-  MODE=fast
-  local -a rest=()
-  while (($#)); do
-    case $1 in
-      --mode) MODE=${2:?--mode needs a value}; shift 2 ;;
-      --mode=*) MODE=${1#--mode=}; shift ;;
-      --dir) rest+=("$1" "${2:?--dir needs a value}"); shift 2 ;;
-      --dir=*) rest+=("$1"); shift ;;
-      *) [[ -z $K ]] || die "unexpected argument $1"; K=$1; shift ;;
-    esac
-  done
-  parse_opts "${rest[@]}"
-  [[ $MODE =~ ^(fast|immediate|smart)$ ]] || die "--mode must be fast, immediate or smart"
-  [[ $K =~ ^[0-9]+$ && -f $(base_dir)/pg$K/port ]] || die "no instance $K in $DIR"
 }
 
 cmd_stop_instance() {
