@@ -162,6 +162,28 @@ std::vector<GroupListing> Admin::listGroups() {
   return groups;
 }
 
+std::vector<std::string> Admin::groupMembers(const std::string& group) {
+  rd_kafka_t* rk = client_->c_ptr();
+  Queue queue(rd_kafka_queue_new(rk));
+  Options options = makeOptions(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, timeout_);
+  const char* groups[] = {group.c_str()};
+  rd_kafka_DescribeConsumerGroups(rk, groups, 1, options.ptr, queue.ptr);
+  Event ev(waitEvent(queue.ptr, timeout_, "describe consumer group " + group));
+  size_t count = 0;
+  const auto** descriptions =
+      rd_kafka_DescribeConsumerGroups_result_groups(rd_kafka_event_DescribeConsumerGroups_result(ev.ptr), &count);
+  std::vector<std::string> members;
+  for (size_t i = 0; i < count; ++i) {
+    if (const auto* e = rd_kafka_ConsumerGroupDescription_error(descriptions[i]))
+      fail("describe consumer group " + group, rd_kafka_error_string(e));
+    const auto n = rd_kafka_ConsumerGroupDescription_member_count(descriptions[i]);
+    for (size_t k = 0; k < n; ++k)
+      members.emplace_back(
+          rd_kafka_MemberDescription_client_id(rd_kafka_ConsumerGroupDescription_member(descriptions[i], k)));
+  }
+  return members;
+}
+
 std::vector<std::int64_t> Admin::committedOffsets(const std::string& group, const std::string& topic, int partitions) {
   rd_kafka_t* rk = client_->c_ptr();
   PartitionList list(rd_kafka_topic_partition_list_new(partitions));

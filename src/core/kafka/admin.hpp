@@ -43,6 +43,8 @@ public:
   /// Number of brokers in the cluster.
   int brokerCount();
   std::vector<GroupListing> listGroups();
+  /// The client ids of a consumer group's members (none when it has none or does not exist).
+  std::vector<std::string> groupMembers(const std::string& group);
   /// Committed offsets of a group for partitions 0..n-1 of `topic` (-1 where nothing is committed).
   std::vector<std::int64_t> committedOffsets(const std::string& group, const std::string& topic, int partitions);
   /// Sets a group's committed offsets (the group must have no active members).
