@@ -45,6 +45,12 @@ std::string Request::toJson() const {
     if (!transaction->params.empty()) t["params"] = transaction->params;
     t["expect"] = transaction->expect;
     if (!transaction->sequences.empty()) t["sequences"] = transaction->sequences;
+    if (transaction->stagePart) t["stage"] = *transaction->stagePart;
+    if (!transaction->staged.empty()) {
+      ojson staged = ojson::array();
+      for (const auto& s : transaction->staged) staged.push_back(ojson::array({s.part, s.before}));
+      t["staged"] = std::move(staged);
+    }
     j["transaction"] = std::move(t);
   }
   return j.dump();
@@ -156,6 +162,26 @@ bool parseTransaction(const json& t, ParsedRequest& parsed) {
       tx.sequences[name] = first.get<std::int64_t>();
     }
   }
+  if (auto s = t.find("stage"); s != t.end()) {
+    if (!s->is_number_integer() || s->get<std::int64_t>() < 0 || s->get<std::int64_t>() > INT32_MAX)
+      return bad("'stage' must be a part number");
+    tx.stagePart = static_cast<std::int32_t>(s->get<std::int64_t>());
+  }
+  if (auto s = t.find("staged"); s != t.end()) {
+    const auto bad2 = [&] { return bad("'staged' must be an array of [part, before statement index] pairs"); };
+    if (!s->is_array() || tx.stagePart) return bad2();
+    for (const auto& one : *s) {
+      if (!one.is_array() || one.size() != 2 || !one[0].is_number_integer() || !one[1].is_number_unsigned())
+        return bad2();
+      const auto part = one[0].get<std::int64_t>();
+      const auto before = one[1].get<std::uint64_t>();
+      if (part < 0 || part > INT32_MAX || before > req.statements.size()) return bad2();
+      if (!tx.staged.empty() && before < tx.staged.back().before) return bad2();
+      tx.staged.push_back({static_cast<std::int32_t>(part), static_cast<std::size_t>(before)});
+    }
+  }
+  if (req.statements.empty() && tx.staged.empty())
+    return fail(parsed, code::EmptySql, "the request has no SQL to run"), false;
   req.transaction = std::move(tx);
   return true;
 }
@@ -262,7 +288,11 @@ ParsedRequest parseRequest(std::string_view payload, std::size_t maxBytes) {
   for (const auto& s : req.statements)
     if (s.find_first_not_of(" \t\r\n;") != std::string::npos) anySql = true;
   if (req.securityDigest && anySql) return fail(parsed, code::BadRequest, "a security request carries no SQL"), parsed;
-  if (!anySql && !req.securityDigest) return fail(parsed, code::EmptySql, "the request has no SQL to run"), parsed;
+  // An interactive transaction's commit may hold nothing but parts it staged (a COPY inside BEGIN ... COMMIT).
+  const auto tx = j.find("transaction");
+  const bool onlyStaged = tx != j.end() && tx->is_object() && tx->contains("staged");
+  if (!anySql && !req.securityDigest && !onlyStaged)
+    return fail(parsed, code::EmptySql, "the request has no SQL to run"), parsed;
   if (req.describe && !parseDescribe(j, parsed)) return parsed;
 
   if (auto it = j.find("params"); it != j.end()) {

@@ -61,6 +61,17 @@ struct Request {
     /// reserved through ALL, so that concurrent transactions never draw the same ones. Others draw what a commit
     /// at the node's position would.
     std::map<std::string, std::int64_t> sequences;
+    /// ALL: this request stages its statements (plain DML: a COPY's rows inside the transaction) as part
+    /// `stagePart` of the transaction `uuidKey` instead of applying them. Every node checks them as it would apply
+    /// them and keeps them in its database until the commit that names the part (or for 24 hours of log time).
+    std::optional<std::int32_t> stagePart;
+    /// A commit (ALL): a part staged before it, run just before the commit's statement `before` (its index;
+    /// statements.size(): after the last). Its statements are not compared: their client saw only "COPY n".
+    struct Staged {
+      std::int32_t part = 0;
+      std::size_t before = 0;
+    };
+    std::vector<Staged> staged;
   };
   std::optional<Transaction> transaction;
   /// ONE: requests with the same routing key go to the same partition, so the same node answers them while

@@ -32,6 +32,7 @@ public:
   db::RequestInputs inputs;
   std::map<std::string, Script> scripts; ///< SQL text -> what running it does
   std::string claim;                     ///< the node process that claimed the database last
+  std::vector<db::StagedPart> staged;    ///< what loadStaged() answers (every transaction's)
 
   // What was asked.
   int begins = 0, commits = 0, rollbacks = 0, catalogLookups = 0;
@@ -46,6 +47,10 @@ public:
   std::optional<db::SecurityRecord> loadSecurity(const std::string&) override { return std::nullopt; }
   void claimProcess(const std::string&, const std::string& token) override { claim = token; }
   std::string processClaim(const std::string&) override { return claim; }
+  std::vector<db::StagedPart> loadStaged(const std::string&) override {
+    ++catalogLookups;
+    return staged;
+  }
   std::map<std::string, db::AppliedRecord> findApplied(const std::vector<std::string>& ids) override {
     std::map<std::string, db::AppliedRecord> found;
     for (const auto& id : ids)

@@ -66,8 +66,8 @@ struct Work {
   /// derived from: "<ALL offset>/<messageId>"; the request's n-th UUID is md5("<key>/<n>") as a version-4 UUID.
   std::optional<std::string> uuidKey;
   /// An interactive transaction (Request::Transaction): the digests its statements' results must have, for the
-  /// first expect.size() statements. A difference is the request's outcome SERIALIZATION_FAILURE: on ALL its
-  /// effects are undone like those of a request that failed.
+  /// first expect.size() statements ("" : not compared). A difference is the request's outcome SERIALIZATION_FAILURE:
+  /// on ALL its effects are undone like those of a request that failed.
   std::vector<std::string> expect;
   /// Put each statement's result digest in the outcome (Outcome::digests).
   bool digests = false;
@@ -145,6 +145,14 @@ struct AppliedEntry {
   std::int64_t rowsAffected;
 };
 
+/// A part of an interactive transaction that an earlier ALL request staged (Request::Transaction::stagePart): its
+/// statements as the node prepared them, kept until the commit that names it.
+struct StagedPart {
+  std::int32_t part = 0;
+  std::string clientId; ///< the client that staged it: only its own commit may use it
+  std::string body;     ///< JSON (node/staged.cpp writes and reads it)
+};
+
 /// What a function's result depends on, as its DBMS declares it.
 enum class Volatility {
   None,      ///< no such function
@@ -212,6 +220,12 @@ public:
   virtual std::string processClaim(const std::string& cluster) = 0;
   /// Which of these request ids were already applied, with what they recorded.
   virtual std::map<std::string, AppliedRecord> findApplied(const std::vector<std::string>& messageIds) = 0;
+  /// The parts staged for the interactive transaction `transaction` (its uuidKey) and committed so far, by part
+  /// number (Adapter::stageStatement). An adapter without staging has none.
+  virtual std::vector<StagedPart> loadStaged(const std::string& transaction) {
+    (void)transaction;
+    return {};
+  }
 
   /// ALL batches: begin(), execute() the batch's work, then commit() it with the applied requests and the
   /// new position. execute() returns one outcome per work item; a request-level error undoes only that item.
@@ -308,6 +322,21 @@ public:
   /// The statement that records a security request's digest at `offset` (run in its batch).
   virtual Statement recordSecurity(const std::string& cluster, const std::string& digest,
                                    std::int64_t offset) const = 0;
+  /// The statement that stores part `part` of the interactive transaction `transaction` (`body`, JSON) for its
+  /// commit, run in its batch instead of the part's statements; it also forgets parts staged more than a day of
+  /// log time before `timestampMs` (the request's Kafka timestamp), whose transactions never committed. nullopt:
+  /// the DBMS's adapter cannot stage (the request is refused).
+  virtual std::optional<Statement> stageStatement(const std::string& transaction, std::int32_t part,
+                                                  const std::string& clientId, std::int64_t timestampMs,
+                                                  const std::string& body) const {
+    (void)transaction, (void)part, (void)clientId, (void)timestampMs, (void)body;
+    return std::nullopt;
+  }
+  /// The statement a commit runs first to forget the parts it staged (only called after stageStatement()).
+  virtual Statement dropStaged(const std::string& transaction) const {
+    (void)transaction;
+    return {};
+  }
   /// What the operator commands need of it (backup, restore, verify, bench apply).
   virtual const Operations& operations() const = 0;
   /// Whether DDL runs inside the batch's transaction (PostgreSQL). When not (MariaDB commits implicitly before and

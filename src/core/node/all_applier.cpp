@@ -370,6 +370,9 @@ std::vector<Node::AllApplier::Item> Node::AllApplier::takeBatch() {
     if (!batch.empty() && queue_.front().prepared.changesSchema && !queue_.front().prepared.refusal &&
         !db::adapter(node_.options_.databaseType).transactionalDdl())
       break; // DDL that commits by itself (MariaDB) starts a batch of its own
+    if (!batch.empty() && queue_.front().prepared.parsed.request.transaction &&
+        !queue_.front().prepared.parsed.request.transaction->staged.empty())
+      break; // a commit reads its staged parts from the database: those of this batch would not be there yet
     Item item = std::move(queue_.front());
     queue_.pop_front();
     queuedBytes_ -= item.msg->len();

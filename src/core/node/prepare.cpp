@@ -80,6 +80,7 @@ Prepared Preparer::forAll(std::string_view payload, std::int64_t offset, std::in
   // An interactive transaction's commit pins the time its speculation used: when the transaction began.
   const auto& tx = p.parsed.request.transaction;
   analyze(p, true, offset, tx ? tx->timeMs : timestampMs, rule);
+  if (tx && tx->stagePart && !p.refusal) stagePart(*adapter_, p, timestampMs);
   return p;
 }
 
@@ -163,6 +164,10 @@ Prepared Preparer::forOne(std::string_view payload) {
   }
   if (p.describe) return p;
   if (const auto& tx = p.parsed.request.transaction) {
+    if (tx->stagePart || !tx->staged.empty()) {
+      p.refusal = db::Outcome::error(code::BadRequest, "staged parts of a transaction belong on ALL");
+      return p;
+    }
     // Prepared as its commit on ALL will be, with the values the transaction pinned when it began.
     p.speculate = true;
     analyze(p, true, 0, tx->timeMs, rule);
@@ -173,6 +178,7 @@ Prepared Preparer::forOne(std::string_view payload) {
 }
 
 void FunctionCheck::apply(Prepared& p) {
+  spliceStaged(p);
   if (p.refusal) return;
   if (p.security && p.work.statements.empty() && conn_)
     p.work.statements.push_back(adapter_->recordSecurity(p.security->first, p.security->second, p.offset));
@@ -353,7 +359,7 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
     p.refusal = db::Outcome::error(code::BadRequest, std::string("cannot analyze the SQL: ") + e.what());
     return;
   }
-  if (statements.empty()) {
+  if (statements.empty() && !(tx && !tx->staged.empty())) { // (a commit of nothing but staged parts runs those)
     p.refusal = db::Outcome::error(code::EmptySql, "the request has no SQL to run");
     return;
   }
@@ -464,7 +470,8 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
       });
     };
     if (kindIs({"CreateFunctionStmt", "CreateTrigStmt"}) &&
-        kindIs({"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "CallStmt", "DoStmt", "SelectStmt"})) {
+        ((tx && !tx->staged.empty()) || // the parts it staged write
+         kindIs({"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "CallStmt", "DoStmt", "SelectStmt"}))) {
       p.refusal = db::Outcome::error(
           code::Nondeterministic,
           "this request defines a function or trigger and runs statements that could call it: Kluster judges what a "

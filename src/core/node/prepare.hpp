@@ -25,10 +25,14 @@ struct Prepared {
   ParsedRequest parsed;
   std::optional<db::Outcome> refusal; ///< set when the request must not run
   db::Work work;
-  bool control = false;               ///< Kluster's own message (fingerprint): no response
-  bool describe = false;              ///< ONE: a describe request (parsed.request.statements[0], paramTypes)
-  bool speculate = false;             ///< ONE: an interactive transaction's statements so far (Connection::speculate)
-  bool changesSchema = false;         ///< not plain DML: ends an ALL batch (functions may change)
+  bool control = false;       ///< Kluster's own message (fingerprint): no response
+  bool describe = false;      ///< ONE: a describe request (parsed.request.statements[0], paramTypes)
+  bool speculate = false;     ///< ONE: an interactive transaction's statements so far (Connection::speculate)
+  bool changesSchema = false; ///< not plain DML: ends an ALL batch (functions may change)
+  /// ALL: an interactive transaction's part, staged for its commit instead of applied (node/staged.cpp).
+  bool stages = false;
+  /// ALL: a commit whose staged parts were read from the database into `work` (FunctionCheck::apply).
+  bool spliced = false;
   std::vector<std::string> functions; ///< ALL: functions called, for FunctionCheck
   /// ALL: analyses whose writes depend on a row order (sql::OrderRequirement), for FunctionCheck.
   std::vector<std::shared_ptr<const sql::Analysis>> ordered;
@@ -144,6 +148,9 @@ private:
   std::optional<db::Outcome> keyUpdateRefusal(const std::vector<std::shared_ptr<const sql::Analysis>>& analyses);
   /// The first of `requirements` whose row order is not total, as a refusal (closure.cpp).
   std::optional<db::Outcome> orderRefusal(const std::vector<const sql::OrderRequirement*>& requirements);
+  /// A commit that names parts it staged (node/staged.cpp): their statements, read from the database, go into
+  /// its work at their places; a part that is not there is the commit's refusal.
+  void spliceStaged(Prepared& p);
   /// Determinism by closure (closure.cpp, README "Determinism"): the bodies of the user-defined functions a write
   /// calls and of the triggers of the tables it writes, and everything they call and write in turn.
   void checkClosure(Prepared& p);
@@ -171,6 +178,10 @@ private:
   std::map<std::string, Verdict> verdicts_;                                                     ///< by signature
   std::map<std::string, std::string> bodyRefusals_; ///< built-ins called from bodies, by name
 };
+
+/// Turns an analyzed part of an interactive transaction (Request::Transaction::stagePart) into the statement that
+/// stores it for its commit (node/staged.cpp); `timestampMs` is its Kafka timestamp.
+void stagePart(const db::Adapter& adapter, Prepared& p, std::int64_t timestampMs);
 
 /// The seed random() gets for the request at an ALL offset: the same on every node (db::Work::randomSeed).
 double randomSeedFor(std::int64_t offset);

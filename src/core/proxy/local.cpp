@@ -212,12 +212,14 @@ bool Session::refuseLocally(const wire::Writer::Notice& n, Mode mode) {
 bool Session::local(const sql::Statement& st, Mode mode) {
   if (st.kind == "CopyStmt") {
     const auto& copy = st.copyFrom;
-    if (copy && mode == Mode::Simple && !tx_.active() && !copy->binary && copy->unsupported.empty()) {
+    if (copy && tx_.active() && !tx_.open()) return transactionBlock(st, mode); // aborted: 25P02
+    if (copy && tx_.readOnly())
+      return refuseLocally(errorNotice("25006", "cannot execute COPY FROM in a read-only transaction"), mode);
+    if (copy && mode == Mode::Simple && !copy->binary && copy->unsupported.empty()) {
       startCopy(*copy);
       return true;
     }
     const std::string why = !copy          ? "COPY ... TO STDOUT is not supported by the proxy yet"
-                            : tx_.active() ? "COPY inside a transaction block is not supported by the proxy"
                             : copy->binary ? "COPY in binary format is not supported by the proxy"
                             : mode != Mode::Simple
                                 ? "COPY through the extended query protocol is not supported by "
@@ -225,9 +227,29 @@ bool Session::local(const sql::Statement& st, Mode mode) {
                                 : "COPY option " + copy->unsupported + " is not supported by the proxy";
     return refuseLocally(errorNotice("0A000", why,
                                      !copy ? "read the rows with SELECT"
-                                           : "COPY FROM STDIN in text or CSV format, outside BEGIN ... COMMIT, as a "
-                                             "simple query (psql's \\copy does so)"),
+                                           : "COPY FROM STDIN in text or CSV format, as a simple query (psql's "
+                                             "\\copy does so)"),
                          mode);
+  }
+  if (st.kind == "VacuumStmt") {
+    const auto t = tokens(st.sql);
+    if (!t.empty() && lower(t.front()) == "vacuum") {
+      // VACUUM changes no data, and cannot run inside the transaction each node applies a request in (pgbench -i
+      // sends it): answered here with a notice. ANALYZE alone goes to the nodes like any statement.
+      if (tx_.active() && mode != Mode::Describe)
+        return refuseLocally(errorNotice("25001", "VACUUM cannot run inside a transaction block"), mode);
+      if (mode != Mode::Describe) {
+        wire::Writer::Notice n =
+            errorNotice("00000",
+                        "VACUUM is not sent to the nodes: it changes no data, and each node's autovacuum "
+                        "vacuums and analyzes its own database",
+                        "to vacuum now, run VACUUM on each node's database directly");
+        n.severity = "NOTICE";
+        out_.notice(n);
+      }
+      localResult(mode, "VACUUM", std::nullopt);
+      return true;
+    }
   }
   if (auto answer = dumpPreamble(st, mode)) return *answer;
   if (st.kind == "DeallocateStmt") {

@@ -175,7 +175,8 @@ private:
   struct CopyIn {
     sql::Statement::CopyFrom options;
     CopyParser parser;
-    std::int64_t rows = 0; // applied so far
+    std::int64_t rows = 0;      // applied (inside a transaction: staged) so far
+    bool inTransaction = false; // BEGIN ... COMMIT: the rows are staged for the commit (Transaction::stage)
   };
   void startCopy(const sql::Statement::CopyFrom& options);
   void copyMessage(wire::Message& m);

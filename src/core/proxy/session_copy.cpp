@@ -23,7 +23,7 @@ std::size_t rowsPerChunk(const std::vector<CopyParser::Row>& rows) {
 } // namespace
 
 void Session::startCopy(const sql::Statement::CopyFrom& options) {
-  copy_ = std::make_unique<CopyIn>(CopyIn{options, CopyParser(options), 0});
+  copy_ = std::make_unique<CopyIn>(CopyIn{options, CopyParser(options), 0, tx_.active()});
   out_.copyInResponse(static_cast<std::int16_t>(options.columns.size()));
   flush_ = true;
 }
@@ -49,7 +49,7 @@ void Session::copyMessage(wire::Message& m) {
   case 'f': { // CopyFail
     wire::Reader r(m.body);
     return endCopy(errorNotice("57014", fmt::format("COPY from stdin failed: {}", r.cstring()),
-                               "the rows sent before it stay applied"));
+                               copy_->inTransaction ? "" : "the rows sent before it stay applied"));
   }
   case 'H': // Flush and Sync are ignored during COPY, as PostgreSQL does
   case 'S': return;
@@ -68,15 +68,25 @@ void Session::sendCopyRows(bool last) {
   const auto rows = parser.take(rowsPerChunk(parser.rows()));
   Request req;
   req.statements.push_back(copyInsert(copy_->options, rows, req.params));
+  if (copy_->inTransaction) { // staged on every node for the commit
+    req = tx_.stage(req.statements.front(), req.params);
+  }
   simpleInFlight_ = true;
-  send(std::move(req), client::Target::All, [this, last](const client::Result& r) {
+  send(std::move(req), client::Target::All, [this, last, count = rows.size()](const client::Result& r) {
     simpleInFlight_ = false;
     if (!copy_) return;
     if (auto n = failure(r, options_.timeoutText)) {
-      n->hint = fmt::format("{} row(s) sent before this part of the data stay applied", copy_->rows);
+      n->hint = copy_->inTransaction
+                    ? std::string()
+                    : fmt::format("{} row(s) sent before this part of the data stay applied", copy_->rows);
       return endCopy(*n);
     }
-    copy_->rows += r.responses.front().rowsAffected;
+    if (copy_->inTransaction) {
+      tx_.staged();
+      copy_->rows += static_cast<std::int64_t>(count);
+    } else {
+      copy_->rows += r.responses.front().rowsAffected;
+    }
     const auto& pending = copy_->parser.rows();
     if (!pending.empty() && (last || pending.size() >= rowsPerChunk(pending) || copy_->parser.bytes() >= kChunkBytes))
       return sendCopyRows(last);
@@ -89,6 +99,7 @@ void Session::endCopy(std::optional<wire::Writer::Notice> n) {
   copy_.reset();
   if (n) {
     error(*n);
+    tx_.fail(); // in a transaction: it only waits for ROLLBACK, as PostgreSQL's would
   } else {
     out_.commandComplete(fmt::format("COPY {}", rows));
   }

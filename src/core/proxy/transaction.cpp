@@ -29,6 +29,8 @@ void Transaction::end() {
   readOnly_ = false;
   kept_.clear();
   savepoints_.clear();
+  staged_.clear();
+  nextPart_ = 0;
   starts_.clear();
   drawn_.clear();
   bytes_ = 0;
@@ -88,7 +90,23 @@ void Transaction::record(const std::vector<sql::Statement>& next, const nlohmann
   }
 }
 
+Request Transaction::stage(const std::string& sql, const nlohmann::json& params) const {
+  Request req;
+  Request::Transaction tx;
+  tx.timeMs = timeMs_;
+  tx.seed = seed_;
+  tx.uuidKey = key_;
+  tx.params.push_back(params);
+  tx.stagePart = nextPart_;
+  req.statements.push_back(sql);
+  req.transaction = std::move(tx);
+  return req;
+}
+
+void Transaction::staged() { staged_.push_back({nextPart_++, kept_.size()}); }
+
 bool Transaction::writes() const {
+  if (!staged_.empty()) return true;
   return std::any_of(kept_.begin(), kept_.end(), [](const Kept& k) { return !k.readOnly; });
 }
 
@@ -99,15 +117,17 @@ bool Transaction::changesSchema() const {
 Request Transaction::commit() const {
   Request req = speculation({}, nlohmann::json::array()); // the same statements, every one with its digest
   req.routingKey.clear();
+  req.transaction->staged = staged_; // a speculation does not see the staged rows; the commit runs them
   return req;
 }
 
-void Transaction::savepoint(const std::string& name) { savepoints_.emplace_back(name, kept_.size()); }
+void Transaction::savepoint(const std::string& name) { savepoints_.push_back({name, kept_.size(), staged_.size()}); }
 
 bool Transaction::rollbackTo(const std::string& name) {
-  auto it = std::find_if(savepoints_.rbegin(), savepoints_.rend(), [&](const auto& s) { return s.first == name; });
+  auto it = std::find_if(savepoints_.rbegin(), savepoints_.rend(), [&](const auto& s) { return s.name == name; });
   if (it == savepoints_.rend()) return false;
-  const std::size_t mark = it->second;
+  const std::size_t mark = it->kept;
+  staged_.resize(it->staged);                      // the nodes keep the parts after it, which the commit does not name
   savepoints_.erase(it.base(), savepoints_.end()); // the savepoint itself stays, as in PostgreSQL
   for (std::size_t i = mark; i < kept_.size(); ++i) bytes_ -= sizeOf(kept_[i].sql, kept_[i].params);
   kept_.resize(mark);
@@ -116,7 +136,7 @@ bool Transaction::rollbackTo(const std::string& name) {
 }
 
 bool Transaction::release(const std::string& name) {
-  auto it = std::find_if(savepoints_.rbegin(), savepoints_.rend(), [&](const auto& s) { return s.first == name; });
+  auto it = std::find_if(savepoints_.rbegin(), savepoints_.rend(), [&](const auto& s) { return s.name == name; });
   if (it == savepoints_.rend()) return false;
   savepoints_.erase(std::next(it).base(), savepoints_.end());
   return true;

@@ -65,6 +65,13 @@ public:
   bool changesSchema() const;
   /// The commit request (ALL): every statement kept, with its digest.
   Request commit() const;
+  /// A COPY's rows inside the transaction (`sql` a multi-row INSERT with `params`): the request that stages them
+  /// on ALL as the transaction's next part. They are not speculated (the client sees only "COPY n"), so the
+  /// transaction's later statements do not see them before COMMIT; every node checks them as it would apply them,
+  /// and keeps them until the commit, which runs them where they came among the statements.
+  Request stage(const std::string& sql, const nlohmann::json& params) const;
+  /// The part stage() built was stored on every node: the commit runs it after the statements so far.
+  void staged();
   /// The ONE routing key of its speculations: one node answers all of them while ONE's group is stable.
   const std::string& key() const { return key_; }
 
@@ -98,8 +105,14 @@ private:
   std::string key_;
   std::vector<Kept> kept_;
   std::size_t bytes_ = 0;
-  std::vector<std::pair<std::string, std::size_t>> savepoints_; ///< name, statements kept before it
-  std::map<std::string, std::int64_t> starts_;                  ///< reserved sequences: the first value drawn
+  struct Savepoint {
+    std::string name;
+    std::size_t kept = 0, staged = 0; ///< statements kept and parts staged before it
+  };
+  std::vector<Savepoint> savepoints_;
+  std::vector<Request::Transaction::Staged> staged_; ///< parts staged, each with the statements kept before it
+  std::int32_t nextPart_ = 0;
+  std::map<std::string, std::int64_t> starts_; ///< reserved sequences: the first value drawn
   std::map<std::string, std::int64_t> drawn_;
 };
 

@@ -1,6 +1,7 @@
 // Interactive transactions at the protocol level: a Session is fed a client's messages, a fake sender stands in
 // for the cluster, and the test checks the requests it sends (speculations on ONE, the commit on ALL) and the bytes
 // it answers. tests/integration/proxy_transactions_test.cpp runs the same against a real cluster.
+#include "core/errors.hpp"
 #include "core/proxy/frontend.hpp"
 #include "core/proxy/session.hpp"
 #include "core/proxy/transaction.hpp"
@@ -276,4 +277,63 @@ TEST_CASE("DEALLOCATE is the proxy's: its named statements go, an unknown name i
   f.session.received(query("DEALLOCATE ALL"));
   CHECK(f.sent.empty());
   CHECK(f.out() == "1 Z:I C:DEALLOCATE Z:I E:26000 Z:I C:DEALLOCATE ALL Z:I");
+}
+
+TEST_CASE("COPY inside a transaction: its rows are staged on ALL and the commit names them", "[proxy]") {
+  Fixture f;
+  auto message = [](char type, const std::string& body) {
+    return std::string(1, type) + be32(static_cast<std::int32_t>(body.size() + 4)) + body;
+  };
+  f.session.received(query("BEGIN"));
+  f.session.received(query("INSERT INTO t VALUES (0)"));
+  REQUIRE(f.sent.size() == 1);
+  f.sent[0].done(ok(kOneRow, {"d0"}));
+  f.session.received(query("COPY t FROM STDIN"));
+  f.session.received(message('d', "1\n2\n") + message('c', ""));
+  REQUIRE(f.sent.size() == 2);
+  const auto part = f.sent[1].request;
+  CHECK(f.sent[1].target == client::Target::All);
+  REQUIRE(part.transaction);
+  CHECK(part.transaction->stagePart == 0);
+  CHECK(part.transaction->uuidKey == f.sent[0].request.transaction->uuidKey);
+  CHECK(part.transaction->params.size() == 1); // the chunk's values, as the transaction's statement parameters
+  f.sent[1].done(ok(kOneRow, {}));
+  CHECK(f.out() == "C:BEGIN Z:T C:INSERT 0 1 Z:T G C:COPY 2 Z:T");
+
+  // A COPY after a savepoint that is rolled back to is not named by the commit.
+  f.session.received(query("SAVEPOINT s"));
+  f.session.received(query("COPY t FROM STDIN"));
+  f.session.received(message('d', "3\n") + message('c', ""));
+  REQUIRE(f.sent.size() == 3);
+  CHECK(f.sent[2].request.transaction->stagePart == 1);
+  f.sent[2].done(ok(kOneRow, {}));
+  f.session.received(query("ROLLBACK TO SAVEPOINT s"));
+  f.session.received(query("COMMIT"));
+  REQUIRE(f.sent.size() == 4);
+  const auto commit = f.sent[3].request;
+  CHECK(f.sent[3].target == client::Target::All);
+  CHECK(commit.statements == std::vector<std::string>{"INSERT INTO t VALUES (0)"});
+  REQUIRE(commit.transaction->staged.size() == 1);
+  CHECK(commit.transaction->staged[0].part == 0);
+  CHECK(commit.transaction->staged[0].before == 1); // after the INSERT
+  // The message carries them as the node reads them.
+  auto withIds = commit;
+  withIds.messageId = "m";
+  withIds.clientId = "c";
+  const auto parsed = parseRequest(withIds.toJson(), 1 << 20);
+  INFO(withIds.toJson() << ": " << parsed.errorMessage);
+  REQUIRE(parsed.ok());
+  REQUIRE(parsed.request.transaction->staged.size() == 1);
+  CHECK(parsed.request.transaction->staged[0].before == 1);
+  f.sent[3].done(ok(kOneRow, {}));
+  CHECK(f.out() == "C:SAVEPOINT Z:T G C:COPY 1 Z:T C:ROLLBACK Z:T C:COMMIT Z:I");
+
+  // A part the nodes refuse aborts the transaction.
+  f.session.received(query("BEGIN"));
+  f.session.received(query("COPY t FROM STDIN"));
+  f.session.received(message('d', "x\n") + message('c', ""));
+  REQUIRE(f.sent.size() == 5);
+  f.sent[4].done(failed(std::string(code::Nondeterministic), ""));
+  f.session.received(query("SELECT 1"));
+  CHECK(f.out() == "C:BEGIN Z:T G E:0A000 Z:E E:25P02 Z:E");
 }

@@ -79,14 +79,17 @@ void PgConnection::ensureSchema() {
     exec(kSchema);
     exec(kSequenceSchema);
     exec(kTrustSchema);
+    exec(kStagedSchema);
     return;
   }
   ResultGuard s{execParams("SELECT to_regprocedure('_kluster.restore_sequences()') IS NOT NULL, "
                            "to_regprocedure('_kluster.gen_random_uuid()') IS NOT NULL, "
                            "to_regclass('_kluster.security') IS NOT NULL, "
                            "to_regprocedure('_kluster.distrust_function(regprocedure)') IS NOT NULL, "
-                           "to_regclass('_kluster.node_process') IS NOT NULL",
+                           "to_regclass('_kluster.node_process') IS NOT NULL, "
+                           "to_regclass('_kluster.staged') IS NOT NULL",
                            {})};
+  if (std::string(PQgetvalue(s.res, 0, 5)) != "t") exec(kStagedSchema); // databases from before COPY in BEGIN
   if (std::string(PQgetvalue(s.res, 0, 0)) != "t") exec(kSequenceSchema);
   if (std::string(PQgetvalue(s.res, 0, 3)) != "t") exec(kTrustSchema); // databases from before the closure
   // Databases from before UUIDs were drawn, before signed requests, or before node processes were claimed.

@@ -27,6 +27,10 @@ public:
                               std::int64_t timestampMs) const override;
   Statement recordSecurity(const std::string& cluster, const std::string& digest, std::int64_t offset) const override;
   const Operations& operations() const override;
+  std::optional<Statement> stageStatement(const std::string& transaction, std::int32_t part,
+                                          const std::string& clientId, std::int64_t timestampMs,
+                                          const std::string& body) const override;
+  Statement dropStaged(const std::string& transaction) const override;
 };
 
 /// Converts one PostgreSQL text value of type `oid` to JSON (numbers that fit exactly, booleans, json, or text).
@@ -43,6 +47,8 @@ std::string pgRowsDigestSql(const std::string& md5Column);
 extern const char* const kSequenceSchema;
 /// Kluster's record of the functions an operator vouched for (pg_functions.cpp), created by ensureSchema().
 extern const char* const kTrustSchema;
+/// The parts interactive transactions staged (pg_staged.cpp), created by ensureSchema().
+extern const char* const kStagedSchema;
 
 /// The options (`-c name=value ...`) that pin a connection's session settings, whatever the server's defaults
 /// (pg_session.cpp).
@@ -66,6 +72,7 @@ public:
   ServerInfo serverInfo() override;
   void ensureSchema() override;
   Position loadPosition(const std::string& cluster) override;
+  std::vector<StagedPart> loadStaged(const std::string& transaction) override;
   std::optional<std::string> loadFingerprint(const std::string& cluster) override;
   std::optional<SecurityRecord> loadSecurity(const std::string& cluster) override;
   void claimProcess(const std::string& cluster, const std::string& token) override;
