@@ -165,6 +165,9 @@ void registerExec(CLI::App& app, Action& action) {
   cmd->footer("--to auto sends a request to ONE only when every statement just reads: SELECT (WITH ... SELECT too) "
               "without FOR UPDATE/SHARE or data-modifying CTEs, EXPLAIN without ANALYZE of a write, SHOW; "
               "everything else goes to ALL.\n"
+              "BEGIN; ... COMMIT; in a script or at the prompt is an interactive transaction, as through the proxy: "
+              "each statement answered at once (a speculation on ONE), COMMIT applied atomically on every node or "
+              "refused with SERIALIZATION_FAILURE (retry it), ROLLBACK and savepoints as in PostgreSQL.\n"
               "Exit status: 0 OK, 1 an error response (SQL error, NOT_CAUGHT_UP), 2 usage, 3 timeout (the "
               "silent nodes are named on stderr), 4 divergence (ALL responses disagree), 5 connection (Kafka "
               "unreachable or the cluster's topics missing).");

@@ -183,7 +183,12 @@ int runInteractive(ExecRunner& runner, PromptState state, const std::string& clu
   StatementBuffer buffer;
   std::string lastLine;
   while (!quitFlag) {
-    const auto prompt = fmt::format("{}{} ", cluster, buffer.empty() ? "=>" : "->");
+    // As psql's: "=*>" inside a transaction, "=!>" when it failed and waits for ROLLBACK.
+    const char status = runner.transactionStatus();
+    const auto prompt = fmt::format("{}{}{}> ", cluster, buffer.empty() ? "=" : "-",
+                                    status == 'T'   ? "*"
+                                    : status == 'E' ? "!"
+                                                    : "");
     if (terminal) tcsetattr(STDIN_FILENO, TCSANOW, &keys);
     interruptedFlag = 0;
     char* raw = readline(prompt.c_str());

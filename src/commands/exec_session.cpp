@@ -105,6 +105,7 @@ void SessionFile::record(std::int64_t offset) {
 // --- sending and reporting -----------------------------------------------------------------------
 
 int ExecRunner::run(Request request, const ExecSettings& settings, std::ostream& out, std::ostream& err) {
+  if (auto code = transaction(request, settings, out, err)) return *code;
   const auto target = chooseTarget(settings.to, request.statements);
   if (target == client::Target::One) {
     // Read-your-writes: the read may only be answered by a node that applied this session's writes.

@@ -4,10 +4,12 @@
 // output and an exit code.
 #include "commands/exec_output.hpp"
 #include "core/client/client.hpp"
+#include "core/client/transaction_driver.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -62,11 +64,22 @@ public:
   /// Sends one request, waits per `settings`, writes data to `out` and diagnostics to `err`; returns the
   /// exit code (0 OK, 1 error response, 3 timeout, 4 divergence).
   int run(Request request, const ExecSettings& settings, std::ostream& out, std::ostream& err);
+  /// The interactive transaction's state, as PostgreSQL's ReadyForQuery says it: 'I' none, 'T' open, 'E' failed.
+  char transactionStatus() const;
 
 private:
+  /// BEGIN ... COMMIT (exec_transaction.cpp): runs `request` when it controls a transaction or one is open, as the
+  /// proxy does (docs/transactions.md), and returns the exit code; nullopt when it is an ordinary request.
+  std::optional<int> transaction(const Request& request, const ExecSettings& settings, std::ostream& out,
+                                 std::ostream& err);
+  /// Starts a transaction step and waits for the result it calls back with.
+  client::Result await(const std::function<void(client::TransactionDriver::Then)>& step);
+
   client::Client& client_;
   SessionFile* session_;
   std::optional<std::int64_t> seenAll_; ///< highest allOffset of this runner's ALL requests
+  std::unique_ptr<client::TransactionDriver> transactions_;
+  const ExecSettings* settings_ = nullptr; ///< those of the request in progress, for the driver's sends
 };
 
 /// Writes a result and its diagnostics (divergence, timeout with the silent nodes, error responses);

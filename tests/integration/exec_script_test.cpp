@@ -108,3 +108,49 @@ TEST_CASE("a script's reads wait for its writes; re-run with the same --message-
   CHECK(again.err.find("applied before") != std::string::npos);
   for (int i = 1; i <= 3; ++i) CHECK(cluster.scalar(i, "SELECT n FROM c") == "11");
 }
+
+TEST_CASE("BEGIN ... COMMIT in a script: reads see the transaction's writes, COMMIT applies it on every node, "
+          "ROLLBACK drops it",
+          "[exec-script]") {
+  TestCluster cluster;
+  REQUIRE(
+      cluster.exec({"--to", "ALL", "--wait", "all", "CREATE TABLE acct (id int PRIMARY KEY, balance int)"}).exitCode ==
+      0);
+  const auto script = writeScript(cluster, "transfer.sql",
+                                  "BEGIN;\n"
+                                  "INSERT INTO acct VALUES (1, 100), (2, 50);\n"
+                                  "UPDATE acct SET balance = balance - 30 WHERE id = 1 RETURNING balance;\n"
+                                  "SELECT sum(balance) AS total FROM acct;\n"
+                                  "COMMIT;\n"
+                                  "BEGIN;\n"
+                                  "DELETE FROM acct;\n"
+                                  "SELECT count(*) AS n FROM acct;\n"
+                                  "ROLLBACK;\n"
+                                  "SELECT count(*) AS n FROM acct;\n");
+  auto run = cluster.exec({"--wait", "all", "-o", "jsonl", "-f", script});
+  INFO(run.out << run.err);
+  REQUIRE(run.exitCode == 0);
+  const auto lines = jsonLines(run.out);
+  // The rows each statement returned (tags such as BEGIN are printed in the table format only).
+  std::string seen;
+  for (const auto& l : lines) seen += l.dump() + "\n";
+  INFO(seen);
+  CHECK(seen.find(R"({"balance":70})") != std::string::npos); // RETURNING, before COMMIT
+  CHECK(seen.find(R"({"total":120})") != std::string::npos);  // the transaction's own writes
+  CHECK(seen.find(R"({"n":0})") != std::string::npos);        // the DELETE seen inside its transaction...
+  CHECK(seen.find(R"({"n":2})") != std::string::npos);        // ...and dropped by ROLLBACK
+  for (int i = 1; i <= 3; ++i)
+    CHECK(waitUntil(
+        [&] {
+          return cluster.scalar(i, "SELECT string_agg(id || ':' || balance, ',' ORDER BY id) FROM acct") == "1:70,2:50";
+        },
+        std::chrono::seconds(30)));
+
+  // A failed statement aborts the transaction: the script stops there, and nothing of it is applied.
+  const auto failing = writeScript(
+      cluster, "failing.sql", "BEGIN;\nINSERT INTO acct VALUES (3, 1);\nINSERT INTO acct VALUES (1, 1);\nCOMMIT;\n");
+  auto failed = cluster.exec({"--wait", "all", "-f", failing});
+  CHECK(failed.exitCode == 1);
+  CHECK(failed.err.find("duplicate key") != std::string::npos);
+  for (int i = 1; i <= 3; ++i) CHECK(cluster.scalar(i, "SELECT count(*) FROM acct") == "2");
+}

@@ -309,7 +309,9 @@ void Session::runSimple(std::vector<sql::Statement> statements) {
 
 void Session::run(std::vector<sql::Statement> statements, nlohmann::json params,
                   std::function<void(const client::Result&)> then) {
-  if (tx_.active()) return speculate(std::move(statements), std::move(params), std::move(then));
+  if (tx_.active()) // a speculation on ONE of the transaction so far and them
+    return transactions_.execute(std::move(statements), std::move(params), options_.transactionLimits, seenAll_,
+                                 std::move(then));
   bool readOnly = true, schema = false, catalog = false;
   Request req;
   for (auto& st : statements) {

@@ -3,10 +3,10 @@
 // requests. No I/O: the server feeds it bytes and writes what it produces; requests go out through a
 // Sender whose completion the server delivers back on the connection's event loop.
 #include "core/client/client.hpp"
+#include "core/client/transaction_driver.hpp"
 #include "core/proxy/copy.hpp"
 #include "core/proxy/metrics.hpp"
 #include "core/proxy/scram.hpp"
-#include "core/proxy/transaction.hpp"
 #include "core/proxy/users.hpp"
 #include "core/proxy/wire.hpp"
 #include "core/sql/analysis_cache.hpp"
@@ -66,7 +66,7 @@ struct SessionOptions {
   std::shared_ptr<Metrics> metrics;
   /// Interactive transactions: how many statements and bytes one may hold (proxy.transaction_max_statements,
   /// node.max_request_bytes), and how long one may stay idle (proxy.transaction_idle_timeout; 0: no limit).
-  Transaction::Limits transactionLimits;
+  client::Transaction::Limits transactionLimits;
   std::chrono::milliseconds transactionIdleTimeout{0};
 };
 
@@ -192,11 +192,6 @@ private:
   // SET, RESET and SHOW of the session's settings (local.cpp); false for other statements.
   bool sessionSetting(const sql::Statement& st, Mode mode);
   void commitTransaction(Mode mode);
-  // Runs statements inside the transaction: a speculation on ONE of the transaction so far and them.
-  void speculate(std::vector<sql::Statement> statements, nlohmann::json params,
-                 std::function<void(const client::Result&)> then);
-  // Reserves a block of values of each sequence through ALL; `then` gets the failed result, or null.
-  void reserveSequences(std::vector<std::string> names, std::function<void(const client::Result*)> then);
   std::optional<std::string> setting(const std::string& name) const;
 
   // requests
@@ -237,15 +232,13 @@ private:
   bool tlsPending_ = false;
   bool tls_ = false;
   std::map<std::string, std::string> settings_; // SET in this session
-  Transaction tx_;
-  std::unique_ptr<CopyIn> copy_; // COPY FROM STDIN under way
-  // Blocks of sequence values this session reserved through ALL, which its transactions draw from (a transaction
-  // that inserts SERIAL keys then never draws the values another one drew).
-  struct SequenceBlock {
-    std::int64_t next = 0, last = 0;
-  };
-  std::map<std::string, SequenceBlock> sequenceBlocks_;
-  std::map<std::string, std::int64_t> blockSizes_;    // by sequence: doubled when a transaction needed more
+  // Its interactive transactions: speculations, the sequence values it reserved, commits (sent through send()).
+  client::TransactionDriver transactions_{
+      [this](Request req, client::Target target, client::TransactionDriver::Then then) {
+        send(std::move(req), target, std::move(then));
+      }};
+  client::Transaction& tx_ = transactions_.tx();
+  std::unique_ptr<CopyIn> copy_;                      // COPY FROM STDIN under way
   std::chrono::steady_clock::time_point lastMessage_; // for proxy.transaction_idle_timeout
   std::deque<sql::Statement> simpleQueue_;            // the rest of a query string run one statement at a time
   std::uint64_t simpleErrors_ = 0;                    // errors_ when that query string began: one more stops it

@@ -1,5 +1,5 @@
 // Interactive transactions (BEGIN ... COMMIT) of one session: transaction control, the speculation of each
-// statement on ONE and the commit on ALL (see transaction.hpp, README "Transactions").
+// statement on ONE and the commit on ALL through client::TransactionDriver (docs/transactions.md).
 #include "core/errors.hpp"
 #include "core/proxy/outcome.hpp"
 #include "core/proxy/session.hpp"
@@ -10,21 +10,6 @@
 #include <cctype>
 
 namespace kluster::proxy {
-namespace {
-
-// A result the proxy decides itself, given to the same continuation as a node's answer.
-client::Result refused(std::string_view code, std::string message, std::string sqlState, std::string hint = {}) {
-  client::Result r;
-  Response resp;
-  resp.resultCode = std::string(code);
-  resp.errorMessage = std::move(message);
-  resp.sqlState = std::move(sqlState);
-  resp.hint = std::move(hint);
-  r.responses.push_back(std::move(resp));
-  return r;
-}
-
-} // namespace
 
 bool Session::transactionBlock(const sql::Statement& st, Mode mode) {
   using Action = sql::Statement::TransactionControl::Action;
@@ -60,15 +45,7 @@ bool Session::transactionBlock(const sql::Statement& st, Mode mode) {
         warn("25001", "there is already a transaction in progress");
       } else {
         const auto readOnly = setting("default_transaction_read_only");
-        tx_.begin(util::nowMillis(), fmt::format("tx/{}", util::uuid4()),
-                  tc->readOnly || (readOnly && (*readOnly == "on" || *readOnly == "true")));
-        for (auto b = sequenceBlocks_.begin(); b != sequenceBlocks_.end();)
-          if (b->second.next > b->second.last) {
-            b = sequenceBlocks_.erase(b); // used up: the next transaction that draws reserves another
-          } else {
-            tx_.reserve(b->first, b->second.next);
-            ++b;
-          }
+        transactions_.begin(tc->readOnly || (readOnly && (*readOnly == "on" || *readOnly == "true")));
       }
       return finish(commandTag(st, 0)), true; // BEGIN or START TRANSACTION
     case Action::Commit:
@@ -126,12 +103,9 @@ void Session::commitTransaction(Mode mode) {
     tx_.end();
     return done(failed ? "ROLLBACK" : "COMMIT");
   }
-  Request req = tx_.commit();
   const bool schema = tx_.changesSchema();
-  auto drawn = tx_.drawn();
-  tx_.end();
   if (mode == Mode::Simple) simpleInFlight_ = true;
-  send(std::move(req), client::Target::All, [this, mode, schema, done, drawn](const client::Result& r) {
+  transactions_.commit([this, mode, schema, done](const client::Result& r) {
     simpleInFlight_ = false;
     if (schema) options_.describeCache->invalidate(r.allOffset()); // even after an error: a timed-out DDL may apply
     if (auto n = failure(r, options_.timeoutText)) {
@@ -140,91 +114,7 @@ void Session::commitTransaction(Mode mode) {
       if (mode == Mode::Simple) ready();
       return;
     }
-    for (const auto& [name, last] : drawn) // the committed values are used: the next transaction draws after them
-      if (auto b = sequenceBlocks_.find(name); b != sequenceBlocks_.end()) b->second.next = last + 1;
     done("COMMIT");
-  });
-}
-
-void Session::speculate(std::vector<sql::Statement> statements, nlohmann::json params,
-                        std::function<void(const client::Result&)> then) {
-  if (tx_.readOnly())
-    for (const auto& st : statements)
-      if (!st.readOnly)
-        return then(refused(code::ReadOnly,
-                            fmt::format("cannot execute {} in a read-only transaction",
-                                        commandTag(st, 0).substr(0, commandTag(st, 0).find(' '))),
-                            "25006"));
-  if (auto why = tx_.refusal(statements, params, options_.transactionLimits))
-    return then(refused(code::TooLarge, *why, "54000", "commit smaller transactions"));
-  Request req = tx_.speculation(statements, params);
-  if (seenAll_) req.minAllOffset = seenAll_; // the session's own earlier writes are seen
-  send(std::move(req), client::Target::One,
-       [this, statements = std::move(statements), params = std::move(params),
-        then = std::move(then)](const client::Result& r) {
-         if (r.diverged || r.responses.empty() || !r.responses.front().ok()) return then(r);
-         const auto& drawn = r.responses.front().drawn;
-         std::vector<std::string> unreserved;
-         for (const auto& [name, last] : drawn)
-           if (!tx_.reserved(name)) unreserved.push_back(name);
-         if (!unreserved.empty()) // drawn from the sequence's own state: reserve a block, then run it again with it
-           return reserveSequences(std::move(unreserved), [this, statements, params, then](const client::Result* bad) {
-             if (bad) return then(*bad);
-             speculate(statements, params, then);
-           });
-         for (const auto& [name, last] : drawn)
-           if (auto b = sequenceBlocks_.find(name); b != sequenceBlocks_.end() && last > b->second.last) {
-             sequenceBlocks_.erase(b); // the retry reserves a larger one
-             blockSizes_[name] *= 2;
-             return then(refused(code::SerializationFailure,
-                                 fmt::format("the transaction drew more values of sequence {} than its connection had "
-                                             "reserved",
-                                             name),
-                                 "40001", "retry the transaction: a larger block of values is reserved for it"));
-           }
-         tx_.setDrawn(drawn);
-         tx_.record(statements, params, r.responses.front().digests);
-         // The answer holds the transaction's earlier statements' results first: the caller wants its own.
-         client::Result mine = r;
-         auto& resp = mine.responses.front();
-         if (resp.results.is_array() && !resp.results.empty()) {
-           const std::size_t n = std::min(statements.size(), resp.results.size());
-           ojson tail = ojson::array();
-           for (std::size_t i = resp.results.size() - n; i < resp.results.size(); ++i) tail.push_back(resp.results[i]);
-           resp.result = tail.back();
-           resp.results = n > 1 ? std::move(tail) : ojson();
-         }
-         then(mine);
-       });
-}
-
-void Session::reserveSequences(std::vector<std::string> names, std::function<void(const client::Result*)> then) {
-  constexpr std::int64_t kFirstBlock = 100;
-  Request req;
-  std::vector<std::int64_t> sizes;
-  for (const auto& name : names) {
-    sizes.push_back(blockSizes_.emplace(name, kFirstBlock).first->second);
-    std::string literal = "'";
-    for (char c : name) literal += c == '\'' ? std::string("''") : std::string(1, c);
-    literal += "'";
-    // Every node advances the sequence past the block, at one position of ALL: nobody else draws these values.
-    req.statements.push_back(fmt::format("SELECT setval({0}, nextval({0}) + {1})", literal, sizes.back() - 1));
-  }
-  send(std::move(req), client::Target::All, [this, names, sizes, then](const client::Result& r) {
-    if (failure(r, options_.timeoutText)) return then(&r);
-    const auto& resp = r.responses.front();
-    try {
-      for (std::size_t i = 0; i < names.size(); ++i) {
-        const ojson& rows = names.size() > 1 && resp.results.is_array() ? resp.results.at(i) : resp.result;
-        const auto last = rows.at(0).at("setval").get<std::int64_t>();
-        sequenceBlocks_[names[i]] = {last - sizes[i] + 1, last};
-        tx_.reserve(names[i], last - sizes[i] + 1);
-      }
-    } catch (const std::exception& e) { // never: the nodes answer setval()'s value
-      const auto bad = refused(code::SqlError, std::string("reserving sequence values: ") + e.what(), "XX000");
-      return then(&bad);
-    }
-    then(nullptr);
   });
 }
 

@@ -4,7 +4,7 @@
 #include "core/errors.hpp"
 #include "core/proxy/frontend.hpp"
 #include "core/proxy/session.hpp"
-#include "core/proxy/transaction.hpp"
+#include "core/client/transaction.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -208,7 +208,7 @@ TEST_CASE("a transaction that only read commits without a request; READ ONLY ref
 }
 
 TEST_CASE("Transaction: limits, and reads of the catalog answered but not committed", "[proxy]") {
-  Transaction tx;
+  client::Transaction tx;
   tx.begin(1000, "tx/1", false);
   auto statements = sql::analyze("SELECT relname FROM pg_class; INSERT INTO t VALUES (1)").statements;
   REQUIRE(statements.size() == 2);
@@ -217,7 +217,7 @@ TEST_CASE("Transaction: limits, and reads of the catalog answered but not commit
   tx.record(statements, nlohmann::json::array(), {"c", "w"});
   CHECK(tx.commit().statements == std::vector<std::string>{"INSERT INTO t VALUES (1)"});
   CHECK(tx.commit().transaction->expect == std::vector<std::string>{"w"});
-  Transaction::Limits limits;
+  client::Transaction::Limits limits;
   limits.maxStatements = 1;
   CHECK(tx.refusal({statements[1]}, nlohmann::json::array(), limits));
   limits.maxStatements = 10;

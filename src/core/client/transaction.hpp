@@ -1,6 +1,7 @@
 #pragma once
 // One session's interactive transaction (BEGIN ... COMMIT): its state, the values it pins, and the statements it
-// ran with the digests of the results its client saw. No I/O: the session sends what this builds.
+// ran with the digests of the results its client saw. No I/O: TransactionDriver (transaction_driver.hpp) sends what
+// this builds.
 //
 // How it runs (README "Transactions", ARCHITECTURE "Interactive transactions"): each statement is answered by a
 // speculation on ONE, which runs every statement of the transaction so far, in order, on one node in a database
@@ -17,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace kluster::proxy {
+namespace kluster::client {
 
 class Transaction {
 public:
@@ -116,4 +117,4 @@ private:
   std::map<std::string, std::int64_t> drawn_;
 };
 
-} // namespace kluster::proxy
+} // namespace kluster::client

@@ -1,11 +1,11 @@
-#include "core/proxy/transaction.hpp"
+#include "core/client/transaction.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <random>
 
-namespace kluster::proxy {
+namespace kluster::client {
 namespace {
 
 std::size_t sizeOf(const std::string& sql, const nlohmann::json& params) {
@@ -142,4 +142,4 @@ bool Transaction::release(const std::string& name) {
   return true;
 }
 
-} // namespace kluster::proxy
+} // namespace kluster::client
