@@ -244,6 +244,7 @@ public:
       p->done(std::move(p->result));
       return;
     }
+    bool others = false; // other requests of this client in flight (Dispatch::Auto)
     {
       std::unique_lock lock(mutex_);
       if (closing_) {
@@ -259,6 +260,7 @@ public:
       p->traced = request.trace;
       if (p->traced) traced_.fetch_add(1);
       pending_.emplace(request.messageId, std::move(p));
+      others = pending_.size() > 1;
     }
     if (dispatch == Dispatch::Now || options_.batchLinger.count() == 0) {
       producer_->produce(topic, partition, key, payload);
@@ -267,9 +269,8 @@ public:
     std::lock_guard lock(dispatchMutex_);
     auto& batching = batchProducer();
     if (dispatch == Dispatch::Auto) {
-      // Batched while others are in flight (this request is counted already). A switch waits until the other
-      // producer has nothing unacknowledged, so that requests reach the topic in the order they were sent.
-      const bool others = inFlight() > 1;
+      // Batched while others are in flight. A switch waits until the other producer has nothing unacknowledged,
+      // so that requests reach the topic in the order they were sent.
       auto* want = others ? &batching : producer_.get();
       auto* other = others ? producer_.get() : &batching;
       if (other->handle().outq_len() > 0) want = other;

@@ -48,4 +48,10 @@ Outcome Outcome::error(std::string_view c, std::string message, std::string sqlS
   return o;
 }
 
+Outcome notCaughtUp(std::int64_t held, std::int64_t wanted) {
+  return Outcome::error(code::NotCaughtUp,
+                        fmt::format("this node's database holds ALL up to offset {}, not yet {}", held, wanted), "",
+                        "retry, or read from ALL");
+}
+
 } // namespace kluster::db

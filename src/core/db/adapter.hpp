@@ -110,6 +110,9 @@ std::vector<std::string> resultDigests(const Outcome& outcome);
 /// Compares an outcome's statements with `work.expect`; returns the index of the first that differs.
 std::optional<std::size_t> firstMismatch(const Work& work, const std::vector<std::string>& digests);
 
+/// A read whose database holds ALL only up to `held`, below its floor `wanted` (ReadFloor): NOT_CAUGHT_UP.
+Outcome notCaughtUp(std::int64_t held, std::int64_t wanted);
+
 /// The ALL position a node's database holds: the last applied offset and request.
 struct Position {
   std::int64_t offset = -1; ///< -1: nothing applied yet

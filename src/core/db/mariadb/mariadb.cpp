@@ -418,10 +418,7 @@ std::optional<Outcome> MariaDbConnection::beginRead(const ReadFloor* atLeast) {
   const auto held = std::atoll(r.back().rows.at(0).at(0).value_or("-1").c_str());
   if (held >= atLeast->offset) return std::nullopt;
   rollback();
-  return Outcome::error(
-      code::NotCaughtUp,
-      fmt::format("this node's database holds ALL up to offset {}, not yet {}", held, atLeast->offset), "",
-      "retry, or read from ALL");
+  return notCaughtUp(held, atLeast->offset);
 }
 
 Outcome MariaDbConnection::query(const Work& work, const ReadFloor* atLeast) {

@@ -1,34 +1,15 @@
 // MariaDB results as JSON, as the PostgreSQL adapter gives them: rows as objects in column order, SQL NULL as null,
 // numbers as JSON numbers only when they fit exactly, binary values as \x-prefixed hex, everything else as the
 // server's text.
+#include "core/db/values.hpp"
 #include "core/db/mariadb/mariadb.hpp"
 
 #include <mysql.h>
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
-#include <cstdlib>
 
 namespace kluster::db::mariadb {
 namespace {
-
-constexpr std::int64_t kMaxExactInteger = 9007199254740992LL; // 2^53: beyond it JSON readers lose digits
-
-bool isPlainDecimal(std::string_view s) {
-  int digits = 0;
-  bool seenDigit = false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if ((c == '-' && i == 0) || c == '.') continue;
-    if (c < '0' || c > '9') return false;
-    if (c != '0' || seenDigit) {
-      seenDigit = true;
-      ++digits;
-    }
-  }
-  return digits <= 15 && !s.empty();
-}
 
 std::string hex(std::string_view bytes) {
   static const char* const digits = "0123456789abcdef";
@@ -50,25 +31,11 @@ ojson valueToJson(const Column& column, const std::string& text) {
   case MYSQL_TYPE_INT24:
   case MYSQL_TYPE_LONG:
   case MYSQL_TYPE_LONGLONG:
-  case MYSQL_TYPE_YEAR: {
-    std::int64_t n = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec == std::errc() && p == v.data() + v.size() && n <= kMaxExactInteger && n >= -kMaxExactInteger) return n;
-    return text;
-  }
+  case MYSQL_TYPE_YEAR: return integerValue(v);
   case MYSQL_TYPE_FLOAT:
-  case MYSQL_TYPE_DOUBLE: {
-    const double d = std::strtod(text.c_str(), nullptr);
-    if (std::isfinite(d)) return d;
-    return text;
-  }
+  case MYSQL_TYPE_DOUBLE: return floatValue(v);
   case MYSQL_TYPE_DECIMAL:
-  case MYSQL_TYPE_NEWDECIMAL:
-    if (isPlainDecimal(v)) {
-      if (v.find('.') == std::string_view::npos) return std::strtoll(text.c_str(), nullptr, 10);
-      return std::strtod(text.c_str(), nullptr);
-    }
-    return text;
+  case MYSQL_TYPE_NEWDECIMAL: return decimalValue(v);
   case MYSQL_TYPE_BIT: { // the text protocol sends a BIT's bytes, most significant first
     if (v.size() > 6) return hex(v);
     std::int64_t n = 0;

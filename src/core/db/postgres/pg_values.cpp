@@ -1,34 +1,9 @@
 // PostgreSQL results as JSON: rows as objects in column order, SQL NULL as null, numbers as JSON numbers
 // only when they fit exactly, json/jsonb embedded, everything else as the server's text.
 #include "core/db/postgres/postgres.hpp"
-
-#include <charconv>
-#include <cmath>
-#include <cstdlib>
+#include "core/db/values.hpp"
 
 namespace kluster::db {
-namespace {
-
-constexpr std::int64_t kMaxExactInteger = 9007199254740992LL; // 2^53: beyond it JSON readers lose digits
-
-bool isPlainDecimal(std::string_view s) {
-  // Digits with an optional sign and point, at most 15 significant digits: exact as a double.
-  int digits = 0;
-  bool seenDigit = false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '-' && i == 0) continue;
-    if (c == '.') continue;
-    if (c < '0' || c > '9') return false;
-    if (c != '0' || seenDigit) {
-      seenDigit = true;
-      ++digits;
-    }
-  }
-  return digits <= 15 && !s.empty();
-}
-
-} // namespace
 
 std::string_view builtinTypeName(unsigned oid) {
   switch (oid) {
@@ -66,24 +41,10 @@ ojson pgValueToJson(unsigned oid, const char* text, int length) {
   case 20:
   case 21:
   case 23:
-  case 26: {
-    std::int64_t n = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec == std::errc() && p == v.data() + v.size() && n <= kMaxExactInteger && n >= -kMaxExactInteger) return n;
-    return std::string(v);
-  }
+  case 26: return integerValue(v);
   case 700:
-  case 701: {
-    double d = std::strtod(std::string(v).c_str(), nullptr);
-    if (std::isfinite(d)) return d;
-    return std::string(v); // NaN, Infinity
-  }
-  case 1700:
-    if (isPlainDecimal(v)) {
-      if (v.find('.') == std::string_view::npos) return std::strtoll(std::string(v).c_str(), nullptr, 10);
-      return std::strtod(std::string(v).c_str(), nullptr);
-    }
-    return std::string(v);
+  case 701: return floatValue(v);
+  case 1700: return decimalValue(v);
   case 114:
   case 3802: {
     auto parsed = ojson::parse(v, nullptr, false);

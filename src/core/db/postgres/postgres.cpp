@@ -536,10 +536,7 @@ std::optional<Outcome> PgConnection::beginRead(const ReadFloor* atLeast, const c
   const auto held = std::atoll(PQgetvalue(g.res, 0, 0));
   if (held >= atLeast->offset) return std::nullopt;
   rollback();
-  return Outcome::error(
-      code::NotCaughtUp,
-      fmt::format("this node's database holds ALL up to offset {}, not yet {}", held, atLeast->offset), "",
-      "retry, or read from ALL");
+  return notCaughtUp(held, atLeast->offset);
 }
 
 Outcome PgConnection::readError(const std::string& sqlState, const std::string& message, const std::string& hint) {
