@@ -210,6 +210,7 @@ bool Session::refuseLocally(const wire::Writer::Notice& n, Mode mode) {
 }
 
 bool Session::local(const sql::Statement& st, Mode mode) {
+  if (st.kind == "CopyStmt" && !st.copyFrom) return copyOut(st, mode); // session_copy_out.cpp
   if (st.kind == "CopyStmt") {
     const auto& copy = st.copyFrom;
     if (copy && mode == Mode::Simple && !tx_.active() && !copy->binary && copy->unsupported.empty()) {

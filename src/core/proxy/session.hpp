@@ -24,6 +24,8 @@
 
 namespace kluster::proxy {
 
+class CopyWriter;
+
 /// An ErrorResponse's fields (severity ERROR).
 wire::Writer::Notice errorNotice(std::string sqlState, std::string message, std::string hint = {});
 
@@ -181,6 +183,10 @@ private:
   void copyMessage(wire::Message& m);
   void sendCopyRows(bool last);
   void endCopy(std::optional<wire::Writer::Notice> error); // CommandComplete (or the error), ReadyForQuery
+  // COPY ... TO STDOUT (session_copy_out.cpp): the SELECT it stands for runs as this session's reads do, and its rows
+  // are answered as COPY data. COPY to or from a file or a program is refused there too.
+  bool copyOut(const sql::Statement& st, Mode mode);
+  void sendCopyOut(CopyWriter& writer, const ojson& rows, const ojson& columns);
 
   // interactive transactions (session_transaction.cpp)
   bool transactionBlock(const sql::Statement& st, Mode mode);
