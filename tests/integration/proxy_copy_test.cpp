@@ -16,7 +16,8 @@ namespace {
 
 const char* const kTable = R"(
 CREATE TABLE awkward (id int PRIMARY KEY, t text, n numeric(10,2), x numeric, ts timestamptz, b bool, raw bytea,
-                      doc jsonb, js json, tags text[], f float8, r real, c char(4), iv interval);
+                      doc jsonb, js json, tags text[], f float8, r real, c char(4), iv interval,
+                      tenfold int GENERATED ALWAYS AS (id * 10) STORED);
 INSERT INTO awkward VALUES
   (1, E'tab\there, and a comma', 12.50, 1.000, '2024-03-01 12:34:56.789+02', true, '\x00ff5c0a',
    '{"b": [1, "x\ty", null], "a": 1.50}', '{"k" :  1,  "k": 2}', '{"a b","c,d",NULL,"q\"t"}', 1.5e-7, 0.1, 'ab',
@@ -30,7 +31,14 @@ INSERT INTO awkward VALUES
    '{ü}', -0.5, 1e10, 'ü', '1 year'),
   (6, '\N', 99999999.99, NULL, NULL, NULL, NULL, 'null', 'null', '{NULL}', 1e300, NULL, NULL, NULL),
   (7, '\.', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-  (8, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+  (8, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+CREATE TABLE parent (a int, b text);
+CREATE TABLE child (c int) INHERITS (parent);
+INSERT INTO parent VALUES (1, 'parent''s');
+INSERT INTO child VALUES (2, 'child''s', 3);
+CREATE VIEW awkward_view AS SELECT id, t FROM awkward;
+CREATE TABLE parted (a int) PARTITION BY RANGE (a);
+CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (10);
 )";
 
 // psql -c ... against a node's database, with the settings every node's connections run with.
@@ -74,6 +82,8 @@ TEST_CASE("COPY TO STDOUT through the proxy writes the bytes PostgreSQL writes",
       "\\copy awkward (t) to stdout csv",
       "\\copy (select x, f, r, c, iv, ts, b from awkward order by id) to stdout with (format csv)",
       "COPY (SELECT id, t FROM awkward WHERE id IN (1, 2) ORDER BY id) TO STDOUT WITH (FORMAT csv)",
+      "\\copy parent to stdout with (format csv, header)", // its own rows, not its child's
+      "\\copy (select * from parent order by a) to stdout with (format csv, header)",
   };
   for (const auto& command : commands) {
     INFO(command);
@@ -105,16 +115,27 @@ TEST_CASE("COPY TO STDOUT through the proxy writes the bytes PostgreSQL writes",
       "-c", "INSERT INTO awkward (id, t) VALUES (100, E'in\\ta tx')",
       "-c", "\\copy (select id, t from awkward where id >= 8 order by id) to stdout",
       "-c", "ROLLBACK"};
-  const auto expected = psqlDirect(cluster, block);
-  REQUIRE(expected.exitCode == 0);
-  CHECK(expected.out == "8\t\\N\n100\tin\\ta tx\n");
+  const auto direct = psqlDirect(cluster, block);
+  REQUIRE(direct.exitCode == 0);
+  CHECK(direct.out == "8\t\\N\n100\tin\\ta tx\n");
   std::vector<std::string> args = {"-q", "-v", "ON_ERROR_STOP=1"};
   args.insert(args.end(), block.begin(), block.end());
   auto inBlock = proxy.psql(args);
   INFO(inBlock.err);
   CHECK(inBlock.exitCode == 0);
-  CHECK(inBlock.out == expected.out);
+  CHECK(inBlock.out == direct.out);
   CHECK(cluster.scalar(1, "SELECT count(*) FROM awkward") == "8");
+
+  // What PostgreSQL refuses, refused alike.
+  for (const std::string relation : {"awkward_view", "parted"}) {
+    const auto command = "\\copy " + relation + " to stdout";
+    INFO(command);
+    const auto expected = psqlDirect(cluster, {"-c", command});
+    REQUIRE(expected.exitCode != 0);
+    const auto got = proxy.psql({"-q", "-v", "ON_ERROR_STOP=1", "-c", command});
+    CHECK(got.exitCode == expected.exitCode);
+    CHECK(got.err == expected.err); // ERROR:  cannot copy from view "awkward_view", and the same HINT
+  }
 
   // What the proxy refuses, with 0A000 and a hint.
   auto binary = proxy.psql({"-c", "\\copy awkward to stdout with (format binary)"});

@@ -3,37 +3,75 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <stdexcept>
 
 namespace kluster::proxy {
 namespace {
 
 // "a""b" -> a"b (the analysis quotes every column it keeps).
-std::string unquoted(const std::string& quoted) {
-  if (quoted.size() < 2 || quoted.front() != '"') return quoted;
+std::string unquoted(const std::string& name) {
+  if (name.size() < 2 || name.front() != '"') return name;
   std::string out;
-  for (std::size_t i = 1; i + 1 < quoted.size(); ++i) {
-    out += quoted[i];
-    if (quoted[i] == '"') ++i;
+  for (std::size_t i = 1; i + 1 < name.size(); ++i) {
+    out += name[i];
+    if (name[i] == '"') ++i;
   }
   return out;
+}
+
+std::string quoted(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
 }
 
 } // namespace
 
 CopyWriter::CopyWriter(sql::Statement::CopyTo options) : options_(std::move(options)) {
   for (const auto& c : options_.columns) names_.push_back(unquoted(c));
-  wantsNames_ = options_.columns.empty() && (options_.header || !options_.forceQuote.empty());
-  if (!wantsNames_) error_ = resolveForced();
+  wantsNames_ = options_.table.empty() && (options_.header || !options_.forceQuote.empty());
+  if (!options_.columns.empty() || (options_.table.empty() && !wantsNames_)) resolveForced();
+}
+
+std::string CopyWriter::relationQuery() const {
+  if (options_.table.empty()) return {};
+  std::string literal = "'";
+  for (char c : options_.table) literal += c == '\'' ? std::string("''") : std::string(1, c);
+  literal += "'";
+  return fmt::format(
+      "SELECT c.relkind::text AS kind, c.relname::text AS name, (SELECT coalesce(json_agg(a.attname::text "
+      "ORDER BY a.attnum), '[]') FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > "
+      "0 AND NOT a.attisdropped AND a.attgenerated = '') AS columns FROM pg_catalog.pg_class c WHERE "
+      "c.oid = {}::regclass",
+      literal);
+}
+
+void CopyWriter::setRelation(const ojson& row) {
+  const auto kind = row.value("kind", ""), name = row.value("name", "");
+  static const std::map<std::string, std::string> kinds = {
+      {"v", "view"}, {"m", "materialized view"}, {"f", "foreign table"}, {"S", "sequence"}, {"p", "partitioned table"}};
+  if (kind != "r") {
+    const auto it = kinds.find(kind);
+    problem_ = Problem{
+        "42809", fmt::format("cannot copy from {} \"{}\"", it == kinds.end() ? "non-table relation" : it->second, name),
+        kind == "S" || it == kinds.end() ? "" : "Try the COPY (SELECT ...) TO variant."};
+    return;
+  }
+  if (!options_.columns.empty()) return;
+  const auto columns = row.find("columns");
+  if (columns != row.end() && columns->is_array())
+    for (const auto& c : *columns) names_.push_back(c.is_string() ? c.get<std::string>() : c.dump());
+  resolveForced();
 }
 
 std::string CopyWriter::select() const {
   std::string source = options_.query;
   if (source.empty()) {
     std::string columns;
-    for (const auto& c : options_.columns) columns += (columns.empty() ? "" : ", ") + c;
+    for (const auto& c : names_) columns += (columns.empty() ? "" : ", ") + quoted(c);
     // ONLY: COPY table TO copies the table's own rows, not those of tables that inherit from it.
-    source = fmt::format("SELECT {} FROM ONLY {}", columns.empty() ? "*" : columns, options_.table);
+    source = fmt::format("SELECT {} FROM ONLY {}", columns, options_.table);
   }
   // A CTE takes any query COPY takes (INSERT ... RETURNING too), and a query's ORDER BY holds in the rows it gives.
   return fmt::format("WITH kluster_copy AS ({}\n) SELECT ROW(kluster_copy.*)::text AS kluster_copy_row{} FROM "
@@ -44,17 +82,19 @@ std::string CopyWriter::select() const {
 void CopyWriter::setNames(std::vector<std::string> names) {
   names_ = std::move(names);
   wantsNames_ = false;
-  error_ = resolveForced();
+  resolveForced();
 }
 
-std::string CopyWriter::resolveForced() {
+void CopyWriter::resolveForced() {
   forced_.assign(names_.size(), false);
   for (const auto& name : options_.forceQuote) {
     const auto it = std::find(names_.begin(), names_.end(), name);
-    if (it == names_.end()) return fmt::format("FORCE_QUOTE column \"{}\" not referenced by COPY", name);
+    if (it == names_.end()) {
+      problem_ = Problem{"42P10", fmt::format("FORCE_QUOTE column \"{}\" not referenced by COPY", name), ""};
+      return;
+    }
     forced_[static_cast<std::size_t>(it - names_.begin())] = true;
   }
-  return {};
 }
 
 std::size_t CopyWriter::columns(std::optional<std::string_view> firstRecord) const {
@@ -72,7 +112,11 @@ std::string CopyWriter::header() const {
   return out + '\n';
 }
 
-std::string CopyWriter::row(std::string_view record) const { return line(recordFields(record)); }
+std::string CopyWriter::row(std::string_view record) const {
+  // A table of no columns: its rows are empty lines (the record of no columns reads as one NULL).
+  if (!options_.table.empty() && names_.empty()) return "\n";
+  return line(recordFields(record));
+}
 
 std::string CopyWriter::line(const Row& values) const {
   std::string out;

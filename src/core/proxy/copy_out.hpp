@@ -2,7 +2,9 @@
 // COPY ... TO STDOUT through the proxy (docs/proxy.md "COPY"): a read. A node answers a SELECT whose one column is
 // each row's record in PostgreSQL's text form (ROW(...)::text: every value as its type's output function writes it,
 // which is what COPY writes), and this turns those rows into COPY's text or CSV lines, byte for byte as
-// PostgreSQL 15's COPY TO writes them. No I/O.
+// PostgreSQL 15's COPY TO writes them. COPY table TO asks the catalog first which columns COPY copies (not the
+// generated ones) and whether the table is one COPY copies from. No I/O.
+#include "core/proxy/pg_types.hpp"
 #include "core/sql/analyzer.hpp"
 
 #include <optional>
@@ -18,16 +20,25 @@ public:
 
   explicit CopyWriter(sql::Statement::CopyTo options);
 
-  /// The SELECT to run on a node: `kluster_copy_row`, each row's record as text; when names() is false, every column
-  /// after it too (their names are the header and what FORCE_QUOTE finds its columns among).
+  /// Why PostgreSQL would refuse this COPY, as far as known: COPY from a view, FORCE_QUOTE of a column it does not
+  /// copy... (PostgreSQL's SQLSTATE, message and hint).
+  struct Problem {
+    std::string sqlState, message, hint;
+  };
+  const std::optional<Problem>& problem() const { return problem_; }
+
+  /// COPY table TO: what to ask a node first, with one row: the table's kind (relkind), its name and the columns COPY
+  /// copies (not dropped, not generated; a JSON array). Empty for COPY (query) TO.
+  std::string relationQuery() const;
+  /// The answer's row: an ordinary table is copied; a view, a partitioned table... is refused as PostgreSQL does.
+  void setRelation(const ojson& row);
+
+  /// The SELECT to run on a node: `kluster_copy_row`, each row's record as text; for COPY (query) TO with HEADER or
+  /// FORCE_QUOTE of columns, the query's columns after it too (for their names: setNames()).
   std::string select() const;
-  /// The column names are known (COPY t (columns)), or not needed (no HEADER, no FORCE_QUOTE of named columns).
-  bool names() const { return !wantsNames_; }
-  /// The columns' names, from the answer to select().
+  /// Whether the answer to select() carries the column names, which setNames() then takes.
+  bool wantsNames() const { return wantsNames_; }
   void setNames(std::vector<std::string> names);
-  /// Why PostgreSQL would refuse this COPY once the names are known: a column FORCE_QUOTE names is not among them
-  /// (SQLSTATE 42P10, PostgreSQL's message). Empty when there is nothing to refuse.
-  const std::string& error() const { return error_; }
   /// Columns per row, as CopyOutResponse announces them: from the names, else from `firstRecord` (0: no rows).
   std::size_t columns(std::optional<std::string_view> firstRecord) const;
 
@@ -42,13 +53,13 @@ public:
 private:
   // One value as COPY writes it: `quote` forces CSV's quotes, `single` says it is the row's only one.
   void field(std::string& out, const std::string& value, bool quote, bool single) const;
-  std::string resolveForced(); // forced_ from the names; the error, if any
+  void resolveForced(); // forced_ from the names, or the problem
 
   sql::Statement::CopyTo options_;
   bool wantsNames_ = false;
   std::vector<std::string> names_;
   std::vector<bool> forced_; ///< FORCE_QUOTE, by column
-  std::string error_;
+  std::optional<Problem> problem_;
 };
 
 /// The fields of a record in PostgreSQL's text form (record_out: `(1,,"a b","")`), nullopt for NULL. Throws

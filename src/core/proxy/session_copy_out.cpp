@@ -47,15 +47,41 @@ bool Session::copyOut(const sql::Statement& st, Mode mode) {
                   "ENCODING 'UTF8'");
   if (!options.invalid.empty()) return refuse(options.invalidState, options.invalid);
   auto writer = std::make_shared<CopyWriter>(options);
-  if (!writer->error().empty()) return refuse("42P10", writer->error());
+  if (const auto& p = writer->problem()) return refuse(p->sqlState, p->message, p->hint);
+  const auto relation = writer->relationQuery();
+  if (relation.empty()) return runCopyOut(writer), true;
+  // COPY table TO: which columns it copies, and whether the table is one COPY copies from, first.
+  readForCopy(relation, [this, writer](const ojson& rows, const ojson&) {
+    if (rows.empty()) throw std::runtime_error("a node answered COPY's catalog query with no row");
+    writer->setRelation(rows[0]);
+    if (const auto& p = writer->problem()) {
+      error(errorNotice(p->sqlState, p->message, p->hint));
+      tx_.fail();
+      return ready();
+    }
+    runCopyOut(writer);
+  });
+  return true;
+}
+
+void Session::runCopyOut(const std::shared_ptr<CopyWriter>& writer) {
+  readForCopy(writer->select(), [this, writer](const ojson& rows, const ojson& columns) {
+    sendCopyOut(*writer, rows, columns);
+    ready();
+  });
+}
+
+void Session::readForCopy(const std::string& text, std::function<void(const ojson&, const ojson&)> then) {
   sql::Statement select;
   try {
-    select = options_.analyses->get(writer->select())->statements.at(0);
-  } catch (const std::exception& e) {
-    return refuse("42601", e.what());
+    select = options_.analyses->get(text)->statements.at(0);
+  } catch (const std::exception& e) { // never: the COPY parsed, and what it becomes does
+    error(errorNotice("42601", e.what()));
+    tx_.fail();
+    return ready();
   }
   simpleInFlight_ = true;
-  run({std::move(select)}, nlohmann::json::array(), [this, writer](const client::Result& r) {
+  run({std::move(select)}, nlohmann::json::array(), [this, then = std::move(then)](const client::Result& r) {
     simpleInFlight_ = false;
     if (auto n = failure(r, options_.timeoutText)) {
       error(*n);
@@ -63,36 +89,33 @@ bool Session::copyOut(const sql::Statement& st, Mode mode) {
       return ready();
     }
     const auto& resp = r.responses.front();
-    sendCopyOut(*writer, resp.result.is_array() ? resp.result : ojson::array(), resp.columns);
-    ready();
+    try {
+      then(resp.result.is_array() ? resp.result : ojson::array(), resp.columns);
+    } catch (const std::exception& e) { // never: a node answers what was asked
+      error(errorNotice("XX000", fmt::format("COPY TO STDOUT: {}", e.what())));
+      tx_.fail();
+      ready();
+    }
   });
-  return true;
 }
 
 void Session::sendCopyOut(CopyWriter& writer, const ojson& rows, const ojson& columns) {
-  if (!writer.names()) {
+  if (writer.wantsNames()) {
     std::vector<std::string> names;
     for (std::size_t i = 1; columns.is_array() && i < columns.size(); ++i)
       names.push_back(columns[i].value("name", ""));
     writer.setNames(std::move(names));
-    if (!writer.error().empty()) {
-      error(errorNotice("42P10", writer.error()));
+    if (const auto& p = writer.problem()) {
+      error(errorNotice(p->sqlState, p->message, p->hint));
       return tx_.fail();
     }
   }
-  std::size_t sent = 0;
-  try {
-    const auto first = rows.empty() ? std::nullopt : std::make_optional(recordOf(rows[0]));
-    out_.copyOutResponse(static_cast<std::int16_t>(writer.columns(first)));
-    if (auto header = writer.header(); !header.empty()) out_.copyData(header);
-    for (; sent < rows.size(); ++sent) out_.copyData(writer.row(recordOf(rows[sent])));
-  } catch (const std::exception& e) { // never: a node answers each row's record
-    error(errorNotice("XX000", fmt::format("COPY TO STDOUT: {}", e.what()),
-                      fmt::format("{} row(s) were written before it", sent)));
-    return tx_.fail();
-  }
+  const auto first = rows.empty() ? std::nullopt : std::make_optional(recordOf(rows[0]));
+  out_.copyOutResponse(static_cast<std::int16_t>(writer.columns(first)));
+  if (auto header = writer.header(); !header.empty()) out_.copyData(header);
+  for (const auto& row : rows) out_.copyData(writer.row(recordOf(row)));
   out_.copyDone();
-  out_.commandComplete(fmt::format("COPY {}", sent));
+  out_.commandComplete(fmt::format("COPY {}", rows.size()));
 }
 
 } // namespace kluster::proxy

@@ -116,7 +116,49 @@ TEST_CASE("COPY TO CSV format: quotes where needed, doubled quotes, the NULL str
   CHECK(lines("COPY t TO STDOUT (FORMAT csv, QUOTE '''', ESCAPE '\\', DELIMITER ';')", {{"it's", "a\\b;\"c\""}}) ==
         "'it\\'s';'a\\\\b;\"c\"'\n");
   CopyWriter unknown(copyToOf("COPY t (a) TO STDOUT (FORMAT csv, FORCE_QUOTE (b))"));
-  CHECK(unknown.error() == "FORCE_QUOTE column \"b\" not referenced by COPY");
+  REQUIRE(unknown.problem());
+  CHECK(unknown.problem()->sqlState == "42P10");
+  CHECK(unknown.problem()->message == "FORCE_QUOTE column \"b\" not referenced by COPY");
+}
+
+TEST_CASE("COPY table TO asks the catalog for the columns it copies and refuses what PostgreSQL refuses",
+          "[proxy][copy]") {
+  CopyWriter table(copyToOf("COPY s.\"T\" TO STDOUT (FORMAT csv, HEADER, FORCE_QUOTE (\"b c\"))"));
+  CHECK(table.relationQuery().find("c.oid = '\"s\".\"T\"'::regclass") != std::string::npos);
+  CHECK_FALSE(table.problem());
+  table.setRelation({{"kind", "r"}, {"name", "T"}, {"columns", {"a", "b c"}}}); // generated ones left out
+  CHECK_FALSE(table.problem());
+  CHECK_FALSE(table.wantsNames());
+  CHECK(table.select() == "WITH kluster_copy AS (SELECT \"a\", \"b c\" FROM ONLY \"s\".\"T\"\n) SELECT "
+                          "ROW(kluster_copy.*)::text AS kluster_copy_row FROM kluster_copy");
+  CHECK(table.header() == "a,b c\n");
+  CHECK(table.row("(1,\"x y\")") == "1,\"x y\"\n");
+  CHECK(table.columns(std::nullopt) == 2);
+
+  CopyWriter view(copyToOf("COPY v TO STDOUT"));
+  view.setRelation({{"kind", "v"}, {"name", "v"}, {"columns", {"a"}}});
+  REQUIRE(view.problem());
+  CHECK(view.problem()->sqlState == "42809");
+  CHECK(view.problem()->message == "cannot copy from view \"v\"");
+  CHECK(view.problem()->hint == "Try the COPY (SELECT ...) TO variant.");
+  CopyWriter partitioned(copyToOf("COPY p TO STDOUT"));
+  partitioned.setRelation({{"kind", "p"}, {"name", "p"}, {"columns", {"a"}}});
+  CHECK(partitioned.problem()->message == "cannot copy from partitioned table \"p\"");
+  CopyWriter missing(copyToOf("COPY t TO STDOUT (FORMAT csv, FORCE_QUOTE (x))"));
+  missing.setRelation({{"kind", "r"}, {"name", "t"}, {"columns", {"a"}}});
+  CHECK(missing.problem()->sqlState == "42P10");
+  CopyWriter empty(copyToOf("COPY nothing TO STDOUT"));
+  empty.setRelation({{"kind", "r"}, {"name", "nothing"}, {"columns", ojson::array()}});
+  CHECK(empty.row("()") == "\n"); // a table of no columns: empty lines
+
+  // COPY (query) TO with HEADER: the query's columns come after the record, for their names.
+  CopyWriter query(copyToOf("COPY (SELECT 1 AS one) TO STDOUT (HEADER)"));
+  CHECK(query.relationQuery().empty());
+  CHECK(query.wantsNames());
+  CHECK(query.select() == "WITH kluster_copy AS (SELECT 1 AS one\n) SELECT ROW(kluster_copy.*)::text AS "
+                          "kluster_copy_row, kluster_copy.* FROM kluster_copy");
+  query.setNames({"one"});
+  CHECK(query.header() == "one\n");
 }
 
 TEST_CASE("COPY TO reads each row's record text as PostgreSQL's record_out writes it", "[proxy][copy]") {
@@ -135,21 +177,25 @@ TEST_CASE("COPY TO reads each row's record text as PostgreSQL's record_out write
 TEST_CASE("a session answers COPY TO STDOUT from a read on ONE: CopyOutResponse, a CopyData per row, COPY n",
           "[proxy][copy]") {
   test::SessionFixture f;
+  auto answer = [&](std::size_t i, ojson rows, std::vector<std::string> digests = {}) {
+    client::Result r;
+    Response resp;
+    resp.result = std::move(rows);
+    resp.digests = std::move(digests);
+    r.responses.push_back(resp);
+    f.sent.at(i).done(r);
+  };
   f.query("COPY t TO STDOUT WITH (FORMAT csv, HEADER)");
-  REQUIRE(f.sent.size() == 1);
+  REQUIRE(f.sent.size() == 1); // the catalog first: the columns COPY copies
   CHECK(f.sent[0].target == client::Target::One);
-  CHECK(f.sent[0].request.statements ==
-        std::vector<std::string>{"WITH kluster_copy AS (SELECT * FROM ONLY \"t\"\n) SELECT ROW(kluster_copy.*)::text "
-                                 "AS kluster_copy_row, kluster_copy.* FROM kluster_copy"});
-  client::Result r;
-  Response resp;
-  resp.result = ojson::array({{{"kluster_copy_row", "(1,\"a b\")"}, {"n", 1}, {"s", "a b"}},
-                              {{"kluster_copy_row", "(2,)"}, {"n", 2}, {"s", nullptr}}});
-  resp.columns = ojson::array({{{"name", "kluster_copy_row"}, {"type", "text"}},
-                               {{"name", "n"}, {"type", "integer"}},
-                               {{"name", "s"}, {"type", "text"}}});
-  r.responses.push_back(resp);
-  f.sent[0].done(r);
+  CHECK(f.sent[0].request.statements.at(0).rfind("SELECT c.relkind::text AS kind", 0) == 0);
+  answer(0, ojson::array({{{"kind", "r"}, {"name", "t"}, {"columns", {"n", "s"}}}}));
+  REQUIRE(f.sent.size() == 2);
+  CHECK(f.sent[1].target == client::Target::One);
+  CHECK(f.sent[1].request.statements ==
+        std::vector<std::string>{"WITH kluster_copy AS (SELECT \"n\", \"s\" FROM ONLY \"t\"\n) SELECT "
+                                 "ROW(kluster_copy.*)::text AS kluster_copy_row FROM kluster_copy"});
+  answer(1, ojson::array({{{"kluster_copy_row", "(1,\"a b\")"}}, {{"kluster_copy_row", "(2,)"}}}));
   const auto out = test::backendMessages(f.session.takeOutput());
   REQUIRE(out.size() == 7);
   CHECK(out[0] == std::pair<char, std::string>{'H', std::string("\0\0\2\0\0\0\0", 7)}); // text, 2 columns, text
@@ -163,13 +209,10 @@ TEST_CASE("a session answers COPY TO STDOUT from a read on ONE: CopyOutResponse,
   // Inside BEGIN ... COMMIT: the transaction's speculation, as a SELECT would be.
   f.query("BEGIN");
   f.query("COPY (SELECT 1) TO STDOUT");
-  REQUIRE(f.sent.size() == 2);
-  CHECK(f.sent[1].target == client::Target::One);
-  REQUIRE(f.sent[1].request.transaction);
-  resp.result = ojson::array({{{"kluster_copy_row", "(1)"}}});
-  resp.digests = {"d1"};
-  r.responses = {resp};
-  f.sent[1].done(r);
+  REQUIRE(f.sent.size() == 3);
+  CHECK(f.sent[2].target == client::Target::One);
+  REQUIRE(f.sent[2].request.transaction);
+  answer(2, ojson::array({{{"kluster_copy_row", "(1)"}}}), {"d1"});
   auto types = test::backendMessages(f.session.takeOutput());
   REQUIRE(types.size() == 7); // BEGIN's CommandComplete and ReadyForQuery first
   CHECK(types[2] == std::pair<char, std::string>{'H', std::string("\0\0\1\0\0", 5)});
@@ -187,5 +230,15 @@ TEST_CASE("a session answers COPY TO STDOUT from a read on ONE: CopyOutResponse,
   for (const auto& [type, body] : test::backendMessages(f.session.takeOutput()))
     if (type == 'E') states += body.substr(body.find("\0C", 0, 2) + 2, 5) + " ";
   CHECK(states == "0A000 42501 0A000 ");
-  CHECK(f.sent.size() == 2);
+  CHECK(f.sent.size() == 3);
+
+  // A view: refused as PostgreSQL refuses it, once the catalog says what it is.
+  f.query("COPY v TO STDOUT");
+  answer(3, ojson::array({{{"kind", "v"}, {"name", "v"}, {"columns", {"a"}}}}));
+  CHECK(f.sent.size() == 4);
+  const auto refused = test::backendMessages(f.session.takeOutput());
+  REQUIRE(refused.size() == 2);
+  CHECK(refused[0].first == 'E');
+  CHECK(refused[0].second.find("cannot copy from view \"v\"") != std::string::npos);
+  CHECK(refused[1] == std::pair<char, std::string>{'Z', "I"});
 }
