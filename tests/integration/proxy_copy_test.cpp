@@ -126,6 +126,15 @@ TEST_CASE("COPY TO STDOUT through the proxy writes the bytes PostgreSQL writes",
   CHECK(inBlock.out == direct.out);
   CHECK(cluster.scalar(1, "SELECT count(*) FROM awkward") == "8");
 
+  // COPY (INSERT ... RETURNING) TO STDOUT is a write: it goes to ALL, and its rows are the first node's answer.
+  auto returning = proxy.psql({"-q", "-c", "COPY (INSERT INTO parent VALUES (5, E'new\\trow') RETURNING *) TO STDOUT"});
+  INFO(returning.err);
+  CHECK(returning.exitCode == 0);
+  CHECK(returning.out == "5\tnew\\trow\n");
+  for (int i = 1; i <= cluster.size(); ++i)
+    CHECK(waitUntil([&] { return cluster.scalar(i, "SELECT count(*) FROM ONLY parent WHERE a = 5") == "1"; },
+                    std::chrono::seconds(30)));
+
   // What PostgreSQL refuses, refused alike.
   for (const std::string relation : {"awkward_view", "parted"}) {
     const auto command = "\\copy " + relation + " to stdout";
