@@ -36,6 +36,54 @@ std::string checksumSql(const std::string& table, const std::string& orderBy) {
                      orderBy, table);
 }
 
+// A source database beside the cluster's, on node 1's server: pgbench's tables and kSchema. Dropped at the end.
+struct SourceDatabase {
+  TestCluster& cluster;
+  std::string name = cluster.name() + "_source";
+  std::string url;
+  explicit SourceDatabase(TestCluster& c) : cluster(c) {
+    cluster.serverExec(1, "CREATE DATABASE " + name);
+    const auto server = cluster.serverUrl(1);
+    url = server.substr(0, server.rfind('/') + 1) + name;
+    auto init = run({programPath("pgbench"), "-i", "-s", "1", "-q", url}, std::chrono::minutes(2));
+    INFO(init.out << init.err);
+    REQUIRE(init.exitCode == 0);
+    auto schema = run({programPath("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", kSchema});
+    INFO(schema.err);
+    REQUIRE(schema.exitCode == 0);
+  }
+  ~SourceDatabase() {
+    try {
+      cluster.serverExec(1, "DROP DATABASE IF EXISTS " + name);
+    } catch (...) { // a test that failed may leave it; the next run's cluster has another name
+    }
+  }
+  // Every node's tables hold what the source's do (count and checksum), and the schema's objects are there.
+  void checkNodes() const {
+    const std::vector<std::pair<std::string, std::string>> tables = {
+        {"pgbench_accounts", "aid"}, {"pgbench_branches", "bid"}, {"pgbench_tellers", "tid"},
+        {"shop.customers", "id"},    {"shop.orders", "id"},
+    };
+    for (const auto& [table, key] : tables) {
+      auto expected = run({programPath("psql"), "-X", "-A", "-t", "-d", url, "-c", checksumSql(table, key)});
+      REQUIRE(expected.exitCode == 0);
+      for (int i = 1; i <= cluster.size(); ++i) {
+        INFO(table << " on node " << i);
+        CHECK(waitUntil([&] { return cluster.scalar(i, checksumSql(table, key)) + "\n" == expected.out; },
+                        std::chrono::seconds(30)));
+      }
+    }
+    for (int i = 1; i <= cluster.size(); ++i) {
+      INFO("node " << i);
+      CHECK(cluster.scalar(i, "SELECT last_value FROM shop.customers_id_seq") == "50");
+      CHECK(cluster.scalar(i, "SELECT last_value FROM shop.orders_id_seq") == "500");
+      CHECK(cluster.scalar(i, "SELECT count(*) FROM shop.revenue") == "50");
+      CHECK(cluster.scalar(i, "SELECT count(*) FROM pg_indexes WHERE schemaname = 'shop'") == "4");
+      CHECK(cluster.scalar(i, "SELECT count(*) FROM pg_trigger WHERE tgname = 'orders_total'") == "1");
+    }
+  }
+};
+
 } // namespace
 
 TEST_CASE("pg_dump of an existing database loaded through the proxy: every node equals the source", "[proxy]") {
@@ -99,4 +147,20 @@ TEST_CASE("pg_dump of an existing database loaded through the proxy: every node 
   INFO(more.err);
   CHECK(more.out == "501|7.00\nINSERT 0 1\n");
   cluster.serverExec(1, "DROP DATABASE " + source);
+}
+
+TEST_CASE("pg_restore of a custom-format dump straight through the proxy: every node equals the source", "[proxy]") {
+  TestCluster cluster;
+  TestProxy proxy(cluster);
+  SourceDatabase source(cluster);
+  // The commands a user runs (docs/proxy.md, "Moving an existing database into Kluster").
+  const auto dump = cluster.workDir() + "/source.dump";
+  auto dumped = run({programPath("pg_dump"), "-Fc", "-f", dump, source.url}, std::chrono::minutes(2));
+  INFO(dumped.err);
+  REQUIRE(dumped.exitCode == 0);
+  auto restored =
+      run({programPath("pg_restore"), "--exit-on-error", "-d", proxy.conninfo(), dump}, std::chrono::minutes(5));
+  INFO(restored.err.substr(0, 4000) << proxy.log());
+  CHECK(restored.exitCode == 0);
+  source.checkNodes();
 }

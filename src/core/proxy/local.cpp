@@ -210,25 +210,24 @@ bool Session::refuseLocally(const wire::Writer::Notice& n, Mode mode) {
 }
 
 bool Session::local(const sql::Statement& st, Mode mode) {
-  if (st.kind == "CopyStmt") {
-    const auto& copy = st.copyFrom;
-    if (copy && tx_.active() && !tx_.open()) return transactionBlock(st, mode); // aborted: 25P02
-    if (copy && tx_.readOnly())
+  if (st.kind == "CopyStmt" && !st.copyFrom) return copyOut(st, mode); // session_copy_out.cpp
+  if (st.kind == "CopyStmt") {                                         // COPY ... FROM STDIN (session_copy.cpp)
+    const auto& copy = *st.copyFrom;
+    if (tx_.active() && !tx_.open()) return transactionBlock(st, mode); // aborted: 25P02
+    if (tx_.readOnly())
       return refuseLocally(errorNotice("25006", "cannot execute COPY FROM in a read-only transaction"), mode);
-    if (copy && mode == Mode::Simple && !copy->binary && copy->unsupported.empty()) {
-      startCopy(*copy);
+    if (mode == Mode::Simple && !copy.binary && copy.unsupported.empty()) {
+      startCopy(copy);
       return true;
     }
-    const std::string why = !copy          ? "COPY ... TO STDOUT is not supported by the proxy yet"
-                            : copy->binary ? "COPY in binary format is not supported by the proxy"
+    const std::string why = copy.binary ? "COPY in binary format is not supported by the proxy"
                             : mode != Mode::Simple
                                 ? "COPY through the extended query protocol is not supported by "
                                   "the proxy"
-                                : "COPY option " + copy->unsupported + " is not supported by the proxy";
+                                : "COPY option " + copy.unsupported + " is not supported by the proxy";
     return refuseLocally(errorNotice("0A000", why,
-                                     !copy ? "read the rows with SELECT"
-                                           : "COPY FROM STDIN in text or CSV format, as a simple query (psql's "
-                                             "\\copy does so)"),
+                                     "COPY FROM STDIN in text or CSV format, as a simple query (psql's \\copy "
+                                     "does so)"),
                          mode);
   }
   if (st.kind == "VacuumStmt") {

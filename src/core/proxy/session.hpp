@@ -24,6 +24,8 @@
 
 namespace kluster::proxy {
 
+class CopyWriter;
+
 /// An ErrorResponse's fields (severity ERROR).
 wire::Writer::Notice errorNotice(std::string sqlState, std::string message, std::string hint = {});
 
@@ -182,6 +184,13 @@ private:
   void copyMessage(wire::Message& m);
   void sendCopyRows(bool last);
   void endCopy(std::optional<wire::Writer::Notice> error); // CommandComplete (or the error), ReadyForQuery
+  // COPY ... TO STDOUT (session_copy_out.cpp): the SELECT it stands for runs as this session's reads do, and its rows
+  // are answered as COPY data. COPY to or from a file or a program is refused there too.
+  bool copyOut(const sql::Statement& st, Mode mode);
+  void runCopyOut(const std::shared_ptr<CopyWriter>& writer);
+  // Runs a read of COPY TO as this session's reads run; `then` gets its rows and columns (an error is answered).
+  void readForCopy(const std::string& text, std::function<void(const ojson&, const ojson&)> then);
+  void sendCopyOut(CopyWriter& writer, const ojson& rows, const ojson& columns);
 
   // interactive transactions (session_transaction.cpp)
   bool transactionBlock(const sql::Statement& st, Mode mode);

@@ -292,13 +292,25 @@ void Writer::parameterDescription(const std::vector<std::uint32_t>& oids) {
   end(m);
 }
 
-void Writer::copyInResponse(std::int16_t columns) {
-  const auto m = begin('G');
+void Writer::copyInResponse(std::int16_t columns) { copyResponse('G', columns); }
+
+void Writer::copyOutResponse(std::int16_t columns) { copyResponse('H', columns); }
+
+void Writer::copyResponse(char type, std::int16_t columns) {
+  const auto m = begin(type);
   out_.push_back('\0'); // text
   int16(columns);
   for (std::int16_t i = 0; i < columns; ++i) int16(0);
   end(m);
 }
+
+void Writer::copyData(std::string_view data) {
+  const auto m = begin('d');
+  out_.append(data);
+  end(m);
+}
+
+void Writer::copyDone() { end(begin('c')); }
 
 void Writer::sslAnswer(char answer) { out_.push_back(answer); }
 

@@ -115,6 +115,10 @@ public:
   void parameterDescription(const std::vector<std::uint32_t>& oids);
   /// CopyInResponse: text format, `columns` columns (0 when not known).
   void copyInResponse(std::int16_t columns);
+  /// CopyOutResponse: text format, `columns` columns (0 when not known); then a CopyData per line, and CopyDone.
+  void copyOutResponse(std::int16_t columns);
+  void copyData(std::string_view data);
+  void copyDone();
   /// The single byte answering an SSLRequest or GSSENCRequest ('S' or 'N').
   void sslAnswer(char answer);
 
@@ -126,6 +130,7 @@ private:
   void int16(std::int16_t v);
   void cstring(std::string_view s);
   void noticeFields(const Notice& n);
+  void copyResponse(char type, std::int16_t columns); // CopyInResponse 'G', CopyOutResponse 'H'
 
   std::string out_;
 };

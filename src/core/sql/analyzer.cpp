@@ -359,80 +359,6 @@ std::optional<Statement::TransactionControl> transactionControlOf(std::string_vi
   return tc;
 }
 
-std::string quotedIdentifier(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
-// COPY table [(columns)] FROM STDIN [WITH (...)] as the proxy runs it (Statement::CopyFrom).
-std::optional<Statement::CopyFrom> copyFromOf(std::string_view type, const json& body) {
-  if (type != "CopyStmt" || !boolField(body, "is_from") || boolField(body, "is_program") ||
-      !stringField(body, "filename").empty() || field(body, "relation") == nullptr)
-    return std::nullopt;
-  Statement::CopyFrom copy;
-  const json& rel = *field(body, "relation");
-  if (const auto schema = stringField(rel, "schemaname"); !schema.empty()) copy.table = quotedIdentifier(schema) + ".";
-  copy.table += quotedIdentifier(stringField(rel, "relname"));
-  if (const json* cols = field(body, "attlist"); cols != nullptr && cols->is_array())
-    for (const json& c : *cols) copy.columns.push_back(quotedIdentifier(stringNode(c)));
-  auto text = [](const json& def) -> std::string {
-    const json* arg = field(def, "arg");
-    if (arg == nullptr) return "";
-    const auto [t, b] = unwrap(*arg);
-    if (b == nullptr) return "";
-    if (t == "String") return std::string(stringField(*b, "sval"));
-    if (t == "Boolean") return boolField(*b, "boolval") ? "true" : "false";
-    if (t == "Integer") return std::to_string(intField(*b, "ival"));
-    return "";
-  };
-  std::optional<std::string> delimiter, null, quote, escape;
-  if (const json* options = field(body, "options"); options != nullptr && options->is_array()) {
-    for (const json& o : *options) {
-      const auto [t, def] = unwrap(o);
-      if (t != "DefElem" || def == nullptr) continue;
-      const std::string_view name = stringField(*def, "defname");
-      const std::string value = text(*def);
-      if (name == "format") {
-        copy.csv = equalsIgnoreCase(value, "csv");
-        copy.binary = equalsIgnoreCase(value, "binary");
-      } else if (name == "delimiter") {
-        delimiter = value;
-      } else if (name == "null") {
-        null = value;
-      } else if (name == "header") {
-        copy.header = field(*def, "arg") == nullptr || defElemBool(*def).value_or(false);
-        if (equalsIgnoreCase(value, "match")) copy.unsupported = "HEADER MATCH";
-      } else if (name == "quote") {
-        quote = value;
-      } else if (name == "escape") {
-        escape = value;
-      } else if (name == "encoding") {
-        if (!equalsIgnoreCase(value, "utf8") && !equalsIgnoreCase(value, "utf-8")) copy.unsupported = "ENCODING";
-      } else if (name != "freeze") {
-        copy.unsupported = std::string(name);
-      }
-    }
-  }
-  if (copy.csv) {
-    copy.delimiter = ',';
-    copy.null.clear();
-  }
-  auto oneChar = [&](const std::optional<std::string>& v, char& out, const char* what) {
-    if (!v) return;
-    if (v->size() != 1)
-      copy.unsupported = std::string(what) + " of one byte";
-    else
-      out = (*v)[0];
-  };
-  oneChar(delimiter, copy.delimiter, "DELIMITER");
-  oneChar(quote, copy.quote, "QUOTE");
-  copy.escape = copy.quote;
-  oneChar(escape, copy.escape, "ESCAPE");
-  if (null) copy.null = *null;
-  return copy;
-}
-
 bool isNonTransactional(std::string_view type, const json& body) {
   if (type == "VacuumStmt") return boolField(body, "is_vacuumcmd");
   if (type == "CreatedbStmt" || type == "DropdbStmt" || type == "CreateTableSpaceStmt" ||
@@ -529,11 +455,13 @@ Parsed parseAndCollect(std::string_view sql) {
                             readOnly,
                             true,
                             std::nullopt,
+                            std::nullopt,
                             std::nullopt});
     a.readOnly = a.readOnly && readOnly;
     a.locks = a.locks || c.facts.locking;
     a.statements.back().transaction = transactionControlOf(type, *body);
     a.statements.back().copyFrom = copyFromOf(type, *body);
+    a.statements.back().copyTo = copyToOf(type, *body, a.statements.back().sql);
     a.transactionControl = a.transactionControl || a.statements.back().transaction.has_value();
     a.nonTransactional = a.nonTransactional || isNonTransactional(type, *body);
     const bool write = type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" || type == "MergeStmt" ||

@@ -73,10 +73,8 @@ struct Statement {
     bool chain = false;    ///< COMMIT / ROLLBACK AND CHAIN
   };
   std::optional<TransactionControl> transaction;
-  /// COPY ... FROM STDIN: what the proxy needs to turn the rows its client sends into INSERTs.
-  struct CopyFrom {
-    std::string table;                ///< quoted, schema-qualified when written so: "shop"."orders"
-    std::vector<std::string> columns; ///< quoted; empty: every column, in order
+  /// COPY's format options, as both directions take them (PostgreSQL's defaults).
+  struct CopyFormat {
     bool csv = false;
     bool binary = false;
     char delimiter = '\t';    ///< ',' in CSV
@@ -86,7 +84,23 @@ struct Statement {
     char escape = '"';       ///< CSV
     std::string unsupported; ///< an option the proxy does not handle (FORCE_NOT_NULL, ENCODING...), else empty
   };
+  /// COPY ... FROM STDIN: what the proxy needs to turn the rows its client sends into INSERTs.
+  struct CopyFrom : CopyFormat {
+    std::string table;                ///< quoted, schema-qualified when written so: "shop"."orders"
+    std::vector<std::string> columns; ///< quoted; empty: every column, in order
+  };
   std::optional<CopyFrom> copyFrom;
+  /// COPY table [(columns)] TO STDOUT or COPY (query) TO STDOUT: a read the proxy answers as COPY data.
+  struct CopyTo : CopyFormat {
+    std::string table;                   ///< as CopyFrom's; empty for COPY (query)
+    std::vector<std::string> columns;    ///< quoted; empty: every column
+    std::string query;                   ///< COPY (query): its text
+    std::vector<std::string> forceQuote; ///< FORCE_QUOTE's column names (as written, unquoted)
+    bool forceQuoteAll = false;          ///< FORCE_QUOTE *
+    /// Why PostgreSQL itself refuses these options (its SQLSTATE and message: a delimiter in the NULL string...).
+    std::string invalidState, invalid;
+  };
+  std::optional<CopyTo> copyTo;
 };
 
 /// Why a request cannot be applied deterministically on ALL (see determinism.hpp).

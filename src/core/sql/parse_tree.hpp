@@ -120,6 +120,10 @@ std::optional<Refusal> serverAccess(std::string_view type, const json& body);
 std::optional<Refusal> serverFunction(const std::vector<std::string>& functions);
 // COPY FROM STDIN / TO STDOUT, which a request cannot feed or drain.
 std::optional<Refusal> copyWithoutData(std::string_view type, const json& body);
+// COPY ... FROM STDIN and COPY ... TO STDOUT as the proxy runs them (copy_statement.cpp); nullopt for other
+// statements. `sql` is the statement's text, which COPY (query) TO takes its query from.
+std::optional<Statement::CopyFrom> copyFromOf(std::string_view type, const json& body);
+std::optional<Statement::CopyTo> copyToOf(std::string_view type, const json& body, const std::string& sql);
 
 // A value drawn per call in the ORDER BY, WHERE, GROUP BY... of a query over table rows (drawn_order.cpp).
 std::optional<Refusal> drawnBeforeSort(const json& select);

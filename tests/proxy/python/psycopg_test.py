@@ -1,5 +1,6 @@
 """psycopg 3 through klusterctl proxy: DDL, writes with typed parameters, reads of its own writes in text and
-binary, a unique violation seen as SQLSTATE 23505. Usage: psycopg_test.py URL TABLE. Prints OK at the end."""
+binary, a unique violation seen as SQLSTATE 23505, COPY ... TO STDOUT. Usage: psycopg_test.py URL TABLE. Prints OK
+at the end."""
 import datetime
 import decimal
 import sys
@@ -38,4 +39,15 @@ with psycopg.connect(url, autocommit=True) as conn:
     for i in range(6, 12):
         conn.execute(f"INSERT INTO {table} (id, name) VALUES (%s, %s)", (i, f"n{i}"))
     assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 11
+    # COPY ... TO STDOUT (cursor.copy): the lines PostgreSQL writes, in text and CSV, and rows read back from them.
+    with conn.cursor() as cur:
+        with cur.copy(f"COPY (SELECT id, name, amount FROM {table} WHERE id <= %s ORDER BY id) TO STDOUT", (2,)) as cp:
+            data = b"".join(cp)
+        assert data == b"1\tname 1\t1.25\n2\tname 2\t2.25\n", data
+        with cur.copy(f"COPY {table} (id, amount) TO STDOUT (FORMAT csv, HEADER)") as cp:
+            lines = sorted(b"".join(cp).decode().splitlines())
+        assert lines[-1] == "id,amount" and lines[0] == "1,1.25" and "11," in lines, lines
+        with cur.copy(f"COPY (SELECT id, amount, doc FROM {table} WHERE id = 3) TO STDOUT") as cp:
+            cp.set_types(["int4", "numeric", "jsonb"])
+            assert list(cp.rows()) == [(3, decimal.Decimal("3.25"), {"n": 3})]
 print("OK")
