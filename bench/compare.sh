@@ -31,7 +31,7 @@ usage() {
   cat <<'EOF'
 Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--out FILE] [--smoke]
                         [--klusterctl BIN | --build-dir DIR] [--node-klusterctl BIN] [--keep]
-                        [--spec-clients K] [--spec-workload W]
+                        [--spec-clients K] [--spec-rate R] [--spec-workload W]
 
   --clients LIST   client counts to measure (default "1 16 64")
   --duration S     seconds per measurement (default 20)
@@ -49,6 +49,7 @@ Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--
                    load is this one: the node side's before and after, one run each (--only kluster)
   --keep           keep the scratch directory (logs, pgbench outputs)
   --spec-clients K speculation: pgbench clients running interactive transactions beside bench load (default 8)
+  --spec-rate R     speculation: their transactions per second in all (pgbench -R; default: as fast as they go)
   --spec-workload W
                    speculation: bench load's workload (default multi: an INSERT and an UPDATE of a hot row, the
                    rows the transactions beside it read and update)
@@ -85,6 +86,7 @@ while (($#)); do
     --node-klusterctl) NODE_KLUSTERCTL=$(abspath "${2:?--node-klusterctl needs a binary}"); shift 2 ;;
     --keep) KEEP=1; shift ;;
     --spec-clients) SPEC_CLIENTS=${2:?--spec-clients needs a value}; shift 2 ;;
+    --spec-rate) SPEC_RATE=${2:?--spec-rate needs a value}; shift 2 ;;
     --spec-workload) SPEC_WORKLOAD=${2:?--spec-workload needs a value}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
@@ -106,6 +108,7 @@ for s in "${SETUPS[@]}"; do
   esac
 done
 [[ ${SPEC_CLIENTS:-8} =~ ^[1-9][0-9]*$ ]] && ((${SPEC_CLIENTS:-8} <= 64)) || die "--spec-clients must be in 1..64"
+[[ -z ${SPEC_RATE:-} || $SPEC_RATE =~ ^[1-9][0-9]*$ ]] || die "--spec-rate must be a whole number of transactions/s"
 MAX_CLIENTS=0
 for c in $CLIENTS; do ((c > MAX_CLIENTS)) && MAX_CLIENTS=$c; done
 

@@ -10,16 +10,18 @@
 # Each half is measured twice: by bench load (writes/s, p50, p99 of its measured time, as a client sees them), and
 # inside bench load's measured time, in a window of its own, from the nodes' /metrics (ALL requests applied per
 # second, the apply loop's time per request from kluster_apply_duration_seconds, the mean ALL batch, the
-# speculations answered per second by outcome) and from /proc (the CPU of every process, the speculating pgbench
-# included, per ALL request applied). See bench/README.md.
+# speculations answered per second by outcome), from pg_stat_activity (how often the apply loop, or a speculation,
+# waited for a lock) and from /proc (the CPU of every process, the speculating pgbench included, per ALL request
+# applied). See bench/README.md.
 #
 # Uses compare.sh's variables and helpers (KLUSTERCTL, BROKERS, CLUSTER, METRICS_PORTS, CPU_PIDS, PIDS, WORK,
 # PGBIN, CPU_PY, psql_at, checkpoint, mean, ratio, log, die).
 
 SPEC_CLIENTS=${SPEC_CLIENTS:-8}
 SPEC_WORKLOAD=${SPEC_WORKLOAD:-multi}
+SPEC_RATE=${SPEC_RATE:-} # their transactions per second in all (pgbench -R); empty: closed loop
 SPEC_HOT_ROWS=100
-SPEC_LINES=() # the speculation table's rows: load|clients|pair-summed stats|writes/s of each half|...
+SPEC_LINES=() # the speculation tables' rows: load|clients|writes/s|each half's|p50|p99|spec_cells|CPU file
 
 # spec_stats FILE: the nodes' /metrics, kept in FILE, summed over the nodes as "ALL ONE_OK ONE_40001 ONE_OTHER
 # APPLY_SECONDS APPLY_BATCHES BATCH_REQUESTS BATCHES": requests answered on ALL, speculations (ONE) by outcome, the
@@ -75,7 +77,7 @@ spec_half() {
     sed "s/@T@/$table/g" "$SPEC_DIR/spec.sql" >"$base.sql"
     # -T outlasts bench load: it is stopped when bench load is done (its clients meet the tables' DROP at the end).
     "$PGBIN/pgbench" -n -M prepared -c "$SPEC_CLIENTS" -j "$((SPEC_CLIENTS < 2 ? 1 : 2))" -T $((SPEC_WARMUP + half + 60)) \
-      --max-tries 10 -f "$base.sql" -h 127.0.0.1 -p "$SPEC_PPORT" -U postgres kluster >"$base.pgbench" 2>&1 &
+      ${SPEC_RATE:+-R "$SPEC_RATE"} --max-tries 10 -f "$base.sql" -h 127.0.0.1 -p "$SPEC_PPORT" -U postgres kluster >"$base.pgbench" 2>&1 &
     pg=$!
     PIDS+=("$pg")
   fi
@@ -175,7 +177,7 @@ EOF
   [[ -z $SMOKE ]] || clients=$MAX_CLIENTS
   for c in $clients; do
     checkpoint "$@"
-    log "speculation: bench load --workload $SPEC_WORKLOAD, $c client(s), alone (A) and beside $SPEC_CLIENTS speculating pgbench clients (B), ${half}s each, $order"
+    log "speculation: bench load --workload $SPEC_WORKLOAD, $c client(s), alone (A) and beside $SPEC_CLIENTS speculating pgbench clients${SPEC_RATE:+ at $SPEC_RATE transactions/s} (B), ${half}s each, $order"
     bases_a=() bases_b=()
     for ((i = 0; i < ${#order}; i++)); do
       h=${order:i:1}
@@ -217,7 +219,7 @@ spec_run() {
 spec_table() {
   local r name c w halves p50 p99 applied us busy batch ok ser other wa ws cpu a s
   printf '\nSpeculative transactions beside the apply loop: `bench load --workload %s --wait all` alone and beside %s\n' \
-    "$SPEC_WORKLOAD" "$SPEC_CLIENTS"
+    "$SPEC_WORKLOAD" "$SPEC_CLIENTS${SPEC_RATE:+ (at $SPEC_RATE transactions/s in all, pgbench -R)}"
   printf 'pgbench clients whose transactions (SELECT, UPDATE, SELECT of a hot row of the same tables, ROLLBACK) run as\n'
   printf 'speculations through the proxy; halves in the order alone, speculating, speculating, alone. writes/s (each\n'
   printf 'half'"'"'s, and their mean), p50 and p99: bench load'"'"'s; the rest from a window inside each half: the nodes'"'"' /metrics\n'
@@ -241,7 +243,20 @@ spec_table() {
       [g(startswith("node")), g(startswith("pg")), g(. == "broker"), g(. == "proxy"), g(. == "client"), g(. == "speculators"),
        (.machine_us_per_write | round | tostring)] | join(" | ")' "$cpu")"
   done
-  printf '\nSpeculating over alone:'
+  printf '\nCPU per speculation, µs (what the processes used per second beyond what the writes cost at the alone rows'"'"'\n'
+  printf 'CPU per write, over the speculations answered per second):'
+  for c in $CLIENTS; do
+    a=$(printf '%s\n' "${SPEC_LINES[@]}" | awk -F'|' -v c="$c" '$1 == "alone" && $2 == c')
+    s=$(printf '%s\n' "${SPEC_LINES[@]}" | awk -F'|' -v c="$c" '$1 == "speculating" && $2 == c')
+    [[ -n $a && -n $s ]] || continue
+    printf ' %s client(s): %s;' "$c" "$(jq -rn --slurpfile a "$(cut -d'|' -f16 <<<"$a")" --slurpfile b "$(cut -d'|' -f16 <<<"$s")" \
+      --argjson w "$(cut -d'|' -f7 <<<"$s")" --arg n "$(cut -d'|' -f11-13 <<<"$s")" '
+      ($n | split("|") | map(tonumber) | add) as $n |
+      def g($m; f): [$m[0].processes[] | select(.name | f) | .us_per_write] | add // 0;
+      def d(f): if $n > 0 then ((g($b; f) - g($a; f)) * $w / $n | round | tostring) else "-" end;
+      "nodes \(d(startswith("node"))), database servers \(d(startswith("pg"))), broker \(d(. == "broker")), proxy \(d(. == "proxy")), pgbench \(d(. == "speculators")), all named but bench load \(d(. != "client"))"')"
+  done
+  printf '\n\nSpeculating over alone:'
   for c in $CLIENTS; do
     a=$(printf '%s\n' "${SPEC_LINES[@]}" | awk -F'|' -v c="$c" '$1 == "alone" && $2 == c')
     s=$(printf '%s\n' "${SPEC_LINES[@]}" | awk -F'|' -v c="$c" '$1 == "speculating" && $2 == c')
