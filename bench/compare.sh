@@ -13,6 +13,9 @@
 #             first on the same cluster (rows "library"), the client library it is compared with
 #   batching  (only when named in --only) `bench load` with the client library's batching off (--batch-linger 0,
 #             rows "unbatched") and on (its default, rows "batched"), alternating on one cluster
+#   speculation  (only when named in --only; bench/speculation.sh) the kluster setup's `bench load` alone and
+#             beside interactive transactions through the proxy whose statements are speculations (rolled back
+#             on one node, beside its apply loop), alternating on one cluster: what they cost the apply loop
 # The peers are driven by pgbench, Kluster by `klusterctl bench load`. Every PostgreSQL gets the same settings
 # (fsync on, synchronous_commit on, shared_buffers 128MB). Prints one table with the ratios to syncrep and
 # writes it to bench/RESULTS.md (--out). At every point it also measures the CPU time each process of the
@@ -28,11 +31,13 @@ usage() {
   cat <<'EOF'
 Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--out FILE] [--smoke]
                         [--klusterctl BIN | --build-dir DIR] [--node-klusterctl BIN] [--keep]
+                        [--spec-clients K] [--spec-rate R] [--spec-workload W]
 
   --clients LIST   client counts to measure (default "1 16 64")
   --duration S     seconds per measurement (default 20)
-  --only SETUPS    a comma-separated subset of direct,syncrep,pgpool,kluster,kluster-async,proxy,batching
-                   (default: all but batching, which measures the client library with and without its batching)
+  --only SETUPS    a comma-separated subset of direct,syncrep,pgpool,kluster,kluster-async,proxy,batching,
+                   speculation (default: all but batching, which measures the client library with and without its
+                   batching, and speculation, which measures the apply loop beside interactive transactions)
   --out FILE       where the Markdown table goes (default bench/RESULTS.md; the smoke form: a temp file)
   --warmup S       Kluster's setups: seconds of load at the largest client count before the first point, not
                    measured (default 10): the broker's JIT compiler and caches warm, as the peers' need not
@@ -43,7 +48,13 @@ Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--
                    run the nodes with another klusterctl (say, one built from an older commit) while bench
                    load is this one: the node side's before and after, one run each (--only kluster)
   --keep           keep the scratch directory (logs, pgbench outputs)
+  --spec-clients K speculation: pgbench clients running interactive transactions beside bench load (default 8)
+  --spec-rate R     speculation: their transactions per second in all (pgbench -R; default: as fast as they go)
+  --spec-workload W
+                   speculation: bench load's workload (default multi: an INSERT and an UPDATE of a hot row, the
+                   rows the transactions beside it read and update)
 
+The smoke form also runs the speculation setup's halves once each (alone, speculating) on the proxy's cluster.
 Every point also gets the CPU time per write of each process it started (broker, nodes, database servers with
 their backends, proxy or pgpool, the client) and of the whole machine: a second table (bench/README.md).
 Needs python3 (bench/cpu.py), jq and curl.
@@ -74,6 +85,9 @@ while (($#)); do
     --build-dir) BUILD_DIR=${2:?--build-dir needs a value}; shift 2 ;;
     --node-klusterctl) NODE_KLUSTERCTL=$(abspath "${2:?--node-klusterctl needs a binary}"); shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --spec-clients) SPEC_CLIENTS=${2:?--spec-clients needs a value}; shift 2 ;;
+    --spec-rate) SPEC_RATE=${2:?--spec-rate needs a value}; shift 2 ;;
+    --spec-workload) SPEC_WORKLOAD=${2:?--spec-workload needs a value}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -82,14 +96,19 @@ if [[ -n $SMOKE ]]; then
   CLIENTS="1 4"
   DURATION=2
   WARMUP=1
+  SPEC_CLIENTS=2
 fi
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "--warmup must be a whole number of seconds"
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "--duration must be a whole number of seconds"
 for c in $CLIENTS; do [[ $c =~ ^[1-9][0-9]*$ ]] && ((c <= 64)) || die "--clients: $c is not in 1..64"; done
 IFS=, read -r -a SETUPS <<<"$ONLY"
 for s in "${SETUPS[@]}"; do
-  case $s in direct | syncrep | pgpool | kluster | kluster-async | proxy | batching) ;; *) die "--only: unknown setup $s" ;; esac
+  case $s in direct | syncrep | pgpool | kluster | kluster-async | proxy | batching | speculation) ;;
+    *) die "--only: unknown setup $s" ;;
+  esac
 done
+[[ ${SPEC_CLIENTS:-8} =~ ^[1-9][0-9]*$ ]] && ((${SPEC_CLIENTS:-8} <= 64)) || die "--spec-clients must be in 1..64"
+[[ -z ${SPEC_RATE:-} || $SPEC_RATE =~ ^[1-9][0-9]*$ ]] || die "--spec-rate must be a whole number of transactions/s"
 MAX_CLIENTS=0
 for c in $CLIENTS; do ((c > MAX_CLIENTS)) && MAX_CLIENTS=$c; done
 
@@ -389,6 +408,9 @@ setup_kluster() { run_kluster kluster ""; }
 setup_kluster-async() { run_kluster kluster-async 'synchronous_commit = "off"\n'; }
 setup_proxy() { run_kluster proxy ""; }
 setup_batching() { run_kluster batching ""; }
+setup_speculation() { run_kluster speculation ""; }
+# shellcheck source=speculation.sh
+source "$KLUSTER_REPO_ROOT/bench/speculation.sh"
 
 # load_row OUT: writes/s|p50|p99|check of a bench load JSON result.
 load_row() {
@@ -467,6 +489,8 @@ run_kluster() { # NAME EXTRA_NODE_CONFIG
     run_proxy "$dir" "${ports[@]}"
   elif [[ $name == batching ]]; then
     run_batching "$dir" "${ports[@]}"
+  elif [[ $name == speculation ]]; then
+    spec_run "$dir" "${ports[@]}"
   else
     if ((WARMUP > 0)); then
       log "$name: warming up, bench load, $MAX_CLIENTS client(s), ${WARMUP}s (not measured)"
@@ -527,6 +551,8 @@ run_proxy() {
     check_copies "$total" "$@"
     ROWS+=("proxy|$c|$(mean "$tps1" "$TPS" 1)|$P50|$P99|$CHECK|$dir/proxy-c$c.cpu.json|$(mean_batch "$b1" "$b2")")
   done
+  # The smoke form runs the speculation setup's measurement too (one half each), so that it cannot rot.
+  if [[ -n $SMOKE ]]; then spec_pairs "$dir" "$pport" AB "$@"; fi
   unset PSQL_DB PGBENCH_MODE
 }
 
@@ -574,7 +600,7 @@ run_batching() {
 }
 
 # ------------------------------------------------------------------------------------------- main ----
-if [[ -z $KLUSTERCTL && " ${SETUPS[*]} " == *" kluster"* ]]; then
+if [[ -z $KLUSTERCTL && " ${SETUPS[*]} " =~ \ (kluster|kluster-async|proxy|batching|speculation)\  ]]; then
   log "building klusterctl (Release) in $BUILD_DIR"
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKLUSTER_BUILD_TESTS=OFF >"$WORK/build.log"
   cmake --build "$BUILD_DIR" -j"${KLUSTER_JOBS:-2}" --target klusterctl >>"$WORK/build.log" ||
@@ -643,6 +669,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%
     for c in $CLIENTS; do printf ' %s client(s) %s;' "$c" "$(ratio "$(value proxy "$c" 3)" "$(value library "$c" 3)")"; done
     printf '\n'
   fi
+  if ((${#SPEC_LINES[@]})); then spec_table; fi
 } >"$WORK/table.md"
 cat "$WORK/table.md"
 if [[ $OUT == "$KLUSTER_REPO_ROOT/bench/RESULTS.md" && -f $OUT ]] && grep -q '^## ' "$OUT"; then

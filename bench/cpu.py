@@ -6,6 +6,9 @@
       descendants, found by their ppid) of every NAME=PID and the machine's busy time (/proc/stat), runs CMD,
       samples again, and writes {"seconds", "processes": [{"name", "pids", "cpu_us"}], "machine_us"} to FILE,
       the command's own CPU (with its children) as process "client". Exits with CMD's status.
+  cpu.py window --out FILE --until T [--pid NAME=PID]...
+      The same samples, from now until T (seconds since the epoch), without a command: what the processes named
+      used in that window (for a client already running, name it "client").
   cpu.py per-write --writes N FILE
       Rewrites FILE (as `run` wrote it) in the shape of `bench load -o json`'s "cpu": per-write figures added.
   cpu.py merge OUT FILE...
@@ -67,11 +70,13 @@ def us(ticks):
     return ticks * 1e6 / HZ
 
 
-def run(args):
-    out, targets, i = None, {}, 0
+def run(args, window=False):
+    out, targets, i, until = None, {}, 0, None
     while i < len(args) and args[i] != "--":
         if args[i] == "--out":
             out, i = args[i + 1], i + 2
+        elif window and args[i] == "--until":
+            until, i = float(args[i + 1]), i + 2
         elif args[i] == "--pid":
             name, _, pid = args[i + 1].partition("=")
             if not name or not pid.isdigit():
@@ -80,6 +85,17 @@ def run(args):
             i += 2
         else:
             sys.exit(f"cpu.py run: unknown argument {args[i]}")
+    if window:
+        if not out or until is None or i != len(args):
+            sys.exit("usage: cpu.py window --out FILE --until T [--pid NAME=PID]...")
+        t0 = time.monotonic()
+        first, m0 = sample(targets)
+        time.sleep(max(until - time.time(), 0))
+        last, m1 = sample(targets)
+        with open(out, "w") as f:
+            json.dump({"seconds": time.monotonic() - t0, "processes": measured(targets, first, last),
+                       "machine_us": us(max(m1 - m0, 0))}, f)
+        return 0
     cmd = args[i + 1 :]
     if not out or not cmd:
         sys.exit("usage: cpu.py run --out FILE [--pid NAME=PID]... -- CMD [ARGS...]")
@@ -89,15 +105,17 @@ def run(args):
     _, status, rusage = os.wait4(child.pid, 0)
     last, m1 = sample(targets)
     seconds = time.monotonic() - t0
-    processes = [
-        {"name": n, "pids": targets[n], "cpu_us": us(max(last[n] - first[n], 0))} for n in targets
-    ]
+    processes = measured(targets, first, last)
     processes.append(
         {"name": "client", "pids": [child.pid], "cpu_us": (rusage.ru_utime + rusage.ru_stime) * 1e6}
     )
     with open(out, "w") as f:
         json.dump({"seconds": seconds, "processes": processes, "machine_us": us(max(m1 - m0, 0))}, f)
     return os.waitstatus_to_exitcode(status)
+
+
+def measured(targets, first, last):
+    return [{"name": n, "pids": targets[n], "cpu_us": us(max(last[n] - first[n], 0))} for n in targets]
 
 
 def shaped(processes, machine_us, writes, seconds, kafka_requests=None):
@@ -157,7 +175,7 @@ def merge(args):
 
 
 if __name__ == "__main__":
-    commands = {"run": run, "per-write": per_write, "merge": merge}
+    commands = {"run": run, "window": lambda a: run(a, window=True), "per-write": per_write, "merge": merge}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     sys.exit(commands[sys.argv[1]](sys.argv[2:]))
