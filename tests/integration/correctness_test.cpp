@@ -366,6 +366,34 @@ TEST_CASE("bad input sent raw to ALL gets its error code and the nodes go on", "
   allOk(cluster, "INSERT INTO t VALUES (100)"); // and they go on
 }
 
+TEST_CASE("a result larger than one Kafka message is answered TOO_LARGE at once, on ONE and on ALL",
+          "[correctness][input]") {
+  TestCluster cluster;
+  allOk(cluster, "CREATE TABLE big (id int PRIMARY KEY, v text)");
+  // About 2 MB of rows: more than a response may carry (1 MB). The client gets TOO_LARGE, not a timeout.
+  const auto started = std::chrono::steady_clock::now();
+  auto read = cluster.exec({"--to", "ONE", "--timeout", "30s", "-o", "json",
+                            "SELECT g AS id, repeat('x', 2000) AS v FROM generate_series(1, 1000) g"});
+  INFO(read.out << read.err);
+  CHECK(read.exitCode == 1);
+  const auto answer = parseJson(read.out);
+  REQUIRE(answer.size() == 1);
+  CHECK(answer[0]["resultCode"] == "TOO_LARGE");
+  CHECK(answer[0]["errorMessage"].get<std::string>().find("more than one response may carry") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(20));
+  // A write whose RETURNING is too large is applied all the same, on every node, and says so alike.
+  auto write =
+      cluster.exec({"--to", "ALL", "--wait", "all", "--timeout", "30s", "-o", "json",
+                    "INSERT INTO big SELECT g, repeat('y', 2000) FROM generate_series(1, 1000) g RETURNING *"});
+  INFO(write.out << write.err);
+  CHECK(write.exitCode == 1); // an error response, not a divergence (4) or a timeout (3)
+  const auto responses = parseJson(write.out);
+  CHECK(responses.size() == 3);
+  for (const auto& r : responses) CHECK(r["resultCode"] == "TOO_LARGE");
+  for (int i = 1; i <= 3; ++i)
+    CHECK(waitUntil([&] { return cluster.scalar(i, "SELECT count(*) FROM big") == "1000"; }, std::chrono::seconds(30)));
+}
+
 TEST_CASE("an error local to one node is retried and reported, never answered; the node catches up",
           "[correctness][node-error]") {
   TestCluster cluster;

@@ -1,8 +1,10 @@
 #include "core/node/responder.hpp"
 
+#include "core/errors.hpp"
 #include "core/log.hpp"
 #include "core/util.hpp"
 
+#include <fmt/format.h>
 #include <pthread.h>
 
 #include <algorithm>
@@ -18,11 +20,19 @@ kafka::Properties withLinger(kafka::Properties props) {
   return props;
 }
 
+// The largest response one Kafka message carries: the producer's message.max.bytes (librdkafka's default, 1,000,000,
+// is below the broker's), less room for the record's key and headers.
+std::size_t maxResponseBytes(const kafka::Properties& props) {
+  std::size_t limit = 1000000;
+  if (auto it = props.find("message.max.bytes"); it != props.end()) limit = std::stoul(it->second);
+  return limit > 4096 ? limit - 4096 : limit;
+}
+
 } // namespace
 
 Responder::Responder(const Topics& topics, std::string nodeId, const kafka::Properties& props, int responsePartitions)
     : topics_(topics), nodeId_(std::move(nodeId)), producer_(withLinger(props), true),
-      responsePartitions_(responsePartitions) {
+      responsePartitions_(responsePartitions), maxResponseBytes_(maxResponseBytes(props)) {
   producer_.warmUp({topics_.responses(), topics_.errors(), topics_.all()}, std::chrono::seconds(5));
   sender_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "responder");
@@ -120,7 +130,26 @@ Response buildResponse(const std::string& nodeId, const ParsedRequest& request, 
 void Responder::send(Response& response) {
   if (response.trace) response.trace->producedUs = util::nowMicros();
   const int partition = util::responsePartition(response.clientId, responsePartitions_);
-  producer_.produce(topics_.responses(), partition, response.clientId, response.toJson());
+  auto payload = response.toJson();
+  if (payload.size() > maxResponseBytes_) {
+    // Kafka would refuse it, and the client would wait for an answer until its timeout. What was applied stays
+    // applied (the result hash is the outcome's): only the rows do not travel.
+    KLOG(Warn, "node", "the response to request {} takes {} bytes, more than one Kafka message carries ({})",
+         response.requestId, payload.size(), maxResponseBytes_);
+    Response tooLarge = response;
+    tooLarge.resultCode = std::string(code::TooLarge);
+    tooLarge.errorMessage = fmt::format("the result takes {} bytes, more than one response may carry ({} bytes)",
+                                        payload.size(), maxResponseBytes_);
+    tooLarge.hint = "select fewer rows or columns at a time (e.g. in ranges of a key), or raise the Kafka topics' "
+                    "and clients' message.max.bytes";
+    tooLarge.sqlState.clear();
+    tooLarge.result = nullptr;
+    tooLarge.results = ojson();
+    tooLarge.columns = ojson();
+    tooLarge.digests.clear();
+    payload = tooLarge.toJson();
+  }
+  producer_.produce(topics_.responses(), partition, response.clientId, payload);
   if (metrics_) metrics_->countRequest(response.requestTopic, response.resultCode);
 }
 

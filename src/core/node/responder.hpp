@@ -54,6 +54,7 @@ private:
   std::string nodeId_;
   kafka::Producer producer_;
   int responsePartitions_;
+  std::size_t maxResponseBytes_; ///< what one Kafka message may carry: a larger response is answered TOO_LARGE
   mutable std::atomic<std::uint64_t> sequence_{0};
   NodeMetrics* metrics_ = nullptr;
 
