@@ -211,6 +211,38 @@ void FunctionCheck::apply(Prepared& p) {
   if (!p.refusal && p.writes && conn_) checkClosure(p);
   if (!p.refusal && !p.ordered.empty())
     if (auto refusal = keyUpdateRefusal(p.ordered)) p.refusal = std::move(refusal);
+  if (!p.refusal && !p.ordered.empty()) {
+    std::vector<const sql::JoinWrite*> joins;
+    for (const auto& analysis : p.ordered)
+      for (const auto& j : analysis->joinWrites) joins.push_back(&j);
+    if (auto refusal = joinRefusal(joins)) p.refusal = std::move(refusal);
+  }
+}
+
+std::optional<db::Outcome> FunctionCheck::joinRefusal(const std::vector<const sql::JoinWrite*>& writes) {
+  const sql::UniqueKeys keys = [&](const sql::TableRef& t) -> std::vector<std::vector<std::string>> {
+    const auto id = std::pair{t.schema, t.name};
+    auto it = keys_.find(id);
+    if (it == keys_.end())
+      it = keys_.emplace(id, conn_ ? conn_->uniqueKeys(t.schema, t.name) : decltype(it->second){}).first;
+    return it->second;
+  };
+  for (const sql::JoinWrite* w : writes) {
+    const std::string item = sql::joinAmbiguity(*w, keys);
+    if (item.empty()) continue;
+    return db::Outcome::error(
+        code::Nondeterministic,
+        fmt::format("{}: a row of {} may join several rows of {}, and PostgreSQL then takes the values from whichever "
+                    "join row its plan meets first, which differs between nodes (row order, settings, statistics)",
+                    w->what, w->target, item),
+        "",
+        fmt::format("join {0} on a unique key (its primary key, or a unique NOT NULL key, equated in the WHERE with "
+                    "columns of {1}, each column qualified), or pick one row deterministically: SET v = (SELECT "
+                    "{0}.v FROM ... WHERE ... ORDER BY <a unique key> LIMIT 1), or join a subquery that aggregates "
+                    "(SELECT k, max(v) AS v FROM ... GROUP BY k)",
+                    item, w->target));
+  }
+  return std::nullopt;
 }
 
 void FunctionCheck::checkOrder(Prepared& p) {
@@ -288,6 +320,8 @@ std::optional<db::Outcome> FunctionCheck::orderRefusal(const std::vector<const s
     if (applies(req) && !sql::orderIsTotal(req, keys)) {
       std::string tables;
       for (const auto& t : req.tables) tables += (tables.empty() ? "" : ", ") + t.name;
+      if (!req.why.empty())
+        return db::Outcome::error(code::Nondeterministic, fmt::format("{}: {}", req.what, req.why), "", req.hint);
       if (req.unordered) {
         return db::Outcome::error(
             code::Nondeterministic,
@@ -337,7 +371,8 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
       if (!serverAccess && a.serverAccess) serverAccess = &*a.serverAccess;
       if (!unsupported && a.unsupported) unsupported = &*a.unsupported;
       if (!sessionState && a.sessionState) sessionState = &*a.sessionState;
-      if (forAll && (!a.orderRequirements.empty() || !a.keyUpdates.empty() || (tx && !a.readOrderRequirements.empty())))
+      if (forAll && (!a.orderRequirements.empty() || !a.keyUpdates.empty() || !a.joinWrites.empty() ||
+                     (tx && !a.readOrderRequirements.empty())))
         p.ordered.push_back(analyses.back());
       if (forAll) p.targets.insert(p.targets.end(), a.writeTargets.begin(), a.writeTargets.end());
       p.scansRows = p.scansRows || (forAll && a.scansRows);

@@ -133,7 +133,8 @@ private:
     std::vector<std::string> calls;
     std::vector<sql::TableRef> writes;
     std::vector<sql::OrderRequirement> orders;
-    std::string draws; ///< what the body draws per call ("nextval()"...), "" when nothing
+    std::vector<sql::JoinWrite> joins; ///< its UPDATE ... FROM and DELETE ... USING ... RETURNING
+    std::string draws;                 ///< what the body draws per call ("nextval()"...), "" when nothing
     std::vector<sql::OrderRequirement::Defaults> inserts; ///< tables it inserts into, whose DEFAULTs may draw
   };
   /// The columns of a table whose DEFAULT draws a value per row (cached).
@@ -142,6 +143,8 @@ private:
   void checkOrder(Prepared& p);
   /// An UPDATE of several rows that SETs columns of a unique index checked row by row, as a refusal.
   std::optional<db::Outcome> keyUpdateRefusal(const std::vector<std::shared_ptr<const sql::Analysis>>& analyses);
+  /// The first join write that may take a target row's values from one of several join rows, as a refusal.
+  std::optional<db::Outcome> joinRefusal(const std::vector<const sql::JoinWrite*>& writes);
   /// The first of `requirements` whose row order is not total, as a refusal (closure.cpp).
   std::optional<db::Outcome> orderRefusal(const std::vector<const sql::OrderRequirement*>& requirements);
   /// Determinism by closure (closure.cpp, README "Determinism"): the bodies of the user-defined functions a write
