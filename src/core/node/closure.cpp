@@ -191,6 +191,15 @@ void FunctionCheck::checkClosure(Prepared& p) {
         }
         for (const auto& c : when.calls) names.push_back({c, "the WHEN condition of the " + what + via});
       }
+      // What its definition runs for each row: DEFAULTs, generated columns, CHECKs (its own and its domains'),
+      // policies.
+      const auto id = std::pair{t.table.schema, t.table.name};
+      auto defined = tableFunctions_.find(id);
+      if (defined == tableFunctions_.end())
+        defined = tableFunctions_.emplace(id, conn_->tableFunctions(t.table.schema, t.table.name)).first;
+      for (const auto& f : defined->second)
+        names.push_back(
+            {f, fmt::format("a DEFAULT, generated column, CHECK or policy of table {}{}", t.table.name, via)});
       continue;
     }
     const Name n = std::move(names.front());

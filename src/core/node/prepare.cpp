@@ -219,14 +219,16 @@ void FunctionCheck::apply(Prepared& p) {
   }
 }
 
+const std::vector<std::vector<std::string>>& FunctionCheck::uniqueKeys(const sql::TableRef& t) {
+  const auto id = std::pair{t.schema, t.name};
+  auto it = keys_.find(id);
+  if (it == keys_.end())
+    it = keys_.emplace(id, conn_ ? conn_->uniqueKeys(t.schema, t.name) : decltype(it->second){}).first;
+  return it->second;
+}
+
 std::optional<db::Outcome> FunctionCheck::joinRefusal(const std::vector<const sql::JoinWrite*>& writes) {
-  const sql::UniqueKeys keys = [&](const sql::TableRef& t) -> std::vector<std::vector<std::string>> {
-    const auto id = std::pair{t.schema, t.name};
-    auto it = keys_.find(id);
-    if (it == keys_.end())
-      it = keys_.emplace(id, conn_ ? conn_->uniqueKeys(t.schema, t.name) : decltype(it->second){}).first;
-    return it->second;
-  };
+  const sql::UniqueKeys keys = [&](const sql::TableRef& t) { return uniqueKeys(t); };
   for (const sql::JoinWrite* w : writes) {
     const std::string item = sql::joinAmbiguity(*w, keys);
     if (item.empty()) continue;
@@ -236,11 +238,14 @@ std::optional<db::Outcome> FunctionCheck::joinRefusal(const std::vector<const sq
                     "join row its plan meets first, which differs between nodes (row order, settings, statistics)",
                     w->what, w->target, item),
         "",
-        fmt::format("join {0} on a unique key (its primary key, or a unique NOT NULL key, equated in the WHERE with "
-                    "columns of {1}, each column qualified), or pick one row deterministically: SET v = (SELECT "
-                    "{0}.v FROM ... WHERE ... ORDER BY <a unique key> LIMIT 1), or join a subquery that aggregates "
-                    "(SELECT k, max(v) AS v FROM ... GROUP BY k)",
-                    item, w->target));
+        w->what.rfind("DELETE", 0) == 0
+            ? fmt::format("RETURNING only the columns of {0}, or join {1} on a unique key (each column qualified)",
+                          w->target, item)
+            : fmt::format("join {0} on a unique key (its primary key, or a unique NOT NULL key, equated in the WHERE "
+                          "with columns of {1}, each column qualified), or pick one row deterministically: SET v = "
+                          "(SELECT {0}.v FROM ... WHERE ... ORDER BY <a unique key> LIMIT 1), or join a subquery that "
+                          "aggregates (SELECT k, max(v) AS v FROM ... GROUP BY k)",
+                          item, w->target));
   }
   return std::nullopt;
 }
@@ -272,10 +277,8 @@ FunctionCheck::keyUpdateRefusal(const std::vector<std::shared_ptr<const sql::Ana
       });
       if (set == u.columns.end()) continue;
       // One row at most: its WHERE gives every column of a unique key.
-      auto keys = keys_.find(id);
-      if (keys == keys_.end())
-        keys = keys_.emplace(id, conn_ ? conn_->uniqueKeys(id.first, id.second) : decltype(keys->second){}).first;
-      const bool oneRow = std::any_of(keys->second.begin(), keys->second.end(), [&](const auto& key) {
+      const auto& keys = uniqueKeys(u.table);
+      const bool oneRow = std::any_of(keys.begin(), keys.end(), [&](const auto& key) {
         return std::all_of(key.begin(), key.end(), [&](const std::string& c) {
           return std::find(u.pinned.begin(), u.pinned.end(), c) != u.pinned.end();
         });
@@ -296,13 +299,7 @@ FunctionCheck::keyUpdateRefusal(const std::vector<std::shared_ptr<const sql::Ana
 }
 
 std::optional<db::Outcome> FunctionCheck::orderRefusal(const std::vector<const sql::OrderRequirement*>& requirements) {
-  const sql::UniqueKeys keys = [&](const sql::TableRef& t) -> std::vector<std::vector<std::string>> {
-    const auto id = std::pair{t.schema, t.name};
-    auto it = keys_.find(id);
-    if (it == keys_.end())
-      it = keys_.emplace(id, conn_ ? conn_->uniqueKeys(t.schema, t.name) : decltype(it->second){}).first;
-    return it->second;
-  };
+  const sql::UniqueKeys keys = [&](const sql::TableRef& t) { return uniqueKeys(t); };
   auto applies = [&](const sql::OrderRequirement& req) {
     if (!req.onlyIfDrawnDefaults) return true;
     const auto& d = *req.onlyIfDrawnDefaults;

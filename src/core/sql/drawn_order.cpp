@@ -12,25 +12,16 @@ namespace {
 
 // The first drawing function called in `node`, not looking into nested queries (they are judged on their own).
 std::string drawnIn(const json& node) {
-  std::vector<const json*> stack{&node};
-  while (!stack.empty()) {
-    const json* v = stack.back();
-    stack.pop_back();
-    if (v->is_array()) {
-      for (const json& e : *v)
-        if (e.is_structured()) stack.push_back(&e);
-      continue;
+  std::string found;
+  forEachMember(node, [&](const std::string& key, const json& value) {
+    if (!found.empty() || key == "SelectStmt") return false;
+    if (key == "FuncCall") {
+      const std::string name(lastName(field(value, "funcname")));
+      if (name == "nextval" || name == "setval" || name == "gen_random_uuid") found = name;
     }
-    for (auto it = v->begin(); it != v->end(); ++it) {
-      if (!it.value().is_structured() || it.key() == "SelectStmt") continue;
-      if (it.key() == "FuncCall") {
-        const std::string name(lastName(field(it.value(), "funcname")));
-        if (name == "nextval" || name == "setval" || name == "gen_random_uuid") return name;
-      }
-      stack.push_back(&it.value());
-    }
-  }
-  return {};
+    return true;
+  });
+  return found;
 }
 
 // Rows come from something other than the request itself (one function, VALUES, or nothing).

@@ -16,7 +16,10 @@
 namespace kluster::sql {
 
 std::string joinAmbiguity(const JoinWrite& write, const UniqueKeys& uniqueKeys) {
+  // Names that are no FROM item (an outer query's, a trigger's NEW) are constant for each target row.
   std::set<std::string> joined{write.target};
+  std::set<std::string> items;
+  for (const JoinWrite::Source& s : write.sources) items.insert(s.alias);
   // Items joined one row at most per target row: a unique key equated column by column with expressions of the
   // target and of items already so joined (in any order: a fixpoint).
   for (bool grew = true; grew;) {
@@ -28,7 +31,8 @@ std::string joinAmbiguity(const JoinWrite& write, const UniqueKeys& uniqueKeys) 
         return std::all_of(key.begin(), key.end(), [&](const std::string& column) {
           return std::any_of(write.equalities.begin(), write.equalities.end(), [&](const JoinWrite::Equality& e) {
             return e.alias == s.alias && e.column == column && !e.readsAny &&
-                   std::all_of(e.reads.begin(), e.reads.end(), [&](const std::string& r) { return joined.count(r); });
+                   std::all_of(e.reads.begin(), e.reads.end(),
+                               [&](const std::string& r) { return joined.count(r) || !items.count(r); });
           });
         });
       });
@@ -64,32 +68,19 @@ Names columnNames(const json& node) {
 
 // Which aliases an expression reads columns of; `any` when it reads an unqualified column, `*`, or a subquery.
 void readsOf(const json& node, Names& aliases, bool& any, bool subqueriesAreAny) {
-  std::vector<const json*> stack{&node};
-  while (!stack.empty()) {
-    const json* v = stack.back();
-    stack.pop_back();
-    if (v->is_array()) {
-      for (const json& e : *v)
-        if (e.is_structured()) stack.push_back(&e);
-      continue;
+  forEachMember(node, [&](const std::string& key, const json& value) {
+    if (key == "SubLink" && subqueriesAreAny) any = true;
+    if (key != "ColumnRef") return true;
+    const json* fields = field(value, "fields");
+    const std::size_t n = fields != nullptr && fields->is_array() ? fields->size() : 0;
+    if (n < 2) {
+      any = true; // an unqualified column, `*`, or a whole row named by its alias (the latter also below)
+      if (n == 1) aliases.emplace_back(stringNode((*fields)[0]));
+    } else {
+      aliases.emplace_back(stringNode((*fields)[n - 2]));
     }
-    for (auto it = v->begin(); it != v->end(); ++it) {
-      if (!it.value().is_structured()) continue;
-      if (it.key() == "SubLink" && subqueriesAreAny) any = true;
-      if (it.key() == "ColumnRef") {
-        const json* fields = field(it.value(), "fields");
-        const std::size_t n = fields != nullptr && fields->is_array() ? fields->size() : 0;
-        if (n < 2) {
-          any = true; // an unqualified column, `*`, or a whole row named by its alias (the latter also below)
-          if (n == 1) aliases.emplace_back(stringNode((*fields)[0]));
-        } else {
-          aliases.emplace_back(stringNode((*fields)[n - 2]));
-        }
-        continue;
-      }
-      stack.push_back(&it.value());
-    }
-  }
+    return false;
+  });
 }
 
 Names aliasColumns(const json* alias, const char* key = "colnames") {
@@ -194,16 +185,10 @@ class JoinCollector {
 public:
   JoinCollector(const json& stmt, Analysis& out) : out_(out) {
     // The statement's CTEs by name: a FROM item may name one.
-    std::vector<const json*> stack{&stmt};
-    while (!stack.empty()) {
-      const json* v = stack.back();
-      stack.pop_back();
-      if (v->is_object())
-        if (const json* cte = field(*v, "CommonTableExpr")) ctes_[std::string(stringField(*cte, "ctename"))] = cte;
-      if (v->is_structured())
-        for (const json& child : *v)
-          if (child.is_structured()) stack.push_back(&child);
-    }
+    forEachMember(stmt, [&](const std::string& key, const json& value) {
+      if (key == "CommonTableExpr") ctes_[std::string(stringField(value, "ctename"))] = &value;
+      return true;
+    });
   }
 
   void update(const json& body) {
@@ -348,38 +333,27 @@ private:
 void collectJoinWrites(const json& stmt, Analysis& out) {
   JoinCollector collector(stmt, out);
   std::set<std::pair<std::string_view, std::string_view>> written;
-  std::vector<const json*> stack{&stmt};
-  while (!stack.empty()) {
-    const json* node = stack.back();
-    stack.pop_back();
-    if (node->is_array()) {
-      for (const json& e : *node)
-        if (e.is_structured()) stack.push_back(&e);
-      continue;
-    }
-    for (auto it = node->begin(); it != node->end(); ++it) {
-      if (!it.value().is_structured()) continue;
-      // Stored definitions run later, judged then (determinism.cpp).
-      if (it.key() == "ViewStmt" || it.key() == "CreateFunctionStmt" || it.key() == "PrepareStmt" ||
-          it.key() == "RuleStmt" || it.key() == "CreateTrigStmt" || it.key() == "CreatePolicyStmt")
-        continue;
-      if (it.key() == "UpdateStmt" || it.key() == "DeleteStmt" || it.key() == "MergeStmt" || it.key() == "InsertStmt")
-        if (const json* rel = field(it.value(), "relation");
-            rel != nullptr && !written.insert({stringField(*rel, "schemaname"), stringField(*rel, "relname")}).second &&
-            !out.nondeterministic)
-          out.nondeterministic = Refusal{
-              fmt::format("the table {} is written by two parts of one statement (a data-modifying WITH and the main "
-                          "statement, or two of them): PostgreSQL runs them in an unpredictable order, and when they "
-                          "touch the same rows only one of the changes takes place",
-                          stringField(*rel, "relname")),
-              "send the writes as statements of their own, one after the other in the request (they then run in "
-              "order and each sees the one before)"};
-      if (it.key() == "UpdateStmt") collector.update(it.value());
-      if (it.key() == "DeleteStmt") collector.remove(it.value());
-      if (it.key() == "MergeStmt") collector.merge(it.value());
-      stack.push_back(&it.value());
-    }
-  }
+  forEachMember(stmt, [&](const std::string& key, const json& value) {
+    // Stored definitions run later, judged then (determinism.cpp).
+    if (key == "ViewStmt" || key == "CreateFunctionStmt" || key == "PrepareStmt" || key == "RuleStmt" ||
+        key == "CreateTrigStmt" || key == "CreatePolicyStmt")
+      return false;
+    if (key == "UpdateStmt" || key == "DeleteStmt" || key == "MergeStmt" || key == "InsertStmt")
+      if (const json* rel = field(value, "relation");
+          rel != nullptr && !written.insert({stringField(*rel, "schemaname"), stringField(*rel, "relname")}).second &&
+          !out.nondeterministic)
+        out.nondeterministic = Refusal{
+            fmt::format("the table {} is written by two parts of one statement (a data-modifying WITH and the main "
+                        "statement, or two of them): PostgreSQL runs them in an unpredictable order, and when they "
+                        "touch the same rows only one of the changes takes place",
+                        stringField(*rel, "relname")),
+            "send the writes as statements of their own, one after the other in the request (they then run in "
+            "order and each sees the one before)"};
+    if (key == "UpdateStmt") collector.update(value);
+    if (key == "DeleteStmt") collector.remove(value);
+    if (key == "MergeStmt") collector.merge(value);
+    return true;
+  });
 }
 
 } // namespace detail

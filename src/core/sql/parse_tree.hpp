@@ -86,6 +86,10 @@ bool parses(const std::string& sqlz);
 
 bool isNodeTypeName(const std::string& key);
 
+// Calls visit(key, value) for every structured member of every object below `root` (depth first, in no particular
+// order), descending into `value` when visit returns true.
+void forEachMember(const json& root, const std::function<bool(const std::string& key, const json& value)>& visit);
+
 // {"Type": {...}} -> ("Type", body); anything else -> ("", nullptr).
 std::pair<std::string_view, const json*> unwrap(const json& node);
 

@@ -49,6 +49,7 @@ TEST_CASE("UPDATE ... FROM must join every FROM item it reads on a unique key", 
   CHECK(ambiguous("UPDATE t AS o SET v = s.v FROM s WHERE s.id = o.sid + 1") == "");
   CHECK(ambiguous("UPDATE t SET v = s.v FROM s WHERE s.id = 5") == "");
   CHECK(ambiguous("UPDATE t SET v = s.v FROM s WHERE s.id = $1") == "");
+  CHECK(ambiguous("UPDATE t SET v = s.v FROM s WHERE s.id = new.k AND t.id = new.id") == "");  // a trigger's NEW
   CHECK(ambiguous("UPDATE t SET v = s.v FROM s WHERE s.id = t.sid OR s.id = t.other") == "s"); // no top-level AND
   CHECK(ambiguous("UPDATE t SET v = s.v FROM s WHERE s.id::text = t.code") == "s");            // not the column
   CHECK(ambiguous("UPDATE t SET v = s.v FROM s WHERE s.id = s.v") == "s"); // of itself, not of the target

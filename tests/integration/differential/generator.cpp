@@ -561,8 +561,8 @@ std::string Generator::next(int n) {
   if (roll < 92) return drawn(n);
   if (roll < 96) return merge();
   // UPDATE ... FROM a join: one t2 row per t1 row at most when joined on t2's key. Joined on t2.t1_id, a t1 row
-  // matches several t2 rows and PostgreSQL updates it from whichever comes first: a known limit
-  // (docs/determinism.md), generated only with knownHazards.
+  // matches several t2 rows and PostgreSQL updates it from whichever comes first: found by this test, now refused on
+  // every node (docs/determinism.md); still generated with knownHazards, where it must be refused alike.
   Scope s;
   s.items.push_back({"a", "t1"});
   s.items.push_back({"x", "t2"});
