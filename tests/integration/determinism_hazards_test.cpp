@@ -169,6 +169,10 @@ TEST_CASE("the documented arbitrary choices and the code a write runs are refuse
       {"INSERT INTO sink SELECT 'ordinality', x || n FROM unnest(ARRAY['b', 'a']) WITH ORDINALITY AS u(x, n)", ok},
       {"UPDATE src SET v = 'ctid' WHERE ctid = '(0,1)'", refused},
       {"INSERT INTO sink VALUES ('timeofday', timeofday())", refused},
+      // Cursors: the row a FETCH reaches depends on the order of the cursor's rows.
+      {"DECLARE c CURSOR FOR SELECT id FROM src FOR UPDATE; FETCH c; UPDATE src SET v = 'cur' WHERE CURRENT OF c",
+       refused},
+      {"INSERT INTO sink SELECT 'mode', mode() WITHIN GROUP (ORDER BY k)::text FROM src", ok},
   };
 
   // Code a write runs without naming it: function bodies (SQL and PL/pgSQL), triggers, DEFAULTs, generated columns,

@@ -19,9 +19,9 @@ template <std::size_t N> bool contains(const std::string_view (&list)[N], std::s
 }
 
 // Functions whose result depends on the order rows reach them.
-constexpr std::string_view kOrderSensitiveAggregates[] = {"array_agg",        "json_agg",       "json_arrayagg",
-                                                          "json_object_agg",  "json_objectagg", "jsonb_agg",
-                                                          "jsonb_object_agg", "string_agg",     "xmlagg"};
+constexpr std::string_view kOrderSensitiveAggregates[] = {
+    "any_value",      "array_agg", "json_agg",         "json_arrayagg", "json_object_agg",
+    "json_objectagg", "jsonb_agg", "jsonb_object_agg", "string_agg",    "xmlagg"};
 constexpr std::string_view kOrderSensitiveWindow[] = {"first_value", "lag",   "last_value", "lead",
                                                       "nth_value",   "ntile", "row_number"};
 
@@ -246,6 +246,9 @@ private:
       refuse("SKIP LOCKED and NOWAIT depend on the locks other sessions hold on each node's database: one node would "
              "skip rows or fail where another waits",
              "leave out SKIP LOCKED / NOWAIT: Kluster applies the writes on ALL one after the other");
+    } else if (type == "CurrentOfExpr" && write_) {
+      refuse("WHERE CURRENT OF writes the row a cursor stands on, and a cursor's rows come in each node's own order",
+             "update or delete the row by its key (WHERE id = ...)");
     } else if (type == "RangeTableSample" && write_) {
       refuse("TABLESAMPLE picks rows by their physical place in each node's own table files (even with "
              "REPEATABLE): nodes would pick different rows",

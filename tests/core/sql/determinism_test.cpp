@@ -428,3 +428,12 @@ TEST_CASE("SKIP LOCKED and NOWAIT in a write, and LOCK ... NOWAIT, are refused",
   CHECK_FALSE(refused("LOCK TABLE t IN EXCLUSIVE MODE; UPDATE t SET v = 1 WHERE id = 2"));
   CHECK_FALSE(refused("SELECT id FROM t FOR UPDATE SKIP LOCKED")); // a read changes nothing
 }
+
+// "If there are multiple equally-frequent values ..." aside, any_value() (PostgreSQL 16) returns "an arbitrary value
+// from the non-null input values"; and a cursor's rows come in each node's own order, so WHERE CURRENT OF does too.
+TEST_CASE("any_value() needs a total order; WHERE CURRENT OF is refused", "[sql][determinism]") {
+  CHECK_FALSE(orders("INSERT INTO log SELECT any_value(v) FROM t").first);
+  CHECK(orders("INSERT INTO log SELECT any_value(v ORDER BY id) FROM t").first);
+  CHECK(refused("DECLARE c CURSOR FOR SELECT id FROM t FOR UPDATE; FETCH c; UPDATE t SET v = 1 WHERE CURRENT OF c"));
+  CHECK(refused("DELETE FROM t WHERE CURRENT OF c"));
+}
