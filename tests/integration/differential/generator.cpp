@@ -519,7 +519,9 @@ std::string Generator::insert(int n) {
                        "a.j FROM t1 a WHERE {}{} ON CONFLICT (id) DO NOTHING",
                        1000 + n * 100, intExpr(s, 1), textExpr(s, 2), numExpr(s, 1),
                        chance(50) ? boolExpr(s, 2) : "true",
-                       chance(30) ? orderBy(s, chance(60)) + fmt::format(" LIMIT {}", 1 + below(5)) : "");
+                       // ON CONFLICT DO NOTHING keeps the first of rows that conflict: it needs a total order too.
+                       chance(30) ? orderBy(s, chance(60)) + fmt::format(" LIMIT {}", 1 + below(5))
+                                  : (chance(80) ? " ORDER BY a.id" : ""));
   default: // into t3 (no key), a few rows, so that it does not grow without end
     return fmt::format("INSERT INTO t3 SELECT {}, {}, {}, a.d, a.f FROM t1 a WHERE a.id % 10 = {} AND {}{}",
                        intExpr(s, 1), textExpr(s, 2), numExpr(s, 1), below(10), boolExpr(s, 2),
