@@ -126,7 +126,8 @@ std::vector<Names> keysOfQuery(const json& query, const Names& colnames) {
         json value = *b;
         value.erase("location");
         const std::string kind = value.empty() ? "" : value.begin().key();
-        if (!kinds[i].empty() && kinds[i] != kind) usable[i] = false;
+        // Integers and strings only: 1.0 and 1.00 are distinct literals but equal numbers.
+        if ((!kinds[i].empty() && kinds[i] != kind) || (kind != "ival" && kind != "sval")) usable[i] = false;
         kinds[i] = kind;
         if (!seen[i].insert(value.dump()).second) usable[i] = false;
       }

@@ -95,6 +95,7 @@ TEST_CASE("UPDATE ... FROM must join every FROM item it reads on a unique key", 
   CHECK(ambiguous("UPDATE t SET v = x.v FROM (VALUES (1, 'a'), (1, 'b')) AS x(id, v) WHERE t.id = x.id") == "x");
   CHECK(ambiguous("UPDATE t SET v = x.v FROM (VALUES ($1, 'a'), ($2, 'b')) AS x(id, v) WHERE t.id = x.id") == "x");
   CHECK(ambiguous("UPDATE t SET v = x.v FROM (VALUES (1, 'a'), (1.0, 'b')) AS x(id, v) WHERE t.id = x.id") == "x");
+  CHECK(ambiguous("UPDATE t SET v = x.v FROM (VALUES (1.0, 'a'), (1.00, 'b')) AS x(id, v) WHERE t.id = x.id") == "x");
   CHECK(ambiguous("UPDATE t SET v = x.column2 FROM (VALUES (1, 'a'), (2, 'b')) x WHERE t.id = x.column1") == "");
   // Functions have no key: their rows may repeat.
   CHECK(ambiguous("UPDATE t SET v = x.v FROM unnest($1::int[], $2::text[]) AS x(id, v) WHERE t.id = x.id") == "x");
