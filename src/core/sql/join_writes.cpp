@@ -4,8 +4,11 @@
 //    deleted once whichever join row comes first.
 //  * MERGE ... WHEN NOT MATCHED THEN INSERT: the rows are inserted in the join's order, so DEFAULTs drawn per row
 //    (SERIAL, IDENTITY, random(), gen_random_uuid()) land on different rows on different nodes.
+//  * a table written by two parts of one statement (a data-modifying WITH and the main statement): "the order in
+//    which the specified updates actually happen is unpredictable" (WITH queries), refused from syntax alone.
 // The analysis lists, for each such write, its FROM items, the equalities that join them and the items its SET and
-// RETURNING read; the node decides with the catalog's unique keys (joinAmbiguity(), FunctionCheck).
+// RETURNING read; the node decides with the catalog's unique keys (joinAmbiguity(), FunctionCheck). (INSERT ... ON
+// CONFLICT DO NOTHING, which keeps the first of conflicting rows, is an order requirement of determinism.cpp.)
 #include "core/sql/determinism.hpp"
 #include "core/sql/parse_tree.hpp"
 
