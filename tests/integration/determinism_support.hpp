@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace kluster::test::determinism {
 
@@ -73,6 +75,15 @@ inline void expectEverywhere(TestCluster& c, const std::string& sql, const std::
   for (const auto& response : responses) {
     CHECK(response["resultCode"] == code);
     if (code == "NONDETERMINISTIC") CHECK_FALSE(response.value("hint", std::string()).empty());
+  }
+}
+
+// 0 divergences: each (table, ORDER BY) has the same rows on nodes 2 and 3 as on node 1.
+inline void identicalEverywhere(const TestCluster& c, const std::vector<std::pair<std::string, std::string>>& tables) {
+  for (const auto& [table, order] : tables) {
+    INFO(table);
+    const auto reference = checksum(c, 1, table, order);
+    for (int i = 2; i <= c.size(); ++i) CHECK(checksum(c, i, table, order) == reference);
   }
 }
 
