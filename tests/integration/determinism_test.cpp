@@ -1,8 +1,7 @@
 // Determinism (issue 10): on a cluster where one node's database has other default settings and another
 // stores its rows in another physical order, every hazardous statement is either refused by every node with
 // NONDETERMINISTIC or applied with identical data everywhere.
-#include "support/cluster.hpp"
-#include "support/helpers.hpp"
+#include "determinism_support.hpp"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -16,73 +15,7 @@
 using namespace kluster;
 using namespace kluster::test;
 using nlohmann::json;
-
-namespace {
-
-std::string databaseName(const TestCluster& c, int i) {
-  const auto url = c.databaseUrl(i);
-  return url.substr(url.rfind('/') + 1);
-}
-
-// Gives node i's database other defaults for every setting Kluster pins, as an operator's ALTER DATABASE
-// (or postgresql.conf) would; a schema that shadows public on its search_path too.
-void unusualSettings(TestCluster& c, int i) {
-  const auto db = databaseName(c, i);
-  for (const char* setting :
-       {"timezone = 'Pacific/Chatham'", "datestyle = 'SQL, DMY'", "intervalstyle = 'sql_standard'",
-        "extra_float_digits = -3", "search_path = shadow, public", "bytea_output = 'escape'",
-        "default_text_search_config = 'pg_catalog.simple'", "transform_null_equals = on", "lc_time = 'C.utf8'",
-        "statement_timeout = '1h'",
-        // Found by the random differential test (tests/integration/differential_test.cpp): triggers and foreign
-        // keys off, every identifier quoted, function bodies unchecked, and the rest of what the node pins.
-        "session_replication_role = replica", "quote_all_identifiers = on", "check_function_bodies = off",
-        "row_security = off", "backslash_quote = off", "default_transaction_isolation = 'serializable'",
-        "exit_on_error = on"}) {
-    c.serverExec(i, fmt::format("ALTER DATABASE \"{}\" SET {}", db, setting));
-  }
-  c.query(i, "CREATE SCHEMA shadow; CREATE TABLE shadow.sink (tag text, v text)");
-}
-
-// Starts a cluster (not yet started) whose node `odd` has unusualSettings().
-void startWithUnusualSettings(TestCluster& c, int odd) {
-  unusualSettings(c, odd);
-  for (int i = 1; i <= c.size(); ++i) c.startNode(i);
-  REQUIRE(c.waitForMembers(c.size()));
-}
-
-// Settings for the test's own checksum queries, so that they read every node alike.
-constexpr const char* kPinned = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; "
-                                "SET extra_float_digits = 1; SET search_path = public; SET bytea_output = 'hex'; ";
-
-std::string checksum(const TestCluster& c, int i, const std::string& table, const std::string& orderBy) {
-  return c.scalar(i,
-                  std::string(kPinned) +
-                      fmt::format("SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY {})), '') "
-                                  "FROM {} t",
-                                  orderBy, table));
-}
-
-void allOk(TestCluster& c, const std::string& sql) {
-  auto r = c.exec({"--to", "ALL", "--wait", "all", "-o", "json", sql});
-  INFO(sql << "\n" << r.out << r.err);
-  REQUIRE(r.exitCode == 0);
-}
-
-// Sends `sql` to ALL and checks that every node answered `code` (never a divergence).
-void expectEverywhere(TestCluster& c, const std::string& sql, const std::string& code) {
-  auto r = c.exec({"--to", "ALL", "--wait", "all", "-o", "json", sql});
-  INFO(sql << "\n" << r.out << r.err);
-  CHECK(r.exitCode == (code == "OK" ? 0 : 1));
-  const auto responses = parseJson(r.out);
-  REQUIRE(responses.is_array());
-  CHECK(responses.size() == 3);
-  for (const auto& response : responses) {
-    CHECK(response["resultCode"] == code);
-    if (code == "NONDETERMINISTIC") CHECK_FALSE(response.value("hint", std::string()).empty());
-  }
-}
-
-} // namespace
+using namespace kluster::test::determinism;
 
 TEST_CASE("a node whose database has other default settings stores and answers exactly what the others do",
           "[determinism][settings]") {
@@ -262,12 +195,7 @@ TEST_CASE("hazardous statements are refused everywhere or leave identical data, 
   CHECK(statements.size() - static_cast<std::size_t>(refusals) >= 15);
 
   // 0 divergences: every table is identical on every node.
-  for (const auto& [table, order] :
-       std::vector<std::pair<std::string, std::string>>{{"items", "id"}, {"sink", "tag, v"}, {"snapshot2", "id"}}) {
-    INFO(table);
-    const auto reference = checksum(cluster, 1, table, order);
-    for (int i = 2; i <= 3; ++i) CHECK(checksum(cluster, i, table, order) == reference);
-  }
+  identicalEverywhere(cluster, {{"items", "id"}, {"sink", "tag, v"}, {"snapshot2", "id"}});
   CHECK(cluster.scalar(1, "SELECT count(*) FROM pg_tables WHERE tablename = 'snapshot'") == "0");
   CHECK(cluster.scalar(1, "SELECT count(*) FROM items") == "198");
   // The tables written through ALL (node2 also has a shadow schema made by hand, which verify rightly reports).
@@ -507,15 +435,11 @@ TEST_CASE("the functions and triggers a write runs are judged by their bodies, w
 
   CHECK(cluster.scalar(1, "SELECT count(*) FROM stamped") == "0");
   CHECK(cluster.scalar(1, "SELECT string_agg(id::text, ',' ORDER BY id) FROM parent") == "2");
-  for (const auto& [table, order] : std::vector<std::pair<std::string, std::string>>{{"t", "id"},
-                                                                                     {"stamped", "id"},
-                                                                                     {"parent", "id"},
-                                                                                     {"audit_log", "id"},
-                                                                                     {"rnd", "id"},
-                                                                                     {"audit_seq", "n"},
-                                                                                     {"guarded", "id"}}) {
-    INFO(table);
-    const auto reference = checksum(cluster, 1, table, order);
-    for (int i = 2; i <= 3; ++i) CHECK(checksum(cluster, i, table, order) == reference);
-  }
+  identicalEverywhere(cluster, {{"t", "id"},
+                                {"stamped", "id"},
+                                {"parent", "id"},
+                                {"audit_log", "id"},
+                                {"rnd", "id"},
+                                {"audit_seq", "n"},
+                                {"guarded", "id"}});
 }

@@ -29,6 +29,7 @@ public:
   std::map<std::string, std::vector<std::string>> immediate;            ///< "schema.table" -> unique-checked columns
   std::map<std::string, std::vector<db::FunctionDefinition>> functions; ///< name -> overloads
   std::map<std::string, std::vector<db::FunctionDefinition>> triggers;  ///< "schema.table" -> functions
+  std::map<std::string, std::vector<std::string>> tableCalls; ///< "schema.table" -> functions its definition calls
   db::RequestInputs inputs;
   std::map<std::string, Script> scripts; ///< SQL text -> what running it does
   std::string claim;                     ///< the node process that claimed the database last
@@ -119,6 +120,9 @@ public:
   }
   std::vector<db::FunctionDefinition> triggerFunctions(const std::string& schema, const std::string& table) override {
     return lookup(triggers, schema, table);
+  }
+  std::vector<std::string> tableFunctions(const std::string& schema, const std::string& table) override {
+    return lookup(tableCalls, schema, table);
   }
   db::RequestInputs requestInputs() override { return inputs; }
 

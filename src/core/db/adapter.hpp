@@ -289,6 +289,10 @@ public:
   /// The functions of the enabled user triggers of a table (schema "" : the search_path), in trigger name order;
   /// empty when it has none or does not exist. Built-in trigger functions are left out.
   virtual std::vector<FunctionDefinition> triggerFunctions(const std::string& schema, const std::string& table) = 0;
+  /// The user-defined functions (by name, sorted) that a write to a table (schema "" : the search_path) runs through
+  /// its definition rather than its text: column DEFAULTs, generated columns, CHECK constraints, row-level security
+  /// policies, and the DEFAULTs and CHECK constraints of the domains of its columns. Kluster's own are left out.
+  virtual std::vector<std::string> tableFunctions(const std::string& schema, const std::string& table) = 0;
   /// Which request inputs some object of the database (a column DEFAULT...) reads: writes must set them.
   virtual RequestInputs requestInputs() = 0;
 

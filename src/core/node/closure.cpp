@@ -107,6 +107,7 @@ const FunctionCheck::Verdict& FunctionCheck::verdict(const db::FunctionDefinitio
     v.calls.insert(v.calls.end(), body.functions.begin(), body.functions.end());
     v.writes = std::move(body.writeTargets);
     v.orders = std::move(body.orderRequirements);
+    v.joins = std::move(body.joinWrites);
     v.draws = std::move(body.draws);
     v.inserts = std::move(body.inserts);
   }
@@ -131,6 +132,7 @@ void FunctionCheck::checkClosure(Prepared& p) {
   std::set<std::string> seenNames, seenSignatures;
   std::set<std::pair<std::string, std::string>> seenTables;
   std::vector<const sql::OrderRequirement*> orders;
+  std::vector<const sql::JoinWrite*> joins;
   const auto refuse = [&](std::string message, std::string hint) {
     p.refusal = db::Outcome::error(code::Nondeterministic, std::move(message), "", std::move(hint));
   };
@@ -169,6 +171,7 @@ void FunctionCheck::checkClosure(Prepared& p) {
     for (const auto& c : v.calls) names.push_back({c, what + via});
     for (const auto& t : v.writes) tables.push_back({t, what + via});
     for (const auto& o : v.orders) orders.push_back(&o);
+    for (const auto& j : v.joins) joins.push_back(&j);
     return true;
   };
   while (!names.empty() || !tables.empty()) {
@@ -188,6 +191,15 @@ void FunctionCheck::checkClosure(Prepared& p) {
         }
         for (const auto& c : when.calls) names.push_back({c, "the WHEN condition of the " + what + via});
       }
+      // What its definition runs for each row: DEFAULTs, generated columns, CHECKs (its own and its domains'),
+      // policies.
+      const auto id = std::pair{t.table.schema, t.table.name};
+      auto defined = tableFunctions_.find(id);
+      if (defined == tableFunctions_.end())
+        defined = tableFunctions_.emplace(id, conn_->tableFunctions(t.table.schema, t.table.name)).first;
+      for (const auto& f : defined->second)
+        names.push_back(
+            {f, fmt::format("a DEFAULT, generated column, CHECK or policy of table {}{}", t.table.name, via)});
       continue;
     }
     const Name n = std::move(names.front());
@@ -204,7 +216,9 @@ void FunctionCheck::checkClosure(Prepared& p) {
     for (const auto& def : definitions(n.name))
       if (!judge(def, "function " + def.signature, via)) return;
   }
-  if (auto refusal = orderRefusal(orders)) {
+  auto refusal = orderRefusal(orders);
+  if (!refusal) refusal = joinRefusal(joins);
+  if (refusal) {
     refusal->errorMessage = "a function or trigger this write runs: " + refusal->errorMessage;
     p.refusal = std::move(refusal);
   }

@@ -217,6 +217,43 @@ void FunctionCheck::apply(Prepared& p) {
   if (!p.refusal && p.writes && conn_) checkClosure(p);
   if (!p.refusal && !p.ordered.empty())
     if (auto refusal = keyUpdateRefusal(p.ordered)) p.refusal = std::move(refusal);
+  if (!p.refusal && !p.ordered.empty()) {
+    std::vector<const sql::JoinWrite*> joins;
+    for (const auto& analysis : p.ordered)
+      for (const auto& j : analysis->joinWrites) joins.push_back(&j);
+    if (auto refusal = joinRefusal(joins)) p.refusal = std::move(refusal);
+  }
+}
+
+const std::vector<std::vector<std::string>>& FunctionCheck::uniqueKeys(const sql::TableRef& t) {
+  const auto id = std::pair{t.schema, t.name};
+  auto it = keys_.find(id);
+  if (it == keys_.end())
+    it = keys_.emplace(id, conn_ ? conn_->uniqueKeys(t.schema, t.name) : decltype(it->second){}).first;
+  return it->second;
+}
+
+std::optional<db::Outcome> FunctionCheck::joinRefusal(const std::vector<const sql::JoinWrite*>& writes) {
+  const sql::UniqueKeys keys = [&](const sql::TableRef& t) { return uniqueKeys(t); };
+  for (const sql::JoinWrite* w : writes) {
+    const std::string item = sql::joinAmbiguity(*w, keys);
+    if (item.empty()) continue;
+    return db::Outcome::error(
+        code::Nondeterministic,
+        fmt::format("{}: a row of {} may join several rows of {}, and PostgreSQL then takes the values from whichever "
+                    "join row its plan meets first, which differs between nodes (row order, settings, statistics)",
+                    w->what, w->target, item),
+        "",
+        w->what.rfind("DELETE", 0) == 0
+            ? fmt::format("RETURNING only the columns of {0}, or join {1} on a unique key (each column qualified)",
+                          w->target, item)
+            : fmt::format("join {0} on a unique key (its primary key, or a unique NOT NULL key, equated in the WHERE "
+                          "with columns of {1}, each column qualified), or pick one row deterministically: SET v = "
+                          "(SELECT {0}.v FROM ... WHERE ... ORDER BY <a unique key> LIMIT 1), or join a subquery that "
+                          "aggregates (SELECT k, max(v) AS v FROM ... GROUP BY k)",
+                          item, w->target));
+  }
+  return std::nullopt;
 }
 
 void FunctionCheck::checkOrder(Prepared& p) {
@@ -246,10 +283,8 @@ FunctionCheck::keyUpdateRefusal(const std::vector<std::shared_ptr<const sql::Ana
       });
       if (set == u.columns.end()) continue;
       // One row at most: its WHERE gives every column of a unique key.
-      auto keys = keys_.find(id);
-      if (keys == keys_.end())
-        keys = keys_.emplace(id, conn_ ? conn_->uniqueKeys(id.first, id.second) : decltype(keys->second){}).first;
-      const bool oneRow = std::any_of(keys->second.begin(), keys->second.end(), [&](const auto& key) {
+      const auto& keys = uniqueKeys(u.table);
+      const bool oneRow = std::any_of(keys.begin(), keys.end(), [&](const auto& key) {
         return std::all_of(key.begin(), key.end(), [&](const std::string& c) {
           return std::find(u.pinned.begin(), u.pinned.end(), c) != u.pinned.end();
         });
@@ -270,13 +305,7 @@ FunctionCheck::keyUpdateRefusal(const std::vector<std::shared_ptr<const sql::Ana
 }
 
 std::optional<db::Outcome> FunctionCheck::orderRefusal(const std::vector<const sql::OrderRequirement*>& requirements) {
-  const sql::UniqueKeys keys = [&](const sql::TableRef& t) -> std::vector<std::vector<std::string>> {
-    const auto id = std::pair{t.schema, t.name};
-    auto it = keys_.find(id);
-    if (it == keys_.end())
-      it = keys_.emplace(id, conn_ ? conn_->uniqueKeys(t.schema, t.name) : decltype(it->second){}).first;
-    return it->second;
-  };
+  const sql::UniqueKeys keys = [&](const sql::TableRef& t) { return uniqueKeys(t); };
   auto applies = [&](const sql::OrderRequirement& req) {
     if (!req.onlyIfDrawnDefaults) return true;
     const auto& d = *req.onlyIfDrawnDefaults;
@@ -294,6 +323,8 @@ std::optional<db::Outcome> FunctionCheck::orderRefusal(const std::vector<const s
     if (applies(req) && !sql::orderIsTotal(req, keys)) {
       std::string tables;
       for (const auto& t : req.tables) tables += (tables.empty() ? "" : ", ") + t.name;
+      if (!req.why.empty())
+        return db::Outcome::error(code::Nondeterministic, fmt::format("{}: {}", req.what, req.why), "", req.hint);
       if (req.unordered) {
         return db::Outcome::error(
             code::Nondeterministic,
@@ -343,7 +374,8 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
       if (!serverAccess && a.serverAccess) serverAccess = &*a.serverAccess;
       if (!unsupported && a.unsupported) unsupported = &*a.unsupported;
       if (!sessionState && a.sessionState) sessionState = &*a.sessionState;
-      if (forAll && (!a.orderRequirements.empty() || !a.keyUpdates.empty() || (tx && !a.readOrderRequirements.empty())))
+      if (forAll && (!a.orderRequirements.empty() || !a.keyUpdates.empty() || !a.joinWrites.empty() ||
+                     (tx && !a.readOrderRequirements.empty())))
         p.ordered.push_back(analyses.back());
       if (forAll) p.targets.insert(p.targets.end(), a.writeTargets.begin(), a.writeTargets.end());
       p.scansRows = p.scansRows || (forAll && a.scansRows);

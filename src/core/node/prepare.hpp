@@ -124,6 +124,7 @@ public:
     inputs_.reset();
     definitions_.clear();
     triggers_.clear();
+    tableFunctions_.clear();
     verdicts_.clear();
     bodyRefusals_.clear();
   }
@@ -137,7 +138,8 @@ private:
     std::vector<std::string> calls;
     std::vector<sql::TableRef> writes;
     std::vector<sql::OrderRequirement> orders;
-    std::string draws; ///< what the body draws per call ("nextval()"...), "" when nothing
+    std::vector<sql::JoinWrite> joins; ///< its UPDATE ... FROM and DELETE ... USING ... RETURNING
+    std::string draws;                 ///< what the body draws per call ("nextval()"...), "" when nothing
     std::vector<sql::OrderRequirement::Defaults> inserts; ///< tables it inserts into, whose DEFAULTs may draw
   };
   /// The columns of a table whose DEFAULT draws a value per row (cached).
@@ -146,6 +148,10 @@ private:
   void checkOrder(Prepared& p);
   /// An UPDATE of several rows that SETs columns of a unique index checked row by row, as a refusal.
   std::optional<db::Outcome> keyUpdateRefusal(const std::vector<std::shared_ptr<const sql::Analysis>>& analyses);
+  /// A table's unique keys (cached).
+  const std::vector<std::vector<std::string>>& uniqueKeys(const sql::TableRef& table);
+  /// The first join write that may take a target row's values from one of several join rows, as a refusal.
+  std::optional<db::Outcome> joinRefusal(const std::vector<const sql::JoinWrite*>& writes);
   /// The first of `requirements` whose row order is not total, as a refusal (closure.cpp).
   std::optional<db::Outcome> orderRefusal(const std::vector<const sql::OrderRequirement*>& requirements);
   /// A commit that names parts it staged (node/staged.cpp): their statements, read from the database, go into
@@ -175,7 +181,9 @@ private:
   std::optional<db::RequestInputs> inputs_; ///< what the database's DEFAULTs read from the request
   std::map<std::string, std::vector<db::FunctionDefinition>> definitions_; ///< user functions by name
   std::map<std::pair<std::string, std::string>, std::vector<db::FunctionDefinition>> triggers_; ///< by table
-  std::map<std::string, Verdict> verdicts_;                                                     ///< by signature
+  /// Functions a table's DEFAULTs, generated columns, CHECKs and policies call, by table.
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> tableFunctions_;
+  std::map<std::string, Verdict> verdicts_;         ///< by signature
   std::map<std::string, std::string> bodyRefusals_; ///< built-ins called from bodies, by name
 };
 

@@ -467,7 +467,10 @@ Parsed parseAndCollect(std::string_view sql) {
     const bool write = type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" || type == "MergeStmt" ||
                        type == "CreateTableAsStmt" || c.facts.modifying || c.facts.into || c.facts.draws;
     checkDeterminism(type, *stmt, write, a);
-    if (write) collectKeyUpdates(*stmt, a);
+    if (write) {
+      collectKeyUpdates(*stmt, a);
+      collectJoinWrites(*stmt, a);
+    }
     if (!write) { // what the same read needs when a transaction's commit compares its result on every node
       Analysis asWrite;
       checkDeterminism(type, *stmt, true, asWrite);

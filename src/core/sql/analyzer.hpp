@@ -131,6 +131,33 @@ struct KeyUpdate {
   std::vector<std::string> pinned;
 };
 
+/// An UPDATE ... FROM, or a DELETE ... USING with RETURNING, whose SET or RETURNING reads its FROM items: when a
+/// target row joins several rows of them, PostgreSQL uses whichever join row its plan meets first (docs/determinism.md,
+/// "the documented arbitrary choices"). Deterministic when each FROM item read is joined on a unique key, given the
+/// target and the items already so joined: deciding it needs the catalog's unique keys (the node checks it).
+struct JoinWrite {
+  std::string what;   ///< "UPDATE ... FROM" or "DELETE ... USING ... RETURNING"
+  std::string target; ///< the target's alias (or name)
+  struct Source {
+    std::string alias;
+    std::optional<TableRef> table;              ///< a table: its unique keys come from the catalog
+    std::vector<std::vector<std::string>> keys; ///< a subquery's, CTE's or VALUES list's own (an empty key: one row)
+  };
+  std::vector<Source> sources; ///< the FROM items, joins flattened
+  /// `alias.column = expression` in the WHERE's top-level ANDs or an inner join's ON (an outer join's ON counts for
+  /// its nullable side only): the expression reads the FROM items `reads` (and the target), or anything
+  /// (`readsAny`: an unqualified column, a subquery).
+  struct Equality {
+    std::string alias;
+    std::string column;
+    std::vector<std::string> reads;
+    bool readsAny = false;
+  };
+  std::vector<Equality> equalities;
+  std::vector<std::string> read; ///< aliases the SET or RETURNING reads columns of
+  bool readsUnqualified = false; ///< the SET or RETURNING reads an unqualified column (of any item)
+};
+
 struct OrderRequirement {
   std::string what; ///< e.g. "LIMIT", "DISTINCT ON", "row_number() OVER", "string_agg()"
   std::vector<TableRef> tables;
@@ -146,6 +173,9 @@ struct OrderRequirement {
     std::vector<std::string> given; ///< those columns
   };
   std::optional<Defaults> onlyIfDrawnDefaults;
+  /// What the refusal says and hints when the order is not total, when the general words do not fit (MERGE).
+  std::string why;
+  std::string hint;
 };
 
 /// Whether a statement kind (a parse-tree node name, Statement::kind) is plain DML or a read: SELECT, INSERT,
@@ -250,6 +280,9 @@ struct Analysis {
   std::vector<OrderRequirement> readOrderRequirements;
   /// The request's UPDATEs (also in CTEs), to check the columns they SET against unique indexes.
   std::vector<KeyUpdate> keyUpdates;
+  /// The request's UPDATE ... FROM and DELETE ... USING ... RETURNING (also in CTEs), to check their joins against
+  /// unique keys.
+  std::vector<JoinWrite> joinWrites;
   /// Tables the request inserts into, updates, deletes from, merges into or truncates (also in CTEs): their
   /// triggers run on its behalf, so the node judges their functions too (deduplicated, in order found).
   std::vector<TableRef> writeTargets;

@@ -19,9 +19,9 @@ template <std::size_t N> bool contains(const std::string_view (&list)[N], std::s
 }
 
 // Functions whose result depends on the order rows reach them.
-constexpr std::string_view kOrderSensitiveAggregates[] = {"array_agg",        "json_agg",       "json_arrayagg",
-                                                          "json_object_agg",  "json_objectagg", "jsonb_agg",
-                                                          "jsonb_object_agg", "string_agg",     "xmlagg"};
+constexpr std::string_view kOrderSensitiveAggregates[] = {
+    "any_value",      "array_agg", "json_agg",         "json_arrayagg", "json_object_agg",
+    "json_objectagg", "jsonb_agg", "jsonb_object_agg", "string_agg",    "xmlagg"};
 constexpr std::string_view kOrderSensitiveWindow[] = {"first_value", "lag",   "last_value", "lead",
                                                       "nth_value",   "ntile", "row_number"};
 
@@ -240,6 +240,15 @@ private:
                            sqlValueFunctionName(op)),
                "pass the value from the client");
       }
+    } else if ((type == "LockingClause" && write_ && stringField(body, "waitPolicy") != "LockWaitBlock" &&
+                !stringField(body, "waitPolicy").empty()) ||
+               (type == "LockStmt" && boolField(body, "nowait"))) {
+      refuse("SKIP LOCKED and NOWAIT depend on the locks other sessions hold on each node's database: one node would "
+             "skip rows or fail where another waits",
+             "leave out SKIP LOCKED / NOWAIT: Kluster applies the writes on ALL one after the other");
+    } else if (type == "CurrentOfExpr" && write_) {
+      refuse("WHERE CURRENT OF writes the row a cursor stands on, and a cursor's rows come in each node's own order",
+             "update or delete the row by its key (WHERE id = ...)");
     } else if (type == "RangeTableSample" && write_) {
       refuse("TABLESAMPLE picks rows by their physical place in each node's own table files (even with "
              "REPEATABLE): nodes would pick different rows",
@@ -370,36 +379,6 @@ private:
     }
   }
 
-  // What in a ColumnDef draws a new value for each row it fills: "" when nothing does.
-  static std::string drawnPerRow(const json& column) {
-    if (const json* tn = field(column, "typeName")) {
-      const json* names = field(*tn, "names");
-      if (names != nullptr && names->size() == 1) {
-        const std::string_view t = stringNode((*names)[0]);
-        if (t == "serial" || t == "bigserial" || t == "smallserial" || t == "serial2" || t == "serial4" ||
-            t == "serial8")
-          return "a SERIAL type";
-      }
-    }
-    std::vector<const json*> stack{&column};
-    while (!stack.empty()) {
-      const json* node = stack.back();
-      stack.pop_back();
-      if (node->is_object()) {
-        if (const auto [t, b] = unwrap(*node); t == "FuncCall") {
-          const std::string_view name = lastName(field(*b, "funcname"));
-          if (name == "nextval" || name == "setval" || name == "random" || name == "gen_random_uuid")
-            return fmt::format("a value of {}()", name);
-        } else if (t == "Constraint" && stringField(*b, "contype") == "CONSTR_IDENTITY") {
-          return "GENERATED ... AS IDENTITY";
-        }
-      }
-      if (node->is_structured())
-        for (const json& child : *node) stack.push_back(&child);
-    }
-    return {};
-  }
-
   // INSERT ... SELECT from tables: a target column whose DEFAULT draws from a sequence gets its values in the
   // order the rows come, so that order must be total (decided with the catalog, FunctionCheck).
   void insertRule(const json& body) {
@@ -426,6 +405,18 @@ private:
     } else {
       if (req.tables.empty()) return; // one row, or rows from a function in its own order
       addSortColumns(field(*select, "sortClause"), *select, req.columns);
+    }
+    // ON CONFLICT DO NOTHING keeps the first of the rows that conflict with one another: it needs the order too.
+    if (const json* conflict = field(body, "onConflictClause");
+        conflict != nullptr && stringField(*conflict, "action") == "ONCONFLICT_NOTHING") {
+      OrderRequirement first = req;
+      first.what = "INSERT ... SELECT ... ON CONFLICT DO NOTHING";
+      first.why = "of the rows that conflict with one another, the first one inserted stays, and rows come in each "
+                  "node's own physical order: nodes would keep different rows";
+      first.hint = "add an ORDER BY that covers a unique NOT NULL key of every table read (rows are inserted in that "
+                   "order), or use ON CONFLICT DO UPDATE (two rows for one key then fail alike on every node)";
+      first.onlyIfDrawnDefaults.reset();
+      out_.orderRequirements.push_back(std::move(first));
     }
     out_.orderRequirements.push_back(std::move(req));
   }

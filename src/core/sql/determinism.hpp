@@ -48,4 +48,9 @@ using UniqueKeys = std::function<std::vector<std::vector<std::string>>(const Tab
 /// True when the requirement's columns cover a unique key of each of its tables.
 bool orderIsTotal(const OrderRequirement& requirement, const UniqueKeys& uniqueKeys);
 
+/// The alias of the first FROM item a join write reads whose join may give a target row several of its rows (its
+/// unique keys not all equated with expressions of the target and of items so joined before it), or "" when there is
+/// none: the write is deterministic.
+std::string joinAmbiguity(const JoinWrite& write, const UniqueKeys& uniqueKeys);
+
 } // namespace kluster::sql

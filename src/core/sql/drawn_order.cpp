@@ -12,25 +12,16 @@ namespace {
 
 // The first drawing function called in `node`, not looking into nested queries (they are judged on their own).
 std::string drawnIn(const json& node) {
-  std::vector<const json*> stack{&node};
-  while (!stack.empty()) {
-    const json* v = stack.back();
-    stack.pop_back();
-    if (v->is_array()) {
-      for (const json& e : *v)
-        if (e.is_structured()) stack.push_back(&e);
-      continue;
+  std::string found;
+  forEachMember(node, [&](const std::string& key, const json& value) {
+    if (!found.empty() || key == "SelectStmt") return false;
+    if (key == "FuncCall") {
+      const std::string name(lastName(field(value, "funcname")));
+      if (name == "nextval" || name == "setval" || name == "gen_random_uuid") found = name;
     }
-    for (auto it = v->begin(); it != v->end(); ++it) {
-      if (!it.value().is_structured() || it.key() == "SelectStmt") continue;
-      if (it.key() == "FuncCall") {
-        const std::string name(lastName(field(it.value(), "funcname")));
-        if (name == "nextval" || name == "setval" || name == "gen_random_uuid") return name;
-      }
-      stack.push_back(&it.value());
-    }
-  }
-  return {};
+    return true;
+  });
+  return found;
 }
 
 // Rows come from something other than the request itself (one function, VALUES, or nothing).
@@ -90,6 +81,35 @@ std::optional<Refusal> drawnBeforeSort(const json& select) {
     }
   }
   return std::nullopt;
+}
+
+// What in a ColumnDef draws a new value for each row it fills: "" when nothing does.
+std::string drawnPerRow(const json& column) {
+  if (const json* tn = field(column, "typeName")) {
+    const json* names = field(*tn, "names");
+    if (names != nullptr && names->size() == 1) {
+      const std::string_view t = stringNode((*names)[0]);
+      if (t == "serial" || t == "bigserial" || t == "smallserial" || t == "serial2" || t == "serial4" || t == "serial8")
+        return "a SERIAL type";
+    }
+  }
+  std::vector<const json*> stack{&column};
+  while (!stack.empty()) {
+    const json* node = stack.back();
+    stack.pop_back();
+    if (node->is_object()) {
+      if (const auto [t, b] = unwrap(*node); t == "FuncCall") {
+        const std::string_view name = lastName(field(*b, "funcname"));
+        if (name == "nextval" || name == "setval" || name == "random" || name == "gen_random_uuid")
+          return fmt::format("a value of {}()", name);
+      } else if (t == "Constraint" && stringField(*b, "contype") == "CONSTR_IDENTITY") {
+        return "GENERATED ... AS IDENTITY";
+      }
+    }
+    if (node->is_structured())
+      for (const json& child : *node) stack.push_back(&child);
+  }
+  return {};
 }
 
 } // namespace kluster::sql::detail

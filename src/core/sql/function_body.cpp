@@ -64,6 +64,7 @@ public:
     c.walk(stmt, {});
     Analysis a;
     detail::checkDeterminism(type, stmt, true, a);
+    detail::collectJoinWrites(stmt, a);
     if (a.nondeterministic) refuse(a.nondeterministic->message, a.nondeterministic->hint);
     if (auto access = detail::serverAccess(type, *body)) refuse(access->message, access->hint);
     for (const detail::TimeSite& site : c.sites)
@@ -86,6 +87,7 @@ public:
     collectInserts(stmt);
     for (TableRef& t : a.writeTargets) out.writeTargets.push_back(std::move(t));
     for (OrderRequirement& r : a.orderRequirements) out.orderRequirements.push_back(std::move(r));
+    for (JoinWrite& j : a.joinWrites) out.joinWrites.push_back(std::move(j));
   }
 
   // INSERT statements anywhere in `stmt` (CTEs too): their tables and the columns they give.
@@ -254,6 +256,7 @@ void checkDoBlock(const json& body, Analysis& out, std::vector<std::string>& fun
   functions.insert(functions.end(), judged.functions.begin(), judged.functions.end());
   for (TableRef& t : judged.writeTargets) out.writeTargets.push_back(std::move(t));
   for (OrderRequirement& r : judged.orderRequirements) out.orderRequirements.push_back(std::move(r));
+  for (JoinWrite& j : judged.joinWrites) out.joinWrites.push_back(std::move(j));
 }
 
 } // namespace detail

@@ -30,6 +30,8 @@ struct FunctionBody {
   std::vector<TableRef> writeTargets;
   /// Row orders the body's statements depend on, to check against unique keys as a write's are.
   std::vector<OrderRequirement> orderRequirements;
+  /// Its UPDATE ... FROM and DELETE ... USING ... RETURNING, to check against unique keys as a write's are.
+  std::vector<JoinWrite> joinWrites;
   /// What the body draws per call, in the order calls come ("nextval()", "random()"...; "" when nothing): the
   /// same on every node when the calls come in the request's order, not when they come per row of a table.
   std::string draws;

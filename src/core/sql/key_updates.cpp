@@ -62,21 +62,10 @@ void keyUpdate(const json& body, Analysis& out) {
 } // namespace
 
 void collectKeyUpdates(const json& stmt, Analysis& out) {
-  std::vector<const json*> stack{&stmt};
-  while (!stack.empty()) {
-    const json* node = stack.back();
-    stack.pop_back();
-    if (node->is_array()) {
-      for (const json& e : *node)
-        if (e.is_structured()) stack.push_back(&e);
-      continue;
-    }
-    for (auto it = node->begin(); it != node->end(); ++it) {
-      if (!it.value().is_structured()) continue;
-      if (it.key() == "UpdateStmt") keyUpdate(it.value(), out);
-      stack.push_back(&it.value());
-    }
-  }
+  forEachMember(stmt, [&](const std::string& key, const json& value) {
+    if (key == "UpdateStmt") keyUpdate(value, out);
+    return true;
+  });
 }
 
 } // namespace kluster::sql::detail

@@ -161,6 +161,21 @@ bool parses(const std::string& sqlz) {
 
 bool isNodeTypeName(const std::string& key) { return !key.empty() && key[0] >= 'A' && key[0] <= 'Z'; }
 
+void forEachMember(const json& root, const std::function<bool(const std::string& key, const json& value)>& visit) {
+  std::vector<const json*> stack{&root};
+  while (!stack.empty()) {
+    const json* node = stack.back();
+    stack.pop_back();
+    if (node->is_array()) {
+      for (const json& e : *node)
+        if (e.is_structured()) stack.push_back(&e);
+      continue;
+    }
+    for (auto it = node->begin(); it != node->end(); ++it)
+      if (it.value().is_structured() && visit(it.key(), it.value())) stack.push_back(&it.value());
+  }
+}
+
 // {"Type": {...}} -> ("Type", body); anything else -> ("", nullptr).
 std::pair<std::string_view, const json*> unwrap(const json& node) {
   if (node.is_object() && node.size() == 1) {

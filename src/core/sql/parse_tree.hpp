@@ -86,6 +86,10 @@ bool parses(const std::string& sqlz);
 
 bool isNodeTypeName(const std::string& key);
 
+// Calls visit(key, value) for every structured member of every object below `root` (depth first, in no particular
+// order), descending into `value` when visit returns true.
+void forEachMember(const json& root, const std::function<bool(const std::string& key, const json& value)>& visit);
+
 // {"Type": {...}} -> ("Type", body); anything else -> ("", nullptr).
 std::pair<std::string_view, const json*> unwrap(const json& node);
 
@@ -127,8 +131,14 @@ std::optional<Statement::CopyTo> copyToOf(std::string_view type, const json& bod
 
 // A value drawn per call in the ORDER BY, WHERE, GROUP BY... of a query over table rows (drawn_order.cpp).
 std::optional<Refusal> drawnBeforeSort(const json& select);
+// What in a ColumnDef draws a new value for each row it fills (SERIAL, IDENTITY, a DEFAULT of nextval(), random(),
+// gen_random_uuid()): "" when nothing does (drawn_order.cpp).
+std::string drawnPerRow(const json& column);
 // The UPDATEs in a statement, anywhere (CTEs too), with the columns they SET (key_updates.cpp).
 void collectKeyUpdates(const json& stmt, Analysis& out);
+// The UPDATE ... FROM and DELETE ... USING ... RETURNING in a statement, anywhere (join_writes.cpp); and the rows a
+// MERGE inserts in its join's order, for the DEFAULTs drawn per row.
+void collectJoinWrites(const json& stmt, Analysis& out);
 
 // ---------------------------------------------------------------------------------------------
 // Current-time sites.

@@ -107,3 +107,56 @@ TEST_CASE("writes get the request's time, seed and UUID key only when the databa
   CHECK_FALSE(read.work.requestTimeMs);
   CHECK_FALSE(read.work.randomSeed);
 }
+
+TEST_CASE("an UPDATE ... FROM is applied only when the database reports a unique key its join equates") {
+  Fixture f;
+  const std::string sql = "UPDATE t SET v = s.v FROM s WHERE s.id = t.sid";
+  auto without = f.all(sql);
+  REQUIRE(without.refusal); // s has no unique key yet: a row of t may join several rows of s
+  CHECK(without.refusal->resultCode == code::Nondeterministic);
+  CHECK_THAT(without.refusal->errorMessage, Catch::Contains("UPDATE ... FROM") && Catch::Contains("several rows of s"));
+  CHECK_THAT(without.refusal->hint, Catch::Contains("ORDER BY") && Catch::Contains("GROUP BY"));
+  f.check.invalidate();
+  f.db.keys["public.s"] = {{"id"}};
+  CHECK_FALSE(f.all(sql).refusal);
+  CHECK(f.all("UPDATE t SET v = s.v FROM s WHERE s.grp = t.grp").refusal);
+  auto returning = f.all("DELETE FROM t USING s WHERE s.grp = t.grp RETURNING s.v");
+  REQUIRE(returning.refusal);
+  CHECK_THAT(returning.refusal->hint, Catch::Contains("RETURNING only the columns of t"));
+  CHECK_FALSE(f.all("DELETE FROM t USING s WHERE s.grp = t.grp").refusal);
+}
+
+TEST_CASE("a MERGE inserting into a table whose DEFAULT draws per row is refused; one giving the column runs") {
+  Fixture f;
+  const std::string merge = "MERGE INTO t USING s ON t.id = s.id WHEN NOT MATCHED THEN INSERT (v) VALUES (s.v)";
+  CHECK_FALSE(f.all(merge).refusal); // t draws nothing yet
+  f.check.invalidate();
+  f.db.drawn["public.t"] = {"id"};
+  auto refused = f.all(merge);
+  REQUIRE(refused.refusal);
+  CHECK_THAT(refused.refusal->errorMessage, Catch::Contains("MERGE") && Catch::Contains("join"));
+  CHECK_FALSE(refused.refusal->hint.empty());
+  CHECK_FALSE(
+      f.all("MERGE INTO t USING s ON t.id = s.id WHEN NOT MATCHED THEN INSERT (id, v) VALUES (s.id, s.v)").refusal);
+}
+
+TEST_CASE("the functions a table's DEFAULTs, generated columns, CHECKs and policies call are judged by their bodies") {
+  Fixture f;
+  db::FunctionDefinition def;
+  def.signature = "public.stamp(integer)";
+  def.language = "sql";
+  def.volatility = Volatility::Immutable;
+  def.source = "SELECT x || clock_timestamp()::text";
+  def.perRow = true;
+  f.db.functions["stamp"] = {def};
+  f.db.volatility["clock_timestamp"] = {Volatility::Volatile, Volatility::None};
+  CHECK_FALSE(f.all("INSERT INTO t (id) VALUES (1)").refusal); // t's definition calls nothing yet
+  f.check.invalidate();
+  f.db.tableCalls["public.t"] = {"stamp"};
+  auto refused = f.all("INSERT INTO t (id) VALUES (1)");
+  REQUIRE(refused.refusal);
+  CHECK_THAT(refused.refusal->errorMessage, Catch::Contains("public.stamp(integer)") &&
+                                                Catch::Contains("generated column") &&
+                                                Catch::Contains("clock_timestamp"));
+  CHECK_FALSE(f.all("INSERT INTO other (id) VALUES (1)").refusal);
+}

@@ -417,3 +417,23 @@ TEST_CASE("values drawn per row in an output column the query sorts or groups by
   CHECK(refused("INSERT INTO log SELECT gen_random_uuid() AS u, count(*) FROM t1 a GROUP BY u"));
   CHECK_FALSE(refused("INSERT INTO log SELECT a.id, gen_random_uuid() AS u FROM t1 a ORDER BY a.id, 1"));
 }
+
+// "With SKIP LOCKED, any selected rows that cannot be immediately locked are skipped" (SELECT, the locking clause):
+// which rows depends on the locks other sessions hold on each node; NOWAIT fails on one node and waits on another.
+TEST_CASE("SKIP LOCKED and NOWAIT in a write, and LOCK ... NOWAIT, are refused", "[sql][determinism]") {
+  CHECK(refused("DELETE FROM t WHERE id = (SELECT id FROM t ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"));
+  CHECK(refused("UPDATE t SET v = 1 WHERE id IN (SELECT id FROM t WHERE v > 2 FOR UPDATE NOWAIT)"));
+  CHECK(refused("LOCK TABLE t IN EXCLUSIVE MODE NOWAIT; UPDATE t SET v = 1 WHERE id = 2"));
+  CHECK_FALSE(refused("DELETE FROM t WHERE id = (SELECT id FROM t ORDER BY id LIMIT 1 FOR UPDATE)"));
+  CHECK_FALSE(refused("LOCK TABLE t IN EXCLUSIVE MODE; UPDATE t SET v = 1 WHERE id = 2"));
+  CHECK_FALSE(refused("SELECT id FROM t FOR UPDATE SKIP LOCKED")); // a read changes nothing
+}
+
+// "If there are multiple equally-frequent values ..." aside, any_value() (PostgreSQL 16) returns "an arbitrary value
+// from the non-null input values"; and a cursor's rows come in each node's own order, so WHERE CURRENT OF does too.
+TEST_CASE("any_value() needs a total order; WHERE CURRENT OF is refused", "[sql][determinism]") {
+  CHECK_FALSE(orders("INSERT INTO log SELECT any_value(v) FROM t").first);
+  CHECK(orders("INSERT INTO log SELECT any_value(v ORDER BY id) FROM t").first);
+  CHECK(refused("DECLARE c CURSOR FOR SELECT id FROM t FOR UPDATE; FETCH c; UPDATE t SET v = 1 WHERE CURRENT OF c"));
+  CHECK(refused("DELETE FROM t WHERE CURRENT OF c"));
+}

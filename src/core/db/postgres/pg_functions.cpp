@@ -86,4 +86,23 @@ std::vector<FunctionDefinition> PgConnection::triggerFunctions(const std::string
   return definitions(g.res);
 }
 
+std::vector<std::string> PgConnection::tableFunctions(const std::string& schema, const std::string& table) {
+  // PostgreSQL records the functions an expression calls in pg_depend, from the object that stores it: pg_attrdef
+  // (DEFAULTs and generated columns), pg_constraint (CHECKs, also a domain's), pg_type (a domain's DEFAULT), pg_policy.
+  ResultGuard g{execParams(
+      "WITH rel AS (SELECT to_regclass(CASE WHEN $1 = '' THEN quote_ident($2) ELSE quote_ident($1) || '.' || "
+      "quote_ident($2) END) AS oid), doms AS (SELECT a.atttypid AS oid FROM pg_attribute a, rel WHERE a.attrelid = "
+      "rel.oid AND a.attnum > 0 AND NOT a.attisdropped) SELECT DISTINCT p.proname::text FROM pg_depend d JOIN pg_proc "
+      "p ON d.refclassid = 'pg_proc'::regclass AND d.refobjid = p.oid, rel WHERE p.oid >= 16384 AND p.pronamespace "
+      "IS DISTINCT FROM to_regnamespace('_kluster')::oid AND ((d.classid = 'pg_attrdef'::regclass AND d.objid IN "
+      "(SELECT oid FROM pg_attrdef WHERE adrelid = rel.oid)) OR (d.classid = 'pg_constraint'::regclass AND d.objid "
+      "IN (SELECT oid FROM pg_constraint WHERE conrelid = rel.oid OR contypid IN (SELECT oid FROM doms))) OR "
+      "(d.classid = 'pg_type'::regclass AND d.objid IN (SELECT oid FROM doms)) OR (d.classid = "
+      "'pg_policy'::regclass AND d.objid IN (SELECT oid FROM pg_policy WHERE polrelid = rel.oid))) ORDER BY 1",
+      {schema, table})};
+  std::vector<std::string> names;
+  for (int r = 0; r < PQntuples(g.res); ++r) names.emplace_back(PQgetvalue(g.res, r, 0));
+  return names;
+}
+
 } // namespace kluster::db

@@ -95,6 +95,7 @@ public:
   RequestInputs requestInputs() override;
   std::vector<FunctionDefinition> userFunctions(const std::string& name) override;
   std::vector<FunctionDefinition> triggerFunctions(const std::string& schema, const std::string& table) override;
+  std::vector<std::string> tableFunctions(const std::string& schema, const std::string& table) override;
   std::int64_t openSnapshot(const std::string& cluster) override;
   std::vector<TableChecksum> snapshotChecksums() override;
   void closeSnapshot() noexcept override { rollback(); }

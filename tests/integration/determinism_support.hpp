@@ -1,0 +1,102 @@
+// Shared by the determinism tests (determinism_test.cpp, determinism_hazards_test.cpp): a cluster whose node has
+// other default settings for everything Kluster pins, and the checks a user would make of each statement.
+#pragma once
+
+#include "support/cluster.hpp"
+#include "support/helpers.hpp"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kluster::test::determinism {
+
+inline std::string databaseName(const TestCluster& c, int i) {
+  const auto url = c.databaseUrl(i);
+  return url.substr(url.rfind('/') + 1);
+}
+
+// Gives node i's database other defaults for every setting Kluster pins, as an operator's ALTER DATABASE
+// (or postgresql.conf) would; a schema that shadows public on its search_path too.
+inline void unusualSettings(TestCluster& c, int i) {
+  const auto db = databaseName(c, i);
+  for (const char* setting :
+       {"timezone = 'Pacific/Chatham'", "datestyle = 'SQL, DMY'", "intervalstyle = 'sql_standard'",
+        "extra_float_digits = -3", "search_path = shadow, public", "bytea_output = 'escape'",
+        "default_text_search_config = 'pg_catalog.simple'", "transform_null_equals = on", "lc_time = 'C.utf8'",
+        "statement_timeout = '1h'",
+        // Found by the random differential test (tests/integration/differential_test.cpp): triggers and foreign
+        // keys off, every identifier quoted, function bodies unchecked, and the rest of what the node pins.
+        "session_replication_role = replica", "quote_all_identifiers = on", "check_function_bodies = off",
+        "row_security = off", "backslash_quote = off", "default_transaction_isolation = 'serializable'",
+        "exit_on_error = on"}) {
+    c.serverExec(i, fmt::format("ALTER DATABASE \"{}\" SET {}", db, setting));
+  }
+  c.query(i, "CREATE SCHEMA shadow; CREATE TABLE shadow.sink (tag text, v text)");
+}
+
+// Starts a cluster (not yet started) whose node `odd` has unusualSettings().
+inline void startWithUnusualSettings(TestCluster& c, int odd) {
+  unusualSettings(c, odd);
+  for (int i = 1; i <= c.size(); ++i) c.startNode(i);
+  REQUIRE(c.waitForMembers(c.size()));
+}
+
+// Settings for the test's own checksum queries, so that they read every node alike.
+inline constexpr const char* kPinned =
+    "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; "
+    "SET extra_float_digits = 1; SET search_path = public; SET bytea_output = 'hex'; ";
+
+inline std::string checksum(const TestCluster& c, int i, const std::string& table, const std::string& orderBy) {
+  return c.scalar(i,
+                  std::string(kPinned) +
+                      fmt::format("SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY {})), '') "
+                                  "FROM {} t",
+                                  orderBy, table));
+}
+
+inline void allOk(TestCluster& c, const std::string& sql) {
+  auto r = c.exec({"--to", "ALL", "--wait", "all", "-o", "json", sql});
+  INFO(sql << "\n" << r.out << r.err);
+  REQUIRE(r.exitCode == 0);
+}
+
+// Sends `sql` to ALL and checks that every node answered `code` (never a divergence).
+inline void expectEverywhere(TestCluster& c, const std::string& sql, const std::string& code) {
+  auto r = c.exec({"--to", "ALL", "--wait", "all", "-o", "json", sql});
+  INFO(sql << "\n" << r.out << r.err);
+  CHECK(r.exitCode == (code == "OK" ? 0 : 1));
+  const auto responses = parseJson(r.out);
+  REQUIRE(responses.is_array());
+  CHECK(responses.size() == 3);
+  for (const auto& response : responses) {
+    CHECK(response["resultCode"] == code);
+    if (code == "NONDETERMINISTIC") CHECK_FALSE(response.value("hint", std::string()).empty());
+  }
+}
+
+// 0 divergences: each (table, ORDER BY) has the same rows on nodes 2 and 3 as on node 1.
+inline void identicalEverywhere(const TestCluster& c, const std::vector<std::pair<std::string, std::string>>& tables) {
+  for (const auto& [table, order] : tables) {
+    INFO(table);
+    const auto reference = checksum(c, 1, table, order);
+    for (int i = 2; i <= c.size(); ++i) CHECK(checksum(c, i, table, order) == reference);
+  }
+}
+
+// Sends `sql` to ALL and checks that every node failed it with the SQLSTATE `sqlState` (PostgreSQL's own error, the
+// same everywhere).
+inline void failsEverywhere(TestCluster& c, const std::string& sql, const std::string& sqlState) {
+  auto r = c.exec({"--to", "ALL", "--wait", "all", "-o", "json", sql});
+  INFO(sql << "\n" << r.out << r.err);
+  CHECK(r.exitCode == 1);
+  const auto responses = parseJson(r.out);
+  REQUIRE(responses.is_array());
+  CHECK(responses.size() == 3);
+  for (const auto& response : responses) CHECK(response.value("sqlState", std::string()) == sqlState);
+}
+
+} // namespace kluster::test::determinism
