@@ -27,21 +27,25 @@ Outcome PgConnection::speculate(const Work& work, const ReadFloor* atLeast) {
   // transaction commits without a request). With writes, READ COMMITTED: an UPDATE of a row the apply loop changed
   // since the transaction's first statement waits for it and updates the newest version (REPEATABLE READ would fail
   // it); the commit on ALL validates every result at one position anyway.
-  if (auto behind = beginRead(atLeast, work.readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ WRITE"
-                                                     : "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE"))
-    return *behind;
+  // BEGIN, the limits, the sequences restarted and the position check: one round trip.
+  std::string begin = work.readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ WRITE"
+                                    : "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE";
+  begin += "; ";
+  begin += kLimits;
+  if (!work.readOnly) {
+    const auto starts = nlohmann::json(work.sequenceStarts).dump();
+    std::unique_ptr<char, decltype(&PQfreemem)> literal(PQescapeLiteral(conn_, starts.data(), starts.size()),
+                                                        &PQfreemem);
+    if (!literal) throw DbError(ErrorKind::Transient, code::NodeError, PQerrorMessage(conn_), "");
+    begin += fmt::format("; SELECT _kluster.speculate_sequences({}::jsonb)", literal.get());
+  }
   Work statements = work;
-  statements.sequenceStarts.clear(); // restarted below, with the others
+  statements.sequenceStarts.clear(); // restarted by the BEGIN above, with the others
   std::vector<const Work*> items{&statements};
   std::vector<Outcome> outcomes(1);
   std::optional<Failure> failure;
   try {
-    exec(kLimits);
-    if (!work.readOnly) {
-      ResultGuard g{
-          execParams("SELECT _kluster.speculate_sequences($1::jsonb)", {nlohmann::json(work.sequenceStarts).dump()})};
-      if (PQresultStatus(g.res) != PGRES_TUPLES_OK) throwFromResult(g.res, "restarting the sequences");
-    }
+    if (auto behind = beginRead(atLeast, begin.c_str())) return *behind;
     failure = runPipeline(items, 0, 1, &outcomes);
     if (!failure && !work.readOnly) { // what it drew: the client reserves blocks of values from these
       ResultGuard d{PQexec(conn_, "SELECT _kluster.drawn_sequences()")};
