@@ -76,19 +76,25 @@ void FunctionCheck::spliceStaged(Prepared& p) {
                                                                     it->part));
         return;
       }
-      const auto body = nlohmann::json::parse(found->second.body);
-      for (const auto& one : body.at("statements")) {
-        db::Statement st;
-        st.sql = one.at("sql").get<std::string>();
-        for (const auto& v : one.at("params"))
-          st.params.push_back(v.is_null() ? std::nullopt : std::optional<std::string>(v.get<std::string>()));
-        if (auto u = one.find("unused"); u != one.end()) st.unusedParams = u->get<std::vector<bool>>();
-        statements.push_back(std::move(st));
-        expect.emplace_back();
+      try { // written by this code; a part changed by hand is refused rather than stop the apply loop
+        const auto body = nlohmann::json::parse(found->second.body);
+        for (const auto& one : body.at("statements")) {
+          db::Statement st;
+          st.sql = one.at("sql").get<std::string>();
+          for (const auto& v : one.at("params"))
+            st.params.push_back(v.is_null() ? std::nullopt : std::optional<std::string>(v.get<std::string>()));
+          if (auto u = one.find("unused"); u != one.end()) st.unusedParams = u->get<std::vector<bool>>();
+          statements.push_back(std::move(st));
+          expect.emplace_back();
+        }
+        random |= body.value("random", false);
+        uuid |= body.value("uuid", false);
+        time |= body.value("time", false);
+      } catch (const std::exception& e) {
+        p.refusal = db::Outcome::error(code::BadRequest,
+                                       fmt::format("part {} of the transaction is unreadable: {}", it->part, e.what()));
+        return;
       }
-      random |= body.value("random", false);
-      uuid |= body.value("uuid", false);
-      time |= body.value("time", false);
     }
     if (k == work.statements.size()) break;
     statements.push_back(std::move(work.statements[k]));

@@ -109,6 +109,12 @@ TEST_CASE("a commit whose part is missing or another client's is refused, alike 
   REQUIRE(foreign.refusal);
   CHECK(foreign.refusal->resultCode == code::Forbidden);
 
+  db.staged = {{0, "c", "{not json"}}; // changed by hand: refused, the apply loop goes on
+  auto unreadable = prep.forAll(commit(R"(["UPDATE t SET a = 1"])", R"(["d1"])", "[[0, 0]]"), 12, 6000);
+  check.apply(unreadable);
+  REQUIRE(unreadable.refusal);
+  CHECK(unreadable.refusal->resultCode == code::BadRequest);
+
   // A commit of nothing but staged rows (BEGIN; COPY ...; COMMIT) is a request.
   db.staged = {{0, "c", R"j({"statements":[{"sql":"INSERT INTO t VALUES (1)","params":[]}]})j"}};
   auto only = prep.forAll(commit("[]", "[]", "[[0, 0]]"), 12, 6000);
