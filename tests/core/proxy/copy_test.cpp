@@ -102,17 +102,6 @@ std::string message(char type, const std::string& body) {
   return std::string(1, type) + be32(static_cast<std::int32_t>(body.size() + 4)) + body;
 }
 
-std::string startup() {
-  const std::string body = be32(wire::kProtocol3) + "user" + '\0' + "app" + '\0' + '\0';
-  return be32(static_cast<std::int32_t>(body.size() + 4)) + body;
-}
-
-struct Sent {
-  Request request;
-  client::Target target;
-  Session::Done done;
-};
-
 client::Result applied(std::int64_t rows) {
   client::Result r;
   Response resp;
@@ -122,20 +111,7 @@ client::Result applied(std::int64_t rows) {
   return r;
 }
 
-// A session past its startup, whose requests are kept for the test to answer.
-struct CopyFixture {
-  std::vector<Sent> sent;
-  Session session{
-      SessionOptions{},
-      [this](Request req, client::Target target, client::WaitPolicy, std::chrono::milliseconds, Session::Done done) {
-        sent.push_back({std::move(req), target, std::move(done)});
-      },
-      1, 2, true};
-  CopyFixture() {
-    session.received(startup());
-    session.takeOutput();
-  }
-};
+using CopyFixture = test::SessionFixture;
 
 } // namespace
 

@@ -1,10 +1,10 @@
 // Interactive transactions at the protocol level: a Session is fed a client's messages, a fake sender stands in
 // for the cluster, and the test checks the requests it sends (speculations on ONE, the commit on ALL) and the bytes
 // it answers. tests/integration/proxy_transactions_test.cpp runs the same against a real cluster.
+#include "core/client/transaction.hpp"
 #include "core/errors.hpp"
 #include "core/proxy/frontend.hpp"
 #include "core/proxy/session.hpp"
-#include "core/client/transaction.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -13,11 +13,6 @@ using namespace kluster::proxy;
 using kluster::proxy::test::be32;
 
 namespace {
-
-std::string startup() {
-  const std::string body = be32(wire::kProtocol3) + "user" + '\0' + "app" + '\0' + '\0';
-  return be32(static_cast<std::int32_t>(body.size() + 4)) + body;
-}
 
 std::string query(const std::string& sql) { return "Q" + be32(static_cast<std::int32_t>(sql.size() + 5)) + sql + '\0'; }
 
@@ -65,12 +60,6 @@ std::string summary(const std::string& bytes) {
   return s;
 }
 
-struct Sent {
-  Request request;
-  client::Target target;
-  Session::Done done;
-};
-
 client::Result ok(ojson result, std::vector<std::string> digests, ojson results = ojson()) {
   client::Result r;
   Response resp;
@@ -94,18 +83,7 @@ client::Result failed(const std::string& code, const std::string& sqlState) {
 
 const ojson kOneRow = ojson{{"rowsAffected", 1}};
 
-struct Fixture {
-  std::vector<Sent> sent;
-  Session session{
-      SessionOptions{},
-      [this](Request req, client::Target target, client::WaitPolicy, std::chrono::milliseconds, Session::Done done) {
-        sent.push_back({std::move(req), target, std::move(done)});
-      },
-      1, 2, true};
-  Fixture() {
-    session.received(startup());
-    session.takeOutput();
-  }
+struct Fixture : test::SessionFixture {
   std::string out() { return summary(session.takeOutput()); }
 };
 
