@@ -179,9 +179,11 @@ struct Rules {
   }
 };
 
-// Session settings the MariaDB adapter pins on every connection (db/mariadb/mariadb.cpp kSessionSettings): a
-// write may read them. `timestamp` and the RAND seeds are pinned per request.
-bool pinnedVariable(std::string name) {
+} // namespace
+
+bool pinnedVariable(std::string_view variable) {
+  std::string name(variable);
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::toupper(c); });
   if (name.rfind("SESSION.", 0) == 0) name = name.substr(8);
   static const std::set<std::string, std::less<>> kPinned = {"TIME_ZONE",
                                                              "SQL_MODE",
@@ -196,20 +198,36 @@ bool pinnedVariable(std::string name) {
                                                              "TX_ISOLATION",
                                                              "TRANSACTION_ISOLATION",
                                                              "AUTOCOMMIT",
+                                                             "MAX_STATEMENT_TIME",
+                                                             "INNODB_LOCK_WAIT_TIMEOUT",
                                                              "AUTO_INCREMENT_INCREMENT",
                                                              "AUTO_INCREMENT_OFFSET",
                                                              "SQL_SAFE_UPDATES",
+                                                             "SQL_SELECT_LIMIT",
                                                              "SQL_AUTO_IS_NULL",
                                                              "EXPLICIT_DEFAULTS_FOR_TIMESTAMP",
                                                              "DEFAULT_STORAGE_ENGINE",
                                                              "FOREIGN_KEY_CHECKS",
                                                              "UNIQUE_CHECKS",
                                                              "DEFAULT_WEEK_FORMAT",
+                                                             "MAX_JOIN_SIZE",
+                                                             "SQL_BIG_SELECTS",
+                                                             "MAX_RECURSIVE_ITERATIONS",
+                                                             "SQL_IF_EXISTS",
+                                                             "DEFAULT_REGEX_FLAGS",
+                                                             "LC_MESSAGES",
+                                                             "INNODB_STRICT_MODE",
+                                                             "MAX_SP_RECURSION_DEPTH",
+                                                             "CHECK_CONSTRAINT_CHECKS",
+                                                             "UPDATABLE_VIEWS_WITH_LIMIT",
+                                                             "OLD_MODE",
                                                              "TIMESTAMP",
                                                              "RAND_SEED1",
                                                              "RAND_SEED2"};
   return kPinned.count(name) > 0;
 }
+
+namespace {
 
 void transactionControl(const Tokens& t, Statement& st) {
   using Action = Statement::TransactionControl::Action;
@@ -360,6 +378,10 @@ void judge(std::string_view sql, const Tokens& t, Statement& st, const Classifie
     }
     if ((k.is("DATA") || k.is("INDEX")) && t.is(i + 1, "DIRECTORY"))
       rules.serverAccess("DATA/INDEX DIRECTORY places files on the database server", "leave it out");
+    if (k.is("SYSTEM") && t.is(i + 1, "VERSIONING"))
+      rules.nondeterministic("a system-versioned table stamps its history rows with each server's own transaction "
+                             "time",
+                             "keep history in a table of your own, with the time passed by the client");
     if (k.is("SONAME"))
       rules.serverAccess("a function from a shared library (SONAME) runs code on the database server",
                          "install it on each server directly");

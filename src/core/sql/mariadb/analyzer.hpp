@@ -17,4 +17,8 @@ namespace kluster::sql::mariadb {
 /// std::length_error above kMaxSqlBytes.
 Analysis analyze(std::string_view sql);
 
+/// Whether a session variable (`time_zone`, `session.sql_mode`, any case) is one the MariaDB adapter pins on every
+/// connection, or per request (`timestamp`, the RAND seeds): a write may read it (@@name).
+bool pinnedVariable(std::string_view name);
+
 } // namespace kluster::sql::mariadb

@@ -101,13 +101,19 @@ struct Block {
   int depth;
 };
 
-// The query block a token at `at` belongs to: back to the '(' that opens its depth, a ';' of a stored program's
-// body, or the statement's start; forward to the ')' that closes it or the end.
+// The query block a token at `at` belongs to: back to the '(' that opens its subquery (function calls' parentheses
+// are climbed out of), a ';' of a stored program's body, or the statement's start; forward to where it closes.
 Block blockOf(const Tokens& t, std::size_t at) {
-  const int d = t.depth(at);
+  int d = t.depth(at);
   std::size_t from = at;
-  while (from > t.begin() && t.depth(from - 1) >= d && !(t.depth(from - 1) == d && t.symbol(from - 1, ";"))) --from;
-  std::size_t to = at;
+  for (;;) {
+    while (from > t.begin() && t.depth(from - 1) >= d && !(t.depth(from - 1) == d && t.symbol(from - 1, ";"))) --from;
+    if (d == 0 || from == t.begin() || !t.symbol(from - 1, "(")) break;
+    if (oneOf(t[from], {"SELECT", "WITH", "VALUES", "TABLE"}) || t.symbol(from, "(")) break; // a subquery
+    --from; // the '(' of a function call or a list: the block is the one around it
+    d = t.depth(from);
+  }
+  std::size_t to = from;
   while (to < t.end() && t.depth(to) >= d && !(t.depth(to) == d && t.symbol(to, ";"))) ++to;
   return {from, to, d};
 }
