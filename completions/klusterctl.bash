@@ -42,7 +42,7 @@ declare -gA _klusterctl_options=(
 )
 declare -gA _klusterctl_values=(
   ["klusterctl demo|--nodes"]="any"
-  ["klusterctl demo|--db"]="=postgresql"
+  ["klusterctl demo|--db"]="=postgresql mariadb"
   ["klusterctl demo|-e"]="any"
   ["klusterctl demo|--execute"]="any"
   ["klusterctl demo|-o"]="=table json jsonl csv"

@@ -40,7 +40,7 @@ end
 complete -c klusterctl -f
 
 # klusterctl
-complete -c klusterctl -n '__klusterctl_at \'\'' -a 'demo' -d 'Start a throwaway cluster (Kafka, PostgreSQL, nodes, example tables) and open the exec prompt on it; everything is removed at exit'
+complete -c klusterctl -n '__klusterctl_at \'\'' -a 'demo' -d 'Start a throwaway cluster (Kafka, PostgreSQL or MariaDB, nodes, example tables) and open the exec prompt on it; everything is removed at exit'
 complete -c klusterctl -n '__klusterctl_at \'\'' -a 'init' -d 'Create the cluster\'s topics (ALL, ONE, RESPONSES, ERRORS); idempotent'
 complete -c klusterctl -n '__klusterctl_at \'\'' -a 'node' -d 'Run and manage a node'
 complete -c klusterctl -n '__klusterctl_at \'\'' -a 'exec' -d 'Publish one SQL request and print the response(s); with no SQL at a terminal, an interactive prompt'
@@ -59,12 +59,12 @@ complete -c klusterctl -n '__klusterctl_at \'\'' -l version -d 'Display program 
 
 # klusterctl demo
 complete -c klusterctl -n '__klusterctl_at \'demo\'' -s h -l help -d 'Print this help message and exit'
-complete -c klusterctl -n '__klusterctl_at \'demo\'' -l nodes -x -d 'nodes, each with its own PostgreSQL server'
-complete -c klusterctl -n '__klusterctl_at \'demo\'' -l db -x -a 'postgresql' -d 'the nodes\' database'
+complete -c klusterctl -n '__klusterctl_at \'demo\'' -l nodes -x -d 'nodes, each with its own PostgreSQL server (or MariaDB database)'
+complete -c klusterctl -n '__klusterctl_at \'demo\'' -l db -x -a 'postgresql mariadb' -d 'the nodes\' database: postgresql (a PostgreSQL 15 server per node) or mariadb (one MariaDB 10.11 server, a database per node; docs/mariadb.md says what works)'
 complete -c klusterctl -n '__klusterctl_at \'demo\'' -l with-load -d 'run a small background workload (20 requests/s) so `klusterctl monitor` shows something moving'
 complete -c klusterctl -n '__klusterctl_at \'demo\'' -s e -l execute -x -d 'run this SQL (one request, as exec "SQL") instead of the prompt, then stop; repeatable, stops at the first that fails'
 complete -c klusterctl -n '__klusterctl_at \'demo\'' -s o -l output -x -a 'table json jsonl csv' -d 'table, json, jsonl or csv (default: table on a terminal, else json)'
-complete -c klusterctl -n '__klusterctl_at \'demo\'' -l source -x -a '(__fish_complete_directories)' -d 'a Kluster source tree whose scripts start Kafka and PostgreSQL (default: $KLUSTER_SOURCE_DIR, else the tree this binary lies in or was built from)'
+complete -c klusterctl -n '__klusterctl_at \'demo\'' -l source -x -a '(__fish_complete_directories)' -d 'a Kluster source tree whose scripts start Kafka and the databases (default: $KLUSTER_SOURCE_DIR, else the tree this binary lies in or was built from)'
 complete -c klusterctl -n '__klusterctl_at \'demo\'' -l kafka-home -x -a '(__fish_complete_directories)' -d 'where Kafka\'s jars are, in DIR/lib (default: $KLUSTER_KAFKA_HOME, else SOURCE/.kafka)'
 
 # klusterctl init
@@ -214,7 +214,7 @@ complete -c klusterctl -n '__klusterctl_at \'verify\'' -l table -x -d 'only this
 
 # klusterctl bench
 complete -c klusterctl -n '__klusterctl_at \'bench\'' -a 'exec' -d 'Time klusterctl exec invocations against a running cluster: SELECT 1 to ONE, and an INSERT to ALL with --wait all'
-complete -c klusterctl -n '__klusterctl_at \'bench\'' -a 'apply' -d 'Measure a stopped node\'s catch-up on a backlog of INSERT requests against one PostgreSQL connection doing the same INSERTs'
+complete -c klusterctl -n '__klusterctl_at \'bench\'' -a 'apply' -d 'Measure a stopped node\'s catch-up on a backlog of INSERT requests against one connection to its database (PostgreSQL or MariaDB) doing the same INSERTs'
 complete -c klusterctl -n '__klusterctl_at \'bench\'' -a 'load' -d 'Concurrent clients against a running cluster: throughput and latency percentiles, then a check that every node holds exactly the applied requests\' effects'
 complete -c klusterctl -n '__klusterctl_at \'bench\'' -s h -l help -d 'Print this help message and exit'
 
