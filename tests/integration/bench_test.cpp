@@ -264,3 +264,86 @@ TEST_CASE("bench load runs concurrent clients, breaks the latency down by stage 
     CHECK(out.str().find("DIFFER") != std::string::npos);
   }
 }
+
+TEST_CASE("bench load on a MariaDB cluster, and straight to a MariaDB server (--direct)", "[bench][mariadb]") {
+  ClusterOptions options;
+  options.nodes = 2;
+  options.database = "mariadb";
+  TestCluster cluster(options);
+  auto tables = [&](int node, const std::string& like) {
+    return cluster.scalar(node, "SELECT count(*) FROM information_schema.TABLES WHERE table_schema = DATABASE() AND "
+                                "table_name LIKE '" +
+                                    like + "'");
+  };
+
+  SECTION("inserts with hot-row updates, waiting for every node; the check reads MariaDB's copies") {
+    auto r = TestCluster::klusterctl({"bench", "load", "--workload", "multi", "--clients", "4", "--duration", "2s",
+                                      "--warmup", "0s", "--hot-rows", "1500", "-o", "json", "--brokers",
+                                      cluster.brokers(), "--cluster", cluster.name()},
+                                     std::chrono::minutes(2));
+    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    REQUIRE(r.exitCode == 0);
+    auto j = nlohmann::json::parse(r.out);
+    const auto completed = j["completed"].get<std::uint64_t>();
+    CHECK(completed > 0);
+    CHECK(j["ok"] == completed);
+    CHECK(j["check"]["passed"] == true);
+    REQUIRE(j["check"]["nodes"].size() == 2);
+    for (const auto& line : j["check"]["nodes"])
+      CHECK(line.get<std::string>().find("exactly the applied requests' rows and updates") != std::string::npos);
+    for (int i = 1; i <= 2; ++i) CHECK(tables(i, "kluster\\_load\\_%") == "0");
+  }
+
+  SECTION("a node whose data differs fails the check") {
+    const std::string table = "kluster_load_rogue";
+    Process bench({klusterctlPath(), "bench", "load", "--table", table, "--clients", "2", "--duration", "4s",
+                   "--warmup", "0s", "-o", "json", "--brokers", cluster.brokers(), "--cluster", cluster.name()},
+                  {}, cluster.workDir() + "/rogue.out");
+    REQUIRE(waitUntil([&] { return tables(2, table) == "1"; }, std::chrono::seconds(30)));
+    cluster.query(2, "INSERT INTO " + table + " VALUES ('00000000-0000-4000-8000-000000000000', 0, 0)");
+    auto status = bench.wait(std::chrono::minutes(1));
+    std::ifstream in(cluster.workDir() + "/rogue.out");
+    std::stringstream out;
+    out << in.rdbuf();
+    INFO(out.str());
+    REQUIRE(status);
+    CHECK(*status == 4);
+    auto j = nlohmann::json::parse(out.str());
+    REQUIRE(j["check"]["nodes"].size() == 2);
+    for (const auto& line : j["check"]["nodes"]) {
+      const auto text = line.get<std::string>();
+      CHECK((text.rfind("node2: ", 0) == 0) == (text.find("DIFFER") != std::string::npos));
+    }
+  }
+
+  SECTION("--direct: N connections inserting into one server, every copy checked") {
+    const auto url = cluster.databaseUrl(1);
+    auto r = TestCluster::klusterctl({"bench", "load", "--direct", url, "--direct-replica", url, "--clients", "3",
+                                      "--duration", "2s", "--warmup", "1s", "-o", "json"},
+                                     std::chrono::minutes(3));
+    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    REQUIRE(r.exitCode == 0);
+    auto j = nlohmann::json::parse(r.out);
+    const auto completed = j["completed"].get<std::uint64_t>();
+    CHECK(completed > 0);
+    CHECK(j["ok"] == completed);
+    CHECK(j["errors"].empty());
+    CHECK(j["latency"]["count"] == completed);
+    CHECK(j["latency"]["p50_ms"].get<double>() > 0);
+    CHECK(j["check"]["passed"] == true);
+    REQUIRE(j["check"]["nodes"].size() == 2); // the server, and the same server as its "replica"
+    // every request sent (warm-up included) was acknowledged and is there
+    const auto sent = j["sent"].get<std::uint64_t>();
+    CHECK(sent > completed);
+    for (const auto& line : j["check"]["nodes"])
+      CHECK(line.get<std::string>().find(": " + std::to_string(sent) + " rows, exactly the acknowledged") !=
+            std::string::npos);
+    REQUIRE(j["cpu"].is_object());
+    CHECK(j["cpu"]["writes"] == completed);
+    CHECK(tables(1, "kluster\\_load\\_%") == "0");
+
+    auto refused = TestCluster::klusterctl({"bench", "load", "--direct", "postgresql://x@127.0.0.1/y"});
+    CHECK(refused.exitCode == 2);
+    CHECK(refused.err.find("--direct takes a mariadb:// URL") != std::string::npos);
+  }
+}
