@@ -43,6 +43,7 @@ int runDemo(const DemoFlags& f) {
     throw UsageError("demo's prompt needs a terminal on standard input; use --execute SQL to run statements and exit");
   ExecSettings es;
   es.format = parseFormat(f.output.empty() ? (isatty(STDOUT_FILENO) ? "table" : "json") : f.output);
+  es.dialect = &sql::dialect(f.database); // the prompt splits and routes in the nodes' dialect
 
   struct sigaction stop {};
   stop.sa_handler = onStopSignal;
