@@ -13,13 +13,36 @@ namespace {
 // MariaDB's built-in functions whose result depends on more than their arguments and the database's contents,
 // lower case. RAND() is seeded per request (randSeeds), NOW() & co. read the pinned timestamp: both are left
 // out. SYSDATE() reads the clock unless the server runs with --sysdate-is-now, which Kluster does not require.
-const std::set<std::string, std::less<>> kVolatileBuiltins = {
-    "uuid",         "uuid_short",     "sys_guid",        "sysdate",          "connection_id", "current_user",
-    "user",         "session_user",   "system_user",     "current_role",     "database",      "schema",
-    "version",      "benchmark",      "sleep",           "get_lock",         "release_lock",  "release_all_locks",
-    "is_free_lock", "is_used_lock",   "master_pos_wait", "master_gtid_wait", "load_file",     "found_rows",
-    "row_count",    "last_insert_id", "random_bytes",    "nextval",          "lastval",       "setval",
-    "last_value",   "binlog_gtid_pos"};
+const std::set<std::string, std::less<>> kVolatileBuiltins = {"uuid",
+                                                              "uuid_short",
+                                                              "sys_guid",
+                                                              "sysdate",
+                                                              "connection_id",
+                                                              "current_user",
+                                                              "user",
+                                                              "session_user",
+                                                              "system_user",
+                                                              "current_role",
+                                                              "version",
+                                                              "benchmark",
+                                                              "sleep",
+                                                              "get_lock",
+                                                              "release_lock",
+                                                              "release_all_locks",
+                                                              "is_free_lock",
+                                                              "is_used_lock",
+                                                              "master_pos_wait",
+                                                              "master_gtid_wait",
+                                                              "load_file",
+                                                              "found_rows",
+                                                              "row_count",
+                                                              "last_insert_id",
+                                                              "random_bytes",
+                                                              "nextval",
+                                                              "lastval",
+                                                              "setval",
+                                                              "last_value",
+                                                              "binlog_gtid_pos"};
 
 std::string tableFilter(Client& client, const std::string& schema, const std::string& table, const char* prefix = "") {
   return fmt::format("{0}TABLE_SCHEMA = {1} AND {0}TABLE_NAME = {2}", prefix,
@@ -44,6 +67,9 @@ std::map<std::string, FunctionVolatility> MariaDbConnection::functionVolatility(
     std::string lower = n;
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
     out[n].builtin = kVolatileBuiltins.count(lower) ? Volatility::Volatile : Volatility::Immutable;
+    // The database's name is each node's own, constant within a session, as PostgreSQL's current_database() is
+    // STABLE: refused in writes, allowed in reads (verify's catalog finds the node's tables with it).
+    if (lower == "database" || lower == "schema") out[n].builtin = Volatility::Stable;
   }
   return out;
 }
