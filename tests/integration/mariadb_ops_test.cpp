@@ -19,8 +19,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 using namespace kluster;
 using namespace kluster::test;
@@ -174,6 +176,37 @@ bool caughtUp(const TestCluster& cluster, int i, int rows) {
       std::chrono::seconds(60), std::chrono::milliseconds(200));
 }
 
+// A client incrementing counter 1 through ALL, a few requests in flight at a time, until stopped: a position one
+// request too early or too late in a backup shows as a count that differs after the restored node caught up.
+class Incrementer {
+public:
+  explicit Incrementer(const TestCluster& c) : thread_([this, &c] { run(c); }) {}
+  ~Incrementer() { stop(); }
+  void stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  int acked() const { return acked_.load(); }
+
+private:
+  void run(const TestCluster& c) {
+    auto client = makeClient(c);
+    while (!stop_.load()) {
+      std::vector<std::future<client::Result>> inFlight;
+      for (int k = 0; k < 5; ++k) {
+        Request r;
+        r.statements = {"UPDATE counter SET n = n + 1 WHERE id = 1"};
+        inFlight.push_back(
+            client.send(r, client::Target::All, client::WaitPolicy::parse("first"), std::chrono::seconds(30)));
+      }
+      for (auto& f : inFlight) acked_ += f.get().allOk() ? 1 : 0;
+    }
+  }
+  std::atomic<bool> stop_{false};
+  std::atomic<int> acked_{0};
+  std::thread thread_;
+};
+
 } // namespace
 
 TEST_CASE("verify's MariaDB SQL finds identical databases identical, and names the rows that differ", "[mariadb_ops]") {
@@ -249,11 +282,20 @@ TEST_CASE("a MariaDB node's backup restores into a new node's database, which ca
   cluster.query(1, "CREATE FUNCTION twice(x INT) RETURNS INT DETERMINISTIC RETURN x * 2");
   cluster.query(1, "CREATE VIEW big_items AS SELECT id FROM items WHERE n >= 100");
   cluster.query(1, "CREATE TRIGGER items_guard BEFORE UPDATE ON items FOR EACH ROW SET NEW.n = NEW.n");
+  REQUIRE(cluster.exec({"--to", "ALL", "--wait", "all", "CREATE TABLE counter (id INT PRIMARY KEY, n INT NOT NULL)"})
+              .exitCode == 0);
+  REQUIRE(cluster.exec({"--to", "ALL", "--wait", "all", "INSERT INTO counter VALUES (1, 0)"}).exitCode == 0);
 
+  // The backup is taken while a client increments the counter on every node.
+  Incrementer incrementer(cluster);
+  REQUIRE(waitUntil([&] { return incrementer.acked() >= 50; }, std::chrono::seconds(60)));
   const auto dir = backupDir(cluster, "node1-backup");
   auto b = backup(cluster, 1, dir, {"-o", "json"});
   INFO(b.out << b.err);
   REQUIRE(b.exitCode == 0);
+  const int ackedAtBackup = incrementer.acked();
+  REQUIRE(waitUntil([&] { return incrementer.acked() >= ackedAtBackup + 50; }, std::chrono::seconds(60)));
+  incrementer.stop();
   const auto manifest = parseJson(b.out);
   CHECK(manifest["method"] == "mariadb-dump");
   CHECK(manifest["format"] == "sql");
@@ -261,8 +303,7 @@ TEST_CASE("a MariaDB node's backup restores into a new node's database, which ca
   CHECK(manifest["server"]["majorVersion"].get<int>() >= 10);
   CHECK(manifest["database"]["name"] == databaseName(cluster, 1));
   const auto allOffset = manifest["allOffset"].get<std::int64_t>();
-  // Nothing was written during the backup: the snapshot's position is node1's.
-  CHECK(std::to_string(allOffset) == cluster.scalar(1, "SELECT all_offset FROM _kluster_position"));
+  CHECK(allOffset > 0);
   const auto onDisk = ops::readManifest(dir);
   REQUIRE(onDisk.files.size() == 1);
   CHECK(onDisk.files[0].name == "database.sql");
@@ -274,7 +315,7 @@ TEST_CASE("a MariaDB node's backup restores into a new node's database, which ca
   auto r = restore(cluster, 4, dir);
   INFO(r.out << r.err);
   REQUIRE(r.exitCode == 0);
-  CHECK_THAT(r.out, Catch::Contains("created and loaded") && Catch::Contains("to replay  1 request(s)"));
+  CHECK_THAT(r.out, Catch::Contains("created and loaded"));
   CHECK(committedOffset(cluster, 4) == allOffset + 1);
   CHECK(cluster.scalar(4, "SELECT all_offset FROM _kluster_position") == std::to_string(allOffset));
   CHECK(cluster.scalar(4, "SELECT count(*) FROM items") == "200");
@@ -290,6 +331,10 @@ TEST_CASE("a MariaDB node's backup restores into a new node's database, which ca
   REQUIRE(caughtUp(cluster, 4, 300));
   CHECK_THAT(cluster.nodeLog(4), Catch::Contains(fmt::format("from offset {}", allOffset + 1)));
   CHECK(cluster.query(4, kItems) == cluster.query(1, kItems));
+  // Every increment once: the dump's position was exactly its data's.
+  const auto count = cluster.scalar(1, "SELECT n FROM counter");
+  CHECK(std::stoi(count) >= incrementer.acked());
+  CHECK(cluster.scalar(4, "SELECT n FROM counter") == count);
   insertItems(cluster, 300, 10); // and it keeps applying with the others
   REQUIRE(caughtUp(cluster, 4, 310));
   CHECK(cluster.query(4, kItems) == cluster.query(2, kItems));
