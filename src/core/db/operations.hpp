@@ -128,7 +128,8 @@ public:
   virtual Dump dump(const DumpRequest& request) const = 0;
   /// Whether restore() reads dumps of this method and format.
   virtual bool reads(const std::string& method, const std::string& format) const = 0;
-  /// Loads a dump into the database, creating it when missing, all or nothing. Refuses (KlusterError(kRefused),
+  /// Loads a dump into the database, creating it when missing, all or nothing (MariaDB, whose DDL commits: the
+  /// database is fenced until the whole dump is in, mariadb/restore.cpp). Refuses (KlusterError(kRefused),
   /// before changing anything) a server older than the dump's, or a database that holds data without `force`.
   virtual RestoreResult restore(const RestoreRequest& request) const = 0;
   virtual const VerifyQueries& verifyQueries() const = 0;
