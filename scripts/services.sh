@@ -15,7 +15,9 @@ Usage: scripts/services.sh up DIR [--brokers N] [--pg N] [--mariadb N] [--heap S
 up    stops anything an earlier run left in DIR, then starts N Kafka brokers
       (default 1) in DIR/kafka and N PostgreSQL instances (default 3, with
       --fast durability settings; 0: none) in DIR/pg and N MariaDB servers (default 0,
-      --fast; scripts/mariadb.sh) in DIR/mariadb, in parallel, and writes DIR/env:
+      --fast; scripts/mariadb.sh; the second runs with other defaults for every
+      session setting Kluster pins, --different 2) in DIR/mariadb, in parallel,
+      and writes DIR/env:
         KLUSTER_TEST_BROKERS=127.0.0.1:p1[,...]
         KLUSTER_TEST_PG_URLS=url1 url2 url3   (space separated, not quoted)
         KLUSTER_TEST_MARIADB_URLS=mariadb://kluster@127.0.0.1:PORT/kluster ...
@@ -96,7 +98,7 @@ if ((PGS > 0)); then
 fi
 mdb_pid=""
 if ((MARIADBS > 0)); then
-  "$SCRIPTS/mariadb.sh" start --dir "$DIR/mariadb" --count "$MARIADBS" --fast >"$DIR/mariadb.out" 2>"$DIR/mariadb.err" &
+  "$SCRIPTS/mariadb.sh" start --dir "$DIR/mariadb" --count "$MARIADBS" --fast --different 2 >"$DIR/mariadb.out" 2>"$DIR/mariadb.err" &
   mdb_pid=$!
 fi
 krc=0

@@ -40,11 +40,11 @@ std::string readAll(std::istream& in) {
   return ss.str();
 }
 
-/// A script's statements, as PostgreSQL's parser splits them; empty when the text does not parse (it is
+/// A script's statements, as the cluster's SQL dialect splits them; empty when the text does not parse (it is
 /// then sent whole, and every node answers SYNTAX_ERROR without applying any of it).
-std::vector<sql::Statement> splitScript(const std::string& text) {
+std::vector<sql::Statement> splitScript(const std::string& text, const sql::Dialect& dialect) {
   try {
-    return sql::analyze(text).statements;
+    return dialect.analyze(text).statements;
   } catch (const std::exception&) {
     return {};
   }
@@ -96,6 +96,12 @@ int runExec(const ExecOptions& o) {
   ExecSettings es;
   es.to = o.to;
   chooseTarget(es.to, {}); // rejects a bad --to before connecting
+  try {
+    es.dialect = &sql::dialect(settings.get("database.type"));
+  } catch (const std::invalid_argument&) {
+    throw UsageError(fmt::format("database type '{}' is not supported; set [database] type or KLUSTER_DATABASE_TYPE",
+                                 settings.get("database.type")));
+  }
   es.waitText = o.wait;
   es.wait = client::WaitPolicy::parse(o.wait);
   es.timeoutText = o.timeout;
@@ -120,7 +126,8 @@ int runExec(const ExecOptions& o) {
   // is a script, sent a statement at a time (like psql -f), unless --tx makes it one atomic request.
   const bool script = (!o.file.empty() || o.sql.empty() || o.sql == "-") && !o.tx;
   if (script) {
-    if (auto statements = splitScript(text); statements.size() > 1) return runScript(runner, statements, o, es);
+    if (auto statements = splitScript(text, *es.dialect); statements.size() > 1)
+      return runScript(runner, statements, o, es);
   }
   Request req;
   req.statements = {text};

@@ -3,7 +3,6 @@
 #include "core/util.hpp"
 
 #include "core/errors.hpp"
-#include "core/sql/analyzer.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -18,16 +17,17 @@
 
 namespace kluster::commands {
 
-client::Target chooseTarget(const std::string& to, const std::vector<std::string>& statements) {
+client::Target chooseTarget(const std::string& to, const std::vector<std::string>& statements,
+                            const sql::Dialect& dialect) {
   std::string t = to;
   std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (t == "all") return client::Target::All;
   if (t == "one") return client::Target::One;
   if (t != "auto") throw UsageError(fmt::format("invalid --to '{}': use ALL, ONE or auto", to));
-  // Only statements that provably just read may go to ONE; the rule is PostgreSQL's own parser's. Text that
-  // does not parse goes to ALL, where every node answers the same SYNTAX_ERROR.
+  // Only statements that provably just read may go to ONE; the rule is the dialect's. Text that does not
+  // parse goes to ALL, where every node answers the same SYNTAX_ERROR.
   for (const auto& s : statements)
-    if (!sql::isReadOnly(s)) return client::Target::All;
+    if (!dialect.isReadOnly(s)) return client::Target::All;
   return client::Target::One;
 }
 
@@ -106,7 +106,7 @@ void SessionFile::record(std::int64_t offset) {
 
 int ExecRunner::run(Request request, const ExecSettings& settings, std::ostream& out, std::ostream& err) {
   if (auto code = transaction(request, settings, out, err)) return *code;
-  const auto target = chooseTarget(settings.to, request.statements);
+  const auto target = chooseTarget(settings.to, request.statements, *settings.dialect);
   if (target == client::Target::One) {
     // Read-your-writes: the read may only be answered by a node that applied this session's writes.
     std::optional<std::int64_t> after = settings.after;

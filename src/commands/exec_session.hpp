@@ -5,6 +5,7 @@
 #include "commands/exec_output.hpp"
 #include "core/client/client.hpp"
 #include "core/client/transaction_driver.hpp"
+#include "core/sql/dialect.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -28,12 +29,14 @@ struct ExecSettings {
   std::optional<std::int64_t> after; ///< --after: the lowest ALL offset a ONE read may see
   bool duplicateOk = false;          ///< a DUPLICATE answer is success (re-running a script with its ids)
   std::function<bool()> interrupted; ///< polled while waiting: true stops waiting (the prompt's Ctrl-C)
+  const sql::Dialect* dialect = &sql::postgresDialect(); ///< the cluster's ([database] type): splits and routes
 };
 
 /// Where a request goes. `to` is ALL, ONE or auto; auto sends a request to ONE only when every statement
 /// provably just reads (SELECT without locking clauses or data-modifying CTEs, EXPLAIN without ANALYZE of
-/// a write, SHOW), as PostgreSQL's own parser sees it; everything else goes to ALL. Throws UsageError.
-client::Target chooseTarget(const std::string& to, const std::vector<std::string>& statements);
+/// a write, SHOW), as the cluster's SQL dialect sees it; everything else goes to ALL. Throws UsageError.
+client::Target chooseTarget(const std::string& to, const std::vector<std::string>& statements,
+                            const sql::Dialect& dialect = sql::postgresDialect());
 
 /// A read-your-writes session file (--session FILE): the highest ALL offset this session's ALL requests
 /// were applied at, per cluster, as JSON `{"version": 1, "allOffsets": {"<cluster>": N}}`. It is created

@@ -25,7 +25,7 @@ std::optional<int> ExecRunner::transaction(const Request& request, const ExecSet
   const bool active = transactions_ && transactions_->tx().active();
   std::vector<sql::Statement> statements;
   try {
-    statements = sql::analyze(request.statements.size() == 1 ? request.statements.front() : "").statements;
+    statements = settings.dialect->analyze(request.statements.size() == 1 ? request.statements.front() : "").statements;
   } catch (const std::exception&) {
     if (!active) return std::nullopt; // the nodes answer SYNTAX_ERROR
     err << "ERROR: the statement does not parse; the transaction is aborted\n";

@@ -1,12 +1,9 @@
 // klusterctl backup, restore and verify on MariaDB (`[database] type = "mariadb"`), against the services fixture's
 // MariaDB server and a real Kafka:
-// - [mariadb_ops]: verify's SQL applied by the adapter on two databases as a node applies a request on ALL (only
-//   the SQL analysis in front is skipped: it still speaks PostgreSQL's dialect, docs/mariadb.md); backup of a
-//   live node and its restore into a new node's database and, with --force, over a node's data; the fence an
-//   interrupted restore leaves.
-// - [mariadb_ops_dialect]: `klusterctl verify` through the nodes. Its requests are in MariaDB's syntax, which the
-//   nodes refuse as SYNTAX_ERROR until the MariaDB dialect of the SQL analysis is merged; ctest runs it as
-//   integration.mariadb_ops_dialect (DISABLED in tests/CMakeLists.txt until then).
+// - verify's SQL applied by the adapter on two databases as a node applies a request on ALL, with every key type;
+// - backup of a live node and its restore into a new node's database and, with --force, over a node's data; the
+//   fence an interrupted restore leaves;
+// - `klusterctl verify` through three nodes (their SQL analysis in MariaDB's dialect).
 #include "core/db/mariadb/client.hpp"
 #include "core/db/mariadb/mariadb.hpp"
 #include "core/db/mariadb/operations.hpp"
@@ -410,7 +407,7 @@ TEST_CASE("a MariaDB restore refuses a database that holds data without --force,
 }
 
 TEST_CASE("klusterctl verify on a MariaDB cluster reports identical nodes, then a row changed by hand",
-          "[mariadb_ops_dialect]") {
+          "[mariadb_ops]") {
   TestCluster cluster(mariadbCluster(3, true));
   REQUIRE(cluster
               .exec({"--to", "ALL", "--wait", "all",

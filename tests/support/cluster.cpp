@@ -1,6 +1,7 @@
 #include "support/cluster.hpp"
 
 #include "core/db/mariadb/client.hpp"
+#include "core/db/mariadb/mariadb.hpp"
 #include "core/db/postgres/pg_tools.hpp"
 #include "core/errors.hpp"
 #include "core/kafka/admin.hpp"
@@ -180,7 +181,9 @@ CommandResult TestCluster::command(const std::vector<std::string>& args, std::ch
     argv.insert(argv.end(), {"--config", clientConfigPath()});
   }
   argv.insert(argv.end(), args.begin() + 1, args.end());
-  return run(argv, timeout, options_.env, input);
+  auto env = options_.env;
+  if (mariadb()) env.emplace("KLUSTER_DATABASE_TYPE", "mariadb"); // exec splits and routes in MariaDB's dialect
+  return run(argv, timeout, env, input);
 }
 
 CommandResult TestCluster::klusterctl(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
@@ -194,6 +197,7 @@ std::vector<Row> TestCluster::query(int i, const std::string& sql) const {
   try {
     if (mariadb()) {
       db::mariadb::Client c(db::mariadb::Url::parse(databaseUrl(i)));
+      c.exec(db::mariadb::kSessionSettings); // read as a node does: node 2's server has other defaults
       auto results = c.query(sql);
       return results.empty() ? std::vector<Row>{} : results.back().rows;
     }

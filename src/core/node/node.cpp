@@ -68,8 +68,9 @@ NodeOptions NodeOptions::fromSettings(const Settings& settings) {
 }
 
 Node::Node(NodeOptions options)
-    : options_(std::move(options)), topics_{options_.cluster}, metrics_(options_.cluster, options_.nodeId),
-      processToken_(util::uuid4().substr(0, 8)) {
+    : options_(std::move(options)), topics_{options_.cluster},
+      analyses_(sql::dialect(db::adapter(options_.databaseType).type())), // an unknown type: UsageError
+      metrics_(options_.cluster, options_.nodeId), processToken_(util::uuid4().substr(0, 8)) {
   static const std::regex idPattern("[A-Za-z0-9][A-Za-z0-9._-]{0,99}");
   if (!std::regex_match(options_.nodeId, idPattern))
     throw UsageError(fmt::format("invalid node id '{}': use letters, digits, '.', '_' or '-' (set [node] id or --id)",

@@ -47,6 +47,12 @@ double randomSeedFor(std::int64_t offset) {
   return static_cast<double>(x >> 11) / static_cast<double>(1ULL << 53) * 2.0 - 1.0;
 }
 
+Preparer::Preparer(const db::Adapter& adapter, std::size_t maxRequestBytes, sql::AnalysisCache* cache)
+    : adapter_(&adapter), dialect_(&sql::dialect(adapter.type())), maxBytes_(maxRequestBytes), cache_(cache) {
+  if (cache_ && &cache_->dialect() != dialect_)
+    throw std::logic_error("the analysis cache is of another dialect than the database's");
+}
+
 Prepared Preparer::forAll(std::string_view payload, std::int64_t offset, std::int64_t timestampMs) {
   Prepared p;
   p.parsed = parseRequest(payload, maxBytes_);
@@ -359,7 +365,7 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
   const sql::Refusal* sessionState = nullptr;
   try {
     for (const auto& text : req.statements) {
-      analyses.push_back(cache_ ? cache_->get(text) : std::make_shared<const sql::Analysis>(sql::analyze(text)));
+      analyses.push_back(cache_ ? cache_->get(text) : std::make_shared<const sql::Analysis>(dialect_->analyze(text)));
       const sql::Analysis& a = *analyses.back();
       for (const auto& st : a.statements) statements.push_back(&st);
       usesTime |= a.usesCurrentTime;
@@ -526,8 +532,8 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
     const auto& st = *statements[k];
     db::Statement s;
     const std::string& text = forAll && !st.allSql.empty() ? st.allSql : st.sql; // gen_random_uuid() pinned
-    s.sql = (forAll && defaultsTime) ? sql::pinDefaultTime(text) : text;
-    if (forAll && usesTime) s.sql = sql::pinCurrentTime(s.sql, timestampMs);
+    s.sql = (forAll && defaultsTime) ? dialect_->pinDefaultTime(text) : text;
+    if (forAll && usesTime) s.sql = dialect_->pinCurrentTime(s.sql, timestampMs);
     // Pinned texts differ per request, and DDL must not run against statements prepared before it.
     // (not on ONE's connections, which DDL does not reach: forgetStatements())
     s.reusable = forAll && !p.speculate && !usesTime && !p.changesSchema; // a UUID's text is the same every time

@@ -72,8 +72,8 @@ class Preparer {
 public:
   /// `adapter` is the database's (the statements of bookkeeping, the SQLSTATEs of refusals); `cache` (shared,
   /// thread-safe) keeps analyses by SQL text; without one every text is analyzed.
-  Preparer(const db::Adapter& adapter, std::size_t maxRequestBytes, sql::AnalysisCache* cache = nullptr)
-      : adapter_(&adapter), maxBytes_(maxRequestBytes), cache_(cache) {}
+  /// Requests are analyzed in the dialect of the adapter's type (sql::dialect), the cache's.
+  Preparer(const db::Adapter& adapter, std::size_t maxRequestBytes, sql::AnalysisCache* cache = nullptr);
   void setCluster(std::string cluster) { cluster_ = std::move(cluster); }
   /// Requests are authenticated and authorized by `clients` (when it holds a file); `file` is this node's
   /// clients file, read again at each security request (empty: none configured).
@@ -96,6 +96,7 @@ private:
   void security(Prepared& p, std::int64_t offset, std::int64_t timestampMs);
 
   const db::Adapter* adapter_;
+  const sql::Dialect* dialect_;
   std::size_t maxBytes_;
   sql::AnalysisCache* cache_;
   std::string cluster_;

@@ -122,11 +122,7 @@ bool returnsRows(const sql::Statement& st) {
   return std::find(t.begin(), t.end(), "RETURNING") != t.end();
 }
 
-bool changesSchema(const sql::Statement& st) {
-  static const std::set<std::string, std::less<>> kDml = {"SelectStmt", "InsertStmt",  "UpdateStmt",      "DeleteStmt",
-                                                          "MergeStmt",  "ExplainStmt", "VariableShowStmt"};
-  return !kDml.count(st.kind);
-}
+bool changesSchema(const sql::Statement& st) { return !sql::isPlainDml(st.kind); } // the node's batch-ending rule
 
 std::int64_t insertedRows(const sql::Statement& st) {
   if (st.kind != "InsertStmt") return -1;

@@ -3,7 +3,7 @@
 namespace kluster::sql {
 
 std::shared_ptr<const Analysis> AnalysisCache::get(const std::string& sql) {
-  if (sql.size() > maxTextBytes_) return std::make_shared<const Analysis>(analyze(sql));
+  if (sql.size() > maxTextBytes_) return std::make_shared<const Analysis>(dialect_->analyze(sql));
   {
     std::lock_guard lock(mutex_);
     if (auto it = entries_.find(sql); it != entries_.end()) {
@@ -12,7 +12,7 @@ std::shared_ptr<const Analysis> AnalysisCache::get(const std::string& sql) {
     }
   }
   // Analyze outside the lock: two threads may analyze the same new text once each, which is harmless.
-  auto analysis = std::make_shared<const Analysis>(analyze(sql));
+  auto analysis = std::make_shared<const Analysis>(dialect_->analyze(sql));
   std::lock_guard lock(mutex_);
   // A workload with more distinct texts than the capacity (literals spliced into the SQL) starts over
   // rather than paying for recency bookkeeping on every hit.

@@ -95,7 +95,7 @@ TEST_CASE("each distinct SQL text is analyzed once; requests prepared from the c
 }
 
 TEST_CASE("the analysis cache starts over when full") {
-  sql::AnalysisCache cache(2);
+  sql::AnalysisCache cache(sql::postgresDialect(), 2);
   cache.get("SELECT 1");
   cache.get("SELECT 2");
   CHECK(cache.size() == 2);

@@ -42,7 +42,12 @@ const std::set<std::string, std::less<>> kVolatileBuiltins = {"uuid",
                                                               "lastval",
                                                               "setval",
                                                               "last_value",
-                                                              "binlog_gtid_pos"};
+                                                              "binlog_gtid_pos",
+                                                              "encrypt",
+                                                              "rownum",
+                                                              "wsrep_last_seen_gtid",
+                                                              "wsrep_last_written_gtid",
+                                                              "wsrep_sync_wait_upto_gtid"};
 
 std::string tableFilter(Client& client, const std::string& schema, const std::string& table, const char* prefix = "") {
   return fmt::format("{0}TABLE_SCHEMA = {1} AND {0}TABLE_NAME = {2}", prefix,
@@ -77,7 +82,7 @@ std::map<std::string, FunctionVolatility> MariaDbConnection::functionVolatility(
 std::vector<std::vector<std::string>> MariaDbConnection::uniqueKeys(const std::string& schema,
                                                                     const std::string& table) {
   // Unique indexes on whole columns (no prefix) that are all NOT NULL (a unique index allows many NULLs).
-  auto r = run(fmt::format("SELECT s.INDEX_NAME, s.COLUMN_NAME, s.SUB_PART IS NULL AND c.IS_NULLABLE = 'NO' "
+  auto r = run(fmt::format("SELECT s.INDEX_NAME, lower(s.COLUMN_NAME), s.SUB_PART IS NULL AND c.IS_NULLABLE = 'NO' "
                            "FROM information_schema.STATISTICS s JOIN information_schema.COLUMNS c "
                            "ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = "
                            "s.COLUMN_NAME WHERE s.NON_UNIQUE = 0 AND {} ORDER BY s.INDEX_NAME = 'PRIMARY' DESC, "
@@ -105,10 +110,11 @@ std::vector<std::string> MariaDbConnection::immediateUniqueColumns(const std::st
                                                                    const std::string& table) {
   // MariaDB has no deferrable constraints: every unique index is checked row by row, prefixes and nullable
   // columns included.
-  auto r = run(fmt::format("SELECT DISTINCT s.COLUMN_NAME FROM information_schema.STATISTICS s WHERE s.NON_UNIQUE = 0 "
-                           "AND {} ORDER BY s.COLUMN_NAME",
-                           tableFilter(*client_, schema, table, "s.")),
-               "reading unique columns");
+  auto r =
+      run(fmt::format("SELECT DISTINCT lower(s.COLUMN_NAME) FROM information_schema.STATISTICS s WHERE s.NON_UNIQUE "
+                      "= 0 AND {} ORDER BY 1",
+                      tableFilter(*client_, schema, table, "s.")),
+          "reading unique columns");
   std::vector<std::string> columns;
   for (const auto& row : r.back().rows) columns.push_back(row[0].value_or(""));
   return columns;
@@ -116,7 +122,7 @@ std::vector<std::string> MariaDbConnection::immediateUniqueColumns(const std::st
 
 std::vector<std::string> MariaDbConnection::drawnDefaults(const std::string& schema, const std::string& table) {
   // AUTO_INCREMENT draws the next value per row; so do defaults that call UUID() or RAND() or read a sequence.
-  auto r = run(fmt::format("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE {} AND (EXTRA LIKE "
+  auto r = run(fmt::format("SELECT lower(COLUMN_NAME) FROM information_schema.COLUMNS WHERE {} AND (EXTRA LIKE "
                            "'%auto_increment%' OR lower(COLUMN_DEFAULT) REGEXP 'uuid|rand|nextval|sys_guid') "
                            "ORDER BY ORDINAL_POSITION",
                            tableFilter(*client_, schema, table)),

@@ -1,5 +1,7 @@
 #include "core/db/mariadb/client.hpp"
 
+#include "core/sql/mariadb/lexer.hpp"
+
 #include <fmt/format.h>
 #include <mysql.h>
 
@@ -21,11 +23,6 @@ std::string percentDecode(std::string_view s) {
     }
   }
   return out;
-}
-
-bool identChar(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return std::isalnum(u) || c == '_' || c == '$' || u >= 0x80;
 }
 
 void libraryInit() {
@@ -214,54 +211,11 @@ std::string Client::quote(std::string_view value) {
 
 std::vector<Placeholder> findPlaceholders(std::string_view sql) {
   std::vector<Placeholder> found;
-  const std::size_t n = sql.size();
-  std::size_t i = 0;
-  auto skipQuoted = [&](char q) { // i at the opening quote; leaves i after the closing one
-    for (++i; i < n; ++i) {
-      if (sql[i] == '\\' && q != '`') {
-        ++i;
-      } else if (sql[i] == q) {
-        if (i + 1 < n && sql[i + 1] == q) {
-          ++i; // a doubled quote
-        } else {
-          ++i;
-          return;
-        }
-      }
-    }
-  };
-  while (i < n) {
-    const char c = sql[i];
-    if (c == '\'' || c == '"' || c == '`') {
-      skipQuoted(c);
-    } else if (c == '#' || (c == '-' && i + 1 < n && sql[i + 1] == '-' &&
-                            (i + 2 == n || std::isspace(static_cast<unsigned char>(sql[i + 2]))))) {
-      while (i < n && sql[i] != '\n') ++i;
-    } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
-      // /*! ... */ and /*M! ... */ are executable comments: their text is SQL, scanned as such.
-      if (i + 2 < n && (sql[i + 2] == '!' || (sql[i + 2] == 'M' && i + 3 < n && sql[i + 3] == '!'))) {
-        i += sql[i + 2] == '!' ? 3 : 4;
-        continue;
-      }
-      const auto end = sql.find("*/", i + 2);
-      i = end == std::string_view::npos ? n : end + 2;
-    } else if (c == '$' && i + 1 < n && std::isdigit(static_cast<unsigned char>(sql[i + 1])) &&
-               (i == 0 || !identChar(sql[i - 1]))) {
-      std::size_t j = i + 1;
-      unsigned value = 0;
-      while (j < n && std::isdigit(static_cast<unsigned char>(sql[j])) && value < 100000)
-        value = value * 10 + static_cast<unsigned>(sql[j++] - '0');
-      if (j < n && identChar(sql[j])) { // $1abc: an identifier, not a placeholder
-        while (j < n && identChar(sql[j])) ++j;
-      } else {
-        found.push_back({i, j - i, value});
-      }
-      i = j;
-    } else if (identChar(c)) {
-      while (i < n && identChar(sql[i])) ++i;
-    } else {
-      ++i;
-    }
+  try {
+    for (const auto& t : sql::mariadb::tokenize(sql)) // the dialect's lexer: strings, identifiers, comments skipped
+      if (t.type == sql::mariadb::Token::Type::Param) found.push_back({t.offset, t.length, t.number});
+  } catch (const sql::mariadb::LexError&) {
+    return {}; // an unterminated string or comment: the server reports the syntax error
   }
   return found;
 }

@@ -19,9 +19,12 @@ const char* const kSessionSettings =
     "character_set_client = utf8mb4, character_set_connection = utf8mb4, character_set_results = utf8mb4, "
     "collation_connection = utf8mb4_general_ci, tx_isolation = 'REPEATABLE-READ', autocommit = 1, "
     "max_statement_time = 0, innodb_lock_wait_timeout = 50, auto_increment_increment = 1, "
-    "auto_increment_offset = 1, sql_safe_updates = 0, sql_select_limit = DEFAULT, sql_auto_is_null = 0, "
-    "explicit_defaults_for_timestamp = ON, default_storage_engine = InnoDB, foreign_key_checks = 1, "
-    "unique_checks = 1, default_week_format = 0, timestamp = DEFAULT";
+    "auto_increment_offset = 1, sql_safe_updates = 0, sql_select_limit = 18446744073709551615, "
+    "sql_auto_is_null = 0, explicit_defaults_for_timestamp = ON, default_storage_engine = InnoDB, "
+    "foreign_key_checks = 1, unique_checks = 1, default_week_format = 0, max_join_size = 18446744073709551615, "
+    "sql_big_selects = 1, max_recursive_iterations = 4294967295, sql_if_exists = 0, default_regex_flags = '', "
+    "lc_messages = 'en_US', innodb_strict_mode = ON, max_sp_recursion_depth = 0, check_constraint_checks = 1, "
+    "updatable_views_with_limit = YES, old_mode = '', timestamp = DEFAULT";
 
 namespace {
 

@@ -4,6 +4,7 @@
 #include "core/db/mariadb/client.hpp"
 #include "core/db/mariadb/mariadb.hpp"
 #include "core/db/mariadb/operations.hpp"
+#include "core/sql/mariadb/analyzer.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -28,6 +29,27 @@ TEST_CASE("MariaDB error numbers map to Kluster's error classes", "[mariadb]") {
   CHECK(mdb::classifyError(1021, "HY000") == ErrorKind::Node);
   CHECK(mdb::classifyError(9999, "HY000") == ErrorKind::Node); // unknown: never the request's outcome
   CHECK(mdb::resultCodeForError(9998, "22003") == code::DataException);
+}
+
+TEST_CASE("every session setting the MariaDB adapter pins may be read by a write", "[mariadb]") {
+  // kSessionSettings is one SET SESSION name = value, ...; a value may be quoted and hold commas.
+  std::string_view s = mdb::kSessionSettings;
+  REQUIRE(s.rfind("SET SESSION ", 0) == 0);
+  s.remove_prefix(12);
+  int names = 0;
+  while (!s.empty()) {
+    const auto eq = s.find(" = ");
+    REQUIRE(eq != std::string_view::npos);
+    const std::string name(s.substr(0, eq));
+    CHECK(kluster::sql::mariadb::pinnedVariable(name));
+    ++names;
+    s.remove_prefix(eq + 3);
+    const auto end = s.front() == '\'' ? s.find("', ", 1) + 1 : s.find(", ");
+    s.remove_prefix(end == std::string_view::npos || end > s.size() ? s.size() : end + 2);
+  }
+  CHECK(names > 30);
+  CHECK_FALSE(kluster::sql::mariadb::pinnedVariable("hostname"));
+  CHECK(kluster::sql::mariadb::pinnedVariable("session.SQL_MODE"));
 }
 
 using namespace kluster::db::mariadb;
