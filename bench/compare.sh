@@ -16,6 +16,8 @@
 #   speculation  (only when named in --only; bench/speculation.sh) the kluster setup's `bench load` alone and
 #             beside interactive transactions through the proxy whose statements are speculations (rolled back
 #             on one node, beside its apply loop), alternating on one cluster: what they cost the apply loop
+#   mariadb   (only when named in --only; bench/mariadb_peers.sh) Kluster on MariaDB (3 nodes, 3 servers) and
+#             MariaDB's semi-synchronous replication (a primary, two replicas) under the same load
 # The peers are driven by pgbench, Kluster by `klusterctl bench load`. Every PostgreSQL gets the same settings
 # (fsync on, synchronous_commit on, shared_buffers 128MB). Prints one table with the ratios to syncrep and
 # writes it to bench/RESULTS.md (--out). At every point it also measures the CPU time each process of the
@@ -36,8 +38,9 @@ Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--
   --clients LIST   client counts to measure (default "1 16 64")
   --duration S     seconds per measurement (default 20)
   --only SETUPS    a comma-separated subset of direct,syncrep,pgpool,kluster,kluster-async,proxy,batching,
-                   speculation (default: all but batching, which measures the client library with and without its
-                   batching, and speculation, which measures the apply loop beside interactive transactions)
+                   speculation,mariadb (default: all but batching, which measures the client library with and without
+                   its batching, speculation, which measures the apply loop beside interactive transactions, and
+                   mariadb: Kluster on MariaDB against MariaDB's semi-synchronous replication)
   --out FILE       where the Markdown table goes (default bench/RESULTS.md; the smoke form: a temp file)
   --warmup S       Kluster's setups: seconds of load at the largest client count before the first point, not
                    measured (default 10): the broker's JIT compiler and caches warm, as the peers' need not
@@ -103,12 +106,14 @@ fi
 for c in $CLIENTS; do [[ $c =~ ^[1-9][0-9]*$ ]] && ((c <= 64)) || die "--clients: $c is not in 1..64"; done
 IFS=, read -r -a SETUPS <<<"$ONLY"
 for s in "${SETUPS[@]}"; do
-  case $s in direct | syncrep | pgpool | kluster | kluster-async | proxy | batching | speculation) ;;
+  case $s in direct | syncrep | pgpool | kluster | kluster-async | proxy | batching | speculation | mariadb) ;;
     *) die "--only: unknown setup $s" ;;
   esac
 done
 [[ ${SPEC_CLIENTS:-8} =~ ^[1-9][0-9]*$ ]] && ((${SPEC_CLIENTS:-8} <= 64)) || die "--spec-clients must be in 1..64"
 [[ -z ${SPEC_RATE:-} || $SPEC_RATE =~ ^[1-9][0-9]*$ ]] || die "--spec-rate must be a whole number of transactions/s"
+# The smoke form runs the MariaDB peer too (about 12 s), so that mariadb.sh --semisync and bench load --direct cannot rot.
+[[ -z $SMOKE || " ${SETUPS[*]} " == *" mariadb "* ]] || SETUPS+=(mariadb-semisync)
 MAX_CLIENTS=0
 for c in $CLIENTS; do ((c > MAX_CLIENTS)) && MAX_CLIENTS=$c; done
 
@@ -123,6 +128,7 @@ chmod 755 "$WORK"
 PG_DATA=()    # data directories of the postmasters started here
 PIDS=()       # other processes (pgpool, nodes), stopped by pid
 KAFKA_DIR=""
+MDB_DIRS=()   # scripts/mariadb.sh directories (bench/mariadb_peers.sh)
 
 RUN_USER=$(id -un)
 if ((EUID == 0)); then
@@ -148,9 +154,12 @@ stop_everything() {
     [[ -f $d/postmaster.pid ]] && as_pg "$PGBIN/pg_ctl" -D "$d" -m immediate -w -t 30 stop >/dev/null 2>&1
   done
   PG_DATA=()
+  for d in "${MDB_DIRS[@]}"; do scripts/mariadb.sh stop --dir "$d" >/dev/null 2>&1 || true; done
+  MDB_DIRS=()
   if [[ -n $KAFKA_DIR ]]; then
     scripts/kafka.sh stop --dir "$KAFKA_DIR" >/dev/null 2>&1 || true
     KAFKA_DIR=""
+MDB_DIRS=()   # scripts/mariadb.sh directories (bench/mariadb_peers.sh)
   fi
 }
 
@@ -260,54 +269,7 @@ percentile() { # FILE PCT: the nearest-rank percentile of sorted microseconds, i
     i = int((NR * pct + 99) / 100); if (i < 1) i = 1; printf "%.2f", v[i] / 1000 }' "$1"
 }
 
-# peer SETUP PORT DIGEST_PORTS...: every client count against PORT, the copies compared after each.
-peer() {
-  local setup=$1 port=$2 c total=0
-  shift 2
-  for c in $CLIENTS; do
-    checkpoint "$@"
-    log "$setup: pgbench -M ${PGBENCH_MODE:-simple}, $c client(s), ${DURATION}s"
-    pgbench_point "$setup" "$port" "$c"
-    total=$((total + TXNS))
-    check_copies "$total" "$@"
-    ROWS+=("$setup|$c|$TPS|$P50|$P99|$CHECK|$CPU_FILE|-")
-  done
-}
-
-# check_copies ROWS DIGEST_PORTS...: sets CHECK to what comparing the servers' kv tables says (every copy the
-# same, holding the ROWS rows that pgbench counted).
-check_copies() {
-  local total=$1 p d first=""
-  shift
-  CHECK=""
-  sleep_until_same "$@"
-  for p in "$@"; do
-    d=$(kv_digest "$p")
-    [[ -n $first ]] || first=$d
-    [[ $d == "$first" ]] || CHECK="copies DIFFER"
-  done
-  [[ ${first%% *} == "$total" ]] || CHECK="${CHECK:+$CHECK; }rows ${first%% *}, pgbench counted $total"
-  CHECK=${CHECK:-$# copies identical, ${first%% *} rows}
-}
-
-# Standbys apply asynchronously after remote_apply has returned for every commit: nothing to wait for, but a
-# digest taken while a late WAL record is replayed would differ; give them a moment, bounded.
-sleep_until_same() {
-  local deadline=$(($(now_s) + 10)) a b p same
-  while :; do
-    same=1 a=""
-    for p in "$@"; do
-      b=$(kv_digest "$p")
-      [[ -n $a ]] || a=$b
-      [[ $b == "$a" ]] || same=""
-    done
-    [[ -n $same ]] && return 0
-    (($(now_s) < deadline)) || return 0
-    sleep 0.2
-  done
-}
-
-# The peers' setups (direct, syncrep, pgpool).
+# The peers' setups (direct, syncrep, pgpool) and their pgbench loop (peer, check_copies).
 # shellcheck source=peers.sh
 source "$KLUSTER_REPO_ROOT/bench/peers.sh"
 
@@ -318,6 +280,8 @@ setup_batching() { run_kluster batching ""; }
 setup_speculation() { run_kluster speculation ""; }
 # shellcheck source=speculation.sh
 source "$KLUSTER_REPO_ROOT/bench/speculation.sh"
+# shellcheck source=mariadb_peers.sh
+source "$KLUSTER_REPO_ROOT/bench/mariadb_peers.sh"
 
 # load_row OUT: writes/s|p50|p99|check of a bench load JSON result.
 load_row() {
@@ -507,7 +471,7 @@ run_batching() {
 }
 
 # ------------------------------------------------------------------------------------------- main ----
-if [[ -z $KLUSTERCTL && " ${SETUPS[*]} " =~ \ (kluster|kluster-async|proxy|batching|speculation)\  ]]; then
+if [[ -z $KLUSTERCTL && " ${SETUPS[*]} " =~ \ (kluster|kluster-async|proxy|batching|speculation|mariadb)\  ]]; then
   log "building klusterctl (Release) in $BUILD_DIR"
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKLUSTER_BUILD_TESTS=OFF >"$WORK/build.log"
   cmake --build "$BUILD_DIR" -j"${KLUSTER_JOBS:-2}" --target klusterctl >>"$WORK/build.log" ||
@@ -536,11 +500,12 @@ cpu_cells() {
 cpu_breakdown() {
   [[ -s $1 ]] || { echo "-|-|-|-|-|-|-|-"; return; }
   jq -r 'def group(f): [.processes[] | select(.name | f) | .us_per_write] | if length == 0 then "-" else add | round | tostring end;
-    [group(. == "client"), group(. == "broker"), group(startswith("node")), group(startswith("pg") and . != "pgpool"),
+    [group(. == "client"), group(. == "broker"), group(startswith("node")), group((startswith("pg") and . != "pgpool") or startswith("mdb")),
      group(. == "proxy" or . == "pgpool"), (.unattributed_us_per_write | round | tostring),
      (.kafka_requests_per_write | if . == null then "-" else . * 100 | round / 100 | tostring end),
      ([.processes[] | "\(.name) \(.us_per_write | round)"] | join(", "))] | join("|")' "$1"
 }
+peer_of() { if [[ $1 == *mariadb* ]]; then echo mariadb-semisync; else echo syncrep; fi; } # SETUP
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else printf "-" }'; }
 
 {
@@ -549,15 +514,17 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%
     "$(nproc)" "$(uname -m)" "$("$PGBIN/postgres" --version | awk '{print $3}')" "$DURATION" \
     "${SMOKE:+ (smoke form: not a measurement)}" "$("$KLUSTERCTL" --version 2>/dev/null || echo '?')" \
     "${NODE_KLUSTERCTL:+, nodes run by $NODE_KLUSTERCTL}"
-  printf '| setup | clients | writes/s | p50 ms | p99 ms | writes/s vs syncrep | p50 vs syncrep | p99 vs syncrep | CPU µs/write | machine µs/write | check |\n'
+  printf '| setup | clients | writes/s | p50 ms | p99 ms | writes/s vs peer | p50 vs peer | p99 vs peer | CPU µs/write | machine µs/write | check |\n'
   printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n'
   for r in "${ROWS[@]}"; do
     IFS='|' read -r s c tps p50 p99 check cpu batch <<<"$r"
     IFS='|' read -r cpu_named cpu_machine <<<"$(cpu_cells "$cpu")"
     printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" "$c" "$tps" "$p50" "$p99" \
-      "$(ratio "$tps" "$(value syncrep "$c" 3)")" "$(ratio "$p50" "$(value syncrep "$c" 4)")" \
-      "$(ratio "$p99" "$(value syncrep "$c" 5)")" "$cpu_named" "$cpu_machine" "$check"
+      "$(ratio "$tps" "$(value "$(peer_of "$s")" "$c" 3)")" "$(ratio "$p50" "$(value "$(peer_of "$s")" "$c" 4)")" \
+      "$(ratio "$p99" "$(value "$(peer_of "$s")" "$c" 5)")" "$cpu_named" "$cpu_machine" "$check"
   done
+  printf '\nvs peer: against syncrep; the MariaDB rows against mariadb-semisync.\n'
+
   printf '\nCPU time per write, µs, by process (user + system from /proc, each process with its descendants, in the\n'
   printf 'measured time; "CPU µs/write" above sums the processes named, "machine" is /proc/stat'"'"'s busy time of the\n'
   printf 'whole machine, so "not named" is what ran besides them). The mean ALL batch: kluster_apply_batch_size of the\n'

@@ -1,8 +1,55 @@
 # Sourced by bench/compare.sh: the setups of the peers Kluster is compared with, each driven by pgbench through
 # compare.sh's `peer`: direct (one PostgreSQL), syncrep (a primary and two synchronous standbys, ANY 2,
 # remote_apply) and pgpool (pgpool-II native replication over three servers). Uses compare.sh's variables and
-# helpers (WORK, PIDS, CPU_PIDS, new_pg, write_pg_conf, start_pg, pg_pid, wait_for_sql, psql_at, peer,
-# stop_everything, log, die).
+# helpers (WORK, PIDS, CPU_PIDS, CLIENTS, ROWS, new_pg, write_pg_conf, start_pg, pg_pid, wait_for_sql, psql_at,
+# pgbench_point, checkpoint, kv_digest, stop_everything, log, die).
+
+# peer SETUP PORT DIGEST_PORTS...: every client count against PORT, the copies compared after each.
+peer() {
+  local setup=$1 port=$2 c total=0
+  shift 2
+  for c in $CLIENTS; do
+    checkpoint "$@"
+    log "$setup: pgbench -M ${PGBENCH_MODE:-simple}, $c client(s), ${DURATION}s"
+    pgbench_point "$setup" "$port" "$c"
+    total=$((total + TXNS))
+    check_copies "$total" "$@"
+    ROWS+=("$setup|$c|$TPS|$P50|$P99|$CHECK|$CPU_FILE|-")
+  done
+}
+
+# check_copies ROWS DIGEST_PORTS...: sets CHECK to what comparing the servers' kv tables says (every copy the
+# same, holding the ROWS rows that pgbench counted).
+check_copies() {
+  local total=$1 p d first=""
+  shift
+  CHECK=""
+  sleep_until_same "$@"
+  for p in "$@"; do
+    d=$(kv_digest "$p")
+    [[ -n $first ]] || first=$d
+    [[ $d == "$first" ]] || CHECK="copies DIFFER"
+  done
+  [[ ${first%% *} == "$total" ]] || CHECK="${CHECK:+$CHECK; }rows ${first%% *}, pgbench counted $total"
+  CHECK=${CHECK:-$# copies identical, ${first%% *} rows}
+}
+
+# Standbys apply asynchronously after remote_apply has returned for every commit: nothing to wait for, but a
+# digest taken while a late WAL record is replayed would differ; give them a moment, bounded.
+sleep_until_same() {
+  local deadline=$(($(now_s) + 10)) a b p same
+  while :; do
+    same=1 a=""
+    for p in "$@"; do
+      b=$(kv_digest "$p")
+      [[ -n $a ]] || a=$b
+      [[ $b == "$a" ]] || same=""
+    done
+    [[ -n $same ]] && return 0
+    (($(now_s) < deadline)) || return 0
+    sleep 0.2
+  done
+}
 
 setup_direct() {
   local port

@@ -32,7 +32,7 @@ declare -gA _klusterctl_options=(
   ["klusterctl bench"]="-h --help"
   ["klusterctl bench exec"]="-h --help --config --brokers --cluster -X --count --timeout"
   ["klusterctl bench apply"]="-h --help --node-config --rows --tx-size --timeout --node-log"
-  ["klusterctl bench load"]="-h --help --config --brokers --cluster -X --clients --rate --duration --warmup --timeout --wait --workload --hot-rows --breakdown --batch-linger --table --cpu-pid --cpu-match -o --output"
+  ["klusterctl bench load"]="-h --help --config --brokers --cluster -X --clients --rate --duration --warmup --timeout --wait --workload --hot-rows --breakdown --batch-linger --table --cpu-pid --cpu-match --direct --direct-replica -o --output"
   ["klusterctl proxy"]="-h --help --config --brokers --cluster -X --listen --max-connections --wait --timeout --metrics-address"
   ["klusterctl passwd"]="-h --help --users-file --config"
   ["klusterctl security"]="-h --help"
@@ -42,7 +42,7 @@ declare -gA _klusterctl_options=(
 )
 declare -gA _klusterctl_values=(
   ["klusterctl demo|--nodes"]="any"
-  ["klusterctl demo|--db"]="=postgresql"
+  ["klusterctl demo|--db"]="=postgresql mariadb"
   ["klusterctl demo|-e"]="any"
   ["klusterctl demo|--execute"]="any"
   ["klusterctl demo|-o"]="=table json jsonl csv"
@@ -169,6 +169,8 @@ declare -gA _klusterctl_values=(
   ["klusterctl bench load|--table"]="any"
   ["klusterctl bench load|--cpu-pid"]="any"
   ["klusterctl bench load|--cpu-match"]="any"
+  ["klusterctl bench load|--direct"]="any"
+  ["klusterctl bench load|--direct-replica"]="any"
   ["klusterctl bench load|-o"]="=table json jsonl csv text"
   ["klusterctl bench load|--output"]="=table json jsonl csv text"
   ["klusterctl proxy|--config"]="file"

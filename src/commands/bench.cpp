@@ -100,8 +100,8 @@ void registerBench(CLI::App& app, Action& action) {
 
   auto a = std::make_shared<BenchApplyOptions>();
   auto* apply = bench->add_subcommand(
-      "apply", "Measure a stopped node's catch-up on a backlog of INSERT requests against one PostgreSQL "
-               "connection doing the same INSERTs");
+      "apply", "Measure a stopped node's catch-up on a backlog of INSERT requests against one connection to "
+               "its database (PostgreSQL or MariaDB) doing the same INSERTs");
   apply->add_option("--node-config", a->nodeConfig, "the measured node's TOML config (it must be stopped)")
       ->required()
       ->type_name("FILE");
@@ -114,11 +114,13 @@ void registerBench(CLI::App& app, Action& action) {
   apply->add_option("--timeout", a->timeout, "how long the node may take to catch up")->capture_default_str();
   apply->add_option("--node-log", a->nodeLog, "the started node's output (default: a file in the temp directory)")
       ->type_name("FILE");
-  apply->footer("Publishes CREATE TABLE and the INSERTs (client-generated UUID keys) to ALL, starts `klusterctl "
-                "node run --config FILE`, times it until its _kluster.position reaches the last one, drops the "
-                "table through ALL and stops the node. Then times the baseline on the node's database server "
-                "(a fresh table, dropped after). Run it against a throwaway cluster: the other nodes apply "
-                "the backlog too.");
+  apply->footer(
+      "Publishes CREATE TABLE and the INSERTs (client-generated UUID keys) to ALL, starts `klusterctl "
+      "node run --config FILE`, times it until its position (_kluster.position) reaches the last one, "
+      "drops the table through ALL and stops the node. Then times the baseline on the node's database "
+      "server (a fresh table, dropped after; each transaction in one round trip: pipelined on "
+      "PostgreSQL, one multi-statement query on MariaDB). Run it against a throwaway cluster: the other nodes apply "
+      "the backlog too.");
   apply->callback([a, &action] { action = [a] { return runBenchApply(*a); }; });
 
   addBenchLoad(bench, action);

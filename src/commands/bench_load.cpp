@@ -33,6 +33,8 @@ struct BenchLoadOptions {
   std::string table;
   std::vector<std::string> cpuPids, cpuMatches;
   std::string output;
+  std::string direct;
+  std::vector<std::string> directReplicas;
 };
 
 double ms(std::int64_t us) { return static_cast<double>(us) / 1000.0; }
@@ -125,10 +127,14 @@ void printCpu(const bench::LoadResult& r) {
 }
 
 int runBenchLoad(const BenchLoadOptions& o) {
-  const auto settings = o.flags.resolve();
   bench::LoadOptions opts;
-  opts.client =
-      clientOptions(settings, fmt::format("kluster-bench-load-{}-{}", ::getpid(), util::uuid4().substr(0, 8)));
+  if (o.direct.empty()) {
+    opts.client = clientOptions(o.flags.resolve(),
+                                fmt::format("kluster-bench-load-{}-{}", ::getpid(), util::uuid4().substr(0, 8)));
+  } else {
+    opts.directUrl = o.direct;
+    opts.directReplicas = o.directReplicas;
+  }
   opts.clients = o.clients;
   opts.rate = o.rate;
   opts.duration = util::parseDuration(o.duration);
@@ -143,7 +149,7 @@ int runBenchLoad(const BenchLoadOptions& o) {
   opts.cpu = cpuTargets(o);
   Progress progress("bench load");
   if (progress.enabled()) opts.progress = [&progress](const std::string& line) { progress.show(line, true); };
-  const auto r = bench::runLoad(opts);
+  const auto r = o.direct.empty() ? bench::runLoad(opts) : bench::runDirectLoad(opts);
   progress.clear();
 
   std::uint64_t errors = 0;
@@ -152,7 +158,7 @@ int runBenchLoad(const BenchLoadOptions& o) {
                                : fmt::format("closed loop, {} clients", o.clients);
   const auto format = outputFormat(o.output, Format::Table);
   if (format == Format::Json || format == Format::Jsonl) {
-    ojson j{{"cluster", opts.client.cluster},
+    ojson j{{"cluster", o.direct.empty() ? ojson(opts.client.cluster) : ojson(nullptr)},
             {"nodes", r.nodes},
             {"workload", o.workload},
             {"clients", o.clients},
@@ -194,8 +200,13 @@ int runBenchLoad(const BenchLoadOptions& o) {
     for (const auto& s : r.stages) add(s.name, s.us);
     std::cout << renderCsv(t);
   } else {
-    fmt::print("bench load: cluster {}, {} node(s) ({}), workload {}, {}, --wait {}, {:.0f} s measured\n",
-               opts.client.cluster, r.nodes.size(), fmt::join(r.nodes, ", "), o.workload, loop, o.wait, r.seconds);
+    if (o.direct.empty())
+      fmt::print("bench load: cluster {}, {} node(s) ({}), workload {}, {}, --wait {}, {:.0f} s measured\n",
+                 opts.client.cluster, r.nodes.size(), fmt::join(r.nodes, ", "), o.workload, loop, o.wait, r.seconds);
+    else
+      fmt::print("bench load: MariaDB {} directly, no Kluster (copies checked: {}), workload {}, {}, {:.0f} s "
+                 "measured\n",
+                 r.nodes.front(), fmt::join(r.nodes, ", "), o.workload, loop, r.seconds);
     fmt::print("throughput {:.0f} requests/s ({} requests, {} OK, {} errors)\n", r.throughput(), r.completed, r.ok,
                errors);
     for (const auto& [code, n] : r.errors) fmt::print("  error    {}: {}\n", code, n);
@@ -261,6 +272,13 @@ void addBenchLoad(CLI::App* bench, Action& action) {
   load->add_option("--cpu-match", o->cpuMatches,
                    "NAME=REGEX: the same for every process whose command line matches when the run starts")
       ->type_name("NAME=REGEX");
+  load->add_option("--direct", o->direct,
+                   "no cluster: run the insert workload straight to this MariaDB server (mariadb://...), one "
+                   "connection per client, each INSERT committed on its own (bench/compare.sh's peer)")
+      ->type_name("URL");
+  load->add_option("--direct-replica", o->directReplicas,
+                   "with --direct: a replica of that server whose copy the end check compares too (repeatable)")
+      ->type_name("URL");
   addOutputFlag(load, o->output, "default table; csv: one row per latency series");
   load->footer(
       "Creates its tables through ALL, runs the clients through one client library instance, and prints "

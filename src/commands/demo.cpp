@@ -1,5 +1,5 @@
-// klusterctl demo: a throwaway cluster (Kafka, N PostgreSQL, N nodes, the example tables) and the exec
-// prompt against it; everything is stopped and removed at the end (src/core/ops/demo.*).
+// klusterctl demo: a throwaway cluster (Kafka, N PostgreSQL servers or one MariaDB, N nodes, the example tables) and
+// the exec prompt against it; everything is stopped and removed at the end (src/core/ops/demo.*).
 #include "core/ops/demo.hpp"
 #include "commands/command.hpp"
 #include "commands/exec_interactive.hpp"
@@ -43,6 +43,7 @@ int runDemo(const DemoFlags& f) {
     throw UsageError("demo's prompt needs a terminal on standard input; use --execute SQL to run statements and exit");
   ExecSettings es;
   es.format = parseFormat(f.output.empty() ? (isatty(STDOUT_FILENO) ? "table" : "json") : f.output);
+  es.dialect = &sql::dialect(f.database); // the prompt splits and routes in the nodes' dialect
 
   struct sigaction stop {};
   stop.sa_handler = onStopSignal;
@@ -66,10 +67,11 @@ int runDemo(const DemoFlags& f) {
   }
   const auto& info = demo.info();
   std::cerr << fmt::format("demo: cluster {} with {} node(s) is ready; Kafka at {}\n"
-                           "demo: processes: kafka {}, postgres {}, nodes {}{}\n"
+                           "demo: processes: kafka {}, {} {}, nodes {}{}\n"
                            "demo: files in {} (removed at exit)\n",
                            info.cluster, info.nodePids.size(), info.brokers, pidList(info.kafkaPids),
-                           pidList(info.postgresPids), pidList(info.nodePids),
+                           f.database == "mariadb" ? "mariadb" : "postgres", pidList(info.databasePids),
+                           pidList(info.nodePids),
                            info.loadPid ? fmt::format(", load {}", info.loadPid) : std::string(), info.dir);
   std::cerr << fmt::format("demo: in another terminal: klusterctl monitor --brokers {} --cluster {}\n", info.brokers,
                            info.cluster);
@@ -96,7 +98,8 @@ int runDemo(const DemoFlags& f) {
       }
     }
   }
-  std::cerr << "demo: stopping the nodes, Kafka and PostgreSQL\n";
+  std::cerr << fmt::format("demo: stopping the nodes, Kafka and {}\n",
+                           f.database == "mariadb" ? "MariaDB" : "PostgreSQL");
   demo.stop();
   std::cerr << fmt::format("demo: stopped; {} removed\n", info.dir);
   return rc;
@@ -107,14 +110,16 @@ int runDemo(const DemoFlags& f) {
 void registerDemo(CLI::App& app, Action& action) {
   auto f = std::make_shared<DemoFlags>();
   auto* cmd = app.add_subcommand(
-      "demo", "Start a throwaway cluster (Kafka, PostgreSQL, nodes, example tables) and open the exec prompt on it; "
-              "everything is removed at exit");
-  cmd->add_option("--nodes", f->nodes, "nodes, each with its own PostgreSQL server")
+      "demo", "Start a throwaway cluster (Kafka, PostgreSQL or MariaDB, nodes, example tables) and open the exec "
+              "prompt on it; everything is removed at exit");
+  cmd->add_option("--nodes", f->nodes, "nodes, each with its own PostgreSQL server (or MariaDB database)")
       ->capture_default_str()
       ->check(CLI::Range(1, 9));
-  cmd->add_option("--db", f->database, "the nodes' database")
+  cmd->add_option("--db", f->database,
+                  "the nodes' database: postgresql (a PostgreSQL 15 server per node) or mariadb (one MariaDB 10.11 "
+                  "server, a database per node; docs/mariadb.md says what works)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"postgresql"}));
+      ->check(CLI::IsMember({"postgresql", "mariadb"}));
   cmd->add_flag("--with-load", f->withLoad,
                 "run a small background workload (20 requests/s) so `klusterctl monitor` shows something moving");
   cmd->add_option("-e,--execute", f->execute,
@@ -125,14 +130,15 @@ void registerDemo(CLI::App& app, Action& action) {
   cmd->add_option("-o,--output", f->output, "table, json, jsonl or csv (default: table on a terminal, else json)")
       ->check(CLI::IsMember({"table", "json", "jsonl", "csv"}));
   cmd->add_option("--source", f->source,
-                  "a Kluster source tree whose scripts start Kafka and PostgreSQL (default: $KLUSTER_SOURCE_DIR, "
+                  "a Kluster source tree whose scripts start Kafka and the databases (default: $KLUSTER_SOURCE_DIR, "
                   "else the tree this binary lies in or was built from)")
       ->type_name("DIR");
   cmd->add_option("--kafka-home", f->kafkaHome,
                   "where Kafka's jars are, in DIR/lib (default: $KLUSTER_KAFKA_HOME, else SOURCE/.kafka)")
       ->type_name("DIR");
-  cmd->footer("Kafka, PostgreSQL 15 and the nodes run on free loopback ports from a temporary directory; the "
-              "cluster is named demo and holds the tables address and person of the original design. "
+  cmd->footer("Kafka, PostgreSQL 15 (or, with --db mariadb, one MariaDB server holding a database per node) and "
+              "the nodes run on free loopback ports from a temporary directory; the cluster is named demo and holds "
+              "the tables address and person of the original design, created by SQL both databases accept. "
               "The prompt is exec's (\\? for help); \\q or Ctrl-D ends the demo, Ctrl-C drops the line being typed. "
               "Ctrl-C while it starts, SIGTERM or SIGHUP stop it; everything it started is stopped and its "
               "directory removed, also when it is killed (a guardian process cleans up).\n"

@@ -7,7 +7,10 @@
   execute  --execute twice and a failing third: the output of the first two, exit 1, nothing left
   kill     in a pseudo-terminal, SIGKILL the demo at its prompt: its guardian stops everything and removes
            the directory
+  mariadb  --db mariadb in a pseudo-terminal: 3 nodes on one MariaDB server; every node answers a query on ALL
+           (klusterctl exec from outside), a write and a join at the prompt, then \\q stops everything
 """
+import json
 import argparse
 import fcntl
 import os
@@ -96,11 +99,12 @@ class Pty:
 
 def reported(output):
     """The pids and directory the demo reported on its start."""
-    m = re.search(r"demo: processes: kafka ([\d ]+), postgres ([\d ]+), nodes ([\d ]+)(?:, load (\d+))?", output)
+    m = re.search(r"demo: processes: kafka ([\d ]+), (?:postgres|mariadb) ([\d ]+), nodes ([\d ]+)(?:, load (\d+))?",
+                  output)
     d = re.search(r"demo: files in (\S+) \(removed at exit\)", output)
     if not m or not d:
         fail("the demo did not report its processes and directory", output)
-    pids = {"kafka": m.group(1).split(), "postgres": m.group(2).split(), "nodes": m.group(3).split()}
+    pids = {"kafka": m.group(1).split(), "database": m.group(2).split(), "nodes": m.group(3).split()}
     if m.group(4):
         pids["load"] = [m.group(4)]
     return {k: [int(p) for p in v] for k, v in pids.items()}, d.group(1)
@@ -215,12 +219,61 @@ def test_kill(klusterctl):
     print(f"kill: ok (the guardian removed {directory})")
 
 
+def test_mariadb(klusterctl):
+    demo = Pty([klusterctl, "demo", "--db", "mariadb"])
+    demo.read_until(r"demo=> ", START_DEADLINE)
+    pids, directory = reported(demo.output)
+    if not re.search(r"demo: processes: kafka [\d ]+, mariadb \d+, nodes \d+ \d+ \d+\r?\n", demo.output):
+        fail("the demo did not report one MariaDB server and three nodes", demo.output)
+    check_running(pids, directory, demo.output)
+    if "mariadbd" not in (cmdline(pids["database"][0]) or ""):
+        fail(f"pid {pids['database'][0]} reported as MariaDB is not a mariadbd", demo.output)
+    brokers = re.search(r"klusterctl monitor --brokers (\S+) --cluster demo", demo.output).group(1)
+
+    # Every node answers, from its own database, with the example rows the demo loaded through ALL.
+    run = subprocess.run(
+        [klusterctl, "exec", "--brokers", brokers, "--cluster", "demo", "--to", "ALL", "--wait", "all", "-o", "json",
+         "--timeout", "30s", "SELECT count(*) AS people, sum(CASE WHEN lastName = 'Klaassen' THEN 1 ELSE 0 END) AS klaassen FROM person"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=test_env(), timeout=60)
+    if run.returncode != 0:
+        fail(f"exec on ALL exited with {run.returncode}: {run.stdout} {run.stderr}", demo.output)
+    responses = json.loads(run.stdout)
+    nodes = sorted(r["nodeId"] for r in responses)
+    if nodes != ["node1", "node2", "node3"]:
+        fail(f"the nodes that answered: {nodes}", run.stdout)
+    for r in responses:
+        row = r["result"][0]
+        if r["resultCode"] != "OK" or str(row["people"]) != "3" or str(row["klaassen"]) != "1":
+            fail(f"{r['nodeId']} answered {r['resultCode']} {row}", run.stdout)
+
+    mark = len(demo.output)
+    demo.type("INSERT INTO address (id, street, city)\n"
+              "  VALUES ('9f1e2d3c-4b5a-4968-8776-655443322110', 'Breestraat', 'Leiden');\n")
+    demo.read_until(r"demo=> ", 60, mark)
+    mark = len(demo.output)
+    # CONCAT, not ||: MariaDB's || is OR unless sql_mode says PIPES_AS_CONCAT
+    demo.type("SELECT concat(upper(a.city), '!') AS shout, p.lastName FROM address a LEFT JOIN person p "
+              "ON p.addressId = a.id WHERE a.street = 'Breestraat' OR p.lastName = 'Duck' ORDER BY 1;\n")
+    demo.read_until(r"DUCKSTAD!\s*\|?\s*Duck", 60, mark)
+    demo.read_until(r"LEIDEN!", 60, mark)
+    demo.read_until(r"demo=> ", 60, mark)
+    demo.type("\\q\n")
+    status = demo.wait(STOP_DEADLINE)
+    if status != 0:
+        fail(f"the demo exited with {status} after \\q", demo.output)
+    if "demo: stopping the nodes, Kafka and MariaDB" not in demo.output:
+        fail("the demo did not say it stops MariaDB", demo.output)
+    check_gone(pids, directory, demo.output)
+    print(f"mariadb: ok (3 nodes answered; {directory} gone, {sum(len(v) for v in pids.values())} processes stopped)")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--klusterctl", required=True)
-    parser.add_argument("case", choices=["prompt", "execute", "kill"])
+    parser.add_argument("case", choices=["prompt", "execute", "kill", "mariadb"])
     args = parser.parse_args()
-    {"prompt": test_prompt, "execute": test_execute, "kill": test_kill}[args.case](args.klusterctl)
+    {"prompt": test_prompt, "execute": test_execute, "kill": test_kill, "mariadb": test_mariadb}[args.case](
+        args.klusterctl)
 
 
 if __name__ == "__main__":

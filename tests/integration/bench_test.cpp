@@ -98,6 +98,49 @@ TEST_CASE("bench apply times a stopped node's catch-up and the baseline; bench e
   CHECK(cluster.scalar(1, "SELECT count(*) FROM kluster_bench_exec") == "6");
 }
 
+TEST_CASE("bench apply on a MariaDB node: the catch-up against one MariaDB connection doing the same inserts",
+          "[bench][mariadb]") {
+  ClusterOptions options;
+  options.nodes = 1;
+  options.start = false;
+  options.database = "mariadb";
+  TestCluster cluster(options);
+
+  auto apply = TestCluster::klusterctl({"bench", "apply", "--rows", "1000", "--tx-size", "50", "--node-config",
+                                        cluster.configPath(1), "--node-log", cluster.configPath(1) + ".bench.log",
+                                        "--timeout", "2m"},
+                                       std::chrono::minutes(3));
+  INFO("stdout:\n" << apply.out << "\nstderr:\n" << apply.err);
+  REQUIRE(apply.exitCode == 0);
+  auto produced = findLine(apply.out, "produced +1001 requests in " + kNumber + " s \\(" + kNumber +
+                                          " requests/s\\), ALL offsets ([0-9]+)\\.\\.([0-9]+)");
+  REQUIRE(!produced.empty());
+  const long first = std::stol(produced[3]), last = std::stol(produced[4]);
+  CHECK(last - first == 1000);
+  auto node = findLine(apply.out, "node +([0-9]+) rows in " + kNumber + " s = ([0-9]+) rows/s .*");
+  REQUIRE(!node.empty());
+  CHECK(std::stol(node[3]) > 0);
+  auto baseline = findLine(apply.out, "baseline +1000 rows in " + kNumber +
+                                          " s = ([0-9]+) rows/s \\(one connection, pipelined transactions of 50\\)");
+  REQUIRE(!baseline.empty());
+  CHECK(std::stol(baseline[2]) > 0);
+  auto ratio = findLine(apply.out, "ratio +" + kNumber + " \\(node / baseline; the target is >= 0\\.60\\)");
+  REQUIRE(!ratio.empty());
+  CHECK(std::stod(ratio[1]) > 0);
+
+  // MariaDB ran the bench's SQL: the CREATE TABLE and every INSERT were applied OK (a request MariaDB refused
+  // would be recorded with its error code), and neither the bench's table nor the baseline's is left.
+  CHECK(cluster.scalar(1, fmt::format("SELECT count(*) FROM _kluster_applied WHERE result_code = 'OK' AND "
+                                      "all_offset BETWEEN {} AND {}",
+                                      first, last)) == "1001");
+  CHECK(cluster.scalar(1, fmt::format("SELECT count(*) FROM _kluster_applied WHERE all_offset BETWEEN {} AND {}", first,
+                                      last)) == "1001");
+  CHECK(std::stol(cluster.scalar(1, "SELECT all_offset FROM _kluster_position")) > last);
+  CHECK(cluster.scalar(1, "SELECT count(*) FROM information_schema.TABLES WHERE table_schema = DATABASE() AND "
+                          "table_name LIKE 'kluster\\_bench\\_apply\\_%'") == "0");
+  CHECK(cluster.waitForMembers(0, std::chrono::seconds(5)));
+}
+
 TEST_CASE("bench load runs concurrent clients, breaks the latency down by stage and checks every node", "[bench]") {
   ClusterOptions options;
   options.nodes = 2;
@@ -219,5 +262,88 @@ TEST_CASE("bench load runs concurrent clients, breaks the latency down by stage 
     CHECK(*status == 4);
     CHECK(out.str().find("node2: ") != std::string::npos);
     CHECK(out.str().find("DIFFER") != std::string::npos);
+  }
+}
+
+TEST_CASE("bench load on a MariaDB cluster, and straight to a MariaDB server (--direct)", "[bench][mariadb]") {
+  ClusterOptions options;
+  options.nodes = 2;
+  options.database = "mariadb";
+  TestCluster cluster(options);
+  auto tables = [&](int node, const std::string& like) {
+    return cluster.scalar(node, "SELECT count(*) FROM information_schema.TABLES WHERE table_schema = DATABASE() AND "
+                                "table_name LIKE '" +
+                                    like + "'");
+  };
+
+  SECTION("inserts with hot-row updates, waiting for every node; the check reads MariaDB's copies") {
+    auto r = TestCluster::klusterctl({"bench", "load", "--workload", "multi", "--clients", "4", "--duration", "2s",
+                                      "--warmup", "0s", "--hot-rows", "1500", "-o", "json", "--brokers",
+                                      cluster.brokers(), "--cluster", cluster.name()},
+                                     std::chrono::minutes(2));
+    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    REQUIRE(r.exitCode == 0);
+    auto j = nlohmann::json::parse(r.out);
+    const auto completed = j["completed"].get<std::uint64_t>();
+    CHECK(completed > 0);
+    CHECK(j["ok"] == completed);
+    CHECK(j["check"]["passed"] == true);
+    REQUIRE(j["check"]["nodes"].size() == 2);
+    for (const auto& line : j["check"]["nodes"])
+      CHECK(line.get<std::string>().find("exactly the applied requests' rows and updates") != std::string::npos);
+    for (int i = 1; i <= 2; ++i) CHECK(tables(i, "kluster\\_load\\_%") == "0");
+  }
+
+  SECTION("a node whose data differs fails the check") {
+    const std::string table = "kluster_load_rogue";
+    Process bench({klusterctlPath(), "bench", "load", "--table", table, "--clients", "2", "--duration", "4s",
+                   "--warmup", "0s", "-o", "json", "--brokers", cluster.brokers(), "--cluster", cluster.name()},
+                  {}, cluster.workDir() + "/rogue.out");
+    REQUIRE(waitUntil([&] { return tables(2, table) == "1"; }, std::chrono::seconds(30)));
+    cluster.query(2, "INSERT INTO " + table + " VALUES ('00000000-0000-4000-8000-000000000000', 0, 0)");
+    auto status = bench.wait(std::chrono::minutes(1));
+    std::ifstream in(cluster.workDir() + "/rogue.out");
+    std::stringstream out;
+    out << in.rdbuf();
+    INFO(out.str());
+    REQUIRE(status);
+    CHECK(*status == 4);
+    auto j = nlohmann::json::parse(out.str());
+    REQUIRE(j["check"]["nodes"].size() == 2);
+    for (const auto& line : j["check"]["nodes"]) {
+      const auto text = line.get<std::string>();
+      CHECK((text.rfind("node2: ", 0) == 0) == (text.find("DIFFER") != std::string::npos));
+    }
+  }
+
+  SECTION("--direct: N connections inserting into one server, every copy checked") {
+    const auto url = cluster.databaseUrl(1);
+    auto r = TestCluster::klusterctl({"bench", "load", "--direct", url, "--direct-replica", url, "--clients", "3",
+                                      "--duration", "2s", "--warmup", "1s", "-o", "json"},
+                                     std::chrono::minutes(3));
+    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    REQUIRE(r.exitCode == 0);
+    auto j = nlohmann::json::parse(r.out);
+    const auto completed = j["completed"].get<std::uint64_t>();
+    CHECK(completed > 0);
+    CHECK(j["ok"] == completed);
+    CHECK(j["errors"].empty());
+    CHECK(j["latency"]["count"] == completed);
+    CHECK(j["latency"]["p50_ms"].get<double>() > 0);
+    CHECK(j["check"]["passed"] == true);
+    REQUIRE(j["check"]["nodes"].size() == 2); // the server, and the same server as its "replica"
+    // every request sent (warm-up included) was acknowledged and is there
+    const auto sent = j["sent"].get<std::uint64_t>();
+    CHECK(sent > completed);
+    for (const auto& line : j["check"]["nodes"])
+      CHECK(line.get<std::string>().find(": " + std::to_string(sent) + " rows, exactly the acknowledged") !=
+            std::string::npos);
+    REQUIRE(j["cpu"].is_object());
+    CHECK(j["cpu"]["writes"] == completed);
+    CHECK(tables(1, "kluster\\_load\\_%") == "0");
+
+    auto refused = TestCluster::klusterctl({"bench", "load", "--direct", "postgresql://x@127.0.0.1/y"});
+    CHECK(refused.exitCode == 2);
+    CHECK(refused.err.find("--direct takes a mariadb:// URL") != std::string::npos);
   }
 }

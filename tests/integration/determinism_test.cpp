@@ -3,10 +3,16 @@
 // NONDETERMINISTIC or applied with identical data everywhere.
 #include "determinism_support.hpp"
 
+#include "core/db/adapter.hpp"
+#include "core/db/postgres/pg_settings.hpp"
+#include "core/db/postgres/pg_tools.hpp"
+
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <random>
@@ -442,4 +448,42 @@ TEST_CASE("the functions and triggers a write runs are judged by their bodies, w
                                 {"rnd", "id"},
                                 {"audit_seq", "n"},
                                 {"guarded", "id"}});
+}
+
+TEST_CASE("every setting a database or role can change is judged, from the server's own pg_settings",
+          "[determinism][settings]") {
+  // A setting missing from db::settingClass() (a new PostgreSQL release's) fails here until it is judged.
+  const auto& urls = Services::get().pgUrls;
+  REQUIRE_FALSE(urls.empty());
+  const auto rows = db::PgSession(urls.front())
+                        .query("SELECT name, context FROM pg_settings WHERE context IN ('user', 'superuser') "
+                               "ORDER BY name");
+  REQUIRE(rows.size() > 150);
+  std::vector<std::string> unjudged;
+  for (const auto& row : rows)
+    if (!db::settingClass(*row[0])) unjudged.push_back(*row[0]);
+  INFO("not judged: " << fmt::format("{}", fmt::join(unjudged, ", ")));
+  CHECK(unjudged.empty());
+  // What is said to be pinned is pinned: in the options of every node connection, or by libpq (client_encoding).
+  std::string options = db::sessionOptions();
+  std::transform(options.begin(), options.end(), options.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const auto& row : rows)
+    if (db::settingClass(*row[0]) == db::SettingClass::Pinned && *row[0] != "client_encoding") {
+      std::string name = *row[0];
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+      INFO(name);
+      CHECK(options.find("-c " + name + "=") != std::string::npos);
+    }
+  // And a node's connection has them, whatever its database says: max_stack_depth included when it may.
+  ClusterOptions options1;
+  options1.start = false;
+  TestCluster cluster(options1);
+  cluster.serverExec(1, fmt::format("ALTER DATABASE \"{}_n1\" SET max_stack_depth = '200kB'", cluster.name()));
+  auto conn = db::connect("postgresql", cluster.databaseUrl(1));
+  db::Work show;
+  show.statements.emplace_back();
+  show.statements.back().sql = "SELECT current_setting('max_stack_depth') AS d";
+  const auto out = conn->query(show, nullptr);
+  INFO(out.errorMessage);
+  CHECK(out.result.dump().find("2MB") != std::string::npos);
 }

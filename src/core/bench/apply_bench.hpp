@@ -1,6 +1,7 @@
 #pragma once
-// `klusterctl bench apply`: how fast a node applies a backlog on ALL, against what one PostgreSQL connection
-// does with the same INSERTs (pipelined, in transactions of 100) on the same server.
+// `klusterctl bench apply`: how fast a node applies a backlog on ALL, against what one connection to its database
+// does with the same INSERTs (in transactions of 100, each in one round trip: pipelined on PostgreSQL, one
+// multi-statement query on MariaDB) on the same server (db::Operations::timeInserts).
 //
 // With the node stopped, it publishes a CREATE TABLE and N single-row INSERT requests (client-generated UUID
 // keys) to ALL, starts the node (`klusterctl node run --config FILE`), and polls the node's _kluster.position

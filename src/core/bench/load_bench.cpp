@@ -1,5 +1,7 @@
 #include "core/bench/load_bench.hpp"
 
+#include "core/bench/load_sql.hpp"
+
 #include "core/errors.hpp"
 #include "core/kafka/statistics.hpp"
 #include "core/util.hpp"
@@ -367,36 +369,16 @@ client::Result sendAll(client::Client& c, std::vector<std::string> statements, s
 }
 
 /// Compares what every node holds with what the applied requests imply.
-void check(client::Client& c, const std::string& table, LoadRun& run, std::chrono::milliseconds timeout) {
+void check(client::Client& c, Dialect dialect, const std::string& table, LoadRun& run,
+           std::chrono::milliseconds timeout) {
   auto& res = run.result();
   res.checked = true;
   const auto ids = run.appliedIds();
-  std::string joined;
-  for (const auto& id : ids) {
-    if (!joined.empty()) joined += ',';
-    joined += id;
-  }
-  const auto digest = ids.empty() ? std::string() : util::sha256Hex(joined);
-  std::string hot;
-  for (const auto& [row, n] : run.hotCounts()) {
-    if (n == 0) continue;
-    if (!hot.empty()) hot += ',';
-    hot += fmt::format("{}:{}", row, n);
-  }
-  auto r = sendAll(
-      c,
-      {fmt::format("SELECT (SELECT count(*) FROM {0})::text AS rows, (SELECT coalesce(encode(sha256(convert_to("
-                   "string_agg(id::text, ',' ORDER BY id::text COLLATE \"C\"), 'UTF8')), 'hex'), '') FROM {0}) AS "
-                   "digest, (SELECT coalesce(string_agg(id || ':' || n, ',' ORDER BY id), '') FROM {0}_hot WHERE "
-                   "n <> 0) AS hot",
-                   table)},
-      timeout, true);
+  auto r = sendAll(c, {checkQuery(dialect, table)}, timeout, true);
   bool ok = true;
   for (const auto& resp : r.responses) {
-    const auto row = resp.result.is_array() && !resp.result.empty() ? resp.result[0] : ojson::object();
-    const auto rows = row.value("rows", std::string());
-    const bool same = rows == std::to_string(ids.size()) && row.value("digest", std::string()) == digest &&
-                      row.value("hot", std::string()) == hot;
+    std::string rows;
+    const bool same = checkAnswer(dialect, resp.result, ids, run.hotCounts(), rows);
     ok = ok && same;
     res.checkLines.push_back(fmt::format("{}: {} rows{}", resp.nodeId, rows,
                                          same ? ", exactly the applied requests' rows and updates"
@@ -445,11 +427,8 @@ LoadResult runLoad(const LoadOptions& o) {
                        "start the nodes first (klusterctl node run)");
   const auto table = o.table.empty() ? "kluster_load_" + util::uuid4().substr(0, 8) : o.table;
   const std::chrono::milliseconds setupTimeout = std::max(o.timeout, std::chrono::milliseconds(30000));
-  sendAll(c,
-          {fmt::format("CREATE TABLE {} (id uuid PRIMARY KEY, client integer NOT NULL, n integer NOT NULL)", table),
-           fmt::format("CREATE TABLE {}_hot (id integer PRIMARY KEY, n bigint NOT NULL)", table),
-           fmt::format("INSERT INTO {}_hot SELECT g, 0 FROM generate_series(1, {}) g", table, o.hotRows)},
-          setupTimeout);
+  const auto dialect = detectDialect(c, setupTimeout);
+  for (auto& request : setupRequests(dialect, table, o.hotRows)) sendAll(c, std::move(request), setupTimeout);
   Statements statements(table);
   LoadRun run(o, c, statements);
   LoadResult result;
@@ -457,7 +436,7 @@ LoadResult runLoad(const LoadOptions& o) {
     run.run();
     run.result().table = table;
     run.result().nodes = nodes;
-    check(c, table, run, setupTimeout);
+    check(c, dialect, table, run, setupTimeout);
   } catch (...) {
     try {
       sendAll(c, {fmt::format("DROP TABLE {0}, {0}_hot", table)}, setupTimeout);

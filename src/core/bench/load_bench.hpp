@@ -43,6 +43,10 @@ struct LoadOptions {
   /// process, "client", always is; so is the machine's busy time).
   std::vector<CpuTarget> cpu;
   std::function<void(const std::string&)> progress; ///< a line per second while it runs (may be empty)
+  /// Not a cluster: the insert workload straight to this MariaDB server (runDirectLoad), the peer bench/compare.sh
+  /// compares Kluster on MariaDB with; the end check reads it and each of `directReplicas` too.
+  std::string directUrl;
+  std::vector<std::string> directReplicas;
 };
 
 /// One stage of a request's way, measured per response (microseconds).
@@ -81,5 +85,9 @@ struct LoadResult {
 
 /// Creates the tables through ALL, runs the load, checks every node, drops the tables.
 LoadResult runLoad(const LoadOptions& options);
+/// LoadOptions::directUrl: N connections inserting in a closed loop, every INSERT committed on its own; checks
+/// that the server and its replicas hold exactly the acknowledged rows (direct_load.cpp). Throws UsageError for a
+/// URL that is not mariadb://, another workload or --rate.
+LoadResult runDirectLoad(const LoadOptions& options);
 
 } // namespace kluster::bench

@@ -1,6 +1,7 @@
 #include "core/ops/demo.hpp"
 
 #include "core/client/client.hpp"
+#include "core/db/mariadb/client.hpp"
 #include "core/errors.hpp"
 #include "core/util.hpp"
 
@@ -144,11 +145,13 @@ int pidFromFile(const fs::path& path) {
   return pid;
 }
 
-// The original design's example (kluster-design.md): people and their addresses.
+// The original design's example (kluster-design.md): people and their addresses. SQL that PostgreSQL and MariaDB
+// (10.7 and later: its UUID type) both accept, and PostgreSQL's parser, which still reads a MariaDB cluster's
+// requests (docs/mariadb.md): the foreign key as a table constraint (MariaDB ignores a column's REFERENCES).
 const std::vector<std::string> kExampleSchema = {
     "CREATE TABLE address (id uuid PRIMARY KEY, street text NOT NULL, city text NOT NULL)",
     "CREATE TABLE person (id uuid PRIMARY KEY, firstName text NOT NULL, lastName text NOT NULL, "
-    "addressId uuid REFERENCES address (id))",
+    "addressId uuid, FOREIGN KEY (addressId) REFERENCES address (id))",
     "INSERT INTO address (id, street, city) VALUES "
     "('053caa8f-952a-4a3f-8c5d-3eac6e40f133', 'Hoofdstraat', 'Gent'), "
     "('2b0f4c1e-6a47-4f7c-9d55-0a4b8e2f6c11', 'Hoofdstraat', 'Duckstad'), "
@@ -158,6 +161,13 @@ const std::vector<std::string> kExampleSchema = {
     "('b2d5f607-1c3e-4d4f-9a0b-2c3d4e5f6071', 'Donald', 'Duck', '2b0f4c1e-6a47-4f7c-9d55-0a4b8e2f6c11'), "
     "('c3e60718-2d4f-4e50-8b1c-3d4e5f607182', 'Oblix', 'de Gallier', '7e3d9a20-1c5b-4e8f-b2a6-5f9c0d4e8a37')",
 };
+
+/// The directory where scripts/pg.sh or scripts/mariadb.sh put their instances: DIR, or the one DIR/base names.
+fs::path instancesDir(const fs::path& dir) {
+  if (!fs::exists(dir / "base")) return dir;
+  const auto base = readText(dir / "base");
+  return base.substr(0, base.find('\n'));
+}
 
 } // namespace
 
@@ -257,6 +267,7 @@ private:
                                "[[ -f $2/nodes.pids ]] && stop_pids 15 \"$2\" $(<\"$2/nodes.pids\")\n"
                                "bash \"$1/scripts/services.sh\" down \"$2/services\" >>\"$2/guardian.log\" 2>&1\n"
                                "[[ -f $2/services/pg/base ]] && rm -rf \"$(<\"$2/services/pg/base\")\"\n"
+                               "[[ -f $2/services/mariadb/base ]] && rm -rf \"$(<\"$2/services/mariadb/base\")\"\n"
                                "rm -rf \"$2\"\n";
     std::vector<std::string> args = {"/bin/bash", "-c", script, "kluster-demo-guardian", source, info_.dir};
     auto argv = argvOf(args);
@@ -292,39 +303,67 @@ private:
     }
   }
 
+  bool mariadb() const { return o_.database == "mariadb"; }
+
   void startServices(const std::string& source) {
-    o_.progress(fmt::format("starting Kafka and {} PostgreSQL server(s) in {} (about 20 s)", o_.nodes, info_.dir));
+    const auto dbms = mariadb() ? std::string("one MariaDB server") : fmt::format("{} PostgreSQL server(s)", o_.nodes);
+    o_.progress(fmt::format("starting Kafka and {} in {} (about 20 s)", dbms, info_.dir));
     std::vector<std::string> env;
     if (!o_.kafkaHome.empty()) env.push_back("KLUSTER_KAFKA_HOME=" + fs::absolute(o_.kafkaHome).string());
     const auto log = info_.dir + "/services.log";
-    const int pid = spawnChild({"/bin/bash", source + "/scripts/services.sh", "up", info_.dir + "/services", "--pg",
-                                std::to_string(o_.nodes), "--brokers", "1"},
-                               log, false, env);
+    const int pid =
+        spawnChild({"/bin/bash", source + "/scripts/services.sh", "up", info_.dir + "/services", "--pg",
+                    mariadb() ? "0" : std::to_string(o_.nodes), "--mariadb", mariadb() ? "1" : "0", "--brokers", "1"},
+                   log, false, env);
     std::ofstream(info_.dir + "/services.pid") << pid << "\n";
     const int rc = waitChild(pid);
     fs::remove(info_.dir + "/services.pid");
     if (rc != 0)
-      throw KlusterError(
-          code::NodeError,
-          fmt::format("Kafka and PostgreSQL did not start (scripts/services.sh exit {}):\n{}", rc, lastLines(log, 15)),
-          "Kafka needs Java 17 and its jars (scripts/kafka.sh fetch, or --kafka-home), PostgreSQL 15 "
-          "its binaries (scripts/setup.sh installs both)");
+      throw KlusterError(code::NodeError,
+                         fmt::format("Kafka and {} did not start (scripts/services.sh exit {}):\n{}",
+                                     mariadb() ? "MariaDB" : "PostgreSQL", rc, lastLines(log, 15)),
+                         mariadb() ? "Kafka needs Java 17 and its jars (scripts/kafka.sh fetch, or --kafka-home), "
+                                     "MariaDB its server (mariadb-server; scripts/setup.sh installs all)"
+                                   : "Kafka needs Java 17 and its jars (scripts/kafka.sh fetch, or --kafka-home), "
+                                     "PostgreSQL 15 its binaries (scripts/setup.sh installs both)");
     const auto env0 = readText(info_.dir + "/services/env");
     info_.brokers = envValue(env0, "KLUSTER_TEST_BROKERS");
-    std::istringstream urls(envValue(env0, "KLUSTER_TEST_PG_URLS"));
+    std::istringstream urls(envValue(env0, mariadb() ? "KLUSTER_TEST_MARIADB_URLS" : "KLUSTER_TEST_PG_URLS"));
     for (std::string url; urls >> url;) info_.databaseUrls.push_back(url);
+    if (mariadb()) info_.databaseUrls = nodeDatabases(info_.databaseUrls);
     if (info_.brokers.empty() || static_cast<int>(info_.databaseUrls.size()) != o_.nodes)
       throw KlusterError(code::NodeError, "scripts/services.sh wrote no broker list or too few database URLs");
     for (const auto& entry : fs::directory_iterator(info_.dir + "/services/kafka"))
       if (entry.is_directory() && fs::exists(entry.path() / "pid"))
         info_.kafkaPids.push_back(pidFromFile(entry.path() / "pid"));
-    fs::path pgBase = info_.dir + "/services/pg";
-    if (fs::exists(pgBase / "base")) { // the instances live elsewhere (scripts/pg.sh's choose_base)
-      const auto base = readText(pgBase / "base");
-      pgBase = base.substr(0, base.find('\n'));
+    if (mariadb()) {
+      info_.databasePids.push_back(
+          pidFromFile(instancesDir(info_.dir + "/services/mariadb") / "mdb1" / "mariadbd.pid"));
+      return;
     }
+    const auto pgBase = instancesDir(info_.dir + "/services/pg");
     for (int k = 1; k <= o_.nodes; ++k)
-      info_.postgresPids.push_back(pidFromFile(pgBase / fmt::format("pg{}", k) / "data" / "postmaster.pid"));
+      info_.databasePids.push_back(pidFromFile(pgBase / fmt::format("pg{}", k) / "data" / "postmaster.pid"));
+  }
+
+  /// One MariaDB server, a database per node (kluster_node1...), as scripts/local-cluster.sh --db mariadb:
+  /// their URLs.
+  std::vector<std::string> nodeDatabases(const std::vector<std::string>& serverUrls) {
+    if (serverUrls.size() != 1)
+      throw KlusterError(code::NodeError, "scripts/services.sh did not write the MariaDB server's URL");
+    const auto& url = serverUrls.front();
+    std::vector<std::string> out;
+    try {
+      db::mariadb::Client server(db::mariadb::Url::parse(url));
+      for (int k = 1; k <= o_.nodes; ++k) {
+        const auto name = fmt::format("kluster_node{}", k);
+        server.exec(fmt::format("CREATE DATABASE IF NOT EXISTS {} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin", name));
+        out.push_back(url.substr(0, url.rfind('/') + 1) + name);
+      }
+    } catch (const std::exception& e) {
+      throw KlusterError(code::NodeError, fmt::format("creating the nodes' databases on {} failed: {}", url, e.what()));
+    }
+    return out;
   }
 
   void runInit() {

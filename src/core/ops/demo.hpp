@@ -1,7 +1,8 @@
 #pragma once
-// A throwaway cluster for trying Kluster (`klusterctl demo`): Kafka and N PostgreSQL servers started by the
-// project's scripts in a temporary directory, N nodes as child processes, the cluster's topics, and the
-// original design's Person/Address tables. Everything it starts is stopped, and the directory removed, when
+// A throwaway cluster for trying Kluster (`klusterctl demo`): Kafka and N PostgreSQL servers (or one MariaDB
+// server with a database per node, as scripts/local-cluster.sh --db mariadb) started by the project's scripts in
+// a temporary directory, N nodes as child processes, the cluster's topics, and the original design's
+// Person/Address tables. Everything it starts is stopped, and the directory removed, when
 // it is stopped or destroyed, and also when this process dies in any way: a guardian process started first
 // (in its own session, ignoring signals) waits for this process to end and then cleans up, and the nodes
 // get SIGTERM from the kernel when their parent dies (PR_SET_PDEATHSIG).
@@ -14,7 +15,7 @@ namespace kluster::ops {
 
 struct DemoOptions {
   int nodes = 3;
-  std::string database = "postgresql"; ///< the nodes' DBMS (PostgreSQL 15 is the only one so far)
+  std::string database = "postgresql"; ///< the nodes' DBMS: "postgresql" (15) or "mariadb" (10.11)
   bool withLoad = false;               ///< a small background workload (`bench load --rate`)
   std::string cluster = "demo";
   std::string klusterctl; ///< the binary the nodes run (empty: this process's own)
@@ -32,7 +33,7 @@ struct DemoInfo {
   std::string cluster;
   std::string dir;               ///< the temporary directory holding every file of the demo
   std::vector<int> kafkaPids;    ///< the broker processes
-  std::vector<int> postgresPids; ///< the postmasters
+  std::vector<int> databasePids; ///< the postmasters, or the one mariadbd
   std::vector<int> nodePids;     ///< the `klusterctl node run` children
   int loadPid = 0;               ///< the workload's child (--with-load), or 0
   std::vector<std::string> databaseUrls;

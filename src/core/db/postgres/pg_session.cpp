@@ -31,6 +31,9 @@ void pinSession(PGconn* conn) {
   // Error messages are part of responses; lc_messages needs a superuser, so it is pinned when the node's role
   // may (otherwise the server's own value stays: messages may then differ in language, never codes).
   PQclear(PQexec(conn, "SET lc_messages = 'C'"));
+  // A deeper recursion fails on a node whose database or role lowered max_stack_depth (54001, a request's outcome)
+  // where the others succeed: pinned to PostgreSQL's default when the role may.
+  PQclear(PQexec(conn, "SET max_stack_depth = '2MB'"));
   // session_replication_role = replica (or local) turns off triggers, foreign keys' actions and checks, and rules:
   // a node whose database or role sets it would apply writes without them. Only a superuser (or a role granted SET
   // on it) may change it, so it is set when the role may, and the node refuses to run when it is still not origin.

@@ -2,6 +2,7 @@
 // The PostgreSQL adapter, over libpq. libpq's pipeline mode sends a whole ALL batch in one round trip;
 // the first failing request makes the adapter roll back, replay the good prefix and go on without it.
 #include "core/db/adapter.hpp"
+#include "core/db/postgres/pg_settings.hpp"
 
 #include <libpq-fe.h>
 
@@ -50,13 +51,11 @@ extern const char* const kTrustSchema;
 /// The parts interactive transactions staged (pg_staged.cpp), created by ensureSchema().
 extern const char* const kStagedSchema;
 
-/// The options (`-c name=value ...`) that pin a connection's session settings, whatever the server's defaults
-/// (pg_session.cpp).
-const char* sessionOptions();
 /// What cannot be pinned by options, because it needs a superuser (lc_messages, session_replication_role), set
 /// after connecting; throws DbError (Node) when session_replication_role is not `origin` and cannot be made so. The
 /// caller closes the connection.
 void pinSession(PGconn* conn);
+
 
 /// Clears a libpq result at the end of its scope.
 struct ResultGuard {
