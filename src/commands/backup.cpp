@@ -66,26 +66,33 @@ int runBackup(const BackupCommandOptions& o) {
 
 void registerBackup(CLI::App& app, Action& action) {
   auto o = std::make_shared<BackupCommandOptions>();
-  auto* cmd = app.add_subcommand("backup", "Back up one node's database with its ALL position, without stopping "
-                                           "the cluster (pg_dump custom format + manifest.json)");
+  auto* cmd = app.add_subcommand(
+      "backup", "Back up one node's database with its ALL position, without stopping "
+                "the cluster (pg_dump custom format, or mariadb-dump SQL on MariaDB, + manifest.json)");
   cmd->add_option("--node-config,--config", o->flags.config, "the node's TOML config (cluster, node id, database url)")
       ->envname("KLUSTER_CONFIG")
       ->required();
-  cmd->add_option("--out", o->out, "directory to write (new or empty): database.dump and manifest.json")->required();
+  cmd->add_option(
+         "--out", o->out,
+         "directory to write (new or empty): the dump (database.dump; database.sql on MariaDB) and manifest.json")
+      ->required();
   cmd->add_flag("--stop-node", o->stopNode,
                 "back up a node that its service manager stopped: refuses while its ALL group has members");
   addOutputFlag(cmd, o->output, "default table; json and jsonl: the manifest; text is table's old name");
   cmd->add_option("--pg-bindir", o->pgBindir,
-                  "directory of pg_dump (default: /usr/lib/postgresql/<server major>/bin, then PATH)");
+                  "directory of pg_dump (default: /usr/lib/postgresql/<server major>/bin, then PATH); on MariaDB of "
+                  "mariadb-dump (default: PATH)");
   cmd->add_option("--brokers", o->flags.brokers, "Kafka bootstrap servers (overrides the config)");
   cmd->add_option("--cluster", o->flags.cluster, "cluster name (overrides the config)");
   cmd->add_option("-X", o->flags.kafkaProps,
                   "librdkafka property key=value, passed through (repeatable); secrets are refused here: use the "
                   "[kafka] table or KLUSTER_X_<NAME>");
-  cmd->footer("The snapshot and the ALL position come from one REPEATABLE READ transaction (pg_export_snapshot), "
-              "so a restore replays ALL from exactly the next request. Refuses when ALL's retention is limited or "
-              "Kafka no longer holds the requests after the position.\n"
-              "Exit status: 0 OK, 1 refused or failed, 2 usage, 5 Kafka or the database unreachable.");
+  cmd->footer(
+      "The snapshot and the ALL position come from one REPEATABLE READ transaction (pg_export_snapshot), "
+      "so a restore replays ALL from exactly the next request (on MariaDB: mariadb-dump --single-transaction, the "
+      "position read from the dump itself, docs/mariadb.md). Refuses when ALL's retention is limited or "
+      "Kafka no longer holds the requests after the position.\n"
+      "Exit status: 0 OK, 1 refused or failed, 2 usage, 5 Kafka or the database unreachable.");
   cmd->callback([o, &action] { action = [o] { return runBackup(*o); }; });
 }
 

@@ -91,10 +91,13 @@ void registerRestore(CLI::App& app, Action& action) {
       ->envname("KLUSTER_CONFIG")
       ->required();
   cmd->add_option("--from", o->from, "backup directory (written by klusterctl backup)")->required();
-  cmd->add_flag("--force", o->force, "replace what the node's database holds (drops every schema in it first)");
+  cmd->add_flag("--force", o->force,
+                "replace what the node's database holds (drops every schema in it first; on MariaDB the "
+                "database itself, created again)");
   addOutputFlag(cmd, o->output, "default table; text is table's old name");
   cmd->add_option("--pg-bindir", o->pgBindir,
-                  "directory of pg_restore (default: /usr/lib/postgresql/<server major>/bin, then PATH)");
+                  "directory of pg_restore (default: /usr/lib/postgresql/<server major>/bin, then PATH); on "
+                  "MariaDB of the mariadb client (default: PATH)");
   cmd->add_option("--brokers", o->flags.brokers, "Kafka bootstrap servers (overrides the config)");
   cmd->add_option("--cluster", o->flags.cluster, "cluster name (overrides the config)");
   cmd->add_option("-X", o->flags.kafkaProps,

@@ -83,7 +83,10 @@ struct TableInfo {
   std::string definition; ///< digest of the columns' names and types
   std::vector<KeyColumn> key;
   bool hasPrimaryKey = false;
-  std::string qualified() const { return schema + "." + name; }
+  /// Every column in order, for a DBMS whose SQL cannot name a whole row (MariaDB); empty when not given.
+  std::vector<KeyColumn> columns;
+  /// schema.name; the name alone for a DBMS whose node databases have no common schema (MariaDB: schema "").
+  std::string qualified() const { return schema.empty() ? name : schema + "." + name; }
 };
 
 /// A half-open key range [lo, hi); an empty bound is unbounded. Values are the key columns as text.
@@ -99,7 +102,8 @@ class VerifyQueries {
 public:
   virtual ~VerifyQueries() = default;
   /// One row per user table: schema, name, definition (a digest of its columns' names and types), key (a JSON
-  /// array of {name, type, collatable} of its primary key, NULL when it has none).
+  /// array of {name, type, collatable} of its primary key, NULL when it has none), optionally columns (the same
+  /// for every column). A DBMS without a JSON type may give the arrays as JSON text.
   virtual std::string catalog() const = 0;
   /// One row per table: schema, name, rows, checksum.
   virtual std::string checksums(const std::vector<TableInfo>& tables) const = 0;
@@ -124,7 +128,8 @@ public:
   virtual Dump dump(const DumpRequest& request) const = 0;
   /// Whether restore() reads dumps of this method and format.
   virtual bool reads(const std::string& method, const std::string& format) const = 0;
-  /// Loads a dump into the database, creating it when missing, all or nothing. Refuses (KlusterError(kRefused),
+  /// Loads a dump into the database, creating it when missing, all or nothing (MariaDB, whose DDL commits: the
+  /// database is fenced until the whole dump is in, mariadb/restore.cpp). Refuses (KlusterError(kRefused),
   /// before changing anything) a server older than the dump's, or a database that holds data without `force`.
   virtual RestoreResult restore(const RestoreRequest& request) const = 0;
   virtual const VerifyQueries& verifyQueries() const = 0;

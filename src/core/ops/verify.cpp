@@ -47,7 +47,9 @@ public:
     auto catalog = askAll(q_.catalog());
     if (catalog.rows.empty() && !catalog.errors.empty())
       throw KlusterError(code::SqlError, "every node refused verify's catalog query: " + catalog.errors.begin()->second,
-                         "this is a bug in klusterctl verify; please report it with the message above");
+                         "check that the cluster's database type is the one klusterctl assumed ([database] type in "
+                         "--config, or KLUSTER_DATABASE_TYPE; postgresql when neither is set); otherwise this is a bug "
+                         "in klusterctl verify: please report it with the message above");
     for (const auto& [node, rows] : catalog.rows) {
       report_.nodes.push_back(node);
       for (auto& t : parseCatalog(rows)) tablesByNode_[node][t.qualified()] = std::move(t);

@@ -20,6 +20,22 @@ std::string quoted(const std::string& v) {
   return out + "'";
 }
 
+// A JSON array given as JSON or as its text (MariaDB has no JSON type: JSON_ARRAYAGG answers text).
+ojson jsonArray(const ojson& v) {
+  if (v.is_array()) return v;
+  if (v.is_string()) {
+    auto parsed = ojson::parse(v.get<std::string>(), nullptr, false);
+    if (parsed.is_array()) return parsed;
+  }
+  return ojson::array();
+}
+
+KeyColumn keyColumn(const ojson& c) {
+  const auto collatable = c.value("collatable", ojson(false));
+  return {c.value("name", ""), c.value("type", "text"),
+          collatable.is_boolean() ? collatable.get<bool>() : collatable.is_number() && collatable != 0};
+}
+
 } // namespace
 
 std::vector<TableInfo> parseCatalog(const ojson& rows) {
@@ -30,11 +46,11 @@ std::vector<TableInfo> parseCatalog(const ojson& rows) {
     t.schema = cellText(row.value("schema", ojson()));
     t.name = cellText(row.value("name", ojson()));
     t.definition = cellText(row.value("definition", ojson()));
-    const auto key = row.value("key", ojson());
-    if (key.is_array() && !key.empty()) {
+    const auto key = jsonArray(row.value("key", ojson()));
+    for (const auto& c : jsonArray(row.value("columns", ojson()))) t.columns.push_back(keyColumn(c));
+    if (!key.empty()) {
       t.hasPrimaryKey = true;
-      for (const auto& k : key)
-        t.key.push_back({k.value("name", ""), k.value("type", "text"), k.value("collatable", false)});
+      for (const auto& k : key) t.key.push_back(keyColumn(k));
     } else {
       t.key.push_back({"", "text", true}); // no primary key: the whole row, as text, is the key
     }

@@ -179,3 +179,20 @@ TEST_CASE("a node that did not answer is a timeout unless something differs") {
   CHECK(r.exitCode() == 4);
   CHECK(Report{}.exitCode() == 3); // nobody answered
 }
+
+TEST_CASE("a catalog may give its JSON arrays as text, and tables without a schema are named alone") {
+  // MariaDB's JSON_ARRAYAGG answers text, and its tables have no schema common to the nodes.
+  auto tables = parseCatalog(ojson::parse(R"([{"schema":"","name":"items","definition":"d1",
+      "columns":"[{\"name\": \"id\", \"type\": \"int(11)\", \"collatable\": false}, {\"name\": \"v\", \"type\": \"text\", \"collatable\": true}]",
+      "key":"[{\"name\": \"id\", \"type\": \"int(11)\", \"collatable\": false}]"},
+      {"schema":"","name":"loose","definition":"d2","columns":"[]","key":null}])"));
+  REQUIRE(tables.size() == 2);
+  CHECK(tables[0].qualified() == "items");
+  CHECK(tables[0].hasPrimaryKey);
+  REQUIRE(tables[0].key.size() == 1);
+  CHECK(tables[0].key[0].type == "int(11)");
+  REQUIRE(tables[0].columns.size() == 2);
+  CHECK(tables[0].columns[1].collatable);
+  CHECK_FALSE(tables[1].hasPrimaryKey);
+  CHECK(tables[1].key[0].name.empty()); // the whole row is the key
+}

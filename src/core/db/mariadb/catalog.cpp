@@ -23,8 +23,6 @@ const std::set<std::string, std::less<>> kVolatileBuiltins = {"uuid",
                                                               "session_user",
                                                               "system_user",
                                                               "current_role",
-                                                              "database",
-                                                              "schema",
                                                               "version",
                                                               "benchmark",
                                                               "sleep",
@@ -74,6 +72,9 @@ std::map<std::string, FunctionVolatility> MariaDbConnection::functionVolatility(
     std::string lower = n;
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
     out[n].builtin = kVolatileBuiltins.count(lower) ? Volatility::Volatile : Volatility::Immutable;
+    // The database's name is each node's own, constant within a session, as PostgreSQL's current_database() is
+    // STABLE: refused in writes, allowed in reads (verify's catalog finds the node's tables with it).
+    if (lower == "database" || lower == "schema") out[n].builtin = Volatility::Stable;
   }
   return out;
 }

@@ -155,7 +155,19 @@ ServerInfo MariaDbConnection::serverInfo() {
   return info;
 }
 
-void MariaDbConnection::ensureSchema() { run(kSchema, "creating Kluster's tables"); }
+void MariaDbConnection::ensureSchema() {
+  // A restore that did not finish leaves its fence (operations.hpp, kRestoringTable): the data is not a node's.
+  auto fence = run("SELECT DATABASE() FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = "
+                   "'_kluster_restoring'",
+                   "looking for an unfinished restore");
+  if (!fence.back().rows.empty())
+    throw KlusterError(code::NodeError,
+                       fmt::format("database {} holds an unfinished restore (table _kluster_restoring): klusterctl "
+                                   "restore stopped before the whole backup was loaded",
+                                   fence.back().rows[0][0].value_or("")),
+                       "run klusterctl restore again with --force");
+  run(kSchema, "creating Kluster's tables");
+}
 
 Position MariaDbConnection::loadPosition(const std::string& cluster) {
   auto r = run("SELECT all_offset, message_id FROM _kluster_position WHERE cluster = " + literal(cluster),

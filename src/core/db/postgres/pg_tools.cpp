@@ -208,7 +208,8 @@ std::string ToolResult::tail(std::size_t lines) const {
 }
 
 ToolResult runTool(const std::vector<std::string>& argv, const std::map<std::string, std::string>& extraEnv,
-                   const std::function<void(const std::string&)>& onLine, const std::function<void()>& onTick) {
+                   const std::function<void(const std::string&)>& onLine, const std::function<void()>& onTick,
+                   const std::string& input) {
   // The environment and argv are built before spawning: nothing but exec happens in the child.
   std::vector<std::string> envStrings;
   for (char** e = environ; *e; ++e) {
@@ -229,7 +230,7 @@ ToolResult runTool(const std::vector<std::string>& argv, const std::map<std::str
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 0, input.c_str(), O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
   pid_t pid = -1;

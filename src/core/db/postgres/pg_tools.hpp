@@ -87,9 +87,10 @@ struct ToolResult {
 
 /// Runs argv (argv[0] a path) with `extraEnv` added to the environment, calling `onLine` for each output
 /// line and `onTick` about four times a second until it exits. Nothing is kept in memory but the last lines.
+/// Its standard input is `input` (a file to read; /dev/null by default).
 ToolResult runTool(const std::vector<std::string>& argv, const std::map<std::string, std::string>& extraEnv,
-                   const std::function<void(const std::string&)>& onLine = {},
-                   const std::function<void()>& onTick = {});
+                   const std::function<void(const std::string&)>& onLine = {}, const std::function<void()>& onTick = {},
+                   const std::string& input = "/dev/null");
 
 /// The environment a tool needs to connect with `params` (PGPASSWORD when there is a password).
 std::map<std::string, std::string> toolEnvironment(const ConnParams& params);

@@ -1,10 +1,15 @@
 // Unit tests of the MariaDB adapter (no server): its error numbers in Kluster's classes (errors.cpp, docs/mariadb.md),
-// mariadb:// URLs and where $n placeholders are. The rest runs against a server: tests/integration/mariadb_*.
+// mariadb:// URLs, where $n placeholders are, the position in a mariadb-dump file and the verify SQL's forms. The
+// rest runs against a server: tests/integration/mariadb_*.
 #include "core/db/mariadb/client.hpp"
 #include "core/db/mariadb/mariadb.hpp"
+#include "core/db/mariadb/operations.hpp"
 #include "core/sql/mariadb/analyzer.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <array>
+#include <sstream>
 
 using namespace kluster;
 namespace mdb = kluster::db::mariadb;
@@ -79,4 +84,67 @@ TEST_CASE("$n placeholders are found outside strings, identifiers and comments",
   CHECK(at("SELECT 1 -- $1\n, $2 # $3\n, /* $4 */ $5") == std::vector<unsigned>{2, 5});
   CHECK(at("SELECT 1 /*! + $1 */") == std::vector<unsigned>{1}); // executable comments run
   CHECK(at("SELECT 5--$1") == std::vector<unsigned>{1});         // '--' without a space is minus minus
+}
+
+namespace {
+
+mdb::DumpedPosition positionIn(const std::string& dump, const std::string& cluster) {
+  std::istringstream in(dump);
+  return mdb::findDumpedPosition(
+      [&]() -> std::optional<std::string> {
+        std::string line;
+        if (!std::getline(in, line)) return std::nullopt;
+        return line;
+      },
+      cluster);
+}
+
+} // namespace
+
+TEST_CASE("the ALL position is read from the _kluster_position rows of a mariadb-dump file", "[mariadb]") {
+  const std::string dump =
+      "CREATE TABLE `_kluster_position` (\n"
+      "  `cluster` varchar(255) NOT NULL\n"
+      ") ENGINE=InnoDB;\n"
+      "INSERT INTO `other` (`cluster`, `all_offset`) VALUES ('c1',99);\n"
+      "INSERT INTO `_kluster_position` (`cluster`, `all_offset`, `message_id`, `updated_at`) VALUES "
+      "('c0',7,'x','2024-01-01 00:00:00.000000'),\n"
+      "('c1',41,'node1.a\\'b,c)\\\\','2024-01-01 00:00:00.000000'),\n"
+      "('c2',NULL,'it''s;','2024-01-01');\n"
+      "UNLOCK TABLES;\n";
+  auto p = positionIn(dump, "c1");
+  CHECK(p.tableSeen);
+  CHECK(p.offset == 41);
+  CHECK(p.messageId == "node1.a'b,c)\\"); // the dump's \\ is one backslash
+  CHECK(positionIn(dump, "c0").offset == 7);
+  CHECK(positionIn(dump, "c2").messageId == "it's;");
+  // No row for the cluster (a node that applied nothing yet), and no table at all.
+  auto none = positionIn(dump, "c9");
+  CHECK(none.tableSeen);
+  CHECK(none.offset == -1);
+  CHECK_FALSE(positionIn("CREATE TABLE `t` (\n);\n", "c1").tableSeen);
+  // A statement cut short is an error, not a position.
+  CHECK_THROWS(positionIn("INSERT INTO `_kluster_position` (`cluster`, `all_offset`, `message_id`) VALUES "
+                          "('c1',41,'x'),\n",
+                          "c1"));
+}
+
+TEST_CASE("MariaDB server versions compare by their numbers", "[mariadb]") {
+  CHECK(mdb::parseServerVersion("10.11.19-MariaDB-0+deb12u1") == std::array<int, 3>{10, 11, 19});
+  CHECK(mdb::parseServerVersion("11.4.2") == std::array<int, 3>{11, 4, 2});
+  CHECK(mdb::parseServerVersion("") == std::array<int, 3>{0, 0, 0});
+}
+
+TEST_CASE("verify's MariaDB SQL quotes identifiers and literals, and compares text keys byte-wise", "[mariadb]") {
+  const mdb::MariaDbVerifyQueries q;
+  db::TableInfo t;
+  t.name = "we`ird";
+  t.key = {{"na`me", "varchar(20)", true}};
+  t.columns = {{"na`me", "varchar(20)", true}, {"n", "int(11)", false}};
+  const auto sql = q.rows(t, {{"a'b\\c"}, {}}, 10);
+  CHECK_THAT(sql, Catch::Contains("FROM `we``ird` r"));
+  CHECK_THAT(sql,
+             Catch::Contains("CAST(CONVERT(r.`na``me` USING utf8mb4) AS BINARY)) >= (CAST('a''b\\\\c' AS BINARY))"));
+  CHECK_THAT(sql, Catch::Contains("ORDER BY CAST(CONVERT(r.`na``me` USING utf8mb4) AS BINARY) LIMIT 10"));
+  CHECK_THAT(q.checksums({t}), Catch::Contains("'we`ird' AS `name`") && Catch::Contains("HEX(CONCAT(r.`n`))"));
 }
