@@ -6,6 +6,7 @@
 // all the same, and a row changed by hand in it is found at the next full check, the report naming the table and
 // the key range (bucket) that holds the row.
 #include "core/checks.hpp"
+#include "core/db/adapter.hpp"
 #include "core/kafka/admin.hpp"
 #include "core/kafka/kafka.hpp"
 #include "core/message.hpp"
@@ -264,4 +265,83 @@ TEST_CASE("incremental checks: a table no request writes is not summed again; a 
                                     "hashtextextended(ROW(id)::text, 0) & 31 = {}",
                                     bucket));
   CHECK(listed == "421");
+}
+
+TEST_CASE("what a write may have changed, from the snapshot's catalog: the table it names, or any table when it may "
+          "reach further",
+          "[checks]") {
+  ClusterOptions options;
+  options.nodes = 1;
+  options.start = false;
+  TestCluster cluster(options);
+  cluster.query(1, R"(
+    CREATE TABLE plain (id int PRIMARY KEY, v text);
+    CREATE TABLE checked (id int PRIMARY KEY, p int REFERENCES plain); -- a foreign key that only checks
+    CREATE TABLE parent (id int PRIMARY KEY);
+    CREATE TABLE child (id int PRIMARY KEY, p int REFERENCES parent ON DELETE CASCADE);
+    CREATE TABLE audited (id int PRIMARY KEY);
+    CREATE TABLE audit (id int);
+    CREATE FUNCTION log_it() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO audit VALUES (NEW.id); RETURN NEW;
+      END$$;
+    CREATE TRIGGER log AFTER INSERT ON audited FOR EACH ROW EXECUTE FUNCTION log_it();
+    CREATE TABLE parted (id int PRIMARY KEY) PARTITION BY RANGE (id);
+    CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (100);
+    CREATE TABLE base (id int);
+    CREATE TABLE derived (x int) INHERITS (base);
+    CREATE VIEW plain_view AS SELECT * FROM plain;
+    CREATE FUNCTION next_id() RETURNS int LANGUAGE sql VOLATILE AS 'SELECT 1';
+    CREATE TABLE defaulted (id int DEFAULT next_id());
+    CREATE FUNCTION pure(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
+    CREATE SCHEMA s;
+    CREATE TABLE s.other (id int);
+    INSERT INTO plain SELECT g, 'row ' || g FROM generate_series(1, 100) g;
+  )");
+  auto c = db::connect("postgresql", cluster.databaseUrl(1));
+  c->ensureSchema();
+  c->openSnapshot("checks");
+  const auto tables = c->snapshotTables();
+  CHECK(std::find(tables.begin(), tables.end(), "public.parted") != tables.end());
+  CHECK(std::find(tables.begin(), tables.end(), "public.parted_1") == tables.end()); // in its root's sums
+  using Names = std::optional<std::set<std::string>>;
+  auto written = [&](std::set<std::pair<std::string, std::string>> t, std::set<std::string> f = {}) {
+    return c->snapshotWritten({false, std::move(t), std::move(f)});
+  };
+  CHECK(written({{"", "plain"}}) == Names{{"public.plain"}}); // its foreign key's triggers on it only check
+  CHECK(written({{"public", "checked"}, {"s", "other"}}) == Names{{"public.checked", "s.other"}});
+  CHECK(written({{"", "parted_1"}}) == Names{{"public.parted"}});
+  CHECK(written({{"", "child"}}) == Names{{"public.child"}});
+  CHECK(written({{"", "plain"}}, {"pure", "lower"}) == Names{{"public.plain"}}); // functions that cannot write
+  CHECK(written({}) == Names{std::set<std::string>{}});
+  CHECK_FALSE(written({{"", "audited"}}));            // a trigger writes audit
+  CHECK_FALSE(written({{"", "parent"}}));             // a cascading foreign key writes child
+  CHECK_FALSE(written({{"", "base"}}));               // old-style inheritance
+  CHECK_FALSE(written({{"", "plain_view"}}));         // a view writes its table
+  CHECK_FALSE(written({{"", "missing"}}));            // not a table now
+  CHECK_FALSE(written({{"", "defaulted"}}));          // a DEFAULT calls a volatile function
+  CHECK_FALSE(written({{"", "plain"}}, {"next_id"})); // a volatile user-defined function may write anything
+  CHECK_FALSE(c->snapshotWritten({true, {}, {}}));
+
+  // A table's sums: the whole table's and its 32 buckets', the rows of each bucket as the expression selects them.
+  const auto sum = c->snapshotChecksum("public.plain");
+  CHECK(sum.rows == 100);
+  CHECK(sum.checksum.size() == 32);
+  CHECK(sum.bucketOf == "hashtextextended(ROW(id)::text, 0) & 31");
+  REQUIRE(sum.buckets.size() == 32 * 8);
+  const auto empty = c->snapshotChecksum("public.audit"); // no primary key, no rows
+  CHECK(empty.rows == 0);
+  CHECK(empty.bucketOf == "hashtextextended((audit.*)::text, 0) & 31");
+  CHECK(empty.buckets == std::string(32 * 8, '0'));
+  c->closeSnapshot();
+  // A row changed: the table's checksum and exactly its bucket's digest change.
+  const auto bucket =
+      std::stoi(cluster.scalar(1, "SELECT hashtextextended(ROW(id)::text, 0) & 31 FROM plain WHERE id = 7"));
+  cluster.query(1, "UPDATE plain SET v = 'changed' WHERE id = 7");
+  c->openSnapshot("checks");
+  c->snapshotTables();
+  const auto changed = c->snapshotChecksum("public.plain");
+  c->closeSnapshot();
+  CHECK(changed.checksum != sum.checksum);
+  const auto d = checks::differingBuckets({sum.buckets, changed.buckets});
+  CHECK(d.first == bucket);
+  CHECK(d.count == 1);
 }

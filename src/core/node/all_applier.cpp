@@ -432,6 +432,10 @@ void Node::AllApplier::recheckPosition() {
 void Node::AllApplier::applyBatch(std::vector<Item>& batch) {
   const auto startedUs = util::nowMicros();
   const auto startedAt = std::chrono::steady_clock::now();
+  // What the batch may write, for continuous verification's next check: before it runs, as a retry after a lost
+  // connection drops the requests whose commit did happen from `batch`.
+  if (node_.checker_)
+    for (const auto& item : batch) node_.checker_->wrote(Checker::writesOf(item.prepared));
   Answers answers;
   retrier_.run(
       "applying ALL batch",
@@ -476,10 +480,7 @@ void Node::AllApplier::applyBatch(std::vector<Item>& batch) {
   }
   if (batch.back().prepared.parsed.request.fingerprint) checkFingerprint(); // a fingerprint always ends its batch
   // Before the next batch can commit: the snapshot holds exactly what the log holds up to the checkpoint.
-  if (node_.checker_) {
-    for (const auto& item : batch) node_.checker_->wrote(Checker::writesOf(item.prepared));
-    if (batch.back().checkpoint) node_.checker_->checkpoint(lastOffset, batch.back().fullCheck);
-  }
+  if (batch.back().checkpoint && node_.checker_) node_.checker_->checkpoint(lastOffset, batch.back().fullCheck);
   responder_.sendLater(std::move(answers.responses));
   for (const auto& r : answers.reports) responder_.reportError(r);
   commitOffset(true);

@@ -48,7 +48,7 @@ public:
 
   /// What a request applied from ALL may have written (from the request alone: the same on every node).
   static db::Writes writesOf(const Prepared& p);
-  /// The apply loop, right after committing a batch: what its requests may have written.
+  /// The apply loop, before it applies a batch: what its requests may write.
   void wrote(const db::Writes& writes) { since_.merge(writes); }
   /// The apply loop, right after committing the batch that ends with the checkpoint at `offset` (and after
   /// wrote()): takes the snapshot (one round trip) and hands it to the thread, with what was written since the

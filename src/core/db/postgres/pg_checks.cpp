@@ -90,11 +90,18 @@ std::optional<std::set<std::string>> PgConnection::snapshotWritten(const Writes&
   // STABLE and IMMUTABLE SQL and PL/pgSQL functions), and what it writes is not in the request's text.
   constexpr const char* kUserVolatile = "p.provolatile = 'v' AND p.pronamespace NOT IN ('pg_catalog'::regnamespace, "
                                         "'information_schema'::regnamespace)";
-  if (!writes.functions.empty()) {
-    ResultGuard g{execParams(fmt::format("SELECT EXISTS (SELECT 1 FROM pg_proc p WHERE p.proname IN (SELECT "
-                                         "json_array_elements_text($1::json)) AND {})",
-                                         kUserVolatile),
-                             {nlohmann::json(writes.functions).dump()})};
+  {
+    // A volatile user-defined function the request names, or one that runs without being named: behind an operator,
+    // a cast or a type's input function (each a catalog query's worth, whatever the request).
+    ResultGuard g{execParams(
+        fmt::format(
+            "SELECT EXISTS (SELECT 1 FROM pg_proc p WHERE p.proname IN (SELECT "
+            "json_array_elements_text($1::json)) AND {0}) OR EXISTS (SELECT 1 FROM pg_operator o JOIN pg_proc p "
+            "ON p.oid = o.oprcode WHERE {0}) OR EXISTS (SELECT 1 FROM pg_cast c JOIN pg_proc p ON p.oid = "
+            "c.castfunc WHERE {0}) OR EXISTS (SELECT 1 FROM pg_type t JOIN pg_proc p ON p.oid IN (t.typinput, "
+            "t.typreceive) WHERE {0})",
+            kUserVolatile),
+        {nlohmann::json(writes.functions).dump()})};
     if (std::string_view(PQgetvalue(g.res, 0, 0)) == "t") return std::nullopt;
   }
   std::set<std::string> out;
@@ -102,9 +109,10 @@ std::optional<std::set<std::string>> PgConnection::snapshotWritten(const Writes&
   nlohmann::json targets = nlohmann::json::array();
   for (const auto& [schema, name] : writes.tables) targets.push_back({schema, name});
   // Per table named: the table whose checksum covers it (a partition's root), and whether the write may reach
-  // further: a name that is not a plain or partitioned table now (a view, gone), rules, old-style inheritance,
-  // a trigger in its partition tree other than the foreign key triggers that only check (a cascading foreign key
-  // writes the referencing table), a DEFAULT, CHECK, policy or domain of it that calls a volatile user function.
+  // further: a name that is not a plain or partitioned table now (a view, gone), rules, old-style inheritance, a
+  // trigger other than the foreign key triggers that only check (a cascading foreign key writes the referencing
+  // table), a DEFAULT, CHECK, policy or domain that calls a volatile user function; the last two looked for in the
+  // table and its partitions (pg_partition_tree() has no rows for a table that is not partitioned).
   ResultGuard g{execParams(
       fmt::format(
           "WITH t AS (SELECT to_regclass(CASE WHEN e->>0 = '' THEN quote_ident(e->>1) ELSE quote_ident(e->>0) || '.' "
@@ -116,11 +124,13 @@ std::optional<std::set<std::string>> PgConnection::snapshotWritten(const Writes&
           "r.relkind IS NULL OR r.relkind NOT IN ('r', 'p') OR r.relhasrules "
           "OR EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class ic ON ic.oid = i.inhrelid WHERE (i.inhrelid = r.oid "
           "OR i.inhparent = r.oid) AND NOT ic.relispartition) "
-          "OR EXISTS (SELECT 1 FROM pg_partition_tree(r.root) pt JOIN pg_trigger tg ON tg.tgrelid = pt.relid JOIN "
+          "OR EXISTS (SELECT 1 FROM (SELECT r.root AS relid UNION SELECT relid FROM pg_partition_tree(r.root)) pt JOIN "
+          "pg_trigger tg ON tg.tgrelid = pt.relid JOIN "
           "pg_proc tf ON tf.oid = tg.tgfoid WHERE NOT (tf.pronamespace = 'pg_catalog'::regnamespace AND tf.proname "
           "IN ('RI_FKey_check_ins', 'RI_FKey_check_upd', 'RI_FKey_noaction_del', 'RI_FKey_noaction_upd', "
           "'RI_FKey_restrict_del', 'RI_FKey_restrict_upd'))) "
-          "OR EXISTS (SELECT 1 FROM pg_partition_tree(r.root) pt JOIN pg_depend d ON d.refclassid = "
+          "OR EXISTS (SELECT 1 FROM (SELECT r.root AS relid UNION SELECT relid FROM pg_partition_tree(r.root)) pt JOIN "
+          "pg_depend d ON d.refclassid = "
           "'pg_proc'::regclass JOIN pg_proc p ON p.oid = d.refobjid AND {} WHERE d.classid IN "
           "('pg_attrdef'::regclass, 'pg_constraint'::regclass, 'pg_policy'::regclass, 'pg_type'::regclass) AND "
           "d.objid IN (SELECT oid FROM pg_attrdef WHERE adrelid = pt.relid UNION ALL SELECT oid FROM pg_constraint "
