@@ -10,6 +10,9 @@
 namespace kluster::node {
 namespace {
 
+/// The largest check result published with its key ranges (below librdkafka's default message.max.bytes).
+constexpr std::size_t kMaxResultBytes = 900'000;
+
 std::int64_t steadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -162,8 +165,20 @@ void Checker::compute(Job job) {
   }
   own.durationMs = steadyMs() - started;
   own.timestampMs = util::nowMillis();
+  auto payload = own.toResponse().toJson();
+  if (payload.size() > kMaxResultBytes) {
+    // About 350 bytes a table, most of them the buckets: a database of thousands of tables would not fit in one
+    // Kafka message (1 MB by default). Without them the tables are still compared, their key ranges not named.
+    KLOG(Warn, "node", "check at ALL offset {}: {} bytes of sums for {} tables; publishing them without key ranges",
+         offset, payload.size(), own.tables.size());
+    for (auto& t : own.tables) {
+      t.buckets.clear();
+      t.bucketOf.clear();
+    }
+    payload = own.toResponse().toJson();
+  }
   responder_.publish(topics_.responses(), util::responsePartition(checks::kClientId, options_.responsePartitions),
-                     checks::kClientId, own.toResponse().toJson());
+                     checks::kClientId, payload);
   metrics_.countCheck(offset, own.durationMs, summed, own.tables.size() - summed);
   KLOG(Debug, "node", "checked {} tables at ALL offset {} in {} ms ({}, {} summed again): {}", own.tables.size(),
        offset, own.durationMs, own.full ? "full" : "incremental", summed, own.digest());
