@@ -17,6 +17,7 @@ bool Schedule::at(std::int64_t timestampMs) {
     return false;
   }
   if (period <= *period_) return false; // timestamps of different producers may go back: only forward counts
+  full_ = period / fullEvery_ != *period_ / fullEvery_;
   period_ = period;
   return true;
 }
@@ -35,8 +36,16 @@ Response Result::toResponse() const {
   r.clientId = kClientId;
   r.requestTopic = kTopic;
   ojson list = ojson::array();
-  for (const auto& t : tables) list.push_back({{"table", t.table}, {"rows", t.rows}, {"checksum", t.checksum}});
-  r.result = {{"tables", std::move(list)}};
+  for (const auto& t : tables) {
+    ojson table = {{"table", t.table}, {"rows", t.rows}, {"checksum", t.checksum}};
+    if (!t.buckets.empty()) {
+      table["buckets"] = t.buckets;
+      table["bucketOf"] = t.bucketOf;
+    }
+    if (t.summedAt >= 0) table["summedAt"] = t.summedAt;
+    list.push_back(std::move(table));
+  }
+  r.result = {{"tables", std::move(list)}, {"full", full}};
   r.allOffset = allOffset;
   r.resultHash = digest();
   r.durationMs = durationMs;
@@ -54,8 +63,10 @@ std::optional<Result> Result::fromResponse(const Response& r) {
   if (!r.result.is_object() || !r.result.contains("tables") || !r.result["tables"].is_array()) return std::nullopt;
   for (const auto& t : r.result["tables"]) {
     if (!t.is_object()) return std::nullopt;
-    out.tables.push_back({t.value("table", ""), t.value("rows", std::int64_t{0}), t.value("checksum", "")});
+    out.tables.push_back({t.value("table", ""), t.value("rows", std::int64_t{0}), t.value("checksum", ""),
+                          t.value("buckets", ""), t.value("bucketOf", ""), t.value("summedAt", std::int64_t{-1})});
   }
+  out.full = r.result.value("full", true); // results of older nodes: every check was full
   return out;
 }
 
@@ -83,6 +94,25 @@ std::string joined(const std::vector<std::string>& items) {
 
 } // namespace
 
+BucketDifference differingBuckets(const std::vector<std::string>& buckets) {
+  BucketDifference d;
+  constexpr std::size_t kWidth = 8;
+  const std::size_t size = static_cast<std::size_t>(kBuckets) * kWidth;
+  if (buckets.size() < 2) return d;
+  for (const auto& b : buckets)
+    if (b.size() != size) return d;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(kBuckets); ++i) {
+    const auto first = std::string_view(buckets[0]).substr(i * kWidth, kWidth);
+    const bool same = std::all_of(buckets.begin() + 1, buckets.end(), [&](const std::string& b) {
+      return std::string_view(b).substr(i * kWidth, kWidth) == first;
+    });
+    if (same) continue;
+    if (d.first < 0) d.first = static_cast<int>(i);
+    ++d.count;
+  }
+  return d;
+}
+
 Verdict compare(const std::vector<Result>& results) {
   Verdict v;
   std::map<std::string, std::string> digests;
@@ -102,18 +132,28 @@ Verdict compare(const std::vector<Result>& results) {
   // Which tables differ, and how.
   for (const auto& name : tableNames) {
     std::map<std::string, std::string> sums; // node -> "N rows (checksum)" or "no table"
+    std::vector<std::string> buckets;        // of the nodes that have the table
+    std::string bucketOf;
     for (const auto& r : results) {
       auto it = std::find_if(r.tables.begin(), r.tables.end(), [&](const auto& t) { return t.table == name; });
       sums[r.nodeId] = it == r.tables.end() ? std::string("no such table")
                                             : fmt::format("{} rows ({})", it->rows, it->checksum.substr(0, 8));
+      if (it == r.tables.end()) continue;
+      buckets.push_back(it->buckets);
+      if (bucketOf.empty()) bucketOf = it->bucketOf;
     }
     const auto byValue = groupBy(sums);
     if (byValue.size() <= 1) continue;
     std::string line = name + ":";
     for (std::size_t i = 0; i < byValue.size(); ++i)
       line += fmt::format("{} {} {}", i ? ";" : "", joined(byValue[i].second), byValue[i].first);
+    const auto differ = differingBuckets(buckets);
+    if (differ.first >= 0)
+      line += fmt::format("; first differing key range: bucket {} of {} ({} = {}), {} of {} buckets differ",
+                          differ.first, kBuckets, bucketOf, differ.first, differ.count, kBuckets);
     v.tables.push_back(std::move(line));
     v.tableNames.push_back(name);
+    v.firstBuckets.push_back(differ.first);
   }
   return v;
 }

@@ -30,6 +30,9 @@ const std::vector<SettingSpec>& settingSpecs() {
       {"node.check_interval", "KLUSTER_CHECK_INTERVAL", "5m",
        "continuous verification: checksum every table at an ALL offset once per period, the same on every node "
        "(0: off)"},
+      {"node.check_full_every", "KLUSTER_CHECK_FULL_EVERY", "12",
+       "continuous verification: every this many check periods a check sums every table; the others only those "
+       "written since the last check (1: every check is full; give every node the same value)"},
       {"node.synchronous_commit", "KLUSTER_SYNCHRONOUS_COMMIT", "on",
        "off: batches commit without waiting for the database's WAL flush; ALL is the durable copy "
        "(docs/reliability.md)"},

@@ -127,7 +127,8 @@ public:
   db::RequestInputs requestInputs() override { return inputs; }
 
   std::int64_t openSnapshot(const std::string&) override { return position.offset; }
-  std::vector<db::TableChecksum> snapshotChecksums() override { return {}; }
+  std::vector<std::string> snapshotTables() override { return {}; }
+  db::TableChecksum snapshotChecksum(const std::string& table) override { return {table, 0, "", "", "", -1}; }
   void closeSnapshot() noexcept override {}
 
 private:

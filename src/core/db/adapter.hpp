@@ -11,8 +11,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace kluster::db {
@@ -194,12 +196,44 @@ struct ServerInfo {
   std::string ctype;
 };
 
+/// The buckets a table's rows are split into for continuous verification (by the hash of their key): a table whose
+/// checksum differs is narrowed down to the first bucket that differs.
+inline constexpr int kCheckBuckets = 32;
+
 /// A table's row count and order-independent checksum, as continuous verification compares them.
 struct TableChecksum {
   std::string table; ///< "schema.name"
   std::int64_t rows = 0;
   std::string checksum;
+  /// The rows split by their key's hash into kCheckBuckets buckets: each bucket's checksum, 8 hex digits each,
+  /// bucket 0 first; empty when the adapter does not split tables (MariaDB).
+  std::string buckets;
+  /// The SQL expression that gives a row's bucket (e.g. "hashtextextended(ROW(id)::text, 0) & 31"), for reports.
+  std::string bucketOf;
+  std::int64_t summedAt = -1; ///< the ALL offset whose snapshot the sums come from (a reused sum: an earlier one)
   bool operator==(const TableChecksum&) const = default;
+};
+
+/// What requests applied since a check may have written, as the ALL log tells it (node/checker.cpp): every table,
+/// or the tables they name (schema "" : the search_path) and the functions they call, which the snapshot's catalog
+/// then turns into the user tables they may have changed (Connection::snapshotWritten).
+struct Writes {
+  bool everything = false;
+  std::set<std::pair<std::string, std::string>> tables; ///< (schema or "", name)
+  std::set<std::string> functions;                      ///< names, unqualified
+  void merge(const Writes& other) {
+    everything = everything || other.everything;
+    if (everything) {
+      tables.clear();
+      functions.clear();
+      return;
+    }
+    tables.insert(other.tables.begin(), other.tables.end());
+    functions.insert(other.functions.begin(), other.functions.end());
+    // A bound on memory: past it, any table may have changed.
+    if (tables.size() + functions.size() > 10000) merge({true, {}, {}});
+  }
+  bool empty() const { return !everything && tables.empty() && functions.empty(); }
 };
 
 /// One connection to a node's database. Not thread-safe: each thread owns its own.
@@ -298,12 +332,27 @@ public:
 
   /// Continuous verification. openSnapshot() starts a read-only transaction whose snapshot is fixed at once
   /// (the database as it is now) and returns the ALL offset it holds for `cluster` (-1: none); the caller
-  /// takes it right after a commit, so nothing applied later is in it. snapshotChecksums() checksums every
-  /// user table in that snapshot (Kluster's own schema and the system's left out), in name order;
-  /// closeSnapshot() ends it. Throws DbError.
+  /// takes it right after a commit, so nothing applied later is in it. snapshotTables() lists every user table in
+  /// that snapshot (Kluster's own schema and the system's left out), in name order ("schema.name");
+  /// snapshotChecksum() checksums one of them; closeSnapshot() ends it. Throws DbError.
   virtual std::int64_t openSnapshot(const std::string& cluster) = 0;
-  virtual std::vector<TableChecksum> snapshotChecksums() = 0;
+  virtual std::vector<std::string> snapshotTables() = 0;
+  virtual TableChecksum snapshotChecksum(const std::string& table) = 0;
   virtual void closeSnapshot() noexcept = 0;
+  /// The tables (as snapshotTables() names them) that `writes` may have changed, from the snapshot's catalog:
+  /// the tables named, and nullopt (any table) when a write may reach further than the table it names (a
+  /// trigger, a rule, a view, inheritance, a cascading foreign key, a volatile user-defined function). The
+  /// default knows nothing: nullopt.
+  virtual std::optional<std::set<std::string>> snapshotWritten(const Writes& writes) {
+    (void)writes;
+    return std::nullopt;
+  }
+  /// Every table's checksum in the snapshot, in name order.
+  std::vector<TableChecksum> snapshotChecksums() {
+    std::vector<TableChecksum> out;
+    for (const auto& t : snapshotTables()) out.push_back(snapshotChecksum(t));
+    return out;
+  }
 };
 
 class Operations; // operations.hpp

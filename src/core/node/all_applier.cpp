@@ -19,7 +19,8 @@ namespace kluster::node {
 Node::AllApplier::AllApplier(Node& node, const kafka::Properties& base, Responder& responder)
     : node_(node), responder_(responder), retrier_(responder, node.stop_, node.options_.maxRetry),
       preparer_(db::adapter(node.options_.databaseType), node.options_.maxRequestBytes, &node.analyses_),
-      schedule_(node.options_.checkInterval), functionCheck_(db::adapter(node.options_.databaseType), nullptr) {
+      schedule_(node.options_.checkInterval, node.options_.checkFullEvery),
+      functionCheck_(db::adapter(node.options_.databaseType), nullptr) {
   preparer_.setCluster(node_.options_.cluster);
   preparer_.setClients(&node_.clients_, node_.options_.clientsFile, node_.options_.skipPublication);
   openDatabase();
@@ -303,6 +304,7 @@ void Node::AllApplier::readLoop() {
                 fetchedUs};
       item.msg = std::move(msg);
       item.checkpoint = schedule_.at(ts > 0 ? ts : 0);
+      item.fullCheck = item.checkpoint && schedule_.full();
       if (node_.checker_) node_.checker_->seen(ts);
       const auto bytes = item.msg->len();
       std::unique_lock lock(mutex_);
@@ -430,6 +432,10 @@ void Node::AllApplier::recheckPosition() {
 void Node::AllApplier::applyBatch(std::vector<Item>& batch) {
   const auto startedUs = util::nowMicros();
   const auto startedAt = std::chrono::steady_clock::now();
+  // What the batch may write, for continuous verification's next check: before it runs, as a retry after a lost
+  // connection drops the requests whose commit did happen from `batch`.
+  if (node_.checker_)
+    for (const auto& item : batch) node_.checker_->wrote(Checker::writesOf(item.prepared));
   Answers answers;
   retrier_.run(
       "applying ALL batch",
@@ -474,7 +480,7 @@ void Node::AllApplier::applyBatch(std::vector<Item>& batch) {
   }
   if (batch.back().prepared.parsed.request.fingerprint) checkFingerprint(); // a fingerprint always ends its batch
   // Before the next batch can commit: the snapshot holds exactly what the log holds up to the checkpoint.
-  if (batch.back().checkpoint && node_.checker_) node_.checker_->checkpoint(lastOffset);
+  if (batch.back().checkpoint && node_.checker_) node_.checker_->checkpoint(lastOffset, batch.back().fullCheck);
   responder_.sendLater(std::move(answers.responses));
   for (const auto& r : answers.reports) responder_.reportError(r);
   commitOffset(true);

@@ -10,6 +10,9 @@
 namespace kluster::node {
 namespace {
 
+/// The largest check result published with its key ranges (below librdkafka's default message.max.bytes).
+constexpr std::size_t kMaxResultBytes = 900'000;
+
 std::int64_t steadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -51,7 +54,22 @@ Checker::~Checker() {
   consumer_->close();
 }
 
-void Checker::checkpoint(std::int64_t offset) {
+db::Writes Checker::writesOf(const Prepared& p) {
+  db::Writes w;
+  if (p.control) return w; // Kluster's own (a fingerprint): its own schema only
+  const auto& tx = p.parsed.request.transaction;
+  // DDL (and every statement that is not plain DML: TRUNCATE, CALL, DO, SET...), and a commit that runs parts it
+  // staged earlier (whose targets came with those parts): any table.
+  if (p.changesSchema || p.spliced || (tx && !tx->staged.empty())) {
+    w.everything = true;
+    return w;
+  }
+  for (const auto& t : p.targets) w.tables.emplace(t.schema, t.name);
+  w.functions.insert(p.functions.begin(), p.functions.end());
+  return w;
+}
+
+void Checker::checkpoint(std::int64_t offset, bool full) {
   {
     std::lock_guard lock(mutex_);
     if (busy_) {
@@ -60,36 +78,37 @@ void Checker::checkpoint(std::int64_t offset) {
     }
     busy_ = true; // db_ is this thread's until pending_ is set
   }
-  std::optional<std::int64_t> taken;
+  std::optional<Job> taken;
   try {
     if (!db_) db_ = db::connect(options_.databaseType, options_.databaseUrl);
     const auto held = db_->openSnapshot(options_.cluster);
     if (held == offset)
-      taken = offset;
+      taken = Job{offset, full, std::exchange(since_, {})}; // what comes after is not in the snapshot
     else
       db_->closeSnapshot(); // someone else wrote the position: not the checkpoint's state
   } catch (const std::exception& e) {
     KLOG(Warn, "node", "check at ALL offset {} skipped: {}", offset, e.what());
     db_.reset();
   }
+  const bool handed = taken.has_value();
   {
     std::lock_guard lock(mutex_);
-    pending_ = taken;
-    busy_ = taken.has_value();
+    pending_ = std::move(taken);
+    busy_ = handed;
   }
-  if (taken) wake_.notify_all();
+  if (handed) wake_.notify_all();
 }
 
 void Checker::loop() {
   for (;;) {
-    std::optional<std::int64_t> job;
+    std::optional<Job> job;
     {
       std::lock_guard lock(mutex_);
       if (stop_) return;
       job = std::exchange(pending_, std::nullopt);
     }
     if (job) {
-      compute(*job);
+      compute(std::move(*job));
       std::lock_guard lock(mutex_);
       busy_ = false;
     }
@@ -106,26 +125,63 @@ void Checker::loop() {
   }
 }
 
-void Checker::compute(std::int64_t offset) {
+void Checker::compute(Job job) {
+  const auto offset = job.offset;
   const auto started = steadyMs();
   checks::Result own;
   own.nodeId = options_.nodeId;
   own.allOffset = offset;
+  std::size_t summed = 0;
   try {
-    own.tables = db_->snapshotChecksums();
+    const auto tables = db_->snapshotTables();
+    // Nothing to reuse (the first check, or after a failed one) is a full check too.
+    std::optional<std::set<std::string>> written;
+    own.full = job.full || !previous_;
+    if (!own.full) {
+      written = db_->snapshotWritten(job.writes);
+      own.full = !written;
+    }
+    std::map<std::string, db::TableChecksum> sums;
+    for (const auto& table : tables) {
+      const db::TableChecksum* kept = nullptr; // unwritten since the previous check: its sums then
+      if (!own.full && !written->count(table))
+        if (auto it = previous_->find(table); it != previous_->end()) kept = &it->second;
+      if (kept) {
+        own.tables.push_back(*kept);
+      } else {
+        own.tables.push_back(db_->snapshotChecksum(table));
+        own.tables.back().summedAt = offset;
+        ++summed;
+      }
+      sums[table] = own.tables.back();
+    }
     db_->closeSnapshot();
+    previous_ = std::move(sums);
   } catch (const std::exception& e) {
     KLOG(Warn, "node", "check at ALL offset {} failed: {}", offset, e.what());
     db_.reset();
+    previous_.reset(); // what a next check could reuse is not known: it sums everything
     return;
   }
   own.durationMs = steadyMs() - started;
   own.timestampMs = util::nowMillis();
+  auto payload = own.toResponse().toJson();
+  if (payload.size() > kMaxResultBytes) {
+    // About 350 bytes a table, most of them the buckets: a database of thousands of tables would not fit in one
+    // Kafka message (1 MB by default). Without them the tables are still compared, their key ranges not named.
+    KLOG(Warn, "node", "check at ALL offset {}: {} bytes of sums for {} tables; publishing them without key ranges",
+         offset, payload.size(), own.tables.size());
+    for (auto& t : own.tables) {
+      t.buckets.clear();
+      t.bucketOf.clear();
+    }
+    payload = own.toResponse().toJson();
+  }
   responder_.publish(topics_.responses(), util::responsePartition(checks::kClientId, options_.responsePartitions),
-                     checks::kClientId, own.toResponse().toJson());
-  metrics_.countCheck(offset, own.durationMs);
-  KLOG(Debug, "node", "checked {} tables at ALL offset {} in {} ms: {}", own.tables.size(), offset, own.durationMs,
-       own.digest());
+                     checks::kClientId, payload);
+  metrics_.countCheck(offset, own.durationMs, summed, own.tables.size() - summed);
+  KLOG(Debug, "node", "checked {} tables at ALL offset {} in {} ms ({}, {} summed again): {}", own.tables.size(),
+       offset, own.durationMs, own.full ? "full" : "incremental", summed, own.digest());
   rounds_.add(std::move(own));
   own_[offset] = steadyMs();
   while (own_.size() > 32) own_.erase(own_.begin());
@@ -172,6 +228,7 @@ void Checker::judge(std::int64_t offset) {
   metrics_.countDivergence();
   std::string tables;
   for (const auto& t : verdict.tables) tables += (tables.empty() ? "" : " | ") + t;
+  KLOG(Warn, "node", "continuous verification: this node's data at ALL offset {} differs: {}", offset, tables);
   NodeErrorReport r;
   r.nodeId = options_.nodeId;
   r.code = std::string(code::Diverged);

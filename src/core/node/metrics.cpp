@@ -94,6 +94,12 @@ std::string NodeMetrics::render(const NodeGauges& g) const {
          std::to_string(divergences_.load(std::memory_order_relaxed)));
   sample("kluster_checks_total", "counter", "Continuous verification checks this node computed.",
          std::to_string(checks_.load(std::memory_order_relaxed)));
+  sample("kluster_check_tables_summed_total", "counter",
+         "Tables continuous verification summed (full checks: all; incremental ones: those written since the last).",
+         std::to_string(tablesSummed_.load(std::memory_order_relaxed)));
+  sample("kluster_check_tables_reused_total", "counter",
+         "Tables whose sums an incremental check reused from the previous check (not written since).",
+         std::to_string(tablesReused_.load(std::memory_order_relaxed)));
   sample("kluster_check_last_offset", "gauge", "ALL offset of the last check this node computed (-1: none yet).",
          std::to_string(lastCheckOffset_.load(std::memory_order_relaxed)));
   sample("kluster_check_last_duration_seconds", "gauge", "How long the last check took.",

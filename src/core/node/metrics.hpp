@@ -48,9 +48,12 @@ public:
   void countRetry() { retries_.fetch_add(1, std::memory_order_relaxed); }
   void countNodeError(std::string_view code) { nodeErrors_.add(code); }
   void countDivergence() { divergences_.fetch_add(1, std::memory_order_relaxed); }
-  /// A continuous verification check finished at ALL offset `offset` in `durationMs`.
-  void countCheck(std::int64_t offset, std::int64_t durationMs) {
+  /// A continuous verification check finished at ALL offset `offset` in `durationMs`, having summed `summed` tables
+  /// again and reused the previous sums of `reused`.
+  void countCheck(std::int64_t offset, std::int64_t durationMs, std::size_t summed, std::size_t reused) {
     checks_.fetch_add(1, std::memory_order_relaxed);
+    tablesSummed_.fetch_add(summed, std::memory_order_relaxed);
+    tablesReused_.fetch_add(reused, std::memory_order_relaxed);
     lastCheckOffset_.store(offset, std::memory_order_relaxed);
     lastCheckMs_.store(durationMs, std::memory_order_relaxed);
   }
@@ -73,6 +76,8 @@ private:
   std::atomic<std::uint64_t> retries_{0};
   std::atomic<std::uint64_t> divergences_{0};
   std::atomic<std::uint64_t> checks_{0};
+  std::atomic<std::uint64_t> tablesSummed_{0};
+  std::atomic<std::uint64_t> tablesReused_{0};
   std::atomic<std::int64_t> lastCheckOffset_{-1};
   std::atomic<std::int64_t> lastCheckMs_{0};
   std::atomic<bool> databaseConnected_{false};

@@ -55,6 +55,7 @@ NodeOptions NodeOptions::fromSettings(const Settings& settings) {
   opts.metricsAddress = settings.get("metrics.address");
   opts.readyMaxLag = settings.getInt("metrics.ready_max_lag");
   opts.checkInterval = settings.getDuration("node.check_interval");
+  opts.checkFullEvery = settings.getInt("node.check_full_every");
   opts.clientsFile = settings.get("security.clients_file");
   try {
     std::size_t used = 0;
@@ -85,6 +86,8 @@ Node::Node(NodeOptions options)
   if (options_.readyMaxLag < 0) throw UsageError("metrics.ready_max_lag must be 0 or more");
   if (options_.checkInterval.count() != 0 && options_.checkInterval < std::chrono::seconds(1))
     throw UsageError("node.check_interval must be 0 (off) or at least 1s");
+  if (options_.checkFullEvery < 1)
+    throw UsageError("node.check_full_every must be at least 1 (1: every check sums every table)");
 }
 
 NodeGauges Node::probe(kafka::Admin& admin) const {

@@ -38,6 +38,8 @@ struct NodeOptions {
   std::int64_t readyMaxLag = 100; ///< /ready answers 200 within this many unapplied ALL messages
   /// node.check_interval: continuous verification's period (0: off). Must be the same on every node.
   std::chrono::milliseconds checkInterval = std::chrono::minutes(5);
+  /// node.check_full_every: every this many check periods, a check sums every table again (1: every check).
+  int checkFullEvery = 12;
   std::filesystem::path clientsFile; ///< security.clients_file: keys and permissions of the clients (empty: none)
   std::int64_t skipPublication = -1; ///< security.skip_publication: a security request refused, not stopped at
 

@@ -35,6 +35,7 @@ private:
     Prepared prepared;
     std::int64_t fetchedUs = 0; ///< when the reader got it (for traced requests)
     bool checkpoint = false;    ///< continuous verification checks the state right after it (ends its batch)
+    bool fullCheck = false;     ///< that check sums every table again (checks::Schedule::full)
   };
   using Answers = BatchAnswers;
   void openDatabase();

@@ -79,7 +79,8 @@ public:
   std::vector<FunctionDefinition> triggerFunctions(const std::string& schema, const std::string& table) override;
   std::vector<std::string> tableFunctions(const std::string& schema, const std::string& table) override;
   std::int64_t openSnapshot(const std::string& cluster) override;
-  std::vector<TableChecksum> snapshotChecksums() override;
+  std::vector<std::string> snapshotTables() override;
+  TableChecksum snapshotChecksum(const std::string& table) override;
   void closeSnapshot() noexcept override { rollback(); }
 
 private:

@@ -96,7 +96,9 @@ public:
   std::vector<FunctionDefinition> triggerFunctions(const std::string& schema, const std::string& table) override;
   std::vector<std::string> tableFunctions(const std::string& schema, const std::string& table) override;
   std::int64_t openSnapshot(const std::string& cluster) override;
-  std::vector<TableChecksum> snapshotChecksums() override;
+  std::vector<std::string> snapshotTables() override;                                  // pg_checks.cpp
+  TableChecksum snapshotChecksum(const std::string& table) override;                   // pg_checks.cpp
+  std::optional<std::set<std::string>> snapshotWritten(const Writes& writes) override; // pg_checks.cpp
   void closeSnapshot() noexcept override { rollback(); }
 
 private:
@@ -141,6 +143,8 @@ private:
   PGconn* conn_ = nullptr;
   std::string url_;
   std::unordered_map<unsigned, std::string> typeNames_;
+  /// The tables snapshotTables() listed last: name -> (quoted reference, the row's bucket key expression).
+  std::map<std::string, std::pair<std::string, std::string>> snapshotTables_;
   std::unordered_map<std::string, std::string> statements_; // SQL text -> prepared statement name
   std::unordered_map<std::string, std::string> preparing_;  // prepared in the pipeline being run, not confirmed
   std::uint64_t statementCount_ = 0;
