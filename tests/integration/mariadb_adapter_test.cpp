@@ -271,6 +271,20 @@ TEST_CASE("catalog facts and checksums for the determinism rules and verificatio
   cb->closeSnapshot();
   CHECK(changed[0] == sumsA[0]);
   CHECK(changed[1].checksum != sumsA[1].checksum);
+  // A difference after the decimal point is one (HEX() of a number alone would round it away).
+  for (const auto* url : {&a.url, &b.url})
+    mdb::Client(mdb::Url::parse(*url))
+        .exec("CREATE TABLE d (id INT PRIMARY KEY, price DECIMAL(10,2), f DOUBLE); "
+              "INSERT INTO d VALUES (1, 1.50, 0.25)");
+  mdb::Client(mdb::Url::parse(b.url)).exec("UPDATE d SET price = 1.51");
+  c->openSnapshot("c1");
+  cb->openSnapshot("c1");
+  const auto decimalsA = c->snapshotChecksums(), decimalsB = cb->snapshotChecksums();
+  c->closeSnapshot();
+  cb->closeSnapshot();
+  REQUIRE(decimalsA.size() == 3);
+  CHECK(decimalsA[0].table == "d");
+  CHECK(decimalsA[0].checksum != decimalsB[0].checksum);
 }
 
 TEST_CASE("a connection lost during a batch is a transient error; DDL gets a batch of its own", "[mariadb]") {

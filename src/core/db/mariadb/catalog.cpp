@@ -179,7 +179,7 @@ TableChecksum MariaDbConnection::snapshotChecksum(const std::string& name) {
   for (const auto& c : cols.back().rows) {
     std::string ident = "`";
     for (char ch : c[0].value_or("")) ident += ch == '`' ? std::string("``") : std::string(1, ch);
-    row += fmt::format("{}IFNULL(HEX({}), 'N')", row.empty() ? "" : ", ", ident + "`");
+    row += fmt::format("{}IFNULL(HEX(CONCAT({})), 'N')", row.empty() ? "" : ", ", ident + "`"); // CONCAT: HEX(1.5) is 2
   }
   std::string ident = "`";
   for (char ch : name) ident += ch == '`' ? std::string("``") : std::string(1, ch);
