@@ -51,7 +51,7 @@ public:
     if (m.topic_name() == topics_.responses()) {
       if (ts < fromMs_ && (!m.key() || *m.key() != checks::kClientId)) return;
       try {
-        for (auto text : responseTexts(payload)) tracker_.addResponse(Response::fromJson(text), ts);
+        tracker_.addResponse(Response::fromJson(payload), ts);
       } catch (const std::exception&) {
         ++malformed_;
       }

@@ -5,8 +5,6 @@
 
 #include <fmt/format.h>
 
-#include <cctype>
-
 namespace kluster {
 using nlohmann::json;
 
@@ -39,7 +37,6 @@ std::string Request::toJson() const {
   if (minAllOffset) j["minAllOffset"] = *minAllOffset;
   if (timeoutMs) j["timeoutMs"] = *timeoutMs;
   if (trace) j["trace"] = true;
-  if (groupResponses) j["groupResponses"] = true;
   if (transaction) {
     ojson t;
     t["time"] = transaction->timeMs;
@@ -320,10 +317,6 @@ ParsedRequest parseRequest(std::string_view payload, std::size_t maxBytes) {
     if (!it->is_boolean()) return fail(parsed, code::BadRequest, "'trace' must be a boolean"), parsed;
     req.trace = it->get<bool>();
   }
-  if (auto it = j.find("groupResponses"); it != j.end() && !it->is_null()) {
-    if (!it->is_boolean()) return fail(parsed, code::BadRequest, "'groupResponses' must be a boolean"), parsed;
-    req.groupResponses = it->get<bool>();
-  }
   if (auto it = j.find("transaction"); it != j.end() && !it->is_null() && !parseTransaction(*it, parsed)) return parsed;
   return parsed;
 }
@@ -473,41 +466,6 @@ std::string Response::toJson() const {
                    trace->fetchedUs, trace->startedUs, trace->committedUs, trace->producedUs);
   out += '}';
   return out;
-}
-
-std::vector<std::string_view> responseTexts(std::string_view payload) {
-  std::size_t i = 0;
-  while (i < payload.size() && std::isspace(static_cast<unsigned char>(payload[i]))) ++i;
-  if (i == payload.size() || payload[i] != '[') return {payload};
-  // The top-level elements of the array, by a scan of JSON's syntax: strings (with escapes) and nesting.
-  std::vector<std::string_view> out;
-  int depth = 0;
-  bool inString = false;
-  std::size_t start = i + 1;
-  for (; i < payload.size(); ++i) {
-    const char c = payload[i];
-    if (inString) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        inString = false;
-      continue;
-    }
-    if (c == '"')
-      inString = true;
-    else if (c == '[' || c == '{')
-      ++depth;
-    else if (c == ']' || c == '}') {
-      if (--depth == 0) {
-        if (start < i) out.push_back(payload.substr(start, i - start));
-        return out;
-      }
-    } else if (c == ',' && depth == 1) {
-      out.push_back(payload.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  throw std::invalid_argument("a response array that does not end");
 }
 
 Response Response::fromJson(std::string_view payload) {

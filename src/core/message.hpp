@@ -41,10 +41,6 @@ struct Request {
   std::optional<Auth> auth;
   /// Asks the nodes to put the times they handled the request in their responses (`bench load --breakdown`).
   bool trace = false;
-  /// `"groupResponses": true`: the client reads RESPONSES records that hold a JSON array of responses, so a node
-  /// may answer several of its requests applied together in one record (docs/messages.md). The C++ client library
-  /// sets it; without it every response is a record of its own. Not signed: it changes how answers travel only.
-  bool groupResponses = false;
   /// A describe request (`"kind": "describe"`, ONE only): the node prepares the one statement in `statements`
   /// without running it and answers its parameter and result column types (a StatementDescription as the
   /// response's `result`). `paramTypes` are the types the client declared (0: let the database infer it).
@@ -157,7 +153,6 @@ struct Response {
   std::optional<Trace> trace;  ///< only when the request asked for it
   std::int64_t receivedUs = 0; ///< when the client read it (set by the client; not serialized)
   std::string raw;             ///< the JSON exactly as received (set by the client; not serialized)
-  bool groupable = false;      ///< its request said groupResponses (set by the node; not serialized)
 
   bool ok() const { return resultCode == "OK"; }
   std::string toJson() const;
@@ -165,11 +160,6 @@ struct Response {
   /// Throws nlohmann::json::exception or std::invalid_argument on a malformed response.
   static Response fromJson(std::string_view payload);
 };
-
-/// The responses a RESPONSES record carries, each as the text of one response object: the record itself, or the
-/// elements of a JSON array, which a node sends when a batch answers several requests of one client
-/// (docs/messages.md). Throws std::invalid_argument on an array that does not end.
-std::vector<std::string_view> responseTexts(std::string_view payload);
 
 /// A digest of a response's outcome: the rows (or rows affected) when OK, the code and SQLSTATE otherwise.
 std::string outcomeHash(const Response& response);

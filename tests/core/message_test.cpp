@@ -207,33 +207,3 @@ TEST_CASE("a statement description round-trips through a response's result; malf
     CHECK_THROWS_AS(StatementDescription::fromJson(ojson::parse(bad)), std::invalid_argument);
   }
 }
-
-TEST_CASE("a RESPONSES record holds one response, or several to one client as a JSON array", "[message]") {
-  Response a, b;
-  a.requestId = "r1";
-  a.nodeId = "n1";
-  a.resultCode = "SQL_ERROR";
-  a.errorMessage = "a \"quoted\" ], { tricky, } string\\";
-  b.requestId = "r2";
-  b.nodeId = "n1";
-  b.resultCode = "SQL_ERROR";
-  const auto one = a.toJson();
-  REQUIRE(responseTexts(one).size() == 1);
-  CHECK(responseTexts(one)[0] == one);
-  const auto both = "[" + one + "," + b.toJson() + "]";
-  const auto texts = responseTexts(both);
-  REQUIRE(texts.size() == 2);
-  CHECK(texts[0] == one);
-  CHECK(Response::fromJson(texts[0]).errorMessage == a.errorMessage);
-  CHECK(Response::fromJson(texts[1]).requestId == "r2");
-  CHECK(responseTexts("[]").empty());
-  CHECK_THROWS_AS(responseTexts("[" + one), std::invalid_argument);
-  // A request asks for grouped answers explicitly; third-party clients that do not get one response per record.
-  Request req;
-  req.messageId = "m";
-  req.clientId = "c";
-  req.statements = {"SELECT 1"};
-  CHECK(req.toJson().find("groupResponses") == std::string::npos);
-  req.groupResponses = true;
-  CHECK(parseRequest(req.toJson()).request.groupResponses);
-}

@@ -1,13 +1,9 @@
 // The client library's dispatch (core/client/client.hpp Dispatch): Batched requests wait up to batchLinger for
 // each other and reach ALL together; Auto batches only while other requests are in flight, and keeps the order sent.
 #include "core/client/client.hpp"
-#include "core/kafka/admin.hpp"
-#include "core/kafka/kafka.hpp"
 #include "core/util.hpp"
 #include "support/cluster.hpp"
 #include "support/helpers.hpp"
-#include "support/raw_client.hpp"
-#include "support/topic_reader.hpp"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -150,54 +146,3 @@ TEST_CASE("Dispatch::Auto: a lone caller never batches, concurrent ones do, and 
 // as ALL applies in order, everything after it), while its ONE server keeps answering reads of `t`, which
 // the lock does not touch. So a write to `t` after it is applied on nodes 1 and 2 but not on node 3, and
 // a read of `t` that lands on node 3 is stale unless it waits for the write's ALL offset.
-
-TEST_CASE("a node answers a client's requests applied together in one record; a client that did not ask, one each",
-          "[client]") {
-  TestCluster cluster;
-  auto client = makeClient(cluster);
-  REQUIRE(cluster.exec({"--to", "ALL", "--wait", "all", "CREATE TABLE g (id int PRIMARY KEY)"}).exitCode == 0);
-  std::vector<std::future<client::Result>> futures;
-  for (int i = 0; i < 300; ++i) {
-    Request r;
-    r.statements = {"INSERT INTO g VALUES ($1)"};
-    r.params = nlohmann::json::array({i});
-    futures.push_back(client.send(r, client::Target::All, client::WaitPolicy::parse("all"), std::chrono::seconds(60)));
-  }
-  int ok = 0;
-  for (auto& f : futures) ok += f.get().allOk() ? 1 : 0;
-  CHECK(ok == 300); // every response read, whatever record it came in
-  // What the nodes wrote on RESPONSES for this client: fewer records than responses.
-  kafka::Admin admin(kafka::clientProperties(cluster.brokers(), {}));
-  const auto topic = cluster.name() + ".RESPONSES";
-  const int partition = util::responsePartition(client.clientId(), admin.partitionCount(topic).value_or(1));
-  std::size_t records = 0, responses = 0, largest = 0;
-  readTopic(
-      cluster.brokers(), topic, partition, 0,
-      [&](const std::vector<Record>& read) {
-        records = responses = largest = 0;
-        for (const auto& r : read) {
-          if (r.key != client.clientId()) continue;
-          const auto n = responseTexts(r.payload).size();
-          ++records;
-          responses += n;
-          largest = std::max(largest, n);
-        }
-        return responses >= 900;
-      },
-      std::chrono::seconds(30));
-  INFO(records << " records held " << responses << " responses, at most " << largest << " in one");
-  CHECK(responses >= 900);
-  CHECK(records < responses);
-  CHECK(largest > 1);
-
-  // A client that does not say groupResponses (any client written to docs/messages.md's format) reads one
-  // response per record, each a JSON object.
-  RawClient raw(cluster, "raw-client");
-  std::vector<std::string> payloads;
-  for (int i = 0; i < 50; ++i)
-    payloads.push_back(raw.request(fmt::format("raw-{}", i), fmt::format("INSERT INTO g VALUES ({})", 1000 + i)));
-  raw.send(payloads);
-  const auto answers = raw.responses(150);
-  CHECK(answers.size() == 150);
-  for (const auto& a : answers) CHECK(a.is_object());
-}

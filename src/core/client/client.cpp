@@ -209,7 +209,6 @@ public:
   void send(Request request, Target target, WaitPolicy wait, std::chrono::milliseconds timeout, Callback done,
             Dispatch dispatch = Dispatch::Auto) {
     request.clientId = options_.clientId;
-    request.groupResponses = true; // handle() reads a node's answers to several requests from one record
     if (request.messageId.empty()) request.messageId = options_.clientId + "." + util::uuid4();
     if (!request.timeoutMs) {
       // A node waits for ALL up to minAllOffset until the request's timeout; asking it to stop a little
@@ -398,32 +397,30 @@ private:
   void handle(const RdKafka::Message& msg) {
     // Only this client's responses matter; others sharing the partition are skipped by key.
     if (!msg.key() || *msg.key() != options_.clientId) return;
+    Response r;
     const auto receivedUs = util::nowMicros();
-    std::vector<Response> responses; // one, or a node's answers to several requests of this client
     try {
-      for (auto text : responseTexts(std::string_view(static_cast<const char*>(msg.payload()), msg.len()))) {
-        responses.push_back(Response::fromJson(text));
-        responses.back().raw.assign(text);
-        responses.back().receivedUs = receivedUs;
-      }
+      r.raw.assign(static_cast<const char*>(msg.payload()), msg.len());
+      auto raw = std::move(r.raw);
+      r = Response::fromJson(raw);
+      r.raw = std::move(raw);
     } catch (const std::exception& e) {
       KLOG(Warn, "client", "unreadable response at offset {}: {}", msg.offset(), e.what());
-      if (responses.empty()) return;
+      return;
     }
+    r.receivedUs = receivedUs;
     Finished finished;
     {
       std::lock_guard lock(mutex_);
-      for (auto& r : responses) {
-        auto it = pending_.find(r.requestId);
-        if (it == pending_.end()) continue; // late, duplicate or not ours
-        Pending& p = *it->second;
-        if (!p.answered.insert(r.nodeId).second) continue; // the same node answered twice (redelivery)
-        p.result.responses.push_back(std::move(r));
-        if (p.result.responses.size() >= p.needed && coversExpected(p)) {
-          deadlines_.erase(p.deadline);
-          finished.push_back(finish(it->second));
-          pending_.erase(it);
-        }
+      auto it = pending_.find(r.requestId);
+      if (it == pending_.end()) return; // late, duplicate or not ours
+      Pending& p = *it->second;
+      if (!p.answered.insert(r.nodeId).second) return; // the same node answered twice (redelivery)
+      p.result.responses.push_back(std::move(r));
+      if (p.result.responses.size() >= p.needed && coversExpected(p)) {
+        deadlines_.erase(p.deadline);
+        finished.push_back(finish(it->second));
+        pending_.erase(it);
       }
     }
     deliver(finished);

@@ -8,7 +8,6 @@
 #include <pthread.h>
 
 #include <algorithm>
-#include <unordered_map>
 
 namespace kluster::node {
 namespace {
@@ -70,7 +69,15 @@ void Responder::sendLoop() {
     sending_ = true;
     changed_.notify_all();
     lock.unlock();
-    sendGrouped(batches);
+    for (auto& batch : batches)
+      for (auto& r : batch) {
+        try {
+          send(r);
+        } catch (const std::exception& e) {
+          // The request is applied; its client will time out and may retry, and then gets DUPLICATE.
+          KLOG(Error, "node", "cannot answer request {}: {}", r.requestId, e.what());
+        }
+      }
     // Sent now rather than after linger.ms: librdkafka sends at once while a flush() runs. Bounded to a
     // millisecond, which is enough to wake its broker thread; the acknowledgement is not waited for, so the
     // batches committed meanwhile are not held back behind it.
@@ -117,62 +124,12 @@ Response buildResponse(const std::string& nodeId, const ParsedRequest& request, 
   r.timestamp = util::nowMillis();
   r.durationMs = startedMs ? r.timestamp - startedMs : 0;
   r.resultHash = outcomeHash(r);
-  r.groupable = request.request.groupResponses;
   return r;
 }
 
-void Responder::sendGrouped(std::deque<std::vector<Response>>& batches) {
-  // The responses to one client share a record, a JSON array (docs/messages.md): a proxy's or a busy client's
-  // requests answered by these batches cost the broker one record and the client one message, not one each.
-  std::vector<std::vector<Response*>> groups;
-  std::unordered_map<std::string_view, std::size_t> byClient;
-  for (auto& batch : batches)
-    for (auto& r : batch) {
-      if (!r.groupable) { // a client that reads one response per record
-        groups.push_back({&r});
-        continue;
-      }
-      auto [it, added] = byClient.emplace(r.clientId, groups.size());
-      if (added) groups.emplace_back();
-      groups[it->second].push_back(&r);
-    }
-  for (auto& group : groups) {
-    std::string record;
-    std::size_t count = 0;
-    auto produce = [&] {
-      if (count == 0) return;
-      if (count > 1) record += ']';
-      try {
-        producer_.produce(topics_.responses(), util::responsePartition(group.front()->clientId, responsePartitions_),
-                          group.front()->clientId, record);
-      } catch (const std::exception& e) {
-        // The requests are applied; their client will time out and may retry, and then gets DUPLICATE.
-        KLOG(Error, "node", "cannot answer {} request(s) of client {}: {}", count, group.front()->clientId, e.what());
-      }
-      record.clear();
-      count = 0;
-    };
-    for (Response* r : group) {
-      const std::string payload = payloadOf(*r);
-      if (count > 0 && record.size() + payload.size() + 2 > maxResponseBytes_) produce();
-      if (count == 1) record.insert(0, "[");
-      record += count == 0 ? payload : "," + payload;
-      ++count;
-      if (metrics_) metrics_->countRequest(r->requestTopic, r->resultCode);
-    }
-    produce();
-  }
-}
-
 void Responder::send(Response& response) {
-  const auto payload = payloadOf(response);
-  producer_.produce(topics_.responses(), util::responsePartition(response.clientId, responsePartitions_),
-                    response.clientId, payload);
-  if (metrics_) metrics_->countRequest(response.requestTopic, response.resultCode);
-}
-
-std::string Responder::payloadOf(Response& response) const {
   if (response.trace) response.trace->producedUs = util::nowMicros();
+  const int partition = util::responsePartition(response.clientId, responsePartitions_);
   auto payload = response.toJson();
   if (payload.size() > maxResponseBytes_) {
     // Kafka would refuse it, and the client would wait for an answer until its timeout. What was applied stays
@@ -192,7 +149,8 @@ std::string Responder::payloadOf(Response& response) const {
     tooLarge.digests.clear();
     payload = tooLarge.toJson();
   }
-  return payload;
+  producer_.produce(topics_.responses(), partition, response.clientId, payload);
+  if (metrics_) metrics_->countRequest(response.requestTopic, response.resultCode);
 }
 
 void Responder::reportError(const NodeErrorReport& report) {

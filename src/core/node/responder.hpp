@@ -33,10 +33,6 @@ public:
                  std::int64_t startedMs) const;
   /// Produces a response now (a traced one gets its produce time).
   void send(Response& response);
-  /// Sends the responses of batches, those to one client in one record.
-  void sendGrouped(std::deque<std::vector<Response>>& batches);
-  /// A response as JSON; TOO_LARGE instead when it exceeds what one Kafka message carries.
-  std::string payloadOf(Response& response) const;
   /// Queues responses to be sent in order on the responder's thread. Blocks while a few batches are
   /// queued already, so a slow broker slows the applier down instead of filling memory.
   void sendLater(std::vector<Response> responses);
