@@ -9,12 +9,11 @@
 
 namespace kluster::client {
 
-Result TransactionDriver::refused(std::string_view code, std::string message, std::string sqlState, std::string hint) {
+Result TransactionDriver::refused(std::string_view code, std::string message, std::string hint) {
   Result r;
   Response resp;
   resp.resultCode = std::string(code);
   resp.errorMessage = std::move(message);
-  resp.sqlState = std::move(sqlState);
   resp.hint = std::move(hint);
   r.responses.push_back(std::move(resp));
   return r;
@@ -39,10 +38,10 @@ void TransactionDriver::execute(std::vector<sql::Statement> statements, nlohmann
         std::string command; // the statement's first word, as PostgreSQL names it: "cannot execute INSERT in ..."
         for (char c : st.sql.substr(0, st.sql.find_first_of(" \t\n("))) command += static_cast<char>(std::toupper(c));
         return then(
-            refused(code::ReadOnly, fmt::format("cannot execute {} in a read-only transaction", command), "25006"));
+            refused(code::ReadOnly, fmt::format("cannot execute {} in a read-only transaction", command)));
       }
   if (auto why = tx_.refusal(statements, params, limits))
-    return then(refused(code::TooLarge, *why, "54000", "commit smaller transactions"));
+    return then(refused(code::TooLarge, *why, "commit smaller transactions"));
   Request req = tx_.speculation(statements, params);
   if (seenAll) req.minAllOffset = seenAll; // the session's own earlier writes are seen
   send_(std::move(req), Target::One,
@@ -67,7 +66,7 @@ void TransactionDriver::execute(std::vector<sql::Statement> statements, nlohmann
                                   fmt::format("the transaction drew more values of sequence {} than its session had "
                                               "reserved",
                                               name),
-                                  "40001", "retry the transaction: a larger block of values is reserved for it"));
+                                  "retry the transaction: a larger block of values is reserved for it"));
             }
           tx_.setDrawn(drawn);
           tx_.record(statements, params, r.responses.front().digests);
@@ -120,7 +119,7 @@ void TransactionDriver::reserveSequences(std::vector<std::string> names, std::fu
         tx_.reserve(names[i], last - sizes[i] + 1);
       }
     } catch (const std::exception& e) { // never: the nodes answer setval()'s value
-      const auto bad = refused(code::SqlError, std::string("reserving sequence values: ") + e.what(), "XX000");
+      const auto bad = refused(code::SqlError, std::string("reserving sequence values: ") + e.what());
       return then(&bad);
     }
     then(nullptr);

@@ -37,7 +37,8 @@ public:
   /// at once; `then` gets the commit's result (SERIALIZATION_FAILURE: retry the whole transaction).
   void commit(Then then);
   /// A result the driver decides itself (a limit, a read-only transaction's write), as a node's would be.
-  static Result refused(std::string_view code, std::string message, std::string sqlState, std::string hint = {});
+  /// A refusal answered without asking a node; its SQLSTATE is the proxy's for the code (proxy/outcome.cpp).
+  static Result refused(std::string_view code, std::string message, std::string hint = {});
   /// Whether a request succeeded: answered, the nodes agreeing, the first answer OK.
   static bool succeeded(const Result& r) { return !r.diverged && !r.responses.empty() && r.responses.front().ok(); }
 
