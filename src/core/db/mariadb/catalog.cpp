@@ -176,17 +176,12 @@ TableChecksum MariaDbConnection::snapshotChecksum(const std::string& name) {
   // Each row's md5 over its values in hex (NULL apart from every value); the digest sums two 64-bit halves of
   // the md5s, so it needs no sort and does not depend on the order rows are read in.
   std::string row;
-  for (const auto& c : cols.back().rows) {
-    std::string ident = "`";
-    for (char ch : c[0].value_or("")) ident += ch == '`' ? std::string("``") : std::string(1, ch);
-    row += fmt::format("{}IFNULL(HEX(CONCAT({})), 'N')", row.empty() ? "" : ", ", ident + "`"); // CONCAT: HEX(1.5) is 2
-  }
-  std::string ident = "`";
-  for (char ch : name) ident += ch == '`' ? std::string("``") : std::string(1, ch);
+  for (const auto& c : cols.back().rows) // CONCAT: HEX() of a number alone is of its integer part (HEX(1.5) is 2)
+    row += fmt::format("{}IFNULL(HEX(CONCAT({})), 'N')", row.empty() ? "" : ", ", ident(c[0].value_or("")));
   auto sums = run(fmt::format("SELECT COUNT(*), md5(concat(COUNT(*), ':', COALESCE(SUM(CAST(CONV(LEFT(h, 16), 16, 10) "
                               "AS UNSIGNED)), 0), ':', COALESCE(SUM(CAST(CONV(RIGHT(h, 16), 16, 10) AS UNSIGNED)), "
-                              "0))) FROM (SELECT md5(concat_ws(',', {})) AS h FROM {}`) AS x",
-                              row.empty() ? "''" : row, ident),
+                              "0))) FROM (SELECT md5(concat_ws(',', {})) AS h FROM {}) AS x",
+                              row.empty() ? "''" : row, ident(name)),
                   "summing a table");
   TableChecksum out;
   out.table = name;

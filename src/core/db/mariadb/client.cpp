@@ -220,6 +220,25 @@ std::vector<Placeholder> findPlaceholders(std::string_view sql) {
   return found;
 }
 
+std::string literal(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    switch (c) {
+    case '\'': out += "''"; break;
+    case '\\': out += "\\\\"; break;
+    case '\0': out += "\\0"; break;
+    default: out += c;
+    }
+  }
+  return out + "'";
+}
+
+std::string ident(std::string_view name) {
+  std::string out = "`";
+  for (char c : name) out += c == '`' ? std::string("``") : std::string(1, c);
+  return out + "`";
+}
+
 std::string Client::bind(std::string_view sql, const std::vector<std::optional<std::string>>& params) {
   const auto holders = findPlaceholders(sql);
   if (holders.empty()) return std::string(sql);

@@ -112,4 +112,10 @@ struct Placeholder {
 };
 std::vector<Placeholder> findPlaceholders(std::string_view sql);
 
+/// A string literal under the sql_mode Kluster pins (backslash escapes on), for SQL built without a connection
+/// (Client::quote escapes for the connection's character set).
+std::string literal(std::string_view text);
+/// A `backquoted` identifier.
+std::string ident(std::string_view name);
+
 } // namespace kluster::db::mariadb

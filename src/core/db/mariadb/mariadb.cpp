@@ -71,19 +71,6 @@ constexpr const char* kSaveAutoinc =
     "information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND AUTO_INCREMENT IS NOT NULL AND TABLE_NAME NOT LIKE "
     "'\\_kluster\\_%'";
 
-std::string literal(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    switch (c) {
-    case '\'': out += "''"; break;
-    case '\\': out += "\\\\"; break;
-    case '\0': out += "\\0"; break;
-    default: out += c;
-    }
-  }
-  return out + "'";
-}
-
 } // namespace
 
 Statement recordSecurityStatement(const std::string& cluster, const std::string& digest, std::int64_t offset) {
@@ -230,9 +217,7 @@ void MariaDbConnection::restoreAutoinc() {
                "t.TABLE_SCHEMA = DATABASE() AND t.TABLE_NAME = a.table_name WHERE t.AUTO_INCREMENT <> a.next_value",
                "reading the AUTO_INCREMENT counters");
   for (const auto& row : r.back().rows) {
-    std::string ident = "`";
-    for (char c : row[0].value_or("")) ident += c == '`' ? std::string("``") : std::string(1, c);
-    run(fmt::format("ALTER TABLE {}` AUTO_INCREMENT = {}", ident, row[1].value_or("1")),
+    run(fmt::format("ALTER TABLE {} AUTO_INCREMENT = {}", ident(row[0].value_or("")), row[1].value_or("1")),
         "putting an AUTO_INCREMENT counter back");
     KLOG(Info, "db", "AUTO_INCREMENT of {} put back to {} (a batch was rolled back)", row[0].value_or(""),
          row[1].value_or(""));

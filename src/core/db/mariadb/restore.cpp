@@ -24,12 +24,6 @@ constexpr const char* kDumpFile = "database.sql"; // dump.cpp writes it
   throw KlusterError(kRefused, std::move(message), std::move(hint));
 }
 
-std::string ident(std::string_view name) {
-  std::string out = "`";
-  for (char c : name) out += c == '`' ? std::string("``") : std::string(1, c);
-  return out + "`";
-}
-
 std::string createDatabase(const std::string& name, const std::string& charset, const std::string& collation) {
   std::string sql = "CREATE DATABASE " + ident(name);
   if (!charset.empty()) sql += " CHARACTER SET " + charset;

@@ -9,32 +9,14 @@
 // times as themselves; boundary keys travel as text (binary ones as hex) and are cast back to the key's type.
 #include "core/db/mariadb/operations.hpp"
 
+#include "core/db/mariadb/client.hpp"
+
 #include <fmt/format.h>
 
 #include <cctype>
 
 namespace kluster::db::mariadb {
 namespace {
-
-std::string ident(std::string_view name) {
-  std::string out = "`";
-  for (char c : name) out += c == '`' ? std::string("``") : std::string(1, c);
-  return out + "`";
-}
-
-// A string literal under the sql_mode every node pins (backslash escapes on).
-std::string literal(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    switch (c) {
-    case '\'': out += "''"; break;
-    case '\\': out += "\\\\"; break;
-    case '\0': out += "\\0"; break;
-    default: out += c;
-    }
-  }
-  return out + "'";
-}
 
 enum class Kind { Integer, Unsigned, Bit, Decimal, Float, Date, DateTime, Time, Binary, Text, Other };
 
