@@ -33,6 +33,9 @@ const std::vector<SettingSpec>& settingSpecs() {
       {"node.check_full_every", "KLUSTER_CHECK_FULL_EVERY", "12",
        "continuous verification: every this many check periods a check sums every table; the others only those "
        "written since the last check (1: every check is full; give every node the same value)"},
+      {"node.speculation_yield", "KLUSTER_SPECULATION_YIELD", "20ms",
+       "how long a statement of an interactive transaction waits for the apply loop to run out of ALL requests "
+       "before it runs anyway: writes first (0: it never waits)"},
       {"node.synchronous_commit", "KLUSTER_SYNCHRONOUS_COMMIT", "on",
        "off: batches commit without waiting for the database's WAL flush; ALL is the durable copy "
        "(docs/reliability.md)"},

@@ -9,6 +9,8 @@
 #include <httplib.h>
 
 #include <cmath>
+#include <fstream>
+#include <future>
 #include <regex>
 
 using namespace kluster;
@@ -185,4 +187,44 @@ TEST_CASE("node run refuses a metrics address it cannot use, before connecting t
                                      std::chrono::seconds(30));
   CHECK(bad.exitCode == 2);
   CHECK(bad.err.find("invalid metrics address '127.0.0.1:notaport'") != std::string::npos);
+}
+
+TEST_CASE("a speculation gives way to the apply loop for node.speculation_yield, and /metrics counts it", "[metrics]") {
+  ClusterOptions options;
+  options.nodes = 1;
+  options.onePartitions = 1;
+  options.extraNodeConfig = "speculation_yield = \"30s\"\n\n[metrics]\naddress = \"127.0.0.1:0\"\n";
+  TestCluster cluster(options);
+  int port = 0;
+  REQUIRE(waitUntil([&] { return (port = loggedPort(cluster, 1)) > 0; }, std::chrono::seconds(60)));
+  const std::string labels = fmt::format("{{cluster=\"{}\",node=\"node1\"}}", cluster.name());
+  REQUIRE(cluster.exec({"--to", "ALL", "--wait", "all", "CREATE TABLE big (n int)"}).exitCode == 0);
+  const auto before = get(port, "/metrics");
+  REQUIRE(before.status == 200);
+  CHECK(sampleValue(before.body, "kluster_speculations_yielded_total" + labels) == 0);
+
+  // A write that keeps the apply loop busy for a few seconds...
+  auto write = std::async(std::launch::async, [&] {
+    return cluster.exec(
+        {"--to", "ALL", "--wait", "all", "--timeout", "120s", "INSERT INTO big SELECT generate_series(1, 3000000)"});
+  });
+  REQUIRE(waitUntil(
+      [&] {
+        return cluster.scalar(
+                   1, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE "
+                      "'%INSERT INTO big SELECT generate_series%' AND query NOT LIKE '%pg_stat_activity%'") == "1";
+      },
+      std::chrono::seconds(60)));
+  // ...and a transaction's read, sent while it runs: its speculation waits for the write to be applied, so it sees
+  // the write's rows (without waiting it would read the snapshot from before the write: 0 rows).
+  const auto path = fmt::format("{}/read.sql", cluster.workDir());
+  std::ofstream(path) << "BEGIN;\nSELECT count(*) AS n FROM big;\nCOMMIT;\n";
+  auto read = cluster.exec({"-o", "jsonl", "--timeout", "60s", "-f", path});
+  INFO(read.out << read.err);
+  REQUIRE(read.exitCode == 0);
+  CHECK(read.out.find(R"({"n":3000000})") != std::string::npos);
+  REQUIRE(write.get().exitCode == 0);
+  const auto after = get(port, "/metrics");
+  CHECK(sampleValue(after.body, "kluster_speculations_yielded_total" + labels) == 1);
+  CHECK(sampleValue(after.body, "kluster_speculation_yield_seconds_total" + labels) > 0);
 }

@@ -360,8 +360,10 @@ std::vector<Node::AllApplier::Item> Node::AllApplier::takeBatch() {
   const std::size_t batchMax = static_cast<std::size_t>(node_.options_.batchMax);
   std::vector<Item> batch;
   std::unique_lock lock(mutex_);
+  if (queue_.empty()) node_.allWork_.set(false); // nothing to apply: speculations waiting for that may run
   queued_.wait_for(lock, std::chrono::milliseconds(200), [&] { return !queue_.empty() || readerFailure_; });
   if (readerFailure_) std::rethrow_exception(readerFailure_);
+  if (!queue_.empty()) node_.allWork_.set(true);
   const auto applied = node_.applied_.get();
   while (!queue_.empty() && batch.size() < batchMax) {
     if (queue_.front().prepared.fatal && queue_.front().msg->offset() > applied) {

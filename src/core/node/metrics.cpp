@@ -86,6 +86,11 @@ std::string NodeMetrics::render(const NodeGauges& g) const {
 
   sample("kluster_retries_total", "counter", "Failed attempts at database work that the node retried.",
          std::to_string(retries_.load(std::memory_order_relaxed)));
+  sample("kluster_speculations_yielded_total", "counter",
+         "Speculations (statements of interactive transactions) that waited for the apply loop to run out of work.",
+         std::to_string(speculationsYielded_.load(std::memory_order_relaxed)));
+  sample("kluster_speculation_yield_seconds_total", "counter", "The time those speculations waited, in all.",
+         number(static_cast<double>(yieldMicros_.load(std::memory_order_relaxed)) / 1e6));
   header(out, "kluster_node_errors_total", "counter", "Reports this node published on ERRORS, by code.");
   for (const auto& [code, n] : nodeErrors_.nonZero())
     fmt::format_to(std::back_inserter(out), "kluster_node_errors_total{{{},code=\"{}\"}} {}\n", labels_, code, n);

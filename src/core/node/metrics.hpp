@@ -47,6 +47,13 @@ public:
   void countRequest(std::string_view topic, std::string_view code); ///< topic "ALL" or "ONE"
   void countRetry() { retries_.fetch_add(1, std::memory_order_relaxed); }
   void countNodeError(std::string_view code) { nodeErrors_.add(code); }
+  /// A speculation waited `waited` for the apply loop to run out of work (node.speculation_yield).
+  void speculationYielded(std::chrono::steady_clock::duration waited) {
+    speculationsYielded_.fetch_add(1, std::memory_order_relaxed);
+    yieldMicros_.fetch_add(
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(waited).count()),
+        std::memory_order_relaxed);
+  }
   void countDivergence() { divergences_.fetch_add(1, std::memory_order_relaxed); }
   /// A continuous verification check finished at ALL offset `offset` in `durationMs`, having summed `summed` tables
   /// again and reused the previous sums of `reused`.
@@ -75,6 +82,8 @@ private:
   CodeCounters nodeErrors_;
   std::atomic<std::uint64_t> retries_{0};
   std::atomic<std::uint64_t> divergences_{0};
+  std::atomic<std::uint64_t> speculationsYielded_{0};
+  std::atomic<std::uint64_t> yieldMicros_{0};
   std::atomic<std::uint64_t> checks_{0};
   std::atomic<std::uint64_t> tablesSummed_{0};
   std::atomic<std::uint64_t> tablesReused_{0};

@@ -35,6 +35,34 @@ bool AppliedOffset::waitFor(std::int64_t offset, std::chrono::steady_clock::time
   return true;
 }
 
+void ApplyActivity::set(bool busy) {
+  if (busy_.load(std::memory_order_relaxed) == busy) return; // most batches: no change, no lock
+  {
+    std::lock_guard lock(mutex_);
+    busy_.store(busy);
+    if (!busy) idleSince_ = std::chrono::steady_clock::now();
+  }
+  if (!busy) idle_.notify_all();
+}
+
+bool ApplyActivity::waitIdle(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  bool waited = false;
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return waited;
+    if (!busy_.load()) {
+      const auto quietAt = idleSince_ + kQuiet;
+      if (now >= quietAt) return waited;
+      waited = true;
+      idle_.wait_until(lock, std::min(deadline, quietAt));
+    } else {
+      waited = true;
+      idle_.wait_until(lock, deadline);
+    }
+  }
+}
+
 NodeOptions NodeOptions::fromSettings(const Settings& settings) {
   NodeOptions opts;
   opts.cluster = settings.get("cluster.name");
@@ -56,6 +84,7 @@ NodeOptions NodeOptions::fromSettings(const Settings& settings) {
   opts.readyMaxLag = settings.getInt("metrics.ready_max_lag");
   opts.checkInterval = settings.getDuration("node.check_interval");
   opts.checkFullEvery = settings.getInt("node.check_full_every");
+  opts.speculationYield = settings.getDuration("node.speculation_yield");
   opts.clientsFile = settings.get("security.clients_file");
   try {
     std::size_t used = 0;

@@ -40,6 +40,9 @@ struct NodeOptions {
   std::chrono::milliseconds checkInterval = std::chrono::minutes(5);
   /// node.check_full_every: every this many check periods, a check sums every table again (1: every check).
   int checkFullEvery = 12;
+  /// node.speculation_yield: how long a speculation (a statement of an interactive transaction) waits for the
+  /// apply loop to run out of work before it runs anyway (0: it never waits).
+  std::chrono::milliseconds speculationYield{0};
   std::filesystem::path clientsFile; ///< security.clients_file: keys and permissions of the clients (empty: none)
   std::int64_t skipPublication = -1; ///< security.skip_publication: a security request refused, not stopped at
 
@@ -60,6 +63,25 @@ private:
   std::atomic<std::int64_t> value_{-1};
   std::mutex mutex_;
   std::condition_variable changed_;
+};
+
+/// Whether the apply loop has ALL requests to apply, so that speculations can give way to it: the apply loop
+/// is the cluster's critical path (every write waits for it on every node), a speculation one client's latency.
+class ApplyActivity {
+public:
+  /// How long the apply loop must have had nothing to apply to count as idle: between two batches of a steady
+  /// write load it waits for the next requests for a moment (their clients' round trip), which is not a lull.
+  static constexpr std::chrono::milliseconds kQuiet{2};
+  /// The apply loop took a batch (true) or found nothing to apply (false).
+  void set(bool busy);
+  /// Waits until the apply loop has had nothing to apply for kQuiet, or until `deadline`; true when it waited.
+  bool waitIdle(std::chrono::steady_clock::time_point deadline);
+
+private:
+  std::atomic<bool> busy_{false};
+  std::chrono::steady_clock::time_point idleSince_{}; ///< under mutex_
+  std::mutex mutex_;
+  std::condition_variable idle_;
 };
 
 class Checker;
@@ -83,6 +105,7 @@ private:
   Topics topics_;
   std::atomic<bool> stop_{false};
   AppliedOffset applied_;
+  ApplyActivity allWork_; ///< speculations wait (node.speculation_yield) while the apply loop has work
   /// Set by a ONE read that found the database behind applied_: the apply loop, when idle, checks the
   /// database's position again instead of waiting for the next write to notice it lost commits.
   std::atomic<bool> positionDoubted_{false};

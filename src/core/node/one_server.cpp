@@ -166,6 +166,13 @@ void Node::OneServer::serve(const Fetched& fetched, db::Connection*& conn, std::
         fmt::format("this node has applied ALL up to offset {}, not yet {}", node_.applied_.get(), *req.minAllOffset),
         "", "retry, or read from ALL");
   } else {
+    // Writes first: a speculation gives way to the apply loop for up to node.speculation_yield, so that on a node
+    // whose CPU is the limit, interactive transactions take what the writes leave (docs/transactions.md).
+    if (prepared.speculate && node_.options_.speculationYield.count() > 0) {
+      const auto yieldStarted = std::chrono::steady_clock::now();
+      if (node_.allWork_.waitIdle(std::min(deadline, yieldStarted + node_.options_.speculationYield)))
+        node_.metrics_.speculationYielded(std::chrono::steady_clock::now() - yieldStarted);
+    }
     for (;;) {
       try {
         if (!conn) {
