@@ -49,6 +49,8 @@ Environment: KLUSTER_KAFKA_VERSION, KLUSTER_KAFKA_READY_TIMEOUT (s, default 90),
 KLUSTER_KAFKA_STOP_TIMEOUT (s, default 20), JAVA_HOME, KLUSTER_KAFKA_JVM_OPTS: JVM
 flags appended to the defaults (-XX:+UseSerialGC -XX:TieredStopAtLevel=1, tuned for
 startup; e.g. '-XX:TieredStopAtLevel=4' for benchmarks, '-XX:-UseSerialGC -XX:+UseG1GC').
+KLUSTER_KAFKA_BROKER_PROPS: server.properties lines appended to each broker's (they win),
+e.g. $'num.network.threads=1\nnum.io.threads=2'.
 EOF
 }
 
@@ -271,6 +273,9 @@ log.cleaner.dedupe.buffer.size=8388608
 broker.heartbeat.interval.ms=1000
 broker.session.timeout.ms=6000
 $tls
+${KLUSTER_KAFKA_BROKER_PROPS:+
+# KLUSTER_KAFKA_BROKER_PROPS (a later line wins over an earlier one)
+$KLUSTER_KAFKA_BROKER_PROPS}
 EOF
 }
 
