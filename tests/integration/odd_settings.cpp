@@ -237,6 +237,14 @@ OddSettings giveOddSettings(TestCluster& c, int i) {
   INFO("refused at both levels: " << fmt::format("{}", fmt::join(refused, "\n")));
   REQUIRE((unjudged.empty() && noValue.empty() && refused.empty()));
   REQUIRE(out.given.size() > 150);
+  // By the node's own classification: every setting it pins (when allowed too) that this server has got another
+  // value; none of them may be kept.
+  std::vector<std::string> pinnedNotGiven;
+  for (const auto cls : {db::SettingClass::Pinned, db::SettingClass::PinnedWhenAllowed})
+    for (const auto name : db::settingsOf(cls))
+      if (before.count(std::string(name)) && !out.given.count(std::string(name))) pinnedNotGiven.emplace_back(name);
+  INFO("pinned, yet not given another value: " << fmt::format("{}", fmt::join(pinnedNotGiven, ", ")));
+  REQUIRE(pinnedNotGiven.empty());
 
   // Each one is in force on a new connection (one the server ignored with a warning would be its own value still),
   // but those the test's own connections override, which are stored for the database.
