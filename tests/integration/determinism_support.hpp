@@ -2,12 +2,14 @@
 // other default settings for everything Kluster pins, and the checks a user would make of each statement.
 #pragma once
 
+#include "odd_settings.hpp"
 #include "support/cluster.hpp"
 #include "support/helpers.hpp"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <iostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,22 +21,12 @@ inline std::string databaseName(const TestCluster& c, int i) {
   return url.substr(url.rfind('/') + 1);
 }
 
-// Gives node i's database other defaults for every setting Kluster pins, as an operator's ALTER DATABASE
-// (or postgresql.conf) would; a schema that shadows public on its search_path too.
+// Gives node i's database another default for every run-time setting (odd_settings.cpp: all of pg_settings'
+// user and superuser settings, each pinned one included), as an operator's ALTER DATABASE (or postgresql.conf) would;
+// a schema that shadows public on its search_path too.
 inline void unusualSettings(TestCluster& c, int i) {
-  const auto db = databaseName(c, i);
-  for (const char* setting :
-       {"timezone = 'Pacific/Chatham'", "datestyle = 'SQL, DMY'", "intervalstyle = 'sql_standard'",
-        "extra_float_digits = -3", "search_path = shadow, public", "bytea_output = 'escape'",
-        "default_text_search_config = 'pg_catalog.simple'", "transform_null_equals = on", "lc_time = 'C.utf8'",
-        "statement_timeout = '1h'",
-        // Found by the random differential test (tests/integration/differential_test.cpp): triggers and foreign
-        // keys off, every identifier quoted, function bodies unchecked, and the rest of what the node pins.
-        "session_replication_role = replica", "quote_all_identifiers = on", "check_function_bodies = off",
-        "row_security = off", "backslash_quote = off", "default_transaction_isolation = 'serializable'",
-        "exit_on_error = on"}) {
-    c.serverExec(i, fmt::format("ALTER DATABASE \"{}\" SET {}", db, setting));
-  }
+  const auto odd = giveOddSettings(c, i);
+  std::cout << "[determinism] node" << i << ": " << odd.summary() << std::endl;
   c.query(i, "CREATE SCHEMA shadow; CREATE TABLE shadow.sink (tag text, v text)");
 }
 

@@ -464,11 +464,13 @@ TEST_CASE("every setting a database or role can change is judged, from the serve
     if (!db::settingClass(*row[0])) unjudged.push_back(*row[0]);
   INFO("not judged: " << fmt::format("{}", fmt::join(unjudged, ", ")));
   CHECK(unjudged.empty());
-  // What is said to be pinned is pinned: in the options of every node connection, or by libpq (client_encoding).
+  // What is said to be pinned is pinned: in the options of every node connection, or by libpq (client_encoding), or
+  // after connecting (restrict_nonsystem_relation_kind, which older servers lack: checked below).
   std::string options = db::sessionOptions();
   std::transform(options.begin(), options.end(), options.begin(), [](unsigned char c) { return std::tolower(c); });
   for (const auto& row : rows)
-    if (db::settingClass(*row[0]) == db::SettingClass::Pinned && *row[0] != "client_encoding") {
+    if (db::settingClass(*row[0]) == db::SettingClass::Pinned && *row[0] != "client_encoding" &&
+        *row[0] != "restrict_nonsystem_relation_kind") {
       std::string name = *row[0];
       std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
       INFO(name);
@@ -478,12 +480,16 @@ TEST_CASE("every setting a database or role can change is judged, from the serve
   ClusterOptions options1;
   options1.start = false;
   TestCluster cluster(options1);
-  cluster.serverExec(1, fmt::format("ALTER DATABASE \"{}_n1\" SET max_stack_depth = '200kB'", cluster.name()));
+  for (const char* setting : {"max_stack_depth = '200kB'", "allow_system_table_mods = on",
+                              "restrict_nonsystem_relation_kind = 'view, foreign-table'"})
+    cluster.serverExec(1, fmt::format("ALTER DATABASE \"{}_n1\" SET {}", cluster.name(), setting));
   auto conn = db::connect("postgresql", cluster.databaseUrl(1));
   db::Work show;
   show.statements.emplace_back();
-  show.statements.back().sql = "SELECT current_setting('max_stack_depth') AS d";
+  show.statements.back().sql = "SELECT current_setting('max_stack_depth') || ',' || "
+                               "current_setting('allow_system_table_mods') || ',' || "
+                               "current_setting('restrict_nonsystem_relation_kind', true) AS d";
   const auto out = conn->query(show, nullptr);
   INFO(out.errorMessage);
-  CHECK(out.result.dump().find("2MB") != std::string::npos);
+  CHECK(out.result.dump().find("\"2MB,off,\"") != std::string::npos);
 }

@@ -1,6 +1,6 @@
 // The random differential test (issue 26): thousands of random writes (tests/integration/differential) sent
 // through ALL to a 3-node cluster whose node 3 differs from the others in everything that must not matter: its
-// database's default settings (every setting below that could change a result or a plan) and its tables'
+// database's default settings (every run-time setting of pg_settings: odd_settings.cpp) and its tables'
 // physical row order and statistics. Node 2 stores its rows in the reverse order, with the default settings (node
 // 3's settings force plans that often read in index order, hiding its own physical order). After every write a read on
 // ALL digests every table, so each node's state is compared at every position of the log. Every write must be applied
@@ -11,6 +11,7 @@
 // KLUSTER_DIFFTEST_SEED (default 1); KLUSTER_DIFFTEST_KNOWN_HAZARDS=1 adds the known, undetected hazards (the test
 // must then fail). Long form: tests/differential.sh (docs/determinism.md).
 #include "differential/generator.hpp"
+#include "odd_settings.hpp"
 #include "support/cluster.hpp"
 #include "support/helpers.hpp"
 
@@ -35,60 +36,11 @@ int envInt(const char* name, int fallback) {
   return v && *v ? std::atoi(v) : fallback;
 }
 
-std::string databaseName(const TestCluster& c, int i) {
-  const auto url = c.databaseUrl(i);
-  return url.substr(url.rfind('/') + 1);
-}
-
-// Node i's database defaults: every setting Kluster pins, and those that change plans (join and aggregate
-// methods, parallelism, JIT, costs, memory) and so the order rows come in, or what runs at all.
+// Node i's database defaults: another value for every run-time setting (odd_settings.cpp), those Kluster pins and
+// those that change plans (join and aggregate methods, parallelism, costs, memory) and so the order rows come in.
 void oddSettings(TestCluster& c, int i) {
-  const std::vector<std::pair<std::string, std::string>> settings = {
-      {"timezone", "'Pacific/Chatham'"},
-      {"datestyle", "'SQL, DMY'"},
-      {"intervalstyle", "'sql_standard'"},
-      {"extra_float_digits", "-3"},
-      {"search_path", "shadow, public"},
-      {"bytea_output", "'escape'"},
-      {"lc_monetary", "'C.utf8'"},
-      {"lc_numeric", "'C.utf8'"},
-      {"lc_time", "'C.utf8'"},
-      {"default_text_search_config", "'pg_catalog.simple'"},
-      {"transform_null_equals", "on"},
-      {"quote_all_identifiers", "on"},
-      {"session_replication_role", "replica"},
-      {"row_security", "off"},
-      {"default_transaction_isolation", "'serializable'"},
-      {"enable_hashjoin", "off"},
-      {"enable_mergejoin", "off"},
-      {"enable_hashagg", "off"},
-      {"enable_seqscan", "off"},
-      {"enable_sort", "off"},
-      {"enable_indexscan", "off"},
-      {"random_page_cost", "0.01"},
-      {"cpu_tuple_cost", "1"},
-      {"work_mem", "'64kB'"},
-      {"jit", "off"}, // on by default; jit_above_cost = 0 would compile every query and make the test crawl
-      {"parallel_setup_cost", "0"},
-      {"parallel_tuple_cost", "0"},
-      {"min_parallel_table_scan_size", "0"},
-      {"force_parallel_mode", "on"},  // PostgreSQL 15
-      {"debug_parallel_query", "on"}, // its name from 16 on
-      {"geqo_threshold", "2"},
-      {"join_collapse_limit", "1"},
-      {"from_collapse_limit", "1"},
-      {"synchronize_seqscans", "off"},
-      {"check_function_bodies", "off"},
-      {"gin_fuzzy_search_limit", "7"},
-  };
-  const auto db = databaseName(c, i);
-  int set = 0;
-  for (const auto& [name, value] : settings) {
-    if (c.scalar(i, fmt::format("SELECT count(*) FROM pg_settings WHERE lower(name) = '{}'", name)) == "0") continue;
-    c.serverExec(i, fmt::format("ALTER DATABASE \"{}\" SET {} = {}", db, name, value));
-    ++set;
-  }
-  REQUIRE(set >= int(settings.size()) - 1);
+  const auto odd = giveOddSettings(c, i);
+  std::cout << "[differential] node" << i << ": " << odd.summary() << std::endl;
   c.query(i, "CREATE SCHEMA shadow; CREATE TABLE shadow.sink (qid int, rows bigint, h text)");
 }
 

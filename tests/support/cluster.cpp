@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -193,6 +194,19 @@ CommandResult TestCluster::klusterctl(const std::vector<std::string>& args, std:
   return run(argv, timeout, {}, input);
 }
 
+void TestCluster::setDirectOptions(int i, const std::string& options) { directOptions_[i] = options; }
+
+std::string TestCluster::directUrl(int i) const {
+  const auto it = directOptions_.find(i);
+  if (it == directOptions_.end() || it->second.empty()) return databaseUrl(i);
+  std::string encoded;
+  for (unsigned char ch : it->second)
+    encoded += std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' ? std::string(1, char(ch))
+                                                                       : fmt::format("%{:02X}", int(ch));
+  const auto url = databaseUrl(i);
+  return url + (url.find('?') == std::string::npos ? "?options=" : "&options=") + encoded;
+}
+
 std::vector<Row> TestCluster::query(int i, const std::string& sql) const {
   try {
     if (mariadb()) {
@@ -201,7 +215,7 @@ std::vector<Row> TestCluster::query(int i, const std::string& sql) const {
       auto results = c.query(sql);
       return results.empty() ? std::vector<Row>{} : results.back().rows;
     }
-    return db::PgSession(databaseUrl(i)).query(sql);
+    return db::PgSession(directUrl(i)).query(sql);
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("node{}: {}: {}", i, sql, e.what()));
   }

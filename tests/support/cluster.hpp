@@ -83,6 +83,9 @@ public:
                                   std::chrono::milliseconds timeout = std::chrono::seconds(60),
                                   const std::string& input = {});
 
+  /// PostgreSQL: libpq `options` (e.g. "-c statement_timeout=0") for the test's own connections to node i's database
+  /// (query(), scalar()), when that database has defaults that would stop the test's own reads (odd_settings.cpp).
+  void setDirectOptions(int i, const std::string& options);
   /// Runs SQL directly on node i's database (bypassing Kluster), returning rows of text.
   std::vector<Row> query(int i, const std::string& sql) const;
   std::string scalar(int i, const std::string& sql) const;
@@ -95,10 +98,12 @@ public:
 
 private:
   bool mariadb() const { return options_.database == "mariadb"; }
+  std::string directUrl(int i) const;
   ClusterOptions options_;
   std::string name_;
   std::string dir_;
   std::vector<std::string> dbUrls_;
+  std::map<int, std::string> directOptions_;
   std::vector<Process> nodes_;
 };
 

@@ -45,6 +45,7 @@ constexpr std::string_view kPinnedSettings[] = {
     "exit_on_error",
     "default_transaction_isolation",
     "session_replication_role",
+    "restrict_nonsystem_relation_kind",
 };
 
 constexpr std::string_view kPinnedVolatile[] = {"now",     "pg_notify",           "random",

@@ -95,9 +95,28 @@ std::string languageOf(const json& body, const char* listKey, std::string fallba
   return lang;
 }
 
+// The relation whose definition a statement creates or changes (its RangeVar), or null.
+const json* definedRelation(std::string_view type, const json& body) {
+  if (type == "CreateStmt" || type == "IndexStmt" || type == "AlterTableStmt" || type == "CreateTrigStmt" ||
+      type == "RuleStmt" || type == "RenameStmt")
+    return field(body, "relation");
+  if (type == "CreateSeqStmt" || type == "AlterSeqStmt") return field(body, "sequence");
+  if (type == "ViewStmt") return field(body, "view");
+  if (type == "CreateTableAsStmt")
+    if (const json* into = field(body, "into")) return field(*into, "rel");
+  return nullptr;
+}
+
 } // namespace
 
 std::optional<Refusal> serverAccess(std::string_view type, const json& body) {
+  // Found by giving a node another default for every setting (issue 26): with allow_system_table_mods, a superuser
+  // setting, one node's server let CREATE TABLE pg_catalog.t run where the others refused it (42501, a node error).
+  // Nodes pin it off when they may; the statement is refused alike everywhere, from its syntax.
+  if (const json* rel = definedRelation(type, body); rel != nullptr && stringField(*rel, "schemaname") == "pg_catalog")
+    return refusal("the system catalogs (schema pg_catalog) belong to the database server: changing their "
+                   "structure needs its allow_system_table_mods",
+                   "create the object in another schema");
   if (type == "CopyStmt") {
     if (boolField(body, "is_program"))
       return refusal("COPY ... PROGRAM would run a command on every node's database server");

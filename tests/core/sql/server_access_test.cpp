@@ -91,3 +91,17 @@ TEST_CASE("session state that would outlive a request is flagged for ONE as well
   CHECK_FALSE(analyze("SET LOCAL search_path = public").sessionState);
   CHECK_FALSE(analyze("DECLARE c CURSOR FOR SELECT 1").sessionState);
 }
+
+// Found by giving a node another default for every setting (issue 26, allow_system_table_mods = on on one node).
+TEST_CASE("the system catalogs' structure is out of reach", "[sql][security][settings]") {
+  CHECK(forbidden("CREATE TABLE pg_catalog.kl_catalog (a int)"));
+  CHECK(forbidden("CREATE TABLE pg_catalog.kl_catalog AS SELECT 1 AS a"));
+  CHECK(forbidden("CREATE VIEW pg_catalog.kl_view AS SELECT 1 AS a"));
+  CHECK(forbidden("CREATE SEQUENCE pg_catalog.kl_seq"));
+  CHECK(forbidden("CREATE INDEX kl_index ON pg_catalog.pg_class (relname)"));
+  CHECK(forbidden("ALTER TABLE pg_catalog.pg_class ADD COLUMN kl int"));
+  CHECK(forbidden("ALTER TABLE pg_catalog.pg_class RENAME TO kl_class"));
+  CHECK_FALSE(forbidden("CREATE TABLE public.kl_catalog (a int)"));
+  CHECK_FALSE(forbidden("CREATE TABLE kl_catalog (a int)"));
+  CHECK_FALSE(forbidden("ALTER TABLE kl_catalog ADD COLUMN b int"));
+}

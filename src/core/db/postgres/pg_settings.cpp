@@ -22,8 +22,8 @@ constexpr Entry kSettings[] = {
      "client_min_messages lc_monetary lc_numeric lc_time timezone_abbreviations default_text_search_config xmloption "
      "xmlbinary transform_null_equals array_nulls gin_fuzzy_search_limit statement_timeout lock_timeout "
      "idle_in_transaction_session_timeout plan_cache_mode quote_all_identifiers check_function_bodies row_security "
-     "backslash_quote exit_on_error default_transaction_isolation client_encoding"},
-    {SettingClass::PinnedWhenAllowed, "lc_messages session_replication_role max_stack_depth"},
+     "backslash_quote exit_on_error default_transaction_isolation client_encoding restrict_nonsystem_relation_kind"},
+    {SettingClass::PinnedWhenAllowed, "lc_messages session_replication_role max_stack_depth allow_system_table_mods"},
     {SettingClass::Transaction,
      "transaction_isolation transaction_read_only transaction_deferrable default_transaction_read_only "
      "default_transaction_deferrable synchronous_commit"},
@@ -62,8 +62,7 @@ constexpr Entry kSettings[] = {
     {SettingClass::Connection, "tcp_keepalives_count tcp_keepalives_idle tcp_keepalives_interval tcp_user_timeout "
                                "client_connection_check_interval idle_session_timeout wal_sender_timeout"},
     {SettingClass::Permission,
-     "allow_in_place_tablespaces allow_system_table_mods lo_compat_privileges password_encryption "
-     "restrict_nonsystem_relation_kind createrole_self_grant"},
+     "allow_in_place_tablespaces lo_compat_privileges password_encryption createrole_self_grant"},
     {SettingClass::ServerCode,
      "dynamic_library_path extension_destdir local_preload_libraries session_preload_libraries"},
 };
@@ -87,12 +86,43 @@ std::optional<SettingClass> settingClass(std::string_view setting) {
   return std::nullopt;
 }
 
+std::vector<std::string_view> settingsOf(SettingClass cls) {
+  std::vector<std::string_view> out;
+  for (const auto& e : kSettings) {
+    if (e.cls != cls) continue;
+    for (std::size_t at = 0; at < e.names.size();) {
+      const auto end = std::min(e.names.find(' ', at), e.names.size());
+      out.push_back(e.names.substr(at, end - at));
+      at = end + 1;
+    }
+  }
+  return out;
+}
+
+std::string_view className(SettingClass cls) {
+  switch (cls) {
+  case SettingClass::Pinned: return "pinned";
+  case SettingClass::PinnedWhenAllowed: return "pinned when allowed";
+  case SettingClass::Transaction: return "transaction";
+  case SettingClass::Planner: return "plan";
+  case SettingClass::Resources: return "resources";
+  case SettingClass::Storage: return "storage";
+  case SettingClass::Logging: return "logging";
+  case SettingClass::Connection: return "connection";
+  case SettingClass::Permission: return "permission";
+  case SettingClass::ServerCode: return "server code";
+  }
+  return "";
+}
+
 std::string_view describe(SettingClass cls) {
   switch (cls) {
   case SettingClass::Pinned: return "pinned on every node connection";
   case SettingClass::PinnedWhenAllowed:
     return "pinned when the node's role may set it (a superuser setting); otherwise the node refuses to run "
-           "(session_replication_role) or the server's value stays (messages' language, the stack depth)";
+           "(session_replication_role) or the server's value stays (messages' language, the stack depth; catalog "
+           "changes, "
+           "which such a role cannot make anyway)";
   case SettingClass::Transaction:
     return "the apply loop's transactions: read committed (pinned), read-only gives a node error, durability is "
            "node.synchronous_commit's";

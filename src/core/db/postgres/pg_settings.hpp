@@ -3,6 +3,7 @@
 // tests include it.
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace kluster::db {
 
@@ -26,6 +27,16 @@ enum class SettingClass {
 };
 /// The class of a setting (any case); none for a setting Kluster has not judged.
 std::optional<SettingClass> settingClass(std::string_view name);
+/// Every setting of class `cls`, in lower case (integration.determinism and integration.differential give each one
+/// another default on one node: tests/integration/odd_settings.cpp).
+std::vector<std::string_view> settingsOf(SettingClass cls);
+/// Every class, in declaration order.
+inline constexpr SettingClass kSettingClasses[] = {
+    SettingClass::Pinned,     SettingClass::PinnedWhenAllowed, SettingClass::Transaction, SettingClass::Planner,
+    SettingClass::Resources,  SettingClass::Storage,           SettingClass::Logging,     SettingClass::Connection,
+    SettingClass::Permission, SettingClass::ServerCode};
 std::string_view describe(SettingClass cls);
+/// The class's short name: "pinned", "pinned when allowed", "transaction", "plan", ...
+std::string_view className(SettingClass cls);
 
 } // namespace kluster::db
