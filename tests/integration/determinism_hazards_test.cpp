@@ -67,6 +67,10 @@ TEST_CASE("the documented arbitrary choices and the code a write runs are refuse
            "INSERT INTO dst SELECT g, 'd' || g FROM generate_series(0, 9) g",
            "CREATE TABLE serials (id serial PRIMARY KEY, k int, v text)",
            "CREATE TABLE sink (tag text NOT NULL, v text)",
+           // Rows whose float8 sum and numeric max depend on the order they are met in: 1e16 + -1e16 + 1 = 1, but
+           // -1e16 + 1 rounds to -1e16 (1e16 is past 2^53), so -1e16 + 1 + 1e16 = 0; 1.5 = 1.50 = 1.500 print apart.
+           "CREATE TABLE floats (id int PRIMARY KEY, f float8 NOT NULL, n numeric NOT NULL)",
+           "INSERT INTO floats VALUES (1, 1e16, 1.5), (2, -1e16, 1.50), (3, 1, 1.500)",
        })
     allOk(cluster, sql);
   // Node2 rewrites a third of its rows (they move to the end of the heap) and compacts; the data is unchanged.
@@ -76,6 +80,12 @@ TEST_CASE("the documented arbitrary choices and the code a write runs are refuse
   }
   const std::string firstRows = "SELECT string_agg(v, ',') FROM (SELECT v FROM src WHERE k = 4 LIMIT 3) s";
   REQUIRE(cluster.scalar(1, firstRows) != cluster.scalar(2, firstRows)); // the hazard is real
+  // Node 2 meets floats' first row last: as written, a sum and a max computed there differ from node 1's.
+  cluster.query(2, "UPDATE floats SET id = id WHERE id = 1");
+  for (const char* aggregate : {"SELECT sum(f)::text FROM floats", "SELECT max(n)::text FROM floats"}) {
+    INFO(aggregate);
+    REQUIRE(cluster.scalar(1, aggregate) != cluster.scalar(2, aggregate));
+  }
   // And so are the join hazards, run by hand on each node's own database: each stores its own choice.
   for (const char* write : {"UPDATE dst SET v = s.v FROM src s WHERE s.k = dst.k",
                             "INSERT INTO dst SELECT k + 20, v FROM src ON CONFLICT DO NOTHING"}) {
@@ -142,6 +152,12 @@ TEST_CASE("the documented arbitrary choices and the code a write runs are refuse
       {"INSERT INTO sink SELECT 'jsonb_object_agg', jsonb_object_agg(k, v)::text FROM src", refused},
       {"INSERT INTO sink SELECT 'xmlagg', xmlagg(xmlelement(name x, v))::text FROM src", refused},
       {"INSERT INTO sink SELECT 'array_agg', array_agg(v ORDER BY id)::text FROM src GROUP BY k", ok},
+      // ... which for sum() of float8 changes its rounding, and for max() which of equal values it keeps: Kluster
+      // gives such aggregates an order of their own (their arguments' text), so these apply alike.
+      {"INSERT INTO sink SELECT 'float-sum', sum(f)::text FROM floats", ok},
+      {"INSERT INTO sink SELECT 'float-avg', avg(f * 2)::text || '/' || stddev(f)::text FROM floats", ok},
+      {"INSERT INTO sink SELECT 'numeric-max', max(n)::text || '/' || min(n)::text FROM floats", ok},
+      {"UPDATE dst SET v = (SELECT sum(f)::text FROM floats WHERE id <= dst.k) WHERE k <= 3", ok},
       // LIMIT / OFFSET: "the query returns an unpredictable subset of the rows" without an ORDER BY that is total; over
       // a set operation, in a write's subquery.
       {"INSERT INTO sink SELECT 'union-limit', name FROM items UNION ALL SELECT 'union-limit', v FROM src LIMIT 3",

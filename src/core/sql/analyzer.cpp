@@ -88,6 +88,24 @@ bool isBuiltinCall(const json& funcCall, std::initializer_list<std::string_view>
   return true;
 }
 
+// A call of a built-in aggregate whose result can depend on the order its rows come in (floating-point rounding of
+// sum() and the statistics; which of equal values that print differently max() and min() keep), with nothing
+// that fixes the order: no ORDER BY of its own, not DISTINCT (PostgreSQL sorts that input), not a window function
+// (which takes no ORDER BY inside), not WITHIN GROUP, with arguments. pinAggregateOrder() gives it an order.
+bool isOrderSensitiveAggregate(const json& funcCall) {
+  static constexpr std::string_view kNames[] = {
+      "sum",     "avg",        "max",      "min",       "stddev",     "stddev_pop", "stddev_samp", "variance",
+      "var_pop", "var_samp",   "corr",     "covar_pop", "covar_samp", "regr_avgx",  "regr_avgy",   "regr_intercept",
+      "regr_r2", "regr_slope", "regr_sxx", "regr_sxy",  "regr_syy"};
+  const json* fn = field(funcCall, "funcname");
+  if (fn == nullptr || !fn->is_array() || fn->empty() || fn->size() > 2) return false;
+  if (fn->size() == 2 && stringNode((*fn)[0]) != "pg_catalog") return false;
+  if (std::find(std::begin(kNames), std::end(kNames), stringNode(fn->back())) == std::end(kNames)) return false;
+  for (const char* key : {"agg_order", "over", "agg_within_group", "agg_star", "agg_distinct", "func_variadic"})
+    if (funcCall.contains(key)) return false;
+  return funcCall.contains("args");
+}
+
 } // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -145,6 +163,8 @@ void Collector::node(std::string_view type, const json& body, Context ctx, std::
     } else if (const std::string_view name = lastName(field(body, "funcname")); !name.empty()) {
       functions.emplace_back(name);
     }
+    if (executed && isOrderSensitiveAggregate(body))
+      aggregateSites.push_back(static_cast<int>(intField(body, "location"))); // pinAggregateOrder() orders it
     if (const json* fn = field(body, "funcname"); executed && fn != nullptr && fn->is_array() && !fn->empty() &&
                                                   fn->size() <= 2 &&
                                                   (fn->size() == 1 || stringNode((*fn)[0]) == "pg_catalog")) {
@@ -495,6 +515,7 @@ Parsed parseAndCollect(std::string_view sql) {
   }
   a.createsSequenceValue = c.createsSequence;
   a.drawsUuid = !c.uuidSites.empty();
+  a.ordersAggregates = !c.aggregateSites.empty();
   return p;
 }
 
@@ -502,9 +523,12 @@ Parsed parseAndCollect(std::string_view sql) {
 
 Analysis analyze(std::string_view sql) {
   Analysis a = detail::onParserStack(sql.size(), [&] { return detail::parseAndCollect(sql).analysis; });
-  if (a.drawsUuid)
-    for (Statement& st : a.statements)
-      if (std::string pinned = pinRandomUuid(st.sql); pinned != st.sql) st.allSql = std::move(pinned);
+  if (a.drawsUuid || a.ordersAggregates)
+    for (Statement& st : a.statements) {
+      std::string pinned = a.drawsUuid ? pinRandomUuid(st.sql) : st.sql;
+      if (a.ordersAggregates) pinned = pinAggregateOrder(pinned);
+      if (pinned != st.sql) st.allSql = std::move(pinned);
+    }
   return a;
 }
 

@@ -55,7 +55,8 @@ struct Statement {
   /// VALUES ($2)"); the node then tells PostgreSQL their type (text), which it cannot infer.
   std::vector<bool> usedParams;
   /// The text to run on ALL when it differs from `sql`: its gen_random_uuid() calls made deterministic
-  /// (pinRandomUuid()), computed once per text so that cached analyses carry it. Empty otherwise.
+  /// (pinRandomUuid()) and its order-sensitive aggregates given an order (pinAggregateOrder()), computed once per
+  /// text so that cached analyses carry it. Empty otherwise.
   std::string allSql;
   /// This statement only reads data, by the rule of Analysis::readOnly (which is true when every
   /// statement's is).
@@ -268,6 +269,12 @@ struct Analysis {
   /// stored elsewhere (views, function bodies...) stay as they are and are in `functions` (refused: volatile).
   bool drawsUuid = false;
 
+  /// Some statement runs a built-in aggregate whose result can depend on the order of its input rows (sum(), avg()
+  /// and the statistics of float4/float8 round differently by the order of addition; max() and min() keep whichever
+  /// of equal values that print differently, such as 1.5 and 1.50, they meet last), without an order of its own:
+  /// pinAggregateOrder() gives it one on ALL.
+  bool ordersAggregates = false;
+
   /// Determinism (ALL only): the first syntax-only rule of determinism.hpp the request breaks (system
   /// columns, reg* casts and catalogs read by a write, random() evaluated per scanned row, current_setting()
   /// of a setting Kluster does not pin, CURRENT_USER & co., session SET/RESET, set_config(), a row order
@@ -379,5 +386,16 @@ inline constexpr std::string_view kRandomUuidFunction = "_kluster.gen_random_uui
 /// (gen_random_uuid). Calls in strings, comments and other stored definitions are left alone. Returns the input
 /// unchanged when nothing matches. Throws SyntaxError when `sql` does not parse.
 [[nodiscard]] std::string pinRandomUuid(std::string_view sql);
+
+/// Determinism of aggregates (Analysis::ordersAggregates): returns `sql` with every call of sum(), avg(), max(),
+/// min() and the statistical aggregates that the request runs without an order of its own (no ORDER BY inside,
+/// not DISTINCT, not a window function, not WITHIN GROUP) given one: `sum(x)` becomes
+/// `sum(x ORDER BY (x)::text)`, so every node feeds it the same values in the same order whatever its row order,
+/// and floating-point rounding and the choice among equal values come out alike. The text of a value is unique to
+/// it under the settings nodes pin (extra_float_digits among them), and equal texts are the same value. The result
+/// column keeps its name. Calls in stored definitions (views, function bodies, defaults) are left alone. Returns
+/// the input unchanged when nothing matches, or when the rewritten text would not parse. Throws SyntaxError when
+/// `sql` does not parse.
+[[nodiscard]] std::string pinAggregateOrder(std::string_view sql);
 
 } // namespace kluster::sql

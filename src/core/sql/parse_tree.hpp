@@ -203,7 +203,8 @@ struct StatementFacts {
 struct Collector {
   std::vector<std::string> functions;
   std::vector<TimeSite> sites;
-  std::vector<int> uuidSites; // gen_random_uuid() run by the request or stored in a DEFAULT: locations
+  std::vector<int> uuidSites;      // gen_random_uuid() run by the request or stored in a DEFAULT: locations
+  std::vector<int> aggregateSites; // built-in aggregates whose result depends on their input's order: locations
   std::vector<UnnamedTarget> targets;
   bool createsSequence = false;
   StatementFacts facts; // reset per statement

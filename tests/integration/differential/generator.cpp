@@ -358,9 +358,11 @@ std::string Generator::aggregateQuery(int depth) {
       fmt::format("bool_and({})", boolExpr(s, 1)),
       fmt::format("max({})", column(s, "tz")),
       fmt::format("sum({})", column(s, "iv")),
-      // sum()/avg() of float8 over rows depend on the order rows are added in: a known limit (docs/determinism.md),
-      // generated only with knownHazards.
-      knownHazards_ ? fmt::format("sum({})", column(s, "float")) : fmt::format("sum({})", column(s, "num")),
+      // sum()/avg() of float8 depend on the order rows are added in, and max() of numerics on which of equal values
+      // it meets last; the node gives such aggregates an order of their own (pinAggregateOrder), so they are generated.
+      fmt::format("sum({})", column(s, "float")),
+      fmt::format("avg({}) + stddev({})", column(s, "float"), column(s, "float")),
+      fmt::format("max({})", column(s, "num")),
       fmt::format("jsonb_object_agg(coalesce({}, 'k'), {}{})", column(s, "text"), intExpr(s, 0),
                   chance(50) ? orderBy(s, true) : ""),
   };
