@@ -11,6 +11,10 @@
 #             statement prepared once, its values bound each time, as drivers do and as bench load sends it):
 #             what an application with a PostgreSQL driver gets; at each client count `bench load` runs
 #             first on the same cluster (rows "library"), the client library it is compared with
+#   proxy-modes  (only when named in --only) the proxy's cluster driven by pgbench -M simple (the values spliced
+#             into the SQL text, every text new: psql scripts, pg_dump --inserts, drivers that interpolate) and
+#             -M prepared, alternating on one cluster (rows "proxy-simple", "proxy-prepared"; issue 27); with
+#             --before BIN first the same with BIN running the nodes and the proxy (rows "... (before)")
 #   batching  (only when named in --only) `bench load` with the client library's batching off (--batch-linger 0,
 #             rows "unbatched") and on (its default, rows "batched"), alternating on one cluster
 #   speculation  (only when named in --only; bench/speculation.sh) the kluster setup's `bench load` alone and
@@ -32,13 +36,14 @@ KLUSTER_LOG_TAG=bench/compare.sh
 usage() {
   cat <<'EOF'
 Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--out FILE] [--smoke]
-                        [--klusterctl BIN | --build-dir DIR] [--node-klusterctl BIN] [--keep]
+                        [--klusterctl BIN | --build-dir DIR] [--node-klusterctl BIN] [--before BIN] [--keep]
                         [--spec-clients K] [--spec-rate R] [--spec-workload W]
 
   --clients LIST   client counts to measure (default "1 16 64")
   --duration S     seconds per measurement (default 20)
-  --only SETUPS    a comma-separated subset of direct,syncrep,pgpool,kluster,kluster-async,proxy,batching,
-                   speculation,mariadb (default: all but batching, which measures the client library with and without
+  --only SETUPS    a comma-separated subset of direct,syncrep,pgpool,kluster,kluster-async,proxy,proxy-modes,
+                   batching,speculation,mariadb (default: all but proxy-modes, which measures the proxy under
+                   pgbench -M simple and -M prepared, batching, which measures the client library with and without
                    its batching, speculation, which measures the apply loop beside interactive transactions, and
                    mariadb: Kluster on MariaDB against MariaDB's semi-synchronous replication)
   --out FILE       where the Markdown table goes (default bench/RESULTS.md; the smoke form: a temp file)
@@ -50,6 +55,8 @@ Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--
   --node-klusterctl BIN
                    run the nodes with another klusterctl (say, one built from an older commit) while bench
                    load is this one: the node side's before and after, one run each (--only kluster)
+  --before BIN     proxy-modes: first measure it with BIN (say, one built from an older commit) running the
+                   nodes and the proxy, on a cluster of its own, then with this one: before and after in one run
   --keep           keep the scratch directory (logs, pgbench outputs)
   --spec-clients K speculation: pgbench clients running interactive transactions beside bench load (default 8)
   --spec-rate R     speculation: their transactions per second in all (pgbench -R; default: as fast as they go)
@@ -76,6 +83,7 @@ KLUSTERCTL=""
 NODE_KLUSTERCTL=""
 BUILD_DIR=build-bench
 KEEP=""
+BEFORE=""
 while (($#)); do
   case $1 in
     --clients) CLIENTS=${2:?--clients needs a value}; shift 2 ;;
@@ -87,6 +95,7 @@ while (($#)); do
     --klusterctl) KLUSTERCTL=$(abspath "${2:?--klusterctl needs a binary}"); shift 2 ;;
     --build-dir) BUILD_DIR=${2:?--build-dir needs a value}; shift 2 ;;
     --node-klusterctl) NODE_KLUSTERCTL=$(abspath "${2:?--node-klusterctl needs a binary}"); shift 2 ;;
+    --before) BEFORE=$(abspath "${2:?--before needs a binary}"); shift 2 ;;
     --keep) KEEP=1; shift ;;
     --spec-clients) SPEC_CLIENTS=${2:?--spec-clients needs a value}; shift 2 ;;
     --spec-rate) SPEC_RATE=${2:?--spec-rate needs a value}; shift 2 ;;
@@ -106,7 +115,7 @@ fi
 for c in $CLIENTS; do [[ $c =~ ^[1-9][0-9]*$ ]] && ((c <= 64)) || die "--clients: $c is not in 1..64"; done
 IFS=, read -r -a SETUPS <<<"$ONLY"
 for s in "${SETUPS[@]}"; do
-  case $s in direct | syncrep | pgpool | kluster | kluster-async | proxy | batching | speculation | mariadb) ;;
+  case $s in direct | syncrep | pgpool | kluster | kluster-async | proxy | proxy-modes | batching | speculation | mariadb) ;;
     *) die "--only: unknown setup $s" ;;
   esac
 done
@@ -276,6 +285,10 @@ source "$KLUSTER_REPO_ROOT/bench/peers.sh"
 setup_kluster() { run_kluster kluster ""; }
 setup_kluster-async() { run_kluster kluster-async 'synchronous_commit = "off"\n'; }
 setup_proxy() { run_kluster proxy ""; }
+setup_proxy-modes() {
+  if [[ -n $BEFORE ]]; then SETUP_KLUSTERCTL=$BEFORE run_kluster proxy-modes-before ""; fi
+  run_kluster proxy-modes ""
+}
 setup_batching() { run_kluster batching ""; }
 setup_speculation() { run_kluster speculation ""; }
 # shellcheck source=speculation.sh
@@ -327,7 +340,8 @@ run_kluster() { # NAME EXTRA_NODE_CONFIG
     scripts/kafka.sh start --dir "$KAFKA_DIR" >"$dir/kafka.out" 2>"$dir/kafka.err" ||
     { cat "$dir/kafka.err" >&2; die "Kafka did not start"; }
   BROKERS=$(<"$KAFKA_DIR/bootstrap")
-  local nodes_bin=${NODE_KLUSTERCTL:-$KLUSTERCTL}
+  # SETUP_KLUSTERCTL: this setup's nodes and proxy (proxy-modes --before), else the nodes' (--node-klusterctl).
+  local nodes_bin=${SETUP_KLUSTERCTL:-${NODE_KLUSTERCTL:-$KLUSTERCTL}}
   "$nodes_bin" init --brokers "$BROKERS" --cluster "$CLUSTER" >/dev/null
   local ports=() mport
   CPU_PIDS=("broker=$(<"$KAFKA_DIR/broker1/pid")")
@@ -358,6 +372,8 @@ run_kluster() { # NAME EXTRA_NODE_CONFIG
   done
   if [[ $name == proxy ]]; then
     run_proxy "$dir" "${ports[@]}"
+  elif [[ $name == proxy-modes* ]]; then
+    run_proxy_modes "$dir" "${SETUP_KLUSTERCTL:-$KLUSTERCTL}" "${name#proxy-modes}" "${ports[@]}"
   elif [[ $name == batching ]]; then
     run_batching "$dir" "${ports[@]}"
   elif [[ $name == speculation ]]; then
@@ -387,14 +403,8 @@ run_kluster() { # NAME EXTRA_NODE_CONFIG
 run_proxy() {
   local dir=$1 pport total=0 c half tps1 p50a p50b p99a p99b b0 b1 b2 b3 cpu1
   shift
-  pport=$(pick_port)
-  printf '[cluster]\nname = "%s"\nbrokers = "%s"\n\n[proxy]\nlisten = "127.0.0.1:%s"\nwait = "all"\nmax_connections = %s\n' \
-    "$CLUSTER" "$BROKERS" "$pport" "$((MAX_CLIENTS + 8))" >"$dir/proxy.toml"
-  "$KLUSTERCTL" proxy --config "$dir/proxy.toml" >"$dir/proxy.log" 2>&1 &
-  PIDS+=("$!")
-  CPU_PIDS+=("proxy=$!")
-  wait_for_sql "$pport" "klusterctl proxy" "$dir/proxy.log" 30
-  create_kv "$pport"
+  start_proxy "$dir" "$KLUSTERCTL"
+  pport=$PPORT
   export PSQL_DB=kluster PGBENCH_MODE=prepared
   if ((WARMUP > 0)); then
     log "proxy: warming up, bench load then pgbench, $MAX_CLIENTS client(s), ${WARMUP}s each (not measured)"
@@ -425,6 +435,63 @@ run_proxy() {
   # The smoke form runs the speculation setup's measurement too (one half each), so that it cannot rot.
   if [[ -n $SMOKE ]]; then spec_pairs "$dir" "$pport" AB "$@"; fi
   unset PSQL_DB PGBENCH_MODE
+}
+
+# start_proxy DIR BIN: `BIN proxy` in front of the running cluster (proxy.wait = "all"), with the table kv; sets PPORT.
+start_proxy() {
+  PPORT=$(pick_port)
+  printf '[cluster]\nname = "%s"\nbrokers = "%s"\n\n[proxy]\nlisten = "127.0.0.1:%s"\nwait = "all"\nmax_connections = %s\n' \
+    "$CLUSTER" "$BROKERS" "$PPORT" "$((MAX_CLIENTS + 8))" >"$1/proxy.toml"
+  "$2" proxy --config "$1/proxy.toml" >"$1/proxy.log" 2>&1 &
+  PIDS+=("$!")
+  CPU_PIDS+=("proxy=$!")
+  wait_for_sql "$PPORT" "klusterctl proxy" "$1/proxy.log" 30
+  create_kv "$PPORT"
+}
+
+# run_proxy_modes DIR BIN SUFFIX NODE_PORTS...: BIN's proxy in front of the running cluster (its nodes run BIN too),
+# pgbench through it with -M simple (the values spliced into the SQL: every text new) and -M prepared (one text,
+# its values bound), alternating simple, prepared, prepared, simple at each client count, half the duration each.
+# Rows "proxy-simple" and "proxy-prepared", with SUFFIX ("-before": " (before)") for --before's cluster.
+run_proxy_modes() {
+  local dir=$1 bin=$2 suffix=$3 tag="" pport total=0 c half mode tps1 cpu1 stps scpu prow b0 b1 b2 b3
+  shift 3
+  [[ -z $suffix ]] || tag=" (before)"
+  start_proxy "$dir" "$bin"
+  pport=$PPORT
+  export PSQL_DB=kluster
+  if ((WARMUP > 0)); then
+    log "proxy-modes$tag: warming up, pgbench -M prepared then -M simple, $MAX_CLIENTS client(s), ${WARMUP}s each (not measured)"
+    for mode in prepared simple; do
+      PGBENCH_MODE=$mode pgbench_point "proxy-$mode-warmup" "$pport" "$MAX_CLIENTS" "$WARMUP"
+      total=$((total + TXNS))
+    done
+  fi
+  half=$(((DURATION + 1) / 2))
+  for c in $CLIENTS; do
+    checkpoint "$@"
+    log "proxy-modes$tag: pgbench -M simple, prepared, prepared, simple; $c client(s), ${half}s each"
+    b0=$(batch_totals)
+    PGBENCH_MODE=simple pgbench_point "proxy-simple$suffix" "$pport" "$c" "$half"
+    stps=$TPS scpu=$CPU_FILE
+    total=$((total + TXNS))
+    b1=$(batch_totals)
+    PGBENCH_MODE=prepared pgbench_point "proxy-prepared$suffix" "$pport" "$c" "$half"
+    tps1=$TPS cpu1=$CPU_FILE total=$((total + TXNS))
+    PGBENCH_MODE=prepared pgbench_point "proxy-prepared$suffix" "$pport" "$c" "$half" # percentiles: of both halves
+    total=$((total + TXNS))
+    python3 "$CPU_PY" merge "$dir/prepared-c$c.cpu.json" "$cpu1" "$CPU_FILE"
+    prow="$(mean "$tps1" "$TPS" 1)|$P50|$P99"
+    b2=$(batch_totals)
+    PGBENCH_MODE=simple pgbench_point "proxy-simple$suffix" "$pport" "$c" "$half"
+    total=$((total + TXNS))
+    python3 "$CPU_PY" merge "$dir/simple-c$c.cpu.json" "$scpu" "$CPU_FILE"
+    b3=$(batch_totals)
+    check_copies "$total" "$@"
+    ROWS+=("proxy-simple$tag|$c|$(mean "$stps" "$TPS" 1)|$P50|$P99|$CHECK|$dir/simple-c$c.cpu.json|$(mean_batch "$b0" "$b1" "$b2" "$b3")")
+    ROWS+=("proxy-prepared$tag|$c|$prow|$CHECK|$dir/prepared-c$c.cpu.json|$(mean_batch "$b1" "$b2")")
+  done
+  unset PSQL_DB
 }
 
 mean() { awk -v a="$1" -v b="$2" -v d="$3" 'BEGIN { printf "%.*f", d, (a + b) / 2 }'; } # A B DECIMALS
@@ -471,7 +538,7 @@ run_batching() {
 }
 
 # ------------------------------------------------------------------------------------------- main ----
-if [[ -z $KLUSTERCTL && " ${SETUPS[*]} " =~ \ (kluster|kluster-async|proxy|batching|speculation|mariadb)\  ]]; then
+if [[ -z $KLUSTERCTL && " ${SETUPS[*]} " =~ \ (kluster|kluster-async|proxy|proxy-modes|batching|speculation|mariadb)\  ]]; then
   log "building klusterctl (Release) in $BUILD_DIR"
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKLUSTER_BUILD_TESTS=OFF >"$WORK/build.log"
   cmake --build "$BUILD_DIR" -j"${KLUSTER_JOBS:-2}" --target klusterctl >>"$WORK/build.log" ||
@@ -541,6 +608,17 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%
     printf '\nThe proxy next to the client library on the same cluster (pgbench -M prepared through `klusterctl proxy` vs\n'
     printf '`bench load`, alternating library, proxy, proxy, library at each client count, all waiting for all three nodes), writes/s:'
     for c in $CLIENTS; do printf ' %s client(s) %s;' "$c" "$(ratio "$(value proxy "$c" 3)" "$(value library "$c" 3)")"; done
+    printf '\n'
+  fi
+  if [[ " ${SETUPS[*]} " == *" proxy-modes "* ]]; then
+    printf '\npgbench -M simple over -M prepared through the proxy (alternating simple, prepared, prepared, simple at each\n'
+    printf 'client count on one cluster; issue 27 wants >= 0.75x), writes/s:'
+    tags=("")
+    [[ -z $BEFORE ]] || tags=(" (before)" "")
+    for t in "${tags[@]}"; do
+      [[ -z $BEFORE ]] || if [[ -n $t ]]; then printf ' before:'; else printf ' after:'; fi
+      for c in $CLIENTS; do printf ' %s client(s) %s;' "$c" "$(ratio "$(value "proxy-simple$t" "$c" 3)" "$(value "proxy-prepared$t" "$c" 3)")"; done
+    done
     printf '\n'
   fi
   if ((${#SPEC_LINES[@]})); then spec_table; fi
