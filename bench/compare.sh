@@ -64,7 +64,8 @@ Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--
                    speculation: bench load's workload (default multi: an INSERT and an UPDATE of a hot row, the
                    rows the transactions beside it read and update)
 
-The smoke form also runs the speculation setup's halves once each (alone, speculating) on the proxy's cluster.
+The smoke form also runs the speculation setup's halves once each (alone, speculating) on the proxy's cluster,
+and proxy-modes.
 Every point also gets the CPU time per write of each process it started (broker, nodes, database servers with
 their backends, proxy or pgpool, the client) and of the whole machine: a second table (bench/README.md).
 Needs python3 (bench/cpu.py), jq and curl.
@@ -123,6 +124,8 @@ done
 [[ -z ${SPEC_RATE:-} || $SPEC_RATE =~ ^[1-9][0-9]*$ ]] || die "--spec-rate must be a whole number of transactions/s"
 # The smoke form runs the MariaDB peer too (about 12 s), so that mariadb.sh --semisync and bench load --direct cannot rot.
 [[ -z $SMOKE || " ${SETUPS[*]} " == *" mariadb "* ]] || SETUPS+=(mariadb-semisync)
+# And proxy-modes (a cluster of its own, about 30 s), so that the -M simple / -M prepared comparison cannot rot either.
+[[ -z $SMOKE || " ${SETUPS[*]} " == *" proxy-modes "* ]] || SETUPS+=(proxy-modes)
 MAX_CLIENTS=0
 for c in $CLIENTS; do ((c > MAX_CLIENTS)) && MAX_CLIENTS=$c; done
 
