@@ -66,7 +66,10 @@ void sameAsFresh(const std::vector<std::string>& texts) {
   AnalysisCache cache;
   for (const auto& t : texts) {
     INFO(t);
-    CHECK(describe(*cache.get(t)) == describe(analyze(t)));
+    const auto cached = cache.get(t);
+    const auto fresh = analyze(t);
+    CHECK(describe(*cached) == describe(fresh)); // (readable when it fails)
+    CHECK(*cached == fresh);                     // every field
   }
 }
 
@@ -89,6 +92,7 @@ TEST_CASE("texts of one shape share an analysis, each with its own statement tex
     INFO(t);
     const auto a = cache.get(t);
     CHECK(describe(*a) == describe(analyze(t)));
+    CHECK(*a == analyze(t));
   }
   CHECK(cache.shapes() == 1);
   CHECK(cache.shapeHits() == 2);
