@@ -11,6 +11,10 @@
 #             statement prepared once, its values bound each time, as drivers do and as bench load sends it):
 #             what an application with a PostgreSQL driver gets; at each client count `bench load` runs
 #             first on the same cluster (rows "library"), the client library it is compared with
+#   proxy-modes  (only when named in --only) the proxy's cluster driven by pgbench -M simple (the values spliced
+#             into the SQL text, every text new: psql scripts, pg_dump --inserts, drivers that interpolate) and
+#             -M prepared, alternating on one cluster (rows "proxy-simple", "proxy-prepared"; issue 27); with
+#             --before BIN first the same with BIN running the nodes and the proxy (rows "... (before)")
 #   batching  (only when named in --only) `bench load` with the client library's batching off (--batch-linger 0,
 #             rows "unbatched") and on (its default, rows "batched"), alternating on one cluster
 #   speculation  (only when named in --only; bench/speculation.sh) the kluster setup's `bench load` alone and
@@ -32,13 +36,14 @@ KLUSTER_LOG_TAG=bench/compare.sh
 usage() {
   cat <<'EOF'
 Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--out FILE] [--smoke]
-                        [--klusterctl BIN | --build-dir DIR] [--node-klusterctl BIN] [--keep]
+                        [--klusterctl BIN | --build-dir DIR] [--node-klusterctl BIN] [--before BIN] [--keep]
                         [--spec-clients K] [--spec-rate R] [--spec-workload W]
 
   --clients LIST   client counts to measure (default "1 16 64")
   --duration S     seconds per measurement (default 20)
-  --only SETUPS    a comma-separated subset of direct,syncrep,pgpool,kluster,kluster-async,proxy,batching,
-                   speculation,mariadb (default: all but batching, which measures the client library with and without
+  --only SETUPS    a comma-separated subset of direct,syncrep,pgpool,kluster,kluster-async,proxy,proxy-modes,
+                   batching,speculation,mariadb (default: all but proxy-modes, which measures the proxy under
+                   pgbench -M simple and -M prepared, batching, which measures the client library with and without
                    its batching, speculation, which measures the apply loop beside interactive transactions, and
                    mariadb: Kluster on MariaDB against MariaDB's semi-synchronous replication)
   --out FILE       where the Markdown table goes (default bench/RESULTS.md; the smoke form: a temp file)
@@ -50,6 +55,8 @@ Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--
   --node-klusterctl BIN
                    run the nodes with another klusterctl (say, one built from an older commit) while bench
                    load is this one: the node side's before and after, one run each (--only kluster)
+  --before BIN     proxy-modes: first measure it with BIN (say, one built from an older commit) running the
+                   nodes and the proxy, on a cluster of its own, then with this one: before and after in one run
   --keep           keep the scratch directory (logs, pgbench outputs)
   --spec-clients K speculation: pgbench clients running interactive transactions beside bench load (default 8)
   --spec-rate R     speculation: their transactions per second in all (pgbench -R; default: as fast as they go)
@@ -57,7 +64,8 @@ Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--
                    speculation: bench load's workload (default multi: an INSERT and an UPDATE of a hot row, the
                    rows the transactions beside it read and update)
 
-The smoke form also runs the speculation setup's halves once each (alone, speculating) on the proxy's cluster.
+The smoke form also runs the speculation setup's halves once each (alone, speculating) on the proxy's cluster,
+and proxy-modes.
 Every point also gets the CPU time per write of each process it started (broker, nodes, database servers with
 their backends, proxy or pgpool, the client) and of the whole machine: a second table (bench/README.md).
 Needs python3 (bench/cpu.py), jq and curl.
@@ -76,6 +84,7 @@ KLUSTERCTL=""
 NODE_KLUSTERCTL=""
 BUILD_DIR=build-bench
 KEEP=""
+BEFORE=""
 while (($#)); do
   case $1 in
     --clients) CLIENTS=${2:?--clients needs a value}; shift 2 ;;
@@ -87,6 +96,7 @@ while (($#)); do
     --klusterctl) KLUSTERCTL=$(abspath "${2:?--klusterctl needs a binary}"); shift 2 ;;
     --build-dir) BUILD_DIR=${2:?--build-dir needs a value}; shift 2 ;;
     --node-klusterctl) NODE_KLUSTERCTL=$(abspath "${2:?--node-klusterctl needs a binary}"); shift 2 ;;
+    --before) BEFORE=$(abspath "${2:?--before needs a binary}"); shift 2 ;;
     --keep) KEEP=1; shift ;;
     --spec-clients) SPEC_CLIENTS=${2:?--spec-clients needs a value}; shift 2 ;;
     --spec-rate) SPEC_RATE=${2:?--spec-rate needs a value}; shift 2 ;;
@@ -106,7 +116,7 @@ fi
 for c in $CLIENTS; do [[ $c =~ ^[1-9][0-9]*$ ]] && ((c <= 64)) || die "--clients: $c is not in 1..64"; done
 IFS=, read -r -a SETUPS <<<"$ONLY"
 for s in "${SETUPS[@]}"; do
-  case $s in direct | syncrep | pgpool | kluster | kluster-async | proxy | batching | speculation | mariadb) ;;
+  case $s in direct | syncrep | pgpool | kluster | kluster-async | proxy | proxy-modes | batching | speculation | mariadb) ;;
     *) die "--only: unknown setup $s" ;;
   esac
 done
@@ -114,6 +124,8 @@ done
 [[ -z ${SPEC_RATE:-} || $SPEC_RATE =~ ^[1-9][0-9]*$ ]] || die "--spec-rate must be a whole number of transactions/s"
 # The smoke form runs the MariaDB peer too (about 12 s), so that mariadb.sh --semisync and bench load --direct cannot rot.
 [[ -z $SMOKE || " ${SETUPS[*]} " == *" mariadb "* ]] || SETUPS+=(mariadb-semisync)
+# And proxy-modes (a cluster of its own, about 30 s), so that the -M simple / -M prepared comparison cannot rot either.
+[[ -z $SMOKE || " ${SETUPS[*]} " == *" proxy-modes "* ]] || SETUPS+=(proxy-modes)
 MAX_CLIENTS=0
 for c in $CLIENTS; do ((c > MAX_CLIENTS)) && MAX_CLIENTS=$c; done
 
@@ -276,12 +288,18 @@ source "$KLUSTER_REPO_ROOT/bench/peers.sh"
 setup_kluster() { run_kluster kluster ""; }
 setup_kluster-async() { run_kluster kluster-async 'synchronous_commit = "off"\n'; }
 setup_proxy() { run_kluster proxy ""; }
+setup_proxy-modes() {
+  if [[ -n $BEFORE ]]; then SETUP_KLUSTERCTL=$BEFORE run_kluster proxy-modes-before ""; fi
+  run_kluster proxy-modes ""
+}
 setup_batching() { run_kluster batching ""; }
 setup_speculation() { run_kluster speculation ""; }
 # shellcheck source=speculation.sh
 source "$KLUSTER_REPO_ROOT/bench/speculation.sh"
 # shellcheck source=mariadb_peers.sh
 source "$KLUSTER_REPO_ROOT/bench/mariadb_peers.sh"
+# shellcheck source=proxy_modes.sh
+source "$KLUSTER_REPO_ROOT/bench/proxy_modes.sh"
 
 # load_row OUT: writes/s|p50|p99|check of a bench load JSON result.
 load_row() {
@@ -327,7 +345,8 @@ run_kluster() { # NAME EXTRA_NODE_CONFIG
     scripts/kafka.sh start --dir "$KAFKA_DIR" >"$dir/kafka.out" 2>"$dir/kafka.err" ||
     { cat "$dir/kafka.err" >&2; die "Kafka did not start"; }
   BROKERS=$(<"$KAFKA_DIR/bootstrap")
-  local nodes_bin=${NODE_KLUSTERCTL:-$KLUSTERCTL}
+  # SETUP_KLUSTERCTL: this setup's nodes and proxy (proxy-modes --before), else the nodes' (--node-klusterctl).
+  local nodes_bin=${SETUP_KLUSTERCTL:-${NODE_KLUSTERCTL:-$KLUSTERCTL}}
   "$nodes_bin" init --brokers "$BROKERS" --cluster "$CLUSTER" >/dev/null
   local ports=() mport
   CPU_PIDS=("broker=$(<"$KAFKA_DIR/broker1/pid")")
@@ -358,6 +377,8 @@ run_kluster() { # NAME EXTRA_NODE_CONFIG
   done
   if [[ $name == proxy ]]; then
     run_proxy "$dir" "${ports[@]}"
+  elif [[ $name == proxy-modes* ]]; then
+    run_proxy_modes "$dir" "${SETUP_KLUSTERCTL:-$KLUSTERCTL}" "${name#proxy-modes}" "${ports[@]}"
   elif [[ $name == batching ]]; then
     run_batching "$dir" "${ports[@]}"
   elif [[ $name == speculation ]]; then
@@ -387,14 +408,8 @@ run_kluster() { # NAME EXTRA_NODE_CONFIG
 run_proxy() {
   local dir=$1 pport total=0 c half tps1 p50a p50b p99a p99b b0 b1 b2 b3 cpu1
   shift
-  pport=$(pick_port)
-  printf '[cluster]\nname = "%s"\nbrokers = "%s"\n\n[proxy]\nlisten = "127.0.0.1:%s"\nwait = "all"\nmax_connections = %s\n' \
-    "$CLUSTER" "$BROKERS" "$pport" "$((MAX_CLIENTS + 8))" >"$dir/proxy.toml"
-  "$KLUSTERCTL" proxy --config "$dir/proxy.toml" >"$dir/proxy.log" 2>&1 &
-  PIDS+=("$!")
-  CPU_PIDS+=("proxy=$!")
-  wait_for_sql "$pport" "klusterctl proxy" "$dir/proxy.log" 30
-  create_kv "$pport"
+  start_proxy "$dir" "$KLUSTERCTL"
+  pport=$PPORT
   export PSQL_DB=kluster PGBENCH_MODE=prepared
   if ((WARMUP > 0)); then
     log "proxy: warming up, bench load then pgbench, $MAX_CLIENTS client(s), ${WARMUP}s each (not measured)"
@@ -425,6 +440,18 @@ run_proxy() {
   # The smoke form runs the speculation setup's measurement too (one half each), so that it cannot rot.
   if [[ -n $SMOKE ]]; then spec_pairs "$dir" "$pport" AB "$@"; fi
   unset PSQL_DB PGBENCH_MODE
+}
+
+# start_proxy DIR BIN: `BIN proxy` in front of the running cluster (proxy.wait = "all"), with the table kv; sets PPORT.
+start_proxy() {
+  PPORT=$(pick_port)
+  printf '[cluster]\nname = "%s"\nbrokers = "%s"\n\n[proxy]\nlisten = "127.0.0.1:%s"\nwait = "all"\nmax_connections = %s\n' \
+    "$CLUSTER" "$BROKERS" "$PPORT" "$((MAX_CLIENTS + 8))" >"$1/proxy.toml"
+  "$2" proxy --config "$1/proxy.toml" >"$1/proxy.log" 2>&1 &
+  PIDS+=("$!")
+  CPU_PIDS+=("proxy=$!")
+  wait_for_sql "$PPORT" "klusterctl proxy" "$1/proxy.log" 30
+  create_kv "$PPORT"
 }
 
 mean() { awk -v a="$1" -v b="$2" -v d="$3" 'BEGIN { printf "%.*f", d, (a + b) / 2 }'; } # A B DECIMALS
@@ -471,7 +498,7 @@ run_batching() {
 }
 
 # ------------------------------------------------------------------------------------------- main ----
-if [[ -z $KLUSTERCTL && " ${SETUPS[*]} " =~ \ (kluster|kluster-async|proxy|batching|speculation|mariadb)\  ]]; then
+if [[ -z $KLUSTERCTL && " ${SETUPS[*]} " =~ \ (kluster|kluster-async|proxy|proxy-modes|batching|speculation|mariadb)\  ]]; then
   log "building klusterctl (Release) in $BUILD_DIR"
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKLUSTER_BUILD_TESTS=OFF >"$WORK/build.log"
   cmake --build "$BUILD_DIR" -j"${KLUSTER_JOBS:-2}" --target klusterctl >>"$WORK/build.log" ||
@@ -541,6 +568,17 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%
     printf '\nThe proxy next to the client library on the same cluster (pgbench -M prepared through `klusterctl proxy` vs\n'
     printf '`bench load`, alternating library, proxy, proxy, library at each client count, all waiting for all three nodes), writes/s:'
     for c in $CLIENTS; do printf ' %s client(s) %s;' "$c" "$(ratio "$(value proxy "$c" 3)" "$(value library "$c" 3)")"; done
+    printf '\n'
+  fi
+  if [[ " ${SETUPS[*]} " == *" proxy-modes "* ]]; then
+    printf '\npgbench -M simple over -M prepared through the proxy (alternating simple, prepared, prepared, simple at each\n'
+    printf 'client count on one cluster; issue 27 wants >= 0.75x), writes/s:'
+    tags=("")
+    [[ -z $BEFORE ]] || tags=(" (before)" "")
+    for t in "${tags[@]}"; do
+      [[ -z $BEFORE ]] || if [[ -n $t ]]; then printf ' before:'; else printf ' after:'; fi
+      for c in $CLIENTS; do printf ' %s client(s) %s;' "$c" "$(ratio "$(value "proxy-simple$t" "$c" 3)" "$(value "proxy-prepared$t" "$c" 3)")"; done
+    done
     printf '\n'
   fi
   if ((${#SPEC_LINES[@]})); then spec_table; fi

@@ -467,5 +467,8 @@ TEST_CASE("extended query: answers are written at Sync or Flush, one write per r
   CHECK(failed.back().second.find(std::string("C23505", 6)) != std::string::npos);
   CHECK(client.firstWrite(insert(3) + message('S', "")) == "Z");
   CHECK(types(client.query("SELECT count(*) FROM marks")) == "TDCZ");
+  // Writes wait for the first node's answer (proxy.wait = first): the others get there soon after.
+  for (int i = 1; i <= cluster.size(); ++i)
+    CHECK(waitUntil([&] { return cluster.scalar(i, "SELECT count(*) FROM marks") == "2"; }, std::chrono::seconds(30)));
   checkIdentical(cluster, "marks", "id");
 }

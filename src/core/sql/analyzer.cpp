@@ -271,26 +271,12 @@ void Collector::literalSite(const json& typeCast) {
   const json* tn = field(typeCast, "typeName");
   if (arg == nullptr || tn == nullptr || tn->contains("arrayBounds")) return;
   const auto [argType, argBody] = unwrap(*arg);
-  if (argType != "A_Const") return;
-  const json* sval = field(*argBody, "sval");
-  if (sval == nullptr || !sval->is_object()) return;
-  std::string_view text = stringField(*sval, "sval");
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  TimeSite site;
-  site.kind = SiteKind::Literal;
-  site.location = static_cast<int>(intField(*argBody, "location"));
-  if (equalsIgnoreCase(text, "now"))
-    site.wholeInstant = true;
-  else if (equalsIgnoreCase(text, "tomorrow"))
-    site.dayOffset = 1;
-  else if (equalsIgnoreCase(text, "yesterday"))
-    site.dayOffset = -1;
-  else if (!equalsIgnoreCase(text, "today"))
-    return;
+  if (argType != "A_Const" || !argBody->contains("sval")) return;
+  // The type first: the string's value is read (which ties the analysis to it) only for a date/time type.
   const json* names = field(*tn, "names");
   if (names == nullptr || !names->is_array() || names->empty() || names->size() > 2) return;
   if (names->size() == 2 && stringNode((*names)[0]) != "pg_catalog") return; // a user type
+  TimeSite site;
   const std::string_view t = stringNode(names->back());
   if (t == "timestamptz")
     site.type = TimeType::Timestamptz;
@@ -303,6 +289,21 @@ void Collector::literalSite(const json& typeCast) {
   else if (t == "time")
     site.type = TimeType::Time;
   else
+    return;
+  const json* sval = constantValue(*argBody, "sval");
+  if (sval == nullptr || !sval->is_object()) return;
+  std::string_view text = stringField(*sval, "sval");
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  site.kind = SiteKind::Literal;
+  site.location = static_cast<int>(intField(*argBody, "location"));
+  if (equalsIgnoreCase(text, "now"))
+    site.wholeInstant = true;
+  else if (equalsIgnoreCase(text, "tomorrow"))
+    site.dayOffset = 1;
+  else if (equalsIgnoreCase(text, "yesterday"))
+    site.dayOffset = -1;
+  else if (!equalsIgnoreCase(text, "today"))
     return;
   sites.push_back(site);
 }
@@ -345,7 +346,7 @@ bool readOnlyMode(const json& body, const char* listKey) {
   const json* arg = field(*def, "arg");
   if (arg == nullptr) return false;
   if (const auto [type, constant] = unwrap(*arg); type == "A_Const" && constant != nullptr) {
-    const json* ival = field(*constant, "ival");
+    const json* ival = constantValue(*constant, "ival");
     return ival != nullptr && intField(*ival, "ival") == 1;
   }
   return defElemBool(*def).value_or(false);
@@ -447,11 +448,18 @@ std::string_view trimmed(std::string_view s) {
 
 } // namespace
 
-Parsed parseAndCollect(std::string_view sql) {
+std::string statementText(std::string_view sql, std::int64_t location, std::int64_t len) {
+  const auto from =
+      static_cast<std::size_t>(std::clamp<std::int64_t>(location, 0, static_cast<std::int64_t>(sql.size())));
+  return std::string(trimmed(sql.substr(from, len <= 0 ? std::string_view::npos : static_cast<std::size_t>(len))));
+}
+
+Parsed parseAndCollect(std::string_view sql, const std::string* tree) {
   checkText(sql);
-  const std::string sqlz(sql);
   Parsed p;
-  p.tree = parseTree(sqlz);
+  p.tree = tree != nullptr ? json::parse(*tree) : parseTree(std::string(sql));
+  moveConstantsOut(p.tree, p.constants);
+  const ConstantsScope scope(&p.constants);
   Analysis& a = p.analysis;
   Collector& c = p.collector;
   const json* stmts = field(p.tree, "stmts");
@@ -461,13 +469,10 @@ Parsed parseAndCollect(std::string_view sql) {
     if (stmt == nullptr) continue;
     const auto [type, body] = unwrap(*stmt);
     if (body == nullptr) continue;
-    const auto location = static_cast<std::size_t>(
-        std::clamp<std::int64_t>(intField(raw, "stmt_location"), 0, static_cast<std::int64_t>(sql.size())));
-    const auto len = static_cast<std::size_t>(intField(raw, "stmt_len")); // 0: up to the end
     c.facts = {};
     c.walk(*stmt, {});
     const bool readOnly = isReadOnlyStatement(type, *body, c.facts);
-    a.statements.push_back({std::string(trimmed(sql.substr(location, len == 0 ? std::string_view::npos : len))),
+    a.statements.push_back({statementText(sql, intField(raw, "stmt_location"), intField(raw, "stmt_len")),
                             std::string(type),
                             c.facts.maxParam,
                             c.facts.usedParams,
@@ -521,8 +526,9 @@ Parsed parseAndCollect(std::string_view sql) {
 
 } // namespace detail
 
-Analysis analyze(std::string_view sql) {
-  Analysis a = detail::onParserStack(sql.size(), [&] { return detail::parseAndCollect(sql).analysis; });
+namespace detail {
+
+Analysis pinAllTexts(Analysis a) {
   if (a.drawsUuid || a.ordersAggregates)
     for (Statement& st : a.statements) {
       std::string pinned = a.drawsUuid ? pinRandomUuid(st.sql) : st.sql;
@@ -530,6 +536,12 @@ Analysis analyze(std::string_view sql) {
       if (pinned != st.sql) st.allSql = std::move(pinned);
     }
   return a;
+}
+
+} // namespace detail
+
+Analysis analyze(std::string_view sql) {
+  return detail::pinAllTexts(detail::onParserStack(sql.size(), [&] { return detail::parseAndCollect(sql).analysis; }));
 }
 
 bool isReadOnly(std::string_view sql) noexcept {

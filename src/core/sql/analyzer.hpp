@@ -72,6 +72,7 @@ struct Statement {
     std::string savepoint; ///< SAVEPOINT / RELEASE / ROLLBACK TO: its name
     bool readOnly = false; ///< BEGIN / SET TRANSACTION ... READ ONLY
     bool chain = false;    ///< COMMIT / ROLLBACK AND CHAIN
+    bool operator==(const TransactionControl&) const = default;
   };
   std::optional<TransactionControl> transaction;
   /// COPY's format options, as both directions take them (PostgreSQL's defaults).
@@ -84,11 +85,13 @@ struct Statement {
     char quote = '"';        ///< CSV
     char escape = '"';       ///< CSV
     std::string unsupported; ///< an option the proxy does not handle (FORCE_NOT_NULL, ENCODING...), else empty
+    bool operator==(const CopyFormat&) const = default;
   };
   /// COPY ... FROM STDIN: what the proxy needs to turn the rows its client sends into INSERTs.
   struct CopyFrom : CopyFormat {
     std::string table;                ///< quoted, schema-qualified when written so: "shop"."orders"
     std::vector<std::string> columns; ///< quoted; empty: every column, in order
+    bool operator==(const CopyFrom&) const = default;
   };
   std::optional<CopyFrom> copyFrom;
   /// COPY table [(columns)] TO STDOUT or COPY (query) TO STDOUT: a read the proxy answers as COPY data.
@@ -100,14 +103,17 @@ struct Statement {
     bool forceQuoteAll = false;          ///< FORCE_QUOTE *
     /// Why PostgreSQL itself refuses these options (its SQLSTATE and message: a delimiter in the NULL string...).
     std::string invalidState, invalid;
+    bool operator==(const CopyTo&) const = default;
   };
   std::optional<CopyTo> copyTo;
+  bool operator==(const Statement&) const = default;
 };
 
 /// Why a request cannot be applied deterministically on ALL (see determinism.hpp).
 struct Refusal {
   std::string message;
   std::string hint;
+  bool operator==(const Refusal&) const = default;
 };
 
 /// A table a row order is taken over: schema "" means the pinned search_path (public).
@@ -115,6 +121,7 @@ struct TableRef {
   std::string schema;
   std::string name;
   std::string alias; ///< the name the query refers to it by (its alias, or its name)
+  bool operator==(const TableRef&) const = default;
 };
 
 /// A row order a write depends on (LIMIT/OFFSET/FETCH FIRST, DISTINCT ON, an order-sensitive window
@@ -130,6 +137,7 @@ struct KeyUpdate {
   /// Columns its WHERE equates with a constant or a parameter (top-level ANDs): when they cover a unique key, the
   /// update changes one row at most.
   std::vector<std::string> pinned;
+  bool operator==(const KeyUpdate&) const = default;
 };
 
 /// An UPDATE ... FROM, or a DELETE ... USING with RETURNING, whose SET or RETURNING reads its FROM items: when a
@@ -143,6 +151,7 @@ struct JoinWrite {
     std::string alias;
     std::optional<TableRef> table;              ///< a table: its unique keys come from the catalog
     std::vector<std::vector<std::string>> keys; ///< a subquery's, CTE's or VALUES list's own (an empty key: one row)
+    bool operator==(const Source&) const = default;
   };
   std::vector<Source> sources; ///< the FROM items, joins flattened
   /// `alias.column = expression` in the WHERE's top-level ANDs or an inner join's ON (an outer join's ON counts for
@@ -153,10 +162,12 @@ struct JoinWrite {
     std::string column;
     std::vector<std::string> reads;
     bool readsAny = false;
+    bool operator==(const Equality&) const = default;
   };
   std::vector<Equality> equalities;
   std::vector<std::string> read; ///< aliases the SET or RETURNING reads columns of
   bool readsUnqualified = false; ///< the SET or RETURNING reads an unqualified column (of any item)
+  bool operator==(const JoinWrite&) const = default;
 };
 
 struct OrderRequirement {
@@ -172,11 +183,13 @@ struct OrderRequirement {
     TableRef target;
     bool listed = false;            ///< the INSERT names its columns
     std::vector<std::string> given; ///< those columns
+    bool operator==(const Defaults&) const = default;
   };
   std::optional<Defaults> onlyIfDrawnDefaults;
   /// What the refusal says and hints when the order is not total, when the general words do not fit (MERGE).
   std::string why;
   std::string hint;
+  bool operator==(const OrderRequirement&) const = default;
 };
 
 /// Whether a statement kind (a parse-tree node name, Statement::kind) is plain DML or a read: SELECT, INSERT,
@@ -310,6 +323,7 @@ struct Analysis {
   std::optional<Refusal> sessionState;
   /// COPY FROM STDIN / TO STDOUT: a request carries no data stream (FEATURE_NOT_SUPPORTED).
   std::optional<Refusal> unsupported;
+  bool operator==(const Analysis&) const = default;
 };
 
 /// Where and why the parser rejected the SQL text.

@@ -76,7 +76,7 @@ bool isNullConst(const json& node) {
 bool isZeroConst(const json& node) {
   const auto [type, body] = unwrap(node);
   if (type != "A_Const") return false;
-  const json* ival = field(*body, "ival");
+  const json* ival = constantValue(*body, "ival");
   return ival != nullptr && intField(*ival, "ival") == 0;
 }
 
@@ -331,7 +331,7 @@ private:
       if (args != nullptr && args->is_array() && !args->empty()) {
         const auto [t, b] = unwrap((*args)[0]);
         if (t == "A_Const")
-          if (const json* s = field(*b, "sval")) setting = lower(stringField(*s, "sval"));
+          if (const json* s = constantValue(*b, "sval")) setting = lower(stringField(*s, "sval"));
       }
       if (!isPinnedSetting(setting)) {
         refuse(setting.empty() ? "current_setting() of a setting named at run time may read a setting Kluster "
@@ -494,7 +494,7 @@ private:
       if (expr == nullptr) continue;
       const json* resolved = expr;
       if (const auto [et, eb] = unwrap(*expr); et == "A_Const" && targets != nullptr && targets->is_array()) {
-        const json* ival = field(*eb, "ival");
+        const json* ival = constantValue(*eb, "ival");
         const auto n = ival != nullptr ? intField(*ival, "ival") : 0;
         if (n >= 1 && static_cast<std::size_t>(n) <= targets->size()) {
           const auto [rt, rb] = unwrap((*targets)[static_cast<std::size_t>(n - 1)]);

@@ -48,7 +48,7 @@ std::string drawnOutput(const json& select) {
         const bool named = type == "ColumnRef" && field(*body, "fields") != nullptr &&
                            field(*body, "fields")->size() == 1 && !stringField(target, "name").empty() &&
                            stringNode((*field(*body, "fields"))[0]) == stringField(target, "name");
-        const json* ival = type == "A_Const" ? field(*body, "ival") : nullptr;
+        const json* ival = type == "A_Const" ? constantValue(*body, "ival") : nullptr;
         const bool numbered = ival != nullptr && intField(*ival, "ival") == std::int64_t(i + 1);
         if ((named || numbered) && val != nullptr)
           if (auto name = drawnIn(*val); !name.empty()) return name;

@@ -97,7 +97,7 @@ Names aliasColumns(const json* alias, const char* key = "colnames") {
 bool isOne(const json* node) {
   if (node == nullptr) return false;
   const auto [type, body] = unwrap(*node);
-  const json* ival = type == "A_Const" ? field(*body, "ival") : nullptr;
+  const json* ival = type == "A_Const" ? constantValue(*body, "ival") : nullptr;
   return ival != nullptr && intField(*ival, "ival") == 1;
 }
 
@@ -126,13 +126,15 @@ std::vector<Names> keysOfQuery(const json& query, const Names& colnames) {
           usable[i] = false;
           continue;
         }
-        json value = *b;
-        value.erase("location");
-        const std::string kind = value.empty() ? "" : value.begin().key();
+        std::string kind;
+        for (const char* k : kConstantKinds)
+          if (b->contains(k)) kind = k;
         // Integers and strings only: 1.0 and 1.00 are distinct literals but equal numbers.
         if ((!kinds[i].empty() && kinds[i] != kind) || (kind != "ival" && kind != "sval")) usable[i] = false;
         kinds[i] = kind;
-        if (!seen[i].insert(value.dump()).second) usable[i] = false;
+        if (!usable[i]) continue; // (the value is read only when it can still decide)
+        if (const json* value = constantValue(*b, kind.c_str()); !seen[i].insert(value->dump()).second)
+          usable[i] = false;
       }
     }
     for (std::size_t i = 0; i < usable.size(); ++i)

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <system_error>
+#include <utility>
 
 namespace kluster::sql {
 
@@ -154,6 +155,54 @@ bool parses(const std::string& sqlz) {
   const bool ok = result.error == nullptr;
   pg_query_free_parse_result(result);
   return ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Constants.
+
+namespace {
+thread_local Constants* currentConstants = nullptr;
+} // namespace
+
+void moveConstantsOut(json& tree, Constants& out) {
+  std::vector<json*> stack{&tree};
+  while (!stack.empty()) {
+    json* node = stack.back();
+    stack.pop_back();
+    if (node->is_array()) {
+      for (json& e : *node)
+        if (e.is_structured()) stack.push_back(&e);
+      continue;
+    }
+    for (auto it = node->begin(); it != node->end(); ++it) {
+      if (!it.value().is_structured()) continue;
+      if (it.key() != "A_Const" || !it.value().is_object()) {
+        stack.push_back(&it.value());
+        continue;
+      }
+      for (const char* kind : kConstantKinds) // (an A_Const has no nodes below it)
+        if (auto v = it.value().find(kind); v != it.value().end()) {
+          out.values.push_back(std::move(*v));
+          *v = out.values.size() - 1;
+        }
+    }
+  }
+}
+
+ConstantsScope::ConstantsScope(Constants* constants) : previous_(std::exchange(currentConstants, constants)) {}
+ConstantsScope::~ConstantsScope() { currentConstants = previous_; }
+
+const json* constantValue(const json& aConstBody, const char* kind) {
+  const json* v = field(aConstBody, kind);
+  if (v == nullptr) return nullptr;
+  if (v->is_number_unsigned()) {
+    if (currentConstants == nullptr || v->get<std::size_t>() >= currentConstants->values.size())
+      throw std::logic_error("kluster::sql: a constant read outside the analysis of its tree");
+    currentConstants->read = true;
+    return &currentConstants->values[v->get<std::size_t>()];
+  }
+  if (currentConstants != nullptr) currentConstants->read = true;
+  return v->is_object() ? v : nullptr;
 }
 
 // ---------------------------------------------------------------------------------------------

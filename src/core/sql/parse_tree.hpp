@@ -82,6 +82,40 @@ json parseTree(const std::string& sqlz);
 bool parses(const std::string& sqlz);
 
 // ---------------------------------------------------------------------------------------------
+// Constants (the values of A_Const nodes: literals, and the integers the grammar writes for some keywords).
+// parseAndCollect() moves every A_Const's value out of the tree into a Constants table, leaving its index in its
+// place, so that a rule can read a constant's value only through constantValue(), which records that it did: an
+// analysis that read none holds for every text of the same shape (shape.cpp, sql::AnalysisCache).
+
+// The value members of an A_Const that are moved out: a constant's kind (which of them it has, or "isnull") stays.
+inline constexpr const char* kConstantKinds[] = {"boolval", "bsval", "fval", "ival", "sval"};
+
+struct Constants {
+  std::vector<json> values; ///< the moved values ({"ival": 5}, {} for 0, {"sval": "x"}...), by index
+  bool read = false;        ///< constantValue() returned one
+};
+
+// Moves the value member of every A_Const in `tree` into `out`, leaving its index (a number) in its place.
+void moveConstantsOut(json& tree, Constants& out);
+
+// While alive, constantValue() looks indices up in `constants` (on this thread) and records reads there.
+class ConstantsScope {
+public:
+  explicit ConstantsScope(Constants* constants);
+  ~ConstantsScope();
+  ConstantsScope(const ConstantsScope&) = delete;
+  ConstantsScope& operator=(const ConstantsScope&) = delete;
+
+private:
+  Constants* previous_;
+};
+
+// The value of kind `kind` ("ival", "sval"...) of an A_Const's body ({"ival": 5}, {} for the integer 0), nullptr
+// when the constant is of another kind. Records the read (a rule's verdict now depends on the value). Works on trees
+// whose constants were moved out (inside a ConstantsScope) and on trees that keep them (function bodies).
+const json* constantValue(const json& aConstBody, const char* kind);
+
+// ---------------------------------------------------------------------------------------------
 // JSON access helpers.
 
 bool isNodeTypeName(const std::string& key);
@@ -238,13 +272,23 @@ void checkDoBlock(const json& body, Analysis& out, std::vector<std::string>& fun
 
 // The parsed request plus everything the walk found.
 struct Parsed {
-  json tree;
+  json tree; ///< its constants moved out into `constants`
+  Constants constants;
   Analysis analysis;
   Collector collector;
 };
 
 // Checks and parses `sql` and walks every statement: fills Parsed::analysis (what analyze()
 // returns) and Parsed::collector (what pinCurrentTime() rewrites). Throws SyntaxError.
-Parsed parseAndCollect(std::string_view sql);
+// `tree`: libpg_query's JSON parse tree of `sql`, when the caller has it already (shape.cpp).
+Parsed parseAndCollect(std::string_view sql, const std::string* tree = nullptr);
+
+// What analyze() adds to parseAndCollect()'s analysis: Statement::allSql, its gen_random_uuid() calls and
+// order-sensitive aggregates pinned (shapeReusable() shares no analysis that has one).
+Analysis pinAllTexts(Analysis a);
+
+// A statement's text as the analysis gives it (Statement::sql): `sql` from `location`, `len` bytes (0: up to the end),
+// surrounding whitespace trimmed.
+std::string statementText(std::string_view sql, std::int64_t location, std::int64_t len);
 
 } // namespace kluster::sql::detail

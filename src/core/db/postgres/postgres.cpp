@@ -263,6 +263,13 @@ void PgConnection::pump() {
   if (PQconsumeInput(conn_) == 0) throwConnectionLost("send");
 }
 
+bool PgConnection::worthPreparing(const std::string& sql) {
+  if (statements_.count(sql) != 0 || preparing_.count(sql) != 0) return true;
+  // (A hash that collides prepares a text on its first run: harmless.)
+  if (seenOnce_.size() >= kMaxStatements * 4) seenOnce_.clear();
+  return !seenOnce_.insert(std::hash<std::string>{}(sql)).second;
+}
+
 const std::string* PgConnection::sendReusable(const Statement& st) {
   const std::string* name = nullptr;
   const std::string* prepares = nullptr;
@@ -333,7 +340,7 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
     }
     for (const auto& st : w.statements) {
       if (writing_ && !st.reusable) unreusableInBatch_ = true;
-      if (st.reusable) {
+      if (st.reusable && worthPreparing(st.sql)) {
         if (const auto* prepares = sendReusable(st)) sent.push_back({i, true, prepares});
       } else {
         send(st.sql, st.params, st.unusedParams);

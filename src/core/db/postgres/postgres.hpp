@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include <unordered_map>
+#include <unordered_set>
 
 namespace kluster::db {
 
@@ -127,6 +128,10 @@ private:
   // Sends a reusable statement as a named prepared one, preparing it first when this connection has not
   // yet; returns the SQL text when it sent a Prepare (its result confirms the name).
   const std::string* sendReusable(const Statement& st);
+  // Whether a reusable statement is worth preparing: prepared already, or its text came before. A text seen once
+  // (values spliced into the SQL: a new text per row) runs unnamed, as cheap as a Parse can be, and does not fill the
+  // server's and this connection's statements with texts that never come again.
+  bool worthPreparing(const std::string& sql);
   void pump();
   void flushAndWait();
   PGresult* nextResult();
@@ -147,6 +152,7 @@ private:
   std::map<std::string, std::pair<std::string, std::string>> snapshotTables_;
   std::unordered_map<std::string, std::string> statements_; // SQL text -> prepared statement name
   std::unordered_map<std::string, std::string> preparing_;  // prepared in the pipeline being run, not confirmed
+  std::unordered_set<std::size_t> seenOnce_;                // hashes of reusable texts run unnamed once
   std::uint64_t statementCount_ = 0;
   bool forget_ = false;
   bool beginPending_ = false;        // begin() was called; BEGIN goes out with the next statement
