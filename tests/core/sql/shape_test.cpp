@@ -150,12 +150,17 @@ TEST_CASE("a shape keeps what is not a constant's value: kinds, NULL, names, par
   CHECK_FALSE(shapeOf(std::string("SELECT '\xff'")));
 }
 
-TEST_CASE("analyses that keep more of their text are not shared: gen_random_uuid(), COPY") {
+TEST_CASE("analyses that keep more of their text are not shared: gen_random_uuid(), ordered aggregates, COPY") {
   AnalysisCache cache;
   sameAsFresh({"INSERT INTO t VALUES (gen_random_uuid(), 1)", "INSERT INTO t VALUES (gen_random_uuid(), 22)"});
   cache.get("INSERT INTO t VALUES (gen_random_uuid(), 1)");
   CHECK(cache.get("INSERT INTO t VALUES (gen_random_uuid(), 22)")->statements.at(0).allSql ==
         "INSERT INTO t VALUES (_kluster.gen_random_uuid(), 22)");
+  CHECK(cache.shapeHits() == 0);
+  // An aggregate given an order (pinAggregateOrder) keeps its own text's values in the ORDER BY.
+  cache.get("INSERT INTO s SELECT sum(f * 2) FROM t WHERE k = 1");
+  CHECK(cache.get("INSERT INTO s SELECT sum(f * 3) FROM t WHERE k = 2")->statements.at(0).allSql ==
+        "INSERT INTO s SELECT sum(f * 3 ORDER BY (f * 3)::text) FROM t WHERE k = 2");
   CHECK(cache.shapeHits() == 0);
   sameAsFresh({"COPY (SELECT 1) TO STDOUT", "COPY (SELECT 2) TO STDOUT"});
   // Syntax errors are not cached and keep their message.
