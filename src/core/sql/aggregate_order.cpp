@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <set>
 
 namespace kluster::sql {
 namespace {
@@ -62,22 +61,16 @@ std::string pinAggregateOrder(std::string_view sql) {
     const detail::Parsed parsed = detail::parseAndCollect(sql);
     const auto& sites = parsed.collector.aggregateSites;
     if (sites.empty()) return std::string(sql);
-    const std::string sqlz(sql);
-    const std::vector<detail::Token> tokens = detail::scanTokens(sqlz);
-    std::vector<detail::Edit> edits;
-    std::set<int> seen;
-    for (const int location : sites) {
-      if (!seen.insert(location).second) continue; // a node reachable twice in the tree
-      std::size_t open = detail::tokenAt(tokens, location);
-      while (open < tokens.size() && tokens[open].kind != detail::kLParen) ++open;
-      if (open == tokens.size()) return std::string(sql);
-      const std::size_t close = detail::matchingParen(tokens, open);
-      std::string order = orderByArguments(sql, tokens, open, close);
-      if (order.empty()) continue;
-      const auto at = static_cast<std::size_t>(tokens[close].start);
-      edits.push_back({at, at, std::move(order)});
-    }
-    std::string pinned = detail::applyEdits(sql, edits);
+    std::string pinned = detail::editSites(
+        sql, sites, [&](const std::vector<detail::Token>& tokens, std::size_t open) -> std::optional<detail::Edit> {
+          while (open < tokens.size() && tokens[open].kind != detail::kLParen) ++open;
+          if (open == tokens.size()) return std::nullopt;
+          const std::size_t close = detail::matchingParen(tokens, open);
+          std::string order = orderByArguments(sql, tokens, open, close);
+          if (order.empty()) return std::nullopt;
+          const auto at = static_cast<std::size_t>(tokens[close].start);
+          return detail::Edit{at, at, std::move(order)};
+        });
     // What the rewrite cannot express (an argument PostgreSQL takes but a cast to text does not) runs as written.
     return detail::parses(pinned) ? pinned : std::string(sql);
   });

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -229,6 +230,19 @@ std::string applyEdits(std::string_view sql, std::vector<Edit>& edits) {
   }
   out.append(sql.substr(pos));
   return out;
+}
+
+std::string editSites(std::string_view sql, const std::vector<int>& sites,
+                      const std::function<std::optional<Edit>(const std::vector<Token>&, std::size_t)>& edit) {
+  const std::string sqlz(sql);
+  const std::vector<Token> tokens = scanTokens(sqlz);
+  std::vector<Edit> edits;
+  std::set<int> seen;
+  for (const int location : sites) {
+    if (!seen.insert(location).second) continue; // a node reachable twice in the tree
+    if (auto e = edit(tokens, tokenAt(tokens, location))) edits.push_back(std::move(*e));
+  }
+  return applyEdits(sql, edits);
 }
 
 namespace {

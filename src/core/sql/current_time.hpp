@@ -5,6 +5,8 @@
 
 #include "core/sql/parse_tree.hpp"
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -77,6 +79,11 @@ struct Edit {
 // `sql` with the edits applied (they must not overlap), keeping tokens apart where a replacement would
 // otherwise join its neighbour.
 std::string applyEdits(std::string_view sql, std::vector<Edit>& edits);
+
+// `sql` rewritten at the tree walk's `sites` (byte locations, each rewritten once however often the walk met it):
+// `edit(tokens, i)` gives the edit for the site whose token is tokens[i], or nothing to leave it.
+std::string editSites(std::string_view sql, const std::vector<int>& sites,
+                      const std::function<std::optional<Edit>(const std::vector<Token>&, std::size_t)>& edit);
 
 // ---------------------------------------------------------------------------------------------
 // Column names (PostgreSQL's FigureColnameInternal on the raw parse tree), to keep result

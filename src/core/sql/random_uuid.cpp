@@ -7,7 +7,6 @@
 
 #include <fmt/format.h>
 
-#include <set>
 #include <stdexcept>
 
 namespace kluster::sql {
@@ -17,21 +16,15 @@ std::string pinRandomUuid(std::string_view sql) {
     const detail::Parsed parsed = detail::parseAndCollect(sql);
     const auto& sites = parsed.collector.uuidSites;
     if (sites.empty()) return std::string(sql);
-    const std::string sqlz(sql);
-    const std::vector<detail::Token> tokens = detail::scanTokens(sqlz);
-    std::vector<detail::Edit> edits;
-    std::set<int> seen;
-    for (const int location : sites) {
-      if (!seen.insert(location).second) continue; // a node reachable twice in the tree
+    std::string pinned = detail::editSites(sql, sites, [](const std::vector<detail::Token>& tokens, std::size_t first) {
       // The name ([pg_catalog .] gen_random_uuid, maybe quoted) up to its '(' becomes Kluster's function's.
-      const std::size_t first = detail::tokenAt(tokens, location);
       std::size_t open = first;
       while (open < tokens.size() && tokens[open].kind != detail::kLParen) ++open;
       if (open == tokens.size()) throw std::logic_error("kluster::sql: expected '(' after gen_random_uuid");
-      const auto begin = static_cast<std::size_t>(tokens[first].start);
-      edits.push_back({begin, static_cast<std::size_t>(tokens[open].start), std::string(kRandomUuidFunction)});
-    }
-    std::string pinned = detail::applyEdits(sql, edits);
+      return std::optional<detail::Edit>(detail::Edit{static_cast<std::size_t>(tokens[first].start),
+                                                      static_cast<std::size_t>(tokens[open].start),
+                                                      std::string(kRandomUuidFunction)});
+    });
     if (!detail::parses(pinned))
       throw std::logic_error(fmt::format("kluster::sql: could not pin gen_random_uuid() in: {}", sql));
     return pinned;
