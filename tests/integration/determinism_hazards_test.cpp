@@ -215,6 +215,13 @@ TEST_CASE("the documented arbitrary choices and the code a write runs are refuse
            "END $$",
            "CREATE FUNCTION f_ok(x int) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN 'n' || x * 2; END "
            "$$",
+           // A loop over a query takes its rows in each node's own order (here it concatenates them).
+           "CREATE FUNCTION f_loop(key int) RETURNS text LANGUAGE plpgsql STABLE AS $$ DECLARE r record; s text := ''; "
+           "BEGIN FOR r IN SELECT v FROM src WHERE k = key LOOP s := s || r.v; END LOOP; RETURN s; END $$",
+           "CREATE FUNCTION f_loop_ordered(key int) RETURNS text LANGUAGE plpgsql STABLE AS $$ DECLARE r record; s "
+           "text "
+           ":= ''; BEGIN FOR r IN SELECT v FROM src WHERE k = key ORDER BY id LOOP s := s || r.v; END LOOP; RETURN s; "
+           "END $$",
            // Triggers: one whose UPDATE ... FROM joins several rows, one reading with an unordered LIMIT.
            "CREATE TABLE syncs (k int PRIMARY KEY)",
            "CREATE FUNCTION sync_dst() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE dst SET v = s.v FROM src s "
@@ -246,6 +253,7 @@ TEST_CASE("the documented arbitrary choices and the code a write runs are refuse
            "CREATE TABLE timed (id int PRIMARY KEY, at timestamptz DEFAULT now())",
        })
     allOk(cluster, sql);
+  REQUIRE(cluster.scalar(1, "SELECT f_loop(5)") != cluster.scalar(2, "SELECT f_loop(5)")); // the loop's hazard is real
   const std::vector<Case> closure = {
       {"INSERT INTO sink VALUES ('f_clock', f_clock())", refused},
       {"INSERT INTO sink VALUES ('f_stmt', f_stmt())", refused},
@@ -256,6 +264,8 @@ TEST_CASE("the documented arbitrary choices and the code a write runs are refuse
       {"INSERT INTO sink VALUES ('f_user', f_user())", refused},
       {"INSERT INTO sink VALUES ('f_pid', f_pid())", refused},
       {"UPDATE dst SET v = f_ok(dst.k)", ok},
+      {"INSERT INTO sink VALUES ('f_loop', f_loop(5))", refused},
+      {"INSERT INTO sink VALUES ('f_loop_ordered', f_loop_ordered(5))", ok},
       {"INSERT INTO syncs VALUES (3)", refused},
       {"CREATE OR REPLACE FUNCTION sync_dst() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE dst SET v = s.v FROM "
        "src s WHERE s.id = NEW.k + 100 AND dst.k = NEW.k; RETURN NEW; END $$",

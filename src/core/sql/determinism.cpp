@@ -142,6 +142,23 @@ public:
     }
   }
 
+  // Something consumes the rows of `stmt` (a SELECT) in the order they come: their order must be total.
+  void rowOrder(const json& stmt, std::string what, std::string why, std::string hint) {
+    const auto [t, select] = unwrap(stmt);
+    if (t != "SelectStmt" || select == nullptr || field(*select, "valuesLists")) return;
+    collectCteNames(stmt);
+    OrderRequirement req;
+    req.what = std::move(what);
+    req.why = std::move(why);
+    req.hint = std::move(hint);
+    const std::string_view op = stringField(*select, "op");
+    bool onlyRowSource = false;
+    if ((!op.empty() && op != "SETOP_NONE") || !fromTables(*select, req.tables, onlyRowSource)) req.unordered = true;
+    if (!req.unordered && req.tables.empty()) return; // one row, or rows from a function in its own order
+    addSortColumns(field(*select, "sortClause"), *select, req.columns);
+    out_.orderRequirements.push_back(std::move(req));
+  }
+
 private:
   struct Item {
     const json* value;
@@ -583,6 +600,10 @@ private:
 
 void checkDeterminism(std::string_view type, const json& stmt, bool write, Analysis& out) {
   Checker(write, out).run(type, stmt);
+}
+
+void requireRowOrder(const json& stmt, std::string what, std::string why, std::string hint, Analysis& out) {
+  Checker(true, out).rowOrder(stmt, std::move(what), std::move(why), std::move(hint));
 }
 
 } // namespace detail

@@ -48,22 +48,30 @@ public:
            true);
   }
 
-  // SQL text of one or more statements.
-  void sqlText(const std::string& text) {
+  // SQL text of one or more statements; `rowsInOrder`: what consumes their rows in the order they come (a FOR loop,
+  // RETURN QUERY), so that order must be total.
+  void sqlText(const std::string& text, std::string_view rowsInOrder = {}) {
     const json tree = detail::parseTree(text);
     if (const json* stmts = detail::field(tree, "stmts"); stmts != nullptr && stmts->is_array())
       for (const json& raw : *stmts)
-        if (const json* stmt = detail::field(raw, "stmt")) statement(*stmt);
+        if (const json* stmt = detail::field(raw, "stmt")) statement(*stmt, rowsInOrder);
   }
 
   // One statement node ({"InsertStmt": {...}}), judged as a write: whatever it is, it feeds one.
-  void statement(const json& stmt) {
+  void statement(const json& stmt, std::string_view rowsInOrder = {}) {
     const auto [type, body] = detail::unwrap(stmt);
     if (body == nullptr) return;
     detail::Collector c;
     c.walk(stmt, {});
     Analysis a;
     detail::checkDeterminism(type, stmt, true, a);
+    if (!rowsInOrder.empty())
+      detail::requireRowOrder(
+          stmt, std::string(rowsInOrder),
+          "the function takes the query's rows in the order they come, and nodes store their rows in different "
+          "physical orders: a loop would run its steps, or a caller receive the rows, in a different order on each "
+          "node",
+          "add an ORDER BY that covers a unique NOT NULL key (e.g. the primary key) of every table the query reads", a);
     detail::collectJoinWrites(stmt, a);
     if (a.nondeterministic) refuse(a.nondeterministic->message, a.nondeterministic->hint);
     if (auto access = detail::serverAccess(type, *body)) refuse(access->message, access->hint);
@@ -120,7 +128,8 @@ public:
 
   // A PL/pgSQL expression's text: a statement (INSERT ..., SELECT ... with its INTO taken out), an assignment
   // ("NEW.total := NEW.a + NEW.b", "x = 1") or an expression ("x > 0").
-  void plpgsqlExpression(const std::string& query, bool assignment) {
+  void plpgsqlExpression(const std::string& query, bool assignment, std::string_view rowsInOrder = {}) {
+    if (!rowsInOrder.empty()) return sqlText(query, rowsInOrder);
     if (assignment) {
       std::size_t at = query.find(":=");
       std::size_t skip = 2;
@@ -164,7 +173,12 @@ public:
           return opaque("the function runs dynamic SQL (EXECUTE), which Kluster cannot judge before it runs");
         if (key == "PLpgSQL_expr" && it.value().is_object()) {
           const std::string_view query = detail::stringField(it.value(), "query");
-          plpgsqlExpression(std::string(query), item.owner == "PLpgSQL_stmt_assign");
+          // The query of FOR ... IN query LOOP, and of RETURN QUERY, gives its rows in order (a cursor's FOR loop
+          // and FETCH are judged as plain reads: not yet ordered).
+          const std::string_view rowsInOrder = item.owner == "PLpgSQL_stmt_fors"           ? "FOR ... IN query LOOP"
+                                               : item.owner == "PLpgSQL_stmt_return_query" ? "RETURN QUERY"
+                                                                                           : "";
+          plpgsqlExpression(std::string(query), item.owner == "PLpgSQL_stmt_assign", rowsInOrder);
           continue;
         }
         if (!it.value().is_structured()) continue;

@@ -264,6 +264,9 @@ private:
 // it changes data (DML, CREATE TABLE AS, SELECT INTO, data-modifying CTEs). Fills
 // Analysis::nondeterministic and Analysis::orderRequirements (determinism.cpp).
 void checkDeterminism(std::string_view type, const json& stmt, bool write, Analysis& out);
+// Something consumes the rows of the SELECT `stmt` in the order they come (a PL/pgSQL FOR loop, RETURN QUERY): adds
+// the requirement that its ORDER BY covers a unique key of every table it reads (refused with `why` and `hint`).
+void requireRowOrder(const json& stmt, std::string what, std::string why, std::string hint, Analysis& out);
 
 // A DO block (`body` of a DoStmt) judged as the body of a function the request runs (function_body.cpp): its
 // refusal goes to Analysis::nondeterministic, the functions it calls to `functions`, the tables it writes and its

@@ -127,6 +127,38 @@ TEST_CASE("PL/pgSQL bodies: every statement and expression is judged", "[sql][cl
   CHECK(calls(audit, "count"));
 }
 
+TEST_CASE("PL/pgSQL FOR loops over a query and RETURN QUERY take rows in order: it must be total", "[sql][closure]") {
+  const auto loop = pl("DECLARE r record; s text := '';\nBEGIN\n  FOR r IN SELECT v FROM t WHERE k = a LOOP\n"
+                       "    s := s || r.v;\n  END LOOP;\n  INSERT INTO log VALUES (s);\n  RETURN 0;\nEND");
+  REQUIRE(loop.orderRequirements.size() == 1);
+  const auto& req = loop.orderRequirements[0];
+  CHECK(req.what == "FOR ... IN query LOOP");
+  REQUIRE(req.tables.size() == 1);
+  CHECK(req.tables[0].name == "t");
+  CHECK(req.columns.empty()); // no ORDER BY: the node refuses it, whatever t's keys
+  CHECK_FALSE(req.why.empty());
+  CHECK_FALSE(req.hint.empty());
+  // Ordered by a key: the node checks the columns against t's unique keys.
+  const auto ordered = pl("DECLARE r record;\nBEGIN\n  FOR r IN SELECT id, v FROM t ORDER BY id LOOP\n"
+                          "    INSERT INTO log VALUES (r.v);\n  END LOOP;\n  RETURN 0;\nEND");
+  REQUIRE(ordered.orderRequirements.size() == 1);
+  CHECK(ordered.orderRequirements[0].columns == std::vector<std::pair<std::string, std::string>>{{"", "id"}});
+  const auto returns = pl("BEGIN\n  RETURN QUERY SELECT id FROM t;\nEND", "SETOF integer");
+  REQUIRE(returns.orderRequirements.size() == 1);
+  CHECK(returns.orderRequirements[0].what == "RETURN QUERY");
+  const auto unionLoop = pl("DECLARE r record;\nBEGIN\n  FOR r IN SELECT id FROM t UNION ALL SELECT id FROM u LOOP\n"
+                            "  END LOOP;\n  RETURN 0;\nEND");
+  REQUIRE(unionLoop.orderRequirements.size() == 1);
+  CHECK(unionLoop.orderRequirements[0].unordered);
+  // Rows that come in their own order: a function's, a VALUES list's, none at all; an integer loop has no query.
+  CHECK(pl("DECLARE r record;\nBEGIN\n  FOR r IN SELECT * FROM generate_series(1, a) g LOOP\n  END LOOP;\n"
+           "  RETURN 0;\nEND")
+            .orderRequirements.empty());
+  CHECK(pl("DECLARE i int;\nBEGIN\n  FOR i IN 1..a LOOP\n    INSERT INTO log VALUES (i);\n  END LOOP;\n"
+           "  RETURN 0;\nEND")
+            .orderRequirements.empty());
+}
+
 TEST_CASE("dynamic SQL, other languages and unreadable bodies are opaque", "[sql][closure]") {
   for (const char* body :
        {"BEGIN\n  EXECUTE 'INSERT INTO t VALUES (' || a || ')';\n  RETURN 0;\nEND",
