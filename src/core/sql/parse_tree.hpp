@@ -264,6 +264,13 @@ private:
 // it changes data (DML, CREATE TABLE AS, SELECT INTO, data-modifying CTEs). Fills
 // Analysis::nondeterministic and Analysis::orderRequirements (determinism.cpp).
 void checkDeterminism(std::string_view type, const json& stmt, bool write, Analysis& out);
+// Row orders (row_order.cpp): the (qualifier, column) of a ColumnRef (nullopt for `*` and anything else); the columns
+// an ORDER BY names (t.c, c, an output column's alias or position); the columns of an expression list.
+std::optional<std::pair<std::string, std::string>> columnOfBody(const json& body);
+std::optional<std::pair<std::string, std::string>> columnOf(const json& node);
+void addSortColumns(const json* sortList, const json& select,
+                    std::vector<std::pair<std::string, std::string>>& columns);
+void addExprColumns(const json* list, std::vector<std::pair<std::string, std::string>>& columns);
 // Something consumes the rows of the SELECT `stmt` in the order they come (a PL/pgSQL FOR loop, RETURN QUERY): adds
 // the requirement that its ORDER BY covers a unique key of every table it reads (refused with `why` and `hint`).
 void requireRowOrder(const json& stmt, std::string what, std::string why, std::string hint, Analysis& out);
