@@ -9,6 +9,25 @@
 
 namespace kluster::test::differential {
 
+struct Column {
+  const char* name;
+  const char* type; // int num float text date ts tz iv json arr uuid bool bytea
+};
+
+struct TableDef {
+  const char* name;
+  std::vector<Column> columns;
+  const char* key; // a unique NOT NULL column, or nullptr (t3 has no key: no order over it is total)
+};
+
+/// The table `name` of the schema (schema.cpp).
+const TableDef& def(const std::string& name);
+
+// Text values whose order depends on the collation (case, accents, ß, spaces, digits, the empty string).
+inline constexpr const char* kWords =
+    "ARRAY['apple','Apple','äpfel','Zebra','zebra','a b','a-b','ab','','École','ecole',"
+    "'ß','ss','1','10','2','Ørsted','ω','résumé','resume','ABC','abc ']";
+
 /// The schema's DDL, one statement per entry, sent through ALL before the seed data (`knownHazards`: as Generator).
 std::vector<std::string> schema(bool knownHazards);
 /// The seed data (INSERTs through ALL); deterministic expressions of generate_series().
@@ -28,7 +47,7 @@ std::string digestQuery();
 class Generator {
 public:
   /// `knownHazards`: also the hazards docs/determinism.md lists as known and not detected (an UPDATE ... FROM whose
-  /// join matches several source rows, sums of float8 over rows), to see the test find them.
+  /// join matches several source rows, a numeric column without a scale), to see the test find them.
   Generator(std::uint64_t seed, bool knownHazards);
   /// The next random write (`n` numbers it; sink rows carry it).
   std::string next(int n);
