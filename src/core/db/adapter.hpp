@@ -79,6 +79,14 @@ struct Work {
   /// An interactive transaction's reserved sequence values: the statements draw from each named sequence from the
   /// given value on; the sequence's own state is as before once they ran (Request::Transaction::sequences).
   std::map<std::string, std::int64_t> sequenceStarts;
+  /// A speculation of plain DML: the tables its statements write ((schema or "", name)) and the functions they
+  /// call by name, from which the adapter works out the sequences they may draw from (a speculation keeps
+  /// nothing it draws, PgConnection::speculate). Unset: they may draw from any.
+  struct SequenceScope {
+    std::vector<std::pair<std::string, std::string>> tables;
+    std::vector<std::string> functions;
+  };
+  std::optional<SequenceScope> sequenceScope;
 };
 
 /// What the objects of a database (column DEFAULTs, mostly) read from the request that writes, beyond its SQL.

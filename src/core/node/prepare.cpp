@@ -561,6 +561,12 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
     // The request defines such a DEFAULT (ALTER TABLE ... ADD COLUMN fills the existing rows with it).
     if (defaultsTime) p.work.requestTimeMs = timestampMs;
   }
+  if (p.speculate && !readOnly && !p.changesSchema) { // DDL may create or change what draws: every sequence then
+    db::Work::SequenceScope scope;
+    for (const auto& t : p.targets) scope.tables.emplace_back(t.schema, t.name);
+    scope.functions = functions;
+    p.work.sequenceScope = std::move(scope);
+  }
   if (forAll) p.functions = std::move(functions);
 }
 

@@ -82,7 +82,8 @@ void PgConnection::ensureSchema() {
     exec(kStagedSchema);
     return;
   }
-  ResultGuard s{execParams("SELECT to_regprocedure('_kluster.restore_sequences()') IS NOT NULL, "
+  // (databases from before a speculation restarted only the sequences it may draw from lack sequences_in_scope)
+  ResultGuard s{execParams("SELECT to_regprocedure('_kluster.sequences_in_scope(text[],text[])') IS NOT NULL, "
                            "to_regprocedure('_kluster.gen_random_uuid()') IS NOT NULL, "
                            "to_regclass('_kluster.security') IS NOT NULL, "
                            "to_regprocedure('_kluster.distrust_function(regprocedure)') IS NOT NULL, "

@@ -53,30 +53,103 @@ BEGIN
   END LOOP;
   RETURN n;
 END $f$;
--- An interactive transaction's speculation (ONE, PgConnection::speculate) draws from every sequence what its commit
--- would draw, and keeps nothing: unlike nextval() and setval(), ALTER SEQUENCE ... RESTART is transactional (the
--- sequence gets a new file in the transaction), so the draws that follow it in the same transaction are rolled back
--- with it. A sequence restarts at the value the transaction reserved for it (`reserved`: {"schema.name": value}),
--- else at its saved state, which is the one at the snapshot's position. It holds the apply loop's nextval() on these
--- sequences only until the speculation ends (a lock_timeout bounds its waits).
-CREATE OR REPLACE FUNCTION _kluster.speculate_sequences(reserved jsonb) RETURNS int LANGUAGE plpgsql AS $f$
-DECLARE m record; n int := 0;
+-- Code that may draw from a sequence, or run anything: a function that is not built in (Kluster's own aside),
+-- unless compiled and not volatile (an extension's operators, say).
+CREATE OR REPLACE FUNCTION _kluster.runs_user_code(f oid) RETURNS boolean LANGUAGE sql STABLE AS $f$
+  SELECT f >= 16384 AND EXISTS (SELECT 1 FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+                                WHERE p.oid = f AND p.pronamespace <> '_kluster'::regnamespace
+                                  AND (l.lanname NOT IN ('c', 'internal') OR p.provolatile = 'v'))
+$f$;
+-- The sequences that statements writing `tables` (names quoted as in SQL) and calling `functions` (by name) may
+-- draw from, as far as the catalog tells without running them; NULL when it cannot tell (then any). A statement
+-- draws from a sequence by nextval() or setval() (pg_proc 1574, 1576, 1765) in its text, in code it runs (functions,
+-- triggers, rules and views, operators, casts), or in a DEFAULT, CHECK or index of a table it writes, or of one that
+-- a key's ON DELETE/UPDATE action writes in turn.
+CREATE OR REPLACE FUNCTION _kluster.sequences_in_scope(tables text[], functions text[]) RETURNS oid[]
+LANGUAGE plpgsql STABLE AS $f$
+DECLARE draws constant text := ':funcid (1574|1576|1765) '; t text; r oid; def record; scope oid[] := '{}';
 BEGIN
+  IF tables IS NULL THEN RETURN NULL; END IF;
+  IF EXISTS (SELECT 1 FROM pg_proc p WHERE p.proname = ANY (functions)
+             AND (p.oid IN (1574, 1576, 1765) OR _kluster.runs_user_code(p.oid)))
+     OR EXISTS (SELECT 1 FROM pg_operator o WHERE o.oid >= 16384 AND _kluster.runs_user_code(o.oprcode))
+     OR EXISTS (SELECT 1 FROM pg_cast c WHERE c.oid >= 16384 AND _kluster.runs_user_code(c.castfunc))
+     OR EXISTS (SELECT 1 FROM pg_rewrite w WHERE w.ev_class >= 16384 AND w.ev_action::text ~ draws)
+     OR EXISTS (SELECT 1 FROM pg_depend dp WHERE dp.classid = 'pg_rewrite'::regclass AND dp.objid >= 16384
+                AND dp.refclassid = 'pg_proc'::regclass AND dp.refobjid >= 16384
+                AND _kluster.runs_user_code(dp.refobjid)) THEN
+    RETURN NULL;
+  END IF;
+  FOREACH t IN ARRAY tables LOOP
+    r := to_regclass(t);
+    IF r IS NULL THEN RETURN NULL; END IF;
+    -- a plain table: no rules, children, policies or triggers of its own, no key whose action writes another table,
+    -- no column of a domain (its DEFAULT and CHECKs), and no DEFAULT, CHECK or index that runs user code
+    IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = r AND relkind = 'r' AND NOT relhasrules AND NOT relhassubclass
+                   AND NOT relrowsecurity)
+       OR EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = r AND NOT tgisinternal)
+       OR EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = r AND contype = 'f'
+                  AND (confupdtype NOT IN ('a', 'r') OR confdeltype NOT IN ('a', 'r')))
+       OR EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+                  WHERE a.attrelid = r AND a.attnum > 0 AND NOT a.attisdropped AND ty.typtype = 'd')
+       OR EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = r AND conbin::text ~ draws)
+       OR EXISTS (SELECT 1 FROM pg_depend dp WHERE dp.refclassid = 'pg_proc'::regclass
+                  AND _kluster.runs_user_code(dp.refobjid)
+                  AND ((dp.classid = 'pg_attrdef'::regclass AND dp.objid IN (SELECT oid FROM pg_attrdef WHERE adrelid = r))
+                    OR (dp.classid = 'pg_constraint'::regclass AND dp.objid IN (SELECT oid FROM pg_constraint WHERE conrelid = r))
+                    OR (dp.classid = 'pg_class'::regclass AND dp.objid IN (SELECT indexrelid FROM pg_index WHERE indrelid = r))))
+       OR EXISTS (SELECT 1 FROM pg_index WHERE indrelid = r
+                  AND (coalesce(indexprs::text, '') ~ draws OR coalesce(indpred::text, '') ~ draws)) THEN
+      RETURN NULL;
+    END IF;
+    -- its DEFAULTs that draw: each call names its sequence as a constant, recorded as a dependency (a name computed
+    -- when the DEFAULT runs is not: then any)
+    FOR def IN SELECT ad.oid, ad.adbin::text AS tree, ARRAY(SELECT dp.refobjid FROM pg_depend dp JOIN pg_class s ON s.oid = dp.refobjid
+                                                      WHERE dp.classid = 'pg_attrdef'::regclass AND dp.objid = ad.oid
+                                                        AND dp.refclassid = 'pg_class'::regclass AND s.relkind = 'S') AS seqs
+             FROM pg_attrdef ad WHERE ad.adrelid = r AND ad.adbin::text ~ draws LOOP
+      IF (SELECT count(*) FROM regexp_matches(def.tree, draws, 'g')) > cardinality(def.seqs) THEN RETURN NULL; END IF;
+      scope := scope || def.seqs;
+    END LOOP;
+    -- its identity columns' sequences
+    scope := scope || ARRAY(SELECT dp.objid FROM pg_depend dp JOIN pg_class s ON s.oid = dp.objid
+                            WHERE dp.classid = 'pg_class'::regclass AND dp.refclassid = 'pg_class'::regclass
+                              AND dp.refobjid = r AND dp.deptype = 'i' AND s.relkind = 'S');
+  END LOOP;
+  RETURN scope;
+END $f$;
+-- An interactive transaction's speculation (ONE, PgConnection::speculate) draws from sequences what its commit would
+-- draw, and keeps nothing: unlike nextval() and setval(), ALTER SEQUENCE ... RESTART is transactional (the sequence
+-- gets a new file in the transaction), so the draws that follow it in the same transaction are rolled back with it.
+-- It restarts the sequences its statements may draw from (sequences_in_scope(); all of them when it cannot tell),
+-- each at the value the transaction reserved for it (`reserved`: {"schema.name": value}), else at its saved state,
+-- which is the one at the snapshot's position. It holds the apply loop's nextval() on these sequences only until the
+-- speculation ends (a lock_timeout bounds its waits). drawn_sequences() then reads what was drawn from them.
+DROP FUNCTION IF EXISTS _kluster.speculate_sequences(jsonb); -- before the scope (databases of older nodes)
+CREATE OR REPLACE FUNCTION _kluster.speculate_sequences(reserved jsonb, tables text[], functions text[])
+RETURNS int LANGUAGE plpgsql AS $f$
+DECLARE m record; n int := 0; scope oid[]; restarted oid[] := '{}';
+BEGIN
+  IF EXISTS (SELECT 1 FROM _kluster.sequences) THEN scope := _kluster.sequences_in_scope(tables, functions); END IF;
   FOR m IN SELECT s.name, s.last_value, s.is_called, q.seqincrement, q.seqrelid
-           FROM _kluster.sequences s JOIN pg_sequence q ON q.seqrelid = to_regclass(s.name) LOOP
+           FROM _kluster.sequences s JOIN pg_sequence q ON q.seqrelid = to_regclass(s.name)
+           WHERE scope IS NULL OR q.seqrelid = ANY (scope) LOOP
     EXECUTE format('ALTER SEQUENCE %s RESTART WITH %s', m.seqrelid::regclass,
                    coalesce((reserved->>m.name)::bigint,
                             CASE WHEN m.is_called THEN m.last_value + m.seqincrement ELSE m.last_value END));
+    restarted := restarted || m.seqrelid;
     n := n + 1;
   END LOOP;
+  PERFORM set_config('kluster.speculated', restarted::text, true);
   RETURN n;
 END $f$;
--- After a speculation's statements: the last value drawn from each sequence (restarted by speculate_sequences(), so
--- any value is this transaction's), for those counting by 1, which the client can reserve blocks of.
+-- After a speculation's statements: the last value drawn from each sequence it restarted (so any value is this
+-- transaction's), for those counting by 1, which the client can reserve blocks of.
 CREATE OR REPLACE FUNCTION _kluster.drawn_sequences() RETURNS jsonb LANGUAGE sql AS $f$
   SELECT coalesce(jsonb_object_agg(s.name, pg_sequence_last_value(q.seqrelid)), '{}')
   FROM _kluster.sequences s JOIN pg_sequence q ON q.seqrelid = to_regclass(s.name)
   WHERE q.seqincrement = 1 AND pg_sequence_last_value(q.seqrelid) IS NOT NULL
+    AND q.seqrelid = ANY (coalesce(nullif(current_setting('kluster.speculated', true), ''), '{}')::oid[])
 $f$;
 -- A transaction's commit (ALL) draws from the values its client reserved: borrow_sequences() restarts each sequence
 -- of `starts` there and keeps its own state aside; return_sequences(), after the request's statements, puts it back.

@@ -2,6 +2,7 @@
 // position in a transaction that is always rolled back, and each one's result and digest are answered. The
 // commit on ALL runs them again and compares the digests (runPipeline), so what the client saw is what the
 // transaction does at its position in the log.
+#include "core/db/postgres/pg_tools.hpp"
 #include "core/db/postgres/postgres.hpp"
 
 #include <fmt/format.h>
@@ -22,6 +23,31 @@ bool conflict(const std::string& sqlState) {
 
 } // namespace
 
+std::string PgConnection::scopeArray(const std::optional<Work::SequenceScope>& scope, bool tables) {
+  if (!scope) return "NULL";
+  std::vector<std::string> items;
+  if (tables) {
+    for (const auto& [schema, name] : scope->tables)
+      items.push_back(schema.empty() ? quoteIdent(name) : quoteIdent(schema) + "." + quoteIdent(name));
+  } else {
+    items = scope->functions;
+  }
+  std::string array = "{";
+  for (const auto& item : items) { // array elements double-quoted, with \ and " escaped
+    if (array.size() > 1) array += ',';
+    array += '"';
+    for (char c : item) {
+      if (c == '"' || c == '\\') array += '\\';
+      array += c;
+    }
+    array += '"';
+  }
+  array += '}';
+  std::unique_ptr<char, decltype(&PQfreemem)> literal(PQescapeLiteral(conn_, array.data(), array.size()), &PQfreemem);
+  if (!literal) throw DbError(ErrorKind::Transient, code::NodeError, PQerrorMessage(conn_), "");
+  return std::string(literal.get()) + "::text[]";
+}
+
 Outcome PgConnection::speculate(const Work& work, const ReadFloor* atLeast) {
   // Reads only: one snapshot for every statement, so the results are those of one position of the log (such a
   // transaction commits without a request). With writes, READ COMMITTED: an UPDATE of a row the apply loop changed
@@ -37,7 +63,8 @@ Outcome PgConnection::speculate(const Work& work, const ReadFloor* atLeast) {
     std::unique_ptr<char, decltype(&PQfreemem)> literal(PQescapeLiteral(conn_, starts.data(), starts.size()),
                                                         &PQfreemem);
     if (!literal) throw DbError(ErrorKind::Transient, code::NodeError, PQerrorMessage(conn_), "");
-    begin += fmt::format("; SELECT _kluster.speculate_sequences({}::jsonb)", literal.get());
+    begin += fmt::format("; SELECT _kluster.speculate_sequences({}::jsonb, {}, {})", literal.get(),
+                         scopeArray(work.sequenceScope, true), scopeArray(work.sequenceScope, false));
   }
   Work statements = work;
   statements.sequenceStarts.clear(); // restarted by the BEGIN above, with the others

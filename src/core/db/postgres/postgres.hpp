@@ -57,7 +57,6 @@ extern const char* const kStagedSchema;
 /// caller closes the connection.
 void pinSession(PGconn* conn);
 
-
 /// Clears a libpq result at the end of its scope.
 struct ResultGuard {
   PGresult* res;
@@ -115,6 +114,9 @@ private:
   std::optional<Outcome> beginRead(const ReadFloor* atLeast, const char* begin = "BEGIN TRANSACTION READ ONLY");
   // A request-level error of a read (rolled back), or DbError for the others.
   Outcome readError(const std::string& sqlState, const std::string& message, const std::string& hint);
+  // A speculation's sequence scope as a text[] literal for _kluster.speculate_sequences(): its tables (quoted) or
+  // its functions; NULL without a scope (pg_speculate.cpp).
+  std::string scopeArray(const std::optional<Work::SequenceScope>& scope, bool tables);
   // Runs simple commands outside a pipeline; throws DbError on failure.
   void exec(const std::string& sql);
   // Sends the BEGIN that begin() deferred, when it is still pending (in a pipeline: queued in it).
