@@ -383,7 +383,11 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
       if (forAll && (!a.orderRequirements.empty() || !a.keyUpdates.empty() || !a.joinWrites.empty() ||
                      (tx && !a.readOrderRequirements.empty())))
         p.ordered.push_back(analyses.back());
-      if (forAll) p.targets.insert(p.targets.end(), a.writeTargets.begin(), a.writeTargets.end());
+      if (forAll) {
+        p.targets.insert(p.targets.end(), a.writeTargets.begin(), a.writeTargets.end());
+        p.reads.insert(p.reads.end(), a.reads.begin(), a.reads.end());
+        p.refreshes.insert(p.refreshes.end(), a.refreshes.begin(), a.refreshes.end());
+      }
       p.scansRows = p.scansRows || (forAll && a.scansRows);
     }
   } catch (const sql::SyntaxError& e) {
@@ -507,14 +511,16 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
         return std::find(kinds.begin(), kinds.end(), st->kind) != kinds.end();
       });
     };
-    if (kindIs({"CreateFunctionStmt", "CreateTrigStmt"}) &&
+    if (kindIs({"CreateFunctionStmt", "CreateTrigStmt", "ViewStmt", "RuleStmt"}) &&
         ((tx && !tx->staged.empty()) || // the parts it staged write
-         kindIs({"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "CallStmt", "DoStmt", "SelectStmt"}))) {
+         kindIs({"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "CallStmt", "DoStmt", "SelectStmt",
+                 "CreateTableAsStmt", "RefreshMatViewStmt"}))) {
       p.refusal = db::Outcome::error(
           code::Nondeterministic,
-          "this request defines a function or trigger and runs statements that could call it: Kluster judges what a "
-          "write runs from the definitions in place before the request",
-          "", "send CREATE FUNCTION / CREATE TRIGGER in a request of their own, then the statements that use them");
+          "this request defines a function, trigger, view or rule and runs statements that could use it: Kluster "
+          "judges what a write runs from the definitions in place before the request",
+          "",
+          "send CREATE FUNCTION / TRIGGER / VIEW / RULE in a request of their own, then the statements that use them");
       return;
     }
     if (storesTime) {
