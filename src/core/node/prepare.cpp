@@ -511,10 +511,22 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
         return std::find(kinds.begin(), kinds.end(), st->kind) != kinds.end();
       });
     };
-    if (kindIs({"CreateFunctionStmt", "CreateTrigStmt", "ViewStmt", "RuleStmt"}) &&
-        ((tx && !tx->staged.empty()) || // the parts it staged write
-         kindIs({"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "CallStmt", "DoStmt", "SelectStmt",
-                 "CreateTableAsStmt", "RefreshMatViewStmt"}))) {
+    // A view or rule is used only by the statements after it (a write before it reads the one in place, judged).
+    const std::initializer_list<std::string_view> uses = {"InsertStmt", "UpdateStmt",        "DeleteStmt",
+                                                          "MergeStmt",  "CallStmt",          "DoStmt",
+                                                          "SelectStmt", "CreateTableAsStmt", "RefreshMatViewStmt"};
+    const auto viewThenUse = [&] {
+      const auto view = std::find_if(statements.begin(), statements.end(), [](const sql::Statement* st) {
+        return st->kind == "ViewStmt" || st->kind == "RuleStmt";
+      });
+      return view != statements.end() && std::any_of(view + 1, statements.end(), [&](const sql::Statement* st) {
+               return std::find(uses.begin(), uses.end(), st->kind) != uses.end();
+             });
+    };
+    if ((kindIs({"CreateFunctionStmt", "CreateTrigStmt"}) &&
+         ((tx && !tx->staged.empty()) || // the parts it staged write
+          kindIs({"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "CallStmt", "DoStmt", "SelectStmt"}))) ||
+        (kindIs({"ViewStmt", "RuleStmt"}) && ((tx && !tx->staged.empty()) || viewThenUse()))) {
       p.refusal = db::Outcome::error(
           code::Nondeterministic,
           "this request defines a function, trigger, view or rule and runs statements that could use it: Kluster "
