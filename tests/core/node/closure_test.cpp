@@ -165,3 +165,20 @@ TEST_CASE("PL/pgSQL cursors and SELECT ... INTO are judged against the catalog's
                                                        "  FETCH c INTO x;\n  RETURN x;\nEND\n")};
   CHECK(f.refusal(call).empty());
 }
+
+TEST_CASE("a view or rule defined in a request refuses the statements after it that could use it") {
+  Fixture f;
+  const auto prepared = [&](const std::string& sql) { return f.prep.forAll(request(sql), 1, 1000); };
+  // Used after it is defined: it would run unjudged.
+  for (const char* sql : {"CREATE VIEW v AS SELECT id FROM t LIMIT 1; INSERT INTO log SELECT id FROM v",
+                          "CREATE RULE r AS ON INSERT TO t DO ALSO DELETE FROM log; INSERT INTO t VALUES (1)",
+                          "CREATE VIEW v AS SELECT id FROM t; CREATE TABLE x AS SELECT id FROM v"}) {
+    INFO(sql);
+    const auto p = prepared(sql);
+    REQUIRE(p.refusal);
+    CHECK(p.refusal->resultCode == code::Nondeterministic);
+    CHECK_THAT(p.refusal->hint, Catch::Contains("VIEW / RULE"));
+  }
+  // A schema script whose writes come before the view: they read what is in place.
+  CHECK_FALSE(prepared("CREATE TABLE t (id int); INSERT INTO t VALUES (1); CREATE VIEW v AS SELECT id FROM t").refusal);
+}
