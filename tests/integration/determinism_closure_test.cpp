@@ -19,19 +19,6 @@ using namespace kluster::test::determinism;
 
 namespace {
 
-// What `read` returns after `write` when both run directly on node i's database (the write rolled back).
-std::string byHand(const TestCluster& cluster, int i, const std::string& write, const std::string& read) {
-  try {
-    cluster.query(
-        i, fmt::format("DO $$ DECLARE r text; BEGIN {}; {} INTO r; RAISE EXCEPTION 'got:%:', r; END $$", write, read));
-  } catch (const std::exception& e) {
-    const std::string m = e.what();
-    const auto at = m.rfind("got:");
-    return at == std::string::npos ? m : m.substr(at, m.find(':', at + 4) - at);
-  }
-  return {};
-}
-
 // `write` (run by hand, rolled back) leaves `read` different on nodes 1 and 2: the hazard is real.
 void differsByHand(const TestCluster& cluster, const std::string& write, const std::string& read) {
   INFO(write << "; " << read);
@@ -39,21 +26,6 @@ void differsByHand(const TestCluster& cluster, const std::string& write, const s
   CHECK(one.rfind("got:", 0) == 0);
   CHECK(two.rfind("got:", 0) == 0);
   CHECK(one != two);
-}
-
-// Refused by every node, with a message that contains `why` and a hint.
-void refusedWith(TestCluster& cluster, const std::string& sql, const std::string& why) {
-  auto r = cluster.exec({"--to", "ALL", "--wait", "all", "-o", "json", sql});
-  INFO(sql << "\n" << r.out << r.err);
-  CHECK(r.exitCode == 1);
-  const auto responses = parseJson(r.out);
-  REQUIRE(responses.is_array());
-  REQUIRE(responses.size() == 3);
-  for (const auto& response : responses) {
-    CHECK(response["resultCode"] == "NONDETERMINISTIC");
-    CHECK(response.value("errorMessage", std::string()).find(why) != std::string::npos);
-    CHECK_FALSE(response.value("hint", std::string()).empty());
-  }
 }
 
 } // namespace

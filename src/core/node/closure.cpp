@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -55,32 +56,35 @@ const std::vector<db::FunctionDefinition>& FunctionCheck::definitions(const std:
   return it->second;
 }
 
-const db::ViewDefinition& FunctionCheck::view(const sql::TableRef& relation) {
-  const auto id = std::pair{relation.schema, relation.name};
-  auto it = views_.find(id);
-  if (it == views_.end()) it = views_.emplace(id, conn_->viewDefinition(relation.schema, relation.name)).first;
+namespace {
+
+// What the catalog says of a table (or view), asked once until the next DDL: `cache` by (schema, name), `ask` the
+// connection's look-up.
+template <typename Value, typename Ask>
+const Value& cachedFor(std::map<std::pair<std::string, std::string>, Value>& cache, const sql::TableRef& table,
+                       Ask ask) {
+  const auto id = std::pair{table.schema, table.name};
+  auto it = cache.find(id);
+  if (it == cache.end()) it = cache.emplace(id, ask(table.schema, table.name)).first;
   return it->second;
+}
+
+} // namespace
+
+const db::ViewDefinition& FunctionCheck::view(const sql::TableRef& relation) {
+  return cachedFor(views_, relation, [&](const auto& s, const auto& n) { return conn_->viewDefinition(s, n); });
 }
 
 const std::vector<db::FunctionDefinition>& FunctionCheck::rules(const sql::TableRef& table) {
-  const auto id = std::pair{table.schema, table.name};
-  auto it = rules_.find(id);
-  if (it == rules_.end()) it = rules_.emplace(id, conn_->ruleDefinitions(table.schema, table.name)).first;
-  return it->second;
+  return cachedFor(rules_, table, [&](const auto& s, const auto& n) { return conn_->ruleDefinitions(s, n); });
 }
 
 const std::vector<db::FunctionDefinition>& FunctionCheck::triggers(const sql::TableRef& table) {
-  const auto id = std::pair{table.schema, table.name};
-  auto it = triggers_.find(id);
-  if (it == triggers_.end()) it = triggers_.emplace(id, conn_->triggerFunctions(table.schema, table.name)).first;
-  return it->second;
+  return cachedFor(triggers_, table, [&](const auto& s, const auto& n) { return conn_->triggerFunctions(s, n); });
 }
 
 const std::vector<std::string>& FunctionCheck::drawnColumns(const sql::TableRef& table) {
-  const auto id = std::pair{table.schema, table.name};
-  auto it = drawn_.find(id);
-  if (it == drawn_.end()) it = drawn_.emplace(id, conn_->drawnDefaults(table.schema, table.name)).first;
-  return it->second;
+  return cachedFor(drawn_, table, [&](const auto& s, const auto& n) { return conn_->drawnDefaults(s, n); });
 }
 
 bool FunctionCheck::allTrusted(const std::string& name) {
@@ -262,11 +266,9 @@ void FunctionCheck::checkClosure(Prepared& p) {
       views.push_back({t.table, t.writer, Use::Write});
       // What its definition runs for each row: DEFAULTs, generated columns, CHECKs (its own and its domains'),
       // policies.
-      const auto id = std::pair{t.table.schema, t.table.name};
-      auto defined = tableFunctions_.find(id);
-      if (defined == tableFunctions_.end())
-        defined = tableFunctions_.emplace(id, conn_->tableFunctions(t.table.schema, t.table.name)).first;
-      for (const auto& f : defined->second)
+      const auto& defined = cachedFor(tableFunctions_, t.table,
+                                      [&](const auto& s, const auto& n) { return conn_->tableFunctions(s, n); });
+      for (const auto& f : defined)
         names.push_back(
             {f, fmt::format("a DEFAULT, generated column, CHECK or policy of table {}{}", t.table.name, via)});
       continue;

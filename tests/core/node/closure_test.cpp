@@ -74,6 +74,16 @@ TEST_CASE("a write reading a view is judged as if the view's query were written 
     INFO(sql);
     CHECK_THAT(f.refusal(sql), Catch::Contains("view w (used by view v)") && Catch::Contains("clock_timestamp"));
   }
+  // A view a function body reads.
+  db::FunctionDefinition reader;
+  reader.signature = "public.first_id()";
+  reader.language = "sql";
+  reader.volatility = Volatility::Stable;
+  reader.source = "SELECT id FROM w LIMIT 1";
+  f.db.functions["first_id"] = {reader};
+  f.db.keys["public.w"] = {};
+  CHECK_THAT(f.refusal("INSERT INTO log VALUES (first_id())"),
+             Catch::Contains("view w (used by function public.first_id())") && Catch::Contains("clock_timestamp"));
   // The current time in a view is each node's own transaction time.
   f.view("v", " SELECT t.id FROM t WHERE (t.at < now());");
   CHECK_THAT(f.refusal(insert), Catch::Contains("inside a view"));
