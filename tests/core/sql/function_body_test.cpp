@@ -344,6 +344,8 @@ TEST_CASE("the relations a write reads and the materialized views it refreshes",
   const auto update = analyze("UPDATE t SET v = s.v FROM public.s WHERE s.id = t.id");
   REQUIRE(update.reads.size() == 1);
   CHECK(update.reads[0].schema == "public");
+  CHECK(names(analyze("MERGE INTO t USING v ON t.id = v.id WHEN MATCHED THEN DELETE").reads) ==
+        std::vector<std::string>{"v"});
   CHECK(analyze("SELECT * FROM v").reads.empty()); // a read writes nothing
   const auto refresh = analyze("REFRESH MATERIALIZED VIEW mv");
   REQUIRE(refresh.refreshes.size() == 1);
