@@ -162,7 +162,7 @@ public:
 
   void plpgsql(std::string definition, const std::string& source) {
     // Cursor statements, which the parser cannot read, are replaced (plpgsql_cursors.cpp); what they run is judged.
-    if (const std::size_t at = source.empty() ? std::string::npos : definition.find(source); at != std::string::npos) {
+    if (const std::size_t at = source.empty() ? std::string::npos : definition.rfind(source); at != std::string::npos) {
       detail::CursorStatements cursors = detail::rewriteCursorStatements(source);
       if (cursors.dynamic)
         return opaque("the function opens a cursor for dynamic SQL (OPEN ... FOR EXECUTE), which Kluster cannot judge "

@@ -204,6 +204,12 @@ TEST_CASE("DO blocks are judged as the bodies they are", "[sql][closure]") {
     REQUIRE(a.nondeterministic);
     CHECK(a.nondeterministic->message.rfind("in the DO block", 0) == 0);
   }
+  // A DO block's cursors are judged as a function's.
+  const auto cursor = analyze("DO $$ DECLARE c CURSOR FOR SELECT v FROM t; BEGIN FOR r IN c LOOP INSERT INTO log "
+                              "VALUES (r.v); END LOOP; END $$");
+  CHECK_FALSE(cursor.nondeterministic);
+  REQUIRE(cursor.orderRequirements.size() == 1);
+  CHECK(cursor.orderRequirements[0].what == "a cursor's query");
   const auto harmless = analyze("DO $$ DECLARE n int; BEGIN SELECT count(*) INTO n FROM t; INSERT INTO log VALUES "
                                 "(n); END $$");
   CHECK_FALSE(harmless.nondeterministic);
