@@ -91,4 +91,34 @@ inline void failsEverywhere(TestCluster& c, const std::string& sql, const std::s
   for (const auto& response : responses) CHECK(response.value("sqlState", std::string()) == sqlState);
 }
 
+// Sends `sql` to ALL and checks that every node refused it (NONDETERMINISTIC) with a message that contains `why` (it
+// names what runs the hazard and what in it is refused) and a hint.
+inline void refusedWith(TestCluster& c, const std::string& sql, const std::string& why) {
+  auto r = c.exec({"--to", "ALL", "--wait", "all", "-o", "json", sql});
+  INFO(sql << "\n" << r.out << r.err);
+  CHECK(r.exitCode == 1);
+  const auto responses = parseJson(r.out);
+  REQUIRE(responses.is_array());
+  REQUIRE(responses.size() == 3);
+  for (const auto& response : responses) {
+    CHECK(response["resultCode"] == "NONDETERMINISTIC");
+    CHECK(response.value("errorMessage", std::string()).find(why) != std::string::npos);
+    CHECK_FALSE(response.value("hint", std::string()).empty());
+  }
+}
+
+// What `read` returns (as "got:<value>") after `write` when both run directly on node i's database, outside Kluster
+// (the write rolled back); PostgreSQL's error otherwise.
+inline std::string byHand(const TestCluster& c, int i, const std::string& write, const std::string& read) {
+  try {
+    c.query(i,
+            fmt::format("DO $$ DECLARE r text; BEGIN {}; {} INTO r; RAISE EXCEPTION 'got:%:', r; END $$", write, read));
+  } catch (const std::exception& e) {
+    const std::string m = e.what();
+    const auto at = m.rfind("got:"); // the error, after the statement that the message repeats
+    return at == std::string::npos ? m : m.substr(at, m.find(':', at + 4) - at);
+  }
+  return {};
+}
+
 } // namespace kluster::test::determinism

@@ -30,6 +30,8 @@ public:
   std::map<std::string, std::vector<db::FunctionDefinition>> functions; ///< name -> overloads
   std::map<std::string, std::vector<db::FunctionDefinition>> triggers;  ///< "schema.table" -> functions
   std::map<std::string, std::vector<std::string>> tableCalls; ///< "schema.table" -> functions its definition calls
+  std::map<std::string, db::ViewDefinition> views;            ///< "schema.name" -> a view's definition
+  std::map<std::string, std::vector<db::FunctionDefinition>> rules; ///< "schema.table" -> its rules
   db::RequestInputs inputs;
   std::map<std::string, Script> scripts; ///< SQL text -> what running it does
   std::string claim;                     ///< the node process that claimed the database last
@@ -123,6 +125,12 @@ public:
   }
   std::vector<std::string> tableFunctions(const std::string& schema, const std::string& table) override {
     return lookup(tableCalls, schema, table);
+  }
+  db::ViewDefinition viewDefinition(const std::string& schema, const std::string& name) override {
+    return lookup(views, schema, name);
+  }
+  std::vector<db::FunctionDefinition> ruleDefinitions(const std::string& schema, const std::string& table) override {
+    return lookup(rules, schema, table);
   }
   db::RequestInputs requestInputs() override { return inputs; }
 

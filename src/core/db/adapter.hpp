@@ -195,6 +195,16 @@ struct FunctionDefinition {
   std::string trigger;            ///< a trigger's function: the trigger's CREATE TRIGGER (its WHEN condition)
 };
 
+/// A relation a write reads, refreshes or writes through, as the determinism closure judges it: a view runs its query
+/// on the write's behalf (README "Determinism").
+struct ViewDefinition {
+  char kind = '\0';  ///< 'v' a view, 'm' a materialized view, '\0' anything else (a table, nothing by that name)
+  std::string query; ///< a view's query (PostgreSQL: pg_get_viewdef())
+  /// Its query runs a built-in aggregate whose result depends on the order of its input for the types it is given:
+  /// sum(), avg() and the statistical aggregates of float4/float8, max()/min() of float4/float8/numeric/interval.
+  bool orderSensitiveAggregates = false;
+};
+
 struct ServerInfo {
   std::string product; ///< e.g. "PostgreSQL"
   std::string version; ///< e.g. "15.18"
@@ -331,6 +341,12 @@ public:
   /// The functions of the enabled user triggers of a table (schema "" : the search_path), in trigger name order;
   /// empty when it has none or does not exist. Built-in trigger functions are left out.
   virtual std::vector<FunctionDefinition> triggerFunctions(const std::string& schema, const std::string& table) = 0;
+  /// What a relation (schema "" : the search_path) is, and a view's query; kind '\0' when it is not a view.
+  virtual ViewDefinition viewDefinition(const std::string& schema, const std::string& name) = 0;
+  /// The rules of a table or view (schema "" : the search_path) that a write to it runs (CREATE RULE: not a view's own
+  /// SELECT rule), in name order, as FunctionDefinitions: signature "rule <name> on <schema>.<table>", language
+  /// "rule", definition the CREATE RULE statement (pg_get_ruledef()); empty when it has none.
+  virtual std::vector<FunctionDefinition> ruleDefinitions(const std::string& schema, const std::string& table) = 0;
   /// The user-defined functions (by name, sorted) that a write to a table (schema "" : the search_path) runs through
   /// its definition rather than its text: column DEFAULTs, generated columns, CHECK constraints, row-level security
   /// policies, and the DEFAULTs and CHECK constraints of the domains of its columns. Kluster's own are left out.

@@ -383,7 +383,11 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
       if (forAll && (!a.orderRequirements.empty() || !a.keyUpdates.empty() || !a.joinWrites.empty() ||
                      (tx && !a.readOrderRequirements.empty())))
         p.ordered.push_back(analyses.back());
-      if (forAll) p.targets.insert(p.targets.end(), a.writeTargets.begin(), a.writeTargets.end());
+      if (forAll) {
+        p.targets.insert(p.targets.end(), a.writeTargets.begin(), a.writeTargets.end());
+        p.reads.insert(p.reads.end(), a.reads.begin(), a.reads.end());
+        p.refreshes.insert(p.refreshes.end(), a.refreshes.begin(), a.refreshes.end());
+      }
       p.scansRows = p.scansRows || (forAll && a.scansRows);
     }
   } catch (const sql::SyntaxError& e) {
@@ -507,14 +511,28 @@ void Preparer::analyze(Prepared& p, bool forAll, std::int64_t offset, std::int64
         return std::find(kinds.begin(), kinds.end(), st->kind) != kinds.end();
       });
     };
-    if (kindIs({"CreateFunctionStmt", "CreateTrigStmt"}) &&
-        ((tx && !tx->staged.empty()) || // the parts it staged write
-         kindIs({"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "CallStmt", "DoStmt", "SelectStmt"}))) {
+    // A view or rule is used only by the statements after it (a write before it reads the one in place, judged).
+    const std::initializer_list<std::string_view> uses = {"InsertStmt", "UpdateStmt",        "DeleteStmt",
+                                                          "MergeStmt",  "CallStmt",          "DoStmt",
+                                                          "SelectStmt", "CreateTableAsStmt", "RefreshMatViewStmt"};
+    const auto viewThenUse = [&] {
+      const auto view = std::find_if(statements.begin(), statements.end(), [](const sql::Statement* st) {
+        return st->kind == "ViewStmt" || st->kind == "RuleStmt";
+      });
+      return view != statements.end() && std::any_of(view + 1, statements.end(), [&](const sql::Statement* st) {
+               return std::find(uses.begin(), uses.end(), st->kind) != uses.end();
+             });
+    };
+    if ((kindIs({"CreateFunctionStmt", "CreateTrigStmt"}) &&
+         ((tx && !tx->staged.empty()) || // the parts it staged write
+          kindIs({"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "CallStmt", "DoStmt", "SelectStmt"}))) ||
+        (kindIs({"ViewStmt", "RuleStmt"}) && ((tx && !tx->staged.empty()) || viewThenUse()))) {
       p.refusal = db::Outcome::error(
           code::Nondeterministic,
-          "this request defines a function or trigger and runs statements that could call it: Kluster judges what a "
-          "write runs from the definitions in place before the request",
-          "", "send CREATE FUNCTION / CREATE TRIGGER in a request of their own, then the statements that use them");
+          "this request defines a function, trigger, view or rule and runs statements that could use it: Kluster "
+          "judges what a write runs from the definitions in place before the request",
+          "",
+          "send CREATE FUNCTION / TRIGGER / VIEW / RULE in a request of their own, then the statements that use them");
       return;
     }
     if (storesTime) {

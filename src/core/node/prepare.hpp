@@ -38,6 +38,9 @@ struct Prepared {
   std::vector<std::shared_ptr<const sql::Analysis>> ordered;
   /// ALL: the tables the request writes (sql::Analysis::writeTargets), whose triggers FunctionCheck judges.
   std::vector<sql::TableRef> targets;
+  /// ALL: the relations the request's writes read (sql::Analysis::reads) and the materialized views it refreshes:
+  /// FunctionCheck judges the queries of the views among them.
+  std::vector<sql::TableRef> reads, refreshes;
   bool scansRows = false;       ///< ALL: some write reads rows from a table (sql::Analysis::scansRows)
   bool writes = false;          ///< ALL: not read-only (may fire a DEFAULT of the current time)
   std::int64_t timestampMs = 0; ///< ALL: the request's pinned time
@@ -128,6 +131,8 @@ public:
     tableFunctions_.clear();
     verdicts_.clear();
     bodyRefusals_.clear();
+    views_.clear();
+    rules_.clear();
   }
   /// Sets `p.refusal` when `p` breaks one of these rules. Throws DbError when a look-up fails.
   void apply(Prepared& p);
@@ -142,6 +147,7 @@ private:
     std::vector<sql::JoinWrite> joins; ///< its UPDATE ... FROM and DELETE ... USING ... RETURNING
     std::string draws;                 ///< what the body draws per call ("nextval()"...), "" when nothing
     std::vector<sql::OrderRequirement::Defaults> inserts; ///< tables it inserts into, whose DEFAULTs may draw
+    std::vector<sql::TableRef> reads;                     ///< relations it reads: views run their queries
   };
   /// The columns of a table whose DEFAULT draws a value per row (cached).
   const std::vector<std::string>& drawnColumns(const sql::TableRef& table);
@@ -164,6 +170,11 @@ private:
   const std::vector<db::FunctionDefinition>& definitions(const std::string& name);
   const std::vector<db::FunctionDefinition>& triggers(const sql::TableRef& table);
   const Verdict& verdict(const db::FunctionDefinition& def);
+  /// What a relation is, and a view's query (cached).
+  const db::ViewDefinition& view(const sql::TableRef& relation);
+  /// A view's query judged (sql::analyzeViewQuery), cached with the functions' verdicts.
+  const Verdict& viewVerdict(const sql::TableRef& relation, const db::ViewDefinition& view);
+  const std::vector<db::FunctionDefinition>& rules(const sql::TableRef& table);
   /// Why calling the built-in `name` from a function body is refused ("" when it is not).
   const std::string& bodyRefusal(const std::string& name);
   /// Every user-defined function named `name` was vouched for by an operator (and there is one).
@@ -184,8 +195,10 @@ private:
   std::map<std::pair<std::string, std::string>, std::vector<db::FunctionDefinition>> triggers_; ///< by table
   /// Functions a table's DEFAULTs, generated columns, CHECKs and policies call, by table.
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> tableFunctions_;
-  std::map<std::string, Verdict> verdicts_;         ///< by signature
-  std::map<std::string, std::string> bodyRefusals_; ///< built-ins called from bodies, by name
+  std::map<std::string, Verdict> verdicts_;                                 ///< by signature
+  std::map<std::string, std::string> bodyRefusals_;                         ///< built-ins called from bodies, by name
+  std::map<std::pair<std::string, std::string>, db::ViewDefinition> views_; ///< by relation
+  std::map<std::pair<std::string, std::string>, std::vector<db::FunctionDefinition>> rules_; ///< by table
 };
 
 /// Turns an analyzed part of an interactive transaction (Request::Transaction::stagePart) into the statement that

@@ -306,6 +306,12 @@ struct Analysis {
   /// Tables the request inserts into, updates, deletes from, merges into or truncates (also in CTEs): their
   /// triggers run on its behalf, so the node judges their functions too (deduplicated, in order found).
   std::vector<TableRef> writeTargets;
+  /// Relations the request's writes read by name (FROM items, also in subqueries and CTEs; not CTE names, not the
+  /// targets themselves), deduplicated, in order found: a view among them runs its query on the write's behalf, so
+  /// the node judges that query from the catalog (FunctionCheck, docs/determinism.md "Determinism by closure").
+  std::vector<TableRef> reads;
+  /// Materialized views the request refreshes (REFRESH MATERIALIZED VIEW): a write that runs the view's query.
+  std::vector<TableRef> refreshes;
   /// Some write reads rows from a table (UPDATE, DELETE, MERGE, INSERT ... SELECT ... FROM t, a subquery): the
   /// functions and triggers it runs per row run in each node's own physical row order.
   bool scansRows = false;

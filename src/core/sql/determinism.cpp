@@ -86,6 +86,8 @@ public:
              "use ON COMMIT DROP (it lives for the request only), or a regular table");
     }
     if (type == "AlterTableStmt") alterTableRule(*unwrap(stmt).second);
+    if (type == "RefreshMatViewStmt")
+      if (const json* rel = field(*unwrap(stmt).second, "relation")) addRef(*rel, out_.refreshes);
     if (type == "TruncateStmt")
       if (const json* rels = field(*unwrap(stmt).second, "relations"); rels != nullptr && rels->is_array())
         for (const json& r : *rels)
@@ -106,7 +108,11 @@ public:
   }
 
   // Something consumes the rows of `stmt` (a SELECT) in the order they come: their order must be total.
-  void rowOrder(const json& stmt, std::string what, std::string why, std::string hint) {
+  // `values` (PL/pgSQL's SELECT ... INTO, which keeps the first row): the names that are values, not columns (the
+  // function's variables); a query that finds one row at most (an aggregate without GROUP BY, a unique key equated
+  // with values) needs no order.
+  void rowOrder(const json& stmt, std::string what, std::string why, std::string hint,
+                const std::set<std::string>* values) {
     const auto [t, select] = unwrap(stmt);
     if (t != "SelectStmt" || select == nullptr || field(*select, "valuesLists")) return;
     collectCteNames(stmt);
@@ -119,6 +125,10 @@ public:
     if ((!op.empty() && op != "SETOP_NONE") || !fromTables(*select, req.tables, onlyRowSource)) req.unordered = true;
     if (!req.unordered && req.tables.empty()) return; // one row, or rows from a function in its own order
     addSortColumns(field(*select, "sortClause"), *select, req.columns);
+    if (values != nullptr) {
+      if (isOneRowAggregate(*select)) return;
+      addPinnedColumns(field(*select, "whereClause"), *values, req.columns); // constant over the rows found
+    }
     out_.orderRequirements.push_back(std::move(req));
   }
 
@@ -237,6 +247,9 @@ private:
     } else if (type == "RangeVar") {
       rowsScanned_ = true;
       if (write_) catalogRule(body);
+      if (write_ &&
+          !(stringField(body, "schemaname").empty() && ctes_.count(std::string(stringField(body, "relname")))))
+        addRef(body, out_.reads);
     } else if (type == "ColumnRef" && write_) {
       if (const auto col = columnOfBody(body); col && contains(kSystemColumns, col->second)) {
         refuse(fmt::format("the system column {} differs between nodes (physical location, transaction ids, object "
@@ -248,7 +261,7 @@ private:
       const json* tn = field(body, "typeName");
       if (tn != nullptr) {
         const std::string_view t = lastName(field(*tn, "names"));
-        if (contains(kOidTypes, t))
+        if (contains(kOidTypes, t) && !sequenceNames_.count(&body))
           refuse(fmt::format("a cast to {} produces object or transaction ids, which differ between nodes", t),
                  "refer to objects by name (text), not by id");
       }
@@ -269,12 +282,14 @@ private:
     }
   }
 
-  void target(const json& rangeVar) {
+  void target(const json& rangeVar) { addRef(rangeVar, out_.writeTargets); }
+
+  static void addRef(const json& rangeVar, std::vector<TableRef>& refs) {
     TableRef t{std::string(stringField(rangeVar, "schemaname")), std::string(stringField(rangeVar, "relname")), {}};
     t.alias = t.name;
-    for (const TableRef& known : out_.writeTargets)
+    for (const TableRef& known : refs)
       if (known.schema == t.schema && known.name == t.name) return;
-    out_.writeTargets.push_back(std::move(t));
+    refs.push_back(std::move(t));
   }
 
   void catalogRule(const json& rangeVar) {
@@ -293,6 +308,12 @@ private:
     const std::string name = std::string(lastName(field(body, "funcname")));
     const json* args = field(body, "args");
     if (name == "random") randomCalled_ = true;
+    if ((name == "nextval" || name == "setval") && args != nullptr && args->is_array() && !args->empty()) {
+      // nextval('s'::regclass), as PostgreSQL prints a sequence's name in views, rules and bodies: a name.
+      if (const auto [ct, cast] = unwrap((*args)[0]);
+          ct == "TypeCast" && field(*cast, "arg") != nullptr && unwrap(*field(*cast, "arg")).first == "A_Const")
+        sequenceNames_.insert(cast);
+    }
     if (name == "nextval" || name == "setval" || name == "gen_random_uuid") {
       if (drawn_.empty()) drawn_ = name;
       if (write_ && select != nullptr) { // per row of a scan: only in an order that is total
@@ -518,7 +539,8 @@ private:
   std::set<std::string> ctes_;
   bool rowsScanned_ = false;
   bool randomCalled_ = false;
-  std::string drawn_; // the first function called that draws a new value per call (sequences, UUIDs)
+  std::string drawn_;                   // the first function called that draws a new value per call (sequences, UUIDs)
+  std::set<const json*> sequenceNames_; // casts to regclass naming the sequence of nextval()/setval()
 };
 
 } // namespace
@@ -527,8 +549,9 @@ void checkDeterminism(std::string_view type, const json& stmt, bool write, Analy
   Checker(write, out).run(type, stmt);
 }
 
-void requireRowOrder(const json& stmt, std::string what, std::string why, std::string hint, Analysis& out) {
-  Checker(true, out).rowOrder(stmt, std::move(what), std::move(why), std::move(hint));
+void requireRowOrder(const json& stmt, std::string what, std::string why, std::string hint, Analysis& out,
+                     const std::set<std::string>* values) {
+  Checker(true, out).rowOrder(stmt, std::move(what), std::move(why), std::move(hint), values);
 }
 
 } // namespace detail

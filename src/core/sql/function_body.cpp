@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
+#include <set>
 
 namespace kluster::sql {
 
@@ -32,9 +34,16 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+constexpr const char* kRowsInOrder =
+    "the function takes the query's rows in the order they come, and nodes store their rows in different physical "
+    "orders: a loop would run its steps, or a caller receive the rows, in a different order on each node";
+constexpr const char* kRowsInOrderHint =
+    "add an ORDER BY that covers a unique NOT NULL key (e.g. the primary key) of every table the query reads";
+
 class BodyJudge {
 public:
   FunctionBody out;
+  std::string inside = "inside a function"; // where the judged statements are, for messages
 
   void refuse(std::string message, std::string hint, bool opaque = false) {
     if (out.refusal) return;
@@ -49,51 +58,60 @@ public:
   }
 
   // SQL text of one or more statements; `rowsInOrder`: what consumes their rows in the order they come (a FOR loop,
-  // RETURN QUERY), so that order must be total.
-  void sqlText(const std::string& text, std::string_view rowsInOrder = {}) {
+  // RETURN QUERY, a cursor), so that order must be total; `firstRow` (SELECT ... INTO: the first row is kept): the
+  // function's variables.
+  void sqlText(const std::string& text, std::string_view rowsInOrder = {},
+               const std::set<std::string>* firstRow = nullptr) {
     const json tree = detail::parseTree(text);
     if (const json* stmts = detail::field(tree, "stmts"); stmts != nullptr && stmts->is_array())
       for (const json& raw : *stmts)
-        if (const json* stmt = detail::field(raw, "stmt")) statement(*stmt, rowsInOrder);
+        if (const json* stmt = detail::field(raw, "stmt")) statement(*stmt, rowsInOrder, firstRow);
   }
 
   // One statement node ({"InsertStmt": {...}}), judged as a write: whatever it is, it feeds one.
-  void statement(const json& stmt, std::string_view rowsInOrder = {}) {
+  void statement(const json& stmt, std::string_view rowsInOrder = {}, const std::set<std::string>* firstRow = nullptr) {
     const auto [type, body] = detail::unwrap(stmt);
     if (body == nullptr) return;
     detail::Collector c;
     c.walk(stmt, {});
     Analysis a;
     detail::checkDeterminism(type, stmt, true, a);
-    if (!rowsInOrder.empty())
+    if (firstRow != nullptr)
       detail::requireRowOrder(
-          stmt, std::string(rowsInOrder),
-          "the function takes the query's rows in the order they come, and nodes store their rows in different "
-          "physical orders: a loop would run its steps, or a caller receive the rows, in a different order on each "
-          "node",
-          "add an ORDER BY that covers a unique NOT NULL key (e.g. the primary key) of every table the query reads", a);
+          stmt, "SELECT ... INTO",
+          "PL/pgSQL keeps the first row the query finds, and nodes store their rows in different physical orders: "
+          "each node could keep a different row",
+          "add an ORDER BY that covers a unique NOT NULL key of every table the query reads, select one row by a "
+          "unique key (WHERE id = ...), aggregate (SELECT count(*) ...), or write SELECT ... INTO STRICT (several "
+          "rows are then an error on every node)",
+          a, firstRow);
+    else if (!rowsInOrder.empty())
+      detail::requireRowOrder(stmt, std::string(rowsInOrder), kRowsInOrder, kRowsInOrderHint, a);
     detail::collectJoinWrites(stmt, a);
     if (a.nondeterministic) refuse(a.nondeterministic->message, a.nondeterministic->hint);
     if (auto access = detail::serverAccess(type, *body)) refuse(access->message, access->hint);
     for (const detail::TimeSite& site : c.sites)
       if (!site.stored)
-        refuse("the current time (now(), CURRENT_TIMESTAMP & co.) inside a function is each node's own transaction "
-               "time, not the request's: nodes would compute different values",
+        refuse(fmt::format("the current time (now(), CURRENT_TIMESTAMP & co.) {} is each node's own transaction "
+                           "time, not the request's: nodes would compute different values",
+                           inside),
                "pass the time to the function as an argument from the request (now() in the request itself is the "
                "request's time, the same on every node)");
     if (!c.uuidSites.empty())
-      refuse("gen_random_uuid() inside a function draws from each node's own random source",
+      refuse(fmt::format("gen_random_uuid() {} draws from each node's own random source", inside),
              "call gen_random_uuid() in the request itself (it draws the same UUIDs on every node) and pass the value "
              "to the function as an argument");
     for (const std::string& f : c.functions) {
       if (contains(kOwnClock, f))
-        refuse(fmt::format("{}() inside a function is each node's own transaction time, not the request's", f),
+        refuse(fmt::format("{}() {} is each node's own transaction time, not the request's", f, inside),
                "pass the time to the function as an argument from the request");
       if (contains(kDrawnPerCall, f) && out.draws.empty()) out.draws = f + "()";
       out.functions.push_back(f);
     }
     collectInserts(stmt);
+    if (!c.aggregateSites.empty()) out.ordersAggregates = true;
     for (TableRef& t : a.writeTargets) out.writeTargets.push_back(std::move(t));
+    for (TableRef& t : a.reads) out.reads.push_back(std::move(t));
     for (OrderRequirement& r : a.orderRequirements) out.orderRequirements.push_back(std::move(r));
     for (JoinWrite& j : a.joinWrites) out.joinWrites.push_back(std::move(j));
   }
@@ -128,8 +146,9 @@ public:
 
   // A PL/pgSQL expression's text: a statement (INSERT ..., SELECT ... with its INTO taken out), an assignment
   // ("NEW.total := NEW.a + NEW.b", "x = 1") or an expression ("x > 0").
-  void plpgsqlExpression(const std::string& query, bool assignment, std::string_view rowsInOrder = {}) {
-    if (!rowsInOrder.empty()) return sqlText(query, rowsInOrder);
+  void plpgsqlExpression(const std::string& query, bool assignment, std::string_view rowsInOrder = {},
+                         const std::set<std::string>* firstRow = nullptr) {
+    if (!rowsInOrder.empty() || firstRow != nullptr) return sqlText(query, rowsInOrder, firstRow);
     if (assignment) {
       std::size_t at = query.find(":=");
       std::size_t skip = 2;
@@ -141,7 +160,17 @@ public:
     sqlText("SELECT " + query);
   }
 
-  void plpgsql(const std::string& definition) {
+  void plpgsql(std::string definition, const std::string& source) {
+    // Cursor statements, which the parser cannot read, are replaced (plpgsql_cursors.cpp); what they run is judged.
+    if (const std::size_t at = source.empty() ? std::string::npos : definition.rfind(source); at != std::string::npos) {
+      detail::CursorStatements cursors = detail::rewriteCursorStatements(source);
+      if (cursors.dynamic)
+        return opaque("the function opens a cursor for dynamic SQL (OPEN ... FOR EXECUTE), which Kluster cannot judge "
+                      "before it runs");
+      definition.replace(at, source.size(), cursors.source);
+      for (const std::string& q : cursors.queries) sqlText(q, "OPEN ... FOR query (a cursor's rows)");
+      for (const std::string& e : cursors.expressions) sqlText(e);
+    }
     PgQueryPlpgsqlParseResult result = pg_query_parse_plpgsql(definition.c_str());
     struct Free {
       PgQueryPlpgsqlParseResult& r;
@@ -152,17 +181,26 @@ public:
                                 result.error != nullptr && result.error->message != nullptr ? result.error->message
                                                                                             : "no function"));
     const json funcs = json::parse(result.plpgsql_funcs);
+    // The function's variables (arguments, declarations, loop variables, NEW and OLD): values in its queries.
+    std::set<std::string> variables;
+    detail::forEachMember(funcs, [&](const std::string& key, const json& value) {
+      if ((key == "PLpgSQL_var" || key == "PLpgSQL_rec") && value.is_object())
+        variables.insert(lower(detail::stringField(value, "refname")));
+      return true;
+    });
     struct Item {
       const json* value;
-      std::string_view owner; // the nearest enclosing node type
+      std::string_view owner;          // the nearest enclosing node type
+      const json* ownerBody = nullptr; // its body
+      std::string_view key;            // the member this value is in
     };
-    std::vector<Item> stack{{&funcs, {}}};
+    std::vector<Item> stack{{&funcs, {}, nullptr, {}}};
     while (!stack.empty()) {
       const Item item = stack.back();
       stack.pop_back();
       if (item.value->is_array()) {
         for (auto it = item.value->rbegin(); it != item.value->rend(); ++it)
-          if (it->is_structured()) stack.push_back({&*it, item.owner});
+          if (it->is_structured()) stack.push_back({&*it, item.owner, item.ownerBody, item.key});
         continue;
       }
       if (!item.value->is_object()) continue;
@@ -173,17 +211,26 @@ public:
           return opaque("the function runs dynamic SQL (EXECUTE), which Kluster cannot judge before it runs");
         if (key == "PLpgSQL_expr" && it.value().is_object()) {
           const std::string_view query = detail::stringField(it.value(), "query");
-          // The query of FOR ... IN query LOOP, and of RETURN QUERY, gives its rows in order (a cursor's FOR loop
-          // and FETCH are judged as plain reads: not yet ordered).
+          // The query of FOR ... IN query LOOP, of RETURN QUERY and of a cursor gives its rows in order; a SELECT
+          // ... INTO without STRICT keeps the first.
           const std::string_view rowsInOrder = item.owner == "PLpgSQL_stmt_fors"           ? "FOR ... IN query LOOP"
                                                : item.owner == "PLpgSQL_stmt_return_query" ? "RETURN QUERY"
-                                                                                           : "";
-          plpgsqlExpression(std::string(query), item.owner == "PLpgSQL_stmt_assign", rowsInOrder);
+                                               : item.owner == "PLpgSQL_var" && item.key == "cursor_explicit_expr"
+                                                   ? "a cursor's query"
+                                                   : "";
+          const bool firstRow = item.owner == "PLpgSQL_stmt_execsql" && item.ownerBody != nullptr &&
+                                detail::boolField(*item.ownerBody, "into") &&
+                                !detail::boolField(*item.ownerBody, "strict");
+          plpgsqlExpression(std::string(query), item.owner == "PLpgSQL_stmt_assign", rowsInOrder,
+                            firstRow ? &variables : nullptr);
           continue;
         }
         if (!it.value().is_structured()) continue;
         const bool typed = detail::isNodeTypeName(key) && it.value().is_object();
-        children.push_back({&it.value(), typed ? std::string_view(key) : item.owner});
+        if (typed)
+          children.push_back({&it.value(), std::string_view(key), &it.value(), {}});
+        else
+          children.push_back({&it.value(), item.owner, item.ownerBody, std::string_view(key)});
       }
       for (auto it = children.rbegin(); it != children.rend(); ++it) stack.push_back(*it); // in text order
     }
@@ -232,7 +279,7 @@ FunctionBody analyzeFunctionBody(std::string_view language, std::string_view sou
         }
       } else if (lang == "plpgsql") {
         detail::checkText(definition);
-        judge.plpgsql(std::string(definition));
+        judge.plpgsql(std::string(definition), std::string(source));
       } else {
         judge.opaque(fmt::format("the function is written in {}, whose code Kluster cannot judge", language));
       }
@@ -245,6 +292,83 @@ FunctionBody analyzeFunctionBody(std::string_view language, std::string_view sou
   std::sort(out.functions.begin(), out.functions.end());
   out.functions.erase(std::unique(out.functions.begin(), out.functions.end()), out.functions.end());
   return out;
+}
+
+namespace {
+
+// Runs `judge` on the parser's stack; a text that cannot be read is refused (`what`: "the view's query").
+FunctionBody judgeText(BodyJudge& judge, std::string_view text, const char* what,
+                       const std::function<void(const std::string&)>& run) {
+  try {
+    detail::onParserStack(text.size(), [&] {
+      detail::checkText(text);
+      run(std::string(text));
+      return 0;
+    });
+  } catch (const std::exception& e) {
+    judge.refuse(fmt::format("Kluster cannot read {} ({})", what, e.what()),
+                 "write it in SQL Kluster reads, or leave it out of writes on ALL");
+  }
+  FunctionBody out = std::move(judge.out);
+  std::sort(out.functions.begin(), out.functions.end());
+  out.functions.erase(std::unique(out.functions.begin(), out.functions.end()), out.functions.end());
+  return out;
+}
+
+bool readsNewOrOld(const json& node) {
+  bool reads = false;
+  detail::forEachMember(node, [&](const std::string& key, const json& value) {
+    if (key == "ColumnRef" && value.is_object()) {
+      const json* fields = detail::field(value, "fields");
+      if (fields != nullptr && fields->is_array() && fields->size() >= 2) {
+        const std::string_view first = detail::stringNode((*fields)[0]);
+        reads = reads || first == "new" || first == "old";
+      }
+    }
+    return !reads;
+  });
+  return reads;
+}
+
+} // namespace
+
+FunctionBody analyzeViewQuery(std::string_view query) {
+  BodyJudge judge;
+  judge.inside = "inside a view";
+  FunctionBody out = judgeText(judge, query, "the view's query", [&](const std::string& text) { judge.sqlText(text); });
+  if (!out.refusal && !out.draws.empty())
+    out.refusal = Refusal{fmt::format("{} in a view is evaluated each time a plan reads the view, which differs "
+                                      "between nodes' plans: nodes would draw different values",
+                                      out.draws),
+                          "draw the values in the write itself (random() there is seeded, and sequences are drawn "
+                          "alike), and keep the view to what the data decides"};
+  return out;
+}
+
+FunctionBody analyzeRule(std::string_view definition) {
+  BodyJudge judge;
+  judge.inside = "in a rule";
+  return judgeText(judge, definition, "the rule", [&](const std::string& text) {
+    const json tree = detail::parseTree(text);
+    const json* stmts = detail::field(tree, "stmts");
+    const json* stmt =
+        stmts != nullptr && stmts->is_array() && stmts->size() == 1 ? detail::field((*stmts)[0], "stmt") : nullptr;
+    const auto [type, rule] = stmt != nullptr ? detail::unwrap(*stmt) : std::pair<std::string_view, const json*>{};
+    if (type != "RuleStmt") throw std::runtime_error("not a CREATE RULE statement");
+    if (const json* where = detail::field(*rule, "whereClause")) judge.statement(*where);
+    if (const json* actions = detail::field(*rule, "actions"); actions != nullptr && actions->is_array())
+      for (const json& action : *actions) {
+        judge.statement(action);
+        const auto [at, ab] = detail::unwrap(action);
+        if (at == "UpdateStmt")
+          if (const json* set = detail::field(*ab, "targetList"); set != nullptr && readsNewOrOld(*set))
+            judge.refuse("an UPDATE in a rule runs joined with the rows the write changes, and when several of them "
+                         "meet one row it takes the NEW or OLD values of whichever its plan meets first, which "
+                         "differs between nodes",
+                         "set values that do not depend on which changed row is taken (SET n = n + 1, or a subquery "
+                         "ordered by a unique key), or do the work in the write itself");
+      }
+  });
 }
 
 namespace detail {
@@ -269,6 +393,7 @@ void checkDoBlock(const json& body, Analysis& out, std::vector<std::string>& fun
     out.nondeterministic = Refusal{"in the DO block: " + judged.refusal->message, judged.refusal->hint};
   functions.insert(functions.end(), judged.functions.begin(), judged.functions.end());
   for (TableRef& t : judged.writeTargets) out.writeTargets.push_back(std::move(t));
+  for (TableRef& t : judged.reads) out.reads.push_back(std::move(t));
   for (OrderRequirement& r : judged.orderRequirements) out.orderRequirements.push_back(std::move(r));
   for (JoinWrite& j : judged.joinWrites) out.joinWrites.push_back(std::move(j));
 }

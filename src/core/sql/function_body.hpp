@@ -28,6 +28,11 @@ struct FunctionBody {
   std::vector<std::string> functions;
   /// Tables the body writes: their triggers run too.
   std::vector<TableRef> writeTargets;
+  /// Relations its statements read (Analysis::reads): the views among them run their queries too.
+  std::vector<TableRef> reads;
+  /// It runs built-in aggregates whose result may depend on their input's order without an order of their own
+  /// (Analysis::ordersAggregates): the request's own are given one, a body's or view's cannot be.
+  bool ordersAggregates = false;
   /// Row orders the body's statements depend on, to check against unique keys as a write's are.
   std::vector<OrderRequirement> orderRequirements;
   /// Its UPDATE ... FROM and DELETE ... USING ... RETURNING, to check against unique keys as a write's are.
@@ -48,5 +53,18 @@ struct FunctionBody {
 /// Never throws: a body that cannot be read is opaque.
 [[nodiscard]] FunctionBody analyzeFunctionBody(std::string_view language, std::string_view source,
                                                std::string_view definition);
+
+/// Judges the query of a view (pg_get_viewdef()) that a write reads, refreshes or writes through, as if it were
+/// written in the write's place: the rules of a write's statements, the functions it calls, the relations it reads
+/// (views over views), the current time (each node's own transaction time there). Values drawn per call (random(),
+/// nextval()...) are refused: a plan may read a view any number of times. Never throws: a query that cannot be read
+/// is refused.
+[[nodiscard]] FunctionBody analyzeViewQuery(std::string_view query);
+
+/// Judges a rule (CREATE RULE, as pg_get_ruledef() gives it) of a table a write touches: its condition and actions
+/// run on the write's behalf, judged as a trigger function's statements are. An UPDATE action whose SET reads NEW or
+/// OLD is refused: the action runs joined with the rows the write changes, and takes the values of whichever of them
+/// meets a row first. Never throws: a rule that cannot be read is refused.
+[[nodiscard]] FunctionBody analyzeRule(std::string_view definition);
 
 } // namespace kluster::sql

@@ -25,6 +25,7 @@
 #include <exception>
 #include <functional>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -271,9 +272,31 @@ std::optional<std::pair<std::string, std::string>> columnOf(const json& node);
 void addSortColumns(const json* sortList, const json& select,
                     std::vector<std::pair<std::string, std::string>>& columns);
 void addExprColumns(const json* list, std::vector<std::pair<std::string, std::string>>& columns);
-// Something consumes the rows of the SELECT `stmt` in the order they come (a PL/pgSQL FOR loop, RETURN QUERY): adds
-// the requirement that its ORDER BY covers a unique key of every table it reads (refused with `why` and `hint`).
-void requireRowOrder(const json& stmt, std::string what, std::string why, std::string hint, Analysis& out);
+// Something consumes the rows of the SELECT `stmt` in the order they come (a PL/pgSQL FOR loop, RETURN QUERY, a
+// cursor): adds the requirement that its ORDER BY covers a unique key of every table it reads (refused with `why` and
+// `hint`). With `values` (PL/pgSQL's SELECT ... INTO, which keeps the first row: the names that are the function's
+// variables), a query that finds one row at most needs none: an aggregate without GROUP BY (isOneRowAggregate), or
+// a WHERE that equates a unique key with values (addPinnedColumns).
+void requireRowOrder(const json& stmt, std::string what, std::string why, std::string hint, Analysis& out,
+                     const std::set<std::string>* values = nullptr);
+// A SELECT that returns one row whatever the rows it reads: a built-in aggregate in its select list, no GROUP BY, no
+// window function, no set-returning built-in there (row_order.cpp).
+bool isOneRowAggregate(const json& select);
+// The columns a WHERE's top-level ANDs equate (`=`) with an expression of constants, parameters and `values` only: the
+// same in every row it finds (row_order.cpp).
+void addPinnedColumns(const json* where, const std::set<std::string>& values,
+                      std::vector<std::pair<std::string, std::string>>& columns);
+
+// The cursor statements of a PL/pgSQL body (plpgsql_cursors.cpp), which libpg_query's PL/pgSQL parser cannot read
+// (it knows no variable's type): the body with those of the cursors it declares replaced by statements it reads,
+// and what they run, to be judged apart. Throws SyntaxError when the body cannot be scanned.
+struct CursorStatements {
+  std::string source;                   ///< the body, rewritten
+  std::vector<std::string> queries;     ///< the queries of OPEN ... FOR: their rows are taken in order
+  std::vector<std::string> expressions; ///< SELECTs of the expressions they give (a cursor's arguments, FETCH counts)
+  bool dynamic = false;                 ///< OPEN ... FOR EXECUTE
+};
+CursorStatements rewriteCursorStatements(const std::string& source);
 
 // A DO block (`body` of a DoStmt) judged as the body of a function the request runs (function_body.cpp): its
 // refusal goes to Analysis::nondeterministic, the functions it calls to `functions`, the tables it writes and its

@@ -25,6 +25,14 @@ FunctionBody pl(const std::string& body, const std::string& returns = "integer")
 
 FunctionBody sqlFn(const std::string& source) { return analyzeFunctionBody("sql", source, ""); }
 
+// The names of relations, sorted.
+std::vector<std::string> names(const std::vector<kluster::sql::TableRef>& refs) {
+  std::vector<std::string> out;
+  for (const auto& r : refs) out.push_back(r.name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 bool calls(const FunctionBody& b, const std::string& name) {
   return std::find(b.functions.begin(), b.functions.end(), name) != b.functions.end();
 }
@@ -113,8 +121,9 @@ TEST_CASE("PL/pgSQL bodies: every statement and expression is judged", "[sql][cl
               "timeofday"));
   CHECK(calls(pl("BEGIN\n  PERFORM pg_sleep(1);\n  RETURN 0;\nEND"), "pg_sleep"));
   CHECK(pl("DECLARE x float8;\nBEGIN\n  x := random();\n  RETURN x::int;\nEND").draws == "random()");
+  // LIMIT, and SELECT ... INTO keeping the first row.
   CHECK(pl("DECLARE x int;\nBEGIN\n  SELECT id INTO x FROM t LIMIT 1;\n  RETURN x;\nEND").orderRequirements.size() ==
-        1);
+        2);
   // Harmless: arithmetic on the row, reads by key, writes to other tables.
   const auto total = pl("BEGIN\n  NEW.total := NEW.a + NEW.b;\n  RETURN NEW;\nEND", "trigger");
   CHECK_FALSE(total.refusal);
@@ -195,8 +204,156 @@ TEST_CASE("DO blocks are judged as the bodies they are", "[sql][closure]") {
     REQUIRE(a.nondeterministic);
     CHECK(a.nondeterministic->message.rfind("in the DO block", 0) == 0);
   }
+  // A DO block's cursors are judged as a function's.
+  const auto cursor = analyze("DO $$ DECLARE c CURSOR FOR SELECT v FROM t; BEGIN FOR r IN c LOOP INSERT INTO log "
+                              "VALUES (r.v); END LOOP; END $$");
+  CHECK_FALSE(cursor.nondeterministic);
+  REQUIRE(cursor.orderRequirements.size() == 1);
+  CHECK(cursor.orderRequirements[0].what == "a cursor's query");
   const auto harmless = analyze("DO $$ DECLARE n int; BEGIN SELECT count(*) INTO n FROM t; INSERT INTO log VALUES "
                                 "(n); END $$");
   CHECK_FALSE(harmless.nondeterministic);
   CHECK(analyze("DO $kluster_do$ BEGIN PERFORM 1; END $kluster_do$").nondeterministic == std::nullopt);
+}
+
+TEST_CASE("PL/pgSQL cursors: their queries give rows in order, which must be total", "[sql][closure]") {
+  // A bound cursor's query, read by FOR ... IN cursor or FETCH: libpg_query's PL/pgSQL parser cannot read cursor
+  // statements, which are replaced before parsing (plpgsql_cursors.cpp), so the body is judged, not opaque.
+  const auto bound = pl("DECLARE c CURSOR FOR SELECT v FROM t; s text := '';\nBEGIN\n  FOR r IN c LOOP\n"
+                        "    s := s || r.v;\n  END LOOP;\n  INSERT INTO log VALUES (s);\n  RETURN 0;\nEND");
+  CHECK_FALSE(bound.refusal);
+  REQUIRE(bound.orderRequirements.size() == 1);
+  CHECK(bound.orderRequirements[0].what == "a cursor's query");
+  CHECK(bound.orderRequirements[0].columns.empty());
+  REQUIRE(bound.writeTargets.size() == 1);
+  CHECK(bound.writeTargets[0].name == "log");
+  // OPEN ... FOR query, then FETCH, MOVE, CLOSE: the query is judged; ordered by a key, the node checks the key.
+  const auto opened = pl("DECLARE c refcursor; x int;\nBEGIN\n  OPEN c FOR SELECT v FROM t ORDER BY id;\n"
+                         "  MOVE NEXT FROM c;\n  FETCH c INTO x;\n  CLOSE c;\n  INSERT INTO log VALUES (x);\n"
+                         "  RETURN x;\nEND");
+  CHECK_FALSE(opened.refusal);
+  REQUIRE(opened.orderRequirements.size() == 1);
+  CHECK(opened.orderRequirements[0].what == "OPEN ... FOR query (a cursor's rows)");
+  CHECK(opened.orderRequirements[0].columns == std::vector<std::pair<std::string, std::string>>{{"", "id"}});
+  // What cursor statements run is judged: a bound cursor's arguments, a FETCH count.
+  const auto args = pl("DECLARE c CURSOR (k timestamptz) FOR SELECT v FROM t WHERE at < k ORDER BY id;\nBEGIN\n"
+                       "  FOR r IN c(clock_timestamp()) LOOP\n  END LOOP;\n  RETURN 0;\nEND");
+  CHECK_FALSE(args.refusal);
+  CHECK(calls(args, "clock_timestamp"));
+  CHECK(pl("DECLARE c refcursor; x int;\nBEGIN\n  OPEN c FOR SELECT v FROM t ORDER BY id;\n"
+           "  FETCH RELATIVE extract(hour FROM now())::int FROM c INTO x;\n  RETURN x;\nEND")
+            .refusal);
+  CHECK(pl("DECLARE c refcursor;\nBEGIN\n  OPEN c FOR SELECT now();\n  RETURN 0;\nEND").refusal);
+  // Dynamic SQL, and a cursor the body does not declare (an argument's): opaque.
+  CHECK(pl("DECLARE c refcursor;\nBEGIN\n  OPEN c FOR EXECUTE 'SELECT 1';\n  RETURN 0;\nEND").opaque);
+  CHECK(pl("DECLARE x int;\nBEGIN\n  FETCH other INTO x;\n  RETURN x;\nEND").opaque);
+  // Words that look like cursor statements inside queries are left alone.
+  const auto fetchFirst = pl("DECLARE c refcursor; x int;\nBEGIN\n"
+                             "  SELECT v INTO x FROM t ORDER BY id FETCH FIRST 1 ROWS ONLY;\n  RETURN x;\nEND");
+  CHECK_FALSE(fetchFirst.refusal);
+}
+
+TEST_CASE("PL/pgSQL SELECT ... INTO keeps the first row: several rows need a total order", "[sql][closure]") {
+  const auto first = [](const std::string& statement, const std::string& returns = "integer") {
+    return pl("DECLARE x int;\nBEGIN\n  " + statement + "\n  RETURN x;\nEND", returns).orderRequirements;
+  };
+  const auto any = first("SELECT v INTO x FROM t;");
+  REQUIRE(any.size() == 1);
+  CHECK(any[0].what == "SELECT ... INTO");
+  CHECK(any[0].columns.empty());
+  CHECK(any[0].hint.find("STRICT") != std::string::npos);
+  // A unique key equated with values (arguments, variables, NEW's fields, constants) is for the node to check.
+  const auto byKey = first("SELECT v INTO x FROM t WHERE id = a AND k = 'x';");
+  REQUIRE(byKey.size() == 1);
+  CHECK(byKey[0].columns == std::vector<std::pair<std::string, std::string>>{{"", "id"}, {"", "k"}});
+  const auto byNew = first("SELECT v INTO x FROM t WHERE t.id = NEW.id;", "trigger");
+  REQUIRE(byNew.size() == 1);
+  CHECK(byNew[0].columns == std::vector<std::pair<std::string, std::string>>{{"t", "id"}});
+  // Compared with another column, or under OR: not constant over the rows found.
+  CHECK(first("SELECT v INTO x FROM t WHERE id = other;")[0].columns.empty());
+  CHECK(first("SELECT v INTO x FROM t WHERE id = a OR k = b;")[0].columns.empty());
+  // One row whatever the table holds, STRICT, no table: nothing to check.
+  CHECK(first("SELECT count(*) INTO x FROM t;").empty());
+  CHECK(first("SELECT coalesce(max(v), 0) + 1 INTO x FROM t WHERE k = a;").empty());
+  CHECK(first("SELECT v INTO STRICT x FROM t;").empty());
+  CHECK(first("SELECT a + b INTO x;").empty());
+  CHECK(first("INSERT INTO t (v) VALUES (a) RETURNING id INTO x;").empty()); // several rows: an error everywhere
+  // Aggregates that still give several rows.
+  CHECK(first("SELECT max(v) INTO x FROM t GROUP BY k;").size() == 1);
+  const auto multiplied = first("SELECT unnest(array_agg(v)) INTO x FROM t;");
+  CHECK(std::any_of(multiplied.begin(), multiplied.end(), [](const auto& r) { return r.what == "SELECT ... INTO"; }));
+}
+
+TEST_CASE("a view's query is judged as if written in the write's place", "[sql][closure]") {
+  using kluster::sql::analyzeViewQuery;
+  const auto limited = analyzeViewQuery(" SELECT t.id,\n    t.v\n   FROM t\n LIMIT 1;");
+  CHECK_FALSE(limited.refusal);
+  REQUIRE(limited.orderRequirements.size() == 1);
+  CHECK(limited.orderRequirements[0].what == "LIMIT/OFFSET/FETCH FIRST");
+  const auto now = analyzeViewQuery(" SELECT t.id FROM t WHERE t.at < now();");
+  REQUIRE(now.refusal);
+  CHECK(now.refusal->message.find("inside a view") != std::string::npos);
+  CHECK(analyzeViewQuery(" SELECT t.id, random() AS r FROM t;").refusal);  // per row, in each node's order
+  CHECK(analyzeViewQuery(" SELECT nextval('s'::regclass) AS n;").refusal); // drawn each time a plan reads it
+  CHECK(analyzeViewQuery(" SELECT gen_random_uuid() AS u;").refusal);      // each node's own random source
+  CHECK(analyzeViewQuery(" SELECT t.ctid FROM t;").refusal);               // a system column
+  CHECK(analyzeViewQuery(" SELECT string_agg(t.v, ',') AS s FROM t;").orderRequirements.size() == 1);
+  // Functions it calls, for the node to judge; relations it reads, views among them in turn.
+  const auto joined = analyzeViewQuery(" SELECT a.id, clock_timestamp() AS c FROM (v2 a JOIN t ON ((t.id = a.id)));");
+  CHECK_FALSE(joined.refusal);
+  CHECK(calls(joined, "clock_timestamp"));
+  CHECK(names(joined.reads) == std::vector<std::string>{"t", "v2"});
+  // Order-sensitive aggregates without an order of their own: the node refuses them when the catalog says the types
+  // make the order matter.
+  CHECK(analyzeViewQuery(" SELECT sum(t.f) AS s FROM t;").ordersAggregates);
+  CHECK_FALSE(analyzeViewQuery(" SELECT sum(t.f ORDER BY ((t.f)::text)) AS s FROM t;").ordersAggregates);
+  CHECK(analyzeViewQuery("not a query").refusal);
+}
+
+TEST_CASE("a rule's condition and actions are judged as a trigger's body", "[sql][closure]") {
+  using kluster::sql::analyzeRule;
+  const auto audit = analyzeRule("CREATE RULE r AS\n    ON INSERT TO public.t DO  INSERT INTO log (id)\n  VALUES "
+                                 "(new.id);");
+  CHECK_FALSE(audit.refusal);
+  REQUIRE(audit.writeTargets.size() == 1);
+  CHECK(audit.writeTargets[0].name == "log");
+  REQUIRE(audit.inserts.size() == 1); // the node checks log's drawn DEFAULTs (a bigserial key)
+  CHECK(audit.inserts[0].given == std::vector<std::string>{"id"});
+  CHECK(analyzeRule("CREATE RULE r AS ON INSERT TO public.t DO INSERT INTO log (id, n) VALUES (new.id, "
+                    "nextval('s'::regclass));")
+            .draws == "nextval()");
+  CHECK(analyzeRule("CREATE RULE r AS ON INSERT TO public.t DO INSERT INTO log (at) VALUES (now());").refusal);
+  const auto when = analyzeRule("CREATE RULE r AS ON UPDATE TO public.t WHERE (new.at < clock_timestamp()) DO "
+                                "INSTEAD NOTHING;");
+  CHECK_FALSE(when.refusal);
+  CHECK(calls(when, "clock_timestamp"));
+  // An UPDATE action takes NEW/OLD from whichever changed row its join meets first.
+  const auto copy = analyzeRule("CREATE RULE r AS ON UPDATE TO public.t DO  UPDATE totals SET v = new.v\n  WHERE "
+                                "(totals.k = new.k);");
+  REQUIRE(copy.refusal);
+  CHECK(copy.refusal->message.find("NEW or OLD") != std::string::npos);
+  CHECK_FALSE(analyzeRule("CREATE RULE r AS ON UPDATE TO public.t DO  UPDATE totals SET n = (totals.n + 1)\n  WHERE "
+                          "(totals.k = new.k);")
+                  .refusal);
+  const auto limited =
+      analyzeRule("CREATE RULE r AS ON INSERT TO public.t DO INSERT INTO log SELECT id FROM u LIMIT 1;");
+  CHECK(std::any_of(limited.orderRequirements.begin(), limited.orderRequirements.end(),
+                    [](const auto& r) { return r.what == "LIMIT/OFFSET/FETCH FIRST"; }));
+  CHECK(analyzeRule("SELECT 1").refusal);
+}
+
+TEST_CASE("the relations a write reads and the materialized views it refreshes", "[sql][closure]") {
+  using kluster::sql::analyze;
+  const auto insert = analyze("INSERT INTO x SELECT * FROM v WHERE id IN (SELECT id FROM w)");
+  CHECK(names(insert.reads) == std::vector<std::string>{"v", "w"});
+  CHECK(analyze("WITH c AS (SELECT 1 AS id) INSERT INTO x SELECT id FROM c").reads.empty());
+  const auto update = analyze("UPDATE t SET v = s.v FROM public.s WHERE s.id = t.id");
+  REQUIRE(update.reads.size() == 1);
+  CHECK(update.reads[0].schema == "public");
+  CHECK(names(analyze("MERGE INTO t USING v ON t.id = v.id WHEN MATCHED THEN DELETE").reads) ==
+        std::vector<std::string>{"v"});
+  CHECK(analyze("SELECT * FROM v").reads.empty()); // a read writes nothing
+  const auto refresh = analyze("REFRESH MATERIALIZED VIEW mv");
+  REQUIRE(refresh.refreshes.size() == 1);
+  CHECK(refresh.refreshes[0].name == "mv");
 }

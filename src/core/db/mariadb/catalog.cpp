@@ -150,6 +150,14 @@ std::vector<std::string> MariaDbConnection::tableFunctions(const std::string&, c
   return {}; // stored functions are not judged yet (docs/mariadb.md)
 }
 
+ViewDefinition MariaDbConnection::viewDefinition(const std::string&, const std::string&) {
+  return {}; // views are not judged yet (docs/mariadb.md)
+}
+
+std::vector<FunctionDefinition> MariaDbConnection::ruleDefinitions(const std::string&, const std::string&) {
+  return {}; // MariaDB has no rules
+}
+
 std::int64_t MariaDbConnection::openSnapshot(const std::string& cluster) {
   auto r = run("SET timestamp = DEFAULT; START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY; SELECT coalesce(("
                "SELECT all_offset FROM _kluster_position WHERE cluster = " +

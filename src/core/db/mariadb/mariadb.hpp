@@ -78,6 +78,8 @@ public:
   std::vector<FunctionDefinition> userFunctions(const std::string& name) override;
   std::vector<FunctionDefinition> triggerFunctions(const std::string& schema, const std::string& table) override;
   std::vector<std::string> tableFunctions(const std::string& schema, const std::string& table) override;
+  ViewDefinition viewDefinition(const std::string& schema, const std::string& name) override;
+  std::vector<FunctionDefinition> ruleDefinitions(const std::string& schema, const std::string& table) override;
   std::int64_t openSnapshot(const std::string& cluster) override;
   std::vector<std::string> snapshotTables() override;
   TableChecksum snapshotChecksum(const std::string& table) override;

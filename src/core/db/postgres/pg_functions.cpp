@@ -105,4 +105,56 @@ std::vector<std::string> PgConnection::tableFunctions(const std::string& schema,
   return names;
 }
 
+namespace {
+
+constexpr const char* kRelation =
+    "to_regclass(CASE WHEN $1 = '' THEN quote_ident($2) ELSE quote_ident($1) || '.' || quote_ident($2) END)";
+
+} // namespace
+
+ViewDefinition PgConnection::viewDefinition(const std::string& schema, const std::string& name) {
+  // The aggregates whose result depends on their input's order for these types (float rounding, equal values that
+  // print differently) are found in the view's stored query tree (pg_rewrite.ev_action, one Aggref per call), by oid;
+  // whether a call has an ORDER BY of its own is read from the query's text (sql::analyzeViewQuery).
+  ResultGuard g{execParams(
+      std::string("SELECT c.relkind::text, pg_get_viewdef(c.oid), EXISTS (SELECT 1 FROM pg_rewrite r, pg_aggregate a "
+                  "JOIN pg_proc p ON p.oid = a.aggfnoid WHERE r.ev_class = c.oid AND r.rulename = '_RETURN' AND "
+                  "p.oid < 16384 AND ((p.proname IN ('sum', 'avg', 'stddev', 'stddev_pop', 'stddev_samp', "
+                  "'variance', 'var_pop', 'var_samp', 'corr', 'covar_pop', 'covar_samp', 'regr_avgx', 'regr_avgy', "
+                  "'regr_intercept', 'regr_r2', 'regr_slope', 'regr_sxx', 'regr_sxy', 'regr_syy') AND "
+                  "p.proargtypes[0] IN ('float4'::regtype::oid, 'float8'::regtype::oid)) OR (p.proname IN ('max', "
+                  "'min') AND p.proargtypes[0] IN ('float4'::regtype::oid, 'float8'::regtype::oid, "
+                  "'numeric'::regtype::oid, 'interval'::regtype::oid))) AND r.ev_action::text ~ (':aggfnoid ' || "
+                  "p.oid || ' ')) FROM pg_class c WHERE c.oid = ") +
+          kRelation + " AND c.relkind IN ('v', 'm')",
+      {schema, name})};
+  ViewDefinition view;
+  if (PQntuples(g.res) == 1) {
+    view.kind = PQgetvalue(g.res, 0, 0)[0];
+    view.query = PQgetvalue(g.res, 0, 1);
+    view.orderSensitiveAggregates = PQgetvalue(g.res, 0, 2)[0] == 't';
+  }
+  return view;
+}
+
+std::vector<FunctionDefinition> PgConnection::ruleDefinitions(const std::string& schema, const std::string& table) {
+  // '_RETURN' is a view's own SELECT rule (its query, judged as the view's); 'D': disabled.
+  ResultGuard g{execParams(std::string("SELECT format('rule %I on %I.%I', r.rulename, n.nspname, c.relname), "
+                                       "pg_get_ruledef(r.oid) FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class "
+                                       "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE r.ev_class = ") +
+                               kRelation + " AND r.rulename <> '_RETURN' AND r.ev_enabled <> 'D' ORDER BY r.rulename",
+                           {schema, table})};
+  std::vector<FunctionDefinition> rules;
+  for (int r = 0; r < PQntuples(g.res); ++r) {
+    FunctionDefinition rule;
+    rule.signature = PQgetvalue(g.res, r, 0);
+    rule.language = "rule";
+    rule.volatility = Volatility::None;
+    rule.definition = PQgetvalue(g.res, r, 1);
+    rule.perRow = true; // its actions run joined with the rows the write changes
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
 } // namespace kluster::db
