@@ -15,6 +15,8 @@
 #             into the SQL text, every text new: psql scripts, pg_dump --inserts, drivers that interpolate) and
 #             -M prepared, alternating on one cluster (rows "proxy-simple", "proxy-prepared"; issue 27); with
 #             --before BIN first the same with BIN running the nodes and the proxy (rows "... (before)")
+#   With --before BIN, kluster too: first a cluster whose nodes and bench load are BIN (rows "kluster-before"),
+#   then this build's (rows "kluster"): an older build's latency and CPU next to the new one's in one run
 #   batching  (only when named in --only) `bench load` with the client library's batching off (--batch-linger 0,
 #             rows "unbatched") and on (its default, rows "batched"), alternating on one cluster
 #   speculation  (only when named in --only; bench/speculation.sh) the kluster setup's `bench load` alone and
@@ -56,7 +58,8 @@ Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--
                    run the nodes with another klusterctl (say, one built from an older commit) while bench
                    load is this one: the node side's before and after, one run each (--only kluster)
   --before BIN     proxy-modes: first measure it with BIN (say, one built from an older commit) running the
-                   nodes and the proxy, on a cluster of its own, then with this one: before and after in one run
+                   nodes and the proxy, on a cluster of its own, then with this one: before and after in one run;
+                   kluster: the same with BIN running the nodes and bench load (rows "kluster-before")
   --keep           keep the scratch directory (logs, pgbench outputs)
   --spec-clients K speculation: pgbench clients running interactive transactions beside bench load (default 8)
   --spec-rate R     speculation: their transactions per second in all (pgbench -R; default: as fast as they go)
@@ -285,7 +288,10 @@ percentile() { # FILE PCT: the nearest-rank percentile of sorted microseconds, i
 # shellcheck source=peers.sh
 source "$KLUSTER_REPO_ROOT/bench/peers.sh"
 
-setup_kluster() { run_kluster kluster ""; }
+setup_kluster() {
+  if [[ -n $BEFORE ]]; then SETUP_KLUSTERCTL=$BEFORE LOAD_KLUSTERCTL=$BEFORE run_kluster kluster-before ""; fi
+  run_kluster kluster ""
+}
 setup_kluster-async() { run_kluster kluster-async 'synchronous_commit = "off"\n'; }
 setup_proxy() { run_kluster proxy ""; }
 setup_proxy-modes() {
@@ -308,13 +314,14 @@ load_row() {
     "$(jq -r 'if .check.passed then "3 copies identical, exactly the applied requests (bench load check)" else "CHECK FAILED" end' "$1")"
 }
 
-# bench_load NAME CLIENTS SECONDS OUT: bench load --wait all (and LOAD_ARGS) against the cluster in $BROKERS/$CLUSTER.
+# bench_load NAME CLIENTS SECONDS OUT: bench load --wait all (and LOAD_ARGS) against the cluster in $BROKERS/$CLUSTER,
+# run by LOAD_KLUSTERCTL (kluster-before) or this klusterctl.
 # The CPU per write of CPU_PIDS and of bench load itself go to OUT's "cpu", and to CPU_FILE.
 LOAD_ARGS=()
 bench_load() {
   local cpu_args=() p
   for p in "${CPU_PIDS[@]}"; do cpu_args+=(--cpu-pid "$p"); done
-  "$KLUSTERCTL" bench load --brokers "$BROKERS" --cluster "$CLUSTER" --clients "$2" --duration "$3s" --wait all \
+  "${LOAD_KLUSTERCTL:-$KLUSTERCTL}" bench load --brokers "$BROKERS" --cluster "$CLUSTER" --clients "$2" --duration "$3s" --wait all \
     "${cpu_args[@]}" "${LOAD_ARGS[@]}" -o json >"$4" 2>"${4%.json}.err" || { cat "${4%.json}.err" "$4" >&2; die "$1: bench load failed"; }
   CPU_FILE=${4%.json}.cpu.json
   python3 "$CPU_PY" merge "$CPU_FILE" "$4"

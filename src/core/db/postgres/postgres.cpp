@@ -459,36 +459,49 @@ bool PgConnection::commit(const std::string& cluster, const std::vector<AppliedE
                           const Position& position) {
   // One statement, columns bound as arrays. A plain INSERT: an id recorded before fails the primary key,
   // which is rare (a client's retry) and cheaper to detect this way than with ON CONFLICT on every row.
-  const std::vector<std::optional<std::string>> params = {
-      textArray(entries, [](const AppliedEntry& e) -> const std::string& { return e.messageId; }),
-      intArray(entries, [](const AppliedEntry& e) { return e.offset; }),
-      textArray(entries, [](const AppliedEntry& e) -> const std::string& { return e.resultCode; }),
-      textArray(entries, [](const AppliedEntry& e) -> const std::string& { return e.resultHash; }),
-      intArray(entries, [](const AppliedEntry& e) { return e.rowsAffected; }),
-      cluster,
-      std::to_string(position.offset),
-      position.messageId};
+  // Prepared once per connection (like a request's reusable statement: kept in statements_, dropped with
+  // them): parsing its text took the server about as long as running it, at every batch.
+  Statement record;
+  record.sql = "WITH position AS (INSERT INTO _kluster.position (cluster, all_offset, message_id, updated_at) "
+               "VALUES ($6, $7, $8, now()) ON CONFLICT (cluster) DO UPDATE SET all_offset = EXCLUDED.all_offset, "
+               "message_id = EXCLUDED.message_id, updated_at = EXCLUDED.updated_at) "
+               "INSERT INTO _kluster.applied (message_id, all_offset, result_code, result_hash, rows_affected) "
+               "SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[])";
+  record.params = {textArray(entries, [](const AppliedEntry& e) -> const std::string& { return e.messageId; }),
+                   intArray(entries, [](const AppliedEntry& e) { return e.offset; }),
+                   textArray(entries, [](const AppliedEntry& e) -> const std::string& { return e.resultCode; }),
+                   textArray(entries, [](const AppliedEntry& e) -> const std::string& { return e.resultHash; }),
+                   intArray(entries, [](const AppliedEntry& e) { return e.rowsAffected; }),
+                   cluster,
+                   std::to_string(position.offset),
+                   position.messageId};
+  record.reusable = true;
   // The bookkeeping INSERT and COMMIT in one pipeline: one round trip. When the INSERT fails, PostgreSQL
   // skips the COMMIT (the pipeline is aborted up to its sync) and the transaction stays open and failed,
   // for the caller's rollback().
   if (PQsetnonblocking(conn_, 1) != 0 || !PQenterPipelineMode(conn_)) throwConnectionLost("pipeline");
   std::vector<Sent> sent;
   sendPendingBegin(&sent, 0);
+  std::size_t next = sent.size(); // the index of the next result: BEGIN (when it was pending) comes first
   const bool firstDurable = !durable_ && !positionStored_; // the first position a database holds is never lost
-  if (firstDurable) send("SET LOCAL synchronous_commit = on", {});
+  if (firstDurable) {
+    send("SET LOCAL synchronous_commit = on", {});
+    ++next;
+  }
   const bool saving = mayHaveSequences();
-  if (saving) send(saveSequencesSql(), {});
-  const std::size_t head = sent.size() + (firstDurable ? 1 : 0) + (saving ? 1 : 0); // results before the INSERT
-  send("WITH position AS (INSERT INTO _kluster.position (cluster, all_offset, message_id, updated_at) "
-       "VALUES ($6, $7, $8, now()) ON CONFLICT (cluster) DO UPDATE SET all_offset = EXCLUDED.all_offset, "
-       "message_id = EXCLUDED.message_id, updated_at = EXCLUDED.updated_at) "
-       "INSERT INTO _kluster.applied (message_id, all_offset, result_code, result_hash, rows_affected) "
-       "SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[])",
-       params);
+  const std::size_t saveAt = next;
+  if (saving) {
+    send(saveSequencesSql(), {});
+    ++next;
+  }
+  preparing_.clear();
+  const std::size_t prepareAt = next;
+  const std::string* prepares = sendReusable(record); // its first time on this connection: a Parse too
+  if (prepares) ++next;
+  const std::size_t head = next; // the INSERT's result; the COMMIT's follows
   send("COMMIT", {});
   if (!PQpipelineSync(conn_)) throwConnectionLost("pipeline sync");
   flushAndWait();
-  // BEGIN (when it was pending), SET LOCAL, the sequences' save, the INSERT, the COMMIT
   std::vector<std::unique_ptr<PGresult, decltype(&PQclear)>> results;
   for (std::size_t k = 0; k < head + 2; ++k) {
     PGresult* res = nextResult();
@@ -503,14 +516,18 @@ bool PgConnection::commit(const std::string& cluster, const std::vector<AppliedE
   for (std::size_t k = 0; k < results.size(); ++k) {
     const PGresult* res = results[k].get();
     const auto st = PQresultStatus(res);
-    if (saving && k + 1 == head && st == PGRES_TUPLES_OK) hasSequences_ = std::atoi(PQgetvalue(res, 0, 0)) > 0;
+    if (saving && k == saveAt && st == PGRES_TUPLES_OK) hasSequences_ = std::atoi(PQgetvalue(res, 0, 0)) > 0;
+    if (prepares && k == prepareAt && st == PGRES_COMMAND_OK) {
+      if (auto p = preparing_.find(*prepares); p != preparing_.end()) statements_.insert(preparing_.extract(p));
+    }
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_PIPELINE_ABORTED) continue;
     if (k == head && field(res, PG_DIAG_SQLSTATE) == "23505" && field(res, PG_DIAG_CONSTRAINT_NAME) == "applied_pkey")
       return false;
-    throwFromResult(res, k < sent.size() ? "starting the batch"
-                         : k < head      ? "saving the sequences' state"
-                         : k == head     ? "recording the batch"
-                                         : "committing the batch");
+    throwFromResult(res, k < sent.size()              ? "starting the batch"
+                         : prepares && k == prepareAt ? "preparing the batch's record"
+                         : k < head                   ? "saving the sequences' state"
+                         : k == head                  ? "recording the batch"
+                                                      : "committing the batch");
   }
   writing_ = false;
   positionStored_ = true;
