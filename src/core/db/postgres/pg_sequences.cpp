@@ -15,15 +15,17 @@ CREATE TABLE IF NOT EXISTS _kluster.sequences (
   last_value  bigint NOT NULL,
   is_called   boolean NOT NULL
 );
--- Copies the state of every sequence the node may use into _kluster.sequences (only rows that changed
--- are written); with `prune`, also forgets sequences that no longer exist (after DDL). Returns how many
--- sequences there are.
+-- Copies the state of every sequence the node may use into _kluster.sequences (only rows that changed are
+-- written: a sequence whose state is the one saved is skipped, without the upsert that would lock its row); with
+-- `prune`, also forgets sequences that no longer exist (after DDL). Returns how many sequences there are.
 CREATE OR REPLACE FUNCTION _kluster.save_sequences(prune boolean) RETURNS int LANGUAGE plpgsql AS $f$
 DECLARE s record; v bigint; c boolean; n int := 0;
 BEGIN
-  FOR s IN SELECT format('%I.%I', ns.nspname, cl.relname) AS name, cl.oid
-           FROM pg_class cl JOIN pg_namespace ns ON ns.oid = cl.relnamespace
-           WHERE cl.relkind = 'S' AND cl.relpersistence <> 't' AND ns.nspname <> '_kluster' LOOP
+  FOR s IN SELECT q.name, q.oid, m.last_value AS saved, m.is_called AS saved_called
+           FROM (SELECT format('%I.%I', ns.nspname, cl.relname) COLLATE "C" AS name, cl.oid
+                 FROM pg_class cl JOIN pg_namespace ns ON ns.oid = cl.relnamespace
+                 WHERE cl.relkind = 'S' AND cl.relpersistence <> 't' AND ns.nspname <> '_kluster') q
+           LEFT JOIN _kluster.sequences m ON m.name = q.name LOOP
     -- (checked here, not in the query: the planner may call them on rows that are not sequences)
     CONTINUE WHEN NOT has_sequence_privilege(s.oid, 'SELECT,UPDATE');
     n := n + 1;
@@ -33,6 +35,7 @@ BEGIN
     ELSE                    -- never called since its start or a setval(..., false): read it
       EXECUTE 'SELECT last_value, is_called FROM ' || s.name INTO v, c;
     END IF;
+    CONTINUE WHEN s.saved = v AND s.saved_called = c;
     INSERT INTO _kluster.sequences AS m VALUES (s.name, v, c) ON CONFLICT (name) DO UPDATE
       SET last_value = EXCLUDED.last_value, is_called = EXCLUDED.is_called
       WHERE (m.last_value, m.is_called) IS DISTINCT FROM (EXCLUDED.last_value, EXCLUDED.is_called);
