@@ -32,17 +32,7 @@ std::string PgConnection::scopeArray(const std::optional<Work::SequenceScope>& s
   } else {
     items = scope->functions;
   }
-  std::string array = "{";
-  for (const auto& item : items) { // array elements double-quoted, with \ and " escaped
-    if (array.size() > 1) array += ',';
-    array += '"';
-    for (char c : item) {
-      if (c == '"' || c == '\\') array += '\\';
-      array += c;
-    }
-    array += '"';
-  }
-  array += '}';
+  const std::string array = textArray(items, [](const std::string& item) -> const std::string& { return item; });
   std::unique_ptr<char, decltype(&PQfreemem)> literal(PQescapeLiteral(conn_, array.data(), array.size()), &PQfreemem);
   if (!literal) throw DbError(ErrorKind::Transient, code::NodeError, PQerrorMessage(conn_), "");
   return std::string(literal.get()) + "::text[]";

@@ -29,22 +29,6 @@ std::vector<const char*> cValues(const std::vector<std::optional<std::string>>& 
   return values;
 }
 
-// A PostgreSQL array literal of text values ({"a","b"}), for binding a whole column as one parameter.
-template <typename Range, typename Get> std::string textArray(const Range& items, Get get) {
-  std::string out = "{";
-  for (const auto& item : items) {
-    if (out.size() > 1) out += ',';
-    out += '"';
-    for (char c : std::string_view(get(item))) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
-
 template <typename Range, typename Get> std::string intArray(const Range& items, Get get) {
   std::string out = "{";
   for (const auto& item : items) {

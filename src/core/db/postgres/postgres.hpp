@@ -57,6 +57,22 @@ extern const char* const kStagedSchema;
 /// caller closes the connection.
 void pinSession(PGconn* conn);
 
+// A PostgreSQL array literal of text values ({"a","b"}), for binding a whole column as one parameter.
+template <typename Range, typename Get> std::string textArray(const Range& items, Get get) {
+  std::string out = "{";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char c : std::string_view(get(item))) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
 /// Clears a libpq result at the end of its scope.
 struct ResultGuard {
   PGresult* res;
