@@ -180,7 +180,15 @@ private:
 
   void variableSet(const json& body) {
     const std::string_view kind = stringField(body, "kind");
-    if (boolField(body, "is_local") && (kind == "VAR_SET_VALUE" || kind == "VAR_SET_MULTI")) return;
+    if (boolField(body, "is_local") && (kind == "VAR_SET_VALUE" || kind == "VAR_SET_MULTI")) {
+      if (const std::string name = lower(stringField(body, "name")); isTimingSetting(name))
+        refuse(fmt::format("SET LOCAL {} would make the request fail on a node that runs it slower (or with less "
+                           "room) than another, which applies it",
+                           name),
+               "leave it out: a write either applies on every node or fails on every node; the client bounds its own "
+               "wait (the request's timeout)");
+      return;
+    }
     sessionState("SET/RESET would change (or reset to this server's defaults) the node connection's settings beyond "
                  "the request, differently on a node that reconnected",
                  "use SET LOCAL name = value inside the request: it applies to that request only");

@@ -20,6 +20,10 @@ namespace kluster::sql {
 /// so current_setting() of one of them reads the same on every node. `name` in lower case.
 bool isPinnedSetting(std::string_view name);
 
+/// Settings whose value makes a statement fail on a node that is slower or busier than another (timeouts,
+/// temp_file_limit): SET LOCAL of one is refused on ALL. `name` in lower case.
+bool isTimingSetting(std::string_view name);
+
 /// Volatile built-in functions Kluster makes deterministic: random() (seeded from the request's offset),
 /// setseed(), now()/transaction_timestamp()/statement_timestamp() (pinned to the request's time),
 /// pg_notify() (the same on every node).

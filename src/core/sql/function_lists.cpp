@@ -48,6 +48,15 @@ constexpr std::string_view kPinnedSettings[] = {
     "restrict_nonsystem_relation_kind",
 };
 
+// Settings that bound a statement by the time it takes or the resources it uses on one server: under SET LOCAL
+// in a request on ALL, a node that is slower (or busier) than another fails a statement the other applies.
+constexpr std::string_view kTimingSettings[] = {"idle_in_transaction_session_timeout",
+                                                "idle_session_timeout",
+                                                "lock_timeout",
+                                                "statement_timeout",
+                                                "temp_file_limit",
+                                                "transaction_timeout"};
+
 constexpr std::string_view kPinnedVolatile[] = {"now",     "pg_notify",           "random",
                                                 "setseed", "statement_timestamp", "transaction_timestamp"};
 
@@ -172,6 +181,8 @@ constexpr std::string_view kStableAllowed[] = {
 } // namespace
 
 bool isPinnedSetting(std::string_view name) { return contains(kPinnedSettings, name); }
+
+bool isTimingSetting(std::string_view name) { return contains(kTimingSettings, name); }
 
 bool isPinnedVolatile(std::string_view name) { return contains(kPinnedVolatile, name) || contains(kLogOrdered, name); }
 

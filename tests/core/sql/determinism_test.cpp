@@ -125,6 +125,19 @@ TEST_CASE("session SET, RESET and set_config() are refused; SET LOCAL is the req
   CHECK_FALSE(refused("SET LOCAL app.tenant = 'a'; INSERT INTO log VALUES (1)"));
 }
 
+TEST_CASE("SET LOCAL of a timeout or temp_file_limit is refused on ALL: a slower node would fail what another applies",
+          "[sql][determinism]") {
+  CHECK(refused("SET LOCAL statement_timeout = '5ms'; UPDATE log SET a = a + 1"));
+  CHECK(refused("SET LOCAL lock_timeout TO 1"));
+  CHECK(refused("SET LOCAL Statement_Timeout = 0"));
+  CHECK(refused("SET LOCAL temp_file_limit = '64kB'; INSERT INTO log SELECT g FROM generate_series(1, 10) g"));
+  CHECK(refused("SET LOCAL idle_in_transaction_session_timeout = 10"));
+  CHECK_FALSE(refused("SET LOCAL work_mem = '64kB'; INSERT INTO log VALUES (1)"));
+  // On ONE a read may bound itself: one node answers it.
+  const auto read = analyze("SET LOCAL statement_timeout = '50ms'; SELECT count(*) FROM log");
+  CHECK_FALSE(read.sessionState.has_value());
+}
+
 TEST_CASE("random() evaluated once per scanned row is refused; over the request's own rows it is pinned",
           "[sql][determinism]") {
   CHECK(refused("UPDATE t SET v = random()"));
