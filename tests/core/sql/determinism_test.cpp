@@ -133,6 +133,10 @@ TEST_CASE("SET LOCAL of a timeout or temp_file_limit is refused on ALL: a slower
   CHECK(refused("SET LOCAL temp_file_limit = '64kB'; INSERT INTO log SELECT g FROM generate_series(1, 10) g"));
   CHECK(refused("SET LOCAL idle_in_transaction_session_timeout = 10"));
   CHECK_FALSE(refused("SET LOCAL work_mem = '64kB'; INSERT INTO log VALUES (1)"));
+  CHECK(refused("CREATE FUNCTION f() RETURNS int LANGUAGE sql SET statement_timeout = '1ms' AS 'SELECT 1'"));
+  CHECK(refused("ALTER FUNCTION f() SET lock_timeout TO 5"));
+  CHECK_FALSE(refused("CREATE FUNCTION f() RETURNS int LANGUAGE sql SET search_path = public AS 'SELECT 1'"));
+  CHECK_FALSE(refused("ALTER FUNCTION f() SET work_mem = '1MB'"));
   // On ONE a read may bound itself: one node answers it.
   const auto read = analyze("SET LOCAL statement_timeout = '50ms'; SELECT count(*) FROM log");
   CHECK_FALSE(read.sessionState.has_value());
