@@ -12,8 +12,10 @@ namespace {
 
 // How long the speculation may wait for a lock, and run one statement: the apply loop waits for it at most that
 // long when both touch the same rows (and PostgreSQL's deadlock_timeout, 1 s, never picks the apply loop first).
-constexpr const char* kLimits = "SET LOCAL lock_timeout = '100ms'; SET LOCAL statement_timeout = '1s'; "
-                                "SET LOCAL idle_in_transaction_session_timeout = '5s'";
+// set_config(..., true) is SET LOCAL, as one statement of the pipeline.
+constexpr const char* kLimits = "SELECT set_config('lock_timeout', '100ms', true), "
+                                "set_config('statement_timeout', '1s', true), "
+                                "set_config('idle_in_transaction_session_timeout', '5s', true)";
 
 // A lock that was not had in time, a statement that ran too long, a write that met a concurrent one: what the
 // transaction read is changing; the client retries it.
@@ -23,8 +25,8 @@ bool conflict(const std::string& sqlState) {
 
 } // namespace
 
-std::string PgConnection::scopeArray(const std::optional<Work::SequenceScope>& scope, bool tables) {
-  if (!scope) return "NULL";
+std::optional<std::string> PgConnection::scopeArray(const std::optional<Work::SequenceScope>& scope, bool tables) {
+  if (!scope) return std::nullopt;
   std::vector<std::string> items;
   if (tables) {
     for (const auto& [schema, name] : scope->tables)
@@ -32,10 +34,7 @@ std::string PgConnection::scopeArray(const std::optional<Work::SequenceScope>& s
   } else {
     items = scope->functions;
   }
-  const std::string array = textArray(items, [](const std::string& item) -> const std::string& { return item; });
-  std::unique_ptr<char, decltype(&PQfreemem)> literal(PQescapeLiteral(conn_, array.data(), array.size()), &PQfreemem);
-  if (!literal) throw DbError(ErrorKind::Transient, code::NodeError, PQerrorMessage(conn_), "");
-  return std::string(literal.get()) + "::text[]";
+  return textArray(items, [](const std::string& item) -> const std::string& { return item; });
 }
 
 Outcome PgConnection::speculate(const Work& work, const ReadFloor* atLeast) {
@@ -43,46 +42,55 @@ Outcome PgConnection::speculate(const Work& work, const ReadFloor* atLeast) {
   // transaction commits without a request). With writes, READ COMMITTED: an UPDATE of a row the apply loop changed
   // since the transaction's first statement waits for it and updates the newest version (REPEATABLE READ would fail
   // it); the commit on ALL validates every result at one position anyway.
-  // BEGIN, the limits, the sequences restarted and the position check: one round trip.
-  std::string begin = work.readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ WRITE"
-                                    : "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE";
-  begin += "; ";
-  begin += kLimits;
-  if (!work.readOnly) {
-    const auto starts = nlohmann::json(work.sequenceStarts).dump();
-    std::unique_ptr<char, decltype(&PQfreemem)> literal(PQescapeLiteral(conn_, starts.data(), starts.size()),
-                                                        &PQfreemem);
-    if (!literal) throw DbError(ErrorKind::Transient, code::NodeError, PQerrorMessage(conn_), "");
-    begin += fmt::format("; SELECT _kluster.speculate_sequences({}::jsonb, {}, {})", literal.get(),
-                         scopeArray(work.sequenceScope, true), scopeArray(work.sequenceScope, false));
-  }
+  // BEGIN, the limits, the sequences restarted, the position check, the statements, what they drew and the
+  // ROLLBACK: one round trip. (Behind the position, the statements ran for nothing and are rolled back.)
+  Frame frame;
+  frame.before.emplace_back(work.readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ WRITE"
+                                          : "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE");
+  frame.before.emplace_back(kLimits);
+  if (!work.readOnly)
+    frame.before.emplace_back("SELECT _kluster.speculate_sequences($1::jsonb, $2::text[], $3::text[])",
+                              std::vector<std::optional<std::string>>{nlohmann::json(work.sequenceStarts).dump(),
+                                                                      scopeArray(work.sequenceScope, true),
+                                                                      scopeArray(work.sequenceScope, false)});
+  const std::size_t position = frame.before.size();
+  if (atLeast) frame.before.push_back(positionStep(*atLeast));
+  if (!work.readOnly) // what it drew: the client reserves blocks of values from these
+    frame.after.emplace_back("SELECT _kluster.drawn_sequences()");
+  frame.after.emplace_back("ROLLBACK"); // always: the commit is on ALL
   Work statements = work;
-  statements.sequenceStarts.clear(); // restarted by the BEGIN above, with the others
+  statements.sequenceStarts.clear(); // restarted in the frame above, with the others
   std::vector<const Work*> items{&statements};
   std::vector<Outcome> outcomes(1);
   std::optional<Failure> failure;
   try {
-    if (auto behind = beginRead(atLeast, begin.c_str())) return *behind;
-    failure = runPipeline(items, 0, 1, &outcomes);
-    if (!failure && !work.readOnly) { // what it drew: the client reserves blocks of values from these
-      ResultGuard d{PQexec(conn_, "SELECT _kluster.drawn_sequences()")};
-      if (PQresultStatus(d.res) != PGRES_TUPLES_OK) throwFromResult(d.res, "reading the sequences drawn");
-      const auto drawn = nlohmann::json::parse(PQgetvalue(d.res, 0, 0));
-      for (const auto& [name, last] : drawn.items())
-        if (last.is_number_integer()) outcomes[0].drawn[name] = last.get<std::int64_t>();
-    }
-  } catch (const DbError& e) {
-    rollback();
-    if (!conflict(e.sqlState())) throw;
-    return Outcome::error(code::SerializationFailure,
-                          std::string("the transaction could not run beside the writes being applied: ") + e.what(),
-                          "40001", "retry the whole transaction");
+    failure = runPipeline(items, 0, 1, &outcomes, &frame);
   } catch (...) {
     rollback();
     throw;
   }
-  if (!failure || failure->validation || conflict(failure->sqlState)) rollback(); // always: the commit is on ALL
-  if (!failure) return outcomes[0];
+  if (!frame.after.back().ran) rollback();
+  if (atLeast && frame.before[position].ran)
+    if (auto late = behind(frame.before[position], *atLeast)) return *late;
+  if (frame.error && !failure) {
+    if (conflict(frame.error->sqlState))
+      return Outcome::error(code::SerializationFailure,
+                            "the transaction could not run beside the writes being applied: " + frame.error->message,
+                            "40001", "retry the whole transaction");
+    const auto kind = classifySqlState(frame.error->sqlState);
+    throw DbError(kind, kind == ErrorKind::Request ? resultCodeForSqlState(frame.error->sqlState) : code::NodeError,
+                  "starting the speculation failed: " + frame.error->message, frame.error->sqlState);
+  }
+  if (!failure) {
+    if (!work.readOnly) {
+      const auto& drawn = frame.after.front().value;
+      if (!drawn) throw DbError(ErrorKind::Transient, code::NodeError, "reading the sequences drawn failed", "");
+      const auto values = nlohmann::json::parse(*drawn);
+      for (const auto& [name, last] : values.items())
+        if (last.is_number_integer()) outcomes[0].drawn[name] = last.get<std::int64_t>();
+    }
+    return outcomes[0];
+  }
   if (failure->validation || conflict(failure->sqlState))
     return Outcome::error(code::SerializationFailure,
                           failure->validation ? failure->message

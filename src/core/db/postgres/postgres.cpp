@@ -46,6 +46,7 @@ struct PgConnection::Sent {
   bool hidden;                           // bookkeeping statements whose results are not the request's
   const std::string* prepares = nullptr; // a Prepare of this SQL text
   bool control = false;                  // BEGIN: its failure is the node's, never the request's
+  Frame::Step* step = nullptr;           // one of the frame's statements
 };
 
 PgConnection::PgConnection(const std::string& url) : url_(url) {
@@ -297,12 +298,20 @@ PGresult* PgConnection::nextResult() {
 }
 
 std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector<const Work*>& work, std::size_t from,
-                                                               std::size_t to, std::vector<Outcome>* outcomes) {
+                                                               std::size_t to, std::vector<Outcome>* outcomes,
+                                                               Frame* frame) {
   if (from >= to) return std::nullopt;
   if (PQsetnonblocking(conn_, 1) != 0 || !PQenterPipelineMode(conn_)) throwConnectionLost("pipeline");
   preparing_.clear();
   std::vector<Sent> sent;
   sendPendingBegin(&sent, from);
+  auto sendSteps = [&](std::vector<Frame::Step>& steps, std::size_t item) {
+    for (auto& step : steps) {
+      send(step.sql, step.params);
+      sent.push_back({item, true, nullptr, false, &step});
+    }
+  };
+  if (frame) sendSteps(frame->before, from);
   for (std::size_t i = from; i < to; ++i) {
     const Work& w = *work[i];
     if (w.randomSeed) {
@@ -336,6 +345,7 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
       sent.push_back({i, true});
     }
   }
+  if (frame) sendSteps(frame->after, to - 1);
   if (!PQpipelineSync(conn_)) throwConnectionLost("pipeline sync");
   flushAndWait();
 
@@ -343,7 +353,7 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
   std::string controlError;
   std::vector<PGresult*> itemResults;
   auto finishItem = [&](std::size_t item) {
-    if (outcomes && !failure) {
+    if (outcomes && !failure && !(frame && frame->error)) {
       Outcome& o = (*outcomes)[item] = toOutcome(itemResults);
       const Work& w = *work[item];
       if (w.digests || !w.expect.empty()) {
@@ -363,6 +373,20 @@ std::optional<PgConnection::Failure> PgConnection::runPipeline(const std::vector
     PGresult* res = nextResult();
     if (!res) throwConnectionLost("pipeline result");
     auto st = PQresultStatus(res);
+    if (Frame::Step* step = sent[k].step) {
+      step->ran = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+      if (st == PGRES_TUPLES_OK && PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0))
+        step->value = PQgetvalue(res, 0, 0);
+      if (st == PGRES_FATAL_ERROR && !frame->error && !failure) {
+        frame->error = Failure{sent[k].item, field(res, PG_DIAG_SQLSTATE), field(res, PG_DIAG_MESSAGE_PRIMARY),
+                               field(res, PG_DIAG_MESSAGE_HINT)};
+        if (frame->error->sqlState.empty()) frame->error->sqlState = "08006";
+      }
+      PQclear(res);
+      while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+      if (k + 1 == sent.size() || sent[k + 1].item != sent[k].item) finishItem(sent[k].item);
+      continue;
+    }
     if (st == PGRES_FATAL_ERROR && sent[k].control && controlError.empty())
       controlError = field(res, PG_DIAG_MESSAGE_PRIMARY);
     if (st == PGRES_FATAL_ERROR && !failure && controlError.empty()) {
@@ -523,13 +547,25 @@ void PgConnection::setDurableCommits(bool durable) {
   durable_ = durable;
 }
 
+PgConnection::Frame::Step PgConnection::positionStep(const ReadFloor& atLeast) {
+  // In READ COMMITTED each later statement's snapshot holds at least what this one saw; a database that loses
+  // commits after it drops the connection.
+  return Frame::Step("SELECT coalesce((SELECT all_offset FROM _kluster.position WHERE cluster = $1), -1)",
+                     {atLeast.cluster});
+}
+
+std::optional<Outcome> PgConnection::behind(const Frame::Step& position, const ReadFloor& atLeast) {
+  const auto held = position.value ? std::atoll(position.value->c_str()) : -1;
+  if (held >= atLeast.offset) return std::nullopt;
+  return notCaughtUp(held, atLeast.offset);
+}
+
 std::optional<Outcome> PgConnection::beginRead(const ReadFloor* atLeast, const char* begin) {
   if (!atLeast) {
     exec(begin);
     return std::nullopt;
   }
-  // BEGIN and the position check in one round trip. In READ COMMITTED each later statement's snapshot
-  // holds at least what this one saw; a database that loses commits after it drops the connection.
+  // BEGIN and the position check in one round trip.
   std::unique_ptr<char, decltype(&PQfreemem)> name(
       PQescapeLiteral(conn_, atLeast->cluster.data(), atLeast->cluster.size()), &PQfreemem);
   if (!name) throw DbError(ErrorKind::Transient, code::NodeError, PQerrorMessage(conn_), "");
@@ -541,10 +577,11 @@ std::optional<Outcome> PgConnection::beginRead(const ReadFloor* atLeast, const c
     rollback();
     throwFromResult(g.res, "checking the database's ALL position");
   }
-  const auto held = std::atoll(PQgetvalue(g.res, 0, 0));
-  if (held >= atLeast->offset) return std::nullopt;
-  rollback();
-  return notCaughtUp(held, atLeast->offset);
+  Frame::Step position;
+  if (!PQgetisnull(g.res, 0, 0)) position.value = PQgetvalue(g.res, 0, 0);
+  auto late = behind(position, *atLeast);
+  if (late) rollback();
+  return late;
 }
 
 Outcome PgConnection::readError(const std::string& sqlState, const std::string& message, const std::string& hint) {
@@ -557,18 +594,33 @@ Outcome PgConnection::readError(const std::string& sqlState, const std::string& 
 }
 
 Outcome PgConnection::query(const Work& work, const ReadFloor* atLeast) {
-  if (auto behind = beginRead(atLeast)) return *behind;
+  // BEGIN, the position check, the statements and COMMIT: one round trip.
+  Frame frame;
+  frame.before.emplace_back("BEGIN TRANSACTION READ ONLY");
+  if (atLeast) frame.before.push_back(positionStep(*atLeast));
+  frame.after.emplace_back("COMMIT");
   std::vector<const Work*> items{&work};
   std::vector<Outcome> outcomes(1);
   std::optional<Failure> failure;
   try {
-    failure = runPipeline(items, 0, 1, &outcomes);
+    failure = runPipeline(items, 0, 1, &outcomes, &frame);
   } catch (...) {
     rollback();
     throw;
   }
+  const bool ended = frame.after.back().ran;
+  if (atLeast && frame.before.back().ran)
+    if (auto late = behind(frame.before.back(), *atLeast)) { // what it read is older than what its client wrote
+      if (!ended) rollback();
+      return *late;
+    }
+  if (frame.error && !failure) {
+    rollback();
+    throw DbError(classifySqlState(frame.error->sqlState) == ErrorKind::Transient ? ErrorKind::Transient
+                                                                                  : ErrorKind::Node,
+                  code::NodeError, "starting or ending a read failed: " + frame.error->message, frame.error->sqlState);
+  }
   if (failure) return readError(failure->sqlState, failure->message, failure->hint);
-  exec("COMMIT");
   return outcomes[0];
 }
 

@@ -127,14 +127,35 @@ private:
     bool validation = false; // an interactive transaction's result differs from what its client saw
   };
 
+  // Statements of the connection's own sent in the same pipeline as a request's, hidden from its results: before
+  // it (BEGIN, limits, the position check) and after it (what the caller reads back, COMMIT or ROLLBACK), so that
+  // a read or a speculation is one round trip. Each step keeps its first value; the first step that fails is kept
+  // in `error` (a failure in `before` aborts the rest of the pipeline, the request's statements included).
+  struct Frame {
+    struct Step {
+      Step() = default;
+      Step(std::string text, std::vector<std::optional<std::string>> values = {})
+          : sql(std::move(text)), params(std::move(values)) {}
+      std::string sql;
+      std::vector<std::optional<std::string>> params;
+      bool ran = false;                 ///< it completed
+      std::optional<std::string> value; ///< its first row's first column, when it has one
+    };
+    std::vector<Step> before, after;
+    std::optional<Failure> error;
+  };
+  // The frame's steps for the position check of `atLeast` (its value: the database's ALL position, or -1), and
+  // what a run of it says: nullopt when the database holds at least `atLeast`, NOT_CAUGHT_UP otherwise.
+  static Frame::Step positionStep(const ReadFloor& atLeast);
+  static std::optional<Outcome> behind(const Frame::Step& position, const ReadFloor& atLeast);
   // Starts a read-only transaction; with `atLeast`, checks the database's ALL position in it first and
   // answers NOT_CAUGHT_UP (rolled back) when it is behind.
   std::optional<Outcome> beginRead(const ReadFloor* atLeast, const char* begin = "BEGIN TRANSACTION READ ONLY");
   // A request-level error of a read (rolled back), or DbError for the others.
   Outcome readError(const std::string& sqlState, const std::string& message, const std::string& hint);
-  // A speculation's sequence scope as a text[] literal for _kluster.speculate_sequences(): its tables (quoted) or
-  // its functions; NULL without a scope (pg_speculate.cpp).
-  std::string scopeArray(const std::optional<Work::SequenceScope>& scope, bool tables);
+  // A speculation's sequence scope as a text[] value for _kluster.speculate_sequences(): its tables (quoted) or
+  // its functions; NULL (nullopt) without a scope (pg_speculate.cpp).
+  static std::optional<std::string> scopeArray(const std::optional<Work::SequenceScope>& scope, bool tables);
   // Runs simple commands outside a pipeline; throws DbError on failure.
   void exec(const std::string& sql);
   // Sends the BEGIN that begin() deferred, when it is still pending (in a pipeline: queued in it).
@@ -142,7 +163,7 @@ private:
   PGresult* execParams(const std::string& sql, const std::vector<std::optional<std::string>>& params);
   // Sends items [from, to) in one pipeline; fills outcomes; returns the first failure, if any.
   std::optional<Failure> runPipeline(const std::vector<const Work*>& work, std::size_t from, std::size_t to,
-                                     std::vector<Outcome>* outcomes);
+                                     std::vector<Outcome>* outcomes, Frame* frame = nullptr);
   void send(const std::string& sql, const std::vector<std::optional<std::string>>& params,
             const std::vector<bool>& unused = {});
   // Sends a reusable statement as a named prepared one, preparing it first when this connection has not
