@@ -61,6 +61,8 @@ Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--
                    nodes and the proxy, on a cluster of its own, then with this one: before and after in one run;
                    kluster: the same with BIN running the nodes and bench load (rows "kluster-before")
   --keep           keep the scratch directory (logs, pgbench outputs)
+  --workload W     the kluster setups' bench load workload (default insert; read: SELECTs on ONE, each answered
+                   by one node, for --before comparisons of the read path; the peers always insert)
   --spec-clients K speculation: pgbench clients running interactive transactions beside bench load (default 8)
   --spec-rate R     speculation: their transactions per second in all (pgbench -R; default: as fast as they go)
   --spec-workload W
@@ -88,6 +90,7 @@ NODE_KLUSTERCTL=""
 BUILD_DIR=build-bench
 KEEP=""
 BEFORE=""
+WORKLOAD=""
 while (($#)); do
   case $1 in
     --clients) CLIENTS=${2:?--clients needs a value}; shift 2 ;;
@@ -103,6 +106,7 @@ while (($#)); do
     --keep) KEEP=1; shift ;;
     --spec-clients) SPEC_CLIENTS=${2:?--spec-clients needs a value}; shift 2 ;;
     --spec-rate) SPEC_RATE=${2:?--spec-rate needs a value}; shift 2 ;;
+    --workload) WORKLOAD=${2:?--workload needs a value}; shift 2 ;;
     --spec-workload) SPEC_WORKLOAD=${2:?--spec-workload needs a value}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
@@ -322,7 +326,7 @@ bench_load() {
   local cpu_args=() p
   for p in "${CPU_PIDS[@]}"; do cpu_args+=(--cpu-pid "$p"); done
   "${LOAD_KLUSTERCTL:-$KLUSTERCTL}" bench load --brokers "$BROKERS" --cluster "$CLUSTER" --clients "$2" --duration "$3s" --wait all \
-    "${cpu_args[@]}" "${LOAD_ARGS[@]}" -o json >"$4" 2>"${4%.json}.err" || { cat "${4%.json}.err" "$4" >&2; die "$1: bench load failed"; }
+    "${cpu_args[@]}" ${WORKLOAD:+--workload "$WORKLOAD"} "${LOAD_ARGS[@]}" -o json >"$4" 2>"${4%.json}.err" || { cat "${4%.json}.err" "$4" >&2; die "$1: bench load failed"; }
   CPU_FILE=${4%.json}.cpu.json
   python3 "$CPU_PY" merge "$CPU_FILE" "$4"
 }
