@@ -83,18 +83,19 @@ ojson cpuJson(const bench::LoadResult& r) {
                          {"pids", u.pids},
                          {"cpu_us", u.micros},
                          {"cores", r.seconds > 0 ? u.micros / 1e6 / r.seconds : 0},
-                         {"us_per_write", bench::perWrite(u.micros, r.writes())}});
+                         {"us_per_write", bench::perWrite(u.micros, r.cpuRequests())}});
   }
-  return {{"writes", r.writes()},
+  return {{"writes", r.cpuRequests()},
           {"seconds", r.seconds},
           {"processes", processes},
-          {"total_us_per_write", bench::perWrite(named, r.writes())},
+          {"total_us_per_write", bench::perWrite(named, r.cpuRequests())},
           {"machine_us", r.machineCpuUs},
-          {"machine_us_per_write", bench::perWrite(r.machineCpuUs, r.writes())},
-          {"kafka_requests_per_write", r.kafkaCounted && r.writes() > 0 ? ojson(static_cast<double>(r.kafkaRequests) /
-                                                                                static_cast<double>(r.writes()))
-                                                                        : ojson(nullptr)},
-          {"unattributed_us_per_write", bench::perWrite(std::max(r.machineCpuUs - named, 0.0), r.writes())}};
+          {"machine_us_per_write", bench::perWrite(r.machineCpuUs, r.cpuRequests())},
+          {"kafka_requests_per_write",
+           r.kafkaCounted && r.cpuRequests() > 0
+               ? ojson(static_cast<double>(r.kafkaRequests) / static_cast<double>(r.cpuRequests()))
+               : ojson(nullptr)},
+          {"unattributed_us_per_write", bench::perWrite(std::max(r.machineCpuUs - named, 0.0), r.cpuRequests())}};
 }
 
 void printCpu(const bench::LoadResult& r) {
@@ -102,27 +103,28 @@ void printCpu(const bench::LoadResult& r) {
     fmt::print("cpu        not measured: {}\n", r.cpuError);
     return;
   }
-  fmt::print("cpu        per write ({} writes in {:.0f} s), CPU time of each process tree from /proc\n", r.writes(),
-             r.seconds);
+  const char* unit = r.writes() > 0 ? "write" : "read";
+  fmt::print("cpu        per {0} ({1} {0}s in {2:.0f} s), CPU time of each process tree from /proc\n", unit,
+             r.cpuRequests(), r.seconds);
   fmt::print("  {:<16} {:>10} {:>7} {:>10}  {}\n", "process", "cpu s", "cores", "us/write", "pids");
   double named = 0;
   for (const auto& u : r.cpu) {
     named += u.micros;
     fmt::print("  {:<16} {:>10.2f} {:>7.2f} {:>10.1f}  {}\n", u.name, u.micros / 1e6,
-               r.seconds > 0 ? u.micros / 1e6 / r.seconds : 0, bench::perWrite(u.micros, r.writes()),
+               r.seconds > 0 ? u.micros / 1e6 / r.seconds : 0, bench::perWrite(u.micros, r.cpuRequests()),
                fmt::join(u.pids, " "));
   }
   auto line = [&](const std::string& label, double us) {
     fmt::print("  {:<16} {:>10.2f} {:>7.2f} {:>10.1f}\n", label, us / 1e6, r.seconds > 0 ? us / 1e6 / r.seconds : 0,
-               bench::perWrite(us, r.writes()));
+               bench::perWrite(us, r.cpuRequests()));
   };
   line("total (named)", named);
   line("machine (busy)", r.machineCpuUs);
   line("not named", std::max(r.machineCpuUs - named, 0.0));
-  if (r.kafkaCounted && r.writes() > 0)
-    fmt::print("kafka      {:.2f} requests sent to the brokers per write by this client ({} requests, {} responses; "
+  if (r.kafkaCounted && r.cpuRequests() > 0)
+    fmt::print("kafka      {:.2f} requests sent to the brokers per {} by this client ({} requests, {} responses; "
                "librdkafka statistics)\n",
-               static_cast<double>(r.kafkaRequests) / static_cast<double>(r.writes()), r.kafkaRequests,
+               static_cast<double>(r.kafkaRequests) / static_cast<double>(r.cpuRequests()), unit, r.kafkaRequests,
                r.kafkaResponses);
 }
 

@@ -81,6 +81,8 @@ struct LoadResult {
   std::vector<std::string> checkLines;
   double throughput() const { return seconds > 0 ? static_cast<double>(completed) / seconds : 0; }
   std::uint64_t writes() const { return writeUs.count(); }
+  /// What the CPU is divided by: the writes, or the reads of a workload that only reads (--workload read).
+  std::uint64_t cpuRequests() const { return writes() > 0 ? writes() : readUs.count(); }
 };
 
 /// Creates the tables through ALL, runs the load, checks every node, drops the tables.
