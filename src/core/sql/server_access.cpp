@@ -4,8 +4,11 @@
 // docs/security.md lists them; SECURITY.md explains why.
 #include "core/sql/parse_tree.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <string_view>
 
 namespace kluster::sql::detail {
@@ -79,6 +82,56 @@ template <std::size_t N> bool listed(const std::array<std::string_view, N>& list
   return std::find(list.begin(), list.end(), name) != list.end();
 }
 
+// PostgreSQL 15's settings only a superuser may change (pg_settings.context = 'superuser'; temp_file_limit is
+// refused by the determinism rules). A node whose role is not a superuser fails SET LOCAL of one with 42501, a
+// node error: every such node would retry the request until node.max_retry and stop. Where the role is a
+// superuser, they reach the server itself (logging, checksums, WAL, storage) or switch triggers and foreign keys
+// off (session_replication_role).
+constexpr std::array<std::string_view, 44> kSuperuserSettings{"allow_in_place_tablespaces",
+                                                              "allow_system_table_mods",
+                                                              "backtrace_functions",
+                                                              "commit_delay",
+                                                              "compute_query_id",
+                                                              "deadlock_timeout",
+                                                              "debug_discard_caches",
+                                                              "dynamic_library_path",
+                                                              "extension_destdir",
+                                                              "ignore_checksum_failure",
+                                                              "jit_dump_bitcode",
+                                                              "lc_messages",
+                                                              "lo_compat_privileges",
+                                                              "log_duration",
+                                                              "log_error_verbosity",
+                                                              "log_executor_stats",
+                                                              "log_lock_waits",
+                                                              "log_min_duration_sample",
+                                                              "log_min_duration_statement",
+                                                              "log_min_error_statement",
+                                                              "log_min_messages",
+                                                              "log_parameter_max_length",
+                                                              "log_parser_stats",
+                                                              "log_planner_stats",
+                                                              "log_replication_commands",
+                                                              "log_statement",
+                                                              "log_statement_sample_rate",
+                                                              "log_statement_stats",
+                                                              "log_temp_files",
+                                                              "log_transaction_sample_rate",
+                                                              "max_stack_depth",
+                                                              "session_preload_libraries",
+                                                              "session_replication_role",
+                                                              "track_activities",
+                                                              "track_counts",
+                                                              "track_functions",
+                                                              "track_io_timing",
+                                                              "track_wal_io_timing",
+                                                              "update_process_title",
+                                                              "wal_compression",
+                                                              "wal_consistency_checking",
+                                                              "wal_init_zero",
+                                                              "wal_recycle",
+                                                              "zero_damaged_pages"};
+
 Refusal refusal(std::string message, std::string hint = std::string(kRunDirectly)) {
   return {std::move(message), std::move(hint)};
 }
@@ -107,6 +160,33 @@ const json* definedRelation(std::string_view type, const json& body) {
   return nullptr;
 }
 
+bool superuserSetting(std::string_view name) {
+  std::string lowered(name);
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return std::find(kSuperuserSettings.begin(), kSuperuserSettings.end(), lowered) != kSuperuserSettings.end();
+}
+
+Refusal superuserRefusal(std::string_view name) {
+  return refusal(fmt::format("{} is a setting only a superuser may change: it belongs to the database server's "
+                             "administration, and a node whose role is not a superuser would fail the request",
+                             name));
+}
+
+// CREATE/ALTER FUNCTION ... SET name = value: the first superuser setting it names, if any.
+std::optional<std::string> functionSuperuserSetting(const json& body, const char* listKey) {
+  const json* list = field(body, listKey);
+  if (list == nullptr || !list->is_array()) return std::nullopt;
+  for (const json& e : *list) {
+    const auto [t, def] = unwrap(e);
+    if (t != "DefElem" || stringField(*def, "defname") != "set" || field(*def, "arg") == nullptr) continue;
+    const auto [at, set] = unwrap(*field(*def, "arg"));
+    if (at == "VariableSetStmt" && superuserSetting(stringField(*set, "name")))
+      return std::string(stringField(*set, "name"));
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 std::optional<Refusal> serverAccess(std::string_view type, const json& body) {
@@ -132,7 +212,11 @@ std::optional<Refusal> serverAccess(std::string_view type, const json& body) {
     if (name == "role" || name == "session_authorization")
       return refusal("SET ROLE and SET SESSION AUTHORIZATION would change the role a node runs requests as",
                      "grant the node's database user what the requests need");
+    if (superuserSetting(name)) return superuserRefusal(name);
   }
+  if (type == "CreateFunctionStmt" || type == "AlterFunctionStmt")
+    if (auto name = functionSuperuserSetting(body, type == "CreateFunctionStmt" ? "options" : "actions"))
+      return superuserRefusal(*name);
   if (type == "CreateRoleStmt" || type == "AlterRoleStmt" || type == "AlterRoleSetStmt" || type == "DropRoleStmt" ||
       type == "GrantRoleStmt" || type == "ReassignOwnedStmt") {
     return refusal("roles belong to the database server, not to the replicated database");

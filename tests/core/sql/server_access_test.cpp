@@ -39,6 +39,14 @@ TEST_CASE("the server's processes, configuration and roles are out of reach", "[
   CHECK(forbidden("ALTER SYSTEM SET work_mem = '1GB'"));
   CHECK(forbidden("SET ROLE postgres"));
   CHECK(forbidden("SET LOCAL ROLE postgres"));
+  // Settings only a superuser may change: a node whose role is not one fails them (42501, a node error).
+  CHECK(forbidden("SET LOCAL session_replication_role = replica; INSERT INTO t VALUES (1)"));
+  CHECK(forbidden("SET LOCAL Log_Statement = 'all'"));
+  CHECK(forbidden("SET LOCAL zero_damaged_pages = on"));
+  CHECK(forbidden("CREATE FUNCTION f() RETURNS int LANGUAGE sql SET session_replication_role = replica AS 'SELECT 1'"));
+  CHECK(forbidden("ALTER FUNCTION f() SET log_min_messages = debug1"));
+  CHECK_FALSE(forbidden("SET LOCAL work_mem = '1MB'; INSERT INTO t VALUES (1)"));
+  CHECK_FALSE(forbidden("CREATE FUNCTION f() RETURNS int LANGUAGE sql SET search_path = public AS 'SELECT 1'"));
   CHECK(forbidden("SET SESSION AUTHORIZATION postgres"));
   CHECK(forbidden("RESET ROLE"));
   CHECK(forbidden("CREATE ROLE evil SUPERUSER LOGIN PASSWORD 'x'"));
