@@ -70,8 +70,8 @@ public:
     collectCteNames(stmt);
     if (type == "UpdateStmt" || type == "DeleteStmt" || type == "MergeStmt") rowsScanned_ = true;
     if (type == "VariableSetStmt") variableSet(*unwrap(stmt).second);
-    if (type == "CreateFunctionStmt") functionSettings(*unwrap(stmt).second, "options");
-    if (type == "AlterFunctionStmt") functionSettings(*unwrap(stmt).second, "actions");
+    if (type == "CreateFunctionStmt") functionTimingSettings(*unwrap(stmt).second, "options");
+    if (type == "AlterFunctionStmt") functionTimingSettings(*unwrap(stmt).second, "actions");
     if (type == "PrepareStmt" || type == "ExecuteStmt" || type == "DeallocateStmt") {
       sessionState("prepared statements live in the node connection's session: a node that reconnected would not "
                    "have it",
@@ -197,20 +197,13 @@ private:
   }
 
   // CREATE/ALTER FUNCTION ... SET name = value: the function runs under that setting wherever it is called.
-  void functionSettings(const json& body, const char* listKey) {
-    const json* list = field(body, listKey);
-    if (list == nullptr || !list->is_array()) return;
-    for (const json& e : *list) {
-      const auto [t, def] = unwrap(e);
-      if (t != "DefElem" || stringField(*def, "defname") != "set" || field(*def, "arg") == nullptr) continue;
-      const auto [at, set] = unwrap(*field(*def, "arg"));
-      if (at != "VariableSetStmt") continue;
-      if (const std::string name = lower(stringField(*set, "name")); isTimingSetting(name))
+  void functionTimingSettings(const json& body, const char* listKey) {
+    for (const auto& name : functionSettings(body, listKey))
+      if (isTimingSetting(name))
         refuse(fmt::format("a function that sets {} fails a write that calls it on a node that runs it slower (or "
                            "with less room) than another, which applies it",
                            name),
                "leave the setting out of the function: a write either applies on every node or fails on every node");
-    }
   }
 
   void walk(const json& root) {

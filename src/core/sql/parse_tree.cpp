@@ -310,6 +310,25 @@ const json* findOption(const json& body, const char* listKey, std::string_view n
   return nullptr;
 }
 
+std::vector<std::string> functionSettings(const json& body, const char* listKey) {
+  std::vector<std::string> names;
+  const json* list = field(body, listKey);
+  if (list == nullptr || !list->is_array()) return names;
+  for (const json& item : *list) {
+    const auto [type, def] = unwrap(item);
+    if (type != "DefElem" || stringField(*def, "defname") != "set" || field(*def, "arg") == nullptr) continue;
+    if (const auto [argType, set] = unwrap(*field(*def, "arg")); argType == "VariableSetStmt")
+      names.push_back(lowerAscii(stringField(*set, "name")));
+  }
+  return names;
+}
+
+std::string lowerAscii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 // Option `name` as a boolean: `absent` when missing, `unknown` when not a boolean.
 bool optionBool(const json& body, const char* listKey, std::string_view name, bool absent, bool unknown) {
   const json* def = findOption(body, listKey, name);

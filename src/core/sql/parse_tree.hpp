@@ -150,6 +150,13 @@ const json* findOption(const json& body, const char* listKey, std::string_view n
 // Option `name` as a boolean: `absent` when missing, `unknown` when not a boolean.
 bool optionBool(const json& body, const char* listKey, std::string_view name, bool absent, bool unknown);
 
+// The settings a CREATE FUNCTION (`listKey` "options") or ALTER FUNCTION ("actions") gives the function with its
+// SET clauses, in lower case: the function runs under them wherever it is called.
+std::vector<std::string> functionSettings(const json& body, const char* listKey);
+
+// ASCII lower case (setting names, languages).
+std::string lowerAscii(std::string_view s);
+
 // ---------------------------------------------------------------------------------------------
 // Server access (server_access.cpp): what a statement may not reach, decided from syntax alone.
 

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <string_view>
 
 namespace kluster::sql::detail {
@@ -160,31 +159,12 @@ const json* definedRelation(std::string_view type, const json& body) {
   return nullptr;
 }
 
-bool superuserSetting(std::string_view name) {
-  std::string lowered(name);
-  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return std::find(kSuperuserSettings.begin(), kSuperuserSettings.end(), lowered) != kSuperuserSettings.end();
-}
+bool superuserSetting(std::string_view name) { return listed(kSuperuserSettings, lowerAscii(name)); }
 
 Refusal superuserRefusal(std::string_view name) {
   return refusal(fmt::format("{} is a setting only a superuser may change: it belongs to the database server's "
                              "administration, and a node whose role is not a superuser would fail the request",
                              name));
-}
-
-// CREATE/ALTER FUNCTION ... SET name = value: the first superuser setting it names, if any.
-std::optional<std::string> functionSuperuserSetting(const json& body, const char* listKey) {
-  const json* list = field(body, listKey);
-  if (list == nullptr || !list->is_array()) return std::nullopt;
-  for (const json& e : *list) {
-    const auto [t, def] = unwrap(e);
-    if (t != "DefElem" || stringField(*def, "defname") != "set" || field(*def, "arg") == nullptr) continue;
-    const auto [at, set] = unwrap(*field(*def, "arg"));
-    if (at == "VariableSetStmt" && superuserSetting(stringField(*set, "name")))
-      return std::string(stringField(*set, "name"));
-  }
-  return std::nullopt;
 }
 
 } // namespace
@@ -215,8 +195,8 @@ std::optional<Refusal> serverAccess(std::string_view type, const json& body) {
     if (superuserSetting(name)) return superuserRefusal(name);
   }
   if (type == "CreateFunctionStmt" || type == "AlterFunctionStmt")
-    if (auto name = functionSuperuserSetting(body, type == "CreateFunctionStmt" ? "options" : "actions"))
-      return superuserRefusal(*name);
+    for (const auto& name : functionSettings(body, type == "CreateFunctionStmt" ? "options" : "actions"))
+      if (superuserSetting(name)) return superuserRefusal(name);
   if (type == "CreateRoleStmt" || type == "AlterRoleStmt" || type == "AlterRoleSetStmt" || type == "DropRoleStmt" ||
       type == "GrantRoleStmt" || type == "ReassignOwnedStmt") {
     return refusal("roles belong to the database server, not to the replicated database");

@@ -60,15 +60,8 @@ Outcome PgConnection::speculate(const Work& work, const ReadFloor* atLeast) {
   frame.after.emplace_back("ROLLBACK"); // always: the commit is on ALL
   Work statements = work;
   statements.sequenceStarts.clear(); // restarted in the frame above, with the others
-  std::vector<const Work*> items{&statements};
-  std::vector<Outcome> outcomes(1);
-  std::optional<Failure> failure;
-  try {
-    failure = runPipeline(items, 0, 1, &outcomes, &frame);
-  } catch (...) {
-    rollback();
-    throw;
-  }
+  Outcome outcome;
+  const auto failure = runFramed(statements, frame, outcome);
   if (!frame.after.back().ran) rollback();
   if (atLeast && frame.before[position].ran)
     if (auto late = behind(frame.before[position], *atLeast)) return *late;
@@ -87,9 +80,9 @@ Outcome PgConnection::speculate(const Work& work, const ReadFloor* atLeast) {
       if (!drawn) throw DbError(ErrorKind::Transient, code::NodeError, "reading the sequences drawn failed", "");
       const auto values = nlohmann::json::parse(*drawn);
       for (const auto& [name, last] : values.items())
-        if (last.is_number_integer()) outcomes[0].drawn[name] = last.get<std::int64_t>();
+        if (last.is_number_integer()) outcome.drawn[name] = last.get<std::int64_t>();
     }
-    return outcomes[0];
+    return outcome;
   }
   if (failure->validation || conflict(failure->sqlState))
     return Outcome::error(code::SerializationFailure,

@@ -98,7 +98,7 @@ public:
   bool commit(const std::string& cluster, const std::vector<AppliedEntry>& entries, const Position& position) override;
   void rollback() noexcept override;
   void forgetStatements() override { forget_ = true; }
-  Outcome query(const Work& work, const ReadFloor* atLeast) override;
+  Outcome query(const Work& work, const ReadFloor* atLeast) override;     // pg_read.cpp
   Outcome speculate(const Work& work, const ReadFloor* atLeast) override; // pg_speculate.cpp
   Outcome describe(const std::string& sql, const std::vector<std::uint32_t>& paramTypes,
                    const ReadFloor* atLeast) override;
@@ -147,10 +147,12 @@ private:
   // The frame's steps for the position check of `atLeast` (its value: the database's ALL position, or -1), and
   // what a run of it says: nullopt when the database holds at least `atLeast`, NOT_CAUGHT_UP otherwise.
   static Frame::Step positionStep(const ReadFloor& atLeast);
+  // One request's statements inside `frame`, in one pipeline (a read, a speculation); rolled back on an exception.
+  std::optional<Failure> runFramed(const Work& work, Frame& frame, Outcome& outcome);
   static std::optional<Outcome> behind(const Frame::Step& position, const ReadFloor& atLeast);
   // Starts a read-only transaction; with `atLeast`, checks the database's ALL position in it first and
   // answers NOT_CAUGHT_UP (rolled back) when it is behind.
-  std::optional<Outcome> beginRead(const ReadFloor* atLeast, const char* begin = "BEGIN TRANSACTION READ ONLY");
+  std::optional<Outcome> beginRead(const ReadFloor* atLeast); // pg_read.cpp, with query() and readError()
   // A request-level error of a read (rolled back), or DbError for the others.
   Outcome readError(const std::string& sqlState, const std::string& message, const std::string& hint);
   // A speculation's sequence scope as a text[] value for _kluster.speculate_sequences(): its tables (quoted) or
