@@ -36,6 +36,10 @@ const std::vector<SettingSpec>& settingSpecs() {
       {"node.speculation_yield", "KLUSTER_SPECULATION_YIELD", "20ms",
        "how long a statement of an interactive transaction waits for the apply loop to run out of ALL requests "
        "before it runs anyway: writes first (0: it never waits)"},
+      {"node.speculation_budget", "KLUSTER_SPECULATION_BUDGET", "0",
+       "while writes other than interactive transactions' commits flow, the time per second this node's "
+       "speculations (statements of those transactions) may take in all; one that finds it spent waits: writes "
+       "first (0: no limit)"},
       {"node.synchronous_commit", "KLUSTER_SYNCHRONOUS_COMMIT", "on",
        "off: batches commit without waiting for the database's WAL flush; ALL is the durable copy "
        "(docs/reliability.md)"},

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <future>
 #include <regex>
+#include <thread>
 
 using namespace kluster;
 using namespace kluster::test;
@@ -233,4 +234,118 @@ TEST_CASE("a speculation gives way to the apply loop for node.speculation_yield,
   const auto after = get(port, "/metrics");
   CHECK(sampleValue(after.body, "kluster_speculations_yielded_total" + labels) == 1);
   CHECK(sampleValue(after.body, "kluster_speculation_yield_seconds_total" + labels) > 0);
+}
+
+TEST_CASE("while writes flow, a node's speculations take at most node.speculation_budget per second, and /metrics "
+          "counts their waits",
+          "[metrics]") {
+  ClusterOptions options;
+  options.nodes = 1;
+  options.onePartitions = 1;
+  // 5 ms of each second; the yield off, so that only the budget makes speculations wait.
+  options.extraNodeConfig =
+      "speculation_budget = \"5ms\"\nspeculation_yield = \"0\"\n\n[metrics]\naddress = \"127.0.0.1:0\"\n";
+  TestCluster cluster(options);
+  int port = 0;
+  REQUIRE(waitUntil([&] { return (port = loggedPort(cluster, 1)) > 0; }, std::chrono::seconds(60)));
+  const std::string labels = fmt::format("{{cluster=\"{}\",node=\"node1\"}}", cluster.name());
+  for (const auto* sql : {"CREATE TABLE held (n int)", "CREATE TABLE t (n int)", "INSERT INTO t SELECT 1"})
+    REQUIRE(cluster.exec({"--to", "ALL", "--wait", "all", sql}).exitCode == 0);
+  // A read-only transaction of 30 statements: 30 speculations, the k-th running the k statements so far (it commits
+  // without a request, so it needs nothing of the apply loop).
+  const auto path = fmt::format("{}/reads.sql", cluster.workDir());
+  {
+    std::ofstream file(path);
+    file << "BEGIN;\n";
+    for (int i = 1; i <= 30; ++i) file << "SELECT count(*) + " << i << " AS n FROM t;\n";
+    file << "COMMIT;\n";
+  }
+  struct Figures {
+    double waits, waited, ran;
+  };
+  auto figures = [&] {
+    const auto scrape = get(port, "/metrics");
+    REQUIRE(scrape.status == 200);
+    return Figures{sampleValue(scrape.body, "kluster_speculation_budget_waits_total" + labels),
+                   sampleValue(scrape.body, "kluster_speculation_budget_wait_seconds_total" + labels),
+                   sampleValue(scrape.body, "kluster_speculation_seconds_total" + labels)};
+  };
+  auto transaction = [&](int rows) {
+    auto read = cluster.exec({"-o", "jsonl", "--timeout", "120s", "-f", path});
+    INFO(read.out << read.err);
+    REQUIRE(read.exitCode == 0);
+    CHECK(read.out.find(fmt::format(R"({{"n":{}}})", rows + 30)) != std::string::npos); // the last statement's
+  };
+
+  // No writes flowing (the apply loop has had none for longer than ApplyActivity::kFlowing): the budget does not
+  // apply, and the transaction's statements run as they come.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300)); // kFlowing after the CREATE and INSERT above
+  const auto quiet0 = figures();
+  transaction(1);
+  const auto quiet1 = figures();
+  CHECK(quiet1.ran > quiet0.ran);
+  CHECK(quiet1.waits == quiet0.waits);
+
+  // The apply loop held at the end of its next batch: the test locks the node's position against writes (the
+  // speculations' position checks only read it) until `release`.
+  db::PgSession lock(cluster.databaseUrl(1));
+  auto hold = [&] {
+    lock.exec("BEGIN");
+    lock.exec("LOCK TABLE _kluster.position IN EXCLUSIVE MODE");
+  };
+  auto held = [&] {
+    return waitUntil(
+        [&] {
+          return cluster.scalar(1, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname "
+                                   "= current_database() AND pid <> pg_backend_pid()") == "1";
+        },
+        std::chrono::seconds(60));
+  };
+
+  // The apply loop busy with an interactive transaction's commit, and no other writes: the budget protects no
+  // writes there, so it does not apply.
+  const auto commitPath = fmt::format("{}/commit.sql", cluster.workDir());
+  std::ofstream(commitPath) << "BEGIN;\nINSERT INTO t VALUES (2);\nCOMMIT;\n";
+  hold();
+  auto commit = std::async(std::launch::async, [&] {
+    return cluster.exec({"-o", "jsonl", "--timeout", "120s", "-f", commitPath});
+  });
+  REQUIRE(held());
+  const auto commits0 = figures();
+  transaction(1);
+  const auto commits1 = figures();
+  lock.exec("COMMIT");
+  {
+    const auto committed = commit.get();
+    INFO(committed.out << committed.err);
+    REQUIRE(committed.exitCode == 0);
+  }
+  CHECK(commits1.ran > commits0.ran);
+  CHECK(commits1.waits == commits0.waits);
+
+  // Writes flowing: the apply loop busy with a plain write.
+  hold();
+  auto write = std::async(std::launch::async, [&] {
+    return cluster.exec({"--to", "ALL", "--wait", "all", "--timeout", "120s", "INSERT INTO held VALUES (1)"});
+  });
+  REQUIRE(held());
+  const auto busy0 = figures();
+  const auto started = std::chrono::steady_clock::now();
+  transaction(2);
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto busy1 = figures();
+  lock.exec("COMMIT");
+  REQUIRE(write.get().exitCode == 0);
+  // The speculations took `spent` at the database while writes flowed: at 5 ms of each second, 200 times as long of
+  // the budget. One second's was held, and the last speculation ran into debt nobody waited for (its 30 statements
+  // take a few milliseconds); the rest is time the transaction took, most of it waiting. Without the budget it
+  // takes its 30 round trips through Kafka, a fraction of that.
+  const double spent = busy1.ran - busy0.ran;
+  const double waited = busy1.waited - busy0.waited;
+  INFO("speculations ran " << spent << " s while writes flowed; the transaction took " << elapsed << " s, " << waited
+                           << " s of it waiting for the budget");
+  CHECK(busy1.waits > busy0.waits);
+  CHECK(waited > 0);
+  CHECK(elapsed >= waited);
+  CHECK(elapsed >= spent * 200 - 2.0);
 }

@@ -389,6 +389,9 @@ std::vector<Node::AllApplier::Item> Node::AllApplier::takeBatch() {
   }
   lock.unlock();
   room_.notify_one();
+  node_.allWork_.writes(std::any_of(batch.begin(), batch.end(), [](const Item& item) {
+    return !item.prepared.parsed.request.transaction; // not an interactive transaction's commit (or part)
+  }));
   return batch;
 }
 

@@ -91,6 +91,14 @@ std::string NodeMetrics::render(const NodeGauges& g) const {
          std::to_string(speculationsYielded_.load(std::memory_order_relaxed)));
   sample("kluster_speculation_yield_seconds_total", "counter", "The time those speculations waited, in all.",
          number(static_cast<double>(yieldMicros_.load(std::memory_order_relaxed)) / 1e6));
+  sample("kluster_speculation_seconds_total", "counter",
+         "The time this node's speculations took at its database, in all (node.speculation_budget counts it).",
+         number(static_cast<double>(speculationMicros_.load(std::memory_order_relaxed)) / 1e6));
+  sample("kluster_speculation_budget_waits_total", "counter",
+         "Speculations that waited for node.speculation_budget to have time left.",
+         std::to_string(budgetWaits_.load(std::memory_order_relaxed)));
+  sample("kluster_speculation_budget_wait_seconds_total", "counter", "The time those speculations waited, in all.",
+         number(static_cast<double>(budgetWaitMicros_.load(std::memory_order_relaxed)) / 1e6));
   header(out, "kluster_node_errors_total", "counter", "Reports this node published on ERRORS, by code.");
   for (const auto& [code, n] : nodeErrors_.nonZero())
     fmt::format_to(std::back_inserter(out), "kluster_node_errors_total{{{},code=\"{}\"}} {}\n", labels_, code, n);

@@ -50,9 +50,16 @@ public:
   /// A speculation waited `waited` for the apply loop to run out of work (node.speculation_yield).
   void speculationYielded(std::chrono::steady_clock::duration waited) {
     speculationsYielded_.fetch_add(1, std::memory_order_relaxed);
-    yieldMicros_.fetch_add(
-        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(waited).count()),
-        std::memory_order_relaxed);
+    yieldMicros_.fetch_add(micros(waited), std::memory_order_relaxed);
+  }
+  /// A speculation waited `waited` for node.speculation_budget to have time left.
+  void speculationBudgetWaited(std::chrono::steady_clock::duration waited) {
+    budgetWaits_.fetch_add(1, std::memory_order_relaxed);
+    budgetWaitMicros_.fetch_add(micros(waited), std::memory_order_relaxed);
+  }
+  /// A speculation ran for `took` (its database work), charged to node.speculation_budget when writes flowed.
+  void speculationRan(std::chrono::steady_clock::duration took) {
+    speculationMicros_.fetch_add(micros(took), std::memory_order_relaxed);
   }
   void countDivergence() { divergences_.fetch_add(1, std::memory_order_relaxed); }
   /// A continuous verification check finished at ALL offset `offset` in `durationMs`, having summed `summed` tables
@@ -76,6 +83,9 @@ public:
   std::string render(const NodeGauges& gauges) const;
 
 private:
+  static std::uint64_t micros(std::chrono::steady_clock::duration d) {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+  }
   std::string labels_; ///< cluster="..",node=".."
   CodeCounters allRequests_;
   CodeCounters oneRequests_;
@@ -83,6 +93,9 @@ private:
   std::atomic<std::uint64_t> retries_{0};
   std::atomic<std::uint64_t> divergences_{0};
   std::atomic<std::uint64_t> speculationsYielded_{0};
+  std::atomic<std::uint64_t> budgetWaits_{0};
+  std::atomic<std::uint64_t> budgetWaitMicros_{0};
+  std::atomic<std::uint64_t> speculationMicros_{0};
   std::atomic<std::uint64_t> yieldMicros_{0};
   std::atomic<std::uint64_t> checks_{0};
   std::atomic<std::uint64_t> tablesSummed_{0};

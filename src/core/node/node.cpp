@@ -35,34 +35,6 @@ bool AppliedOffset::waitFor(std::int64_t offset, std::chrono::steady_clock::time
   return true;
 }
 
-void ApplyActivity::set(bool busy) {
-  if (busy_.load(std::memory_order_relaxed) == busy) return; // most batches: no change, no lock
-  {
-    std::lock_guard lock(mutex_);
-    busy_.store(busy);
-    if (!busy) idleSince_ = std::chrono::steady_clock::now();
-  }
-  if (!busy) idle_.notify_all();
-}
-
-bool ApplyActivity::waitIdle(std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock lock(mutex_);
-  bool waited = false;
-  for (;;) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) return waited;
-    if (!busy_.load()) {
-      const auto quietAt = idleSince_ + kQuiet;
-      if (now >= quietAt) return waited;
-      waited = true;
-      idle_.wait_until(lock, std::min(deadline, quietAt));
-    } else {
-      waited = true;
-      idle_.wait_until(lock, deadline);
-    }
-  }
-}
-
 NodeOptions NodeOptions::fromSettings(const Settings& settings) {
   NodeOptions opts;
   opts.cluster = settings.get("cluster.name");
@@ -85,6 +57,7 @@ NodeOptions NodeOptions::fromSettings(const Settings& settings) {
   opts.checkInterval = settings.getDuration("node.check_interval");
   opts.checkFullEvery = settings.getInt("node.check_full_every");
   opts.speculationYield = settings.getDuration("node.speculation_yield");
+  opts.speculationBudget = settings.getDuration("node.speculation_budget");
   opts.clientsFile = settings.get("security.clients_file");
   try {
     std::size_t used = 0;
@@ -98,7 +71,7 @@ NodeOptions NodeOptions::fromSettings(const Settings& settings) {
 }
 
 Node::Node(NodeOptions options)
-    : options_(std::move(options)), topics_{options_.cluster},
+    : options_(std::move(options)), topics_{options_.cluster}, speculationBudget_(options_.speculationBudget),
       analyses_(sql::dialect(db::adapter(options_.databaseType).type())), // an unknown type: UsageError
       metrics_(options_.cluster, options_.nodeId), processToken_(util::uuid4().substr(0, 8)) {
   static const std::regex idPattern("[A-Za-z0-9][A-Za-z0-9._-]{0,99}");
@@ -108,6 +81,8 @@ Node::Node(NodeOptions options)
   if (!std::regex_match(options_.cluster, idPattern))
     throw UsageError(fmt::format("invalid cluster name '{}'", options_.cluster));
   if (!options_.metricsAddress.empty()) metrics::parseListenAddress(options_.metricsAddress); // fail before connecting
+  if (options_.speculationBudget > std::chrono::seconds(1))
+    throw UsageError("node.speculation_budget is the time per second speculations may take: at most 1s (0: no limit)");
   if (options_.databaseUrl.empty())
     throw UsageError("no database URL: set [database] url in the config or KLUSTER_DATABASE_URL");
   if (options_.batchMax < 1 || options_.oneWorkers < 1)

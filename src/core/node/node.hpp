@@ -5,6 +5,7 @@
 #include "core/kafka/kafka.hpp"
 #include "core/node/metrics.hpp"
 #include "core/node/prepare.hpp"
+#include "core/node/writes_first.hpp"
 #include "core/sql/analysis_cache.hpp"
 #include "core/topics.hpp"
 
@@ -43,6 +44,9 @@ struct NodeOptions {
   /// node.speculation_yield: how long a speculation (a statement of an interactive transaction) waits for the
   /// apply loop to run out of work before it runs anyway (0: it never waits).
   std::chrono::milliseconds speculationYield{0};
+  /// node.speculation_budget: the time per second the node's speculations may take in all while writes flow (0: no
+  /// limit).
+  std::chrono::milliseconds speculationBudget{0};
   std::filesystem::path clientsFile; ///< security.clients_file: keys and permissions of the clients (empty: none)
   std::int64_t skipPublication = -1; ///< security.skip_publication: a security request refused, not stopped at
 
@@ -63,25 +67,6 @@ private:
   std::atomic<std::int64_t> value_{-1};
   std::mutex mutex_;
   std::condition_variable changed_;
-};
-
-/// Whether the apply loop has ALL requests to apply, so that speculations can give way to it: the apply loop
-/// is the cluster's critical path (every write waits for it on every node), a speculation one client's latency.
-class ApplyActivity {
-public:
-  /// How long the apply loop must have had nothing to apply to count as idle: between two batches of a steady
-  /// write load it waits for the next requests for a moment (their clients' round trip), which is not a lull.
-  static constexpr std::chrono::milliseconds kQuiet{2};
-  /// The apply loop took a batch (true) or found nothing to apply (false).
-  void set(bool busy);
-  /// Waits until the apply loop has had nothing to apply for kQuiet, or until `deadline`; true when it waited.
-  bool waitIdle(std::chrono::steady_clock::time_point deadline);
-
-private:
-  std::atomic<bool> busy_{false};
-  std::chrono::steady_clock::time_point idleSince_{}; ///< under mutex_
-  std::mutex mutex_;
-  std::condition_variable idle_;
 };
 
 class Checker;
@@ -105,7 +90,8 @@ private:
   Topics topics_;
   std::atomic<bool> stop_{false};
   AppliedOffset applied_;
-  ApplyActivity allWork_; ///< speculations wait (node.speculation_yield) while the apply loop has work
+  ApplyActivity allWork_;               ///< speculations wait (node.speculation_yield) while the apply loop has work
+  SpeculationBudget speculationBudget_; ///< and take at most node.speculation_budget per second while writes flow
   /// Set by a ONE read that found the database behind applied_: the apply loop, when idle, checks the
   /// database's position again instead of waiting for the next write to notice it lost commits.
   std::atomic<bool> positionDoubted_{false};

@@ -5,6 +5,8 @@
 #include "core/node/parts.hpp"
 #include "core/util.hpp"
 
+#include <thread>
+
 namespace kluster::node {
 namespace {
 constexpr std::int64_t kDefaultOneTimeoutMs = 30'000;
@@ -26,6 +28,30 @@ Node::OneServer::OneServer(Node& node, const kafka::Properties& base, Responder&
 }
 
 Node::OneServer::~OneServer() { stop(); }
+
+void Node::OneServer::giveWay(std::chrono::steady_clock::time_point deadline) {
+  using Clock = std::chrono::steady_clock;
+  auto& budget = node_.speculationBudget_;
+  auto now = Clock::now();
+  if (budget.limited() && node_.allWork_.flowing(now) && budget.admitAt(now) > now) {
+    // The budget is spent: wait until it has time again, the writes stop flowing, or the client stops waiting.
+    const auto started = now;
+    while (now < deadline && !node_.stop_.load() && node_.allWork_.flowing(now)) {
+      const auto at = budget.admitAt(now);
+      if (at <= now) break;
+      std::this_thread::sleep_for(std::min<Clock::duration>(at - now, std::chrono::milliseconds(20)));
+      now = Clock::now();
+    }
+    node_.metrics_.speculationBudgetWaited(now - started);
+  }
+  // Then it gives way to the apply loop for up to node.speculation_yield: on a node whose CPU is the limit,
+  // interactive transactions take what the writes leave (docs/transactions.md).
+  if (node_.options_.speculationYield.count() > 0) {
+    const auto yieldStarted = Clock::now();
+    if (node_.allWork_.waitIdle(std::min(deadline, yieldStarted + node_.options_.speculationYield)))
+      node_.metrics_.speculationYielded(Clock::now() - yieldStarted);
+  }
+}
 
 void Node::OneServer::start() {
   consumer_ = kafka::makeConsumer(props_);
@@ -166,13 +192,7 @@ void Node::OneServer::serve(const Fetched& fetched, db::Connection*& conn, std::
         fmt::format("this node has applied ALL up to offset {}, not yet {}", node_.applied_.get(), *req.minAllOffset),
         "", "retry, or read from ALL");
   } else {
-    // Writes first: a speculation gives way to the apply loop for up to node.speculation_yield, so that on a node
-    // whose CPU is the limit, interactive transactions take what the writes leave (docs/transactions.md).
-    if (prepared.speculate && node_.options_.speculationYield.count() > 0) {
-      const auto yieldStarted = std::chrono::steady_clock::now();
-      if (node_.allWork_.waitIdle(std::min(deadline, yieldStarted + node_.options_.speculationYield)))
-        node_.metrics_.speculationYielded(std::chrono::steady_clock::now() - yieldStarted);
-    }
+    if (prepared.speculate) giveWay(deadline);
     for (;;) {
       try {
         if (!conn) {
@@ -181,9 +201,15 @@ void Node::OneServer::serve(const Fetched& fetched, db::Connection*& conn, std::
         }
         const db::ReadFloor floor{node_.options_.cluster, req.minAllOffset.value_or(-1)};
         const auto* atLeast = req.minAllOffset ? &floor : nullptr;
+        const auto began = std::chrono::steady_clock::now();
         outcome = prepared.describe    ? conn->describe(req.statements.front(), req.paramTypes, atLeast)
                   : prepared.speculate ? conn->speculate(prepared.work, atLeast)
                                        : conn->query(prepared.work, atLeast);
+        if (prepared.speculate) {
+          const auto now = std::chrono::steady_clock::now();
+          node_.metrics_.speculationRan(now - began);
+          if (node_.allWork_.flowing(now)) node_.speculationBudget_.charge(now - began, now);
+        }
         // The node's memory said caught up, its database did not (it lost commits, and the node has not
         // noticed yet): wait for the apply loop to bring it back, within the request's deadline.
         if (outcome.resultCode == code::NotCaughtUp) node_.positionDoubted_.store(true);

@@ -118,6 +118,9 @@ private:
   void dispatchLoop();
   void workerLoop();
   void serve(const Fetched& fetched, db::Connection*& conn, std::unique_ptr<db::Connection>& owned);
+  /// Writes first (writes_first.hpp): before a speculation runs, it waits for node.speculation_budget to have time
+  /// left while writes flow, then for the apply loop to run out of work (node.speculation_yield).
+  void giveWay(std::chrono::steady_clock::time_point deadline);
 
   Node& node_;
   Responder& responder_;
