@@ -39,7 +39,7 @@ usage() {
   cat <<'EOF'
 Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--out FILE] [--smoke]
                         [--klusterctl BIN | --build-dir DIR] [--node-klusterctl BIN] [--before BIN] [--keep]
-                        [--spec-clients K] [--spec-rate R] [--spec-workload W]
+                        [--spec-clients K] [--spec-rate R] [--spec-workload W] [--spec-budget D]
 
   --clients LIST   client counts to measure (default "1 16 64")
   --duration S     seconds per measurement (default 20)
@@ -68,6 +68,8 @@ Usage: bench/compare.sh [--clients "1 16 64"] [--duration S] [--only SETUPS] [--
   --spec-workload W
                    speculation: bench load's workload (default multi: an INSERT and an UPDATE of a hot row, the
                    rows the transactions beside it read and update)
+  --spec-budget D  speculation: the nodes' node.speculation_budget (say 100ms; default: theirs, 0, no limit): the
+                   time per second their speculations may take while writes flow
 
 The smoke form also runs the speculation setup's halves once each (alone, speculating) on the proxy's cluster,
 and proxy-modes.
@@ -108,6 +110,7 @@ while (($#)); do
     --spec-rate) SPEC_RATE=${2:?--spec-rate needs a value}; shift 2 ;;
     --workload) WORKLOAD=${2:?--workload needs a value}; shift 2 ;;
     --spec-workload) SPEC_WORKLOAD=${2:?--spec-workload needs a value}; shift 2 ;;
+    --spec-budget) export KLUSTER_SPECULATION_BUDGET=${2:?--spec-budget needs a value}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -449,7 +452,10 @@ run_proxy() {
     ROWS+=("proxy|$c|$(mean "$tps1" "$TPS" 1)|$P50|$P99|$CHECK|$dir/proxy-c$c.cpu.json|$(mean_batch "$b1" "$b2")")
   done
   # The smoke form runs the speculation setup's measurement too (one half each), so that it cannot rot.
-  if [[ -n $SMOKE ]]; then spec_pairs "$dir" "$pport" AB "$@"; fi
+  if [[ -n $SMOKE ]]; then
+    spec_pairs "$dir" "$pport" AB "$@"
+    spec_transactions "$dir" "$pport" "$@"
+  fi
   unset PSQL_DB PGBENCH_MODE
 }
 

@@ -197,6 +197,38 @@ EOF
   done
 }
 
+# spec_transactions DIR PROXY_PORT NODE_PORTS...: what the nodes' settings leave transactions that are the only
+# writes: pgbench's TPC-B-like transactions (five statements, each a speculation, then a commit on ALL) through the
+# proxy, SPEC_CLIENTS clients, closed loop, for DURATION / 2 seconds, after `pgbench -i` through the proxy. Sets
+# SPEC_TX ("TPS|retried %|speculations/s answered OK|budget waits/s").
+spec_transactions() {
+  local dir=$1 pport=$2 out s0 s1 t0 t1 tps retried
+  shift 2
+  log "speculation: transactions alone, pgbench -b tpcb-like through the proxy, $SPEC_CLIENTS client(s), $(((DURATION + 1) / 2))s"
+  "$PGBIN/pgbench" -i -s 1 -h 127.0.0.1 -p "$pport" -U postgres kluster >"$dir/tpcb-init.out" 2>&1 ||
+    { tail -n 20 "$dir/tpcb-init.out" >&2; die "speculation: pgbench -i through the proxy failed"; }
+  checkpoint "$@"
+  s0=$(spec_stats "$dir/tpcb.metrics-0")
+  t0=$(now_ns)
+  out=$dir/tpcb.out
+  "$PGBIN/pgbench" -n -b tpcb-like -M prepared -c "$SPEC_CLIENTS" -j "$((SPEC_CLIENTS < 2 ? 1 : 2))" \
+    -T "$(((DURATION + 1) / 2))" --max-tries 10 -h 127.0.0.1 -p "$pport" -U postgres kluster >"$out" 2>&1 ||
+    { tail -n 20 "$out" >&2; die "speculation: pgbench -b tpcb-like through the proxy failed"; }
+  t1=$(now_ns)
+  s1=$(spec_stats "$dir/tpcb.metrics-1")
+  tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | head -n 1 | awk '{ printf "%.1f", $1 }')
+  retried=$(sed -n 's/^number of transactions retried: [0-9]* (\([0-9.]*\)%).*/\1/p' "$out")
+  SPEC_TX="$tps|${retried:-0}|$(awk -v a="$s0" -v b="$s1" -v t0="$t0" -v t1="$t1" 'BEGIN { split(a, x, " "); split(b, y, " ")
+    printf "%.1f", (y[2] - x[2]) / (t1 - t0) }')|$(spec_budget_waits "$dir/tpcb.metrics-0" "$dir/tpcb.metrics-1" "$t0" "$t1")"
+}
+
+# spec_budget_waits METRICS0 METRICS1 T0 T1: the nodes' waits for node.speculation_budget per second between two
+# scrapes (spec_stats' files).
+spec_budget_waits() {
+  awk -v t="$(awk -v a="$3" -v b="$4" 'BEGIN { print b - a }')" '/^kluster_speculation_budget_waits_total[{ ]/ {
+    if (FILENAME == ARGV[1]) a += $NF; else b += $NF } END { printf "%.1f", (b - a) / t }' "$1" "$2"
+}
+
 # spec_run DIR NODE_PORTS...: the setup on its own: a proxy in front of the running cluster, a warm-up, the pairs.
 spec_run() {
   local dir=$1 pport
@@ -213,12 +245,15 @@ spec_run() {
     bench_load warmup "$MAX_CLIENTS" "$WARMUP" "$dir/warmup.json"
   fi
   spec_pairs "$dir" "$pport" ABBA "$@"
+  spec_transactions "$dir" "$pport" "$@"
 }
 
 # spec_table: the speculation tables, Markdown, under compare.sh's tables.
 spec_table() {
-  local r name c w halves p50 p99 applied us busy batch ok ser other wa ws cpu a s
-  printf '\nSpeculative transactions beside the apply loop: `bench load --workload %s --wait all` alone and beside %s\n' \
+  local r name c w halves p50 p99 applied us busy batch ok ser other wa ws cpu a s tps retried waits
+  printf '\nSpeculative transactions beside the apply loop (the nodes'"'"' node.speculation_yield %s, node.speculation_budget %s):\n' \
+    "${KLUSTER_SPECULATION_YIELD:-20ms}" "${KLUSTER_SPECULATION_BUDGET:-0}"
+  printf '`bench load --workload %s --wait all` alone and beside %s\n' \
     "$SPEC_WORKLOAD" "$SPEC_CLIENTS${SPEC_RATE:+ (at $SPEC_RATE transactions/s in all, pgbench -R)}"
   printf 'pgbench clients whose transactions (SELECT, UPDATE, SELECT of a hot row of the same tables, ROLLBACK) run as\n'
   printf 'speculations through the proxy; halves in the order alone, speculating, speculating, alone. writes/s (each\n'
@@ -266,4 +301,11 @@ spec_table() {
       "$(ratio "$(cut -d'|' -f8 <<<"$s")" "$(cut -d'|' -f8 <<<"$a")")"
   done
   printf '\n'
+  if [[ -n ${SPEC_TX:-} ]]; then
+    IFS='|' read -r tps retried ok waits <<<"$SPEC_TX"
+    printf '\nTransactions alone (their commits the only writes), pgbench -b tpcb-like -M prepared through the proxy, %s\n' "$SPEC_CLIENTS"
+    printf 'clients, --max-tries 10: %s transactions/s, %s%% retried; %s speculations/s answered OK, %s/s waited for the\n' \
+      "$tps" "$retried" "$ok" "$waits"
+    printf 'budget.\n'
+  fi
 }
