@@ -334,6 +334,25 @@ TEST_CASE("while writes flow, a node's speculations take at most node.speculatio
   transaction(2);
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const auto busy1 = figures();
+
+  // A statement whose client stops waiting while it waits for the budget is dropped, not run: the budget in debt by
+  // a long statement (half a second: 100 s of a 5 ms budget), the next transaction's client gives up after 2 s.
+  const auto sleepPath = fmt::format("{}/sleep.sql", cluster.workDir());
+  std::ofstream(sleepPath) << "BEGIN;\nSELECT pg_sleep(0.5);\nCOMMIT;\n";
+  const auto slept = cluster.exec({"--timeout", "120s", "-f", sleepPath});
+  INFO(slept.out << slept.err);
+  REQUIRE(slept.exitCode == 0);
+  const auto debt0 = figures();
+  CHECK(debt0.ran - busy1.ran >= 0.5);
+  const auto onePath = fmt::format("{}/one.sql", cluster.workDir());
+  std::ofstream(onePath) << "BEGIN;\nSELECT 1 AS n;\nCOMMIT;\n";
+  const auto late = cluster.exec({"--timeout", "2s", "-f", onePath});
+  INFO(late.out << late.err);
+  CHECK(late.exitCode != 0);
+  Figures debt1{};
+  CHECK(waitUntil([&] { return (debt1 = figures()).waits > debt0.waits; }, std::chrono::seconds(30)));
+  CHECK(debt1.waited - debt0.waited >= 1.5); // it waited until its client gave up...
+  CHECK(debt1.ran == debt0.ran);             // ...and then did not run
   lock.exec("COMMIT");
   REQUIRE(write.get().exitCode == 0);
   // The speculations took `spent` at the database while writes flowed: at 5 ms of each second, 200 times as long of

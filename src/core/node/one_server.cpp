@@ -192,7 +192,15 @@ void Node::OneServer::serve(const Fetched& fetched, db::Connection*& conn, std::
         fmt::format("this node has applied ALL up to offset {}, not yet {}", node_.applied_.get(), *req.minAllOffset),
         "", "retry, or read from ALL");
   } else {
-    if (prepared.speculate) giveWay(deadline);
+    if (prepared.speculate) {
+      giveWay(deadline);
+      if (std::chrono::steady_clock::now() >= deadline) {
+        // It gave way until its client stopped waiting: running it now would cost the writes for nobody.
+        KLOG(Debug, "node", "skipping speculation {}: its client stopped waiting while it gave way to the writes",
+             req.messageId);
+        return;
+      }
+    }
     for (;;) {
       try {
         if (!conn) {

@@ -119,7 +119,8 @@ private:
   void workerLoop();
   void serve(const Fetched& fetched, db::Connection*& conn, std::unique_ptr<db::Connection>& owned);
   /// Writes first (writes_first.hpp): before a speculation runs, it waits for node.speculation_budget to have time
-  /// left while writes flow, then for the apply loop to run out of work (node.speculation_yield).
+  /// left while writes flow, then for the apply loop to run out of work (node.speculation_yield); both end at
+  /// `deadline`, when its client stops waiting (serve() then drops it).
   void giveWay(std::chrono::steady_clock::time_point deadline);
 
   Node& node_;
