@@ -38,12 +38,6 @@ constexpr int kFrameRows = 0x4;                // FRAMEOPTION_ROWS
 constexpr int kFrameGroups = 0x8;              // FRAMEOPTION_GROUPS
 constexpr std::int64_t kCursorWithHold = 0x20; // CURSOR_OPT_HOLD
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 } // namespace
 
 namespace detail {
@@ -183,7 +177,7 @@ private:
   void variableSet(const json& body) {
     const std::string_view kind = stringField(body, "kind");
     if (boolField(body, "is_local") && (kind == "VAR_SET_VALUE" || kind == "VAR_SET_MULTI")) {
-      if (const std::string name = lower(stringField(body, "name")); isTimingSetting(name))
+      if (const std::string name = lowerAscii(stringField(body, "name")); isTimingSetting(name))
         refuse(fmt::format("SET LOCAL {} would make the request fail on a node that runs it slower (or with less "
                            "room) than another, which applies it",
                            name),
@@ -352,7 +346,7 @@ private:
       if (args != nullptr && args->is_array() && !args->empty()) {
         const auto [t, b] = unwrap((*args)[0]);
         if (t == "A_Const")
-          if (const json* s = constantValue(*b, "sval")) setting = lower(stringField(*s, "sval"));
+          if (const json* s = constantValue(*b, "sval")) setting = lowerAscii(stringField(*s, "sval"));
       }
       if (!isPinnedSetting(setting)) {
         refuse(setting.empty() ? "current_setting() of a setting named at run time may read a setting Kluster "

@@ -28,12 +28,6 @@ template <std::size_t N> bool contains(const std::string_view (&list)[N], std::s
   return std::find(std::begin(list), std::end(list), name) != std::end(list);
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 constexpr const char* kRowsInOrder =
     "the function takes the query's rows in the order they come, and nodes store their rows in different physical "
     "orders: a loop would run its steps, or a caller receive the rows, in a different order on each node";
@@ -185,7 +179,7 @@ public:
     std::set<std::string> variables;
     detail::forEachMember(funcs, [&](const std::string& key, const json& value) {
       if ((key == "PLpgSQL_var" || key == "PLpgSQL_rec") && value.is_object())
-        variables.insert(lower(detail::stringField(value, "refname")));
+        variables.insert(detail::lowerAscii(detail::stringField(value, "refname")));
       return true;
     });
     struct Item {
@@ -264,7 +258,7 @@ public:
 } // namespace
 
 FunctionBody analyzeFunctionBody(std::string_view language, std::string_view source, std::string_view definition) {
-  const std::string lang = lower(language);
+  const std::string lang = detail::lowerAscii(language);
   BodyJudge judge;
   try {
     detail::onParserStack(source.size() + definition.size(), [&] {
@@ -381,7 +375,7 @@ void checkDoBlock(const json& body, Analysis& out, std::vector<std::string>& fun
         const json* arg = field(*b, "arg");
         if (arg == nullptr) continue;
         if (stringField(*b, "defname") == "as") code = std::string(stringNode(*arg));
-        if (stringField(*b, "defname") == "language") language = lower(stringNode(*arg));
+        if (stringField(*b, "defname") == "language") language = lowerAscii(stringNode(*arg));
       }
   // The block as the function PostgreSQL runs it: a PL/pgSQL body without arguments.
   std::string tag = "$kluster_do$";

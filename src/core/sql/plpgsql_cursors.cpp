@@ -6,6 +6,7 @@
 // FETCH counts). A cursor the body does not declare (a refcursor argument) is left alone: the body then cannot be
 // read, and is refused as opaque.
 #include "core/sql/current_time.hpp"
+#include "core/sql/parse_tree.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -14,12 +15,6 @@
 namespace kluster::sql::detail {
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 class Rewriter {
 public:
@@ -60,7 +55,7 @@ private:
   std::string text(std::size_t i) const {
     if (i >= tokens_.size()) return {};
     const Token& t = tokens_[i];
-    return lower(
+    return lowerAscii(
         std::string_view(source_).substr(static_cast<std::size_t>(t.start), static_cast<std::size_t>(t.end - t.start)));
   }
   std::string span(std::size_t from, std::size_t to) const { // tokens [from, to)

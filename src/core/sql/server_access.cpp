@@ -142,9 +142,7 @@ std::string languageOf(const json& body, const char* listKey, std::string fallba
   if (def == nullptr) return fallback;
   const json* arg = field(*def, "arg");
   if (arg == nullptr) return fallback;
-  std::string lang(stringNode(*arg));
-  std::transform(lang.begin(), lang.end(), lang.begin(), [](unsigned char ch) { return std::tolower(ch); });
-  return lang;
+  return lowerAscii(stringNode(*arg));
 }
 
 // The relation whose definition a statement creates or changes (its RangeVar), or null.
