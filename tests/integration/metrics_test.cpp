@@ -242,9 +242,10 @@ TEST_CASE("while writes flow, a node's speculations take at most node.speculatio
   ClusterOptions options;
   options.nodes = 1;
   options.onePartitions = 1;
-  // 5 ms of each second; the yield off, so that only the budget makes speculations wait.
-  options.extraNodeConfig =
-      "speculation_budget = \"5ms\"\nspeculation_yield = \"0\"\n\n[metrics]\naddress = \"127.0.0.1:0\"\n";
+  // 5 ms of each second; the yield off, so that only the budget makes speculations wait; one worker for ONE, which a
+  // speculation waiting for the budget must not hold.
+  options.extraNodeConfig = "speculation_budget = \"5ms\"\nspeculation_yield = \"0\"\none_workers = 1\n\n[metrics]\n"
+                            "address = \"127.0.0.1:0\"\n";
   TestCluster cluster(options);
   int port = 0;
   REQUIRE(waitUntil([&] { return (port = loggedPort(cluster, 1)) > 0; }, std::chrono::seconds(60)));
@@ -261,14 +262,15 @@ TEST_CASE("while writes flow, a node's speculations take at most node.speculatio
     file << "COMMIT;\n";
   }
   struct Figures {
-    double waits, waited, ran;
+    double waits, waited, ran, waiting;
   };
   auto figures = [&] {
     const auto scrape = get(port, "/metrics");
     REQUIRE(scrape.status == 200);
     return Figures{sampleValue(scrape.body, "kluster_speculation_budget_waits_total" + labels),
                    sampleValue(scrape.body, "kluster_speculation_budget_wait_seconds_total" + labels),
-                   sampleValue(scrape.body, "kluster_speculation_seconds_total" + labels)};
+                   sampleValue(scrape.body, "kluster_speculation_seconds_total" + labels),
+                   sampleValue(scrape.body, "kluster_speculations_waiting_for_budget" + labels)};
   };
   auto transaction = [&](int rows) {
     auto read = cluster.exec({"-o", "jsonl", "--timeout", "120s", "-f", path});
@@ -336,7 +338,8 @@ TEST_CASE("while writes flow, a node's speculations take at most node.speculatio
   const auto busy1 = figures();
 
   // A statement whose client stops waiting while it waits for the budget is dropped, not run: the budget in debt by
-  // a long statement (half a second: 100 s of a 5 ms budget), the next transaction's client gives up after 2 s.
+  // a long statement (half a second: 100 s of a 5 ms budget), the next transaction's client gives up after 5 s.
+  // Meanwhile the statement holds no worker: a plain read on ONE is answered by the node's only one.
   const auto sleepPath = fmt::format("{}/sleep.sql", cluster.workDir());
   std::ofstream(sleepPath) << "BEGIN;\nSELECT pg_sleep(0.5);\nCOMMIT;\n";
   const auto slept = cluster.exec({"--timeout", "120s", "-f", sleepPath});
@@ -346,12 +349,22 @@ TEST_CASE("while writes flow, a node's speculations take at most node.speculatio
   CHECK(debt0.ran - busy1.ran >= 0.5);
   const auto onePath = fmt::format("{}/one.sql", cluster.workDir());
   std::ofstream(onePath) << "BEGIN;\nSELECT 1 AS n;\nCOMMIT;\n";
-  const auto late = cluster.exec({"--timeout", "2s", "-f", onePath});
-  INFO(late.out << late.err);
-  CHECK(late.exitCode != 0);
+  auto late = std::async(std::launch::async, [&] { return cluster.exec({"--timeout", "5s", "-f", onePath}); });
+  CHECK(waitUntil([&] { return figures().waiting == 1; }, std::chrono::seconds(30)));
+  const auto read = cluster.exec({"--to", "ONE", "-o", "jsonl", "--timeout", "30s", "SELECT 7 AS n"});
+  INFO(read.out << read.err);
+  CHECK(read.exitCode == 0);
+  CHECK(read.out.find(R"({"n":7})") != std::string::npos);
+  CHECK(figures().waiting == 1); // answered while the speculation was still set aside
+  {
+    const auto gaveUp = late.get();
+    INFO(gaveUp.out << gaveUp.err);
+    CHECK(gaveUp.exitCode != 0);
+  }
   Figures debt1{};
   CHECK(waitUntil([&] { return (debt1 = figures()).waits > debt0.waits; }, std::chrono::seconds(30)));
-  CHECK(debt1.waited - debt0.waited >= 1.5); // it waited until its client gave up...
+  CHECK(debt1.waiting == 0);
+  CHECK(debt1.waited - debt0.waited >= 4.0); // it waited until its client gave up...
   CHECK(debt1.ran == debt0.ran);             // ...and then did not run
   lock.exec("COMMIT");
   REQUIRE(write.get().exitCode == 0);

@@ -94,6 +94,9 @@ std::string NodeMetrics::render(const NodeGauges& g) const {
   sample("kluster_speculation_seconds_total", "counter",
          "The time this node's speculations took at its database, in all (node.speculation_budget counts it).",
          number(static_cast<double>(speculationMicros_.load(std::memory_order_relaxed)) / 1e6));
+  sample("kluster_speculations_waiting_for_budget", "gauge",
+         "Speculations set aside now, waiting for node.speculation_budget (they hold no worker).",
+         std::to_string(budgetWaiting_.load(std::memory_order_relaxed)));
   sample("kluster_speculation_budget_waits_total", "counter",
          "Speculations that waited for node.speculation_budget to have time left.",
          std::to_string(budgetWaits_.load(std::memory_order_relaxed)));

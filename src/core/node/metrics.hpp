@@ -52,8 +52,12 @@ public:
     speculationsYielded_.fetch_add(1, std::memory_order_relaxed);
     yieldMicros_.fetch_add(micros(waited), std::memory_order_relaxed);
   }
-  /// A speculation waited `waited` for node.speculation_budget to have time left.
+  /// A speculation was set aside to wait for node.speculation_budget.
+  void speculationSetAside() { budgetWaiting_.fetch_add(1, std::memory_order_relaxed); }
+  /// A speculation set aside waited `waited` for node.speculation_budget to have time left (admitted, or dropped when
+  /// its client stopped waiting).
   void speculationBudgetWaited(std::chrono::steady_clock::duration waited) {
+    budgetWaiting_.fetch_sub(1, std::memory_order_relaxed);
     budgetWaits_.fetch_add(1, std::memory_order_relaxed);
     budgetWaitMicros_.fetch_add(micros(waited), std::memory_order_relaxed);
   }
@@ -93,6 +97,7 @@ private:
   std::atomic<std::uint64_t> retries_{0};
   std::atomic<std::uint64_t> divergences_{0};
   std::atomic<std::uint64_t> speculationsYielded_{0};
+  std::atomic<std::int64_t> budgetWaiting_{0};
   std::atomic<std::uint64_t> budgetWaits_{0};
   std::atomic<std::uint64_t> budgetWaitMicros_{0};
   std::atomic<std::uint64_t> speculationMicros_{0};

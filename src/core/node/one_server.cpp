@@ -10,7 +10,11 @@
 namespace kluster::node {
 namespace {
 constexpr std::int64_t kDefaultOneTimeoutMs = 30'000;
-}
+// How often a speculation set aside for the budget looks again whether writes still flow (when they stop, the
+// budget no longer holds it back).
+constexpr std::chrono::milliseconds kBudgetRecheck{20};
+constexpr std::size_t kMaxDeferred = 4096;
+} // namespace
 
 Node::OneServer::OneServer(Node& node, const kafka::Properties& base, Responder& responder)
     : node_(node), responder_(responder), props_(base) {
@@ -29,28 +33,13 @@ Node::OneServer::OneServer(Node& node, const kafka::Properties& base, Responder&
 
 Node::OneServer::~OneServer() { stop(); }
 
-void Node::OneServer::giveWay(std::chrono::steady_clock::time_point deadline) {
-  using Clock = std::chrono::steady_clock;
-  auto& budget = node_.speculationBudget_;
-  auto now = Clock::now();
-  if (budget.limited() && node_.allWork_.flowing(now) && budget.admitAt(now) > now) {
-    // The budget is spent: wait until it has time again, the writes stop flowing, or the client stops waiting.
-    const auto started = now;
-    while (now < deadline && !node_.stop_.load() && node_.allWork_.flowing(now)) {
-      const auto at = budget.admitAt(now);
-      if (at <= now) break;
-      std::this_thread::sleep_for(std::min<Clock::duration>(at - now, std::chrono::milliseconds(20)));
-      now = Clock::now();
-    }
-    node_.metrics_.speculationBudgetWaited(now - started);
-  }
-  // Then it gives way to the apply loop for up to node.speculation_yield: on a node whose CPU is the limit,
-  // interactive transactions take what the writes leave (docs/transactions.md).
-  if (node_.options_.speculationYield.count() > 0) {
-    const auto yieldStarted = Clock::now();
-    if (node_.allWork_.waitIdle(std::min(deadline, yieldStarted + node_.options_.speculationYield)))
-      node_.metrics_.speculationYielded(Clock::now() - yieldStarted);
-  }
+Node::OneServer::Clock::time_point Node::OneServer::budgetAdmits(Clock::time_point now) {
+  if (!node_.speculationBudget_.limited() || !node_.allWork_.flowing(now)) return now;
+  return node_.speculationBudget_.admitAt(now);
+}
+
+void Node::OneServer::budgetWaited(const Fetched& fetched) {
+  node_.metrics_.speculationBudgetWaited(Clock::now() - fetched.waitingSince);
 }
 
 void Node::OneServer::start() {
@@ -91,9 +80,10 @@ void Node::OneServer::dispatchLoop() {
     }
     {
       std::unique_lock lock(mutex_);
-      room_.wait_for(lock, std::chrono::milliseconds(100),
-                     [&] { return queue_.size() < maxQueued || stopping_.load(); });
-      if (queue_.size() >= maxQueued) continue;
+      // Set-aside speculations wait for the budget without a worker; their number is bounded too (reading stops).
+      const auto room = [&] { return queue_.size() < maxQueued && deferred_.size() < kMaxDeferred; };
+      room_.wait_for(lock, std::chrono::milliseconds(100), [&] { return room() || stopping_.load(); });
+      if (!room()) continue;
     }
     MessagePtr msg(consumer_->consume(50));
     const auto fetchedUs = util::nowMicros();
@@ -138,25 +128,60 @@ void Node::OneServer::workerLoop() {
     Fetched fetched;
     {
       std::unique_lock lock(mutex_);
-      queued_.wait(lock, [&] { return !queue_.empty() || stopping_.load(); });
-      if (queue_.empty()) return;
-      fetched = std::move(queue_.front());
-      queue_.pop_front();
+      for (;;) {
+        // A speculation set aside whose time has come first, then the queue's next request.
+        if (!deferred_.empty() && deferred_.begin()->first <= Clock::now()) {
+          fetched = std::move(deferred_.begin()->second);
+          deferred_.erase(deferred_.begin());
+          break;
+        }
+        if (!queue_.empty()) {
+          fetched = std::move(queue_.front());
+          queue_.pop_front();
+          room_.notify_one();
+          break;
+        }
+        if (stopping_.load()) return; // what is set aside is read again by the node that gets its partition
+        if (deferred_.empty())
+          queued_.wait(lock);
+        else
+          queued_.wait_until(lock, deferred_.begin()->first);
+      }
     }
-    room_.notify_one();
-    const auto& msg = fetched.msg;
-    try {
-      serve(fetched, conn, owned);
-    } catch (const std::exception& e) {
-      KLOG(Error, "node", "ONE request at {}[{}]@{} failed: {}", msg->topic_name(), msg->partition(), msg->offset(),
-           e.what());
+    const auto partition = fetched.msg->partition();
+    const auto offset = fetched.msg->offset();
+    std::optional<Clock::time_point> later;
+    if (fetched.speculation && !fetched.admitted) {
+      // Set aside for the budget: still not admitted, it goes back without being read again.
+      const auto now = Clock::now();
+      if (now >= fetched.deadline) {
+        budgetWaited(fetched); // its client stopped waiting: dropped, not run
+      } else if (const auto at = budgetAdmits(now); at > now) {
+        later = std::min({at, now + kBudgetRecheck, fetched.deadline});
+      } else {
+        fetched.admitted = true;
+        budgetWaited(fetched);
+      }
+    }
+    if (!later && (!fetched.speculation || fetched.admitted)) {
+      try {
+        later = serve(fetched, conn, owned);
+      } catch (const std::exception& e) {
+        KLOG(Error, "node", "ONE request at {}[{}]@{} failed: {}", node_.topics_.one(), partition, offset, e.what());
+      }
     }
     std::lock_guard lock(mutex_);
-    done_.emplace_back(msg->partition(), msg->offset());
+    if (later) {
+      deferred_.emplace(*later, std::move(fetched));
+      queued_.notify_one();
+    } else {
+      done_.emplace_back(partition, offset);
+    }
   }
 }
 
-void Node::OneServer::serve(const Fetched& fetched, db::Connection*& conn, std::unique_ptr<db::Connection>& owned) {
+std::optional<Node::OneServer::Clock::time_point> Node::OneServer::serve(Fetched& fetched, db::Connection*& conn,
+                                                                         std::unique_ptr<db::Connection>& owned) {
   const auto& msg = *fetched.msg;
   const auto startedUs = util::nowMicros();
   const auto started = startedUs / 1000;
@@ -173,14 +198,14 @@ void Node::OneServer::serve(const Fetched& fetched, db::Connection*& conn, std::
                             {},
                             "warning",
                             0});
-    return;
+    return std::nullopt;
   }
   const auto& req = prepared.parsed.request;
   const auto published = msg.timestamp().timestamp > 0 ? msg.timestamp().timestamp : started;
   const auto timeoutMs = req.timeoutMs.value_or(kDefaultOneTimeoutMs);
   if (started > published + timeoutMs) {
     KLOG(Debug, "node", "skipping ONE request {}: its client stopped waiting", req.messageId);
-    return;
+    return std::nullopt;
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(published + timeoutMs - started);
   db::Outcome outcome;
@@ -193,12 +218,31 @@ void Node::OneServer::serve(const Fetched& fetched, db::Connection*& conn, std::
         "", "retry, or read from ALL");
   } else {
     if (prepared.speculate) {
-      giveWay(deadline);
-      if (std::chrono::steady_clock::now() >= deadline) {
+      // Writes first (docs/transactions.md): a speculation waits for node.speculation_budget while writes flow, set
+      // aside so that it holds no worker (the reads behind it go on), ...
+      if (!fetched.admitted) {
+        const auto now = Clock::now();
+        if (const auto at = budgetAdmits(now); at > now) {
+          fetched.speculation = true;
+          fetched.deadline = deadline;
+          fetched.waitingSince = now;
+          node_.metrics_.speculationSetAside();
+          return std::min({at, now + kBudgetRecheck, deadline});
+        }
+        fetched.admitted = true;
+      }
+      // ... then gives way to the apply loop for up to node.speculation_yield: on a node whose CPU is the limit,
+      // interactive transactions take what the writes leave.
+      if (node_.options_.speculationYield.count() > 0) {
+        const auto yieldStarted = Clock::now();
+        if (node_.allWork_.waitIdle(std::min(deadline, yieldStarted + node_.options_.speculationYield)))
+          node_.metrics_.speculationYielded(Clock::now() - yieldStarted);
+      }
+      if (Clock::now() >= deadline) {
         // It gave way until its client stopped waiting: running it now would cost the writes for nobody.
         KLOG(Debug, "node", "skipping speculation {}: its client stopped waiting while it gave way to the writes",
              req.messageId);
-        return;
+        return std::nullopt;
       }
     }
     for (;;) {
@@ -243,6 +287,7 @@ void Node::OneServer::serve(const Fetched& fetched, db::Connection*& conn, std::
   r.appliedAllOffset = node_.applied_.get();
   if (req.trace) r.trace = Trace{fetched.fetchedUs, startedUs, util::nowMicros(), 0};
   responder_.send(r);
+  return std::nullopt;
 }
 
 } // namespace kluster::node

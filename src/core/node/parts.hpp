@@ -111,17 +111,28 @@ public:
 
 private:
   using MessagePtr = std::unique_ptr<RdKafka::Message>;
+  using Clock = std::chrono::steady_clock;
   struct Fetched {
     MessagePtr msg;
     std::int64_t fetchedUs = 0;
+    /// A speculation set aside until node.speculation_budget has time for it (deferred_), so that it holds no
+    /// worker meanwhile: when its client stops waiting, when it first waited, and whether the budget admitted it.
+    bool speculation = false;
+    bool admitted = false;
+    Clock::time_point deadline{};
+    Clock::time_point waitingSince{};
   };
   void dispatchLoop();
   void workerLoop();
-  void serve(const Fetched& fetched, db::Connection*& conn, std::unique_ptr<db::Connection>& owned);
-  /// Writes first (writes_first.hpp): before a speculation runs, it waits for node.speculation_budget to have time
-  /// left while writes flow, then for the apply loop to run out of work (node.speculation_yield); both end at
-  /// `deadline`, when its client stops waiting (serve() then drops it).
-  void giveWay(std::chrono::steady_clock::time_point deadline);
+  /// Answers the request, or sets a speculation the budget has no time for aside: then it returns when the budget
+  /// will have time (its item goes to deferred_).
+  std::optional<Clock::time_point> serve(Fetched& fetched, db::Connection*& conn,
+                                         std::unique_ptr<db::Connection>& owned);
+  /// Writes first (writes_first.hpp): when a speculation may run as far as node.speculation_budget goes (`now`, or
+  /// the time it will have been earned back while writes flow).
+  Clock::time_point budgetAdmits(Clock::time_point now);
+  /// A speculation done waiting for the budget, admitted or dropped, counted in /metrics.
+  void budgetWaited(const Fetched& fetched);
 
   Node& node_;
   Responder& responder_;
@@ -133,6 +144,7 @@ private:
   std::mutex mutex_;
   std::condition_variable queued_;
   std::condition_variable room_;
+  std::multimap<Clock::time_point, Fetched> deferred_; ///< speculations waiting for the budget, by when it admits them
   std::deque<Fetched> queue_;
   std::deque<std::pair<int, std::int64_t>> done_; // (partition, offset) answered, not yet stored
   std::map<int, std::set<std::int64_t>> inFlight_;
